@@ -1,0 +1,132 @@
+"""ClassMap: the two-way mapping between class names and integer label ids."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from .errors import ClassMapError
+
+__all__ = ["ClassMap", "BACKGROUND"]
+
+BACKGROUND = "background"
+
+
+class ClassMap:
+    """Names <-> ids, with the background class at id 0 by default.
+
+    ``len(class_map)`` counts the background, so ``efficientdet.model(num_classes=len(class_map))``
+    builds a network with ``len(class_map) - 1`` foreground outputs, as in IceVision.
+
+    Args:
+        classes: foreground class names, in id order (ids start at 1 when there is a background).
+        background: name of the id-0 class, or ``None`` for a map without a background class.
+
+    Example:
+        >>> cm = ClassMap(["cat", "dog"])
+        >>> len(cm), cm.get_by_name("dog"), cm.get_by_id(0)
+        (3, 2, 'background')
+    """
+
+    def __init__(self, classes: Sequence[str] | None = None, background: str | None = BACKGROUND):
+        self.background = background
+        self._id2class: list[str] = []
+        self._class2id: dict[str, int] = {}
+        if background is not None:
+            self.add_name(background)
+        for name in classes or []:
+            self.add_name(name)
+
+    # -- queries ---------------------------------------------------------------------------
+    def get_by_id(self, id: int) -> str:
+        """Name of label id ``id``."""
+        if not 0 <= int(id) < len(self._id2class):
+            raise ClassMapError(
+                f"label id {id} is not in the class map (ids 0..{len(self._id2class) - 1}: "
+                f"{self._id2class})"
+            )
+        return self._id2class[int(id)]
+
+    def get_by_name(self, name: str) -> int:
+        """Label id of class ``name``."""
+        try:
+            return self._class2id[name]
+        except KeyError:
+            raise ClassMapError(
+                f"class {name!r} is not in the class map {self._id2class}; add it with "
+                "class_map.add_name(name) or fix the annotation"
+            ) from None
+
+    def get_classes(self) -> list[str]:
+        """All names in id order, background included."""
+        return list(self._id2class)
+
+    @property
+    def foreground(self) -> list[str]:
+        """The names without the background class."""
+        return [c for c in self._id2class if c != self.background]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._class2id
+
+    def __len__(self) -> int:
+        return len(self._id2class)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._id2class)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClassMap):
+            return NotImplemented
+        return self._id2class == other._id2class and self.background == other.background
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._id2class), self.background))
+
+    def __repr__(self) -> str:
+        return f"<ClassMap: {dict(self._class2id)}>"
+
+    # -- changes ---------------------------------------------------------------------------
+    def add_name(self, name: str) -> int:
+        """Add a new class and return its id; adding an existing name is an error."""
+        if not isinstance(name, str) or not name:
+            raise ClassMapError(f"class names must be non-empty strings, got {name!r}")
+        if name in self._class2id:
+            raise ClassMapError(
+                f"class {name!r} is already in the class map with id {self._class2id[name]}"
+            )
+        self._class2id[name] = len(self._id2class)
+        self._id2class.append(name)
+        return self._class2id[name]
+
+    def get_or_add(self, name: str) -> int:
+        """Id of ``name``, adding it at the end first if it is new."""
+        found = self._class2id.get(name)
+        return self.add_name(name) if found is None else found
+
+    # -- plain data ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-safe) that :meth:`from_dict` turns back into an equal map."""
+        return {"classes": self.foreground, "background": self.background}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClassMap":
+        try:
+            return cls(list(data["classes"]), background=data.get("background", BACKGROUND))
+        except (KeyError, TypeError) as e:
+            raise ClassMapError(
+                f"not a class map dict (expected keys 'classes' and 'background'): {data!r}"
+            ) from e
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "ClassMap":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_names(cls, names: Iterable[str], background: str | None = BACKGROUND) -> "ClassMap":
+        """A map of the distinct ``names``, sorted (how VOC parsers build one without a map)."""
+        return cls(sorted(set(names) - {background}), background=background)

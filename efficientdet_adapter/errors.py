@@ -1,0 +1,61 @@
+"""Exception classes of efficientdet_adapter.
+
+Every error raised for bad user input is one of these, with a message that names the file (or the
+object), the problem, and what to do about it. ``assert`` is never used for user input.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "ParseError",
+    "UnsupportedFormatError",
+    "ImageLoadError",
+    "InvalidBBoxError",
+    "ClassMapError",
+    "BatchError",
+    "WeightsError",
+    "CheckpointError",
+]
+
+
+class AdapterError(Exception):
+    """Base class of every error this library raises on purpose."""
+
+
+class ParseError(AdapterError, ValueError):
+    """An annotation file is malformed, inconsistent or unsafe.
+
+    The message always names the file and, where there is one, the annotation inside it.
+    """
+
+
+class UnsupportedFormatError(ParseError):
+    """An export format (or a variant of one) that the parsers do not read."""
+
+
+class ImageLoadError(AdapterError, OSError):
+    """An image file is missing, truncated, corrupt, or of a pixel type we cannot use."""
+
+
+class InvalidBBoxError(AdapterError, ValueError):
+    """A bounding box is degenerate or lies outside its image."""
+
+
+class ClassMapError(AdapterError, KeyError):
+    """A class name or id is unknown, or a name is added twice."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly instead
+        return str(self.args[0]) if self.args else ""
+
+
+class BatchError(AdapterError, ValueError):
+    """Samples cannot be collated into a batch (for example, images of different sizes)."""
+
+
+class WeightsError(AdapterError, RuntimeError):
+    """Pretrained weights cannot be found, downloaded or matched to the model."""
+
+
+class CheckpointError(AdapterError, RuntimeError):
+    """A checkpoint file is missing, of an unknown layout, or does not match the model."""

@@ -1,0 +1,122 @@
+"""Prediction: what the model found in one image, with every score kept.
+
+Downstream of the model, everything speaks predictions. A :class:`Prediction` stores all the
+detections the model returned (boxes in absolute xyxy pixels, scores, class-map label ids) and a
+``detection_threshold``; the thresholded views (:attr:`bboxes`, :attr:`labels`, ...) apply it on
+read, so :meth:`with_threshold` re-thresholds without running the model again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bbox import BBox
+from .class_map import ClassMap
+from .records import Record
+
+__all__ = ["Prediction"]
+
+
+def _as_array(x, dtype, shape_tail=()) -> np.ndarray:
+    arr = np.asarray(x, dtype=dtype)
+    return arr.reshape((-1, *shape_tail)) if arr.size or shape_tail else arr.reshape(0)
+
+
+@dataclass(eq=False)
+class Prediction:
+    """Detections for one image.
+
+    Attributes:
+        boxes: ``[N, 4]`` float32 xyxy boxes in pixels of the image the prediction refers to
+            (the original image for :func:`efficientdet.predict`; the transformed image inside
+            a validation loop, where ``ground_truth`` is the transformed record).
+        scores: ``[N]`` float32 confidences, highest first.
+        label_ids: ``[N]`` int64 class-map ids (1-based when the class map has a background).
+        detection_threshold: boxes scoring below it are hidden by the thresholded views.
+        class_map: names for ``label_ids``, when known.
+        ground_truth: the record these detections are compared with, when there is one.
+        record_id, filepath, width, height: which image this is and its size in pixels.
+        img: the image, when ``keep_images=True`` was asked for.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    label_ids: np.ndarray
+    detection_threshold: float = 0.5
+    class_map: ClassMap | None = None
+    ground_truth: Record | None = None
+    record_id: Hashable | None = None
+    filepath: Path | None = None
+    width: int | None = None
+    height: int | None = None
+    img: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.boxes = _as_array(self.boxes, np.float32, (4,))
+        self.scores = _as_array(self.scores, np.float32)
+        self.label_ids = _as_array(self.label_ids, np.int64)
+        if not (len(self.boxes) == len(self.scores) == len(self.label_ids)):
+            raise ValueError(
+                f"boxes, scores and label_ids must have one row per detection; got "
+                f"{len(self.boxes)}, {len(self.scores)} and {len(self.label_ids)}"
+            )
+        if self.ground_truth is not None:
+            gt = self.ground_truth
+            self.record_id = gt.record_id if self.record_id is None else self.record_id
+            self.filepath = gt.filepath if self.filepath is None else self.filepath
+            self.width = gt.width if self.width is None else self.width
+            self.height = gt.height if self.height is None else self.height
+            if self.class_map is None:
+                self.class_map = gt.class_map
+
+    # -- thresholded views -----------------------------------------------------------------
+    @property
+    def keep(self) -> np.ndarray:
+        """Boolean mask of the detections at or above ``detection_threshold``."""
+        return self.scores >= self.detection_threshold
+
+    @property
+    def bboxes(self) -> list[BBox]:
+        return [BBox.from_xyxy(*b) for b in self.boxes[self.keep].tolist()]
+
+    @property
+    def kept_scores(self) -> np.ndarray:
+        return self.scores[self.keep]
+
+    @property
+    def kept_label_ids(self) -> list[int]:
+        return self.label_ids[self.keep].tolist()
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names of the kept detections (ids as strings when there is no class map)."""
+        ids = self.kept_label_ids
+        if self.class_map is None:
+            return [str(i) for i in ids]
+        return [self.class_map.get_by_id(i) for i in ids]
+
+    def __len__(self) -> int:
+        return int(self.keep.sum())
+
+    def with_threshold(self, detection_threshold: float) -> "Prediction":
+        """The same detections seen through another threshold (the model does not run again)."""
+        return dataclasses.replace(self, detection_threshold=float(detection_threshold))
+
+    def to_record(self) -> Record:
+        """The kept detections as a :class:`Record` (for writers and pictures)."""
+        return Record(
+            record_id=self.record_id,
+            filepath=self.filepath,
+            width=int(self.width or 0),
+            height=int(self.height or 0),
+            labels=self.labels,
+            label_ids=self.kept_label_ids,
+            bboxes=self.bboxes,
+            img=self.img,
+            class_map=self.class_map,
+        )

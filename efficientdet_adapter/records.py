@@ -1,0 +1,149 @@
+"""Record: everything a detection dataset knows about one image.
+
+Upstream of the model, everything speaks records in xyxy pixels (see :mod:`.bbox`). A record with
+no boxes is a valid negative sample. The image itself loads lazily (:meth:`Record.load_image`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .bbox import BBox
+from .class_map import ClassMap
+from .errors import ClassMapError
+
+if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are touched
+    import numpy as np
+
+__all__ = ["Record", "ImgSize"]
+
+
+@dataclass(frozen=True)
+class ImgSize:
+    """An image size in pixels (IceVision's ``ImgSize``)."""
+
+    width: int
+    height: int
+
+
+@dataclass(eq=False)
+class Record:
+    """One image and its annotations.
+
+    Attributes:
+        record_id: unique id within the dataset (an int from a parser, or whatever a custom
+            parser returns from ``record_id``).
+        filepath: the image file, or ``None`` for an in-memory image (``img`` set).
+        width, height: image size in pixels, as the annotation states (or as read from the file
+            header when the annotation has none).
+        labels: class names, one per box.
+        label_ids: class-map ids, one per box (1-based when the class map has a background).
+        bboxes: boxes in absolute xyxy pixels of this image.
+        iscrowds: COCO's crowd flags, one per box, or ``None`` when the format has none.
+        areas: COCO's annotation areas (segmentation areas), or ``None``.
+        img: the loaded HxWx3 uint8 RGB image, when it has been loaded or given.
+        class_map: the map that ``label_ids`` refer to, when known.
+
+    Example:
+        >>> r = Record(record_id=0, filepath=None, width=64, height=48)
+        >>> r.add_bboxes([BBox.from_xyxy(1, 2, 30, 40)]); r.add_labels(["cat"])
+        >>> r.num_objects
+        1
+    """
+
+    record_id: Hashable
+    filepath: Path | None
+    width: int
+    height: int
+    labels: list[str] = field(default_factory=list)
+    label_ids: list[int] = field(default_factory=list)
+    bboxes: list[BBox] = field(default_factory=list)
+    iscrowds: list[bool] | None = None
+    areas: list[float] | None = None
+    img: "np.ndarray | None" = field(default=None, repr=False)
+    class_map: ClassMap | None = field(default=None, repr=False)
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def num_objects(self) -> int:
+        return len(self.bboxes)
+
+    @property
+    def img_size(self) -> ImgSize:
+        return ImgSize(self.width, self.height)
+
+    @property
+    def detection(self) -> "Record":
+        """This record itself: lets IceVision code such as ``record.detection.bboxes`` run."""
+        return self
+
+    def load_image(self) -> "np.ndarray":
+        """The image as an HxWx3 uint8 RGB array (EXIF orientation applied); cached in ``img``."""
+        if self.img is None:
+            from .images import open_img  # local import: keeps `import records` light
+
+            if self.filepath is None:
+                raise ValueError(f"record {self.record_id!r} has neither a filepath nor an image")
+            self.img = open_img(self.filepath)
+        return self.img
+
+    def copy(self, **changes) -> "Record":
+        """A copy with its own lists (the image array is shared, not copied), with ``changes``."""
+        lists = {
+            "labels": list(self.labels),
+            "label_ids": list(self.label_ids),
+            "bboxes": list(self.bboxes),
+            "iscrowds": None if self.iscrowds is None else list(self.iscrowds),
+            "areas": None if self.areas is None else list(self.areas),
+        }
+        lists.update(changes)
+        return dataclasses.replace(self, **lists)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal annotations (the loaded pixels are not compared)."""
+        if not isinstance(other, Record):
+            return NotImplemented
+        names = [f.name for f in dataclasses.fields(self) if f.name not in ("img", "class_map")]
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    # -- building (the calls a custom Parser's ``parse_fields`` makes, as in IceVision) -------
+    def set_filepath(self, filepath: str | Path) -> None:
+        self.filepath = Path(filepath)
+
+    def set_img_size(self, size: ImgSize | Sequence[int]) -> None:
+        """Set ``width, height`` from an :class:`ImgSize` or a ``(width, height)`` pair."""
+        if isinstance(size, ImgSize):
+            self.width, self.height = size.width, size.height
+        else:
+            self.width, self.height = int(size[0]), int(size[1])
+
+    def set_class_map(self, class_map: ClassMap) -> None:
+        self.class_map = class_map
+
+    def add_bboxes(self, bboxes: Sequence[BBox]) -> None:
+        self.bboxes.extend(bboxes)
+
+    def add_labels(self, labels: Sequence[str]) -> None:
+        """Add class names; ``label_ids`` are filled from the class map when the parse ends."""
+        self.labels.extend(labels)
+
+    def add_iscrowds(self, iscrowds: Sequence[bool]) -> None:
+        self.iscrowds = (self.iscrowds or []) + [bool(c) for c in iscrowds]
+
+    def add_areas(self, areas: Sequence[float]) -> None:
+        self.areas = (self.areas or []) + [float(a) for a in areas]
+
+    def resolve_label_ids(self, class_map: ClassMap) -> None:
+        """Set ``label_ids`` from ``labels`` through ``class_map``, naming any unknown class."""
+        try:
+            self.label_ids = [class_map._class2id[name] for name in self.labels]
+        except KeyError as e:
+            raise ClassMapError(
+                f"{self.filepath or self.record_id}: class {e.args[0]!r} is not in the class map "
+                f"{class_map.get_classes()}"
+            ) from None
+        self.class_map = class_map
