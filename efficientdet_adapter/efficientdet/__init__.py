@@ -1,0 +1,24 @@
+"""EfficientDet through IceVision's verbs: ``efficientdet.model``, ``train_dl``, ``predict``, ...
+
+``efficientdet.fastai`` and ``efficientdet.lightning`` are imported on first use, so that the
+core works without those optional packages installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# --- re-exports: one line per module, added by the module's owner -------------------------
+# (end of re-exports)
+
+_ENGINES = ("fastai", "lightning")
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import the optional engine modules (``fastai``, ``lightning``) on first access."""
+    if name in _ENGINES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
