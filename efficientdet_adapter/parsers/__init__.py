@@ -1,0 +1,17 @@
+"""Parsers: annotation files on disk -> lists of :class:`~efficientdet_adapter.records.Record`.
+
+IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxParser(...)``.
+"""
+
+from ..splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
+from .base import AbortParseRecord, Parser, ParseReport
+
+__all__ = [
+    "AbortParseRecord",
+    "DataSplitter",
+    "FixedSplitter",
+    "ParseReport",
+    "Parser",
+    "RandomSplitter",
+    "SingleSplitSplitter",
+]

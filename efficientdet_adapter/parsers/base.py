@@ -1,0 +1,449 @@
+"""The ``Parser`` base class: annotation files -> checked, split lists of :class:`Record`.
+
+Two ways to write a parser:
+
+* **IceVision's protocol** (custom formats): implement ``__iter__`` (raw items), ``__len__``,
+  ``record_id(o)`` and ``parse_fields(o, record, is_new)``; items with the same record id are
+  merged into one record.
+* **Fast path** (built-in parsers): override :meth:`Parser.parse_records` and return the records
+  in one pass; optionally set ``self._class_map`` (a class order read from the files) and add
+  notes to ``self.report``.
+
+Either way :meth:`Parser.parse` then finalizes the class map, resolves ``label_ids``, checks and
+auto-fixes every record (counting each fix in :class:`ParseReport`) and splits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..errors import ImageLoadError, ParseError
+from ..records import Record
+from ..splitters import DataSplitter, RandomSplitter
+from ._paths import FolderListing, safe_join
+
+__all__ = [
+    "Parser",
+    "ParseReport",
+    "AbortParseRecord",
+    "progress",
+    "safe_join",
+    "MISSING_IMAGE",
+    "CLIPPED_BOX",
+    "DROPPED_BOX",
+    "SIZE_MISMATCH",
+    "EXIF_ROTATION",
+    "UNUSED_CATEGORY",
+    "SKIPPED_RECORD",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Report reasons (the keys of ParseReport.counts). Parsers may add their own.
+MISSING_IMAGE = "record dropped: image file missing"
+CLIPPED_BOX = "box clipped to the image"
+DROPPED_BOX = "box dropped: no area inside the image"
+SIZE_MISMATCH = "image size differs from the annotation"
+EXIF_ROTATION = "EXIF rotation swaps the annotated width/height"
+UNUSED_CATEGORY = "category dropped: used by no box"
+SKIPPED_RECORD = "record skipped by the parser"
+
+
+class AbortParseRecord(Exception):
+    """Raise inside ``parse_fields`` to skip the current record (counted in the report)."""
+
+
+@dataclass
+class ParseReport:
+    """What a parse fixed or noticed, counted per reason, with the files concerned.
+
+    Example:
+        >>> rep = ParseReport()
+        >>> rep.add(CLIPPED_BOX, "a.jpg box 0")
+        >>> rep.counts, rep.total
+        ({'box clipped to the image': 1}, 1)
+    """
+
+    counts: dict[str, int] = field(default_factory=dict)
+    items: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, where: str) -> None:
+        """Count one fix (or notice) of kind ``reason`` at ``where`` (file name, annotation)."""
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        self.items.setdefault(reason, []).append(str(where))
+
+    def update(self, other: "ParseReport") -> None:
+        """Add every entry of ``other`` (e.g. to combine the reports of several splits)."""
+        for reason, wheres in other.items.items():
+            for where in wheres:
+                self.add(reason, where)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line: ``"2 fixes: box clipped to the image x1, ..."`` or ``"no fixes"``."""
+        if not self.counts:
+            return "no fixes"
+        parts = ", ".join(f"{reason} x{n}" for reason, n in self.counts.items())
+        return f"{self.total} fix{'es' if self.total != 1 else ''}: {parts}"
+
+    def __str__(self) -> str:
+        lines = [f"ParseReport: {self.summary()}"]
+        for reason, n in self.counts.items():
+            shown = self.items[reason][:5]
+            more = f" (+{n - len(shown)} more)" if n > len(shown) else ""
+            lines.append(f"  {reason}: {n}: {'; '.join(shown)}{more}")
+        return "\n".join(lines)
+
+
+def progress(items: Iterable[T], *, total: int | None, desc: str, show: bool | None) -> Iterable[T]:
+    """``items`` wrapped in a tqdm bar; quiet when ``show`` is False or stderr is not a terminal."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=desc, leave=False)
+
+
+class Parser:
+    """Base class of every parser; subclass it for a custom format, as in IceVision.
+
+    Args:
+        class_map: the class map to use. Without one, ``parse`` builds one from the names found,
+            sorted (built-in parsers of formats with a class order, COCO and YOLO, use the file's
+            order instead). With one, names it lacks are an error that lists them.
+        check_images: open every image header to compare its size (and EXIF orientation) with
+            the annotation. Off by default: it is slow at scale (IceVision issue #480).
+        show_pbar: progress bar; ``None`` shows one only when stderr is a terminal.
+        template_record: accepted for IceVision compatibility and ignored (records are always
+            :class:`Record`).
+
+    Example:
+        >>> class MyParser(Parser):
+        ...     def __init__(self, rows):
+        ...         super().__init__(ClassMap(["cat"]))
+        ...         self.rows = rows
+        ...     def __iter__(self): return iter(self.rows)
+        ...     def __len__(self): return len(self.rows)
+        ...     def record_id(self, o): return o["file"]
+        ...     def parse_fields(self, o, record, is_new):
+        ...         if is_new:
+        ...             record.set_filepath(o["file"]); record.set_img_size((64, 48))
+        ...         record.detection.add_labels([o["label"]])
+        ...         record.detection.add_bboxes([BBox.from_xyxy(*o["box"])])
+        >>> rows = [{"file": "a.jpg", "label": "cat", "box": (1, 2, 30, 40)}]
+        >>> recs = MyParser(rows).parse_records()
+        >>> recs[0].labels, recs[0].bboxes[0].xyxy
+        (['cat'], (1.0, 2.0, 30.0, 40.0))
+    """
+
+    def __init__(
+        self,
+        class_map: ClassMap | None = None,
+        *,
+        check_images: bool = False,
+        show_pbar: bool | None = None,
+        template_record: Any = None,
+    ):
+        if class_map is not None and not isinstance(class_map, ClassMap):
+            raise TypeError(
+                f"class_map must be a ClassMap or None, got {type(class_map).__name__} "
+                "(IceVision's template_record is not needed here; pass it by keyword or drop it)"
+            )
+        self._class_map: ClassMap | None = class_map
+        self._given_class_map = class_map is not None
+        self.check_images = check_images
+        self.show_pbar = show_pbar
+        self.report = ParseReport()
+
+    # -- the class map ---------------------------------------------------------------------
+    @property
+    def class_map(self) -> ClassMap | None:
+        """The class map: the given one, or the one built by the last ``parse``."""
+        return self._class_map
+
+    @class_map.setter
+    def class_map(self, value: ClassMap | None) -> None:  # IceVision parsers assign it
+        self._class_map = value
+        self._given_class_map = value is not None
+
+    # -- IceVision's protocol (custom parsers implement these) ------------------------------
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement __iter__ (yield raw items), __len__, "
+            "record_id(o) and parse_fields(o, record, is_new), or override parse_records()"
+        )
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def record_id(self, o: Any) -> Hashable:
+        raise NotImplementedError(f"{type(self).__name__} must implement record_id(o)")
+
+    def parse_fields(self, o: Any, record: Record, is_new: bool) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement parse_fields(o, record, is_new)"
+        )
+
+    def prepare(self, o: Any) -> None:
+        """Optional hook called on each item before ``record_id`` (IceVision's ``prepare``)."""
+
+    # -- parsing ----------------------------------------------------------------------------
+    def parse_records(self) -> list[Record]:
+        """All records, in parse order (override this for a fast built-in parser).
+
+        The default runs IceVision's protocol: one record per distinct ``record_id(o)``, with
+        ``parse_fields`` called for every item (``is_new`` True on a record's first item).
+        """
+        takes_is_new = _takes_is_new(self.parse_fields)
+        records: dict[Hashable, Record] = {}
+        skipped: set[Hashable] = set()
+        try:
+            total: int | None = len(self)
+        except (NotImplementedError, TypeError):
+            total = None
+        for o in progress(self, total=total, desc=type(self).__name__, show=self.show_pbar):
+            rid: Hashable = "?"
+            try:
+                self.prepare(o)
+                rid = self.record_id(o)
+                if rid in skipped:
+                    continue
+                record = records.get(rid)
+                is_new = record is None
+                if record is None:
+                    record = records[rid] = Record(record_id=rid, filepath=None, width=0, height=0)
+                if takes_is_new:
+                    self.parse_fields(o, record, is_new)
+                else:
+                    self.parse_fields(o, record)  # IceVision < 0.12 signature
+            except AbortParseRecord as e:
+                records.pop(rid, None)
+                skipped.add(rid)
+                self.report.add(SKIPPED_RECORD, f"record {rid!r}: {e}")
+        return list(records.values())
+
+    def parse(
+        self,
+        data_splitter: DataSplitter | None = None,
+        autofix: bool = True,
+        show_pbar: bool | None = None,
+    ) -> list[list[Record]]:
+        """Parse, check, auto-fix and split the records.
+
+        Args:
+            data_splitter: defaults to ``RandomSplitter([0.8, 0.2], seed=42)``.
+            autofix: clip boxes to the image, drop boxes with no area left (with their label,
+                iscrowd and area) and drop records whose image file is missing, counting each
+                fix in ``self.report``. With ``False`` the first problem raises
+                :class:`ParseError` naming the file and the annotation.
+            show_pbar: overrides the parser's ``show_pbar`` for this call.
+
+        Returns:
+            One list of records per split, in the splitter's order.
+
+        Raises:
+            ParseError: malformed input, a label/box count mismatch, class names missing from
+                a given class map, or (``autofix=False``) any fixable problem.
+        """
+        if show_pbar is not None:
+            self.show_pbar = show_pbar
+        self.report = ParseReport()
+        if not self._given_class_map:
+            self._class_map = None  # rebuilt from this parse's names (or set by parse_records)
+        records = self.parse_records()
+        class_map = self._finalize_class_map(records)
+        kept = self._check_records(records, class_map, autofix)
+        splitter = data_splitter or RandomSplitter([0.8, 0.2], seed=42)
+        splits = [
+            [kept[i] for i in ids if i in kept] for ids in splitter.split(records)
+        ]
+        level = logging.WARNING if len(kept) < len(records) else logging.INFO
+        logger.log(
+            level,
+            "%s: %d records (%s) in %d split(s) of %s; %s",
+            type(self).__name__,
+            len(kept),
+            f"{len(records) - len(kept)} dropped" if len(kept) < len(records) else "none dropped",
+            len(splits),
+            [len(s) for s in splits],
+            self.report.summary(),
+        )
+        return splits
+
+    # -- steps of parse ---------------------------------------------------------------------
+    def _finalize_class_map(self, records: list[Record]) -> ClassMap:
+        names: set[str] = set()
+        for r in records:
+            names.update(r.labels)
+        class_map = self._class_map
+        if class_map is None:
+            class_map = self._class_map = ClassMap.from_names(names)
+        unknown = sorted(n for n in names if n not in class_map)
+        if unknown:
+            raise ParseError(
+                f"{type(self).__name__}: {len(unknown)} class name(s) in the annotations are not "
+                f"in the class map: {unknown}; class map has {class_map.get_classes()}. Add them "
+                "to the class map, or pass class_map=None to build one from the annotations"
+            )
+        return class_map
+
+    def _check_records(
+        self, records: list[Record], class_map: ClassMap, autofix: bool
+    ) -> dict[Hashable, Record]:
+        """Resolve label ids, check every record and apply the fixes; returns the kept ones."""
+        class2id = class_map._class2id
+        listing = FolderListing()
+        kept: dict[Hashable, Record] = {}
+        seen: set[Hashable] = set()
+        report = self.report
+        for r in records:
+            if r.record_id in seen:
+                raise ParseError(
+                    f"{type(self).__name__}: record id {r.record_id!r} appears twice "
+                    f"({r.filepath}); record ids must be unique"
+                )
+            seen.add(r.record_id)
+            n = len(r.bboxes)
+            _check_lengths(r, n)
+            if r.class_map is not class_map or len(r.label_ids) != n:
+                r.label_ids = [class2id[name] for name in r.labels]
+                r.class_map = class_map
+            if r.filepath is not None and r.img is None:
+                if not listing.exists(r.filepath):
+                    if not autofix:
+                        raise ParseError(
+                            f"{r.filepath}: image file not found (record {r.record_id!r}, "
+                            f"{n} boxes); add the image or remove its annotation"
+                        )
+                    report.add(MISSING_IMAGE, str(r.filepath))
+                    continue
+                if self.check_images or r.width <= 0 or r.height <= 0:
+                    self._check_image_size(r, autofix)
+            elif r.img is not None and (r.width <= 0 or r.height <= 0):
+                r.height, r.width = r.img.shape[:2]
+            if r.filepath is None and r.img is None:
+                raise ParseError(
+                    f"{type(self).__name__}: record {r.record_id!r} has neither a filepath nor "
+                    "an image; call record.set_filepath(...) in parse_fields"
+                )
+            if n:
+                _fix_boxes(r, autofix, report)
+            kept[r.record_id] = r
+        return kept
+
+    def _check_image_size(self, r: Record, autofix: bool) -> None:
+        """Fill a missing size from the header; with ``check_images``, compare it."""
+        from ..images import exif_orientation, image_size
+
+        try:
+            stored_w, stored_h = image_size(r.filepath)
+        except ImageLoadError as e:
+            raise ParseError(f"{e} (record {r.record_id!r})") from None
+        orientation = exif_orientation(r.filepath)
+        swaps = orientation in (5, 6, 7, 8)
+        shown = (stored_h, stored_w) if swaps else (stored_w, stored_h)
+        if r.width <= 0 or r.height <= 0:  # no size in the annotation: use what loads
+            r.width, r.height = shown
+            return
+        if (r.width, r.height) == shown:
+            return
+        if swaps and (r.width, r.height) == (stored_w, stored_h):
+            reason = EXIF_ROTATION
+            msg = (
+                f"{r.filepath}: the annotation says {r.width}x{r.height}, the stored pixels are "
+                f"{stored_w}x{stored_h}, but EXIF orientation {orientation} rotates the image to "
+                f"{shown[0]}x{shown[1]} when loaded, so the boxes will not match the pixels "
+                "(IceVision issue #1096): re-export the images with the orientation applied "
+                "(e.g. Roboflow's auto-orient) or strip the EXIF orientation tag"
+            )
+        else:
+            reason = SIZE_MISMATCH
+            msg = (
+                f"{r.filepath}: the annotation says {r.width}x{r.height} but the image is "
+                f"{shown[0]}x{shown[1]}; boxes are kept in the annotation's coordinates"
+            )
+        if not autofix:
+            raise ParseError(msg)
+        self.report.add(reason, msg)
+
+
+def _takes_is_new(method: Any) -> bool:
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in params.values())
+
+
+def _check_lengths(r: Record, n: int) -> None:
+    where = r.filepath or f"record {r.record_id!r}"
+    if len(r.labels) != n:
+        raise ParseError(
+            f"{where}: {len(r.labels)} labels for {n} boxes; every box needs exactly one label "
+            "(check the parser's add_labels / add_bboxes calls or the annotation file)"
+        )
+    for name, values in (("iscrowds", r.iscrowds), ("areas", r.areas)):
+        if values is not None and len(values) != n:
+            raise ParseError(f"{where}: {len(values)} {name} for {n} boxes; give one per box")
+
+
+def _fix_boxes(r: Record, autofix: bool, report: ParseReport) -> None:
+    """Clip the record's boxes to its image and drop those with no area left (in place)."""
+    w, h = float(r.width), float(r.height)
+    bad = [
+        i
+        for i, b in enumerate(r.bboxes)
+        if not (0.0 <= b.xmin < b.xmax <= w and 0.0 <= b.ymin < b.ymax <= h)
+    ]
+    if not bad:
+        return
+    where = r.filepath.name if r.filepath is not None else f"record {r.record_id!r}"
+    drop: set[int] = set()
+    boxes = list(r.bboxes)
+    for i in bad:
+        b = boxes[i]
+        clipped = BBox(min(max(b.xmin, 0.0), w), min(max(b.ymin, 0.0), h),
+                       min(max(b.xmax, 0.0), w), min(max(b.ymax, 0.0), h))
+        collapses = not clipped.is_valid()
+        desc = (
+            f"{where} box {i} ({r.labels[i]}) {_fmt(b.xyxy)} in a {r.width}x{r.height} image"
+        )
+        if not autofix:
+            what = "has no area inside" if collapses else "extends outside"
+            raise ParseError(
+                f"{desc} {what} the image; fix the annotation or parse with autofix=True"
+            )
+        if collapses:
+            report.add(DROPPED_BOX, desc)
+            drop.add(i)
+        else:
+            report.add(CLIPPED_BOX, desc)
+            boxes[i] = clipped
+    if drop:
+        keep = [i for i in range(len(boxes)) if i not in drop]
+        boxes = [boxes[i] for i in keep]
+        r.labels = [r.labels[i] for i in keep]
+        r.label_ids = [r.label_ids[i] for i in keep]
+        if r.iscrowds is not None:
+            r.iscrowds = [r.iscrowds[i] for i in keep]
+        if r.areas is not None:
+            r.areas = [r.areas[i] for i in keep]
+    r.bboxes = boxes
+
+
+def _fmt(xyxy: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in xyxy) + ")"
