@@ -1,0 +1,218 @@
+"""COCO JSON annotations -> records (``parsers.COCOBBoxParser``).
+
+Better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
+gaps do not become empty classes, where IceVision built a 91-entry map for 80 classes); image
+sizes come from the JSON instead of opening every image (IceVision issue #480); and records are
+built in one pass over dicts keyed by image id, without deep-copying a template record per image
+(about 10x faster at train2017 scale: see ``bench/parse.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..errors import ClassMapError, ParseError
+from ..records import Record
+from ._paths import safe_join
+from .base import UNUSED_CATEGORY, Parser, ParseReport
+
+__all__ = ["COCOBBoxParser", "coco_categories"]
+
+
+def coco_categories(
+    categories: list[dict[str, Any]], used_ids: set[int], *, source: str, report: ParseReport
+) -> tuple[list[str], list[int]]:
+    """Class names and category ids, in category-id order, without Roboflow's group entry.
+
+    A category that no box uses and whose name is the ``supercategory`` of other categories is
+    Roboflow's project-level "annotation group" (its id 0): it is dropped and reported under
+    ``UNUSED_CATEGORY``. It is kept if a box uses it. Other categories are always kept, used or
+    not, so that a subset of COCO keeps COCO's 80 classes.
+
+    Raises:
+        ParseError: a category without an integer ``id`` or a ``name``, or a repeated id.
+    """
+    cats: dict[int, str] = {}
+    supers: set[str] = set()
+    for i, c in enumerate(categories):
+        try:
+            cid, name = c["id"], c["name"]
+        except (KeyError, TypeError):
+            raise ParseError(
+                f"{source}: categories[{i}] needs an 'id' and a 'name', got {c!r}"
+            ) from None
+        if not isinstance(cid, int) or isinstance(cid, bool) or not isinstance(name, str):
+            raise ParseError(
+                f"{source}: categories[{i}] has id {cid!r} and name {name!r}; expected an "
+                "integer id and a string name"
+            )
+        if cid in cats:
+            raise ParseError(f"{source}: category id {cid} appears twice ({cats[cid]!r}, {name!r})")
+        cats[cid] = name
+        sup = c.get("supercategory")
+        if isinstance(sup, str) and sup != name:
+            supers.add(sup)
+    names, ids = [], []
+    for cid in sorted(cats):
+        name = cats[cid]
+        if cid not in used_ids and name in supers:
+            report.add(
+                UNUSED_CATEGORY,
+                f"{source}: category {cid} {name!r} (the supercategory of the other categories, "
+                "as in Roboflow exports, and used by no box)",
+            )
+            continue
+        names.append(name)
+        ids.append(cid)
+    return names, ids
+
+
+class COCOBBoxParser(Parser):
+    """A COCO detection JSON (``images``, ``annotations``, ``categories``) -> records.
+
+    Records have ``record_id`` = the COCO image id, ``filepath`` = ``img_dir / file_name``, the
+    size from the JSON, and per box: the label, ``iscrowd`` and ``area``. The class map lists the
+    categories in id order, and ``parser.category_ids[label_id]`` gives back the COCO category id
+    (for writing results). Boxes are ``[x, y, w, h]`` pixels.
+
+    Args:
+        annotations_filepath: the JSON file.
+        img_dir: folder the ``file_name`` values are relative to.
+        keep_negatives: keep images without annotations as negative samples (default); with
+            ``False`` they are left out.
+        check_images, show_pbar: see :class:`Parser`.
+
+    Example:
+        >>> parser = COCOBBoxParser("coco/annotations.json", "coco/images")  # doctest: +SKIP
+        >>> train, valid = parser.parse()  # doctest: +SKIP
+        >>> parser.category_ids[1]  # doctest: +SKIP
+        1
+    """
+
+    def __init__(
+        self,
+        annotations_filepath: str | os.PathLike,
+        img_dir: str | os.PathLike,
+        *,
+        keep_negatives: bool = True,
+        check_images: bool = False,
+        show_pbar: bool | None = None,
+    ):
+        super().__init__(None, check_images=check_images, show_pbar=show_pbar)
+        self.annotations_filepath = Path(annotations_filepath)
+        self.img_dir = Path(img_dir)
+        self.keep_negatives = keep_negatives
+        self.category_ids: dict[int, int] = {}
+
+    def _load(self) -> dict[str, Any]:
+        src = self.annotations_filepath
+        try:
+            with open(src, "rb") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise ParseError(f"{src}: COCO annotation file not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ParseError(f"{src}: malformed JSON ({e})") from None
+        except OSError as e:
+            raise ParseError(f"{src}: cannot read the annotation file ({e})") from None
+        if not isinstance(data, dict):
+            raise ParseError(f"{src}: expected a JSON object with 'images', 'annotations' and "
+                             f"'categories', got a {type(data).__name__}")
+        for key in ("images", "annotations", "categories"):
+            if not isinstance(data.get(key), list):
+                raise ParseError(
+                    f"{src}: the {key!r} list is missing (keys found: {sorted(data)}); is this a "
+                    "COCO detection file?"
+                )
+        return data
+
+    def parse_records(self) -> list[Record]:
+        src = str(self.annotations_filepath)
+        data = self._load()
+        annotations = data["annotations"]
+
+        used = {a.get("category_id") for a in annotations if isinstance(a, dict)}
+        names, cat_ids = coco_categories(
+            data["categories"], used, source=src, report=self.report
+        )
+        try:
+            class_map = ClassMap(names)
+        except ClassMapError as e:
+            raise ParseError(f"{src}: categories cannot form a class map: {e}") from None
+        first = len(class_map) - len(names)  # 1 with the background class
+        self.category_ids = {first + k: cid for k, cid in enumerate(cat_ids)}
+        cat2label = {cid: (name, first + k) for k, (cid, name) in enumerate(zip(cat_ids, names))}
+        self._class_map = class_map
+
+        # image id -> record, in the file's image order
+        records: dict[Hashable, Record] = {}
+        img_dir = self.img_dir
+        for i, im in enumerate(data["images"]):
+            try:
+                image_id, file_name = im["id"], im["file_name"]
+            except (KeyError, TypeError):
+                raise ParseError(
+                    f"{src}: images[{i}] needs an 'id' and a 'file_name', got {im!r}"
+                ) from None
+            if image_id in records:
+                raise ParseError(f"{src}: image id {image_id!r} appears twice ({file_name!r})")
+            try:
+                width, height = int(im.get("width") or 0), int(im.get("height") or 0)
+            except (TypeError, ValueError):
+                raise ParseError(
+                    f"{src}: image {image_id!r} ({file_name!r}) has a non-numeric width/height"
+                ) from None
+            path = safe_join(img_dir, file_name, annotation=f"{src}, image id {image_id!r}")
+            records[image_id] = Record(
+                image_id, path, width, height, [], [], [], [], [], class_map=class_map
+            )
+
+        # one pass over the annotations; NaN/inf boxes are caught by Parser.parse's box checks
+        for a in annotations:
+            try:
+                record = records[a["image_id"]]
+                name, label_id = cat2label[a["category_id"]]
+                x, y, w, h = a["bbox"]
+                x0, y0, w, h = float(x), float(y), float(w), float(h)
+                area = a.get("area")
+                area = w * h if area is None else float(area)
+            except Exception as e:  # the rare path: say exactly what is wrong
+                raise self._annotation_error(a, records, cat2label, e) from None
+            record.labels.append(name)
+            record.label_ids.append(label_id)
+            record.bboxes.append(BBox(x0, y0, x0 + w, y0 + h))
+            record.iscrowds.append(a.get("iscrowd", 0) == 1)
+            record.areas.append(area)
+
+        out = list(records.values())
+        if not self.keep_negatives:
+            out = [r for r in out if r.bboxes]
+        return out
+
+    def _annotation_error(
+        self, a: Any, records: dict, cat2label: dict, e: Exception
+    ) -> ParseError:
+        src = self.annotations_filepath
+        if not isinstance(a, dict):
+            return ParseError(f"{src}: an annotation is {a!r}, not a JSON object")
+        where = f"{src}, annotation id {a.get('id', '?')!r}"
+        for key in ("image_id", "category_id", "bbox"):
+            if key not in a:
+                return ParseError(f"{where}: the {key!r} field is missing")
+        if a["image_id"] not in records:
+            return ParseError(f"{where}: image_id {a['image_id']!r} is not in 'images'")
+        if a["category_id"] not in cat2label:
+            return ParseError(
+                f"{where}: category_id {a['category_id']!r} is not in 'categories' "
+                f"(ids: {sorted(cat2label)})"
+            )
+        bbox = a["bbox"]
+        if not (isinstance(bbox, list) and len(bbox) == 4):
+            return ParseError(f"{where}: bbox {bbox!r} is not four numbers [x, y, width, height]")
+        return ParseError(f"{where}: bbox {bbox!r} or area {a.get('area')!r} is not numeric ({e})")

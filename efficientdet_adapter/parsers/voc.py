@@ -1,0 +1,203 @@
+"""Pascal VOC XML annotations -> records (``parsers.VOCBBoxParser``).
+
+Coordinates: Pascal VOC stores 1-based pixel indices, and Roboflow's VOC export writes each COCO
+coordinate as ``x + 1`` on all four values (``xmax = x + w + 1``). :func:`voc_to_xyxy` therefore
+subtracts 1 from all four values by default, so a Roboflow VOC export parses to exactly the boxes
+of the COCO export of the same data. (IceVision subtracted nothing and truncated to ints; we keep
+decimals, which Roboflow and other tools write.) Pass ``one_based=False`` for files written by
+tools that store 0-based continuous coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..errors import ParseError
+from ..records import Record
+from ._paths import safe_join
+from .base import Parser, progress
+
+__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml"]
+
+_COORDS = ("xmin", "ymin", "xmax", "ymax")
+
+
+def voc_to_xyxy(
+    xmin: float, ymin: float, xmax: float, ymax: float, *, one_based: bool = True
+) -> tuple[float, float, float, float]:
+    """A VOC ``bndbox`` as continuous xyxy pixels (COCO's convention).
+
+    With ``one_based`` (the default) 1 is subtracted from all four values: this undoes what
+    Roboflow writes (COCO ``x, y, x + w, y + h``, each plus 1), so VOC and COCO exports of one
+    dataset agree. Original Pascal VOC files store inclusive 1-based indices, for which the strict
+    conversion would subtract 1 from ``xmin``/``ymin`` only; subtracting from all four moves their
+    right and bottom edges by one pixel, below annotation noise, and keeps every format in
+    agreement with COCO, which is what training and evaluation compare against. The writers add 1 to
+    all four values, so a write/parse round trip is exact.
+
+    Example:
+        >>> voc_to_xyxy(11, 21, 41, 61)
+        (10.0, 20.0, 40.0, 60.0)
+        >>> voc_to_xyxy(11, 21, 41, 61, one_based=False)
+        (11.0, 21.0, 41.0, 61.0)
+    """
+    off = 1.0 if one_based else 0.0
+    return (float(xmin) - off, float(ymin) - off, float(xmax) - off, float(ymax) - off)
+
+
+def _text(parent: Element, tag: str) -> str | None:
+    el = parent.find(tag)
+    if el is None or el.text is None:
+        return None
+    text = el.text.strip()
+    return text or None
+
+
+def _number(text: str | None, what: str, where: str) -> float:
+    if text is None:
+        raise ParseError(f"{where}: <{what}> is missing or empty; every box needs "
+                         "<xmin>, <ymin>, <xmax> and <ymax>")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParseError(f"{where}: <{what}> is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise ParseError(f"{where}: <{what}> is {text!r}, not a finite number")
+    return value
+
+
+def read_voc_xml(
+    xml_path: str | os.PathLike, images_dir: str | os.PathLike, *, one_based: bool = True
+) -> Record:
+    """One VOC XML file as a record (``record_id`` = the image file's stem, as in IceVision).
+
+    ``width``/``height`` come from ``<size>``; they are 0 when it is absent or zero, and
+    ``Parser.parse`` then reads them from the image header.
+
+    Raises:
+        ParseError: malformed XML, XML entities or external references (never expanded), a
+            missing ``<filename>``/``<name>``/``<bndbox>`` value, a non-numeric coordinate, or a
+            file name outside ``images_dir``; the message names the file and the object.
+    """
+    xml_path = Path(xml_path)
+    try:
+        root = DET.parse(xml_path).getroot()
+    except DefusedXmlException as e:
+        raise ParseError(
+            f"{xml_path}: XML entities, DTD tricks and external references are not allowed in "
+            f"annotation files and are never expanded ({type(e).__name__}: {e})"
+        ) from None
+    except DET.ParseError as e:
+        raise ParseError(f"{xml_path}: malformed XML ({e})") from None
+    except OSError as e:
+        raise ParseError(f"{xml_path}: cannot read the annotation file ({e})") from None
+    if root.tag != "annotation":
+        raise ParseError(f"{xml_path}: root element is <{root.tag}>, expected <annotation> "
+                         "(is this a Pascal VOC file?)")
+    filename = _text(root, "filename")
+    if filename is None:
+        raise ParseError(f"{xml_path}: <filename> is missing or empty; it must name the image")
+    filepath = safe_join(Path(images_dir), filename, annotation=xml_path)
+
+    width = height = 0
+    size = root.find("size")
+    if size is not None:
+        w, h = _text(size, "width"), _text(size, "height")
+        if w is not None and h is not None:
+            width = int(_number(w, "width", f"{xml_path} <size>"))
+            height = int(_number(h, "height", f"{xml_path} <size>"))
+
+    labels: list[str] = []
+    bboxes: list[BBox] = []
+    for i, obj in enumerate(root.iter("object")):
+        name = _text(obj, "name")
+        where = f"{xml_path}, object {i} ({name!r})"
+        if name is None:
+            raise ParseError(f"{where}: <name> is missing or empty; every object needs a class")
+        box = obj.find("bndbox")
+        if box is None:
+            raise ParseError(f"{where}: <bndbox> is missing")
+        x0, y0, x1, y1 = (_number(_text(box, c), c, where) for c in _COORDS)
+        bboxes.append(BBox(*voc_to_xyxy(x0, y0, x1, y1, one_based=one_based)))
+        labels.append(name)
+    return Record(
+        record_id=Path(filename).stem,
+        filepath=filepath,
+        width=max(width, 0),
+        height=max(height, 0),
+        labels=labels,
+        bboxes=bboxes,
+    )
+
+
+class VOCBBoxParser(Parser):
+    """Pascal VOC XML files (``*.xml`` directly in ``annotations_dir``) -> records.
+
+    Read with ``defusedxml``: entities and external references are refused, never expanded.
+    Image sizes come from ``<size>``; the image header is read only when it is missing (or with
+    ``check_images=True``). Record ids are the image file stems (IceVision's choice), so
+    ``FixedSplitter([["img1", ...], ...])`` works; XML files are read in sorted name order.
+
+    Args:
+        annotations_dir: folder of the XML files.
+        images_dir: folder the ``<filename>`` values are relative to (may be the same folder,
+            as in Roboflow's VOC export).
+        class_map: see :class:`Parser`; without one, the sorted names found.
+        one_based: subtract 1 from all four coordinates (see :func:`voc_to_xyxy`).
+        check_images, show_pbar: see :class:`Parser`.
+
+    Example:
+        >>> parser = VOCBBoxParser("voc/Annotations", "voc/JPEGImages")  # doctest: +SKIP
+        >>> train, valid = parser.parse()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        annotations_dir: str | os.PathLike,
+        images_dir: str | os.PathLike,
+        class_map: ClassMap | None = None,
+        *,
+        one_based: bool = True,
+        check_images: bool = False,
+        show_pbar: bool | None = None,
+    ):
+        super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
+        self.annotations_dir = Path(annotations_dir)
+        self.images_dir = Path(images_dir)
+        self.one_based = one_based
+        if not self.annotations_dir.is_dir():
+            raise ParseError(f"{self.annotations_dir}: annotations folder not found")
+        self.annotation_files = sorted(
+            self.annotations_dir / n
+            for n in os.listdir(self.annotations_dir)
+            if n.lower().endswith(".xml")
+        )
+
+    def __len__(self) -> int:
+        return len(self.annotation_files)
+
+    def __iter__(self):
+        return iter(self.annotation_files)
+
+    def parse_records(self) -> list[Record]:
+        records = []
+        seen: dict[str, Path] = {}
+        files = progress(self.annotation_files, total=len(self), desc="VOC", show=self.show_pbar)
+        for xml_path in files:
+            record = read_voc_xml(xml_path, self.images_dir, one_based=self.one_based)
+            first = seen.setdefault(record.record_id, xml_path)
+            if first is not xml_path:
+                raise ParseError(
+                    f"{xml_path} and {first} both annotate an image named "
+                    f"{record.record_id!r}; keep one annotation file per image"
+                )
+            records.append(record)
+        return records
