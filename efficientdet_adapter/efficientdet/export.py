@@ -1,0 +1,255 @@
+"""Export a trained EfficientDet to ONNX (any model) or TorchScript (where effdet allows it).
+
+The ONNX graph holds the network, the sigmoid, effdet's top-k candidate selection and the anchor
+decoding. Its outputs, for a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the
+training images):
+
+- ``boxes`` ``[B, K, 4]`` float32: candidate boxes, xyxy pixels of the model input, clipped to it;
+- ``scores`` ``[B, K]`` float32: their scores (after the sigmoid);
+- ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0).
+
+``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when there are fewer.
+Non-maximum suppression is NOT in the graph (ONNX's ``NonMaxSuppression`` is per image and class,
+and the padding effdet does afterwards has no tidy ONNX form); :func:`onnx_postprocess` does it in
+NumPy exactly as effdet does (class-aware NMS at IoU 0.5, then the ``max_det`` best), returning
+effdet's ``[B, max_det, 6]`` detections ``(x1, y1, x2, y2, score, class)`` with zero rows as
+padding. The same conversion as PyTorch's then turns them into predictions.
+
+Example:
+    >>> export_onnx(model, "model.onnx", img_size=384)
+    >>> import onnxruntime as ort
+    >>> sess = ort.InferenceSession("model.onnx")
+    >>> boxes, scores, classes = sess.run(None, {"images": batch})
+    >>> detections = onnx_postprocess(boxes, scores, classes)
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from effdet.efficientdet import HeadNet
+from torch import nn
+
+__all__ = ["export_onnx", "export_torchscript", "onnx_postprocess", "OnnxDetectionHead"]
+
+logger = logging.getLogger(__name__)
+
+
+def _network(model: nn.Module) -> nn.Module:
+    from ..checkpoint import _network as find_network
+
+    return find_network(model)
+
+
+def _hw(model: nn.Module, img_size: int | Sequence[int] | None) -> tuple[int, int]:
+    if img_size is None:
+        config = getattr(model, "config", None)
+        size = getattr(config, "img_size", None) or _network(model).config.image_size
+    else:
+        size = img_size
+    if isinstance(size, int):
+        return (int(size), int(size))
+    h, w = (int(s) for s in size)
+    return h, w
+
+
+class OnnxDetectionHead(nn.Module):
+    """The network plus effdet's candidate selection and box decoding, with no NMS.
+
+    ``forward(images) -> (boxes, scores, classes)`` as described in the module docstring.
+    """
+
+    def __init__(self, model: nn.Module, img_size: tuple[int, int]):
+        super().__init__()
+        from effdet.anchors import Anchors
+
+        self.net = _network(model)
+        config = self.net.config
+        anchors = Anchors(  # [A, 4] yxyx, for this input size
+            config.min_level,
+            config.max_level,
+            config.num_scales,
+            config.aspect_ratios,
+            config.anchor_scale,
+            tuple(img_size),
+        ).boxes
+        self.register_buffer("anchors", anchors.float(), persistent=False)
+        self.num_levels = int(config.num_levels)
+        self.num_classes = int(config.num_classes)  # foreground classes
+        num_pairs = anchors.shape[0] * self.num_classes
+        self.k = min(int(config.max_detection_points), num_pairs)
+        self.register_buffer(
+            "size_xyxy",
+            torch.tensor([img_size[1], img_size[0], img_size[1], img_size[0]], dtype=torch.float32),
+            persistent=False,
+        )
+
+    def forward(self, images: torch.Tensor):
+        from effdet.anchors import decode_box_outputs
+
+        class_out, box_out = self.net(images)
+        batch = images.shape[0]
+        cls_all = torch.cat(
+            [c.permute(0, 2, 3, 1).reshape(batch, -1, self.num_classes) for c in class_out], 1
+        )
+        box_all = torch.cat([b.permute(0, 2, 3, 1).reshape(batch, -1, 4) for b in box_out], 1)
+        top_logits, top_flat = torch.topk(cls_all.reshape(batch, -1), k=self.k, dim=1)
+        anchor_idx = torch.div(top_flat, self.num_classes, rounding_mode="floor")
+        classes = top_flat - anchor_idx * self.num_classes + 1  # 1-based label ids
+        codes = torch.gather(box_all, 1, anchor_idx.unsqueeze(2).expand(-1, -1, 4))
+        anchors = self.anchors[anchor_idx.reshape(-1)]
+        boxes = decode_box_outputs(codes.reshape(-1, 4).float(), anchors, output_xyxy=True)
+        boxes = torch.minimum(boxes.clamp(min=0), self.size_xyxy).reshape(batch, self.k, 4)
+        return boxes, top_logits.sigmoid(), classes
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    img_size: int | Sequence[int] | None = None,
+    *,
+    opset: int = 17,
+    dynamic_batch: bool = True,
+) -> Path:
+    """Write the model as an ONNX graph (outputs ``boxes, scores, classes``; NMS outside).
+
+    Args:
+        model: an ``EfficientDetModel`` (or an effdet bench / network).
+        path: the ``.onnx`` file to write.
+        img_size: the input size, int or ``(H, W)``; the model's own ``img_size`` by default.
+        opset: the ONNX opset.
+        dynamic_batch: let the batch size vary (otherwise it is fixed at 1).
+
+    Returns:
+        The path written. Post-process the outputs with :func:`onnx_postprocess`.
+
+    Example:
+        >>> export_onnx(model, "model.onnx", img_size=384)
+    """
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError:
+        raise ImportError(
+            "export_onnx needs onnx: pip install 'efficientdet_adapter[export]' (or pip install onnx)"
+        ) from None
+    h, w = _hw(model, img_size)
+    head = OnnxDetectionHead(model, (h, w)).eval()
+    was_training = model.training
+    model.eval()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 3, h, w, device=next(head.net.parameters()).device)
+    dynamic_axes = (
+        {n: {0: "batch"} for n in ("images", "boxes", "scores", "classes")} if dynamic_batch else None
+    )
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer and deprecation chatter
+            torch.onnx.export(
+                head,
+                (dummy,),
+                str(path),
+                input_names=["images"],
+                output_names=["boxes", "scores", "classes"],
+                opset_version=opset,
+                dynamic_axes=dynamic_axes,
+                dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
+            )
+    finally:
+        model.train(was_training)
+    logger.info("exported %s at %dx%d to %s", _network(model).config.name, h, w, path)
+    return path
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by greedy NMS, in descending score order (torchvision's semantics)."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    keep = []
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 IoU of empty boxes: kept
+        while order.size:
+            i = order[0]
+            keep.append(i)
+            rest = order[1:]
+            iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+            ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+            inter = iw * ih
+            iou = inter / (areas[i] + areas[rest] - inter)
+            order = rest[~(iou > iou_threshold)]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def onnx_postprocess(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    classes: np.ndarray,
+    *,
+    iou_threshold: float = 0.5,
+    max_det: int = 100,
+) -> np.ndarray:
+    """effdet's ``[B, max_det, 6]`` detections from the ONNX graph's outputs (class-aware NMS).
+
+    Rows are ``(x1, y1, x2, y2, score, class)`` in model-input pixels, best first; missing
+    detections are zero rows, as effdet pads them.
+    """
+    boxes, scores, classes = np.asarray(boxes), np.asarray(scores), np.asarray(classes)
+    out = np.zeros((boxes.shape[0], max_det, 6), dtype=np.float32)
+    for i in range(boxes.shape[0]):
+        b = boxes[i].astype(np.float64)
+        offsets = classes[i].astype(np.float64)[:, None] * (b.max() + 1.0)
+        keep = _nms(b + offsets, scores[i].astype(np.float64), iou_threshold)[:max_det]
+        n = len(keep)
+        out[i, :n, :4] = boxes[i][keep]
+        out[i, :n, 4] = scores[i][keep]
+        out[i, :n, 5] = classes[i][keep]
+    return out
+
+
+class _LevelFirstHeadNet(HeadNet):
+    """effdet's head with only its TorchScript-friendly (batch norms level first) path."""
+
+    def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
+        return self._forward_level_first(x)
+
+
+def export_torchscript(model: nn.Module, path: str | Path) -> Path:
+    """Script the network (no bench) with ``torch.jit.script`` and save it.
+
+    The saved module maps ``images`` to effdet's raw ``(class_outputs, box_outputs)`` per level.
+    effdet's lite models (``tf_efficientdet_lite*``) do not script: their BiFPN uses
+    ``bifpn_sum``, which TorchScript cannot compile; export those with :func:`export_onnx`.
+
+    Example:
+        >>> export_torchscript(model, "model.ts")  # efficientdet_d0 and other non-lite models
+    """
+    net = _network(model)
+    name = str(net.config.name)
+    fpn_name = str(net.config.get("fpn_name", None) or "")
+    if "lite" in name or fpn_name == "bifpn_sum":
+        from ..errors import AdapterError
+
+        raise AdapterError(
+            f"{name} cannot be exported to TorchScript: effdet's lite models fuse their BiFPN "
+            "inputs with 'bifpn_sum', which torch.jit.script cannot compile. Use "
+            "export_onnx(model, path) (or `efficientdet-adapter export --format onnx`) instead"
+        )
+    # TorchScript needs the head's batch norms indexed level first; toggle a copy, not the model.
+    net = copy.deepcopy(net).eval()
+    for head in (net.class_net, net.box_net):
+        if not head.bn_level_first:
+            head.toggle_bn_level_first()
+        head.__class__ = _LevelFirstHeadNet  # drops the other path, which cannot be saved
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
+        scripted = torch.jit.script(net)
+    scripted.save(str(path))
+    return path

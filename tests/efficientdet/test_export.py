@@ -1,0 +1,115 @@
+"""ONNX and TorchScript export: the exported graphs give PyTorch's detections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from efficientdet_adapter.errors import AdapterError
+from efficientdet_adapter.efficientdet.export import (
+    export_onnx,
+    export_torchscript,
+    onnx_postprocess,
+)
+
+IMG = 128
+
+
+def tiny_model(model_name: str, num_classes: int = 3, seed: int = 0):
+    """An untrained model at 128 px, its class head randomized to spread the scores a little."""
+    import effdet  # TEMP until efficientdet.model lands
+
+    torch.manual_seed(seed)
+    model = effdet.create_model(model_name, bench_task="train", num_classes=num_classes - 1,
+                                pretrained_backbone=False, image_size=(IMG, IMG), bench_labeler=True)
+    with torch.no_grad():
+        for p in model.model.class_net.predict.parameters():
+            p.normal_(0.0, 0.3)
+    return model.eval()
+
+
+def torch_detections(model, images: torch.Tensor) -> np.ndarray:
+    """effdet's own post-process (top-k, decode, clip to the input, NMS), in input pixels."""
+    from effdet.bench import _batch_detection, _post_process
+
+    n = images.shape[0]
+    with torch.no_grad():
+        cls_out, box_out = model.model(images)
+        cls_out, box_out, idx, classes = _post_process(
+            cls_out, box_out, model.num_levels, model.num_classes, model.max_detection_points
+        )
+        dets = _batch_detection(
+            n, cls_out, box_out, model.anchors.boxes, idx, classes,
+            torch.ones(n), torch.tensor([[float(IMG), float(IMG)]] * n),
+        )
+    return dets.numpy()
+
+
+def _sorted_rows(dets: np.ndarray) -> np.ndarray:
+    out = np.empty_like(dets)
+    for i, rows in enumerate(dets):
+        key = np.round(rows[:, [5, 0, 1, 2, 3]], 2)
+        out[i] = rows[np.lexsort(key.T[::-1])]
+    return out
+
+
+@pytest.mark.parametrize("model_name", ["tf_efficientdet_lite0", "efficientdet_d0"])
+def test_onnx_detections_match_pytorch(tmp_path, model_name, record_property):
+    ort = pytest.importorskip("onnxruntime")
+    model = tiny_model(model_name)
+    path = export_onnx(model, tmp_path / "model.onnx", img_size=IMG)
+    assert path.stat().st_size > 1_000_000  # the weights are inside
+
+    images = torch.randn(3, 3, IMG, IMG, generator=torch.Generator().manual_seed(1))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == ["boxes", "scores", "classes"]
+    boxes, scores, classes = sess.run(None, {"images": images.numpy()})  # batch 3, exported at 1
+    k = boxes.shape[1]
+    assert boxes.shape == (3, k, 4) and scores.shape == (3, k) and classes.shape == (3, k)
+    assert set(np.unique(classes)) <= {1, 2}  # 1-based label ids of the 2 foreground classes
+
+    ours = onnx_postprocess(boxes, scores, classes)
+    ref = torch_detections(model, images)
+    assert ours.shape == ref.shape == (3, 100, 6)
+    assert (ref[..., 4] > 0).sum() == (ours[..., 4] > 0).sum() == 300
+    # An untrained net scores many boxes alike (to 1e-7), so equal-score rows may come in
+    # another order: compare the detections as sets (rows sorted by class and box).
+    ours, ref = _sorted_rows(ours), _sorted_rows(ref)
+    diff = float(np.abs(ours - ref).max())
+    record_property("onnx_max_abs_diff", diff)
+    print(f"{model_name}: ONNX Runtime vs PyTorch max abs difference {diff:.2e}")
+    assert diff < 1e-3, diff  # pixels and scores; class ids equal (a swap would differ by >= 1)
+    assert np.array_equal(ours[..., 5], ref[..., 5])
+
+
+def test_onnx_postprocess_is_class_aware_nms():
+    boxes = np.array([[[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]]], "f4")
+    scores = np.array([[0.9, 0.8, 0.7, 0.6]], "f4")
+    classes = np.array([[1, 1, 2, 1]])
+    dets = onnx_postprocess(boxes, scores, classes, max_det=5)
+    # box 1 overlaps box 0 (IoU 0.81) in the same class: suppressed; box 2 is another class
+    assert dets[0, :, 4].tolist() == pytest.approx([0.9, 0.7, 0.6, 0, 0])
+    assert dets[0, :3, 5].tolist() == [1, 2, 1]
+    assert dets[0, 3:].sum() == 0
+
+
+def test_torchscript_d0_matches_network(tmp_path):
+    model = tiny_model("efficientdet_d0")
+    path = export_torchscript(model, tmp_path / "model.ts")
+    scripted = torch.jit.load(str(path))
+    images = torch.randn(2, 3, IMG, IMG)
+    with torch.no_grad():
+        cls_ts, box_ts = scripted(images)
+        cls_pt, box_pt = model.model(images)
+    assert len(cls_ts) == len(cls_pt) == 5
+    diff = max(float((a - b).abs().max()) for a, b in zip(cls_ts + box_ts, cls_pt + box_pt))
+    assert diff < 1e-5, diff
+    assert not model.model.class_net.bn_level_first  # the model itself was not changed
+
+
+def test_torchscript_lite_says_use_onnx(tmp_path):
+    model = tiny_model("tf_efficientdet_lite0")
+    with pytest.raises(AdapterError, match=r"bifpn_sum.*export_onnx"):
+        export_torchscript(model, tmp_path / "model.ts")
+    assert not (tmp_path / "model.ts").exists()
