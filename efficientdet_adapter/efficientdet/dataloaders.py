@@ -1,0 +1,267 @@
+"""Batches for EfficientDet: records -> ``((images, targets), records)``, and the DataLoaders.
+
+A batch is built from transformed records (the items of a
+:class:`~efficientdet_adapter.dataset.Dataset`), each holding its image in ``img``:
+
+* ``images``: float32 ``[B, 3, H, W]``. Every image of a batch must have the same size (add
+  ``tfms.A.resize_and_pad(size)``), and must already be normalized: a uint8 image raises
+  :class:`~efficientdet_adapter.errors.BatchError` instead of entering the model as 0-255 pixels
+  (add ``tfms.A.Normalize(...)`` with the model's mean and std as the last transform).
+* ``targets``: ``{"bbox": [...], "cls": [...]}`` as effdet wants them (see
+  :mod:`._targets`); validation batches add ``img_size`` and ``img_scale``; with an anchor
+  labeler, training and validation batches also carry effdet's precomputed anchor labels.
+* ``records``: the transformed records, with their annotations but without their pixels
+  (``img`` is ``None``): the pixels travel once, in ``images``, which keeps the worker -> main
+  process transfer in shared memory.
+
+Inference batches are ``((images, img_info), records)`` with ``img_info = {"img_size",
+"img_scale"}``.
+
+The collate functions are module-level functions bound with :func:`functools.partial`, so the
+loaders work with ``num_workers > 0`` under both fork and spawn, with ``pin_memory`` and with
+``persistent_workers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..errors import BatchError
+from ..records import Record
+from ._targets import anchor_label_targets, img_info, records_targets
+
+__all__ = [
+    "build_train_batch",
+    "build_valid_batch",
+    "build_infer_batch",
+    "train_dl",
+    "valid_dl",
+    "infer_dl",
+    "make_anchor_labeler",
+    "stack_images",
+]
+
+logger = logging.getLogger(__name__)
+
+BatchTfms = Callable[[list[Record]], list[Record]]
+
+
+# -- records -> tensors -----------------------------------------------------------------------
+def _where(record: Record) -> str:
+    return str(record.filepath) if record.filepath is not None else f"record {record.record_id!r}"
+
+
+def _apply_batch_tfms(records: Sequence[Record], batch_tfms) -> list[Record]:
+    if batch_tfms is None:
+        return list(records)
+    fn = getattr(batch_tfms, "batch_tfm", batch_tfms)  # IceVision's BatchTransform protocol
+    return list(fn(list(records)))
+
+
+def _check_image(record: Record) -> np.ndarray:
+    img = record.img
+    if img is None:
+        raise BatchError(
+            f"{_where(record)} has no image (img is None): build batches from the items of "
+            "Dataset(records, tfm), which load and transform each image"
+        )
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise BatchError(
+            f"{_where(record)}: expected an HxWx3 image, got an array of shape {img.shape}"
+        )
+    if not np.issubdtype(img.dtype, np.floating):
+        raise BatchError(
+            f"{_where(record)}: the image is {img.dtype} (raw pixels), but the model needs "
+            "normalized float images; add tfms.A.Normalize() (with the model's mean and std) as "
+            "the last transform of the Dataset"
+        )
+    if (record.height, record.width) != img.shape[:2]:
+        raise BatchError(
+            f"{_where(record)}: the record says {record.width}x{record.height} (WxH) but its "
+            f"image is {img.shape[1]}x{img.shape[0]}; the transform must update width and height"
+        )
+    return img
+
+
+def stack_images(records: Sequence[Record]) -> torch.Tensor:
+    """The records' HxWx3 float images as one contiguous float32 ``[B, 3, H, W]`` tensor.
+
+    Raises:
+        BatchError: if an image is missing, not normalized (an integer dtype), or if the images
+            differ in size.
+    """
+    if not records:
+        raise BatchError("cannot build a batch from 0 records")
+    imgs = [_check_image(r) for r in records]
+    h, w = imgs[0].shape[:2]
+    for record, img in zip(records, imgs):
+        if img.shape[:2] != (h, w):
+            raise BatchError(
+                f"images of one batch must have the same size, but {_where(records[0])} is "
+                f"{w}x{h} and {_where(record)} is {img.shape[1]}x{img.shape[0]} (WxH); add "
+                "tfms.A.resize_and_pad(size) (or tfms.A.aug_tfms(size) for training) to the "
+                "Dataset's transforms"
+            )
+    out = np.empty((len(imgs), 3, h, w), dtype=np.float32)
+    for i, img in enumerate(imgs):
+        out[i] = img.transpose(2, 0, 1)  # one strided copy per image, casting if needed
+    return torch.from_numpy(out)
+
+
+def _without_pixels(records: Sequence[Record]) -> list[Record]:
+    return [r.copy(img=None) for r in records]
+
+
+def _check_anchor_size(anchor_labeler, images: torch.Tensor) -> None:
+    size = tuple(anchor_labeler.anchors.image_size)
+    if tuple(images.shape[-2:]) != size:
+        raise BatchError(
+            f"the anchor labeler is for {size[1]}x{size[0]} (WxH) images but the batch is "
+            f"{images.shape[-1]}x{images.shape[-2]}; resize to the model's img_size "
+            "(tfms.A.resize_and_pad(size)) or build the labeler from this model"
+        )
+
+
+def build_train_batch(
+    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None
+):
+    """A training batch ``((images, targets), records)`` from transformed records.
+
+    Args:
+        records: transformed records with normalized HxWx3 float images in ``img``.
+        batch_tfms: optional callable ``list[Record] -> list[Record]`` applied first.
+        anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see :func:`make_anchor_labeler`);
+            when given, ``targets`` also carry effdet's anchor labels, computed here (in the
+            loader workers) instead of in the model's forward.
+
+    Example:
+        >>> (images, targets), recs = build_train_batch(dataset_items)  # doctest: +SKIP
+        >>> images.shape, targets["bbox"][0].shape  # doctest: +SKIP
+        (torch.Size([2, 3, 384, 384]), torch.Size([3, 4]))
+    """
+    records = _apply_batch_tfms(records, batch_tfms)
+    images = stack_images(records)
+    targets: dict = records_targets(records)
+    if anchor_labeler is not None:
+        _check_anchor_size(anchor_labeler, images)
+        targets.update(anchor_label_targets(anchor_labeler, targets["bbox"], targets["cls"]))
+    return (images, targets), _without_pixels(records)
+
+
+def build_valid_batch(
+    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None
+):
+    """A validation batch: :func:`build_train_batch` plus ``img_size`` ``[B, 2]`` (W, H) and
+    ``img_scale`` ``[B]`` (ones), which effdet's bench needs in eval mode to return detections
+    in the pixels of the transformed images."""
+    (images, targets), records = build_train_batch(
+        records, batch_tfms, anchor_labeler=anchor_labeler
+    )
+    targets.update(img_info(records))
+    return (images, targets), records
+
+
+def _as_record(item, index: int) -> Record:
+    if isinstance(item, Record):
+        return item
+    img = np.asarray(item)
+    if img.ndim != 3:
+        raise BatchError(
+            f"image {index}: expected a Record or an HxWx3 array, got {type(item).__name__} "
+            f"of shape {getattr(img, 'shape', None)}"
+        )
+    return Record(record_id=index, filepath=None, width=img.shape[1], height=img.shape[0], img=img)
+
+
+def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchTfms | None = None):
+    """An inference batch ``((images, img_info), records)``.
+
+    ``records`` are transformed records (or normalized HxWx3 float arrays, wrapped into records
+    with ids 0..B-1); ``img_info`` is ``{"img_size": [B, 2] (W, H), "img_scale": [B] ones}``.
+    """
+    records = [_as_record(item, i) for i, item in enumerate(records)]
+    records = _apply_batch_tfms(records, batch_tfms)
+    images = stack_images(records)
+    return (images, img_info(records)), _without_pixels(records)
+
+
+# -- anchor labeling in the workers ----------------------------------------------------------
+def make_anchor_labeler(model_or_config):
+    """A CPU ``effdet.anchors.AnchorLabeler`` matching a model, for ``train_dl(anchor_labeler=)``.
+
+    Args:
+        model_or_config: an effdet bench or ``EfficientDetModel``, a bare ``EfficientDet``, an
+            effdet model config, or an ``AnchorLabeler`` (returned as is).
+
+    The labeler is built like the one in effdet's ``DetBenchTrain`` (same anchors, IoU match
+    threshold 0.5), so the labels equal the ones the model's forward would compute.
+    """
+    from effdet.anchors import AnchorLabeler, Anchors
+    from effdet.bench import unwrap_bench
+
+    if isinstance(model_or_config, AnchorLabeler):
+        return model_or_config
+    config = model_or_config
+    if isinstance(config, torch.nn.Module):
+        config = unwrap_bench(config).config
+    if not hasattr(config, "num_levels") or not hasattr(config, "image_size"):
+        raise TypeError(
+            f"make_anchor_labeler needs an effdet model, bench, config or AnchorLabeler; got "
+            f"{type(model_or_config).__name__}"
+        )
+    return AnchorLabeler(Anchors.from_config(config), config.num_classes, match_threshold=0.5)
+
+
+# -- DataLoaders ----------------------------------------------------------------------------
+def _loader(dataset, collate, dataloader_kwargs) -> DataLoader:
+    if "collate_fn" in dataloader_kwargs:
+        raise TypeError("the collate_fn is the batch builder; pass batch_tfms= to change batches")
+    return DataLoader(dataset, collate_fn=collate, **dataloader_kwargs)
+
+
+def _labeler_or_none(anchor_labeler):
+    return None if anchor_labeler is None else make_anchor_labeler(anchor_labeler)
+
+
+def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
+             **dataloader_kwargs) -> DataLoader:
+    """A ``torch.utils.data.DataLoader`` of training batches (see :func:`build_train_batch`).
+
+    Args:
+        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` (or any sequence of
+            transformed records).
+        batch_tfms: optional callable applied to each batch's records.
+        anchor_labeler: the model (or an ``AnchorLabeler``) to compute effdet's anchor labels
+            for, in the loader workers; ``None`` leaves the labeling to the model's forward.
+        **dataloader_kwargs: passed to ``DataLoader`` (``batch_size``, ``shuffle``,
+            ``num_workers``, ``pin_memory``, ``persistent_workers``, ...).
+
+    Example:
+        >>> dl = train_dl(train_ds, batch_size=16, num_workers=2, shuffle=True)  # doctest: +SKIP
+    """
+    collate = partial(
+        build_train_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
+    )
+    return _loader(dataset, collate, dataloader_kwargs)
+
+
+def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
+             **dataloader_kwargs) -> DataLoader:
+    """A ``DataLoader`` of validation batches (see :func:`build_valid_batch`, :func:`train_dl`)."""
+    collate = partial(
+        build_valid_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
+    )
+    return _loader(dataset, collate, dataloader_kwargs)
+
+
+def infer_dl(dataset, batch_tfms: BatchTfms | None = None, **dataloader_kwargs) -> DataLoader:
+    """A ``DataLoader`` of inference batches (see :func:`build_infer_batch`)."""
+    return _loader(dataset, partial(build_infer_batch, batch_tfms=batch_tfms), dataloader_kwargs)
