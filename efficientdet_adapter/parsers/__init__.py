@@ -6,16 +6,22 @@ IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxP
 from ..splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
 from .base import AbortParseRecord, Parser, ParseReport
 from .coco import COCOBBoxParser
+from .csv import CSVBBoxParser
+from .roboflow import RoboflowParser
 from .voc import VOCBBoxParser
+from .yolo import YOLOBBoxParser
 
 __all__ = [
     "AbortParseRecord",
     "COCOBBoxParser",
+    "CSVBBoxParser",
     "DataSplitter",
     "FixedSplitter",
     "ParseReport",
     "Parser",
     "RandomSplitter",
+    "RoboflowParser",
     "SingleSplitSplitter",
     "VOCBBoxParser",
+    "YOLOBBoxParser",
 ]

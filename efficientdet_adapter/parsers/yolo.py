@@ -1,0 +1,220 @@
+"""YOLO txt labels (Ultralytics / Roboflow YOLO v5 and v8 layouts) -> records.
+
+One ``<image stem>.txt`` per image in a ``labels`` folder, one object per line:
+``class cx cy w h`` with the centre and size normalized to 0..1. A line with more numbers is a
+segmentation polygon ``class x1 y1 x2 y2 ...``; its box is the polygon's extent. An empty or
+missing label file is an image without objects (a negative sample). Image sizes come from the
+image headers (no pixel decoding), with the EXIF rotation applied as the loader applies it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..errors import ParseError
+from ..records import Record
+from ._files import displayed_size, list_images
+from .base import Parser, progress
+
+__all__ = ["YOLOBBoxParser", "read_yolo_names", "ORPHAN_LABEL"]
+
+logger = logging.getLogger(__name__)
+
+ORPHAN_LABEL = "label file ignored: no image with its name"
+
+NamesSource = Sequence[str] | Mapping[int, str] | str | os.PathLike
+
+
+def _names_from_value(names: object, where: str) -> list[str]:
+    """A ``names`` value (a list, or a dict ``{index: name}``) as a list in index order."""
+    if isinstance(names, Mapping):
+        try:
+            by_index = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise ParseError(
+                f"{where}: 'names' keys must be class indices 0..N-1, got {list(names)}"
+            ) from None
+        if sorted(by_index) != list(range(len(by_index))):
+            raise ParseError(
+                f"{where}: 'names' keys must be the class indices 0..{len(by_index) - 1} without "
+                f"gaps, got {sorted(by_index)}"
+            )
+        return [by_index[i] for i in range(len(by_index))]
+    if isinstance(names, (list, tuple)):
+        return [str(n) for n in names]
+    raise ParseError(f"{where}: 'names' must be a list or a dict of class names, got {names!r}")
+
+
+def read_yolo_names(path: str | os.PathLike) -> list[str]:
+    """Class names in index order from a ``data.yaml`` (``names`` list or dict) or a names file.
+
+    A names file (``.names``, ``.txt``, ...) holds one name per line; blank lines are skipped.
+
+    Raises:
+        ParseError: unreadable YAML, no ``names``, keys with gaps, or ``nc`` disagreeing with
+            the number of names.
+
+    Example:
+        >>> read_yolo_names("export/data.yaml")  # doctest: +SKIP
+        ['circle', 'square', 'star', 'triangle']
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ParseError(f"{path}: cannot read the class names file ({e.strerror})") from None
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ParseError(f"{path}: malformed YAML ({e})") from None
+    if not isinstance(data, Mapping) or "names" not in data:
+        raise ParseError(f"{path}: no 'names' entry; a YOLO data.yaml lists its class names there")
+    names = _names_from_value(data["names"], str(path))
+    nc = data.get("nc")
+    if nc is not None and nc != len(names):
+        raise ParseError(f"{path}: nc is {nc} but 'names' lists {len(names)} classes: {names}")
+    return names
+
+
+def _find_data_yaml(images_dir: Path) -> Path | None:
+    for folder in (images_dir, images_dir.parent, images_dir.parent.parent):
+        for name in ("data.yaml", "data.yml"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _parse_line(line: str, where: str, n_classes: int) -> tuple[int, list[float]]:
+    """``(class index, numbers)`` of one label line, checked."""
+    parts = line.split()
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ParseError(
+            f"{where}: non-numeric value in {line.strip()!r}; expected 'class cx cy w h'"
+        ) from None
+    cls, coords = values[0], values[1:]
+    if not cls.is_integer() or not 0 <= cls < n_classes:
+        raise ParseError(
+            f"{where}: class index {parts[0]} is not one of the {n_classes} classes (0.."
+            f"{n_classes - 1}); check the label file or the class names"
+        )
+    if len(coords) != 4 and (len(coords) < 6 or len(coords) % 2):
+        raise ParseError(
+            f"{where}: {len(coords)} numbers after the class index; expected 4 (cx cy w h) or "
+            "an even number of at least 6 (polygon x1 y1 x2 y2 ...)"
+        )
+    return int(cls), coords
+
+
+class YOLOBBoxParser(Parser):
+    """Parse YOLO txt labels (``class cx cy w h``, normalized) into records.
+
+    Records come in image file-name order with ids 0..N-1; every image in ``images_dir`` becomes
+    a record (those without a label file, or with an empty one, are negatives). Without a
+    ``class_map``, the map follows the class names' index order (never re-sorted).
+
+    Args:
+        images_dir: folder of the images (``<split>/images``).
+        labels_dir: folder of the ``.txt`` files; default ``images_dir/../labels``.
+        class_names: the class names: a list in index order, a dict ``{index: name}``, or the
+            path of a ``data.yaml`` or a names file. Default: a ``data.yaml`` found in
+            ``images_dir`` or up to two folders above it, else the ``class_map``'s foreground.
+        class_map: use this class map (its foreground names are the classes by index when no
+            ``class_names`` are given).
+        check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
+
+    Example:
+        >>> parser = YOLOBBoxParser("export/train/images", class_names="export/data.yaml")
+        >>> train, valid = parser.parse()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        images_dir: str | os.PathLike,
+        labels_dir: str | os.PathLike | None = None,
+        class_names: NamesSource | None = None,
+        *,
+        class_map: ClassMap | None = None,
+        check_images: bool = False,
+        show_pbar: bool | None = None,
+    ):
+        super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
+        self.images_dir = Path(images_dir)
+        self.labels_dir = Path(labels_dir) if labels_dir is not None else (
+            self.images_dir.parent / "labels"
+        )
+        self.class_names = self._resolve_names(class_names, class_map)
+
+    def _resolve_names(self, source: NamesSource | None, class_map: ClassMap | None) -> list[str]:
+        if source is None and class_map is not None:
+            return class_map.foreground
+        if source is None:
+            source = _find_data_yaml(self.images_dir)
+            if source is None:
+                raise ParseError(
+                    f"{self.images_dir}: no class names given and no data.yaml found beside it; "
+                    "pass class_names=[...] or class_names='path/to/data.yaml'"
+                )
+        if isinstance(source, (str, os.PathLike)):
+            return read_yolo_names(source)
+        return _names_from_value(source, "class_names")
+
+    def __len__(self) -> int:
+        return len(list_images(self.images_dir))
+
+    def parse_records(self) -> list[Record]:
+        """One record per image file, boxes from its label file (see the class docstring)."""
+        if self._class_map is None:
+            self._class_map = ClassMap(self.class_names)
+        if not self.labels_dir.is_dir():
+            raise ParseError(
+                f"labels folder {self.labels_dir} not found (for the images in {self.images_dir});"
+                " pass labels_dir=..."
+            )
+        images = list_images(self.images_dir)
+        label_names = {n for n in os.listdir(self.labels_dir) if n.endswith(".txt")}
+        names, n_classes = self.class_names, len(self.class_names)
+        records = []
+        for i, path in enumerate(
+            progress(images, total=len(images), desc="YOLO", show=self.show_pbar)
+        ):
+            width, height = displayed_size(path)
+            record = Record(record_id=i, filepath=path, width=width, height=height)
+            label_name = path.stem + ".txt"
+            if label_name in label_names:
+                label_names.discard(label_name)
+                label_path = self.labels_dir / label_name
+                self._read_labels(label_path, record, names, n_classes)
+            records.append(record)
+        for orphan in sorted(label_names):
+            self.report.add(ORPHAN_LABEL, str(self.labels_dir / orphan))
+        return records
+
+    @staticmethod
+    def _read_labels(path: Path, record: Record, names: list[str], n_classes: int) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ParseError(f"{path}: cannot read the label file ({e})") from None
+        w, h = record.width, record.height
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            cls, coords = _parse_line(line, f"{path}, line {line_no}", n_classes)
+            if len(coords) == 4:
+                box = BBox.from_relative_xcycwh(*coords, w, h)
+            else:
+                xs, ys = coords[0::2], coords[1::2]
+                box = BBox.from_xyxy(min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h)
+            record.bboxes.append(box)
+            record.labels.append(names[cls])
