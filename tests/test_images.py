@@ -1,0 +1,258 @@
+"""Image loading: every file becomes HxWx3 uint8 RGB, or an ImageLoadError naming it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile, ImageOps
+
+from efficientdet_adapter import images
+from efficientdet_adapter.errors import ImageLoadError
+from efficientdet_adapter.images import open_img, oriented_size, to_rgb, to_uint8
+
+
+def _photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    """A smooth image with some texture: what JPEG compresses in real life."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 255 / w, y * 255 / h, (x + y) % 256], axis=-1)
+    img = img + rng.normal(0, 12, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# -- the real odd files of the IceVision samples ------------------------------------------
+SAMPLE_FILES = [
+    ("gray_scale", "gray_scale_h_10_w_10_image.tiff", (10, 10), True),
+    ("gray_scale", "gray_scale_h_50_w_50_image.tiff", (50, 50), True),
+    ("gray_scale", "grayscale_int8.png", (200, 150), True),
+    ("gray_scale", "test_1_bands_float32.tif", (100, 101), True),
+    ("gray_scale", "test_1_bands_int16.tif", (100, 101), True),
+    ("gray_scale", "test_1_bands_int32.tif", (100, 101), True),
+    ("gray_scale", "test_1_bands_int8.tif", (100, 101), True),
+    ("tiff", "test_3_bands_float32.tif", (100, 101), False),
+    ("tiff", "test_3_bands_int16.tif", (100, 101), False),
+    ("tiff", "test_3_bands_int32.tif", (100, 101), False),
+    ("tiff", "test_3_bands_int8.tif", (100, 101), False),
+]
+
+
+@pytest.mark.parametrize("folder,name,hw,gray", SAMPLE_FILES)
+def test_sample_files_load_as_rgb_uint8(samples_dir, folder, name, hw, gray):
+    img = open_img(samples_dir / folder / name)
+    assert img.shape == (*hw, 3)
+    assert img.dtype == np.uint8
+    assert img.min() == 0 or name.startswith("gray_scale_h_10")  # stretched or dtype-scaled
+    assert img.max() >= 250
+    channels_equal = bool((img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all())
+    assert channels_equal is gray
+
+
+def test_sample_uint16_tiff_uses_dtype_range(samples_dir):
+    path = samples_dir / "gray_scale" / "gray_scale_h_50_w_50_image.tiff"
+    raw = np.asarray(Image.open(path)).astype(np.float64)
+    assert raw.max() > 255  # really 16-bit data
+    expected = np.rint(raw * 255 / 65535).astype(np.uint8)
+    np.testing.assert_array_equal(open_img(path)[..., 0], expected)
+
+
+def test_sample_float_tiff_uses_min_max(samples_dir):
+    path = samples_dir / "gray_scale" / "test_1_bands_float32.tif"
+    raw = np.asarray(Image.open(path)).astype(np.float64)
+    expected = np.rint((raw - raw.min()) * 255 / (raw.max() - raw.min())).astype(np.uint8)
+    np.testing.assert_array_equal(open_img(path)[..., 1], expected)
+
+
+def test_sample_signed_int8_tiff_is_not_read_as_unsigned(samples_dir):
+    """Pillow reads this signed TIFF as unsigned 'L' (-1 -> 255); we honour SampleFormat."""
+    path = samples_dir / "gray_scale" / "test_1_bands_int8.tif"
+    as_unsigned = np.asarray(Image.open(path))
+    expected = (as_unsigned.view(np.int8).astype(np.int16) + 128).astype(np.uint8)
+    np.testing.assert_array_equal(open_img(path)[..., 2], expected)
+
+
+# -- generated files -----------------------------------------------------------------------
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0
+def test_jpeg_fast_path_is_bit_identical_to_pillow(tmp_path, subsampling):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(_photo()).save(path, quality=90, subsampling=subsampling)
+    expected = np.asarray(Image.open(path).convert("RGB"))
+    got = open_img(path)
+    assert got.shape == (48, 64, 3)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_applied_like_pillow(tmp_path, orientation):
+    path = tmp_path / f"o{orientation}.jpg"
+    im = Image.fromarray(_photo(24, 40))
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(path, exif=exif, quality=95)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    got = open_img(path)
+    np.testing.assert_array_equal(got, expected)
+    assert oriented_size(path) == (got.shape[1], got.shape[0])
+    assert got.shape[:2] == ((40, 24) if orientation >= 5 else (24, 40))
+
+
+def _save(tmp_path, name, im: Image.Image, **kw):
+    path = tmp_path / name
+    im.save(path, **kw)
+    return path
+
+
+MODE_CASES = [
+    # name, image builder, expected RGB array derived from the same input
+    (
+        "gray.jpg",
+        lambda: Image.fromarray(_photo()[..., 0]),
+        lambda p: np.repeat(np.asarray(Image.open(p))[..., None], 3, axis=2),
+    ),
+    (
+        "palette.png",
+        lambda: Image.fromarray(_photo()).convert("P"),
+        lambda p: np.asarray(Image.open(p).convert("RGB")),
+    ),
+    (
+        "cmyk.jpg",
+        lambda: Image.fromarray(_photo()).convert("CMYK"),
+        lambda p: np.asarray(Image.open(p).convert("RGB")),
+    ),
+    (
+        "bilevel.png",
+        lambda: Image.fromarray(_photo()[..., 0]).convert("1"),
+        lambda p: np.asarray(Image.open(p).convert("RGB")),
+    ),
+]
+
+
+@pytest.mark.parametrize("name,build,expected", MODE_CASES, ids=[c[0] for c in MODE_CASES])
+def test_modes_convert_to_rgb(tmp_path, name, build, expected):
+    path = _save(tmp_path, name, build())
+    got = open_img(path)
+    assert got.shape == (48, 64, 3) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, expected(path))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_composited_on_white(tmp_path, mode):
+    rgb = np.zeros((4, 3, 3), np.uint8)
+    rgb[..., 0] = 200  # a red-ish colour under the alpha
+    alpha = np.array([0, 128, 255], np.uint8)[None, :].repeat(4, axis=0)
+    im = Image.fromarray(np.dstack([rgb, alpha]), "RGBA").convert(mode)
+    path = _save(tmp_path, f"{mode}.png", im)
+    got = open_img(path).astype(int)
+    base = np.asarray(im.convert("RGBA"))[0, :, :3].astype(int)  # colours as stored
+    a = alpha[0].astype(int)[:, None]
+    expected = (base * a + 255 * (255 - a) + 127) // 255
+    np.testing.assert_array_equal(got[0], expected)
+    assert got[0, 0].tolist() == [255, 255, 255]  # fully transparent -> white, not black
+
+
+def test_palette_with_transparency_composited(tmp_path):
+    im = Image.new("P", (5, 4), 0)
+    im.putpalette([10, 20, 30, 40, 50, 60] + [0] * 762)
+    im.putpixel((1, 1), 1)
+    im.info["transparency"] = 0
+    path = _save(tmp_path, "ptrans.png", im, transparency=0)
+    got = open_img(path)
+    assert got[0, 0].tolist() == [255, 255, 255]
+    assert got[1, 1].tolist() == [40, 50, 60]
+
+
+def test_16bit_png_scaled_by_dtype_range(tmp_path):
+    data = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    path = _save(tmp_path, "deep.png", Image.fromarray(data))
+    assert open_img(path)[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
+def test_jpeg_with_trailing_bytes_still_loads(tmp_path):
+    path = tmp_path / "trailer.jpg"
+    Image.fromarray(_photo()).save(path, quality=90)
+    clean = np.asarray(Image.open(path).convert("RGB"))
+    path.write_bytes(path.read_bytes() + b"camera-maker-notes")
+    np.testing.assert_array_equal(open_img(path), clean)
+
+
+def _truncated_jpeg(tmp_path):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(_photo(128, 128)).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("cut.jpg", None, "truncated"),
+        ("noise.jpg", bytes(range(256)) * 4, "not a readable image"),
+        ("empty.png", b"", "not a readable image"),
+        ("header_only.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "cut"),
+    ],
+)
+def test_broken_files_raise_naming_the_file(tmp_path, name, content, message):
+    path = _truncated_jpeg(tmp_path) if content is None else tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageLoadError) as err:
+        open_img(path)
+    assert name in str(err.value)
+    if message != "cut":
+        assert message in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageLoadError, match="missing.jpg: image file not found"):
+        open_img(tmp_path / "missing.jpg")
+
+
+def test_load_truncated_images_flag_is_not_silent(tmp_path, monkeypatch, caplog):
+    path = _truncated_jpeg(tmp_path)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    monkeypatch.setattr(images, "_warned_truncated_flag", False)
+    with caplog.at_level(logging.WARNING, logger="efficientdet_adapter.images"):
+        img = open_img(path)
+    assert img.shape == (128, 128, 3)
+    assert "LOAD_TRUNCATED_IMAGES is True" in caplog.text
+
+
+# -- arrays --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "values,dtype,expected",
+    [
+        ([0, 65535, 257], np.uint16, [0, 255, 1]),
+        ([-128, 127, 0], np.int8, [0, 255, 128]),
+        ([-32768, 32767], np.int16, [0, 255]),
+        ([10, 20, 30], np.int32, [0, 128, 255]),  # min-max
+        ([-1.0, 1.0, np.nan, 0.0], np.float32, [0, 255, 0, 128]),
+        ([True, False], np.bool_, [255, 0]),
+    ],
+)
+def test_to_uint8(values, dtype, expected):
+    assert to_uint8(np.array(values, dtype=dtype)).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "shape,expected_shape",
+    [((4, 5), (4, 5, 3)), ((4, 5, 1), (4, 5, 3)), ((4, 5, 2), (4, 5, 3)), ((4, 5, 4), (4, 5, 3))],
+)
+def test_to_rgb_shapes(shape, expected_shape):
+    out = to_rgb(np.full(shape, 255, np.uint8))
+    assert out.shape == expected_shape and out.dtype == np.uint8
+    assert int(out.min()) == 255
+
+
+@pytest.mark.parametrize(
+    "arr,message",
+    [
+        (np.zeros((4, 5, 6), np.uint8), "pick 3 bands"),
+        (np.full((3, 3), np.nan, np.float32), "no finite pixel value"),
+        (np.zeros((3, 3), np.complex64), "not an image type"),
+    ],
+)
+def test_to_rgb_refuses(arr, message):
+    with pytest.raises(ImageLoadError, match=message):
+        to_rgb(arr, name="img7")
