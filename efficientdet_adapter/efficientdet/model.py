@@ -1,0 +1,521 @@
+"""``efficientdet.model``: build an EfficientDet (effdet 0.4.1) wrapped in its training bench.
+
+Two call forms build the same thing::
+
+    >>> from efficientdet_adapter.efficientdet import backbones, model
+    >>> m = model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=256)
+    >>> m = model(backbones.tf_lite0(pretrained=False), num_classes=3, img_size=256)
+    >>> m.config.num_classes, m.config.img_size, m.config.mean
+    (3, (256, 256), (0.5, 0.5, 0.5))
+
+``num_classes`` counts the background (pass ``len(class_map)``), so effdet's net gets
+``num_classes - 1`` class outputs. The returned :class:`EfficientDetModel` *is* effdet's
+``DetBenchTrain`` (anchor labeler on), with a :class:`ModelConfig` in ``.config`` that is all a
+checkpoint needs to rebuild it (:meth:`EfficientDetModel.from_config`).
+
+Tensor contract (see ``_targets.py``): ``model(images, targets)`` with ``images`` float32
+``[B, 3, H, W]`` normalized with ``config.mean/std``, ``targets["bbox"]`` a list of ``[N, 4]`` yxyx
+pixel boxes and ``targets["cls"]`` a list of ``[N]`` 1-based class ids returns
+``{"loss", "class_loss", "box_loss"}``; in eval mode also ``"detections"`` ``[B, K, 6]``
+(x1, y1, x2, y2, score, cls), scaled/clipped by ``targets["img_scale"]``/``["img_size"]`` when
+present. Targets that already hold effdet's anchor labels (``label_num_positives``,
+``label_cls_<l>``, ``label_bbox_<l>``, e.g. computed in DataLoader workers with
+:func:`anchor_labeler`) are used as they are instead of being labeled again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from numbers import Integral
+from os import PathLike
+from typing import Any, Union
+
+import torch
+from effdet import DetBenchTrain, EfficientDet
+from effdet.anchors import AnchorLabeler, Anchors, get_feat_sizes
+from effdet.bench import _batch_detection, _post_process
+from effdet.config import get_efficientdet_config
+from effdet.config.model_config import efficientdet_model_param_dict
+from torch import Tensor, nn
+
+from ..errors import AdapterError, BatchError
+from .backbones import BackboneSpec
+from .weights import WeightsReport, load_backbone_weights, load_detector_weights
+
+__all__ = [
+    "ModelConfigError",
+    "ModelConfig",
+    "EfficientDetModel",
+    "model",
+    "list_models",
+    "mean_std",
+    "normalize_tfm",
+    "param_groups",
+    "effdet_config",
+    "anchor_labeler",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
+
+logger = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
+_FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
+_HEAD_PREFIXES = ("class_net", "box_net")
+
+Weights = Union[bool, str, PathLike, None]
+
+
+class ModelConfigError(AdapterError, ValueError):
+    """A model name, class count, image size or effdet setting that cannot build a model.
+
+    (Proposed for ``efficientdet_adapter/errors.py``; defined here until the lead moves it.)
+    """
+
+
+# --- names --------------------------------------------------------------------------------------
+def list_models(pattern: str | None = None) -> list[str]:
+    """effdet's config names, sorted, optionally filtered by a shell pattern.
+
+    Example:
+        >>> list_models("tf_efficientdet_lite*")[:2]
+        ['tf_efficientdet_lite0', 'tf_efficientdet_lite1']
+    """
+    names = sorted(efficientdet_model_param_dict)
+    return names if pattern is None else fnmatch.filter(names, pattern)
+
+
+def _check_name(model_name: Any) -> str:
+    if isinstance(model_name, str) and model_name in efficientdet_model_param_dict:
+        return model_name
+    close = difflib.get_close_matches(str(model_name), list_models(), n=5, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ModelConfigError(
+        f"unknown EfficientDet model_name {model_name!r}: {hint}efficientdet.list_models() "
+        f"lists all {len(efficientdet_model_param_dict)} (e.g. 'tf_efficientdet_lite0', "
+        "'tf_efficientdet_d0', 'efficientdet_d0')"
+    )
+
+
+def mean_std(model_name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The input normalization of ``model_name``'s pretrained weights (RGB in [0, 1]).
+
+    The TF-ported lite and AdvProp (``_ap``) models use mean = std = 0.5; every other config uses
+    ImageNet's statistics (what effdet's own training scripts resolve).
+    """
+    params = efficientdet_model_param_dict[_check_name(model_name)]
+    mean = tuple(float(v) for v in params.get("mean", IMAGENET_MEAN))
+    std = tuple(float(v) for v in params.get("std", IMAGENET_STD))
+    return mean, std
+
+
+# --- config -------------------------------------------------------------------------------------
+def _nearest(side: int, stride: int) -> str:
+    down = (side // stride) * stride
+    up = down + stride
+    return f"{down} or {up}" if down > 0 else f"{up}"
+
+
+def _check_img_size(img_size: Any, stride: int, where: str) -> tuple[int, int]:
+    sides = (img_size, img_size) if isinstance(img_size, Integral) else img_size
+    ok = (
+        isinstance(sides, Sequence)
+        and len(sides) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sides)
+    )
+    if not ok:
+        raise ModelConfigError(
+            f"img_size must be an int or a (height, width) pair of ints, got {img_size!r} ({where})"
+        )
+    for side in sides:
+        if side <= 0 or side % stride:
+            raise ModelConfigError(
+                f"img_size {tuple(sides)} does not fit {where}: each side must be a positive "
+                f"multiple of {stride} (2**max_level); nearest valid sizes for {side}: "
+                f"{_nearest(max(int(side), 0), stride)}"
+            )
+    return int(sides[0]), int(sides[1])
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild an :class:`EfficientDetModel` (weights aside).
+
+    Attributes:
+        model_name: an effdet config name (:func:`list_models`).
+        num_classes: number of classes *including* the background (``len(class_map)``).
+        img_size: ``(height, width)`` of the model's input; an int means a square.
+        mean: RGB normalization mean (default: :func:`mean_std` of the model).
+        std: RGB normalization std (default: :func:`mean_std` of the model).
+        effdet_kwargs: effdet config overrides (``max_det_per_image``, ``soft_nms``, ...).
+
+    Example:
+        >>> ModelConfig("tf_efficientdet_lite0", num_classes=3, img_size=384).img_size
+        (384, 384)
+    """
+
+    model_name: str
+    num_classes: int
+    img_size: tuple[int, int]
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    effdet_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = _check_name(self.model_name)
+        if (
+            not isinstance(self.num_classes, Integral)
+            or isinstance(self.num_classes, bool)
+            or self.num_classes < 2
+        ):
+            raise ModelConfigError(
+                f"num_classes={self.num_classes!r} for {name}: num_classes counts the background "
+                "class (pass len(class_map)), so it must be an int >= 2 (one foreground class "
+                "or more)"
+            )
+        kwargs = dict(self.effdet_kwargs)
+        _check_effdet_kwargs(name, kwargs)
+        base = get_efficientdet_config(name)
+        stride = 2 ** int(kwargs.get("max_level", base.max_level))
+        size = _check_img_size(self.img_size, stride, f"model {name}")
+        default_mean, default_std = mean_std(name)
+        mean = tuple(float(v) for v in (self.mean if self.mean is not None else default_mean))
+        std = tuple(float(v) for v in (self.std if self.std is not None else default_std))
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise ModelConfigError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
+        for attr, value in [("model_name", name), ("num_classes", int(self.num_classes)),
+                            ("img_size", size), ("mean", mean), ("std", std),
+                            ("effdet_kwargs", kwargs)]:
+            object.__setattr__(self, attr, value)
+
+    __hash__ = None  # effdet_kwargs is a dict
+
+    @property
+    def num_foreground(self) -> int:
+        """Classes the effdet net predicts (``num_classes - 1``)."""
+        return self.num_classes - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-safe when ``effdet_kwargs`` is) for checkpoints."""
+        data = asdict(self)
+        data.update(img_size=list(self.img_size), mean=list(self.mean), std=list(self.std))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`."""
+        required = ("model_name", "num_classes", "img_size")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ModelConfigError(f"model config dict lacks {missing}: {dict(data)!r}")
+        img_size = data["img_size"]
+        return cls(
+            model_name=data["model_name"],
+            num_classes=data["num_classes"],
+            img_size=tuple(img_size) if isinstance(img_size, list) else img_size,
+            mean=tuple(data["mean"]) if data.get("mean") is not None else None,
+            std=tuple(data["std"]) if data.get("std") is not None else None,
+            effdet_kwargs=dict(data.get("effdet_kwargs") or {}),
+        )
+
+
+def _check_effdet_kwargs(model_name: str, kwargs: dict[str, Any]) -> None:
+    known = set(get_efficientdet_config(model_name)) - set(_FIXED_KEYS)
+    for key in kwargs:
+        if key == "image_size":
+            raise ModelConfigError("pass the input size as img_size=..., not image_size")
+        if key in _FIXED_KEYS:
+            raise ModelConfigError(f"effdet setting {key!r} is set by efficientdet.model itself")
+        if key not in known and key not in _NET_KWARGS:
+            close = difflib.get_close_matches(key, sorted(known | set(_NET_KWARGS)), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ModelConfigError(
+                f"unknown effdet setting {key!r} for {model_name}{hint}; valid keys: "
+                f"{', '.join(sorted(known | set(_NET_KWARGS)))}"
+            )
+
+
+def _num_anchors(cfg: Any) -> int:
+    sizes = get_feat_sizes(tuple(cfg.image_size), cfg.max_level)
+    per_location = cfg.num_scales * len(cfg.aspect_ratios)
+    return sum(h * w for h, w in sizes[cfg.min_level : cfg.max_level + 1]) * per_location
+
+
+def effdet_config(config: ModelConfig) -> Any:
+    """effdet's (OmegaConf) config for ``config``: overrides, foreground classes, ``(H, W)`` size.
+
+    ``max_detection_points`` (the top-k before NMS, 5000 by default) is lowered to the number of
+    anchor-class scores when a small image and few classes have fewer, where effdet would fail.
+    """
+    cfg = get_efficientdet_config(config.model_name)
+    for key, value in config.effdet_kwargs.items():
+        if key not in _NET_KWARGS:
+            cfg[key] = value
+    cfg.num_classes = config.num_foreground
+    cfg.image_size = tuple(config.img_size)
+    cfg.num_levels = cfg.max_level - cfg.min_level + 1
+    cfg.max_detection_points = min(int(cfg.max_detection_points), _num_anchors(cfg) * cfg.num_classes)
+    return cfg
+
+
+def anchor_labeler(config: "ModelConfig | EfficientDetModel") -> AnchorLabeler:
+    """A CPU ``effdet.anchors.AnchorLabeler`` equal to the model's, for DataLoader workers.
+
+    Its ``batch_label_anchors(boxes, classes)`` output (see ``_targets.anchor_label_targets``) can
+    ride in the targets; the model then skips its own labeling.
+    """
+    config = config.config if isinstance(config, EfficientDetModel) else config
+    cfg = effdet_config(config)
+    return AnchorLabeler(Anchors.from_config(cfg), cfg.num_classes, match_threshold=0.5)
+
+
+# --- the model ----------------------------------------------------------------------------------
+class EfficientDetModel(DetBenchTrain):
+    """effdet's ``DetBenchTrain`` (labeler on) with a :class:`ModelConfig` in ``.config``.
+
+    Attributes:
+        model: the bare ``effdet.EfficientDet`` network (backbone, fpn, class_net, box_net).
+        config: the :class:`ModelConfig` it was built from.
+        effdet_config: effdet's own (OmegaConf) config of the network.
+        weights: one :class:`~.weights.WeightsReport` per pretrained load.
+    """
+
+    def __init__(self, net: EfficientDet, config: ModelConfig):
+        super().__init__(net, create_labeler=True)
+        self.effdet_config = net.config
+        self.config = config  # replaces the bench's copy of effdet's config (kept above)
+        self.weights: tuple[WeightsReport, ...] = ()
+
+    @classmethod
+    def from_config(
+        cls, config: ModelConfig, *, pretrained: Weights = False, pretrained_backbone: Weights = False
+    ) -> "EfficientDetModel":
+        """Build the model of ``config``, then load pretrained weights (see :func:`model`)."""
+        net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in _NET_KWARGS}
+        net = EfficientDet(effdet_config(config), pretrained_backbone=False, **net_kwargs)
+        reports = []
+        if pretrained not in (None, False):
+            if pretrained_backbone not in (None, False):
+                logger.info("pretrained detector weights given: pretrained_backbone is not loaded")
+            reports.append(load_detector_weights(net, pretrained))
+        elif pretrained_backbone not in (None, False):
+            reports.append(load_backbone_weights(net, pretrained_backbone))
+        bench = cls(net, config)
+        bench.weights = tuple(r for r in reports if r is not None)
+        return bench
+
+    def forward(self, images: Tensor, targets: Mapping[str, Any]) -> dict[str, Tensor]:
+        """Losses (and, in eval mode, detections) for a batch; see the module docstring."""
+        class_out, box_out = self.model(images)
+        cls_targets, box_targets, num_positives = self._anchor_targets(targets)
+        loss, class_loss, box_loss = self.loss_fn(
+            class_out, box_out, cls_targets, box_targets, num_positives
+        )
+        output = {"loss": loss, "class_loss": class_loss, "box_loss": box_loss}
+        if not self.training:
+            output["detections"] = self._detections(
+                images.shape[0], class_out, box_out, targets.get("img_scale"), targets.get("img_size")
+            )
+        return output
+
+    @torch.no_grad()
+    def detect(
+        self, images: Tensor, img_size: Tensor | None = None, img_scale: Tensor | None = None
+    ) -> Tensor:
+        """Detections ``[B, K, 6]`` (x1, y1, x2, y2, score, cls) without targets or losses.
+
+        Runs in the current mode (call ``model.eval()`` first for inference).
+        """
+        class_out, box_out = self.model(images)
+        return self._detections(images.shape[0], class_out, box_out, img_scale, img_size)
+
+    def param_groups(self) -> list[list[nn.Parameter]]:
+        """IceVision's method form of :func:`param_groups`."""
+        return param_groups(self)
+
+    def _anchor_targets(self, targets: Mapping[str, Any]) -> tuple[list, list, Tensor]:
+        levels = range(self.num_levels)
+        if "label_num_positives" in targets:
+            keys = [f"label_{kind}_{level}" for level in levels for kind in ("cls", "bbox")]
+            missing = [k for k in keys if k not in targets]
+            if missing:
+                raise BatchError(
+                    f"targets hold label_num_positives but lack {missing}: precomputed anchor "
+                    f"labels need label_cls_<l> and label_bbox_<l> for all {self.num_levels} levels"
+                )
+            return (
+                [targets[f"label_cls_{level}"] for level in levels],
+                [targets[f"label_bbox_{level}"] for level in levels],
+                targets["label_num_positives"],
+            )
+        if "bbox" not in targets or "cls" not in targets:
+            raise BatchError(
+                f"targets need 'bbox' and 'cls' (or precomputed anchor labels); got keys "
+                f"{sorted(targets)}"
+            )
+        return self.anchor_labeler.batch_label_anchors(targets["bbox"], targets["cls"])
+
+    def _detections(self, batch_size, class_out, box_out, img_scale, img_size) -> Tensor:
+        class_top, box_top, indices, classes = _post_process(
+            class_out,
+            box_out,
+            num_levels=self.num_levels,
+            num_classes=self.num_classes,
+            max_detection_points=self.max_detection_points,
+        )
+        return _batch_detection(
+            batch_size,
+            class_top,
+            box_top,
+            self.anchors.boxes,
+            indices,
+            classes,
+            img_scale,
+            img_size,
+            max_det_per_image=self.max_det_per_image,
+            soft_nms=self.soft_nms,
+        )
+
+
+BackboneArg = Union[BackboneSpec, Callable[[], BackboneSpec], str, None]
+
+
+def _resolve_name(
+    backbone: BackboneArg, model_name: str | None, pretrained: Weights
+) -> tuple[str, Weights]:
+    if callable(backbone) and not isinstance(backbone, BackboneSpec):
+        backbone = backbone()  # ``backbones.tf_lite0`` passed without calling it
+    if isinstance(backbone, str):
+        backbone = BackboneSpec(backbone)
+    if backbone is not None and not isinstance(backbone, BackboneSpec):
+        raise ModelConfigError(
+            f"backbone must come from efficientdet.backbones (e.g. backbones.tf_lite0()), got "
+            f"{backbone!r}"
+        )
+    if backbone is None and model_name is None:
+        raise ModelConfigError(
+            "give model_name='tf_efficientdet_lite0' (see efficientdet.list_models()) or "
+            "backbone=efficientdet.backbones.tf_lite0()"
+        )
+    if backbone is not None and model_name is not None and backbone.model_name != model_name:
+        raise ModelConfigError(
+            f"backbone {backbone.model_name!r} and model_name {model_name!r} disagree: give one"
+        )
+    if backbone is not None and backbone.pretrained not in (None, False):
+        if pretrained not in (None, False) and pretrained != backbone.pretrained:
+            raise ModelConfigError(
+                f"pretrained={pretrained!r} and backbone pretrained={backbone.pretrained!r} "
+                "disagree: give one"
+            )
+        pretrained = backbone.pretrained
+    return (backbone.model_name if backbone is not None else model_name), pretrained
+
+
+def model(
+    backbone: BackboneArg = None,
+    num_classes: int | None = None,
+    img_size: int | tuple[int, int] | None = None,
+    *,
+    model_name: str | None = None,
+    pretrained: Weights = False,
+    pretrained_backbone: Weights = False,
+    **effdet_kwargs: Any,
+) -> EfficientDetModel:
+    """Build an EfficientDet in effdet's training bench.
+
+    Args:
+        backbone: a spec from :mod:`.backbones` (IceVision's form), or ``None`` with ``model_name``.
+        num_classes: classes *including* the background: ``len(class_map)`` (>= 2).
+        img_size: input size, an int (square) or ``(height, width)``, each side a multiple of
+            ``2**max_level`` (128 for almost every config). Default: the config's size rounded up.
+        model_name: an effdet config name (:func:`list_models`), instead of ``backbone``.
+        pretrained: ``True`` for effdet's COCO weights (hub; a backbone spec's ``pretrained`` means
+            the same), or a local weights file; heads that do not fit are re-initialized.
+        pretrained_backbone: ``True`` (timm hub; offline falls back to the packaged Lite0 weights
+            for ``tf_efficientdet_lite0``), ``"imagenet-lite0"`` (the package), or a local file.
+            See :mod:`.weights`.
+        **effdet_kwargs: effdet config overrides, e.g. ``max_det_per_image=50``, ``soft_nms=True``,
+            ``label_smoothing=0.1``, ``anchor_scale=3.0``, or ``alternate_init=True``.
+
+    Raises:
+        ModelConfigError: unknown model name or setting, ``num_classes < 2``, bad ``img_size``.
+        WeightsError: weights that cannot be found, reached (offline) or matched.
+
+    Example:
+        >>> m = model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=256)
+        >>> m.model.class_net.predict.conv_pw.out_channels  # 2 foreground classes x 9 anchors
+        18
+    """
+    name, pretrained = _resolve_name(backbone, model_name, pretrained)
+    if num_classes is None:
+        raise ModelConfigError(
+            f"num_classes is required for {name}: pass len(class_map) (background included)"
+        )
+    mean, std = effdet_kwargs.pop("mean", None), effdet_kwargs.pop("std", None)
+    if img_size is None:
+        base = get_efficientdet_config(_check_name(name))
+        stride = 2 ** int(effdet_kwargs.get("max_level", base.max_level))
+        img_size = tuple(math.ceil(s / stride) * stride for s in base.image_size)
+        logger.info("img_size not given: using %s for %s", img_size, name)
+    config = ModelConfig(name, num_classes, img_size, mean, std, effdet_kwargs)
+    return EfficientDetModel.from_config(
+        config, pretrained=pretrained, pretrained_backbone=pretrained_backbone
+    )
+
+
+# --- helpers for the training loops -------------------------------------------------------------
+def _unwrap_net(model: nn.Module) -> nn.Module:
+    net = model
+    for _ in range(6):
+        if all(hasattr(net, part) for part in ("backbone", "fpn", *_HEAD_PREFIXES)):
+            return net
+        net = getattr(net, "module", None) or getattr(net, "model", None)
+        if not isinstance(net, nn.Module):
+            break
+    raise TypeError(
+        f"param_groups needs an EfficientDet (or a bench, DDP or Lightning module around one), got "
+        f"{type(model).__name__}"
+    )
+
+
+def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """``[backbone, fpn, heads]`` parameter lists (heads = class_net + box_net), for fastai's splitter.
+
+    Every parameter of the network appears exactly once, trainable or frozen.
+
+    Example:
+        >>> groups = param_groups(model(model_name="tf_efficientdet_lite0", num_classes=2, img_size=128))
+        >>> len(groups)
+        3
+    """
+    net = _unwrap_net(model)
+    groups = [
+        list(net.backbone.parameters()),
+        list(net.fpn.parameters()),
+        list(net.class_net.parameters()) + list(net.box_net.parameters()),
+    ]
+    grouped = {id(p) for group in groups for p in group}
+    if grouped != {id(p) for p in net.parameters()} or sum(map(len, groups)) != len(grouped):
+        raise RuntimeError(f"param_groups does not cover {type(net).__name__}'s parameters once each")
+    return groups
+
+
+def normalize_tfm(model: "EfficientDetModel | ModelConfig"):
+    """``tfms.A.Normalize`` with the model's mean and std (uint8 pixels, max 255).
+
+    Example:
+        >>> tfm = normalize_tfm(model(model_name="tf_efficientdet_lite0", num_classes=2, img_size=128))  # doctest: +SKIP
+    """
+    from .. import tfms  # the transforms package imports albumentations: load it on use
+
+    config = model.config if isinstance(model, EfficientDetModel) else model
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"normalize_tfm needs an EfficientDetModel or a ModelConfig, got {model!r}")
+    return tfms.A.Normalize(mean=config.mean, std=config.std)
