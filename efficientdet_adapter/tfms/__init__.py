@@ -1,0 +1,17 @@
+"""Transforms for detection records, under IceVision's names: ``tfms.A.*``.
+
+``tfms.A`` is :mod:`.albumentations_adapter` (``Adapter``, ``aug_tfms``, ``resize_and_pad``,
+``Normalize``, ``geometry``); any other ``tfms.A.<Name>`` is albumentations' own class.
+
+Example:
+    >>> from efficientdet_adapter import tfms
+    >>> train_tfm = tfms.A.Adapter([*tfms.A.aug_tfms(384, presize=512), tfms.A.Normalize()])
+    >>> valid_tfm = tfms.A.Adapter([*tfms.A.resize_and_pad(384), tfms.A.Normalize()])
+"""
+
+from __future__ import annotations
+
+from . import albumentations_adapter as A
+from .albumentations_adapter import Adapter, Geometry, geometry
+
+__all__ = ["A", "Adapter", "Geometry", "geometry"]

@@ -1,0 +1,190 @@
+"""Transforms: boxes follow the image, lists stay aligned, padding has the asked-for colour."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import pickle
+
+import albumentations
+import numpy as np
+import pytest
+
+from efficientdet_adapter import BBox, Record, tfms
+from efficientdet_adapter.tfms import A
+
+RANDOM_PARTS_OFF = dict(
+    horizontal_flip=None, shift_scale_rotate=None, rgb_shift=None, lightning=None, blur=None
+)
+
+
+def _record(w=100, h=60, boxes=((10, 10, 30, 20), (60, 30, 90, 55)), img=None, filepath=None):
+    n = len(boxes)
+    return Record(
+        record_id=7,
+        filepath=filepath,
+        width=w,
+        height=h,
+        labels=[f"c{i}" for i in range(n)],
+        label_ids=list(range(1, n + 1)),
+        bboxes=[BBox.from_xyxy(*b) for b in boxes],
+        iscrowds=[i % 2 == 1 for i in range(n)],
+        areas=[BBox.from_xyxy(*b).area for b in boxes],
+        img=np.full((h, w, 3), 255, np.uint8) if img is None and filepath is None else img,
+    )
+
+
+def test_A_exposes_albumentations_classes():
+    assert A.HorizontalFlip is albumentations.HorizontalFlip
+    assert tfms.A.Adapter is tfms.Adapter
+    with pytest.raises(AttributeError, match="NoSuchTransform"):
+        A.NoSuchTransform
+
+
+# -- padding colour ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "build,color",
+    [
+        (lambda: A.resize_and_pad(64), A.DEFAULT_PAD_COLOR),
+        (lambda: A.resize_and_pad(64, pad_color=(1, 2, 3)), (1, 2, 3)),
+        (lambda: A.aug_tfms(64, crop_fn=None, **RANDOM_PARTS_OFF), A.DEFAULT_PAD_COLOR),
+        (lambda: A.aug_tfms(64, presize=80, crop_fn=None, **RANDOM_PARTS_OFF, pad_color=(9, 8, 7)),
+         (9, 8, 7)),
+    ],
+)
+def test_padding_colour_is_the_requested_one(build, color):
+    out = A.Adapter(build())(_record(w=100, h=50))  # 100x50 -> 64x32, pad 16 rows above/below
+    assert out.img.shape == (64, 64, 3)
+    assert out.img[0, 0].tolist() == list(color)
+    assert out.img[63, 63].tolist() == list(color)
+    assert out.img[32, 32].tolist() == [255, 255, 255]
+    pad_rows = (out.img == np.array(color)).all(axis=(1, 2))
+    assert int(pad_rows.sum()) == 32
+
+
+def test_icevision_style_value_padding_is_refused():
+    pad = functools.partial(albumentations.PadIfNeeded, border_mode=0, value=[124, 116, 104])
+    with pytest.raises(ValueError, match="use `fill=`"):
+        A.aug_tfms(64, pad=pad)
+
+
+# -- boxes and labels ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "transform,expected_boxes,kept",
+    [
+        # crop the left 50 px: box 0 kept whole, box 1 (60..90) outside -> dropped with its label
+        (albumentations.Crop(0, 0, 50, 60), [(10, 10, 30, 20)], [0]),
+        # crop x 20..100: box 0 clipped to 0..10, box 1 shifted
+        (albumentations.Crop(20, 0, 100, 60), [(0, 10, 10, 20), (40, 30, 70, 55)], [0, 1]),
+        # shift right by 50 px: box 0 -> 60..80, box 1 (110..140) pushed out -> dropped
+        (albumentations.Affine(translate_px={"x": 50, "y": 0}, border_mode=0, p=1.0),
+         [(60, 10, 80, 20)], [0]),
+        # flip: both boxes mirrored, order kept
+        (albumentations.HorizontalFlip(p=1.0), [(70, 10, 90, 20), (10, 30, 40, 55)], [0, 1]),
+    ],
+)
+def test_boxes_follow_and_lists_stay_aligned(transform, expected_boxes, kept):
+    record = _record()
+    out = A.Adapter([transform])(record)
+    np.testing.assert_allclose([b.xyxy for b in out.bboxes], expected_boxes, atol=1e-3)
+    assert out.labels == [record.labels[i] for i in kept]
+    assert out.label_ids == [record.label_ids[i] for i in kept]
+    assert out.iscrowds == [record.iscrowds[i] for i in kept]
+    assert len(out.areas) == len(kept)
+    assert out.areas[0] == pytest.approx(out.bboxes[0].area, rel=1e-4)  # scaled with the box
+    assert (out.width, out.height) == (out.img.shape[1], out.img.shape[0])
+
+
+def test_record_is_not_mutated_and_holds_no_pixels(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "img.png"
+    Image.fromarray(np.full((60, 100, 3), 80, np.uint8)).save(path)
+    record = _record(filepath=path)
+    before = copy.deepcopy(record)
+    out = A.Adapter([*A.aug_tfms(64, presize=80), A.Normalize()])(record)
+    assert record == before
+    assert record.img is None
+    assert out.img.shape == (64, 64, 3) and out.img.dtype == np.float32
+    assert (record.width, record.height) == (100, 60)
+
+
+def test_label_ids_are_ints_and_boxes_never_multiply():
+    record = _record()
+    adapter = A.Adapter(A.aug_tfms(64, presize=80))
+    adapter.seed(0)
+    counts = []
+    for _ in range(20):
+        out = adapter(record)
+        assert all(type(i) is int for i in out.label_ids)
+        assert len(out.bboxes) == len(out.labels) == len(out.label_ids) == len(out.iscrowds)
+        for box in out.bboxes:
+            assert 0 <= box.xmin < box.xmax <= 64 and 0 <= box.ymin < box.ymax <= 64
+        counts.append(len(out.bboxes))
+    assert max(counts) <= 2  # a reflect border would add mirrored copies
+
+
+def test_negative_record_passes_through_augmentation():
+    out = A.Adapter(A.aug_tfms(64, presize=80))(_record(boxes=()))
+    assert out.img.shape == (64, 64, 3)
+    assert out.bboxes == [] and out.labels == [] and out.label_ids == []
+
+
+def test_seeded_adapter_repeats_and_survives_pickling():
+    record = _record()
+    adapter = A.Adapter(A.aug_tfms(64, presize=80))
+    adapter.seed(3)
+    first = adapter(record)
+    clone = pickle.loads(pickle.dumps(adapter))
+    clone.seed(3)
+    again = clone(record)
+    np.testing.assert_array_equal(first.img, again.img)
+    assert first.bboxes == again.bboxes
+
+
+# -- Normalize ------------------------------------------------------------------------------
+@pytest.mark.parametrize("mean,std", [(A.IMAGENET_MEAN, A.IMAGENET_STD), (0.5, 0.5)])
+def test_normalize_matches_albumentations(mean, std):
+    img = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    ours = A.Normalize(mean=mean, std=std)(image=img)["image"]
+    theirs = albumentations.Normalize(mean=mean, std=std)(image=img)["image"]
+    assert ours.dtype == np.float32 and ours.shape == (16, 24, 3)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    as_float = A.Normalize(mean=mean, std=std)(image=img.astype(np.float32))["image"]
+    np.testing.assert_allclose(as_float, theirs, atol=1e-5)
+
+
+# -- geometry of inference pipelines ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "w,h,size,scale,offset",
+    [
+        (640, 480, 384, 0.6, (0.0, 48.0)),
+        (480, 640, 384, 0.6, (48.0, 0.0)),
+        (100, 37, 64, 0.64, (0.0, 20.0)),  # 37 * 0.64 = 23.68 -> 24 rows, pad 20 above
+        (320, 240, (128, 256), 128 / 240, (42.0, 0.0)),  # (h, w): 171 px wide, pad 42 + 43
+    ],
+)
+def test_geometry_inverts_resize_and_pad(w, h, size, scale, offset):
+    adapter = A.Adapter([*A.resize_and_pad(size), A.Normalize()])
+    g = tfms.geometry(adapter, w, h)
+    out_h, out_w = (size, size) if isinstance(size, int) else size
+    assert (g.width, g.height) == (out_w, out_h)
+    # the scale is the true pixel scale of the resized image (whole pixels, so exact)
+    assert g.scale_x * w == round(w * scale) and g.scale_y * h == round(h * scale)
+    assert (g.offset_x, g.offset_y) == offset
+    rng = np.random.default_rng(1)
+    xy = np.sort(rng.uniform(0, 1, (5, 2, 2)), axis=1) * [w, h]
+    boxes = xy.reshape(5, 4)  # x1, y1, x2, y2
+    record = _record(w=w, h=h, boxes=[tuple(b) for b in boxes])
+    out = adapter(record)
+    np.testing.assert_allclose(g.to_transformed(boxes), [b.xyxy for b in out.bboxes], atol=2e-3)
+    back = g.to_original(np.array([b.xyxy for b in out.bboxes]))
+    np.testing.assert_allclose(back, boxes, atol=2e-3)  # albumentations keeps boxes in float32
+    np.testing.assert_allclose(g.to_original(g.to_transformed(boxes)), boxes, atol=1e-9)
+
+
+def test_geometry_refuses_random_pipelines():
+    with pytest.raises(ValueError, match="deterministic resize/pad pipeline"):
+        tfms.geometry(A.Adapter(A.aug_tfms(64)), 100, 60)
+    with pytest.raises(ValueError, match="flips or rotates"):
+        tfms.geometry(A.Adapter([albumentations.HorizontalFlip(p=1.0)]), 100, 60)
