@@ -41,6 +41,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import numpy as np
+
 from .class_map import ClassMap
 from .predictions import Prediction
 from .records import Record
@@ -389,10 +391,16 @@ def write_csv(splits: Splits, out_dir: str | Path, class_map: ClassMap | None = 
 
 
 # -- predictions ---------------------------------------------------------------------------------
+def _short(values) -> list:
+    """float32 values as the shortest floats that read back the same (0.9, not 0.89999997)."""
+    return [float(str(v)) for v in values]
+
+
 def _kept(pred: Prediction, min_score: float | None):
-    """(boxes, scores, label_ids) of the detections at or above the threshold."""
+    """(boxes as lists of short floats, scores, label ids) of the detections kept."""
     keep = pred.keep if min_score is None else pred.scores >= min_score
-    return pred.boxes[keep], pred.scores[keep], pred.label_ids[keep]
+    boxes = [_short(b) for b in pred.boxes[keep]]
+    return boxes, _short(pred.scores[keep]), pred.label_ids[keep].tolist()
 
 
 def _pred_stem(pred: Prediction, i: int) -> str:
@@ -435,15 +443,15 @@ def write_coco_results(
                 f"prediction {i} has record id {key!r}, not an int COCO image id; pass image_ids="
             )
         boxes, scores, label_ids = _kept(pred, min_score)
-        for (x0, y0, x1, y1), score, label_id in zip(
-            boxes.tolist(), scores.tolist(), label_ids.tolist()
-        ):
+        xywh = np.asarray(boxes, np.float32).reshape(-1, 4)
+        xywh[:, 2:] -= xywh[:, :2]
+        for box, score, label_id in zip(xywh, scores, label_ids):
             category = category_ids[label_id] if category_ids is not None else label_id
             results.append(
                 {
                     "image_id": int(image_id),
                     "category_id": int(category),
-                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "bbox": _short(box),
                     "score": score,
                 }
             )
@@ -463,21 +471,22 @@ def write_voc_predictions(
     predictions: Sequence[Prediction],
     out_dir: str | Path,
     *,
-    one_based: bool = False,
+    one_based: bool = True,
     min_score: float | None = None,
 ) -> list[Path]:
     """One Pascal VOC XML per image (``<image stem>.xml``), each object with a ``<score>``.
 
-    Coordinates are the prediction's pixels (``one_based=True`` adds Roboflow's +1); class
-    names come from the prediction's class map (ids as text without one).
+    Coordinates are written as :func:`write_voc` writes them: with ``one_based`` (default, the
+    convention ``VOCBBoxParser`` reads by default) each is the pixel value plus 1. Class names
+    come from the prediction's class map (ids as text without one).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for i, pred in enumerate(predictions):
         boxes, scores, label_ids = _kept(pred, min_score)
-        names = _pred_names(pred, label_ids.tolist())
-        objects = [(n, tuple(b), s) for n, b, s in zip(names, boxes.tolist(), scores.tolist())]
+        names = _pred_names(pred, label_ids)
+        objects = [(n, tuple(b), s) for n, b, s in zip(names, boxes, scores)]
         file_name = Path(pred.filepath).name if pred.filepath is not None else f"{i}.jpg"
         xml = _voc_xml(
             file_name, pred.width or 0, pred.height or 0, objects, 1.0 if one_based else 0.0
@@ -509,9 +518,7 @@ def write_yolo_predictions(
         shift = 1 if has_background else 0
         boxes, scores, label_ids = _kept(pred, min_score)
         rows = []
-        for (x0, y0, x1, y1), score, label_id in zip(
-            boxes.tolist(), scores.tolist(), label_ids.tolist()
-        ):
+        for (x0, y0, x1, y1), score, label_id in zip(boxes, scores, label_ids):
             w, h = pred.width, pred.height
             rel = ((x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h)
             rows.append(" ".join([str(label_id - shift), *(_num(v) for v in rel), _num(score)]))
