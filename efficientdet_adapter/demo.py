@@ -119,7 +119,7 @@ def _background(rng: np.random.Generator, width: int, height: int, style: int) -
 
 
 def _paint(img: np.ndarray, vertices: np.ndarray, color: np.ndarray) -> None:
-    """Fill the polygon ``vertices`` (pixels) into ``img`` in place, anti-aliased by supersampling."""
+    """Fill the polygon ``vertices`` (pixels) into ``img`` in place, anti-aliased (supersampled)."""
     height, width = img.shape[:2]
     x0, y0 = (max(int(math.floor(v)), 0) for v in vertices.min(axis=0))
     x1 = min(int(math.ceil(vertices[:, 0].max())), width)
@@ -172,7 +172,9 @@ def _render(
 def _split_sizes(num_images: int, splits: Sequence[float]) -> dict[str, int]:
     """Images per split: valid and test get their rounded share, train the rest."""
     if not 1 <= len(splits) <= 3 or any(p < 0 for p in splits) or sum(splits) <= 0:
-        raise ValueError(f"splits must be 1 to 3 non-negative fractions (train, valid, test), got {splits}")
+        raise ValueError(
+            f"splits must be 1 to 3 non-negative fractions (train, valid, test), got {splits}"
+        )
     total = float(sum(splits))
     sizes = {name: int(round(num_images * p / total)) for name, p in zip(_SPLIT_NAMES, splits)}
     sizes["train"] = num_images - sum(n for name, n in sizes.items() if name != "train")
@@ -305,7 +307,10 @@ def _summary(splits: dict[str, list[Record]]) -> list[str]:
     for split, records in splits.items():
         boxes = sum(r.num_objects for r in records)
         negatives = sum(r.num_objects == 0 for r in records)
-        lines.append(f"  {split:<5} {len(records):4d} images {boxes:5d} boxes {negatives:3d} without objects")
+        lines.append(
+            f"  {split:<5} {len(records):4d} images {boxes:5d} boxes "
+            f"{negatives:3d} without objects"
+        )
     return lines
 
 
@@ -340,7 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser_ = RoboflowParser(out)
     splits = dict(zip(parser_.split_names, parser_.parse()))
-    print(f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} in {seconds:.2f} s")
+    print(
+        f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} "
+        f"in {seconds:.2f} s"
+    )
     print(f"  classes: {', '.join(parser_.class_map.foreground)}")
     print("\n".join(_summary(splits)))
     return 0

@@ -123,4 +123,5 @@ def test_cli_writes_and_prints_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "wrote 10 images as a Roboflow voc export" in out
     assert "classes: circle, square, star, triangle" in out
-    assert re.search(r"train +7 images .* 1 without objects", out) and len(list((tmp_path / "cli").rglob("*.xml"))) == 10
+    assert re.search(r"train +7 images .* 1 without objects", out)
+    assert len(list((tmp_path / "cli").rglob("*.xml"))) == 10

@@ -105,7 +105,14 @@ class CSVBBoxParser(Parser):
         return header, rows[1:]
 
     def __len__(self) -> int:
-        return len(self._read_rows()[1])
+        """Number of records: the images named in the CSV, plus the folder's other images."""
+        header, rows = self._read_rows()
+        col = header.index("filename")
+        paths = {safe_join(self.images_dir, r[col].strip(), annotation=self.csv_filepath)
+                 for r in rows if len(r) > col}
+        if self.list_images and self.images_dir.is_dir():
+            paths.update(_list_image_files(self.images_dir))
+        return len(paths)
 
     def parse_records(self) -> list[Record]:
         """One record per image (rows grouped by file name), plus the images without rows."""
@@ -122,7 +129,7 @@ class CSVBBoxParser(Parser):
             name = row[col["filename"]].strip()
             try:
                 width, height = int(float(row[col["width"]])), int(float(row[col["height"]]))
-                box = BBox.from_xyxy(*(float(row[col[c]]) for c in ("xmin", "ymin", "xmax", "ymax")))
+                box = BBox.from_xyxy(*(float(row[col[c]]) for c in CSV_COLUMNS[4:]))
             except ValueError:
                 raise ParseError(
                     f"{where}: non-numeric width, height or coordinate in {','.join(row)}"

@@ -216,7 +216,15 @@ class RoboflowParser(Parser):
         self.source_ids: dict[int, tuple[str, Hashable]] = {}
 
     def __len__(self) -> int:
-        return sum(len(self._split_parser(name)) for name in self.split_names)
+        """Number of records in the export (reads the annotation files)."""
+        total = 0
+        for name in self.split_names:
+            sub = self._split_parser(name)
+            try:
+                total += len(sub)
+            except NotImplementedError:  # COCOBBoxParser: count what it parses
+                total += len(sub.parse_records())
+        return total
 
     # -- one split ------------------------------------------------------------------------
     def _split_parser(self, split: str) -> Parser:

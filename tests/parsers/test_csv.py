@@ -39,6 +39,7 @@ def test_rows_grouped_per_image_and_negatives_from_folder(tmp_path):
     assert [x.xyxy for x in b.bboxes] == [(1.5, 2, 30, 40.25), (5, 6, 7, 8)]
     assert neg.bboxes == [] and (neg.width, neg.height) == (64, 48)  # size from the header
     assert parser.class_map == ClassMap(["ant", "zebra"])  # no order in a CSV: sorted
+    assert len(parser) == 3
     records = _parse(CSVBBoxParser(path, list_images=False))
     assert [r.filepath.name for r in records] == ["a.jpg", "b.jpg"]
 

@@ -49,6 +49,7 @@ def test_four_formats_parse_to_the_same_records(source, tmp_path, fmt, zipped, t
     assert parser.format == fmt and parser.split_names == ["train", "valid", "test"]
     assert parser.class_map == demo_class_map()
     assert [len(s) for s in splits] == [len(source[k]) for k in ("train", "valid", "test")]
+    assert len(parser) == NUM_IMAGES
     ids = [r.record_id for split in splits for r in split]
     assert ids == list(range(NUM_IMAGES))  # unique over the whole export
     for name, parsed in zip(parser.split_names, splits):
@@ -105,7 +106,7 @@ def test_class_order_comes_from_the_file(source, tmp_path):
         old = demo_class_map().foreground
         lines = [line.split(" ", 1) for line in label_file.read_text().splitlines()]
         label_file.write_text("".join(f"{names.index(old[int(c)])} {rest}\n" for c, rest in lines))
-    (export / "data.yaml").write_text(f"train: ../train/images\nval: ../valid/images\nnames: {names}\n")
+    (export / "data.yaml").write_text(f"train: ../train/images\nnames: {names}\n")
     parser = RoboflowParser(export)
     splits = parser.parse()
     assert parser.class_map.foreground == names  # never re-sorted
