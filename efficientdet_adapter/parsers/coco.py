@@ -73,6 +73,12 @@ def coco_categories(
     return names, ids
 
 
+def _bbox_builder() -> tuple:
+    """``object.__new__`` and the slot setters of :class:`BBox` (see the hot loop below)."""
+    return (object.__new__, BBox.xmin.__set__, BBox.ymin.__set__, BBox.xmax.__set__,
+            BBox.ymax.__set__)
+
+
 class COCOBBoxParser(Parser):
     """A COCO detection JSON (``images``, ``annotations``, ``categories``) -> records.
 
@@ -150,8 +156,8 @@ class COCOBBoxParser(Parser):
         cat2label = {cid: (name, first + k) for k, (cid, name) in enumerate(zip(cat_ids, names))}
         self._class_map = class_map
 
-        # image id -> record, in the file's image order
-        records: dict[Hashable, Record] = {}
+        # image id -> (record, width, height), in the file's image order
+        records: dict[Hashable, tuple[Record, float, float]] = {}
         img_dir = self.img_dir
         for i, im in enumerate(data["images"]):
             try:
@@ -169,28 +175,40 @@ class COCOBBoxParser(Parser):
                     f"{src}: image {image_id!r} ({file_name!r}) has a non-numeric width/height"
                 ) from None
             path = safe_join(img_dir, file_name, annotation=f"{src}, image id {image_id!r}")
-            records[image_id] = Record(
-                image_id, path, width, height, [], [], [], [], [], class_map=class_map
-            )
+            record = Record(image_id, path, width, height, [], [], [], [], [], class_map=class_map)
+            records[image_id] = (record, float(width), float(height))
 
-        # one pass over the annotations; NaN/inf boxes are caught by Parser.parse's box checks
+        # One pass over the annotations, the hot loop at train2017 scale (860k boxes): boxes are
+        # compared with their image here (so Parser.parse re-checks only the suspects) and built
+        # through BBox's slots, which is twice as fast as its frozen-dataclass __init__.
+        suspects: set[Hashable] = set()
+        new, set_x0, set_y0, set_x1, set_y1 = _bbox_builder()
         for a in annotations:
             try:
-                record = records[a["image_id"]]
+                record, img_w, img_h = records[a["image_id"]]
                 name, label_id = cat2label[a["category_id"]]
                 x, y, w, h = a["bbox"]
-                x0, y0, w, h = float(x), float(y), float(w), float(h)
+                x0, y0 = float(x), float(y)
+                x1, y1 = x0 + float(w), y0 + float(h)
                 area = a.get("area")
-                area = w * h if area is None else float(area)
+                area = (x1 - x0) * (y1 - y0) if area is None else float(area)
             except Exception as e:  # the rare path: say exactly what is wrong
                 raise self._annotation_error(a, records, cat2label, e) from None
+            if not (0.0 <= x0 < x1 <= img_w and 0.0 <= y0 < y1 <= img_h):  # also NaN
+                suspects.add(record.record_id)
+            box = new(BBox)
+            set_x0(box, x0)
+            set_y0(box, y0)
+            set_x1(box, x1)
+            set_y1(box, y1)
+            record.bboxes.append(box)
             record.labels.append(name)
             record.label_ids.append(label_id)
-            record.bboxes.append(BBox(x0, y0, x0 + w, y0 + h))
-            record.iscrowds.append(a.get("iscrowd", 0) == 1)
+            record.iscrowds.append(a.get("iscrowd") == 1)
             record.areas.append(area)
+        self._box_suspects = suspects
 
-        out = list(records.values())
+        out = [entry[0] for entry in records.values()]
         if not self.keep_negatives:
             out = [r for r in out if r.bboxes]
         return out
