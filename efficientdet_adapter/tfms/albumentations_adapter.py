@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -269,7 +270,14 @@ class Adapter:
     def __init__(self, tfms: Sequence[_albu.BasicTransform], *, min_visibility: float = 0.0):
         self.tfms = list(tfms)
         self.min_visibility = float(min_visibility)
-        self._pipeline = _albu.Compose(
+        with warnings.catch_warnings():  # an all-pixel list (e.g. [Normalize()]) is fine too
+            warnings.filterwarnings("ignore", message="Got processor for bboxes")
+            self._pipeline = self._compose()
+        self._pid = os.getpid()
+        self._geometry_cache: dict[tuple[int, int], Geometry] = {}
+
+    def _compose(self) -> _albu.Compose:
+        return _albu.Compose(
             self.tfms,
             bbox_params=_albu.BboxParams(
                 format="pascal_voc",
@@ -279,8 +287,6 @@ class Adapter:
                 filter_invalid_bboxes=True,
             ),
         )
-        self._pid = os.getpid()
-        self._geometry_cache: dict[tuple[int, int], Geometry] = {}
 
     def __repr__(self) -> str:
         names = ", ".join(type(t).__name__ for t in self.tfms)

@@ -1,0 +1,80 @@
+"""Dataset: records in, transformed samples out (a :class:`Record` each, pixels in ``img``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .class_map import ClassMap
+from .images import oriented_size, to_rgb
+from .records import Record
+
+__all__ = ["Dataset"]
+
+Transform = Callable[[Record], Record]
+
+
+class Dataset:
+    """Item ``i`` is a transformed copy of ``records[i]``, its image an HxWx3 array in ``img``.
+
+    With ``tfm=None`` the item is a copy with the image loaded (uint8); with a
+    :class:`~efficientdet_adapter.tfms.A.Adapter` it is whatever the adapter returns (float32
+    after ``Normalize``). The records themselves are never changed and never hold pixels, so a
+    Dataset pickles cheaply into DataLoader workers (fork or spawn).
+
+    Example:
+        >>> train_ds = Dataset(train_records, tfms.A.Adapter(tfms.A.aug_tfms(384, presize=512)))
+        >>> sample = train_ds[0]
+        >>> sample.img.shape, sample.bboxes[0].xyxy
+    """
+
+    def __init__(self, records: Sequence[Record], tfm: Transform | None = None):
+        self.records = list(records)
+        self.tfm = tfm
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> Record:
+        record = self.records[i]
+        if self.tfm is not None:
+            return self.tfm(record)
+        sample = record.copy()
+        sample.load_image()
+        return sample
+
+    def __repr__(self) -> str:
+        return f"<Dataset: {len(self)} records, tfm={self.tfm!r}>"
+
+    @classmethod
+    def from_images(
+        cls,
+        images: Sequence[np.ndarray | str | Path],
+        tfm: Transform | None = None,
+        class_map: ClassMap | None = None,
+    ) -> "Dataset":
+        """A dataset of raw images for inference: arrays (RGB, any dtype/channels) or file paths.
+
+        Arrays are converted once to HxWx3 uint8 (see :func:`~efficientdet_adapter.images.to_rgb`);
+        files are read lazily, their size taken from the header (EXIF rotation applied).
+
+        Example:
+            >>> ds = Dataset.from_images(["a.jpg", np.zeros((48, 64, 3), np.uint8)], tfm)
+        """
+        records = []
+        for i, image in enumerate(images):
+            if isinstance(image, (str, Path)):
+                width, height = oriented_size(image)
+                records.append(
+                    Record(record_id=i, filepath=Path(image), width=width, height=height,
+                           class_map=class_map)
+                )
+            else:
+                img = to_rgb(np.asarray(image), name=f"image {i}")
+                records.append(
+                    Record(record_id=i, filepath=None, width=img.shape[1], height=img.shape[0],
+                           img=img, class_map=class_map)
+                )
+        return cls(records, tfm)
