@@ -313,8 +313,8 @@ class EfficientDetModel(DetBenchTrain):
 
     def forward(self, images: Tensor, targets: Mapping[str, Any]) -> dict[str, Tensor]:
         """Losses (and, in eval mode, detections) for a batch; see the module docstring."""
+        cls_targets, box_targets, num_positives = self._anchor_targets(targets)  # checks first
         class_out, box_out = self.model(images)
-        cls_targets, box_targets, num_positives = self._anchor_targets(targets)
         loss, class_loss, box_loss = self.loss_fn(
             class_out, box_out, cls_targets, box_targets, num_positives
         )
