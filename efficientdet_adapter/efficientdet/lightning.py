@@ -1,0 +1,114 @@
+"""Train an EfficientDet with PyTorch Lightning: subclass :class:`ModelAdapter`.
+
+A thin shell over :mod:`.loop`. You add ``configure_optimizers``; the adapter runs the steps,
+logs the losses and finalizes the metrics at the end of each validation and test epoch.
+
+Logged names: ``train_loss``, ``train_class_loss``, ``train_box_loss`` (per step and per epoch),
+``val_loss``, ``val_class_loss``, ``val_box_loss`` (``test_*`` in ``trainer.test``), averaged per
+image over the epoch and across processes, and ``<metric.name>/<key>`` for each key of each
+metric's ``finalize()`` (``COCOMetric/AP (IoU=0.50:0.95) area=all``, ...). Under DDP the
+COCOMetric gathers the predictions of every process, so each reports the whole validation set.
+
+Example:
+    >>> class LightModel(efficientdet.lightning.ModelAdapter):                 # doctest: +SKIP
+    ...     def configure_optimizers(self):
+    ...         return torch.optim.AdamW(self.parameters(), lr=1e-3)
+    >>> light = LightModel(model, metrics=[COCOMetric()])                        # doctest: +SKIP
+    >>> pl.Trainer(max_epochs=10).fit(light, train_dl, valid_dl)                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+try:
+    import pytorch_lightning as pl
+except ImportError as e:  # pragma: no cover - exercised only without the extra installed
+    raise ImportError(
+        "efficientdet.lightning needs pytorch-lightning: "
+        "pip install 'efficientdet_adapter[lightning]'"
+    ) from e
+
+from ..predictions import Prediction
+from .loop import batch_size, loss_step, predict_step, validation_step
+
+__all__ = ["ModelAdapter"]
+
+
+class ModelAdapter(pl.LightningModule):
+    """A LightningModule around an ``EfficientDetModel``; subclass it to add
+    ``configure_optimizers``.
+
+    Args:
+        model: an ``EfficientDetModel`` from ``efficientdet.model`` (effdet's training bench).
+        metrics: engine-agnostic metrics (``accumulate(preds)`` / ``finalize() -> dict``), such
+            as ``[COCOMetric()]``; fed in validation and test steps.
+
+    ``predict_step`` takes inference batches (``efficientdet.infer_dl``) and returns a
+    ``list[Prediction]`` per batch (``detection_threshold`` sets their thresholded views).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        metrics: Sequence[Any] | None = None,
+        detection_threshold: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.metrics = list(metrics or [])
+        self.detection_threshold = detection_threshold
+
+    def forward(self, images: Tensor, targets: dict[str, Any]) -> dict[str, Tensor]:
+        return self.model(images, targets)
+
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        """Move the tensors of ``((images, targets), records)``; the records stay as they are
+        (Lightning cannot walk into their frozen ``BBox`` dataclasses, and needs not)."""
+        tensors, records = batch
+        return super().transfer_batch_to_device(tensors, device, dataloader_idx), records
+
+    # -- steps -----------------------------------------------------------------------------
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        losses = loss_step(self.model, batch)
+        bs = batch_size(batch)
+        for key, value in losses.items():
+            self.log(f"train_{key}", value, on_step=True, on_epoch=True, batch_size=bs,
+                     prog_bar=key == "loss", sync_dist=True)
+        return losses["loss"]
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> list[Prediction]:
+        return predict_step(self.model, batch, detection_threshold=self.detection_threshold)
+
+    def _evaluate(self, batch: Any, prefix: str) -> None:
+        losses, preds = validation_step(self.model, batch)
+        for metric in self.metrics:
+            metric.accumulate(preds)
+        bs = batch_size(batch)
+        for key, value in losses.items():
+            self.log(f"{prefix}_{key}", value, on_step=False, on_epoch=True, batch_size=bs,
+                     prog_bar=key == "loss", sync_dist=True)
+
+    # -- epoch ends ------------------------------------------------------------------------
+    def on_validation_epoch_end(self) -> None:
+        self._finalize_metrics()
+
+    def on_test_epoch_end(self) -> None:
+        self._finalize_metrics()
+
+    def _finalize_metrics(self) -> None:
+        for metric in self.metrics:
+            name = getattr(metric, "name", None) or type(metric).__name__
+            # finalize() is collective under DDP (every process gathers all predictions), so
+            # every process calls it, and each logs the same values.
+            for key, value in metric.finalize().items():
+                self.log(f"{name}/{key}", float(value), sync_dist=True)

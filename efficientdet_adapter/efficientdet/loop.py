@@ -1,0 +1,186 @@
+"""The training and validation steps, as plain functions that any loop can call.
+
+A batch from :mod:`.dataloaders` is ``((images, targets), records)``. The fastai learner
+(:mod:`.fastai`), the Lightning adapter (:mod:`.lightning`) and a hand-written loop all call these
+functions, so they compute the same thing by construction:
+
+>>> for batch in train_dl:                                  # doctest: +SKIP
+...     loss = loss_step(model, batch)["loss"]
+...     loss.backward(); opt.step(); opt.zero_grad()
+>>> losses, preds = validation_step(model, valid_batch)     # doctest: +SKIP
+>>> metric.accumulate(preds)                                # doctest: +SKIP
+
+Validation predictions are made on the transformed (resized, padded) image and compared with the
+transformed record that came with the batch, so boxes and ground truth share one pixel grid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import BatchError
+from ..predictions import Prediction
+from ..records import Record
+
+__all__ = [
+    "LOSS_KEYS",
+    "batch_size",
+    "eval_mode",
+    "loss_step",
+    "predict_step",
+    "predictions_from_output",
+    "split_batch",
+    "validation_step",
+]
+
+#: The losses effdet's bench returns, in the order they are logged.
+LOSS_KEYS = ("loss", "class_loss", "box_loss")
+
+
+def split_batch(batch: Sequence[Any]) -> tuple[Tensor, dict[str, Any], list[Record]]:
+    """``((images, targets), records)`` -> ``(images, targets, records)``, checked.
+
+    Raises:
+        BatchError: when ``batch`` does not have that shape (e.g. an inference batch, whose
+            targets have no boxes, passed to a training step).
+    """
+    try:
+        (images, targets), records = batch
+    except (TypeError, ValueError):
+        raise BatchError(
+            f"expected a batch ((images, targets), records) from efficientdet.train_dl/valid_dl, "
+            f"got {type(batch).__name__} of length {_len(batch)}"
+        ) from None
+    if not isinstance(images, Tensor) or images.ndim != 4:
+        raise BatchError(
+            f"batch images must be a float tensor [B, 3, H, W], got "
+            f"{getattr(images, 'shape', type(images).__name__)}"
+        )
+    if not isinstance(targets, dict) or "bbox" not in targets or "cls" not in targets:
+        keys = sorted(targets) if isinstance(targets, dict) else type(targets).__name__
+        raise BatchError(
+            f"batch targets must be a dict with 'bbox' and 'cls' (a train or valid batch), "
+            f"got {keys}; inference batches from infer_dl have no targets"
+        )
+    records = list(records)
+    if len(records) != images.shape[0]:
+        raise BatchError(f"batch has {images.shape[0]} images but {len(records)} records")
+    return images, targets, records
+
+
+def batch_size(batch: Sequence[Any]) -> int:
+    """The number of images in a batch (not the number of boxes or target keys)."""
+    (images, _), _ = batch
+    return int(images.shape[0])
+
+
+def loss_step(model: nn.Module, batch: Sequence[Any]) -> dict[str, Tensor]:
+    """Run the model on a batch and return its losses ``{"loss", "class_loss", "box_loss"}``.
+
+    The model runs in whatever mode it is in (call ``model.train()`` first when training). The
+    returned ``"loss"`` keeps its graph: call ``.backward()`` on it.
+
+    Example:
+        >>> losses = loss_step(model, next(iter(train_dl)))   # doctest: +SKIP
+        >>> losses["loss"].backward()                          # doctest: +SKIP
+    """
+    images, targets, _ = split_batch(batch)
+    output = model(images, targets)
+    return {k: output[k] for k in LOSS_KEYS}
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block and restore its previous mode after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def predictions_from_output(
+    output: dict[str, Tensor], records: Sequence[Record], detection_threshold: float = 0.0
+) -> list[Prediction]:
+    """effdet's eval output (``"detections"`` [B, K, 6]) -> one :class:`Prediction` per record.
+
+    Each prediction's ``ground_truth`` is its (transformed) record, without its pixels. With the default threshold
+    of 0 every real detection is kept (COCO AP ranks all of them); effdet's zero-padded rows are
+    dropped by the conversion.
+    """
+    from ._targets import predictions_from_detections  # the one place that knows effdet's rows
+
+    if "detections" not in output:
+        raise BatchError(
+            "the model returned no 'detections': it must be in eval mode and the batch must come "
+            "from valid_dl (targets with img_size and img_scale)"
+        )
+    # The metric keeps every ground truth until the epoch ends: drop the batch's pixels.
+    records = [r.copy(img=None) if r.img is not None else r for r in records]
+    return predictions_from_detections(
+        output["detections"], records, detection_threshold=detection_threshold
+    )
+
+
+def validation_step(
+    model: nn.Module, batch: Sequence[Any], detection_threshold: float = 0.0
+) -> tuple[dict[str, Tensor], list[Prediction]]:
+    """Losses and predictions for a validation batch (from ``valid_dl``).
+
+    The model runs in eval mode without gradients (its previous mode is restored). The
+    predictions are on the transformed image, with the batch's transformed records as
+    ``ground_truth``: pass them straight to ``COCOMetric.accumulate``.
+
+    Example:
+        >>> losses, preds = validation_step(model, next(iter(valid_dl)))   # doctest: +SKIP
+        >>> float(losses["loss"]), len(preds)                              # doctest: +SKIP
+        (1.52, 4)
+    """
+    images, targets, records = split_batch(batch)
+    if "img_size" not in targets or "img_scale" not in targets:
+        raise BatchError(
+            "validation batches need targets['img_size'] and targets['img_scale']: build them "
+            "with efficientdet.valid_dl (or build_valid_batch), not train_dl"
+        )
+    with eval_mode(model), torch.no_grad():
+        output = model(images, targets)
+    losses = {k: output[k] for k in LOSS_KEYS}
+    return losses, predictions_from_output(output, records, detection_threshold)
+
+
+def predict_step(
+    model: nn.Module, batch: Sequence[Any], detection_threshold: float = 0.5
+) -> list[Prediction]:
+    """Predictions for an inference batch ``((images, img_info), records)`` from ``infer_dl``.
+
+    Boxes are in the pixels of the transformed images the model saw (the batch's records);
+    :func:`efficientdet.predict_from_dl` maps them back to the original images. The predictions
+    carry no ``ground_truth`` (score a validation batch with :func:`validation_step`).
+    """
+    from ._targets import predictions_from_detections
+    from .prediction import detect
+
+    try:
+        (images, _info), records = batch
+    except (TypeError, ValueError):
+        raise BatchError(
+            "expected an inference batch ((images, img_info), records) from efficientdet.infer_dl"
+        ) from None
+    with eval_mode(model):
+        detections = detect(model, images)
+    return predictions_from_detections(
+        detections, list(records), detection_threshold=detection_threshold, ground_truth=False
+    )
+
+
+def _len(x: Any) -> str:
+    try:
+        return str(len(x))
+    except TypeError:
+        return "?"
