@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..bbox import BBox
 from ..class_map import ClassMap
-from ..errors import ImageLoadError, ParseError
+from ..errors import ParseError
 from ..records import Record
 from ..splitters import DataSplitter, RandomSplitter
 from ._paths import FolderListing, safe_join
@@ -43,6 +43,7 @@ __all__ = [
     "EXIF_ROTATION",
     "UNUSED_CATEGORY",
     "SKIPPED_RECORD",
+    "UNREADABLE_IMAGE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ SIZE_MISMATCH = "image size differs from the annotation"
 EXIF_ROTATION = "EXIF rotation swaps the annotated width/height"
 UNUSED_CATEGORY = "category dropped: used by no box"
 SKIPPED_RECORD = "record skipped by the parser"
+UNREADABLE_IMAGE = "record dropped: image header unreadable"
 
 
 class AbortParseRecord(Exception):
@@ -347,11 +349,12 @@ class Parser:
                     report.add(MISSING_IMAGE, str(r.filepath))
                     continue
                 if r.width <= 0 or r.height <= 0:
-                    self._check_image_size(r, autofix)
+                    if not self._check_image_size(r, autofix):
+                        continue
                     if suspects is not None:
                         suspects.add(r.record_id)  # its boxes were never compared with a size
-                elif self.check_images:
-                    self._check_image_size(r, autofix)
+                elif self.check_images and not self._check_image_size(r, autofix):
+                    continue
             elif r.img is not None and (r.width <= 0 or r.height <= 0):
                 r.height, r.width = r.img.shape[:2]
             if r.filepath is None and r.img is None:
@@ -364,22 +367,22 @@ class Parser:
             kept[r.record_id] = r
         return kept
 
-    def _check_image_size(self, r: Record, autofix: bool) -> None:
-        """Fill a missing size from the header; with ``check_images``, compare it."""
-        from ..images import exif_orientation, image_size
-
+    def _check_image_size(self, r: Record, autofix: bool) -> bool:
+        """Fill a missing size from the header, or compare it; False: drop the record."""
         try:
-            stored_w, stored_h = image_size(r.filepath)
-        except ImageLoadError as e:
-            raise ParseError(f"{e} (record {r.record_id!r})") from None
-        orientation = exif_orientation(r.filepath)
+            stored_w, stored_h, orientation = _header(r)
+        except ParseError as e:
+            if not autofix:
+                raise
+            self.report.add(UNREADABLE_IMAGE, str(e))
+            return False
         swaps = orientation in (5, 6, 7, 8)
         shown = (stored_h, stored_w) if swaps else (stored_w, stored_h)
         if r.width <= 0 or r.height <= 0:  # no size in the annotation: use what loads
             r.width, r.height = shown
-            return
+            return True
         if (r.width, r.height) == shown:
-            return
+            return True
         if swaps and (r.width, r.height) == (stored_w, stored_h):
             reason = EXIF_ROTATION
             msg = (
@@ -398,6 +401,22 @@ class Parser:
         if not autofix:
             raise ParseError(msg)
         self.report.add(reason, msg)
+        return True
+
+
+def _header(r: Record) -> tuple[int, int, int]:
+    """Stored ``width, height`` and EXIF orientation of the record's image: one header read."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(r.filepath) as im:
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            return im.size[0], im.size[1], orientation
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ParseError(
+            f"{r.filepath}: cannot read the image header ({e}) (record {r.record_id!r}); "
+            "replace or remove the file"
+        ) from None
 
 
 def _takes_is_new(method: Any) -> bool:

@@ -26,7 +26,11 @@ __all__ = ["COCOBBoxParser", "coco_categories"]
 
 
 def coco_categories(
-    categories: list[dict[str, Any]], used_ids: set[int], *, source: str, report: ParseReport
+    categories: list[dict[str, Any]],
+    annotations: list[Any],
+    *,
+    source: str,
+    report: ParseReport,
 ) -> tuple[list[str], list[int]]:
     """Class names and category ids, in category-id order, without Roboflow's group entry.
 
@@ -58,10 +62,18 @@ def coco_categories(
         sup = c.get("supercategory")
         if isinstance(sup, str) and sup != name:
             supers.add(sup)
+    # Only a category named as another's supercategory can be the group entry; the annotations
+    # are scanned for those alone (none in COCO itself, so train2017 skips the scan).
+    candidates = {cid for cid, name in cats.items() if name in supers}
+    used = (
+        {a.get("category_id") for a in annotations if isinstance(a, dict)} & candidates
+        if candidates
+        else set()
+    )
     names, ids = [], []
     for cid in sorted(cats):
         name = cats[cid]
-        if cid not in used_ids and name in supers:
+        if cid in candidates and cid not in used:
             report.add(
                 UNUSED_CATEGORY,
                 f"{source}: category {cid} {name!r} (the supercategory of the other categories, "
@@ -143,9 +155,8 @@ class COCOBBoxParser(Parser):
         data = self._load()
         annotations = data["annotations"]
 
-        used = {a.get("category_id") for a in annotations if isinstance(a, dict)}
         names, cat_ids = coco_categories(
-            data["categories"], used, source=src, report=self.report
+            data["categories"], annotations, source=src, report=self.report
         )
         try:
             class_map = ClassMap(names)

@@ -87,7 +87,8 @@ def read_voc_xml(
             missing ``<filename>``/``<name>``/``<bndbox>`` value, a non-numeric coordinate, or a
             file name outside ``images_dir``; the message names the file and the object.
     """
-    xml_path = Path(xml_path)
+    xml_path = xml_path if isinstance(xml_path, Path) else Path(xml_path)
+    images_dir = images_dir if isinstance(images_dir, Path) else Path(images_dir)
     try:
         root = DET.parse(xml_path).getroot()
     except DefusedXmlException as e:
@@ -105,7 +106,7 @@ def read_voc_xml(
     filename = _text(root, "filename")
     if filename is None:
         raise ParseError(f"{xml_path}: <filename> is missing or empty; it must name the image")
-    filepath = safe_join(Path(images_dir), filename, annotation=xml_path)
+    filepath = safe_join(images_dir, filename, annotation=xml_path)
 
     width = height = 0
     size = root.find("size")
@@ -129,7 +130,7 @@ def read_voc_xml(
         bboxes.append(BBox(*voc_to_xyxy(x0, y0, x1, y1, one_based=one_based)))
         labels.append(name)
     return Record(
-        record_id=Path(filename).stem,
+        record_id=filepath.stem,
         filepath=filepath,
         width=max(width, 0),
         height=max(height, 0),
@@ -175,11 +176,11 @@ class VOCBBoxParser(Parser):
         self.one_based = one_based
         if not self.annotations_dir.is_dir():
             raise ParseError(f"{self.annotations_dir}: annotations folder not found")
-        self.annotation_files = sorted(
-            self.annotations_dir / n
-            for n in os.listdir(self.annotations_dir)
+        self.annotation_files = [
+            safe_join(self.annotations_dir, n, annotation=self.annotations_dir)
+            for n in sorted(os.listdir(self.annotations_dir))
             if n.lower().endswith(".xml")
-        )
+        ]
 
     def __len__(self) -> int:
         return len(self.annotation_files)

@@ -28,6 +28,7 @@ from efficientdet_adapter.parsers.base import (
     MISSING_IMAGE,
     SIZE_MISMATCH,
     SKIPPED_RECORD,
+    UNREADABLE_IMAGE,
     progress,
 )
 from efficientdet_adapter.parsers._paths import FolderListing, safe_join
@@ -284,6 +285,20 @@ def test_check_images_reports_size_and_exif_problems(tmp_path, stored, orientati
     quiet = RowsParser(rows, tmp_path)
     quiet.parse()
     assert quiet.report.total == 0
+
+
+@pytest.mark.parametrize("check_images, size", [(True, (64, 48)), (False, (0, 0))])
+def test_unreadable_image_header_is_dropped_and_counted(img_dir, check_images, size):
+    (img_dir / "bad.jpg").write_bytes(b"not a jpeg")
+    rows = ROWS + [{"file": "bad.jpg", "label": "dog", "box": (1, 1, 5, 5),
+                    "w": size[0], "h": size[1]}]
+    parser = RowsParser(rows, img_dir, check_images=check_images)
+    (records,) = parser.parse(SingleSplitSplitter())
+    assert [r.record_id for r in records] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert parser.report.counts == {UNREADABLE_IMAGE: 1}
+    assert "bad.jpg: cannot read the image header" in parser.report.items[UNREADABLE_IMAGE][0]
+    with pytest.raises(ParseError, match=r"bad\.jpg: cannot read the image header"):
+        RowsParser(rows, img_dir, check_images=check_images).parse(autofix=False)
 
 
 def test_summary_is_logged_once(img_dir, caplog):
