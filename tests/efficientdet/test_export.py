@@ -18,11 +18,10 @@ IMG = 128
 
 def tiny_model(model_name: str, num_classes: int = 3, seed: int = 0):
     """An untrained model at 128 px, its class head randomized to spread the scores a little."""
-    import effdet  # TEMP until efficientdet.model lands
+    from efficientdet_adapter.efficientdet.model import model as build_model
 
     torch.manual_seed(seed)
-    model = effdet.create_model(model_name, bench_task="train", num_classes=num_classes - 1,
-                                pretrained_backbone=False, image_size=(IMG, IMG), bench_labeler=True)
+    model = build_model(model_name=model_name, num_classes=num_classes, img_size=IMG)
     with torch.no_grad():
         for p in model.model.class_net.predict.parameters():
             p.normal_(0.0, 0.3)

@@ -1,0 +1,193 @@
+"""Checkpoints: one safe file round-trips the model; fastai and Lightning files load too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from efficientdet_adapter.checkpoint import (
+    CHECKPOINT_FORMAT,
+    FORMAT_VERSION,
+    convert_checkpoint,
+    load_checkpoint_data,
+    model_from_checkpoint,
+    save_checkpoint,
+)
+from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.errors import CheckpointError
+
+IMG = 128
+CLASS_MAP = ClassMap(["circle", "square"])
+
+
+def build(model_name="tf_efficientdet_lite0", class_map=CLASS_MAP, img_size=IMG, seed=0):
+    from efficientdet_adapter.efficientdet.model import model
+
+    torch.manual_seed(seed)
+    m = model(model_name=model_name, num_classes=len(class_map), img_size=img_size)
+    with torch.no_grad():  # make the weights differ from any fresh model's
+        for p in m.model.class_net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return m.eval()
+
+
+def outputs(model, seed=1):
+    x = torch.randn(1, 3, *model.config.img_size, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        cls_out, box_out = model.model(x)
+    return torch.cat([t.flatten() for t in cls_out + box_out])
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture(scope="module")
+def lite():
+    return build()
+
+
+@pytest.mark.parametrize(
+    "model_name,img_size", [("tf_efficientdet_lite0", IMG), ("efficientdet_d0", (128, 256))]
+)
+def test_round_trip(tmp_path, model_name, img_size):
+    model = build(model_name, img_size=img_size)
+    path = save_checkpoint(model, tmp_path / "sub" / "model.pt", CLASS_MAP, extra={"epochs": 3})
+
+    raw = torch.load(path, weights_only=True)  # plain data all the way down
+    assert raw["format"] == CHECKPOINT_FORMAT and raw["format_version"] == FORMAT_VERSION
+    assert raw["model_name"] == model_name and raw["num_classes"] == 3
+    h, w = (img_size, img_size) if isinstance(img_size, int) else img_size
+    assert raw["img_size"] == [h, w]
+    assert raw["class_map"] == {"classes": ["circle", "square"], "background": "background"}
+    assert raw["mean"] == [float(v) for v in model.config.mean] and len(raw["std"]) == 3
+    assert raw["extra"] == {"epochs": 3}
+    assert not any(k.startswith("model.") for k in raw["state_dict"])
+
+    loaded, class_map, config = model_from_checkpoint(path)
+    assert class_map == CLASS_MAP
+    assert (config.model_name, tuple(config.img_size), config.num_classes) == (model_name, (h, w), 3)
+    assert not loaded.training
+    assert same_weights(model, loaded)
+    assert torch.equal(outputs(model), outputs(loaded))
+
+
+def test_pickled_object_is_refused_and_never_runs(tmp_path, lite):
+    sentinel = tmp_path / "pwned"
+
+    class Payload:  # unpickling this would create the sentinel file
+        def __reduce__(self):
+            return (open, (str(sentinel), "w"))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "format_version": 1, "extra": Payload(),
+                "state_dict": lite.model.state_dict()}, path)
+    with pytest.raises(CheckpointError, match=r"evil\.pt: refused to load: .*object \(io\.open\)"):
+        model_from_checkpoint(path)
+    assert not sentinel.exists()
+
+
+def test_fastai_learn_save_file(tmp_path, lite):
+    pytest.importorskip("fastai")
+    from fastai.learner import save_model
+    from fastai.optimizer import Adam
+
+    opt = Adam(list(lite.parameters()), lr=1e-3)
+    path = tmp_path / "models" / "model.pth"
+    path.parent.mkdir()
+    save_model(path, lite, opt, with_opt=True)  # what learn.save("model") writes
+    assert load_checkpoint_data(path)["layout"] == "fastai"
+
+    with pytest.raises(CheckpointError, match=r"fastai file holds only weights.*class_map.*model_name"):
+        model_from_checkpoint(path)
+    model, class_map, config = model_from_checkpoint(
+        path, class_map=CLASS_MAP, model_name="tf_efficientdet_lite0", img_size=IMG
+    )
+    assert same_weights(lite, model) and class_map == CLASS_MAP
+
+    converted = convert_checkpoint(path, tmp_path / "converted.pt", class_map=CLASS_MAP,
+                                   model_name="tf_efficientdet_lite0", img_size=IMG)
+    assert load_checkpoint_data(converted)["extra"] == {"converted_from": str(path)}
+    again, _, _ = model_from_checkpoint(converted)
+    assert same_weights(lite, again)
+
+
+def test_bare_state_dict_with_wrong_class_map(tmp_path, lite):
+    path = tmp_path / "bare.pt"
+    torch.save(lite.state_dict(), path)
+    with pytest.raises(CheckpointError, match=r"predicts 2 foreground classes but the class map has 3"):
+        model_from_checkpoint(path, class_map=ClassMap(["a", "b", "c"]),
+                              model_name="tf_efficientdet_lite0", img_size=IMG)
+    with pytest.raises(CheckpointError, match=r"weights do not fit the model.*model_name"):
+        model_from_checkpoint(path, class_map=CLASS_MAP, model_name="efficientdet_d0", img_size=IMG)
+
+
+def test_lightning_model_checkpoint_file(tmp_path):
+    pl = pytest.importorskip("pytorch_lightning")
+    from efficientdet_adapter.bbox import BBox
+    from efficientdet_adapter.efficientdet.dataloaders import train_dl
+    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    from efficientdet_adapter.records import Record
+
+    class Light(ModelAdapter):
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=1e-3)
+
+        def transfer_batch_to_device(self, batch, device, dataloader_idx):
+            # CPU only here; Lightning's default walks into the records' frozen BBoxes and fails
+            return batch
+
+    rng = np.random.default_rng(0)
+    records = [
+        Record(i, None, IMG, IMG, labels=["circle"], label_ids=[1],
+               bboxes=[BBox.from_xyxy(10, 20, 60, 90)], class_map=CLASS_MAP,
+               img=rng.standard_normal((IMG, IMG, 3)).astype(np.float32))
+        for i in range(2)
+    ]
+    model = build()
+    ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, filename="last")
+    trainer = pl.Trainer(max_steps=1, callbacks=[ckpt], logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, accelerator="cpu")
+    trainer.fit(Light(model), train_dl(records, batch_size=2))
+    path = tmp_path / "last.ckpt"
+    assert any(k.startswith("model.model.") for k in torch.load(path, weights_only=True)["state_dict"])
+
+    loaded, _, _ = model_from_checkpoint(
+        path, class_map=CLASS_MAP, model_name="tf_efficientdet_lite0", img_size=IMG
+    )
+    assert same_weights(model, loaded)  # the weights after the training step
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ([1, 2, 3], r"unknown checkpoint layout"),
+        ({"format": CHECKPOINT_FORMAT, "format_version": 99}, r"version 99 is newer"),
+        ({"optimizer": {"lr": 0.1}}, r"unknown checkpoint layout \(top level: \['optimizer'\]\)"),
+    ],
+)
+def test_unusable_files(tmp_path, content, message):
+    path = tmp_path / "x.pt"
+    torch.save(content, path)
+    with pytest.raises(CheckpointError, match=message):
+        model_from_checkpoint(path)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(CheckpointError, match=r"nope\.pt: checkpoint file not found"):
+        model_from_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"junk\.pt: not a readable PyTorch checkpoint"):
+        model_from_checkpoint(tmp_path / "junk.pt")
+
+
+def test_save_refuses_what_would_not_load(tmp_path, lite):
+    with pytest.raises(CheckpointError, match=r"extra\['when'\] is a datetime"):
+        import datetime
+
+        save_checkpoint(lite, tmp_path / "a.pt", CLASS_MAP, extra={"when": datetime.datetime.now()})
+    with pytest.raises(CheckpointError, match=r"class map has 4 classes .* model predicts 3"):
+        save_checkpoint(lite, tmp_path / "b.pt", ClassMap(["a", "b", "c"]))
+    assert not (tmp_path / "a.pt").exists() and not (tmp_path / "b.pt").exists()
