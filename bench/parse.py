@@ -141,7 +141,8 @@ def _measure(kind: str, a: str, b: str) -> dict:
         if parser.report.total:
             raise SystemExit(f"unexpected fixes: {parser.report}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "records": n, "peak_rss_mb": round(peak / 1024, 1),
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "records": n,
+            "peak_rss_mb": round(peak / 1024, 1),
             "start_rss_mb": round(rss0 / 1024, 1)}
 
 

@@ -337,7 +337,8 @@ def test_parse_report():
     assert rep.summary() == f"8 fixes: {CLIPPED_BOX} x7, {MISSING_IMAGE} x1"
     text = str(rep).splitlines()
     assert text[0] == f"ParseReport: {rep.summary()}"
-    assert text[1].endswith("img4.jpg box 0 (+2 more)") and text[2] == f"  {MISSING_IMAGE}: 1: x.jpg"
+    assert text[1].endswith("img4.jpg box 0 (+2 more)")
+    assert text[2] == f"  {MISSING_IMAGE}: 1: x.jpg"
     other = ParseReport()
     other.add(MISSING_IMAGE, "y.jpg")
     rep.update(other)

@@ -92,6 +92,12 @@ def coco(annotations=None, categories=None, images=None) -> dict:
     }
 
 
+def ann(**changes):
+    a = {"id": 5, "image_id": 0, "category_id": 1, "bbox": [1, 2, 10, 20]}
+    a.update(changes)
+    return {k: v for k, v in a.items() if v is not None}
+
+
 def test_category_id_gaps_become_contiguous_label_ids(tmp_path):
     cats = [{"id": 90, "name": "zebra"}, {"id": 5, "name": "dog"}, {"id": 1, "name": "cat"}]
     anns = [{"id": k, "image_id": 0, "category_id": c, "bbox": [1, 1, 5, 5]}
@@ -148,10 +154,10 @@ def test_images_without_annotations_are_negatives(tmp_path, keep_negatives, ids)
 
 def test_boxes_outside_the_image_are_fixed_with_aligned_lists(tmp_path):
     anns = [
-        {"id": 7, "image_id": 0, "category_id": 1, "bbox": [-4, 2, 10, 20], "area": 1, "iscrowd": 0},
-        {"id": 8, "image_id": 0, "category_id": 1, "bbox": [80, 2, 10, 20], "area": 2, "iscrowd": 1},
-        {"id": 9, "image_id": 0, "category_id": 1, "bbox": [5, 5, 5, 5], "area": 3, "iscrowd": 1},
-        {"id": 10, "image_id": 1, "category_id": 1, "bbox": [5, 5, 0, 5], "area": 4},
+        ann(id=7, bbox=[-4, 2, 10, 20], area=1, iscrowd=0),
+        ann(id=8, bbox=[80, 2, 10, 20], area=2, iscrowd=1),
+        ann(id=9, bbox=[5, 5, 5, 5], area=3, iscrowd=1),
+        ann(id=10, image_id=1, bbox=[5, 5, 0, 5], area=4),
     ]
     parser = COCOBBoxParser(write_coco(tmp_path, coco(anns)), tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
@@ -185,42 +191,36 @@ def test_fast_boxes_equal_regular_boxes(tmp_path):
         box.xmin = 3.0
 
 
-def ann(**changes):
-    a = {"id": 5, "image_id": 0, "category_id": 1, "bbox": [1, 2, 10, 20]}
-    a.update(changes)
-    return {k: v for k, v in a.items() if v is not None}
-
-
 @pytest.mark.parametrize(
-    "text, message",
+    "content, message",
     [
         ("{not json", r"ann\.json: malformed JSON"),
         ("[1, 2]", r"ann\.json: expected a JSON object"),
-        (json.dumps({"images": [], "categories": []}), r"ann\.json: the 'annotations' list is missing"),
-        (json.dumps(coco(images=[{"id": 0}])), r"ann\.json: images\[0\] needs an 'id' and a 'file_name'"),
-        (json.dumps(coco(images=[{"id": 0, "file_name": "a.jpg"}] * 2)), r"image id 0 appears twice"),
-        (json.dumps(coco(images=[{"id": 0, "file_name": "a.jpg", "width": "x", "height": 4}])),
+        ({"images": [], "categories": []}, r"ann\.json: the 'annotations' list is missing"),
+        (coco(images=[{"id": 0}]), r"ann\.json: images\[0\] needs an 'id' and a 'file_name'"),
+        (coco(images=[{"id": 0, "file_name": "a.jpg"}] * 2), r"image id 0 appears twice"),
+        (coco(images=[{"id": 0, "file_name": "a.jpg", "width": "x", "height": 4}]),
          r"image 0 \('a\.jpg'\) has a non-numeric width/height"),
-        (json.dumps(coco(images=[{"id": 3, "file_name": "../secret.jpg"}])),
+        (coco(images=[{"id": 3, "file_name": "../secret.jpg"}]),
          r"ann\.json, image id 3: image file name '\.\./secret\.jpg' points outside"),
-        (json.dumps(coco(categories=[{"id": 1}])), r"categories\[0\] needs an 'id' and a 'name'"),
-        (json.dumps(coco(categories=[{"id": "1", "name": "cat"}])), r"expected an integer id"),
-        (json.dumps(coco(categories=[{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}])),
+        (coco(categories=[{"id": 1}]), r"categories\[0\] needs an 'id' and a 'name'"),
+        (coco(categories=[{"id": "1", "name": "cat"}]), r"expected an integer id"),
+        (coco(categories=[{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}]),
          r"category id 1 appears twice"),
-        (json.dumps(coco(categories=[{"id": 1, "name": "cat"}, {"id": 2, "name": "cat"}])),
+        (coco(categories=[{"id": 1, "name": "cat"}, {"id": 2, "name": "cat"}]),
          r"categories cannot form a class map: class 'cat' is already"),
-        (json.dumps(coco([ann(bbox=None)])), r"ann\.json, annotation id 5: the 'bbox' field is missing"),
-        (json.dumps(coco([ann(image_id=None)])), r"annotation id 5: the 'image_id' field is missing"),
-        (json.dumps(coco([ann(image_id=42)])), r"annotation id 5: image_id 42 is not in 'images'"),
-        (json.dumps(coco([ann(category_id=9)])), r"annotation id 5: category_id 9 is not in 'categories'"),
-        (json.dumps(coco([ann(bbox=[1, 2, 3])])), r"annotation id 5: bbox \[1, 2, 3\] is not four numbers"),
-        (json.dumps(coco([ann(bbox=[1, "a", 3, 4])])), r"annotation id 5: bbox \[1, 'a', 3, 4\] or area"),
-        (json.dumps(coco([ann(area="big")])), r"annotation id 5: .* area 'big' is not numeric"),
-        (json.dumps(coco(["oops"])), r"ann\.json: an annotation is 'oops', not a JSON object"),
+        (coco([ann(bbox=None)]), r"ann\.json, annotation id 5: the 'bbox' field is missing"),
+        (coco([ann(image_id=None)]), r"annotation id 5: the 'image_id' field is missing"),
+        (coco([ann(image_id=42)]), r"annotation id 5: image_id 42 is not in 'images'"),
+        (coco([ann(category_id=9)]), r"annotation id 5: category_id 9 is not in 'categories'"),
+        (coco([ann(bbox=[1, 2, 3])]), r"annotation id 5: bbox \[1, 2, 3\] is not four numbers"),
+        (coco([ann(bbox=[1, "a", 3, 4])]), r"annotation id 5: bbox \[1, 'a', 3, 4\] or area"),
+        (coco([ann(area="big")]), r"annotation id 5: .* area 'big' is not numeric"),
+        (coco(["oops"]), r"ann\.json: an annotation is 'oops', not a JSON object"),
     ],
 )
-def test_bad_json_is_a_parse_error_naming_file_and_annotation(tmp_path, text, message):
-    (tmp_path / "ann.json").write_text(text)
+def test_bad_json_is_a_parse_error_naming_file_and_annotation(tmp_path, content, message):
+    (tmp_path / "ann.json").write_text(content if isinstance(content, str) else json.dumps(content))
     Image.new("RGB", (64, 48)).save(tmp_path / "a.jpg")
     with pytest.raises(ParseError, match=message):
         COCOBBoxParser(tmp_path / "ann.json", tmp_path).parse()

@@ -15,6 +15,9 @@ from efficientdet_adapter.parsers.base import CLIPPED_BOX, DROPPED_BOX, MISSING_
 from efficientdet_adapter.parsers.voc import read_voc_xml, voc_to_xyxy
 
 
+COORDS = ("xmin", "ymin", "xmax", "ymax")
+
+
 def expected_from_xml(xml_dir: Path) -> dict[str, dict]:
     """The samples read independently with the stdlib (trusted files), coordinates minus 1."""
     out = {}
@@ -26,8 +29,7 @@ def expected_from_xml(xml_dir: Path) -> dict[str, dict]:
             "size": (int(root.findtext("size/width")), int(root.findtext("size/height"))),
             "labels": [o.findtext("name") for o in objects],
             "boxes": [
-                tuple(float(o.findtext(f"bndbox/{c}")) - 1 for c in ("xmin", "ymin", "xmax", "ymax"))
-                for o in objects
+                tuple(float(o.findtext(f"bndbox/{c}")) - 1 for c in COORDS) for o in objects
             ],
         }
     return out
@@ -63,7 +65,8 @@ def test_sample_spot_values_checked_by_hand(samples_dir):
     (records,) = parser.parse(FixedSplitter([["2007_000063", "2011_003353"]]))
     dog_chair, person = records
     # 2007_000063.xml: dog 123 115 379 275, chair 75 1 428 375 in a 500x375 image
-    assert dog_chair.labels == ["dog", "chair"] and (dog_chair.width, dog_chair.height) == (500, 375)
+    assert dog_chair.labels == ["dog", "chair"]
+    assert (dog_chair.width, dog_chair.height) == (500, 375)
     assert dog_chair.bboxes[0].xyxy == (122.0, 114.0, 378.0, 274.0)
     assert dog_chair.bboxes[1].xyxy == (74.0, 0.0, 427.0, 374.0)
     # 2011_003353.xml writes a decimal ymin (45.70000076293945); it stays a decimal
@@ -129,7 +132,9 @@ def test_out_of_image_boxes_are_clipped_or_dropped_and_counted(tmp_path):
     assert r.labels == ["cat", "owl"]
     assert [b.xyxy for b in r.bboxes] == [(0.0, 0.0, 29.0, 29.0), (4.0, 4.0, 64.0, 39.0)]
     assert parser.report.counts == {CLIPPED_BOX: 2, DROPPED_BOX: 1}
-    assert parser.report.items[DROPPED_BOX] == ["img.jpg box 1 (dog) (69, 59, 89, 79) in a 64x48 image"]
+    assert parser.report.items[DROPPED_BOX] == [
+        "img.jpg box 1 (dog) (69, 59, 89, 79) in a 64x48 image"
+    ]
     with pytest.raises(ParseError, match=r"img\.jpg box 0 \(cat\) \(-1, 0, 29, 29\)"):
         VOCBBoxParser(tmp_path, tmp_path).parse(autofix=False)
 
