@@ -1,0 +1,305 @@
+"""Prediction: boxes on the user's own images, in the pixels of the ORIGINAL images.
+
+The model sees transformed images (resized, padded, normalized). :func:`predict`,
+:func:`predict_from_dl` and :func:`end2end_detect` run it, then undo the resize and the padding
+exactly, per image and per axis (images of any size and aspect ratio can share a batch), using
+the transform's :func:`~efficientdet_adapter.tfms.geometry`. Boxes stay floats; they are clipped
+to the original image.
+
+Every detection effdet returns (its ``max_det_per_image`` best after NMS, 100 by default) is kept
+in the :class:`~efficientdet_adapter.predictions.Prediction` (score floor ``min_score=0.0``), so
+``pred.with_threshold(t)`` re-thresholds without running the model again;
+``detection_threshold`` only sets which ones the thresholded views show.
+
+Example:
+    >>> ds = Dataset.from_images(["a.jpg", "b.png"], valid_tfm)
+    >>> preds = efficientdet.predict(model, ds, detection_threshold=0.4)
+    >>> preds[0].bboxes, preds[0].labels, preds[0].kept_scores
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..class_map import ClassMap
+from ..errors import BatchError
+from ..predictions import Prediction
+from ..records import Record
+from ._targets import predictions_from_detections
+
+__all__ = [
+    "detect",
+    "predict",
+    "predict_from_dl",
+    "end2end_detect",
+    "inference_tfm",
+    "to_original",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MIN_SCORE = 0.0
+
+
+# -- the model ---------------------------------------------------------------------------------
+def _bench(model: nn.Module) -> nn.Module:
+    """The ``EfficientDetModel`` behind a model or an engine wrapper (Lightning, DDP)."""
+    node = model
+    for _ in range(3):
+        if hasattr(node, "detect") and hasattr(getattr(node, "config", None), "img_size"):
+            return node
+        node = getattr(node, "module", None) or getattr(node, "model", None)
+        if node is None:
+            break
+    raise TypeError(
+        f"expected the model from efficientdet.model(...) or model_from_checkpoint(...), got "
+        f"{type(model).__name__}"
+    )
+
+
+@torch.no_grad()
+def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """effdet's detections ``[B, K, 6]`` (``x1, y1, x2, y2, score, cls``) in input pixels.
+
+    The model's own post-process (top-k candidates, box decoding, clipping to the input,
+    class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
+    functions of this module do).
+
+    Raises:
+        BatchError: if the images are not the size the model was built for.
+    """
+    bench = _bench(model)
+    h, w = bench.config.img_size
+    if images.ndim != 4 or tuple(images.shape[-2:]) != (h, w):
+        raise BatchError(
+            f"images of shape {tuple(images.shape)} do not fit the model, built for {h}x{w} "
+            f"(height x width): transform them with tfms.A.resize_and_pad(({h}, {w}))"
+        )
+    n = images.shape[0]
+    size = torch.tensor([[float(w), float(h)]], device=images.device).expand(n, 2)
+    return bench.detect(images, img_size=size, img_scale=torch.ones(n, device=images.device))
+
+
+def _device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+# -- mapping back to the original images -----------------------------------------------------
+def to_original(
+    detections: np.ndarray, tfm: Any, originals: Sequence[Record]
+) -> np.ndarray:
+    """``[B, K, 6]`` detections with their boxes moved from input pixels to each original image.
+
+    ``tfm`` is the deterministic inference transform (an ``Adapter``) or ``None`` (no change).
+    """
+    from ..tfms import geometry
+
+    out = np.array(detections, dtype=np.float64, copy=True)
+    if tfm is None:
+        return out
+    for i, original in enumerate(originals):
+        g = geometry(tfm, original.width, original.height)
+        out[i, :, :4] = g.to_original(out[i, :, :4]).reshape(-1, 4)
+    return out
+
+
+def _original_lookup(dataset: Any) -> dict[Any, Record] | None:
+    records = getattr(dataset, "records", None)
+    if records is None:
+        return None
+    lookup = {r.record_id: r for r in records}
+    if len(lookup) != len(records):
+        raise BatchError(
+            "the dataset's record ids are not unique: predictions cannot be matched to their "
+            "original images (give each record its own record_id)"
+        )
+    return lookup
+
+
+def _original(originals: dict[Any, Record], record: Record, with_image: bool) -> Record:
+    """A copy of ``record``'s original (the dataset's own record is never changed)."""
+    original = originals[record.record_id]
+    copy = original.copy(img=original.img if with_image else None)
+    if with_image:
+        copy.load_image()
+    return copy
+
+
+def _has_annotations(records: Iterable[Record]) -> bool:
+    return any(r.bboxes for r in records)
+
+
+def predict_from_dl(
+    model: nn.Module,
+    infer_dl: Iterable,
+    show_pbar: bool = True,
+    keep_images: bool = False,
+    detection_threshold: float = 0.5,
+    *,
+    min_score: float = DEFAULT_MIN_SCORE,
+    device: str | torch.device | None = None,
+    class_map: ClassMap | None = None,
+) -> list[Prediction]:
+    """Predictions for every batch of an inference loader (``efficientdet.infer_dl(dataset)``).
+
+    When the loader's dataset is a :class:`~efficientdet_adapter.dataset.Dataset` (it is for
+    ``infer_dl``), boxes are mapped back to each record's original image, and the prediction's
+    ``ground_truth`` is the original record when the dataset has annotations. Otherwise they stay
+    in the pixels of the transformed images.
+
+    Args:
+        model: the model from ``efficientdet.model`` or ``model_from_checkpoint``.
+        infer_dl: batches ``((images, img_info), records)`` from ``efficientdet.infer_dl``.
+        show_pbar: show a tqdm progress bar.
+        keep_images: attach each original image (uint8 RGB) as ``pred.img``.
+        detection_threshold: sets the predictions' thresholded views (all detections are kept).
+        min_score: detections scoring below it are not stored at all.
+        device: where to run (default: where the model is).
+        class_map: names for the label ids (default: each record's class map).
+
+    Example:
+        >>> preds = predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=8))
+    """
+    from tqdm.auto import tqdm
+
+    dataset = getattr(infer_dl, "dataset", None)
+    originals = _original_lookup(dataset)
+    tfm = getattr(dataset, "tfm", None)
+    gt = originals is not None and _has_annotations(originals.values())
+    if originals is None:
+        logger.warning("the loader has no Dataset: boxes stay in the transformed images' pixels")
+    device = _device(model, device)
+    was_training = model.training
+    model.eval()
+    preds: list[Prediction] = []
+    try:
+        total = len(infer_dl) if hasattr(infer_dl, "__len__") else None
+        for batch in tqdm(infer_dl, total=total, disable=not show_pbar, desc="predict"):
+            (images, _info), records = batch
+            dets = detect(model, images.to(device)).float().cpu().numpy()
+            if originals is None:
+                batch_records = list(records)
+            else:
+                batch_records = [_original(originals, r, keep_images) for r in records]
+                dets = to_original(dets, tfm, batch_records)
+            preds += predictions_from_detections(
+                dets, batch_records, detection_threshold=detection_threshold,
+                min_score=min_score, class_map=class_map, ground_truth=gt,
+                keep_images=keep_images,
+            )
+    finally:
+        model.train(was_training)
+    return preds
+
+
+def predict(
+    model: nn.Module,
+    dataset: Any,
+    detection_threshold: float = 0.5,
+    keep_images: bool = False,
+    device: str | torch.device | None = None,
+    *,
+    batch_size: int = 8,
+    show_pbar: bool = False,
+    min_score: float = DEFAULT_MIN_SCORE,
+    class_map: ClassMap | None = None,
+) -> list[Prediction]:
+    """Run the model on a :class:`~efficientdet_adapter.dataset.Dataset`: one prediction per item.
+
+    The dataset's transform must be deterministic (``tfms.A.resize_and_pad(size)`` plus
+    ``tfms.A.Normalize(...)``); boxes come back in the pixels of the original images.
+    See :func:`predict_from_dl` for the arguments.
+
+    Example:
+        >>> ds = Dataset.from_images(images, tfms.A.Adapter([*tfms.A.resize_and_pad(384),
+        ...                                                  tfms.A.Normalize(mean, std)]))
+        >>> preds = predict(model, ds, detection_threshold=0.5)
+    """
+    from .dataloaders import infer_dl
+
+    dl = infer_dl(dataset, batch_size=batch_size, shuffle=False)
+    return predict_from_dl(
+        model, dl, show_pbar=show_pbar, keep_images=keep_images,
+        detection_threshold=detection_threshold, min_score=min_score, device=device,
+        class_map=class_map,
+    )
+
+
+def inference_tfm(model: nn.Module):
+    """The model's inference transform: ``resize_and_pad(img_size)`` + its ``Normalize``.
+
+    Example:
+        >>> ds = Dataset.from_images(paths, inference_tfm(model))
+    """
+    from .. import tfms
+
+    config = _bench(model).config
+    return tfms.A.Adapter(
+        [*tfms.A.resize_and_pad(tuple(config.img_size)),
+         tfms.A.Normalize(mean=config.mean, std=config.std)]
+    )
+
+
+def end2end_detect(
+    img: str | Path | np.ndarray,
+    transforms: Any,
+    model: nn.Module,
+    class_map: ClassMap,
+    detection_threshold: float = 0.5,
+    *,
+    return_img: bool = False,
+    display_label: bool = True,
+    display_score: bool = True,
+    min_score: float = DEFAULT_MIN_SCORE,
+    device: str | torch.device | None = None,
+):
+    """Detect objects in one image (a file path or an HxWx3 RGB array), end to end.
+
+    Args:
+        img: the image.
+        transforms: the inference transform (an ``Adapter``, or a list of albumentations
+            transforms), or ``None`` for :func:`inference_tfm`.
+        model, class_map: the trained model and its class map.
+        detection_threshold: sets the prediction's thresholded views.
+        return_img: also return the image with the kept boxes drawn on it.
+
+    Returns:
+        A :class:`Prediction` in the original image's pixels, or ``(prediction, annotated
+        HxWx3 uint8 image)`` with ``return_img=True``.
+
+    Example:
+        >>> pred = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)
+        >>> [(label, box.xyxy) for label, box in zip(pred.labels, pred.bboxes)]
+    """
+    from ..dataset import Dataset
+    from ..tfms import Adapter
+
+    if transforms is None:
+        transforms = inference_tfm(model)
+    elif not callable(transforms):
+        transforms = Adapter(list(transforms))
+    ds = Dataset.from_images([img], transforms, class_map=class_map)
+    [pred] = predict(
+        model, ds, detection_threshold=detection_threshold, keep_images=return_img,
+        device=device, batch_size=1, min_score=min_score, class_map=class_map,
+    )
+    if isinstance(img, (str, Path)):
+        pred.filepath = Path(img)
+    if not return_img:
+        return pred
+    from ..visualize import draw_prediction
+
+    annotated = draw_prediction(pred, display_label=display_label, display_score=display_score)
+    return pred, annotated

@@ -1,0 +1,144 @@
+"""Prediction: boxes come back in the original images' pixels, every score kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from efficientdet_adapter import tfms
+from efficientdet_adapter.bbox import BBox
+from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.dataset import Dataset
+from efficientdet_adapter.efficientdet.dataloaders import build_infer_batch
+from efficientdet_adapter.efficientdet.prediction import (
+    detect,
+    end2end_detect,
+    inference_tfm,
+    predict,
+    to_original,
+)
+from efficientdet_adapter.errors import BatchError
+from efficientdet_adapter.records import Record
+
+IMG = 128
+CLASS_MAP = ClassMap(["box", "bar"])
+RED = (230, 20, 20)
+
+# (width, height) of originals: landscape, portrait, square, extreme, smaller than the input
+SHAPES = [(200, 100), (90, 240), (128, 128), (333, 61), (50, 70)]
+
+
+def image_with_rect(width: int, height: int) -> tuple[np.ndarray, BBox]:
+    """A grey image with a red rectangle at a known, non-integer-friendly place."""
+    img = np.full((height, width, 3), 90, np.uint8)
+    x0, y0 = round(width * 0.23), round(height * 0.31)
+    x1, y1 = round(width * 0.71), round(height * 0.83)
+    img[y0:y1, x0:x1] = RED
+    return img, BBox.from_xyxy(x0, y0, x1, y1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from efficientdet_adapter.efficientdet.model import model as build_model
+
+    torch.manual_seed(0)
+    m = build_model(model_name="tf_efficientdet_lite0", num_classes=len(CLASS_MAP), img_size=IMG)
+    with torch.no_grad():  # spread the untrained scores so that thresholds select some boxes
+        for p in m.model.class_net.predict.parameters():
+            p.normal_(0.0, 0.3)
+    return m.eval()
+
+
+@pytest.mark.parametrize("width,height", SHAPES)
+@pytest.mark.parametrize("size", [IMG, (128, 256)])
+def test_unmapping_a_known_transformed_box(width, height, size):
+    img, box = image_with_rect(width, height)
+    record = Record(0, None, width, height, labels=["box"], label_ids=[1], bboxes=[box], img=img)
+    tfm = tfms.A.Adapter(tfms.A.resize_and_pad(size))
+    out = tfm(record)
+    h, w = (size, size) if isinstance(size, int) else size
+    assert out.img.shape[:2] == (h, w)
+    [moved] = out.bboxes
+    # the transformed box is where the rectangle landed in the transformed image
+    cx, cy = int((moved.xmin + moved.xmax) / 2), int((moved.ymin + moved.ymax) / 2)
+    assert tuple(out.img[cy, cx]) == RED
+    assert tuple(out.img[int(moved.ymin) - 2, cx]) != RED or moved.ymin < 2
+
+    dets = np.zeros((1, 3, 6))
+    dets[0, 0] = [*moved.xyxy, 0.9, 1]
+    back = to_original(dets, tfm, [record])
+    np.testing.assert_allclose(back[0, 0, :4], box.xyxy, atol=1e-4)
+    assert back[0, 0, 4:].tolist() == [0.9, 1]
+
+
+def test_predict_mixed_sizes_equals_manual_mapping(model):
+    images = [image_with_rect(w, h)[0] for w, h in SHAPES]
+    tfm = inference_tfm(model)
+    preds = predict(model, Dataset.from_images(images, tfm, class_map=CLASS_MAP),
+                    detection_threshold=0.5, batch_size=3)
+    assert len(preds) == len(SHAPES)
+
+    for img, pred, (w, h) in zip(images, preds, SHAPES):
+        rec = Record(0, None, w, h, img=img)
+        (x, _), _ = build_infer_batch([tfm(rec)])
+        dets = detect(model, x).numpy()
+        expected = to_original(dets, tfm, [rec])[0]
+        expected = expected[(expected[:, 5] >= 1) & (expected[:, 4] > 0)]
+        assert (pred.width, pred.height) == (w, h)
+        assert len(pred.boxes) == len(expected) == 100  # every detection kept, not only >= 0.5
+        np.testing.assert_allclose(pred.boxes, expected[:, :4], rtol=1e-6, atol=1e-4)
+        np.testing.assert_allclose(pred.scores, expected[:, 4], rtol=1e-6)
+        assert pred.boxes.min() >= 0
+        assert (pred.boxes[:, [0, 2]] <= w).all() and (pred.boxes[:, [1, 3]] <= h).all()
+        assert pred.ground_truth is None and pred.class_map == CLASS_MAP
+        assert set(pred.labels) <= {"box", "bar"}
+
+    # re-thresholding uses the stored scores; the model does not run again
+    p = preds[0]
+    assert len(p) == int((p.scores >= 0.5).sum())
+    assert len(p.with_threshold(0.0)) == 100
+    assert len(p.with_threshold(float(p.scores[9]))) == 10
+
+
+def test_predict_batch_equals_one_by_one(model):
+    images = [image_with_rect(w, h)[0] for w, h in SHAPES]
+    ds = Dataset.from_images(images, inference_tfm(model))
+    batched = predict(model, ds, batch_size=len(images))
+    single = predict(model, ds, batch_size=1)
+    for a, b in zip(batched, single):
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_predict_attaches_original_ground_truth_and_images(model):
+    img, box = image_with_rect(160, 96)
+    rec = Record(7, None, 160, 96, labels=["box"], label_ids=[1], bboxes=[box], img=img,
+                 class_map=CLASS_MAP)
+    [pred] = predict(model, Dataset([rec], inference_tfm(model)), keep_images=True)
+    assert pred.ground_truth.bboxes == [box] and pred.record_id == 7
+    assert pred.img.shape == (96, 160, 3) and pred.img.dtype == np.uint8
+    assert rec.img is img  # the dataset's record was not changed
+
+
+def test_end2end_detect_from_a_file(model, tmp_path):
+    img, _ = image_with_rect(240, 150)
+    path = tmp_path / "photo.png"
+    Image.fromarray(img).save(path)
+    pred = end2end_detect(path, None, model, CLASS_MAP, detection_threshold=0.5)
+    [ref] = predict(model, Dataset.from_images([img], inference_tfm(model)))
+    assert pred.filepath == path and (pred.width, pred.height) == (240, 150)
+    np.testing.assert_allclose(pred.boxes, ref.boxes, atol=1e-4)
+    assert pred.class_map == CLASS_MAP
+
+    # a list of albumentations transforms works as well as an Adapter
+    tfm_list = [*tfms.A.resize_and_pad(IMG), tfms.A.Normalize(mean=model.config.mean,
+                                                             std=model.config.std)]
+    again = end2end_detect(img, tfm_list, model, CLASS_MAP)
+    np.testing.assert_allclose(again.boxes, ref.boxes, atol=1e-4)
+
+
+def test_wrong_input_size_says_what_to_do(model):
+    with pytest.raises(BatchError, match=r"built for 128x128.*resize_and_pad\(\(128, 128\)\)"):
+        detect(model, torch.zeros(1, 3, 96, 128))
