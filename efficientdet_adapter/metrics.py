@@ -104,7 +104,8 @@ def _image_item(pred: Prediction) -> _ImageItem:
         raise ValueError(
             f"COCOMetric needs the ground truth of every prediction; prediction for image "
             f"{pred.filepath or pred.record_id!r} has ground_truth=None (predictions from a "
-            "validation loop carry their record; build others with Prediction(..., ground_truth=record))"
+            "validation loop carry their record; build others with "
+            "Prediction(..., ground_truth=record))"
         )
     where = gt.filepath or gt.record_id
     m = len(gt.bboxes)
@@ -159,6 +160,7 @@ def _ordered(items: list[_ImageItem]) -> list[_ImageItem]:
 
 
 def _unique_by_record_id(items: Iterable[_ImageItem]) -> list[_ImageItem]:
+    """The first item of each record_id (items without a record_id are all kept)."""
     seen: set = set()
     out = []
     for it in items:
@@ -179,19 +181,133 @@ def _distributed_world_size() -> int:
     return 1
 
 
+def _gather(items: list[_ImageItem], class_map: ClassMap | None):
+    """Every rank's items (duplicates by record_id dropped) and the first class map any rank has."""
+    import torch.distributed as dist
+
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, (items, class_map))
+    all_items = _unique_by_record_id(it for rank_items, _ in gathered for it in rank_items)
+    maps = [cm for _, cm in gathered if cm is not None]
+    logger.debug("COCOMetric: %d images from %d ranks", len(all_items), len(gathered))
+    return all_items, (maps[0] if maps else None)
+
+
+@dataclass(frozen=True)
+class _CocoInputs:
+    """COCO-format ground truth and results, ready for pycocotools."""
+
+    images: list[dict]
+    gt_anns: list[dict]
+    dt_anns: list[dict]
+    cat_ids: list[int]
+
+
+def _coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pbar=False):
+    """Image ``i`` of ``items`` becomes COCO image ``i + 1``; annotation and result ids from 1.
+
+    Categories: the class map's foreground ids plus every label id seen (ids are kept as they
+    are). Arrays are stacked per image and turned into dicts in one comprehension each.
+    """
+    images, gt_rows, dt_rows = [], [], []
+    iterator = items
+    if show_pbar:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(items, desc="COCOMetric", unit="img")
+    for image_id, it in enumerate(iterator, start=1):
+        images.append({"id": image_id, "width": it.width, "height": it.height})
+        if len(it.gt_boxes):
+            ids = np.full(len(it.gt_boxes), image_id)
+            gt_rows.append(np.column_stack([ids, _xywh(it.gt_boxes), it.gt_areas,
+                                            it.gt_label_ids, it.gt_iscrowd]))
+        if len(it.dt_boxes):
+            ids = np.full(len(it.dt_boxes), image_id)
+            dt_rows.append(np.column_stack([ids, _xywh(it.dt_boxes), it.dt_scores,
+                                            it.dt_label_ids]))
+    gt = np.concatenate(gt_rows) if gt_rows else np.zeros((0, 8))
+    dt = np.concatenate(dt_rows) if dt_rows else np.zeros((0, 7))
+    cat_ids = set(gt[:, 6].astype(np.int64).tolist()) | set(dt[:, 6].astype(np.int64).tolist())
+    if class_map is not None:
+        cat_ids.update(i for i, c in enumerate(class_map) if c != class_map.background)
+    # Annotation ids from 1: pycocotools stores a match as the annotation id, 0 meaning none.
+    gt_anns = [
+        {"id": n, "image_id": int(r[0]), "bbox": r[1:5], "area": r[5],
+         "category_id": int(r[6]), "iscrowd": int(r[7])}
+        for n, r in enumerate(gt.tolist(), start=1)
+    ]
+    # The fields COCO.loadRes gives a box result (area = w * h, iscrowd 0, ids from 1), set here
+    # because loadRes cannot take an empty result list.
+    dt_anns = [
+        {"id": n, "image_id": int(r[0]), "bbox": r[1:5], "area": r[3] * r[4], "score": r[5],
+         "category_id": int(r[6]), "iscrowd": 0}
+        for n, r in enumerate(dt.tolist(), start=1)
+    ]
+    return _CocoInputs(images, gt_anns, dt_anns, sorted(cat_ids))
+
+
+def _run_cocoeval(inputs: _CocoInputs, iou_thresholds: np.ndarray, iou_type: str):
+    """pycocotools' ``COCOeval`` after ``evaluate()`` and ``accumulate()`` (it prints: wrap it)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    categories = [{"id": c, "name": str(c)} for c in inputs.cat_ids]
+    coco_gt, coco_dt = COCO(), COCO()
+    coco_gt.dataset = {"images": inputs.images, "annotations": inputs.gt_anns,
+                       "categories": categories}
+    coco_dt.dataset = {"images": list(inputs.images), "annotations": inputs.dt_anns,
+                       "categories": categories}
+    coco_gt.createIndex()
+    coco_dt.createIndex()
+    coco_eval = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+    coco_eval.params.iouThrs = iou_thresholds.copy()
+    coco_eval.params.catIds = list(inputs.cat_ids)
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    return coco_eval
+
+
+def _mean_valid(s: np.ndarray) -> float:
+    """Mean of the defined entries (pycocotools marks undefined ones -1), or -1.0 if none."""
+    valid = s[s > -1]
+    return float(np.mean(valid)) if valid.size else -1.0
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """One summary number: AP or AR, at one IoU (or averaged), in one area range, at maxDets."""
+
+    key: str
+    ap: bool
+    iou: float | None
+    area: str
+    max_dets: int
+
+    def value(self, coco_eval) -> float:
+        """Selected and averaged as ``COCOeval.summarize`` does (same elements, same order)."""
+        if not coco_eval.eval:  # pycocotools had nothing to accumulate (no images or classes)
+            return -1.0
+        p = coco_eval.params
+        s = coco_eval.eval["precision" if self.ap else "recall"]
+        if self.iou is not None:
+            s = s[np.isclose(p.iouThrs, self.iou, rtol=0, atol=1e-9)]
+        return _mean_valid(s[..., p.areaRngLbl.index(self.area), p.maxDets.index(self.max_dets)])
+
+
 class COCOMetric(Metric):
     """COCO box AP/AR computed by pycocotools' ``COCOeval``, with IceVision's key names.
 
     :meth:`finalize` returns IceVision's 12 summary keys (see :attr:`keys`), then one
-    ``"AP (IoU=0.50:0.95) area=all class=<name>"`` per foreground class of the class map (class
-    names from the predictions' class map, label ids as text without one), in class-id order.
-    The module docstring lists how inputs are built, what ``-1.0`` means and the DDP behaviour.
+    ``"AP (IoU=0.50:0.95) area=all class=<name>"`` per class (:meth:`class_key`): every foreground
+    class of the predictions' class map and every label id seen, in id order (the id as text
+    when there is no class map). The module docstring lists how inputs are built, what ``-1.0``
+    means and the DDP behaviour.
 
     Args:
         metric_type: ``COCOMetricType.bbox`` (masks are not supported).
         iou_thresholds: the IoU thresholds to average over (COCO's 0.50:0.05:0.95 when ``None``).
-            Keys name them: the averaged keys read ``IoU=<first>:<last>`` (``IoU=<t>`` for one
-            threshold), and ``"AP (IoU=0.50) area=all"`` / ``"AP (IoU=0.75) area=all"`` are present
+            Keys name them: averaged keys read ``IoU=<lowest>:<highest>`` (``IoU=<t>`` for one
+            threshold); ``"AP (IoU=0.50) area=all"`` and ``"AP (IoU=0.75) area=all"`` are present
             only when 0.5 / 0.75 are among the thresholds (and differ from the averaged key).
         print_summary: print pycocotools' summary table at each :meth:`finalize`.
         show_pbar: show a progress bar while the COCO inputs are built.
@@ -234,38 +350,36 @@ class COCOMetric(Metric):
             )
         return np.unique(thr)  # sorted, duplicates removed
 
-    def _has_threshold(self, t: float) -> bool:
-        return bool(np.isclose(self.iou_thresholds, t, rtol=0, atol=1e-9).any())
-
     @property
     def _iou_range(self) -> str:
         thr = self.iou_thresholds
         return f"{thr[0]:.2f}" if len(thr) == 1 else f"{thr[0]:.2f}:{thr[-1]:.2f}"
 
+    def _summaries(self) -> list[_Summary]:
+        rng = self._iou_range
+        out = [_Summary(f"AP (IoU={rng}) area=all", True, None, "all", 100)]
+        for t in (0.5, 0.75):
+            key = f"AP (IoU={t:.2f}) area=all"
+            if np.isclose(self.iou_thresholds, t, rtol=0, atol=1e-9).any() and key != out[0].key:
+                out.append(_Summary(key, True, t, "all", 100))
+        out += [_Summary(f"AP (IoU={rng}) area={a}", True, None, a, 100) for a in _AREAS[1:]]
+        out += [_Summary(f"AR (IoU={rng}) area=all maxDets={m}", False, None, "all", m)
+                for m in (1, 10, 100)]
+        out += [_Summary(f"AR (IoU={rng}) area={a} maxDets=100", False, None, a, 100)
+                for a in _AREAS[1:]]
+        return out
+
     @property
     def keys(self) -> list[str]:
         """The summary keys :meth:`finalize` returns first, in order (IceVision's 12 by default).
 
-        Known before any data is seen, so an engine can name table columns up front.
+        Known before any data is seen, so an engine can name its table columns up front.
         """
-        return [key for key, _ in self._summary_spec()]
+        return [s.key for s in self._summaries()]
 
     def class_key(self, class_name: str) -> str:
         """The key of one class's AP, e.g. ``"AP (IoU=0.50:0.95) area=all class=cat"``."""
         return f"AP (IoU={self._iou_range}) area=all class={class_name}"
-
-    def _summary_spec(self) -> list[tuple[str, tuple]]:
-        """(key, (ap?, iou or None, area, maxDets)) for each summary value, in order."""
-        rng = self._iou_range
-        spec: list[tuple[str, tuple]] = [(f"AP (IoU={rng}) area=all", (True, None, "all", 100))]
-        for t in (0.5, 0.75):
-            key = f"AP (IoU={t:.2f}) area=all"
-            if self._has_threshold(t) and key != spec[0][0]:
-                spec.append((key, (True, t, "all", 100)))
-        spec += [(f"AP (IoU={rng}) area={a}", (True, None, a, 100)) for a in _AREAS[1:]]
-        spec += [(f"AR (IoU={rng}) area=all maxDets={m}", (False, None, "all", m)) for m in (1, 10, 100)]
-        spec += [(f"AR (IoU={rng}) area={a} maxDets=100", (False, None, a, 100)) for a in _AREAS[1:]]
-        return spec
 
     # -- the protocol ----------------------------------------------------------------------
     def reset(self) -> None:
@@ -278,7 +392,7 @@ class COCOMetric(Metric):
         return len(self._items)
 
     def accumulate(self, preds: Sequence[Prediction]) -> None:
-        """Store the detections and ground truth of ``preds`` (copied: later edits don't leak in)."""
+        """Store the detections and ground truth of ``preds`` (copied: later edits don't leak)."""
         for pred in preds:
             self._items.append(_image_item(pred))
             if self._class_map is None and pred.class_map is not None:
@@ -293,116 +407,18 @@ class COCOMetric(Metric):
         items, class_map = self._items, self._class_map
         self.reset()
         if _distributed_world_size() > 1:
-            items, class_map = self._gather(items, class_map)
-        items = _ordered(items)
-        coco_eval, cat_ids = self._evaluate(items, class_map)
-        logs = {key: self._summary_value(coco_eval, *how) for key, how in self._summary_spec()}
-        for k, cat_id in enumerate(cat_ids):
-            if class_map is not None and cat_id < len(class_map):
-                name = class_map.get_by_id(cat_id)
-            else:
-                name = str(cat_id)
-            logs[self.class_key(name)] = self._class_ap(coco_eval, k)
-        return logs
-
-    # -- DDP -------------------------------------------------------------------------------
-    @staticmethod
-    def _gather(items: list[_ImageItem], class_map: ClassMap | None):
-        import torch.distributed as dist
-
-        gathered: list = [None] * dist.get_world_size()
-        dist.all_gather_object(gathered, (items, class_map))
-        all_items = _unique_by_record_id(it for rank_items, _ in gathered for it in rank_items)
-        maps = [cm for _, cm in gathered if cm is not None]
-        logger.debug("COCOMetric: gathered %d images from %d ranks", len(all_items), len(gathered))
-        return all_items, (maps[0] if maps else class_map)
-
-    # -- pycocotools -----------------------------------------------------------------------
-    def _evaluate(self, items: list[_ImageItem], class_map: ClassMap | None):
-        """Build COCO ground truth and results from ``items`` and run evaluate + accumulate."""
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-
-        cat_ids = set()
-        if class_map is not None:
-            cat_ids.update(i for i, c in enumerate(class_map) if c != class_map.background)
-        images, gt_rows, dt_rows = [], [], []
-        iterator = items
-        if self.show_pbar:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(items, desc="COCOMetric", unit="img")
-        for image_id, it in enumerate(iterator, start=1):
-            images.append({"id": image_id, "width": it.width, "height": it.height})
-            if len(it.gt_boxes):
-                gt_rows.append(
-                    np.column_stack(
-                        [np.full(len(it.gt_boxes), image_id), _xywh(it.gt_boxes), it.gt_areas,
-                         it.gt_label_ids, it.gt_iscrowd]
-                    )
-                )
-            if len(it.dt_boxes):
-                dt_rows.append(
-                    np.column_stack(
-                        [np.full(len(it.dt_boxes), image_id), _xywh(it.dt_boxes), it.dt_scores,
-                         it.dt_label_ids]
-                    )
-                )
-        gt = np.concatenate(gt_rows) if gt_rows else np.zeros((0, 8))
-        dt = np.concatenate(dt_rows) if dt_rows else np.zeros((0, 7))
-        cat_ids.update(gt[:, 6].astype(np.int64).tolist())
-        cat_ids.update(dt[:, 6].astype(np.int64).tolist())
-        cat_ids = sorted(cat_ids)
-
-        # Annotation ids from 1 (pycocotools reads id 0 as "unmatched"). Rows -> dicts in one
-        # comprehension each: the only per-annotation Python work outside pycocotools.
-        gt_anns = [
-            {"id": n, "image_id": int(r[0]), "bbox": r[1:5], "area": r[5], "category_id": int(r[6]),
-             "iscrowd": int(r[7])}
-            for n, r in enumerate(gt.tolist(), start=1)
-        ]
-        # The same fields COCO.loadRes gives a box result (area = w * h, iscrowd 0, ids from 1);
-        # built directly because loadRes cannot take an empty result list.
-        dt_anns = [
-            {"id": n, "image_id": int(r[0]), "bbox": r[1:5], "area": r[3] * r[4], "score": r[5],
-             "category_id": int(r[6]), "iscrowd": 0}
-            for n, r in enumerate(dt.tolist(), start=1)
-        ]
-        categories = [{"id": c, "name": str(c)} for c in cat_ids]
-        quiet = contextlib.nullcontext() if self.print_summary else contextlib.redirect_stdout(io.StringIO())
-        with quiet:
-            coco_gt, coco_dt = COCO(), COCO()
-            coco_gt.dataset = {"images": images, "annotations": gt_anns, "categories": categories}
-            coco_dt.dataset = {"images": list(images), "annotations": dt_anns, "categories": categories}
-            coco_gt.createIndex()
-            coco_dt.createIndex()
-            coco_eval = COCOeval(coco_gt, coco_dt, iouType=self.metric_type.value)
-            coco_eval.params.iouThrs = self.iou_thresholds.copy()
-            coco_eval.params.catIds = cat_ids
-            coco_eval.evaluate()
-            coco_eval.accumulate()
-        if self.print_summary:
+            items, class_map = _gather(items, class_map)
+        inputs = _coco_inputs(_ordered(items), class_map, show_pbar=self.show_pbar)
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet):
+            coco_eval = _run_cocoeval(inputs, self.iou_thresholds, self.metric_type.value)
+        if self.print_summary and coco_eval.eval:
             coco_eval.summarize()
-        return coco_eval, cat_ids
-
-    def _summary_value(self, coco_eval, ap: bool, iou: float | None, area: str, max_dets: int) -> float:
-        """One summary number, selected and averaged the way ``COCOeval.summarize`` does."""
-        p = coco_eval.params
-        if not coco_eval.eval:  # nothing to evaluate (no images or no classes)
-            return -1.0
-        a = p.areaRngLbl.index(area)
-        m = list(p.maxDets).index(max_dets)
-        s = coco_eval.eval["precision" if ap else "recall"]
-        if iou is not None:
-            s = s[np.isclose(p.iouThrs, iou, rtol=0, atol=1e-9)]
-        s = s[..., a, m]
-        valid = s[s > -1]
-        return float(np.mean(valid)) if valid.size else -1.0
-
-    @staticmethod
-    def _class_ap(coco_eval, k: int) -> float:
-        if not coco_eval.eval:
-            return -1.0
-        s = coco_eval.eval["precision"][:, :, k, 0, -1]
-        valid = s[s > -1]
-        return float(np.mean(valid)) if valid.size else -1.0
+        logs = {s.key: s.value(coco_eval) for s in self._summaries()}
+        for k, cat_id in enumerate(inputs.cat_ids):
+            known = class_map is not None and 0 <= cat_id < len(class_map)
+            name = class_map.get_by_id(cat_id) if known else str(cat_id)
+            precision = coco_eval.eval.get("precision")
+            ap = -1.0 if precision is None else _mean_valid(precision[:, :, k, 0, -1])
+            logs[self.class_key(name)] = ap
+        return logs

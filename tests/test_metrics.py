@@ -65,9 +65,10 @@ def random_preds(seed, num_images=20, crowd=True):
         if m:  # noisy copies of the ground truth, some with the wrong class
             noisy = gt + rng.normal(0, 0.08, (m, 4)) * np.concatenate([wh, wh], 1)
             dt = np.concatenate([noisy, dt])
-            dt_labels = np.concatenate([np.where(rng.random(m) < 0.8, labels, rng.integers(1, 4, m)),
-                                        dt_labels])
-        preds.append(make_pred(rid, gt, labels, dt, rng.random(len(dt)), dt_labels, iscrowds, areas))
+            relabel = np.where(rng.random(m) < 0.8, labels, rng.integers(1, 4, m))
+            dt_labels = np.concatenate([relabel, dt_labels])
+        scores = rng.random(len(dt))
+        preds.append(make_pred(rid, gt, labels, dt, scores, dt_labels, iscrowds, areas))
     return preds
 
 
@@ -87,7 +88,8 @@ def reference(preds, iou_thresholds=None, cat_ids=None, first_ann_id=1):
                 "area": r.areas[j] if r.areas is not None else b.area,
                 "iscrowd": int(r.iscrowds[j]) if r.iscrowds is not None else 0,
             })
-        for (x1, y1, x2, y2), s, lab in zip(p.boxes.tolist(), p.scores.tolist(), p.label_ids.tolist()):
+        rows = zip(p.boxes.tolist(), p.scores.tolist(), p.label_ids.tolist())
+        for (x1, y1, x2, y2), s, lab in rows:
             if s > 0:
                 results.append({"image_id": image_id, "category_id": lab, "score": s,
                                 "bbox": [x1, y1, x2 - x1, y2 - y1]})
@@ -149,7 +151,8 @@ def test_hand_cases_equal_direct_cocoeval(case):
     assert [logs[k] for k in ICEVISION_KEYS] == reference(preds).tolist()
     for cat_id, name in enumerate(CLASS_MAP):
         if cat_id:
-            assert logs[f"AP (IoU=0.50:0.95) area=all class={name}"] == reference(preds, cat_ids=[cat_id])[0]
+            expected = reference(preds, cat_ids=[cat_id])[0]
+            assert logs[f"AP (IoU=0.50:0.95) area=all class={name}"] == expected
 
 
 @pytest.mark.parametrize("case, ap, ap50, ap75, ap_large", [
@@ -172,7 +175,8 @@ def test_shifted_box_scores_the_thresholds_its_iou_passes():
     thresholds = np.linspace(0.5, 0.95, 10)
     logs = run_metric([pred])
     assert logs["AP (IoU=0.50:0.95) area=all"] == pytest.approx(np.mean(thresholds <= overlap))
-    assert (logs["AP (IoU=0.50) area=all"], logs["AP (IoU=0.75) area=all"]) == pytest.approx((1.0, 0.0))
+    ap50, ap75 = logs["AP (IoU=0.50) area=all"], logs["AP (IoU=0.75) area=all"]
+    assert (ap50, ap75) == pytest.approx((1.0, 0.0))
 
 
 def test_crowd_flag_changes_the_result():
@@ -188,7 +192,8 @@ def test_crowd_flag_changes_the_result():
 def test_per_class_ap_named_by_class():
     logs = run_metric(HAND_CASES["two_classes"])
     per_class = {k: v for k, v in logs.items() if "class=" in k}
-    assert list(per_class) == [f"AP (IoU=0.50:0.95) area=all class={n}" for n in ("cat", "dog", "bird")]
+    names = ("cat", "dog", "bird")
+    assert list(per_class) == [f"AP (IoU=0.50:0.95) area=all class={n}" for n in names]
     assert per_class["AP (IoU=0.50:0.95) area=all class=cat"] == pytest.approx(1.0)
     assert 0.0 < per_class["AP (IoU=0.50:0.95) area=all class=dog"] < 1.0
 
@@ -222,7 +227,8 @@ def test_accumulation_order_does_not_matter():
     miss = make_pred(1, [GT_BOX], [1], [(300, 300, 400, 400)], [0.5], [1])
     logs = run_metric([miss, hit])
     assert logs == run_metric([hit, miss])
-    assert logs["AP (IoU=0.50:0.95) area=all"] == reference([hit, miss])[0] != reference([miss, hit])[0]
+    assert reference([hit, miss])[0] != reference([miss, hit])[0]  # the tie matters
+    assert logs["AP (IoU=0.50:0.95) area=all"] == reference([hit, miss])[0]
 
 
 # -- options and key names --------------------------------------------------------------------
@@ -280,8 +286,8 @@ def test_metric_type_bbox_by_name():
 def test_print_summary(print_summary, capsys):
     run_metric(HAND_CASES["perfect"], print_summary=print_summary)
     out = capsys.readouterr().out
-    assert ("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000" in out) \
-        == print_summary
+    line = "Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"
+    assert (line in out) == print_summary
     if not print_summary:
         assert out == ""
 
@@ -291,14 +297,16 @@ def test_annotation_ids_are_renumbered_from_one():
     preds = HAND_CASES["perfect"]
     # pycocotools reads annotation id 0 as "unmatched": a Roboflow-style id 0 scores a perfect box 0
     assert reference(preds, first_ann_id=0)[0] == 0.0
-    assert run_metric(preds)["AP (IoU=0.50:0.95) area=all"] == reference(preds)[0] == pytest.approx(1.0)
+    ours = run_metric(preds)["AP (IoU=0.50:0.95) area=all"]
+    assert ours == reference(preds)[0] == pytest.approx(1.0)
 
 
 def test_effdet_zero_padding_rows_are_ignored():
     real = HAND_CASES["two_classes"]
     padded = [
         Prediction(np.concatenate([p.boxes, np.zeros((5, 4), np.float32)]),
-                   np.concatenate([p.scores, np.zeros(5)]), np.concatenate([p.label_ids, np.zeros(5)]),
+                   np.concatenate([p.scores, np.zeros(5)]),
+                   np.concatenate([p.label_ids, np.zeros(5)]),  # effdet's rows: all six zeros
                    ground_truth=p.ground_truth)
         for p in real
     ]
@@ -326,8 +334,10 @@ def test_prediction_without_ground_truth_raises():
 
 
 # -- empty cases and reset --------------------------------------------------------------------
-def test_nothing_accumulated_gives_minus_one():
-    assert COCOMetric().finalize() == {k: -1.0 for k in ICEVISION_KEYS}
+@pytest.mark.parametrize("print_summary", [False, True])
+def test_nothing_accumulated_gives_minus_one(print_summary):
+    metric = COCOMetric(print_summary=print_summary)
+    assert metric.finalize() == {k: -1.0 for k in ICEVISION_KEYS}
 
 
 def test_no_detections_score_zero_where_there_is_ground_truth():
