@@ -1,0 +1,234 @@
+"""Pictures of records and samples: boxes in one colour per class, class names on a label.
+
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot): nothing depends on
+the GUI backend, nothing piles up in pyplot's figure list, and ``save_path=`` writes a PNG on a
+headless machine. In Jupyter the returned Figure displays itself.
+
+The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` and
+``show_preds``:
+
+- :func:`grid` makes a figure with ``n`` image cells,
+- :func:`draw_record` draws an image and its boxes (optionally scores) on one axes,
+- :func:`display_image` turns any sample image (normalized float or uint8) into uint8 RGB,
+- :func:`color_for` gives the colour of a class id,
+- :func:`finish` saves (``save_path``) and returns the figure.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .bbox import BBox
+from .class_map import ClassMap
+from .records import Record
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "PALETTE",
+    "color_for",
+    "display_image",
+    "draw_record",
+    "finish",
+    "grid",
+    "show_records",
+    "show_samples",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Distinct colours that read on photos (saturated, not too dark), in order of class id 1, 2, ...
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+    (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128),
+    (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0), (170, 255, 195),
+    (128, 128, 0), (255, 215, 180), (0, 0, 128), (255, 225, 25), (128, 128, 128),
+)
+
+
+def color_for(label: int | str | None) -> tuple[int, int, int]:
+    """The RGB colour (0-255) of a class: by id (1 -> first colour), or by a stable name hash.
+
+    Example:
+        >>> color_for(1), color_for(21) == color_for(1)
+        ((230, 25, 75), True)
+    """
+    if label is None:
+        return PALETTE[-1]
+    if isinstance(label, str):
+        return PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
+    return PALETTE[(int(label) - 1) % len(PALETTE)]
+
+
+def display_image(
+    img: np.ndarray,
+    denormalize: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> np.ndarray:
+    """An HxWx3 uint8 image to show: float images are un-normalized (``img * std + mean``).
+
+    Accepts HxWx3 or 3xHxW arrays (or tensors). uint8 images pass through unchanged.
+    """
+    arr = img.detach().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[2] != 3:
+        arr = arr.transpose(1, 2, 0)
+    if arr.dtype == np.uint8:
+        return arr
+    arr = arr.astype(np.float32)
+    if denormalize:
+        arr = arr * np.asarray(std, np.float32) + np.asarray(mean, np.float32)
+        arr = arr * 255.0
+    elif arr.max(initial=0) <= 1.0:
+        arr = arr * 255.0
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def grid(n: int, ncols: int = 3, cell_size: float = 4.0, dpi: int = 100) -> tuple["Figure", list["Axes"]]:
+    """A figure of ``n`` cells (``ncols`` per row), each ``cell_size`` inches square.
+
+    Returns the figure and its ``n`` axes (axis lines off).
+    """
+    from matplotlib.figure import Figure
+
+    n = max(int(n), 1)
+    ncols = max(1, min(int(ncols), n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(ncols * cell_size, nrows * cell_size), dpi=dpi)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes:
+        ax.set_axis_off()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95, wspace=0.03, hspace=0.08)
+    return fig, axes[:n]
+
+
+def _as_xyxy(boxes) -> np.ndarray:
+    if len(boxes) and isinstance(boxes[0], BBox):
+        return np.array([b.xyxy for b in boxes], dtype=np.float64)
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def draw_record(
+    ax: "Axes",
+    img: np.ndarray | None,
+    boxes,
+    labels: Sequence[str] | None = None,
+    scores: Sequence[float] | None = None,
+    label_ids: Sequence[int] | None = None,
+    *,
+    title: str | None = None,
+    linewidth: float = 2.0,
+    fontsize: float = 8.0,
+) -> "Axes":
+    """Draw ``img`` (uint8 HxWx3) and its xyxy ``boxes`` (``BBox`` list or ``[N, 4]``) on ``ax``.
+
+    Each box takes its class colour (from ``label_ids``, else from the label name) and, when
+    ``labels`` or ``scores`` are given, a label such as ``"cat 0.87"`` on a box of that colour.
+
+    Example:
+        >>> fig, (ax,) = grid(1)
+        >>> draw_record(ax, img, record.bboxes, record.labels, label_ids=record.label_ids)
+    """
+    from matplotlib.patches import Rectangle
+
+    if img is not None:
+        ax.imshow(img)
+    xyxy = _as_xyxy(boxes)
+    for i, (x0, y0, x1, y1) in enumerate(xyxy.tolist()):
+        label = labels[i] if labels is not None and i < len(labels) else None
+        key = label_ids[i] if label_ids is not None and i < len(label_ids) else label
+        rgb = np.array(color_for(key)) / 255.0
+        # pixel centres sit on integers in imshow: the continuous box edge is half a pixel off
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                               edgecolor=rgb, linewidth=linewidth))
+        text = " ".join(
+            part for part in (label, None if scores is None else f"{float(scores[i]):.2f}") if part
+        )
+        if text:
+            light = float(rgb @ np.array([0.299, 0.587, 0.114])) > 0.6
+            ax.text(x0 - 0.5, y0 - 0.5, text, fontsize=fontsize, color="black" if light else "white",
+                    va="bottom", ha="left", clip_on=True,
+                    bbox=dict(facecolor=rgb, edgecolor="none", pad=1.5))
+    if title:
+        ax.set_title(title, fontsize=fontsize + 1)
+    ax.set_axis_off()
+    return ax
+
+
+def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
+    """Save ``fig`` as a PNG when ``save_path`` is given (folders created); return it."""
+    if save_path is not None:
+        path = Path(save_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=fig.dpi, format="png")
+    return fig
+
+
+def _names(record: Record, class_map: ClassMap | None) -> list[str]:
+    cm = class_map or record.class_map
+    if record.labels and len(record.labels) == len(record.bboxes):
+        return list(record.labels)
+    if cm is not None:
+        return [cm.get_by_id(i) for i in record.label_ids]
+    return [str(i) for i in record.label_ids]
+
+
+def _title(record: Record) -> str:
+    return Path(record.filepath).name if record.filepath is not None else str(record.record_id)
+
+
+def show_records(
+    records: Sequence[Record],
+    ncols: int = 3,
+    class_map: ClassMap | None = None,
+    save_path: str | Path | None = None,
+    *,
+    display_label: bool = True,
+    cell_size: float = 4.0,
+) -> "Figure":
+    """A grid of records with their boxes and class names (images loaded, never cached).
+
+    Example:
+        >>> show_records(train_records[:6], ncols=3, save_path="records.png")
+    """
+    fig, axes = grid(len(records), ncols, cell_size)
+    for ax, record in zip(axes, records):
+        img = record.img if record.img is not None else record.copy().load_image()
+        draw_record(ax, display_image(img), record.bboxes,
+                    _names(record, class_map) if display_label else None,
+                    label_ids=record.label_ids or None, title=_title(record))
+    return finish(fig, save_path)
+
+
+def show_samples(
+    samples: Sequence[Record],
+    ncols: int = 3,
+    denormalize: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    save_path: str | Path | None = None,
+    *,
+    class_map: ClassMap | None = None,
+    display_label: bool = True,
+    cell_size: float = 4.0,
+) -> "Figure":
+    """A grid of transformed samples (Dataset items); normalized images are un-normalized.
+
+    Example:
+        >>> show_samples([train_ds[0] for _ in range(6)], ncols=3, save_path="augs.png")
+    """
+    fig, axes = grid(len(samples), ncols, cell_size)
+    for ax, sample in zip(axes, samples):
+        img = sample.img if sample.img is not None else sample.copy().load_image()
+        draw_record(ax, display_image(img, denormalize, mean, std), sample.bboxes,
+                    _names(sample, class_map) if display_label else None,
+                    label_ids=sample.label_ids or None, title=_title(sample))
+    return finish(fig, save_path)
