@@ -41,6 +41,9 @@ __all__ = [
     "end2end_detect",
     "inference_tfm",
     "to_original",
+    "annotate",
+    "show_results",
+    "show_preds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -299,7 +302,137 @@ def end2end_detect(
         pred.filepath = Path(img)
     if not return_img:
         return pred
-    from ..visualize import draw_prediction
+    return pred, annotate(pred, display_label=display_label, display_score=display_score)
 
-    annotated = draw_prediction(pred, display_label=display_label, display_score=display_score)
-    return pred, annotated
+
+# -- pictures ----------------------------------------------------------------------------------
+def _pred_image(pred: Prediction) -> np.ndarray:
+    from ..visualize import display_image
+
+    if pred.img is not None:
+        return display_image(pred.img, denormalize=False)
+    if pred.filepath is not None:
+        from ..images import open_img
+
+        return open_img(pred.filepath)
+    raise ValueError(
+        f"prediction {pred.record_id!r} has no image: predict with keep_images=True (or from files)"
+    )
+
+
+def _draw_pred(ax, pred: Prediction, img, display_label: bool, display_score: bool, title: str):
+    from ..visualize import draw_record
+
+    draw_record(
+        ax, img, pred.boxes[pred.keep], pred.labels if display_label else None,
+        pred.kept_scores.tolist() if display_score else None, label_ids=pred.kept_label_ids,
+        title=title,
+    )
+
+
+def _draw_truth(ax, record: Record, img, display_label: bool, title: str):
+    from ..visualize import draw_record
+
+    names = record.labels or (
+        [record.class_map.get_by_id(i) for i in record.label_ids] if record.class_map else None
+    )
+    draw_record(ax, img, record.bboxes, names if display_label else None,
+                label_ids=record.label_ids or None, title=title)
+
+
+def _name(pred: Prediction) -> str:
+    return Path(pred.filepath).name if pred.filepath is not None else str(pred.record_id)
+
+
+def annotate(
+    pred: Prediction, *, display_label: bool = True, display_score: bool = True
+) -> np.ndarray:
+    """The prediction's image (HxWx3 uint8, same size) with its kept boxes, names and scores.
+
+    Example:
+        >>> PIL.Image.fromarray(annotate(pred)).save("dog_pred.png")
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    img = _pred_image(pred)
+    h, w = img.shape[:2]
+    dpi = 100
+    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    fontsize = max(6.0, min(w, h) / 40)
+    _draw_pred(ax, pred, img, display_label, display_score, title="")
+    for text in ax.texts:
+        text.set_fontsize(fontsize)
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[:h, :w, :3])
+
+
+def show_preds(
+    preds: Sequence[Prediction],
+    ncols: int = 2,
+    *,
+    show_ground_truth: bool = True,
+    display_label: bool = True,
+    display_score: bool = True,
+    save_path: str | Path | None = None,
+    cell_size: float = 4.0,
+):
+    """A grid of predictions, each beside its ground truth (when it has one).
+
+    Predictions need their images: from ``predict(..., keep_images=True)``, or files.
+
+    Example:
+        >>> show_preds(predict(model, ds, keep_images=True)[:6], save_path="preds.png")
+    """
+    from ..visualize import finish, grid
+
+    pairs = show_ground_truth and any(p.ground_truth is not None for p in preds)
+    per = 2 if pairs else 1
+    fig, axes = grid(len(preds) * per, ncols * per, cell_size)
+    for i, pred in enumerate(preds):
+        img = _pred_image(pred)
+        if pairs:
+            truth = pred.ground_truth
+            if truth is not None:
+                _draw_truth(axes[2 * i], truth, img, display_label, f"{_name(pred)}: truth")
+            _draw_pred(axes[2 * i + 1], pred, img, display_label, display_score,
+                       f"prediction (score >= {pred.detection_threshold:g})")
+        else:
+            _draw_pred(axes[i], pred, img, display_label, display_score, _name(pred))
+    return finish(fig, save_path)
+
+
+def show_results(
+    model: nn.Module,
+    dataset: Any,
+    detection_threshold: float = 0.5,
+    num_samples: int = 6,
+    ncols: int = 2,
+    *,
+    device: str | torch.device | None = None,
+    display_label: bool = True,
+    display_score: bool = True,
+    save_path: str | Path | None = None,
+    cell_size: float = 4.0,
+):
+    """Ground truth beside prediction for the first ``num_samples`` items of a dataset.
+
+    The dataset's transform must be deterministic (see :func:`predict`); pictures are drawn on
+    the original images.
+
+    Example:
+        >>> show_results(model, valid_ds, detection_threshold=0.5, save_path="results.png")
+    """
+    from ..dataset import Dataset
+
+    records = list(getattr(dataset, "records", []))[:num_samples]
+    subset = Dataset(records, getattr(dataset, "tfm", None))
+    preds = predict(model, subset, detection_threshold=detection_threshold, keep_images=True,
+                    device=device)
+    return show_preds(preds, ncols, display_label=display_label, display_score=display_score,
+                      save_path=save_path, cell_size=cell_size)

@@ -142,3 +142,35 @@ def test_end2end_detect_from_a_file(model, tmp_path):
 def test_wrong_input_size_says_what_to_do(model):
     with pytest.raises(BatchError, match=r"built for 128x128.*resize_and_pad\(\(128, 128\)\)"):
         detect(model, torch.zeros(1, 3, 96, 128))
+
+
+def test_annotated_image_and_figures(model, tmp_path):
+    img, box = image_with_rect(200, 120)
+    pred, annotated = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=0.0,
+                                     return_img=True)
+    assert annotated.shape == img.shape and annotated.dtype == np.uint8
+    assert (annotated != img).any(axis=-1).mean() > 0.01  # boxes were drawn over the image
+    _, plain = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=1.01,
+                              return_img=True)
+    assert (plain != img).any(axis=-1).mean() < 0.01  # nothing kept: the image itself
+
+    records = [
+        Record(i, None, w, h, labels=["box"], label_ids=[1], bboxes=[b], img=im,
+               class_map=CLASS_MAP)
+        for i, (w, h) in enumerate(SHAPES[:3])
+        for im, b in [image_with_rect(w, h)]
+    ]
+    from efficientdet_adapter.efficientdet.prediction import show_preds, show_results
+
+    fig = show_results(model, Dataset(records, inference_tfm(model)), ncols=1,
+                       save_path=tmp_path / "results.png", cell_size=2.0)
+    assert len(fig.axes) == 6  # 3 samples x (truth, prediction)
+    assert fig.axes[0].get_title().endswith("truth") and "prediction" in fig.axes[1].get_title()
+    png = Image.open(tmp_path / "results.png")
+    assert png.size == (400, 600)  # 2 cells of 2 inches by 3 rows, at 100 dpi
+
+    preds = predict(model, Dataset.from_images([img], inference_tfm(model)), keep_images=True)
+    fig = show_preds(preds, save_path=tmp_path / "preds.png", cell_size=2.0)
+    assert len(fig.axes) == 1 and (tmp_path / "preds.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="keep_images=True"):
+        show_preds(predict(model, Dataset.from_images([img], inference_tfm(model))))
