@@ -353,3 +353,12 @@ def test_config_round_trips_through_json_and_rebuilds(lite0):
     assert rebuilt.config == direct.config and _shapes(rebuilt) == _shapes(direct)
     with pytest.raises(ModelConfigError, match="lacks"):
         ModelConfig.from_dict({"model_name": LITE0})
+
+
+def test_explicit_mean_std_override_the_model_default():
+    m = model(model_name="efficientdet_d0", num_classes=2, img_size=128, mean=(0.1, 0.2, 0.3),
+              std=(0.4, 0.5, 0.6))
+    assert (m.config.mean, m.config.std) == ((0.1, 0.2, 0.3), (0.4, 0.5, 0.6))
+    assert m.config.effdet_kwargs == {}
+    with pytest.raises(ModelConfigError, match="3 values"):
+        ModelConfig(LITE0, 2, 128, mean=(0.5, 0.5))
