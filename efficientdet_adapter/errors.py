@@ -16,6 +16,7 @@ __all__ = [
     "BatchError",
     "WeightsError",
     "CheckpointError",
+    "ModelConfigError",
 ]
 
 
@@ -59,3 +60,7 @@ class WeightsError(AdapterError, RuntimeError):
 
 class CheckpointError(AdapterError, RuntimeError):
     """A checkpoint file is missing, of an unknown layout, or does not match the model."""
+
+
+class ModelConfigError(AdapterError, ValueError):
+    """A model name, class count, image size or effdet setting that cannot build a model."""

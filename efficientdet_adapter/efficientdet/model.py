@@ -43,7 +43,7 @@ from effdet.config import get_efficientdet_config
 from effdet.config.model_config import efficientdet_model_param_dict
 from torch import Tensor, nn
 
-from ..errors import AdapterError, BatchError
+from ..errors import BatchError, ModelConfigError
 from .backbones import BackboneSpec
 from .weights import WeightsReport, load_backbone_weights, load_detector_weights
 
@@ -71,13 +71,6 @@ _FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
 _HEAD_PREFIXES = ("class_net", "box_net")
 
 Weights = Union[bool, str, PathLike, None]
-
-
-class ModelConfigError(AdapterError, ValueError):
-    """A model name, class count, image size or effdet setting that cannot build a model.
-
-    (Proposed for ``efficientdet_adapter/errors.py``; defined here until the lead moves it.)
-    """
 
 
 # --- names --------------------------------------------------------------------------------------
