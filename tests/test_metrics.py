@@ -420,3 +420,10 @@ def test_ddp_two_processes_report_the_whole_set(tmp_path):
     seen = Counter(i for r in range(2) for i in DistributedSampler(range(21), 2, r, seed=0))
     (dup,) = [i for i, n in seen.items() if n == 2]
     assert run_metric(preds + [preds[dup]]) != single
+
+
+@pytest.mark.parametrize("show_pbar", [True, False])
+def test_show_pbar(show_pbar, capsys):
+    run_metric(random_preds(2, num_images=5), show_pbar=show_pbar)
+    err = capsys.readouterr().err
+    assert ("COCOMetric: 100%" in err and "5/5" in err) == show_pbar
