@@ -33,8 +33,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ..class_map import ClassMap
 from ..errors import BatchError
 from ..records import Record
+from ..visualize import IMAGENET_MEAN, IMAGENET_STD
 from ._targets import anchor_label_targets, img_info, records_targets
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "infer_dl",
     "make_anchor_labeler",
     "stack_images",
+    "show_batch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -198,8 +201,8 @@ def make_anchor_labeler(model_or_config):
     """A CPU ``effdet.anchors.AnchorLabeler`` matching a model, for ``train_dl(anchor_labeler=)``.
 
     Args:
-        model_or_config: an effdet bench or ``EfficientDetModel``, a bare ``EfficientDet``, an
-            effdet model config, or an ``AnchorLabeler`` (returned as is).
+        model_or_config: an ``EfficientDetModel`` or its ``ModelConfig``, an effdet bench, a
+            bare ``EfficientDet``, an effdet config, or an ``AnchorLabeler`` (returned as is).
 
     The labeler is built like the one in effdet's ``DetBenchTrain`` (same anchors, IoU match
     threshold 0.5), so the labels equal the ones the model's forward would compute.
@@ -209,6 +212,10 @@ def make_anchor_labeler(model_or_config):
 
     if isinstance(model_or_config, AnchorLabeler):
         return model_or_config
+    if type(model_or_config).__name__ == "ModelConfig":  # efficientdet.model's own config
+        from .model import anchor_labeler
+
+        return anchor_labeler(model_or_config)
     config = model_or_config
     if isinstance(config, torch.nn.Module):
         config = unwrap_bench(config).config
@@ -265,3 +272,60 @@ def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 def infer_dl(dataset, batch_tfms: BatchTfms | None = None, **dataloader_kwargs) -> DataLoader:
     """A ``DataLoader`` of inference batches (see :func:`build_infer_batch`)."""
     return _loader(dataset, partial(build_infer_batch, batch_tfms=batch_tfms), dataloader_kwargs)
+
+
+# -- pictures -----------------------------------------------------------------------------------
+def show_batch(
+    batch,
+    ncols: int = 1,
+    denormalize: bool = True,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    save_path: str | Path | None = None,
+    *,
+    class_map: ClassMap | None = None,
+    display_label: bool = True,
+    cell_size: float = 4.0,
+):
+    """A figure of a batch as the model gets it: its images and its target boxes and classes.
+
+    The boxes drawn are the batch's own ``targets["bbox"]`` (yxyx, turned back to xyxy) with the
+    names of ``targets["cls"]``, so a wrong convention shows up in the picture. Inference
+    batches show their images only. Normalized images are un-normalized with ``mean``/``std``
+    (ImageNet's by default; pass ``mean=(0.5,) * 3, std=(0.5,) * 3`` for lite and ``_ap``
+    models).
+
+    Returns:
+        a ``matplotlib.figure.Figure``; with ``save_path`` it is also written as a PNG.
+
+    Example:
+        >>> show_batch(next(iter(train_dl)), ncols=4, save_path="batch.png")  # doctest: +SKIP
+    """
+    from ..visualize import display_image, draw_record, finish, grid
+
+    try:
+        (images, targets), records = batch
+    except (TypeError, ValueError):
+        raise BatchError(
+            "show_batch expects a batch ((images, targets), records) from train_dl, valid_dl, "
+            "infer_dl or build_*_batch"
+        ) from None
+    records = list(records)
+    fig, axes = grid(len(images), ncols, cell_size)
+    for i, ax in enumerate(axes):
+        record = records[i] if i < len(records) else None
+        cm = class_map or (record.class_map if record is not None else None)
+        if "bbox" in targets:
+            xyxy = targets["bbox"][i].detach().cpu().numpy().reshape(-1, 4)[:, [1, 0, 3, 2]]
+            ids = [int(c) for c in targets["cls"][i].tolist()]
+        else:
+            xyxy, ids = np.zeros((0, 4)), []
+        names = [cm.get_by_id(c) if cm is not None else str(c) for c in ids]
+        title = None
+        if record is not None:
+            title = str(record.record_id) if record.filepath is None else Path(record.filepath).name
+        draw_record(
+            ax, display_image(images[i], denormalize, mean, std), xyxy,
+            names if display_label else None, label_ids=ids or None, title=title,
+        )
+    return finish(fig, save_path)

@@ -240,5 +240,96 @@ def test_precomputed_anchor_labels_give_identical_losses(bench, num_workers):
 
 def test_anchor_labeler_checks_the_image_size(bench):
     recs = [make_record(0, width=256, height=256)]
-    with pytest.raises(BatchError, match=r"labeler is for 128x128 \(WxH\) images but the batch is 256x256"):
+    message = r"labeler is for 128x128 \(WxH\) images but the batch is 256x256"
+    with pytest.raises(BatchError, match=message):
         build_train_batch(recs, anchor_labeler=make_anchor_labeler(bench))
+
+
+# -- the real pipeline: Dataset + tfms + EfficientDetModel -------------------------------------
+def raw_records(n=4, width=160, height=120):
+    """uint8 records of another size than the model's, as a parser would give (plus pixels)."""
+    rng = np.random.default_rng(0)
+    recs = []
+    for i in range(n):
+        boxes = [(10 + 7 * k, 12 + 5 * k, 70 + 9 * k, 90 + 3 * k) for k in range(i % 3)]
+        recs.append(Record(
+            record_id=i, filepath=None, width=width, height=height,
+            labels=[CLASS_MAP.get_by_id(1 + k) for k in range(i % 3)],
+            label_ids=[1 + k for k in range(i % 3)],
+            bboxes=[BBox.from_xyxy(*b) for b in boxes],
+            img=rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
+            class_map=CLASS_MAP,
+        ))
+    return recs
+
+
+@pytest.fixture(scope="module")
+def adapter_model():
+    from efficientdet_adapter.efficientdet.model import model
+
+    torch.manual_seed(0)
+    net = model(model_name="tf_efficientdet_lite0", num_classes=len(CLASS_MAP), img_size=SIZE)
+    return net.eval()
+
+
+def test_dataset_pipeline_with_labels_in_workers_matches_the_model(adapter_model):
+    from efficientdet_adapter import tfms
+    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.efficientdet.model import normalize_tfm
+
+    tfm = tfms.A.Adapter([*tfms.A.resize_and_pad(SIZE), normalize_tfm(adapter_model)])
+    ds = Dataset(raw_records(), tfm)
+    labeled = valid_dl(ds, batch_size=4, num_workers=2, anchor_labeler=adapter_model)
+    plain = valid_dl(ds, batch_size=4, num_workers=0, anchor_labeler=None)
+    ((images, targets), recs), ((images_p, targets_p), _) = next(iter(labeled)), next(iter(plain))
+    assert images.shape == (4, 3, SIZE, SIZE) and torch.equal(images, images_p)
+    assert float(images.min()) >= -1.0 and float(images.max()) <= 1.0  # mean = std = 0.5
+    # resize_and_pad scales 160x120 by 0.8: boxes follow in yxyx
+    assert targets["bbox"][2].shape == (2, 4)
+    np.testing.assert_allclose(targets["bbox"][1][0].numpy(), recs[1].bboxes[0].yxyx)
+    assert [r.width for r in recs] == [SIZE] * 4
+    with torch.no_grad():
+        out_labeled, out_plain = adapter_model(images, targets), adapter_model(images_p, targets_p)
+    for key in ("loss", "class_loss", "box_loss", "detections"):
+        assert torch.equal(out_labeled[key], out_plain[key]), key
+    assert make_anchor_labeler(adapter_model.config).anchors.image_size == (SIZE, SIZE)
+
+
+def test_dataset_without_normalize_is_refused():
+    from efficientdet_adapter import tfms
+    from efficientdet_adapter.dataset import Dataset
+
+    ds = Dataset(raw_records(2), tfms.A.Adapter(tfms.A.resize_and_pad(SIZE)))
+    message = r"the image is uint8 \(raw pixels\).*add tfms.A.Normalize"
+    with pytest.raises(BatchError, match=message):
+        next(iter(train_dl(ds, batch_size=2)))
+
+
+# -- show_batch ------------------------------------------------------------------------------
+def test_show_batch_draws_the_target_boxes_where_they_are(tmp_path):
+    from PIL import Image
+
+    from efficientdet_adapter.efficientdet.dataloaders import show_batch
+    from efficientdet_adapter.visualize import color_for
+
+    mean, std = (0.5,) * 3, (0.5,) * 3
+    recs = [make_record("neg"), make_record("pos", [(20, 30, 100, 110)], [2])]
+    for r in recs:
+        r.img = np.full((SIZE, SIZE, 3), -1.0, np.float32)  # black once un-normalized
+    batch = build_train_batch(recs)
+    path = tmp_path / "batch.png"
+    fig = show_batch(batch, ncols=2, mean=mean, std=std, save_path=path, cell_size=3.0)
+    png = np.asarray(Image.open(path).convert("RGB"))
+    assert png.shape == (300, 600, 3)  # 2 cells of 3 inches at 100 dpi
+    ax = fig.axes[1]
+    assert ax.get_title() == "pos"
+    # the left edge of the box (x = 20 px), halfway down it, in PNG pixel coordinates
+    x, y = ax.transData.transform((20 - 0.5, 70))
+    row, col = int(round(png.shape[0] - y)), int(round(x))
+    patch = png[row - 2 : row + 3, col - 2 : col + 3].reshape(-1, 3).astype(int)
+    distances = np.abs(patch - np.array(color_for(2))).sum(axis=1)
+    assert distances.min() <= 30  # class 2's colour on the box edge
+    inside = png[row, col + 15].astype(int)
+    assert inside.max() <= 10  # the black image inside the box
+    assert len(fig.axes[0].patches) == 0 and len(ax.patches) == 1
+    assert [t.get_text() for t in ax.texts] == ["b"]

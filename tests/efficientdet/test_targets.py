@@ -167,7 +167,8 @@ def background_focal_loss(bench, images):
     total = 0.0
     for logits in cls_out:
         z = logits.double()
-        total += ((1 - cfg.alpha) * torch.sigmoid(z) ** cfg.gamma * torch.nn.functional.softplus(z)).sum()
+        p = torch.sigmoid(z)
+        total += ((1 - cfg.alpha) * p**cfg.gamma * torch.nn.functional.softplus(z)).sum()
     return total
 
 
