@@ -170,6 +170,16 @@ def test_fit_one_cycle_lr_find_save_and_load(data, tmp_path):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_show_results_draws_truth_beside_prediction(data, tmp_path):
+    learn = make_learner(data, tmp_path)
+    out = tmp_path / "results.png"
+    learn.show_results(max_n=2, detection_threshold=0.0, save_path=out)
+    from PIL import Image
+
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.width > 100 and img.height > 100
+
+
 def test_dls_must_be_train_and_valid(data, tmp_path):
     learn = make_learner(data, tmp_path)
     with pytest.raises(ValueError, match=r"\[train_dl, valid_dl\].*got 1"):
