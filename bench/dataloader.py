@@ -2,18 +2,20 @@
 
 Usage::
 
-    python bench/dataloader.py              # about 20 s on 2 CPU cores
+    python bench/dataloader.py              # about 1 minute on 2 idle CPU cores
 
 Workload (the IceVision comparison recipe): 256 generated 640x480 JPEG files with 1-5 boxes each,
 ``tfms.A.aug_tfms(384, presize=512)`` plus ``tfms.A.Normalize()``, batches of 16.
 
-Measured:
+Every measurement runs ``rounds`` times, interleaved, and the median is reported, plus images
+per second of the process's own CPU time (``ips_per_cpu_second``), which stays meaningful when
+other jobs share the cores. Measured:
 
-- ``floor_ips``: our decode (``open_img``) plus the same albumentations call, in a plain loop:
+- ``floor``: our decode (``open_img``) plus the same albumentations call, in a plain loop:
   the work itself, without Dataset, batching or DataLoader.
-- ``train_dl_workers0_ips`` / ``train_dl_workers2_ips``: ``efficientdet.train_dl`` over a
+- ``train_dl_workers0`` / ``train_dl_workers2``: ``efficientdet.train_dl`` over a
   ``Dataset`` (shuffled, ``num_workers`` 0 or 2, persistent workers), the second epoch.
-- ``icevision_order_floor_ips``: for reference on the same (shared, noisy) machine, Pillow decode
+- ``icevision_order_floor``: for reference on the same (shared, noisy) machine, Pillow decode
   plus IceVision's own transform order (every augmentation on the presized image, crop/resize
   last) and albumentations' ``Normalize``: what IceVision's floor costs with today's libraries.
 
@@ -93,60 +95,97 @@ def icevision_order_pipeline():
     )
 
 
-def time_floor(records, adapter) -> float:
-    start = time.perf_counter()
-    for r in records:
-        img = open_img(r.filepath)
-        adapter.apply(img, np.array([b.xyxy for b in r.bboxes], np.float32))
-    return len(records) / (time.perf_counter() - start)
+class Clock:
+    """Wall time and this process's CPU time (robust to other users of a shared machine)."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
 
 
-def time_icevision_order(records) -> float:
-    pipeline = icevision_order_pipeline()
-    start = time.perf_counter()
-    for r in records:
-        with Image.open(r.filepath) as im:
-            img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-        pipeline(image=img, bboxes=np.array([b.xyxy for b in r.bboxes], np.float32),
-                 labels=r.label_ids)
-    return len(records) / (time.perf_counter() - start)
+def time_floor(records, adapter) -> Clock:
+    with Clock() as clock:
+        for r in records:
+            img = open_img(r.filepath)
+            adapter.apply(img, np.array([b.xyxy for b in r.bboxes], np.float32))
+    return clock
 
 
-def time_loader(dl) -> float:
-    for _ in dl:  # first epoch: warm-up (workers start, caches fill)
-        pass
-    n, start = 0, time.perf_counter()
-    for (images, _targets), records in dl:
-        n += images.shape[0]
-    return n / (time.perf_counter() - start)
+def time_icevision_order(records, pipeline) -> Clock:
+    with Clock() as clock:
+        for r in records:
+            with Image.open(r.filepath) as im:
+                img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            pipeline(image=img, bboxes=np.array([b.xyxy for b in r.bboxes], np.float32),
+                     labels=r.label_ids)
+    return clock
 
 
-def main() -> None:
+def time_epoch(dl) -> tuple[Clock, int]:
+    n = 0
+    with Clock() as clock:
+        for (images, _targets), _records in dl:
+            n += images.shape[0]
+    return clock, n
+
+
+def main(rounds: int = 3) -> None:
+    """Interleaves the measurements in ``rounds`` so that load from others hits all alike."""
     import cv2
     import torch
 
     from efficientdet_adapter.efficientdet.dataloaders import train_dl
 
     adapter = A.Adapter([*A.aug_tfms(SIZE, presize=PRESIZE), A.Normalize()])
+    reference = icevision_order_pipeline()
+    wall: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+
+    def note(name, clock, n):
+        wall.setdefault(name, []).append(n / clock.wall)
+        if clock.cpu > 0:
+            cpu.setdefault(name, []).append(n / clock.cpu)
+
     with tempfile.TemporaryDirectory() as tmp:
         records = write_images(Path(tmp))
         dataset = Dataset(records, adapter)
-        time_floor(records[:32], adapter)  # warm-up
-        result = {
-            "images": NUM_IMAGES,
-            "image_size": [WIDTH, HEIGHT],
-            "recipe": f"aug_tfms({SIZE}, presize={PRESIZE}) + Normalize, batch {BATCH}",
-            "floor_ips": round(time_floor(records, adapter), 1),
-            "icevision_order_floor_ips": round(time_icevision_order(records), 1),
+        loaders = {
+            w: train_dl(dataset, batch_size=BATCH, shuffle=True, num_workers=w,
+                        persistent_workers=w > 0)
+            for w in (0, 2)
         }
-        for workers in (0, 2):
-            dl = train_dl(dataset, batch_size=BATCH, shuffle=True, num_workers=workers,
-                          persistent_workers=workers > 0)
-            result[f"train_dl_workers{workers}_ips"] = round(time_loader(dl), 1)
-            del dl
-    result["train_dl_workers0_vs_floor"] = round(
-        result["train_dl_workers0_ips"] / result["floor_ips"], 3)
-    result["vs_icevision_107_ips"] = round(result["train_dl_workers0_ips"] / 107, 2)
+        for dl in loaders.values():  # first epoch: warm-up (workers start, caches fill)
+            time_epoch(dl)
+        for _ in range(rounds):
+            note("floor", time_floor(records, adapter), len(records))
+            note("icevision_order_floor", time_icevision_order(records, reference), len(records))
+            for w, dl in loaders.items():
+                clock, n = time_epoch(dl)
+                note(f"train_dl_workers{w}", clock, n)
+        del loaders
+
+    def med(values):
+        return round(float(np.median(values)), 1)
+
+    result = {
+        "images": NUM_IMAGES,
+        "image_size": [WIDTH, HEIGHT],
+        "recipe": f"aug_tfms({SIZE}, presize={PRESIZE}) + Normalize, batch {BATCH}",
+        "rounds": rounds,
+        "ips_median": {k: med(v) for k, v in wall.items()},
+        "ips_all": {k: [round(x, 1) for x in v] for k, v in wall.items()},
+        # images per second of this process's own CPU time (workers excluded): what the numbers
+        # would be on an idle core, whatever else runs on the machine
+        "ips_per_cpu_second": {k: med(v) for k, v in cpu.items() if "workers2" not in k},
+    }
+    m = result["ips_median"]
+    result["train_dl_workers0_vs_floor"] = round(m["train_dl_workers0"] / m["floor"], 3)
+    result["floor_vs_icevision_order_floor"] = round(m["floor"] / m["icevision_order_floor"], 2)
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     result["threads"] = {"torch": torch.get_num_threads(), "cv2": cv2.getNumThreads(),
                          "cpus": os.cpu_count()}
     print(json.dumps(result, indent=2))

@@ -177,14 +177,17 @@ def aug_tfms(
     (+-6.25% shift, +-10% scale, +-15 degrees, constant border in ``pad_color``), RGB shift
     (+-10), brightness/contrast (+-0.2), blur (3 px, a quarter of the time), pad to ``size`` in ``pad_color``.
 
-    One deliberate change: the crop/resize to ``size`` runs right after presizing instead of
-    last, so the flip, rotation, colour and blur work on the final, smaller image (2.4x fewer
-    pixels for 384 from 512; about 1.7 ms less per image). Colour changes are per pixel and
-    commute with the geometry; the blur kernel is now relative to the final size.
+    One deliberate change: the crop/resize to ``size`` runs first instead of last, so the flip,
+    rotation, colour and blur work on the final, smaller image (2.4x fewer pixels for 384 from
+    512; about 1.7 ms less per image). Colour changes are per pixel and commute with the
+    geometry; the blur kernel is now relative to the final size. With nothing left between
+    presizing and the crop, an ``int`` presize would only add a second resampling (the crop
+    region is chosen in relative coordinates), so it is skipped: same picture, one resize less.
 
     Args:
         size: final size, ``int`` (square) or ``(height, width)``.
-        presize: resize the shortest side to this first (``(height, width)``: exact resize).
+        presize: IceVision's presizing (shortest side to ``presize``); accepted for
+            compatibility, see above. A ``(height, width)`` presize resizes to exactly that first.
         crop_fn: factory called as ``crop_fn(height=..., width=...)``.
         pad: factory called as ``pad(min_height=..., min_width=...)``; default pads with
             ``pad_color``. albumentations 2 ignores ``value=``: give ``fill=`` instead.
@@ -224,9 +227,12 @@ def aug_tfms(
     }
     part = {k: defaults[k]() if v is DEFAULT else v for k, v in given.items()}
     tfms: list = []
-    if presize is not None:
-        tfms.append(resize(presize, _albu.SmallestMaxSize) if isinstance(presize, int)
-                    else _albu.Resize(*_hw(presize)))
+    # An int presize only rescales (aspect kept), and the crop/resize to `size` that follows picks
+    # its region in relative coordinates: presizing first would give the same picture through
+    # two resamplings instead of one (and cost ~1 ms), so it is skipped. A (height, width)
+    # presize changes the aspect ratio and is kept.
+    if presize is not None and not isinstance(presize, int):
+        tfms.append(_albu.Resize(*_hw(presize)))
     if part["crop_fn"] is not None:
         crop = part["crop_fn"](height=height, width=width)
         tfms.append(_albu.OneOrOther(crop, resize(size), p=crop.p))
