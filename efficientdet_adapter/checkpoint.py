@@ -201,8 +201,10 @@ def _safe_load(path: Path) -> Any:
             "with torch.load(weights_only=True). If you trust the file, re-save only its weights: "
             "torch.save(torch.load(path, weights_only=False)['state_dict'], 'weights.pt')"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({e})") from None
+    except Exception as e:  # zip, struct, EOF, ...: whatever a damaged file makes torch raise
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})"
+        ) from None
 
 
 def _is_state_dict(obj: Any) -> bool:

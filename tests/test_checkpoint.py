@@ -175,12 +175,18 @@ def test_unusable_files(tmp_path, content, message):
         model_from_checkpoint(path)
 
 
-def test_missing_and_corrupt_files(tmp_path):
+def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=r"nope\.pt: checkpoint file not found"):
         model_from_checkpoint(tmp_path / "nope.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+
+
+@pytest.mark.parametrize("cut", [None, 4, 16, 2000, -100])
+def test_corrupt_files(tmp_path, lite, cut):
+    good = save_checkpoint(lite, tmp_path / "good.pt", CLASS_MAP).read_bytes()
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint" if cut is None else good[:cut])
     with pytest.raises(CheckpointError, match=r"junk\.pt: not a readable PyTorch checkpoint"):
-        model_from_checkpoint(tmp_path / "junk.pt")
+        model_from_checkpoint(junk)
 
 
 def test_save_refuses_what_would_not_load(tmp_path, lite):

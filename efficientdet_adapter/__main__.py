@@ -1,0 +1,7 @@
+"""``python -m efficientdet_adapter``: the ``efficientdet-adapter`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
