@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "PALETTE",
     "color_for",
     "display_image",
