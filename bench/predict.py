@@ -1,0 +1,114 @@
+"""End-to-end prediction speed on the CPU: JPEG decode, transforms, model, NMS, original pixels.
+
+Prints one JSON object: for ``tf_efficientdet_lite0`` and ``efficientdet_d0`` (untrained heads,
+5 classes; speed does not depend on the weights: effdet always ranks its 5000 best candidates and
+runs NMS on them), at batch 1 and 8, images per second through
+``efficientdet.predict`` (PyTorch) and through the exported ONNX graph in ONNX Runtime (same decode
+and transforms, NumPy NMS, same mapping back to the original images), plus how far the ONNX boxes
+are from PyTorch's. Images are the synthetic demo JPEGs (160-320 px, several aspect ratios).
+
+Usage: ``python bench/predict.py [--images 16] [--threads N] [--models ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from efficientdet_adapter.dataset import Dataset
+from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.efficientdet.dataloaders import infer_dl
+from efficientdet_adapter.efficientdet.export import export_onnx, onnx_postprocess
+from efficientdet_adapter.efficientdet.model import model as build_model
+from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict, to_original
+
+SIZES = {"tf_efficientdet_lite0": 384, "efficientdet_d0": 512}
+
+
+def _onnx_predict(sess, dataset, batch_size: int) -> list[np.ndarray]:
+    """Detections per image, in original pixels, through ONNX Runtime (decode to mapping)."""
+    out = []
+    for (images, _info), records in infer_dl(dataset, batch_size=batch_size):
+        boxes, scores, classes = sess.run(None, {"images": images.numpy()})
+        dets = onnx_postprocess(boxes, scores, classes)
+        originals = [dataset.records[r.record_id] for r in records]
+        mapped = to_original(dets, dataset.tfm, originals)
+        out += [d[d[:, 4] > 0] for d in mapped]
+    return out
+
+
+def _rate(fn, n_images: int, repeats: int = 2) -> dict[str, float]:
+    fn()  # warm-up: first-call costs (allocations, TorchScript profiling of effdet's NMS)
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return {"images_per_s": round(n_images / best_wall, 2),
+            "images_per_cpu_s": round(n_images / best_cpu, 2)}
+
+
+def bench_model(name: str, files: list[Path], tmp: Path, batch_sizes: list[int]) -> dict:
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    model = build_model(model_name=name, num_classes=6, img_size=SIZES[name]).eval()
+    ds = Dataset.from_images(files, inference_tfm(model))
+    onnx_path = export_onnx(model, tmp / f"{name}.onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+
+    result = {"img_size": SIZES[name], "images": len(files)}
+    for bs in batch_sizes:
+        result[f"pytorch_batch{bs}"] = _rate(lambda: predict(model, ds, batch_size=bs), len(files))
+        result[f"onnxruntime_batch{bs}"] = _rate(lambda: _onnx_predict(sess, ds, bs), len(files))
+    preds = predict(model, ds, batch_size=8)
+    onnx = _onnx_predict(sess, ds, 8)
+    diffs = []
+    for p, o in zip(preds, onnx):  # same boxes, compared as sets (ties may reorder rows)
+        a = p.boxes[np.lexsort(np.round(p.boxes, 1).T[::-1])]
+        b = o[:, :4][np.lexsort(np.round(o[:, :4], 1).T[::-1])]
+        if a.shape == b.shape:
+            diffs.append(float(np.abs(a - b).max()) if len(a) else 0.0)
+    result["onnx_vs_pytorch_max_abs_box_diff_px"] = max(diffs) if diffs else None
+    result["onnx_images_compared"] = f"{len(diffs)}/{len(preds)}"
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--models", nargs="+", default=list(SIZES))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        root = write_demo_dataset(tmp / "data", num_images=args.images, splits=(1.0, 0.0, 0.0))
+        files = sorted((root / "train").glob("*.jpg"))
+        report = {
+            "device": "cpu",
+            "gpu": "none: no GPU machine was lent to this task",
+            "cpu": platform.processor() or platform.machine(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "pipeline": "JPEG decode + resize_and_pad + Normalize + model + NMS + original pixels",
+            "models": {name: bench_model(name, files, tmp, args.batch_sizes)
+                       for name in args.models},
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
