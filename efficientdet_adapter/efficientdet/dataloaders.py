@@ -249,7 +249,10 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
         anchor_labeler: the model (or an ``AnchorLabeler``) to compute effdet's anchor labels
             for, in the loader workers; ``None`` leaves the labeling to the model's forward.
         **dataloader_kwargs: passed to ``DataLoader`` (``batch_size``, ``shuffle``,
-            ``num_workers``, ``pin_memory``, ``persistent_workers``, ...).
+            ``num_workers``, ``pin_memory``, ``persistent_workers``, ...). Unless ``drop_last`` is
+            given, a last batch of ONE image is dropped: BatchNorm cannot train on a single
+            image (PyTorch raises "Expected more than 1 value per channel"); any other last batch
+            is kept.
 
     Example:
         >>> dl = train_dl(train_ds, batch_size=16, num_workers=2, shuffle=True)  # doctest: +SKIP
@@ -257,6 +260,15 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
     collate = partial(
         build_train_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
     )
+    if "drop_last" not in dataloader_kwargs and dataloader_kwargs.get("batch_size", 1) is not None:
+        batch_size = dataloader_kwargs.get("batch_size", 1)
+        dataloader_kwargs["drop_last"] = len(dataset) > 1 and len(dataset) % batch_size == 1
+        if dataloader_kwargs["drop_last"]:
+            logger.info(
+                "train_dl: %d images in batches of %d leave a last batch of 1 image, which "
+                "BatchNorm cannot train on; it is dropped each epoch (pass drop_last=False to keep "
+                "it)", len(dataset), batch_size,
+            )
     return _loader(dataset, collate, dataloader_kwargs)
 
 
