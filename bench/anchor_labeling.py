@@ -19,6 +19,11 @@ Three measurements:
    step measured in the main process.
 3. ``loader_only``: seconds per batch of the loader alone, with and without labeling, to see
    whether the workers would become the bottleneck.
+
+Measured here (2 CPU cores shared with other jobs, ``OMP_NUM_THREADS=1``, 3 rounds): labeling
+8.1 ms per image for d0 at 512 and 4.6 ms for lite0 at 384; lite0 at 256, batch 8: 2.40 s per
+step labeling in the forward vs 2.46 s in the workers (labeling is 0.6% of a step); the loader
+alone 8 ms vs 31 ms per batch. On a CPU it does not pay, hence off by default in ``train_dl``.
 """
 
 from __future__ import annotations
