@@ -121,10 +121,21 @@ def stack_images(records: Sequence[Record]) -> torch.Tensor:
                 "tfms.A.resize_and_pad(size) (or tfms.A.aug_tfms(size) for training) to the "
                 "Dataset's transforms"
             )
-    out = np.empty((len(imgs), 3, h, w), dtype=np.float32)
+    out = _new_images(len(imgs), h, w)
+    dst = out.numpy()
     for i, img in enumerate(imgs):
-        out[i] = img.transpose(2, 0, 1)  # one strided copy per image, casting if needed
-    return torch.from_numpy(out)
+        dst[i] = img.transpose(2, 0, 1)  # one strided copy per image, casting if needed
+    return out
+
+
+def _new_images(b: int, h: int, w: int) -> torch.Tensor:
+    """An empty float32 ``[b, 3, h, w]`` tensor; in a loader worker, in shared memory already
+    (as torch's default collate does), which saves the copy into shared memory on the way out."""
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty((b, 3, h, w), dtype=torch.float32)
+    proto = torch.empty(0, dtype=torch.float32)
+    storage = proto._typed_storage()._new_shared(b * 3 * h * w, device="cpu")
+    return proto.new(storage).resize_(b, 3, h, w)
 
 
 def _without_pixels(records: Sequence[Record]) -> list[Record]:
