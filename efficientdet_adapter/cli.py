@@ -52,6 +52,7 @@ class TrainOptions:
     freeze_epochs: int = 0
     num_workers: int = 0
     seed: int = 0
+    aug: str = "full"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,13 +96,22 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0):
     return train, valid, test, parser.class_map, parser
 
 
-def _tfms(model, img_size: int):
+def _tfms(model, img_size: int, aug: str = "full"):
+    """Training and inference transforms. ``aug``: ``full`` (IceVision's ``aug_tfms``), ``flip``
+    (resize, pad and a horizontal flip: learns faster in short runs) or ``none``."""
     from . import tfms
     from .efficientdet.prediction import inference_tfm
 
-    mean, std = model.config.mean, model.config.std
-    train_tfm = tfms.A.Adapter([*tfms.A.aug_tfms(img_size), tfms.A.Normalize(mean=mean, std=std)])
-    return train_tfm, inference_tfm(model)
+    norm = tfms.A.Normalize(mean=model.config.mean, std=model.config.std)
+    if aug == "full":
+        parts = tfms.A.aug_tfms(img_size)
+    elif aug == "flip":
+        parts = [*tfms.A.resize_and_pad(img_size), tfms.A.HorizontalFlip(p=0.5)]
+    elif aug == "none":
+        parts = tfms.A.resize_and_pad(img_size)
+    else:
+        raise UserError(f"--aug {aug!r}: choose full, flip or none")
+    return tfms.A.Adapter([*parts, norm]), inference_tfm(model)
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -179,12 +189,6 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
                                                         pct_start=0.25)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
-        def transfer_batch_to_device(self, batch, device, dataloader_idx):
-            (images, targets), records = batch  # records hold frozen BBoxes: leave them alone
-            move = {k: ([t.to(device) for t in v] if isinstance(v, list) else v.to(device))
-                    for k, v in targets.items()}
-            return (images.to(device), move), records
-
     class _Record(pl.Callback):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -219,7 +223,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     torch.manual_seed(opts.seed)
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
                         img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
-    train_tfm, valid_tfm = _tfms(model, opts.img_size)
+    train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
     loader_kwargs = {"batch_size": opts.batch_size, "num_workers": opts.num_workers,
                      "persistent_workers": opts.num_workers > 0}
     train_dl = dataloaders.train_dl(Dataset(train_records, train_tfm), shuffle=True,
@@ -340,7 +344,7 @@ def _options(args) -> TrainOptions:
         model_name=args.model, img_size=args.img_size, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, engine=args.engine,
         pretrained_backbone=args.pretrained_backbone, freeze_epochs=args.freeze_epochs,
-        num_workers=args.num_workers, seed=args.seed,
+        num_workers=args.num_workers, seed=args.seed, aug=args.aug,
     )
 
 
@@ -492,6 +496,9 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> 
     g.add_argument("--pretrained-backbone", default="auto", metavar="auto|none|hub|imagenet-lite0|FILE",
                    help="backbone weights: auto = the packaged ImageNet Lite0 weights for "
                         "tf_efficientdet_lite0 (offline), none otherwise (default: %(default)s)")
+    g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.get("aug", "full"),
+                   help="training augmentation: full = IceVision's aug_tfms, flip = resize, pad "
+                        "and horizontal flip (default: %(default)s)")
     g.add_argument("--freeze-epochs", type=int, default=0,
                    help="epochs with the backbone frozen first (fastai fine_tune; default: 0)")
     g.add_argument("--num-workers", type=int, default=0,

@@ -135,10 +135,6 @@ def test_lightning_model_checkpoint_file(tmp_path):
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=1e-3)
 
-        def transfer_batch_to_device(self, batch, device, dataloader_idx):
-            # CPU only here; Lightning's default walks into the records' frozen BBoxes and fails
-            return batch
-
     rng = np.random.default_rng(0)
     records = [
         Record(i, None, IMG, IMG, labels=["circle"], label_ids=[1],
