@@ -340,8 +340,12 @@ def _draw_truth(ax, record: Record, img, display_label: bool, title: str):
                 label_ids=record.label_ids or None, title=title)
 
 
-def _name(pred: Prediction) -> str:
-    return Path(pred.filepath).name if pred.filepath is not None else str(pred.record_id)
+def _name(pred: Prediction, width: int = 24) -> str:
+    """A short title: the file name without Roboflow's ``.rf.<hash>`` part, at most ``width``."""
+    if pred.filepath is None:
+        return str(pred.record_id)
+    name = Path(pred.filepath).name.split(".rf.")[0]
+    return name if len(name) <= width else name[: width - 9] + "..." + name[-6:]
 
 
 def annotate(
@@ -401,7 +405,7 @@ def show_preds(
             if truth is not None:
                 _draw_truth(axes[2 * i], truth, img, display_label, f"{_name(pred)}: truth")
             _draw_pred(axes[2 * i + 1], pred, img, display_label, display_score,
-                       f"prediction (score >= {pred.detection_threshold:g})")
+                       f"prediction >= {pred.detection_threshold:g}")
         else:
             _draw_pred(axes[i], pred, img, display_label, display_score, _name(pred))
     return finish(fig, save_path)
