@@ -28,6 +28,7 @@ from .errors import (
     BatchError,
     CheckpointError,
     ClassMapError,
+    ExportError,
     ImageLoadError,
     InvalidBBoxError,
     ModelConfigError,
@@ -41,6 +42,7 @@ from .splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitS
 
 if TYPE_CHECKING:  # the names below load on first use: see _LAZY
     from . import checkpoint, cli, demo, efficientdet, tfms, writers
+    from .checkpoint import convert_checkpoint, model_from_checkpoint, save_checkpoint
     from .dataset import Dataset
     from .metrics import COCOMetric, COCOMetricType, Metric
     from .visualize import show_records, show_samples
@@ -57,6 +59,7 @@ __all__ = [
     "CheckpointError",
     "ClassMap",
     "ClassMapError",
+    "ExportError",
     "DataSplitter",
     "Dataset",
     "FixedSplitter",
@@ -72,8 +75,11 @@ __all__ = [
     "SingleSplitSplitter",
     "UnsupportedFormatError",
     "WeightsError",
+    "convert_checkpoint",
     "efficientdet",
+    "model_from_checkpoint",
     "parsers",
+    "save_checkpoint",
     "show_records",
     "show_samples",
     "tfms",
@@ -95,6 +101,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Metric": (".metrics", "Metric"),
     "show_records": (".visualize", "show_records"),
     "show_samples": (".visualize", "show_samples"),
+    "save_checkpoint": (".checkpoint", "save_checkpoint"),
+    "model_from_checkpoint": (".checkpoint", "model_from_checkpoint"),
+    "convert_checkpoint": (".checkpoint", "convert_checkpoint"),
 }
 
 

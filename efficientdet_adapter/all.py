@@ -8,7 +8,6 @@ from __future__ import annotations
 from . import __all__ as _core_names
 from . import *  # noqa: F401,F403  (this module exists to offer the one-liner)
 from . import efficientdet
-from .checkpoint import model_from_checkpoint, save_checkpoint
 from .demo import write_demo_dataset
 
-__all__ = [*_core_names, "efficientdet", "model_from_checkpoint", "save_checkpoint", "write_demo_dataset"]
+__all__ = [*_core_names, "efficientdet", "write_demo_dataset"]

@@ -17,6 +17,7 @@ __all__ = [
     "WeightsError",
     "CheckpointError",
     "ModelConfigError",
+    "ExportError",
 ]
 
 
@@ -64,3 +65,7 @@ class CheckpointError(AdapterError, RuntimeError):
 
 class ModelConfigError(AdapterError, ValueError):
     """A model name, class count, image size or effdet setting that cannot build a model."""
+
+
+class ExportError(AdapterError, RuntimeError):
+    """A model cannot be exported to the asked format (the message names the format to use)."""

@@ -9,13 +9,70 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# --- re-exports: one line per module, added by the module's owner -------------------------
-from . import backbones, weights  # noqa: E402  (IceVision's efficientdet.backbones.tf_lite0())
-from .model import EfficientDetModel, ModelConfig, ModelConfigError, anchor_labeler, list_models, mean_std, model, normalize_tfm, param_groups  # noqa: E501
-from .dataloaders import build_infer_batch, build_train_batch, build_valid_batch, infer_dl, show_batch, train_dl, valid_dl  # noqa: E501
-from .prediction import annotate, end2end_detect, inference_tfm, predict, predict_from_dl, show_preds, show_results  # noqa: E501
-from .export import export_onnx, export_torchscript, onnx_postprocess  # noqa: E501
-# (end of re-exports)
+from . import backbones, weights  # IceVision's efficientdet.backbones.tf_lite0()
+from .dataloaders import (
+    build_infer_batch,
+    build_train_batch,
+    build_valid_batch,
+    infer_dl,
+    show_batch,
+    train_dl,
+    valid_dl,
+)
+from .export import export_onnx, export_torchscript, onnx_postprocess
+from .model import (
+    EfficientDetModel,
+    ModelConfig,
+    ModelConfigError,
+    anchor_labeler,
+    list_models,
+    mean_std,
+    model,
+    normalize_tfm,
+    param_groups,
+)
+from .prediction import (
+    annotate,
+    end2end_detect,
+    inference_tfm,
+    predict,
+    predict_from_dl,
+    show_preds,
+    show_results,
+)
+
+__all__ = [
+    "EfficientDetModel",
+    "ModelConfig",
+    "ModelConfigError",
+    "anchor_labeler",
+    "annotate",
+    "backbones",
+    "build_infer_batch",
+    "build_train_batch",
+    "build_valid_batch",
+    "end2end_detect",
+    "export_onnx",
+    "export_torchscript",
+    "fastai",
+    "infer_dl",
+    "inference_tfm",
+    "lightning",
+    "list_models",
+    "mean_std",
+    "model",
+    "normalize_tfm",
+    "onnx_postprocess",
+    "param_groups",
+    "predict",
+    "predict_from_dl",
+    "show_batch",
+    "show_preds",
+    "show_results",
+    "train_dl",
+    "valid_dl",
+    "weights",
+]
 
 _ENGINES = ("fastai", "lightning")
 

@@ -233,9 +233,9 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     name = str(net.config.name)
     fpn_name = str(net.config.get("fpn_name", None) or "")
     if "lite" in name or fpn_name == "bifpn_sum":
-        from ..errors import AdapterError
+        from ..errors import ExportError
 
-        raise AdapterError(
+        raise ExportError(
             f"{name} cannot be exported to TorchScript: effdet's lite models fuse their BiFPN "
             "inputs with 'bifpn_sum', which torch.jit.script cannot compile. Use "
             "export_onnx(model, path) (or `efficientdet-adapter export --format onnx`) instead"

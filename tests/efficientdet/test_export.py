@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.errors import AdapterError
+from efficientdet_adapter.errors import ExportError
 from efficientdet_adapter.efficientdet.export import (
     export_onnx,
     export_torchscript,
@@ -109,6 +109,6 @@ def test_torchscript_d0_matches_network(tmp_path):
 
 def test_torchscript_lite_says_use_onnx(tmp_path):
     model = tiny_model("tf_efficientdet_lite0")
-    with pytest.raises(AdapterError, match=r"bifpn_sum.*export_onnx"):
+    with pytest.raises(ExportError, match=r"bifpn_sum.*export_onnx"):
         export_torchscript(model, tmp_path / "model.ts")
     assert not (tmp_path / "model.ts").exists()
