@@ -1,0 +1,339 @@
+"""A training run, as the command line does it: options, data, the fit, its history and files.
+
+``train_model`` fits with either engine (fastai or Lightning) and records per-epoch losses and
+COCOMetric in a :class:`History`; ``save_run`` writes the checkpoint, ``metrics.json``, the loss
+curve and a picture of validation predictions. :mod:`.cli` turns command-line arguments into
+these calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "UserError",
+    "TrainOptions",
+    "History",
+    "load_splits",
+    "train_model",
+    "evaluate",
+    "plot_losses",
+    "write_predictions",
+    "save_run",
+    "print_metrics",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
+
+
+
+
+# -- options and data ------------------------------------------------------------------------------
+@dataclass
+class TrainOptions:
+    """What ``train`` and ``demo`` train with (see ``efficientdet-adapter train --help``)."""
+
+    model_name: str = "tf_efficientdet_lite0"
+    img_size: int = 384
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 3e-3
+    engine: str = "fastai"
+    pretrained_backbone: str = "auto"
+    freeze_epochs: int = 0
+    num_workers: int = 0
+    seed: int = 0
+    aug: str = "full"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _backbone_weights(opts: TrainOptions) -> Any:
+    choice = opts.pretrained_backbone
+    if choice == "auto":  # the one pretrained backbone that works offline, else none
+        from .efficientdet.weights import LITE0_PACKAGE
+
+        if opts.model_name == "tf_efficientdet_lite0":
+            return LITE0_PACKAGE
+        logger.warning("no offline pretrained backbone for %s: training from scratch",
+                       opts.model_name)
+        return False
+    if choice in ("none", "false", "no"):
+        return False
+    if choice in ("hub", "true"):
+        return True
+    return choice  # "imagenet-lite0" or a file
+
+
+def load_splits(data: str | Path, format: str = "auto", seed: int = 0):
+    """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip).
+
+    Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
+    """
+    from .parsers import RandomSplitter, RoboflowParser
+
+    path = Path(data)
+    if not path.exists():
+        raise UserError(f"--data {path}: no such folder or zip file")
+    parser = RoboflowParser(path, format=format)
+    splits = parser.parse_splits()
+    train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
+    if not train:
+        raise UserError(f"--data {path}: the export has no train split with images")
+    if not valid:
+        by_id = {r.record_id: r for r in train}
+        train_ids, valid_ids = RandomSplitter([0.8, 0.2], seed=seed).split(train)
+        train, valid = [by_id[i] for i in train_ids], [by_id[i] for i in valid_ids]
+        logger.info("no valid split: holding out %d of the train images", len(valid))
+    return train, valid, test, parser.class_map, parser
+
+
+def _tfms(model, img_size: int, aug: str = "full"):
+    """Training and inference transforms. ``aug``: ``full`` (IceVision's ``aug_tfms``), ``flip``
+    (resize, pad and a horizontal flip: learns faster in short runs) or ``none``."""
+    from . import tfms
+    from .efficientdet.prediction import inference_tfm
+
+    norm = tfms.A.Normalize(mean=model.config.mean, std=model.config.std)
+    if aug == "full":
+        parts = tfms.A.aug_tfms(img_size)
+    elif aug == "flip":
+        parts = [*tfms.A.resize_and_pad(img_size), tfms.A.HorizontalFlip(p=0.5)]
+    elif aug == "none":
+        parts = tfms.A.resize_and_pad(img_size)
+    else:
+        raise UserError(f"--aug {aug!r}: choose full, flip or none")
+    return tfms.A.Adapter([*parts, norm]), inference_tfm(model)
+
+
+# -- training ----------------------------------------------------------------------------------
+class History:
+    """Per-step training losses and per-epoch rows, written to ``metrics.json`` as they come."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.steps: list[float] = []
+        self.epochs: list[dict[str, Any]] = []
+        self._start = time.perf_counter()
+
+    def add_step(self, loss: float) -> None:
+        self.steps.append(float(loss))
+
+    def add_epoch(self, row: dict[str, Any]) -> None:
+        row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in row.items()}
+        row["elapsed_s"] = round(time.perf_counter() - self._start, 2)
+        self.epochs.append(row)
+        logger.info("epoch %s: %s", row.get("epoch"), row)
+        self.write()
+
+    def write(self, final: dict[str, Any] | None = None) -> None:
+        if self.path is None:
+            return
+        data = {"epochs": self.epochs}
+        if final is not None:
+            data["final"] = final
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History) -> None:
+    from fastai.callback.core import Callback
+
+    from .efficientdet import fastai as edfastai
+    from .metrics import COCOMetric
+
+    class _Record(Callback):
+        order = 60  # after fastai's Recorder (50) has logged the epoch
+
+        def after_batch(self):
+            if self.training:
+                history.add_step(float(self.learn.loss.detach()))
+
+        def after_epoch(self):
+            names = [str(n) for n in self.recorder.metric_names]
+            values = list(self.recorder.log)
+            row = {n: (float(v) if isinstance(v, (int, float)) else v)
+                   for n, v in zip(names, values) if n != "time"}
+            row["epoch"] = int(self.epoch) + 1
+            history.add_epoch(row)
+
+    learn = edfastai.learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=[_Record()])
+    if opts.freeze_epochs > 0:
+        learn.fine_tune(opts.epochs, opts.lr, freeze_epochs=opts.freeze_epochs)
+    else:
+        learn.fit_one_cycle(opts.epochs, opts.lr)
+
+
+def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: History) -> None:
+    import pytorch_lightning as pl
+    import torch
+
+    from .efficientdet.lightning import ModelAdapter
+    from .metrics import COCOMetric
+
+    steps = max(1, opts.epochs * len(train_dl))
+
+    class _Light(ModelAdapter):
+        def configure_optimizers(self):
+            opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=steps,
+                                                        pct_start=0.25)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    class _Record(pl.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            history.add_step(float(loss))
+
+        def on_train_epoch_end(self, trainer, module):
+            row = {"epoch": trainer.current_epoch + 1}
+            for k, v in trainer.callback_metrics.items():
+                if not k.endswith("_step"):
+                    row[k.removesuffix("_epoch")] = float(v)
+            history.add_epoch(row)
+
+    trainer = pl.Trainer(
+        max_epochs=opts.epochs, accelerator="auto", devices=1, logger=False,
+        enable_checkpointing=False, enable_model_summary=False, callbacks=[_Record()],
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(_Light(model, metrics=[COCOMetric()]), train_dl, valid_dl)
+
+
+def train_model(train_records, valid_records, class_map, opts: TrainOptions,
+                history: History | None = None):
+    """Build ``opts.model_name`` for ``class_map`` and train it; returns the model (eval mode)."""
+    import torch
+
+    from .dataset import Dataset
+    from .efficientdet import dataloaders
+    from .efficientdet.model import model as build_model
+
+    if opts.engine not in ("fastai", "lightning"):
+        raise UserError(f"--engine {opts.engine!r}: choose fastai or lightning")
+    torch.manual_seed(opts.seed)
+    model = build_model(model_name=opts.model_name, num_classes=len(class_map),
+                        img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
+    train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
+    loader_kwargs = {"batch_size": opts.batch_size, "num_workers": opts.num_workers,
+                     "persistent_workers": opts.num_workers > 0}
+    train_dl = dataloaders.train_dl(Dataset(train_records, train_tfm), shuffle=True,
+                                    drop_last=len(train_records) > opts.batch_size,
+                                    anchor_labeler=model, **loader_kwargs)
+    valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
+    history = history or History(None)
+    fit = _fit_fastai if opts.engine == "fastai" else _fit_lightning
+    try:
+        fit(model, train_dl, valid_dl, opts, history)
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    return model.eval()
+
+
+def evaluate(model, records, show_pbar: bool = True) -> tuple[dict[str, float], list]:
+    """COCOMetric of ``model`` on ``records`` (boxes compared in the original images' pixels)."""
+    from .dataset import Dataset
+    from .efficientdet.prediction import inference_tfm, predict
+    from .metrics import COCOMetric
+
+    preds = predict(model, Dataset(records, inference_tfm(model)), detection_threshold=0.5,
+                    show_pbar=show_pbar)
+    metric = COCOMetric()
+    metric.accumulate(preds)
+    return metric.finalize(), preds
+
+
+# -- pictures and files ------------------------------------------------------------------------
+def plot_losses(history: History, path: Path) -> Path:
+    """Training loss per step (and its running mean) and validation loss per epoch, as a PNG."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    steps = np.asarray(history.steps, dtype=float)
+    if steps.size:
+        x = np.arange(1, steps.size + 1)
+        ax.plot(x, steps, color="0.75", linewidth=0.8, label="train (step)")
+        k = max(1, steps.size // 20)
+        smooth = np.convolve(steps, np.ones(k) / k, mode="valid")
+        ax.plot(x[k - 1:], smooth, color="tab:blue", label=f"train (mean of {k})")
+    per_epoch = max(1, steps.size // max(1, len(history.epochs)))
+    valid = [(e["epoch"] * per_epoch, e.get("valid_loss", e.get("val_loss")))
+             for e in history.epochs]
+    valid = [(x, y) for x, y in valid if y is not None]
+    if valid:
+        ax.plot(*zip(*valid), "o-", color="tab:orange", label="valid (epoch)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,
+                      annotated: bool = True) -> Path:
+    """Annotated PNGs (one per image) and ``predictions.json`` (COCO results) in ``out_dir``.
+
+    ``images.json`` beside it maps the results' ``image_id`` to the image files.
+    """
+    from PIL import Image
+
+    from .efficientdet.prediction import annotate
+    from .writers import write_coco_results
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images, image_ids, taken = [], {}, set()
+    for i, pred in enumerate(preds):
+        image_ids[pred.record_id] = i
+        name = Path(pred.filepath).name if pred.filepath is not None else f"image_{i}"
+        images.append({"id": i, "file_name": str(pred.filepath or name),
+                       "width": pred.width, "height": pred.height})
+        if annotated:
+            stem = Path(name).stem
+            png = f"{stem}.png" if f"{stem}.png" not in taken else f"{stem}_{i}.png"
+            taken.add(png)
+            Image.fromarray(annotate(pred)).save(out_dir / png)
+    (out_dir / "images.json").write_text(json.dumps(images, indent=1), encoding="utf-8")
+    return write_coco_results(preds, out_dir / "predictions.json", category_ids,
+                              image_ids=image_ids, min_score=min_score)
+
+
+def save_run(model, class_map, opts: TrainOptions, history: History, valid_records, out: Path,
+              final: dict[str, Any], extra: dict[str, Any]) -> Path:
+    from .checkpoint import save_checkpoint
+    from .dataset import Dataset
+    from .efficientdet.prediction import inference_tfm, show_results
+
+    ckpt = save_checkpoint(model, out / "model.pt", class_map, extra={
+        "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
+        "batch_size": opts.batch_size, "metrics": final, **extra})
+    history.write(final)
+    plot_losses(history, out / "loss.png")
+    show_results(model, Dataset(valid_records, inference_tfm(model)), num_samples=6, ncols=2,
+                 save_path=out / "valid_predictions.png", cell_size=3.0)
+    return ckpt
+
+
+def print_metrics(title: str, metrics: dict[str, float]) -> None:
+    print(title)
+    for key, value in metrics.items():
+        if "class=" not in key:
+            print(f"  {key:<44} {value:7.4f}")
+    per_class = {k: v for k, v in metrics.items() if "class=" in k}
+    for key, value in per_class.items():
+        print(f"  {key:<44} {value:7.4f}")
