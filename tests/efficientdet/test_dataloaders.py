@@ -192,17 +192,6 @@ def test_loader_refuses_a_collate_fn():
 
 
 # -- anchor labeling in the workers ----------------------------------------------------------
-@pytest.fixture(scope="module")
-def bench():
-    effdet = pytest.importorskip("effdet")
-    torch.manual_seed(0)
-    model = effdet.create_model(
-        "tf_efficientdet_lite0", bench_task="train", num_classes=3, image_size=(SIZE, SIZE),
-        pretrained_backbone=False, bench_labeler=True,
-    )
-    return model.eval()
-
-
 def test_make_anchor_labeler_accepts_model_config_or_labeler(bench):
     from effdet.anchors import AnchorLabeler
 

@@ -148,17 +148,6 @@ def test_predictions_refuse_wrong_shapes(shape):
 
 
 # -- negatives through a real effdet bench -------------------------------------------------
-@pytest.fixture(scope="module")
-def bench():
-    effdet = pytest.importorskip("effdet")
-    torch.manual_seed(0)
-    model = effdet.create_model(
-        "tf_efficientdet_lite0", bench_task="train", num_classes=3, image_size=(SIZE, SIZE),
-        pretrained_backbone=False, bench_labeler=True,
-    )
-    return model.eval()  # eval: BatchNorm uses running stats, so images do not interact
-
-
 def background_focal_loss(bench, images):
     """Closed form of effdet's class loss when every anchor's target is background (0 positives):
     sum over anchors and classes of (1 - alpha) * p**gamma * -log(1 - p), normalized by 0 + 1."""
