@@ -71,6 +71,20 @@ class ModelAdapter(pl.LightningModule):
         tensors, records = batch
         return super().transfer_batch_to_device(tensors, device, dataloader_idx), records
 
+    # -- modes -----------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        self.train()  # before Lightning's "modules in eval mode" check; see on_train_epoch_start
+
+    def on_train_epoch_start(self) -> None:
+        """Train mode for every training epoch.
+
+        Lightning 2 keeps the mode it finds. A model that fastai trained (or ``predict`` ran)
+        is left in eval mode, and Lightning would then "train" it with BatchNorm frozen on its
+        running statistics (IceVision's getting-started does exactly that: fastai, then
+        Lightning). Validation still switches to eval mode and back as usual.
+        """
+        self.train()
+
     # -- steps -----------------------------------------------------------------------------
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         losses = loss_step(self.model, batch)

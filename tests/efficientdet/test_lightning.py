@@ -123,6 +123,37 @@ def test_model_without_configure_optimizers_is_refused(data, tmp_path):
         )
 
 
+def _bn_running_means(model) -> torch.Tensor:
+    return torch.cat([m.running_mean.detach().clone() for m in model.modules()
+                      if isinstance(m, torch.nn.BatchNorm2d)])
+
+
+def test_lightning_after_fastai_trains_in_train_mode(data, tmp_path):
+    """IceVision's getting-started fits with fastai, then with Lightning: fastai leaves the model
+    in eval mode, and Lightning must still train BatchNorm (running statistics move)."""
+    from efficientdet_adapter.efficientdet.fastai import learner
+
+    model, train_ds, valid_ds = build(data)
+    learn = learner(dls=[train_dl(train_ds, batch_size=4), valid_dl(valid_ds, batch_size=4)],
+                    model=model, path=tmp_path)
+    learn.fit(1, 1e-4)
+    assert not model.training  # fastai ends its fit in eval mode (the validation pass)
+
+    modes: list[bool] = []
+
+    class Probe(AdamWAdapter):
+        def training_step(self, batch, batch_idx):
+            modes.append(self.model.training)
+            return super().training_step(batch, batch_idx)
+
+    before = _bn_running_means(model)
+    trainer(tmp_path, max_epochs=1, logger=False).fit(
+        Probe(model), train_dl(train_ds, batch_size=4), valid_dl(valid_ds, batch_size=4))
+    assert modes == [True, True]
+    moved = (_bn_running_means(model) - before).abs()
+    assert float(moved.max()) > 1e-4  # BatchNorm statistics were updated by the Lightning fit
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="precision='16-mixed' needs a GPU")
 def test_mixed_precision_on_gpu(data, tmp_path):
     model, train_ds, valid_ds = build(data)
