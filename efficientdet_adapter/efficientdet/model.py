@@ -21,6 +21,9 @@ pixel boxes and ``targets["cls"]`` a list of ``[N]`` 1-based class ids returns
 present. Targets that already hold effdet's anchor labels (``label_num_positives``,
 ``label_cls_<l>``, ``label_bbox_<l>``, e.g. computed in DataLoader workers with
 :func:`anchor_labeler`) are used as they are instead of being labeled again.
+
+Labels and detections are effdet's, computed for the whole batch at once on the model's device
+(:mod:`.anchor_labels`, :mod:`.postprocess`; bit-identical to effdet's per-image loops).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from effdet.config.model_config import efficientdet_model_param_dict
 from torch import Tensor, nn
 
 from ..errors import BatchError, ModelConfigError
+from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
+from .postprocess import detections as batched_detections
 from .weights import WeightsReport, load_backbone_weights, load_detector_weights
 
 __all__ = [
@@ -359,27 +364,33 @@ class EfficientDetModel(DetBenchTrain):
                 f"targets need 'bbox' and 'cls' (or precomputed anchor labels); got keys "
                 f"{sorted(targets)}"
             )
-        return self.anchor_labeler.batch_label_anchors(targets["bbox"], targets["cls"])
+        # effdet's labeler loops over the images; label_anchors is its batched equal.
+        return label_anchors(
+            self.anchors, targets["bbox"], targets["cls"], self.anchor_labeler.match_threshold
+        )
 
     def _detections(self, batch_size, class_out, box_out, img_scale, img_size) -> Tensor:
-        class_top, box_top, indices, classes = _post_process(
+        if self.soft_nms:  # effdet's per-image path, the only one with soft-NMS
+            class_top, box_top, indices, classes = _post_process(
+                class_out,
+                box_out,
+                num_levels=self.num_levels,
+                num_classes=self.num_classes,
+                max_detection_points=self.max_detection_points,
+            )
+            return _batch_detection(
+                batch_size, class_top, box_top, self.anchors.boxes, indices, classes,
+                img_scale, img_size, max_det_per_image=self.max_det_per_image, soft_nms=True,
+            )
+        return batched_detections(  # the same detections, the batch at once
             class_out,
             box_out,
-            num_levels=self.num_levels,
+            self.anchors.boxes,
             num_classes=self.num_classes,
             max_detection_points=self.max_detection_points,
-        )
-        return _batch_detection(
-            batch_size,
-            class_top,
-            box_top,
-            self.anchors.boxes,
-            indices,
-            classes,
-            img_scale,
-            img_size,
+            img_scale=img_scale,
+            img_size=img_size,
             max_det_per_image=self.max_det_per_image,
-            soft_nms=self.soft_nms,
         )
 
 
