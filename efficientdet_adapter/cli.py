@@ -2,8 +2,14 @@
 
 Subcommands: ``train``, ``eval``, ``predict``, ``export`` and ``demo`` (writes the synthetic demo
 dataset, trains on it, scores held-out images). ``efficientdet-adapter <command> --help`` lists
-each one's options. User errors (a missing file, a malformed annotation, a checkpoint that does not
-fit) print one line and exit with status 2.
+each one's options.
+
+Errors: every mistake a user can make (an argument out of range, a missing file, a malformed
+annotation, an output path that cannot be written, a checkpoint that does not fit) is one of the
+library's own :class:`~efficientdet_adapter.errors.AdapterError` family; :func:`main` prints it as
+one line naming the argument or file and the fix, and exits with status 2. Arguments and output
+paths are all checked before any data is read or any model is built, and no output is ever
+written over an input file.
 
 Example:
     $ efficientdet-adapter demo --out runs/demo
@@ -14,38 +20,168 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
+import math
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import AdapterError, ImageLoadError, UsageError
 from .runs import (
     History,
     TrainOptions,
-    UserError,
+    check_trainable,
     evaluate,
     load_splits,
     print_metrics,
+    save_model,
     save_run,
-    train_model,
     write_predictions,
 )
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "check_output_folder", "check_output_file"]
 
 logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
+MAX_IMG_SIZE = 4096
+ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
+MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
+BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
+                    "lite0-package")
 # Measured here (2 shared CPU cores): held-out AP50 0.84 after 12 epochs; with IceVision's full
 # augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
 DEMO_DEFAULTS = {"epochs": 12, "num_images": 240, "img_size": 256, "batch_size": 8, "lr": 1e-2,
                  "aug": "flip"}
 
 
+# -- checks made before any work -------------------------------------------------------------
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` is ``folder`` or lies below it (after resolving links)."""
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` (with its parents) and prove a file can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"{option} {folder}: cannot write there ({e.strerror or e}); choose a writable folder"
+        ) from None
+
+
+def check_output_folder(value: str | Path, option: str = "--out",
+                        inputs: Iterable[Path] = (), *, create: bool = True) -> Path:
+    """The output folder ``value``, created and writable, apart from every path in ``inputs``.
+
+    With ``create=False`` only the checks that need nothing created are made.
+
+    Raises:
+        UsageError: ``value`` is an existing file, an input folder or the folder of an input
+            file (whose files the outputs could replace), or cannot be written.
+    """
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {out}: is an existing file, not a folder; choose a folder "
+                         "(it is created if missing)")
+    for item in inputs:
+        holder = item if item.is_dir() else item.parent
+        if out.exists() and holder.exists() and _same(out, holder):
+            what = "an input folder" if item.is_dir() else f"the folder of the input {item}"
+            raise UsageError(f"{option} {out}: is {what}; outputs could replace your files, "
+                             "choose a separate output folder")
+    if create:
+        _writable_folder(out, option)
+    return out
+
+
+def check_output_file(value: str | Path, option: str = "--out",
+                      inputs: Iterable[Path] = ()) -> Path:
+    """The output file ``value``: not a folder, not one of ``inputs``, in a writable folder."""
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is an existing folder; give a file name inside it "
+                         "or elsewhere")
+    for item in inputs:
+        if path.exists() and item.exists() and _same(path, item):
+            raise UsageError(f"{option} {path}: is an input of this command; writing it would "
+                             "destroy it, choose another file name")
+    _writable_folder(path.parent, option)
+    return path
+
+
+def _check_file(value: str, option: str, what: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        problem = "no such file" if not path.exists() else "not a file"
+        raise UsageError(f"{option} {path}: {problem}; give the path of {what}")
+    return path
+
+
+def _check_data(value: str) -> Path:
+    path = Path(value)
+    if not path.exists():
+        raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
+    return path
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device}: not a device name; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: PyTorch sees no CUDA GPU on this machine; use "
+                         "--device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here; use "
+                         f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}: MPS is not available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: use cpu, cuda or cuda:N")
+
+
+def _need(module: str, option: str, extra: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{option} needs {module}, which is not installed: pip install "
+                         f"'efficientdet_adapter[{extra}]'")
+
+
+def _check_training_args(args) -> None:
+    """What argparse's types cannot see alone in ``train``/``demo``'s options."""
+    with warnings.catch_warnings():  # effdet's import warns about torch.jit: not the user's
+        warnings.simplefilter("ignore", FutureWarning)
+        from .efficientdet.model import list_models
+
+    if args.model not in list_models():
+        raise UsageError(f"--model {args.model}: not an effdet model name; use e.g. "
+                         "tf_efficientdet_lite0 or efficientdet_d0 (all: "
+                         "efficientdet_adapter.efficientdet.list_models())")
+    backbone = args.pretrained_backbone
+    if backbone.lower() not in BACKBONE_CHOICES and not Path(backbone).is_file():
+        raise UsageError(f"--pretrained-backbone {backbone}: neither auto, none, hub, "
+                         "imagenet-lite0 nor an existing weights file")
+    _need("fastai" if args.engine == "fastai" else "pytorch_lightning", f"--engine {args.engine}",
+          args.engine)
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -58,23 +194,46 @@ def _options(args) -> TrainOptions:
     )
 
 
+def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extra: dict):
+    """Train, then save the model at once (before any scoring or plotting that could fail)."""
+    from .runs import train_model
+
+    history = History(out / "metrics.json")
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    model = train_model(train, valid, class_map, opts, history)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    ckpt = save_model(model, class_map, opts, out, extra)
+    return model, history, ckpt, seconds, cpu
+
+
+def _report_fixes(parser) -> None:
+    report = getattr(parser, "report", None)
+    if report is not None and report.total:
+        print(f"parse: {report.summary()}", file=sys.stderr)
+
+
 def cmd_train(args) -> int:
-    opts = _options(args)
-    train, valid, test, class_map, parser = load_splits(args.data, args.format, args.seed)
+    data = _check_data(args.data)
     out = Path(args.out)
+    if data.is_dir() and _inside(out, data):
+        raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out of "
+                         "the export, choose a folder outside it")
+    out = check_output_folder(out, inputs=[data])
+    opts = _options(args)
+    train, valid, test, class_map, parser = load_splits(data, args.format, args.seed,
+                                                        check_images=args.check_images)
+    check_trainable(train, valid, opts)
     print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
           f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
           f"for {opts.epochs} epochs ({opts.engine})")
-    history = History(out / "metrics.json")
-    start = time.perf_counter()
-    model = train_model(train, valid, class_map, opts, history)
-    train_s = time.perf_counter() - start
+    _report_fixes(parser)
+    extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()}}
+    model, history, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra)
     final, _ = evaluate(model, valid)
     final_row = {"valid": final, "train_seconds": round(train_s, 1)}
-    ckpt = save_run(model, class_map, opts, history, valid, out, final_row,
-                     {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()}})
+    save_run(model, class_map, opts, history, valid, out, final_row, extra)
     print_metrics(f"COCOMetric on {len(valid)} valid images (after {train_s:.0f} s of training):",
-                   final)
+                  final)
     print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
           f"{out / 'valid_predictions.png'}")
     return 0
@@ -83,60 +242,121 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from .checkpoint import model_from_checkpoint
 
-    model, class_map, _ = model_from_checkpoint(args.checkpoint)
-    train, valid, test, data_map, _ = load_splits(args.data, args.format)
+    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    data = _check_data(args.data)
+    out = None
+    if args.out:
+        out = check_output_file(args.out, inputs=[checkpoint, data])
+    model, class_map, _ = model_from_checkpoint(checkpoint)
+    train, valid, test, data_map, parser = load_splits(data, args.format,
+                                                       check_images=args.check_images)
+    _report_fixes(parser)
     records = {"train": train, "valid": valid, "test": test}[args.split]
     if not records:
-        raise UserError(f"--split {args.split}: the data has no {args.split} images")
+        raise UsageError(f"--split {args.split}: the data has no {args.split} images; choose "
+                         "another split")
     if data_map.foreground != class_map.foreground:
-        raise UserError(
-            f"the data's classes {data_map.foreground} differ from the checkpoint's "
-            f"{class_map.foreground}: evaluate on data annotated with the same classes"
+        raise UsageError(
+            f"--data {args.data}: its classes {data_map.foreground} differ from the checkpoint's "
+            f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
     metrics, _ = evaluate(model, records)
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         print(f"wrote {out}")
     return 0
 
 
-def _image_files(inputs: Sequence[str]) -> list[Path]:
+def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
+    """The image files named or found (recursively) in ``inputs``, without those under ``skip``
+    (the output folder: annotated copies of an earlier run are not new inputs)."""
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                           and p.is_file() and not (skip is not None and _inside(p, skip)))
             if not found:
-                raise UserError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+                raise UsageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"{path}: no such image file or folder")
+            raise UsageError(f"{path}: no such image file or folder")
     return files
+
+
+def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, dict[Path, str]]:
+    """Predictions for every file that reads, in order, and ``{file: why}`` for the others.
+
+    Headers are checked first; a file whose pixels fail to decode makes its batch be retried
+    image by image, so one corrupt file costs its batch a second pass, not the whole run.
+    """
+    from .dataset import Dataset
+    from .efficientdet.prediction import inference_tfm, predict
+    from .images import oriented_size
+
+    bad: dict[Path, str] = {}
+    good = []
+    for f in files:
+        try:
+            oriented_size(f)
+            good.append(f)
+        except ImageLoadError as e:
+            bad[f] = str(e)
+    tfm = inference_tfm(model)
+
+    def run(chunk: list[Path]) -> list:
+        ds = Dataset.from_images(chunk, tfm, class_map=class_map)
+        return predict(model, ds, detection_threshold=args.threshold, batch_size=args.batch_size,
+                       device=args.device)
+
+    preds = []
+    for start in range(0, len(good), args.batch_size):
+        chunk = good[start:start + args.batch_size]
+        try:
+            preds += run(chunk)
+        except ImageLoadError:
+            for f in chunk:
+                try:
+                    preds += run([f])
+                except ImageLoadError as e:
+                    bad[f] = str(e)
+    for i, p in enumerate(preds):  # ids over this run's images, as images.json numbers them
+        p.record_id = i
+    return preds, bad
 
 
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_checkpoint
-    from .dataset import Dataset
-    from .efficientdet.prediction import inference_tfm, predict
 
-    files = _image_files(args.images)
-    model, class_map, _ = model_from_checkpoint(args.checkpoint, device=args.device)
-    extra = load_checkpoint_data(args.checkpoint).get("extra", {}) or {}
+    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    _check_device(args.device)
+    out, inputs = Path(args.out), [Path(i) for i in args.images]
+    # an output folder inside an input folder: its files (an earlier run's) are not inputs
+    below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)
+                                 for i in inputs)
+    check_output_folder(out, inputs=inputs, create=False)
+    files = _image_files(args.images, skip=out if below else None)
+    out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
+    model, class_map, _ = model_from_checkpoint(checkpoint, device=args.device)
+    extra = load_checkpoint_data(checkpoint).get("extra", {}) or {}
     category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
-    ds = Dataset.from_images(files, inference_tfm(model), class_map=class_map)
-    preds = predict(model, ds, detection_threshold=args.threshold, batch_size=args.batch_size,
-                    show_pbar=True)
-    out = Path(args.out)
+    preds, bad = _predict_readable(model, files, class_map, args)
+    for why in bad.values():
+        print(f"{PROG} predict: skipped {why}", file=sys.stderr)
+    if not preds:
+        raise ImageLoadError(f"none of the {len(files)} images could be read (listed above); "
+                             "nothing written")
     results = write_predictions(preds, out, category_ids, min_score=args.threshold,
                                 annotated=not args.no_images)
     kept = sum(len(p) for p in preds)
     print(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
           f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated PNGs in {out}"))
+    if bad:
+        raise ImageLoadError(f"{len(bad)} of {len(files)} images could not be read and were "
+                             f"skipped (listed above); the other {len(preds)} are predicted")
     return 0
 
 
@@ -144,9 +364,12 @@ def cmd_export(args) -> int:
     from .checkpoint import model_from_checkpoint
     from .efficientdet.export import export_onnx, export_torchscript
 
-    model, _, config = model_from_checkpoint(args.checkpoint)
+    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     suffix = ".onnx" if args.format == "onnx" else ".ts"
-    out = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(suffix)
+    out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
+    if args.format == "onnx":
+        _need("onnx", "--format onnx", "export")
+    model, _, config = model_from_checkpoint(checkpoint)
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
         print(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
@@ -161,28 +384,30 @@ def cmd_export(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import write_demo_dataset
 
-    out = Path(args.out)
+    out = check_output_folder(args.out)
     start = time.perf_counter()
-    data = write_demo_dataset(out / "data", num_images=args.num_images, seed=args.seed)
+    try:
+        data = write_demo_dataset(out / "data", num_images=args.num_images, seed=args.seed)
+    except FileExistsError as e:
+        raise UsageError(f"--out {out}: {e}") from None
     train, valid, test, class_map, _ = load_splits(data, "coco", args.seed)
     opts = _options(args)
+    check_trainable(train, valid, opts)
     print(f"demo data: {len(train)} train, {len(valid)} valid, {len(test)} held-out test images "
           f"in {data}; training {opts.model_name} at {opts.img_size} px for {opts.epochs} epochs "
           f"({opts.engine}, backbone: {opts.pretrained_backbone})")
-    history = History(out / "metrics.json")
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    model = train_model(train, valid, class_map, opts, history)
-    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    model, history, ckpt, train_s, train_cpu = _train_and_save(train, valid, class_map, opts, out,
+                                                               {"demo": True})
     held_out = test or valid
     metrics, preds = evaluate(model, held_out)
     final = {"test": metrics, "train_seconds": round(train_s, 1),
              "train_cpu_seconds": round(train_cpu, 1),
              "total_seconds": round(time.perf_counter() - start, 1)}
-    ckpt = save_run(model, class_map, opts, history, valid, out, final, {"demo": True})
+    save_run(model, class_map, opts, history, valid, out, final, {"demo": True})
     results = write_predictions([p.with_threshold(0.5) for p in preds], out / "predictions",
                                 min_score=0.0)
     print_metrics(f"COCOMetric on {len(held_out)} held-out demo images "
-                   f"(training took {train_s:.0f} s):", metrics)
+                  f"(training took {train_s:.0f} s):", metrics)
     print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
           f"{out / 'valid_predictions.png'}, {results} and annotated PNGs in {out / 'predictions'}")
     print(f"total time {time.perf_counter() - start:.0f} s")
@@ -190,17 +415,67 @@ def cmd_demo(args) -> int:
 
 
 # -- the parser --------------------------------------------------------------------------------
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse's own complaints (unknown option, missing argument, bad value) become a
+    :class:`UsageError`, so that every user error leaves :func:`main` the same way: one line."""
+
+    def error(self, message: str):  # argparse's hook; it would print the usage and exit 2
+        err = UsageError(f"{message} (see {self.prog} --help)")
+        err.prog = self.prog  # type: ignore[attr-defined]
+        raise err
+
+
+def _number(kind: type, *, low: float | None = None, high: float | None = None,
+            low_open: bool = False, hint: str = "") -> Any:
+    """An argparse ``type=`` that parses ``kind`` and checks the range (finite for floats)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {_KIND_NAMES[kind]}{hint}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number{hint}")
+        if low is not None and (value <= low if low_open else value < low):
+            bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}{hint}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text} must be at most {high:g}{hint}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+_KIND_NAMES = {int: "an integer", float: "a number"}
+
+
+def _img_size(text: str) -> int:
+    """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)."""
+    value = _number(int, low=1)(text)
+    if value % IMG_STRIDE:
+        down = value // IMG_STRIDE * IMG_STRIDE
+        near = f"{down} or {down + IMG_STRIDE}" if down else f"{IMG_STRIDE}"
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a multiple of {IMG_STRIDE} (EfficientDet's largest stride); use {near}")
+    if value > MAX_IMG_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{text} is larger than {MAX_IMG_SIZE} (EfficientDet's largest config uses 1536)")
+    return value
+
+
 def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--model", default="tf_efficientdet_lite0",
                    help="effdet model name (default: %(default)s)")
-    g.add_argument("--img-size", type=int, default=defaults.get("img_size", 384),
+    g.add_argument("--img-size", type=_img_size, default=defaults.get("img_size", 384),
                    help="square input size in pixels, a multiple of 128 (default: %(default)s)")
-    g.add_argument("--epochs", type=int, default=defaults.get("epochs", 10),
-                   help="training epochs (default: %(default)s)")
-    g.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 8),
-                   help="images per batch (default: %(default)s)")
-    g.add_argument("--lr", type=float, default=defaults.get("lr", 3e-3),
+    g.add_argument("--epochs", type=_number(int, low=1), default=defaults.get("epochs", 10),
+                   help="training epochs, at least 1 (default: %(default)s)")
+    g.add_argument("--batch-size", type=_number(int, low=1),
+                   default=defaults.get("batch_size", 8),
+                   help="images per batch, at least 1 (default: %(default)s)")
+    g.add_argument("--lr", type=_number(float, low=0, low_open=True),
+                   default=defaults.get("lr", 3e-3),
                    help="peak learning rate of the one-cycle schedule (default: %(default)s)")
     g.add_argument("--engine", choices=("fastai", "lightning"), default="fastai",
                    help="training loop (default: %(default)s)")
@@ -210,19 +485,27 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> 
     g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.get("aug", "full"),
                    help="training augmentation: full = IceVision's aug_tfms, flip = resize, pad "
                         "and horizontal flip (default: %(default)s)")
-    g.add_argument("--freeze-epochs", type=int, default=0,
+    g.add_argument("--freeze-epochs", type=_number(int, low=0), default=0,
                    help="epochs with the backbone frozen first (fastai fine_tune; default: 0)")
-    g.add_argument("--num-workers", type=int, default=0,
+    g.add_argument("--num-workers", type=_number(int, low=0), default=0,
                    help="DataLoader worker processes (default: %(default)s)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    g.add_argument("--threads", type=int, default=None,
+    g.add_argument("--threads", type=_number(int, low=1), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a "
                         "busy machine)")
 
 
+def _add_check_images(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check-images", action="store_true",
+                   help="open every image header before training and compare its size (and EXIF "
+                        "rotation) with the annotation, fixing what has one fix and reporting "
+                        "it (slower on large data; the same check runs anyway when an image is "
+                        "loaded)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of every subcommand (argparse's errors raise :class:`UsageError`)."""
+    parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -234,8 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
                    help="annotation format (default: %(default)s = detect)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")
+    _add_check_images(p)
     _add_training_args(p, {})
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, check=_check_training_args)
 
     p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
@@ -245,18 +529,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
                    help="which split to score (default: %(default)s)")
     p.add_argument("--out", help="also write the metrics to this JSON file")
+    _add_check_images(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="detect objects in images",
                        description="Detect objects in image files or folders: writes annotated "
-                       "PNGs, predictions.json (COCO results) and images.json to --out.")
+                       "PNGs, predictions.json (COCO results) and images.json to --out, a folder "
+                       "apart from the inputs. Unreadable images are listed and skipped (exit "
+                       "status 2 after predicting the others).")
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="keep detections scoring at least this (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--out", required=True, help="output folder (not an input folder)")
+    p.add_argument("--threshold", type=_number(float, low=0, high=1), default=0.5,
+                   help="keep detections scoring at least this, 0..1 (default: %(default)s)")
+    p.add_argument("--batch-size", type=_number(int, low=1), default=8,
+                   help="images per batch, at least 1 (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--no-images", action="store_true", help="write only the JSON files")
     p.set_defaults(func=cmd_predict)
 
@@ -266,8 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
     p.add_argument("--format", default="onnx", choices=("onnx", "torchscript"))
     p.add_argument("--out", help="output file (default: beside the checkpoint)")
-    p.add_argument("--img-size", type=int, help="ONNX input size (default: the model's)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
+    p.add_argument("--img-size", type=_img_size,
+                   help="ONNX input size, a multiple of 128 (default: the model's)")
+    p.add_argument("--opset", type=_number(int, low=ONNX_OPSETS[0], high=ONNX_OPSETS[1]),
+                   default=17, help=f"ONNX opset, {ONNX_OPSETS[0]}..{ONNX_OPSETS[1]} "
+                   "(default: %(default)s)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="train on the synthetic demo data and score held-out images",
@@ -275,33 +566,46 @@ def build_parser() -> argparse.ArgumentParser:
                        "tf_efficientdet_lite0 (packaged ImageNet backbone), print COCOMetric on "
                        "the held-out test images, write predictions and plots to --out.")
     p.add_argument("--out", default="runs/demo", help="output folder (default: %(default)s)")
-    p.add_argument("--num-images", type=int, default=DEMO_DEFAULTS["num_images"],
-                   help="images to generate over train/valid/test (default: %(default)s)")
+    p.add_argument("--num-images", type=_number(int, low=MIN_DEMO_IMAGES),
+                   default=DEMO_DEFAULTS["num_images"],
+                   help=f"images to generate over train/valid/test, at least {MIN_DEMO_IMAGES} "
+                        "(default: %(default)s)")
     _add_training_args(p, DEMO_DEFAULTS)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, check=_check_training_args)
     return parser
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for user errors)."""
-    from .errors import AdapterError
+    """Run the command line; returns the exit status (2 for user errors).
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "threads", None):
-        import torch
-
-        torch.set_num_threads(args.threads)
+    Every error of the library's own family (:class:`~efficientdet_adapter.errors.AdapterError`,
+    argparse's complaints included) is printed as one line, ``efficientdet-adapter <command>:
+    error: <what, where, what to do>``, on stderr; anything else is a bug and keeps its traceback.
+    """
+    prog = PROG
     try:
+        args = build_parser().parse_args(argv)
+        prog = f"{PROG} {args.command}"
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if getattr(args, "check", None) is not None:
+            args.check(args)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
         return int(args.func(args) or 0)
-    except (UserError, AdapterError, FileNotFoundError, FileExistsError, ImportError) as e:
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+    except AdapterError as e:
+        prog = getattr(e, "prog", prog)
+        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "ModelConfigError",
     "ExportError",
+    "UsageError",
 ]
 
 
@@ -69,3 +70,12 @@ class ModelConfigError(AdapterError, ValueError):
 
 class ExportError(AdapterError, RuntimeError):
     """A model cannot be exported to the asked format (the message names the format to use)."""
+
+
+class UsageError(AdapterError, ValueError):
+    """A command-line argument, option value or output path that cannot work.
+
+    The message names the argument (``--batch-size 0``) or the path and says what to use
+    instead. ``efficientdet-adapter`` prints it, like every :class:`AdapterError`, as one line and
+    exits with status 2.
+    """

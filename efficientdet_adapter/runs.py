@@ -16,15 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UsageError
+
 __all__ = [
     "UserError",
     "TrainOptions",
+    "check_trainable",
+    "one_cycle_pct_start",
     "History",
     "load_splits",
     "train_model",
     "evaluate",
     "plot_losses",
     "write_predictions",
+    "save_model",
     "save_run",
     "print_metrics",
 ]
@@ -32,10 +37,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class UserError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
-
-
+# One error family: a mistake in the command line or its inputs is the library's UsageError
+# (an AdapterError); the old name stays for code that caught it.
+UserError = UsageError
 
 
 # -- options and data ------------------------------------------------------------------------------
@@ -74,27 +78,77 @@ def _backbone_weights(opts: TrainOptions) -> Any:
     return choice  # "imagenet-lite0" or a file
 
 
-def load_splits(data: str | Path, format: str = "auto", seed: int = 0):
+def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
+                check_images: bool = False):
     """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip).
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
+    ``check_images``: compare every image header with its annotation first (see
+    :class:`~efficientdet_adapter.parsers.Parser`).
     """
     from .parsers import RandomSplitter, RoboflowParser
 
     path = Path(data)
     if not path.exists():
-        raise UserError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format)
+        raise UsageError(f"--data {path}: no such folder or zip file")
+    parser = RoboflowParser(path, format=format, check_images=check_images)
     splits = parser.parse_splits()
     train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
     if not train:
-        raise UserError(f"--data {path}: the export has no train split with images")
+        raise UsageError(f"--data {path}: the export has no train split with images")
     if not valid:
         by_id = {r.record_id: r for r in train}
         train_ids, valid_ids = RandomSplitter([0.8, 0.2], seed=seed).split(train)
         train, valid = [by_id[i] for i in train_ids], [by_id[i] for i in valid_ids]
         logger.info("no valid split: holding out %d of the train images", len(valid))
     return train, valid, test, parser.class_map, parser
+
+
+def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
+    """Refuse, before any work, a run that BatchNorm cannot train or the metric cannot score.
+
+    BatchNorm needs more than one value per channel in training. At ``img_size`` 128 the
+    deepest feature map (stride 128) is 1x1, so every batch needs two images: a batch size of
+    1, or a single training image, would crash in the first step.
+
+    Raises:
+        UsageError: naming the option to change.
+    """
+    if not train_records:
+        raise UsageError("no training images: the train split is empty")
+    if not valid_records:
+        raise UsageError("no validation images: add a valid split (or more train images, 20% of "
+                         "which then validate)")
+    smallest = min((opts.img_size,) * 2 if isinstance(opts.img_size, int) else opts.img_size)
+    one_value = smallest <= 128  # P7 (stride 128) is 1x1: one value per channel per image
+    if one_value and opts.batch_size < 2:
+        raise UsageError(
+            f"--batch-size {opts.batch_size} at --img-size {opts.img_size}: BatchNorm needs more "
+            "than one value per channel and the deepest feature map is 1x1; use --batch-size 2 "
+            "or more, or --img-size 256"
+        )
+    if one_value and len(train_records) < 2:
+        raise UsageError(
+            f"{len(train_records)} training image at --img-size {opts.img_size}: BatchNorm needs "
+            "batches of two images when the deepest feature map is 1x1; add training images or "
+            "use --img-size 256"
+        )
+
+
+def one_cycle_pct_start(total_steps: int, pct_start: float = 0.25) -> float:
+    """``pct_start`` for ``torch.optim.lr_scheduler.OneCycleLR`` that never divides by zero.
+
+    OneCycleLR's warm-up phase ends at step ``pct_start * total_steps - 1``; when that is 0
+    (e.g. 4 steps at 0.25) it computes 0/0 and raises ZeroDivisionError. The warm-up is made
+    at least two steps long instead (all of a run of 2 steps; unchanged for a single step).
+
+    Example:
+        >>> one_cycle_pct_start(4), one_cycle_pct_start(100)
+        (0.5, 0.25)
+    """
+    if total_steps < 2:
+        return pct_start
+    return min(1.0, max(pct_start, 2.0 / total_steps))
 
 
 def _tfms(model, img_size: int, aug: str = "full"):
@@ -111,7 +165,7 @@ def _tfms(model, img_size: int, aug: str = "full"):
     elif aug == "none":
         parts = tfms.A.resize_and_pad(img_size)
     else:
-        raise UserError(f"--aug {aug!r}: choose full, flip or none")
+        raise UsageError(f"--aug {aug!r}: choose full, flip or none")
     return tfms.A.Adapter([*parts, norm]), inference_tfm(model)
 
 
@@ -186,8 +240,8 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
     class _Light(ModelAdapter):
         def configure_optimizers(self):
             opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01)
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opts.lr, total_steps=steps,
-                                                        pct_start=0.25)
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     class _Record(pl.Callback):
@@ -220,7 +274,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .efficientdet.model import model as build_model
 
     if opts.engine not in ("fastai", "lightning"):
-        raise UserError(f"--engine {opts.engine!r}: choose fastai or lightning")
+        raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
     torch.manual_seed(opts.seed)
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
                         img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
@@ -236,7 +290,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     try:
         fit(model, train_dl, valid_dl, opts, history)
     except ImportError as e:
-        raise UserError(str(e)) from None
+        raise UsageError(str(e)) from None
     return model.eval()
 
 
@@ -297,7 +351,8 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
     from .writers import write_coco_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    images, image_ids, taken = [], {}, set()
+    inputs = {Path(p.filepath).resolve() for p in preds if p.filepath is not None}
+    images, image_ids, taken, pngs = [], {}, set(), []
     for i, pred in enumerate(preds):
         image_ids[pred.record_id] = i
         name = Path(pred.filepath).name if pred.filepath is not None else f"image_{i}"
@@ -307,22 +362,40 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
             stem = Path(name).stem
             png = f"{stem}.png" if f"{stem}.png" not in taken else f"{stem}_{i}.png"
             taken.add(png)
-            Image.fromarray(annotate(pred)).save(out_dir / png)
+            pngs.append((pred, out_dir / png))
+    planned = [path for _, path in pngs] + [out_dir / "images.json", out_dir / "predictions.json"]
+    clash = [path for path in planned if path.resolve() in inputs]
+    if clash:  # checked before anything is written: an input is never replaced by an output
+        raise UsageError(
+            f"{out_dir}: writing the predictions here would replace the input image {clash[0]}; "
+            "choose an output folder apart from the images"
+        )
+    for pred, path in pngs:
+        Image.fromarray(annotate(pred)).save(path)
     (out_dir / "images.json").write_text(json.dumps(images, indent=1), encoding="utf-8")
     return write_coco_results(preds, out_dir / "predictions.json", category_ids,
                               image_ids=image_ids, min_score=min_score)
 
 
-def save_run(model, class_map, opts: TrainOptions, history: History, valid_records, out: Path,
-              final: dict[str, Any], extra: dict[str, Any]) -> Path:
+def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str, Any],
+               final: dict[str, Any] | None = None) -> Path:
+    """``out/model.pt``: written as soon as training ends, before any scoring or plotting."""
     from .checkpoint import save_checkpoint
+
+    return save_checkpoint(model, out / "model.pt", class_map, extra={
+        "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
+        "batch_size": opts.batch_size, **({"metrics": final} if final else {}), **extra})
+
+
+def save_run(model, class_map, opts: TrainOptions, history: History, valid_records, out: Path,
+             final: dict[str, Any], extra: dict[str, Any]) -> Path:
+    """The checkpoint (again, now with the final metrics), ``metrics.json``, ``loss.png`` and
+    ``valid_predictions.png`` in ``out``; returns the checkpoint's path."""
     from .dataset import Dataset
     from .efficientdet.prediction import inference_tfm, show_results
 
-    ckpt = save_checkpoint(model, out / "model.pt", class_map, extra={
-        "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
-        "batch_size": opts.batch_size, "metrics": final, **extra})
     history.write(final)
+    ckpt = save_model(model, class_map, opts, out, extra, final)
     plot_losses(history, out / "loss.png")
     show_results(model, Dataset(valid_records, inference_tfm(model)), num_samples=6, ncols=2,
                  save_path=out / "valid_predictions.png", cell_size=3.0)

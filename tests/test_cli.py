@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -137,8 +138,11 @@ def test_export_onnx_and_torchscript_refusal(trained, tmp_path):
     [
         (["train", "--data", "no/such/folder"], r"train: error: --data no/such/folder: no such"),
         (["predict", "missing.jpg", "--checkpoint", "x.pt", "--out", "o"],
-         r"predict: error: missing\.jpg: no such image file or folder"),
-        (["export", "--checkpoint", "nope.pt"], r"export: error: nope\.pt: checkpoint file not found"),
+         r"predict: error: --checkpoint x\.pt: no such file; give the path of a model\.pt"),
+        (["export", "--checkpoint", "nope.pt"], r"export: error: --checkpoint nope\.pt: no such file"),
+        (["train", "--data", ".", "--batch-size", "0"],
+         r"train: error: argument --batch-size: 0 must be at least 1 \(see efficientdet-adapter "
+         r"train --help\)"),
         (["train"], r"the following arguments are required: --data"),
     ],
 )
@@ -181,3 +185,223 @@ def test_demo_end_to_end(tmp_path):
     preds = out / "predictions"
     assert len(list(preds.glob("*.png"))) == 2 and (preds / "predictions.json").is_file()
     assert (out / "data" / "train" / "_annotations.coco.json").is_file()
+
+
+# -- one error mechanism: every bad argument is one line on stderr and exit status 2 -----------
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    """An untrained lite0 at 128 px saved as a checkpoint (in-process: fast)."""
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.efficientdet.model import model
+
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    cm = ClassMap(["a", "b"])
+    save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
+                          pretrained_backbone=False), path, cm)
+    return path
+
+
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    from efficientdet_adapter.cli import main
+
+    rc = main(list(args))
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def write_images(folder: Path, names=("a.png", "b.jpg")) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+BAD_ARGS = [
+    # (command line, pattern of the one line on stderr); {ckpt} {imgs} {data} {file} {dir} are
+    # filled in by the test
+    ("train --data {data} --batch-size 0", r"argument --batch-size: 0 must be at least 1"),
+    ("train --data {data} --batch-size -2", r"argument --batch-size: -2 must be at least 1"),
+    ("train --data {data} --num-workers -1", r"argument --num-workers: -1 must be at least 0"),
+    ("train --data {data} --epochs 0", r"argument --epochs: 0 must be at least 1"),
+    ("train --data {data} --epochs -3", r"argument --epochs: -3 must be at least 1"),
+    ("train --data {data} --lr -0.1", r"argument --lr: -0.1 must be greater than 0"),
+    ("train --data {data} --lr nan", r"argument --lr: 'nan' is not a finite number"),
+    ("train --data {data} --lr 1e999", r"argument --lr: '1e999' is not a finite number"),
+    ("train --data {data} --img-size 100", r"--img-size: 100 is not a multiple of 128.*use 128"),
+    ("train --data {data} --img-size 8192", r"--img-size: 8192 is larger than 4096"),
+    ("train --data {data} --freeze-epochs -1", r"--freeze-epochs: -1 must be at least 0"),
+    ("train --data {data} --threads 0", r"--threads: 0 must be at least 1"),
+    ("train --data {data} --batch-size two", r"--batch-size: 'two' is not an integer"),
+    ("train --data {data} --engine keras", r"--engine: invalid choice: 'keras'"),
+    ("train --data {data} --model nope", r"--model nope: not an effdet model name"),
+    ("train --data {data} --pretrained-backbone missing.pth",
+     r"--pretrained-backbone missing\.pth: neither .* nor an existing weights file"),
+    ("train --data no/such", r"--data no/such: no such folder or zip file"),
+    ("train --data {data} --out {file}", r"--out .*: is an existing file, not a folder"),
+    ("train --data {data} --out /proc/edet_out", r"--out /proc/edet_out: cannot write there"),
+    ("train --data {data} --out {data}/runs", r"--out .*: lies inside --data"),
+    ("train --data {data} --bogus 1", r"unrecognized arguments: --bogus 1"),
+    ("train", r"the following arguments are required: --data"),
+    ("eval --data {data} --checkpoint missing.pt", r"--checkpoint missing\.pt: no such file"),
+    ("eval --data no/such --checkpoint {ckpt}", r"--data no/such: no such folder"),
+    ("eval --data {data} --checkpoint {ckpt} --out {dir}", r"--out .*: is an existing folder"),
+    ("eval --data {data} --checkpoint {ckpt} --out {ckpt}", r"--out .*: is an input of this"),
+    ("eval --data {data} --checkpoint {ckpt} --split dev", r"--split: invalid choice: 'dev'"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --threshold 2",
+     r"argument --threshold: 2 must be at most 1"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --threshold nan",
+     r"argument --threshold: 'nan' is not a finite number"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --threshold -0.5",
+     r"argument --threshold: -0.5 must be at least 0"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --batch-size 0", r"--batch-size: 0 must be at"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --device cuda",
+     r"--device cuda: PyTorch sees no CUDA GPU on this machine; use --device cpu"),
+    ("predict {imgs} --checkpoint {ckpt} --out o --device tpu", r"--device tpu: "),
+    ("predict {imgs} --checkpoint {ckpt} --out {imgs}", r"--out .*: is an input folder"),
+    ("predict {imgs}/a.png --checkpoint {ckpt} --out {imgs}",
+     r"--out .*: is the folder of the input .*a\.png"),
+    ("predict {imgs} --checkpoint {ckpt} --out {file}", r"--out .*: is an existing file"),
+    ("predict {imgs} --checkpoint missing.pt --out o", r"--checkpoint missing\.pt: no such file"),
+    ("predict no_such.jpg --checkpoint {ckpt} --out o", r"no_such\.jpg: no such image file"),
+    ("export --checkpoint {ckpt} --img-size 100", r"argument --img-size: 100 is not a multiple"),
+    ("export --checkpoint {ckpt} --opset 5", r"argument --opset: 5 must be at least 11"),
+    ("export --checkpoint {ckpt} --opset 99", r"argument --opset: 99 must be at most 20"),
+    ("export --checkpoint {ckpt} --out {dir}", r"--out .*: is an existing folder"),
+    ("export --checkpoint {ckpt} --out {ckpt}", r"--out .*: is an input of this command"),
+    ("export --checkpoint missing.pt", r"--checkpoint missing\.pt: no such file"),
+    ("export --checkpoint {ckpt} --format tflite", r"--format: invalid choice: 'tflite'"),
+    ("demo --num-images 0", r"argument --num-images: 0 must be at least 10"),
+    ("demo --num-images 2", r"argument --num-images: 2 must be at least 10"),
+    ("demo --epochs 0", r"argument --epochs: 0 must be at least 1"),
+    ("demo --out {file}", r"--out .*: is an existing file, not a folder"),
+    ("bogus", r"invalid choice: 'bogus'"),
+    ("", r"the following arguments are required: COMMAND"),
+]
+
+
+@pytest.mark.parametrize("line,pattern", BAD_ARGS, ids=[c[0] or "(none)" for c in BAD_ARGS])
+def test_bad_argument_is_one_line_and_exit_2(line, pattern, tiny_ckpt, tmp_path, capsys,
+                                             monkeypatch):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    imgs = tmp_path / "imgs"
+    write_images(imgs)
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "dir").mkdir()
+    ckpt = tmp_path / "model.pt"
+    ckpt.write_bytes(tiny_ckpt.read_bytes())
+    args = line.format(data=data, imgs=imgs, ckpt=ckpt, file=tmp_path / "file.txt",
+                       dir=tmp_path / "dir").split()
+    rc, out, err = in_process(capsys, *args)
+    assert rc == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("efficientdet-adapter"), lines[0]
+    assert re.search(pattern, lines[0]), lines[0]
+    assert (tmp_path / "file.txt").read_text() == "mine"  # nothing of the user's touched
+    assert sorted(p.name for p in imgs.iterdir()) == ["a.png", "b.jpg"]
+    assert not (tmp_path / "o").exists()  # no output written by a refused command
+
+
+def test_only_the_library_error_family_is_turned_into_one_line(monkeypatch, capsys):
+    """A bug (any other exception) keeps its traceback; an AdapterError becomes one line."""
+    from efficientdet_adapter import cli
+    from efficientdet_adapter.errors import ParseError
+
+    def boom(args):
+        raise ParseError("x.json: broken; fix it\nmore detail")
+
+    monkeypatch.setattr(cli, "cmd_export", boom)
+    parser = cli.build_parser
+
+    def patched():
+        p = parser()
+        p._subparsers._group_actions[0].choices["export"].set_defaults(func=boom)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", patched)
+    assert cli.main(["export", "--checkpoint", "c.pt"]) == 2
+    assert capsys.readouterr().err == "efficientdet-adapter export: error: x.json: broken; fix it\n"
+
+    def bug(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "build_parser", lambda: (lambda p: (
+        p._subparsers._group_actions[0].choices["export"].set_defaults(func=bug), p)[1])(parser()))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["export", "--checkpoint", "c.pt"])
+
+
+def test_user_error_keeps_its_old_name():
+    from efficientdet_adapter.errors import AdapterError, UsageError
+    from efficientdet_adapter.runs import UserError
+
+    assert UserError is UsageError and issubclass(UsageError, AdapterError)
+
+
+# -- predict: never over an input, and a corrupt image does not stop the others ----------------
+def test_predict_never_writes_over_an_input(tiny_ckpt, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    paths = write_images(photos, ("cat.png", "dog.jpg"))
+    before = {p.name: p.read_bytes() for p in paths}
+    rc, _, err = in_process(capsys, "predict", str(photos), "--checkpoint", str(tiny_ckpt),
+                            "--out", str(photos))
+    assert rc == 2 and "is an input folder" in err
+    rc, _, err = in_process(capsys, "predict", str(photos / "cat.png"), "--checkpoint",
+                            str(tiny_ckpt), "--out", str(photos))
+    assert rc == 2 and "is the folder of the input" in err
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
+
+    # an output folder inside the inputs works, and its PNGs are not taken as inputs next time
+    out = photos / "preds"
+    for _ in range(2):
+        rc, stdout, err = in_process(capsys, "predict", str(photos), "--checkpoint",
+                                     str(tiny_ckpt), "--out", str(out), "--threshold", "0.9")
+        assert rc == 0, err
+        assert "in 2 images" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["cat.png", "dog.png", "images.json",
+                                                     "predictions.json"]
+    assert {p.name: p.read_bytes() for p in paths} == before
+
+
+def test_write_predictions_refuses_to_replace_an_input(tmp_path):
+    from efficientdet_adapter.errors import UsageError
+    from efficientdet_adapter.predictions import Prediction
+    from efficientdet_adapter.runs import write_predictions
+
+    src = write_images(tmp_path, ("cat.png",))[0]
+    before = src.read_bytes()
+    pred = Prediction(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, int),
+                      record_id=0, filepath=src, width=96, height=64)
+    with pytest.raises(UsageError, match=r"would replace the input image .*cat\.png"):
+        write_predictions([pred], tmp_path)
+    assert src.read_bytes() == before and not (tmp_path / "images.json").exists()
+
+
+def test_predict_skips_corrupt_images_lists_them_and_exits_2(tiny_ckpt, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    write_images(photos, ("a.png", "b.jpg", "c.png"))
+    (photos / "broken.jpg").write_bytes(b"not an image at all")
+    good = (photos / "b.jpg").read_bytes()
+    (photos / "truncated.jpg").write_bytes(good[: len(good) // 2])  # header fine, pixels not
+    out = tmp_path / "out"
+    rc, stdout, err = in_process(capsys, "predict", str(photos), "--checkpoint", str(tiny_ckpt),
+                                 "--out", str(out), "--batch-size", "4", "--threshold", "0.9")
+    assert rc == 2
+    assert "in 3 images" in stdout
+    lines = err.strip().splitlines()
+    assert any("skipped" in ln and "broken.jpg" in ln for ln in lines), err
+    assert any("skipped" in ln and "truncated.jpg" in ln for ln in lines), err
+    assert re.search(r"error: 2 of 5 images could not be read .* the other 3 are predicted",
+                     lines[-1]), lines[-1]
+    index = json.loads((out / "images.json").read_text())
+    assert [Path(i["file_name"]).name for i in index] == ["a.png", "b.jpg", "c.png"]
+    assert [i["id"] for i in index] == [0, 1, 2]
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.png", "b.png", "c.png"]

@@ -1,0 +1,55 @@
+"""The training-run machinery of the command line: checks made before any work, the schedule."""
+
+from __future__ import annotations
+
+import pytest
+
+from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.records import Record
+from efficientdet_adapter.runs import TrainOptions, check_trainable, one_cycle_pct_start
+
+
+def records(n: int) -> list[Record]:
+    return [Record(record_id=i, filepath=None, width=64, height=64) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    "n_train,n_valid,img_size,batch_size,pattern",
+    [
+        (8, 2, 128, 1, r"--batch-size 1 at --img-size 128: BatchNorm .* use --batch-size 2 or "
+                       r"more, or --img-size 256"),
+        (1, 2, 128, 8, r"1 training image at --img-size 128: .* add training images or use "
+                       r"--img-size 256"),
+        (0, 2, 256, 8, r"no training images"),
+        (8, 0, 256, 8, r"no validation images: add a valid split"),
+    ],
+)
+def test_runs_batchnorm_cannot_train_are_refused_before_work(n_train, n_valid, img_size,
+                                                             batch_size, pattern):
+    opts = TrainOptions(img_size=img_size, batch_size=batch_size)
+    with pytest.raises(UsageError, match=pattern):
+        check_trainable(records(n_train), records(n_valid), opts)
+
+
+@pytest.mark.parametrize("n_train,img_size,batch_size", [(1, 256, 8), (8, 256, 1), (2, 128, 2)])
+def test_runs_that_batchnorm_can_train_pass(n_train, img_size, batch_size):
+    check_trainable(records(n_train), records(1), TrainOptions(img_size=img_size,
+                                                               batch_size=batch_size))
+
+
+@pytest.mark.parametrize("total_steps", range(1, 41))
+def test_one_cycle_schedule_runs_every_step_without_dividing_by_zero(total_steps):
+    import torch
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=1e-3, total_steps=total_steps, pct_start=one_cycle_pct_start(total_steps))
+    lrs = []
+    for _ in range(total_steps):
+        opt.step()
+        lrs.append(opt.param_groups[0]["lr"])
+        if len(lrs) < total_steps:
+            sched.step()
+    assert all(0 < lr <= 1e-3 + 1e-12 for lr in lrs)
+    if total_steps >= 8:
+        assert one_cycle_pct_start(total_steps) == 0.25  # unchanged where it already worked
