@@ -32,7 +32,7 @@ from ..errors import ParseError, UnsupportedFormatError
 from ..records import Record
 from ..splitters import DataSplitter
 from ._files import IMAGE_EXTENSIONS
-from ._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, safe_extract
+from ._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, safe_extract
 from .base import Parser
 from .coco import COCOBBoxParser
 from .csv import CSVBBoxParser
@@ -157,7 +157,8 @@ class RoboflowParser(Parser):
         format: ``"auto"`` (detect), or ``"coco"``, ``"voc"``, ``"yolo"``, ``"csv"``.
         class_map: use this class map instead of the export's; names it lacks are an error.
         check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
-        extract_dir, max_zip_bytes, max_zip_entries: where and how much to extract from a zip.
+        extract_dir, max_zip_bytes, max_zip_entries, max_zip_ratio: where and how much to
+            extract from a zip (see :func:`~efficientdet_adapter.parsers._zip.safe_extract`).
 
     Attributes:
         root: the export folder (the extraction folder for a zip).
@@ -186,6 +187,7 @@ class RoboflowParser(Parser):
         extract_dir: str | os.PathLike | None = None,
         max_zip_bytes: int = MAX_ZIP_BYTES,
         max_zip_entries: int = MAX_ZIP_ENTRIES,
+        max_zip_ratio: float = MAX_ZIP_RATIO,
     ):
         super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
         path = Path(path)
@@ -196,7 +198,8 @@ class RoboflowParser(Parser):
             if target == path:
                 target = path.with_name(path.name + "_extracted")
             path = safe_extract(
-                path, target, max_bytes=max_zip_bytes, max_entries=max_zip_entries
+                path, target, max_bytes=max_zip_bytes, max_entries=max_zip_entries,
+                max_ratio=max_zip_ratio,
             )
         detected, folders = detect_format(path)
         if format != "auto":

@@ -29,16 +29,19 @@ ORPHAN_LABEL = "label file ignored: no image with its name"
 
 NamesSource = Sequence[str] | Mapping[int, str] | str | os.PathLike
 
+MAX_YAML_BYTES = 1 << 20  # a data.yaml lists paths and class names: kilobytes, never megabytes
+
 
 def _names_from_value(names: object, where: str) -> list[str]:
     """A ``names`` value (a list, or a dict ``{index: name}``) as a list in index order."""
     if isinstance(names, Mapping):
         try:
-            by_index = {int(k): str(v) for k, v in names.items()}
+            keys = [int(k) for k in names]
         except (TypeError, ValueError):
             raise ParseError(
                 f"{where}: 'names' keys must be class indices 0..N-1, got {list(names)}"
             ) from None
+        by_index = {k: _name(v, where) for k, v in zip(keys, names.values())}
         if sorted(by_index) != list(range(len(by_index))):
             raise ParseError(
                 f"{where}: 'names' keys must be the class indices 0..{len(by_index) - 1} without "
@@ -46,8 +49,37 @@ def _names_from_value(names: object, where: str) -> list[str]:
             )
         return [by_index[i] for i in range(len(by_index))]
     if isinstance(names, (list, tuple)):
-        return [str(n) for n in names]
+        return [_name(n, where) for n in names]
     raise ParseError(f"{where}: 'names' must be a list or a dict of class names, got {names!r}")
+
+
+def _name(value: object, where: str) -> str:
+    """One class name of a ``names`` list or dict: a string (or a number, as YAML reads ``1``)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ParseError(f"{where}: 'names' must hold class names (strings), got {value!r}")
+
+
+def _safe_yaml(text: str, path: Path) -> object:
+    """``yaml.safe_load`` without aliases: a data.yaml never needs them, and nested aliases
+    (a "billion laughs") expand exponentially in anything that walks the result."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ParseError(
+                    f"{path}: YAML alias *{event.anchor} at line {event.start_mark.line + 1}; "
+                    "aliases are not read (nested ones can expand without end, a 'billion "
+                    "laughs'): write the values out"
+                )
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise ParseError(f"{path}: malformed YAML ({e})") from None
 
 
 def read_yolo_names(path: str | os.PathLike) -> list[str]:
@@ -65,17 +97,17 @@ def read_yolo_names(path: str | os.PathLike) -> list[str]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ParseError(f"{path}: {path.stat().st_size} bytes; a class names file is far "
+                             f"smaller (limit {MAX_YAML_BYTES}): is this the right file?")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of a name
     except OSError as e:
         raise ParseError(f"{path}: cannot read the class names file ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ParseError(f"{path}: not UTF-8 text ({e}); save it as UTF-8") from None
     if path.suffix.lower() not in (".yaml", ".yml"):
         return [line.strip() for line in text.splitlines() if line.strip()]
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ParseError(f"{path}: malformed YAML ({e})") from None
+    data = _safe_yaml(text, path)
     if not isinstance(data, Mapping) or "names" not in data:
         raise ParseError(f"{path}: no 'names' entry; a YOLO data.yaml lists its class names there")
     names = _names_from_value(data["names"], str(path))
@@ -203,7 +235,8 @@ class YOLOBBoxParser(Parser):
     @staticmethod
     def _read_labels(path: Path, record: Record, names: list[str], n_classes: int) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
+            # utf-8-sig: Windows editors start files with a byte-order mark, which is no number
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise ParseError(f"{path}: cannot read the label file ({e})") from None
         w, h = record.width, record.height

@@ -142,3 +142,67 @@ def test_orphan_label_is_reported(tmp_path):
     assert len(_parse(parser)) == 1
     assert parser.report.counts == {ORPHAN_LABEL: 1}
     assert parser.report.items[ORPHAN_LABEL][0].endswith("gone.txt")
+
+
+# -- hostile or unlucky files ---------------------------------------------------------------------
+BILLION_LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+names: *i
+"""
+
+
+def test_yaml_aliases_billion_laughs_are_refused_at_once(tmp_path):
+    import time
+
+    path = tmp_path / "data.yaml"
+    path.write_text(BILLION_LAUGHS)
+    assert path.stat().st_size < 600
+    start = time.perf_counter()
+    with pytest.raises(ParseError, match=r"data\.yaml: YAML alias \*a at line 2; aliases are not "
+                                         r"read .*billion laughs.*write the values out"):
+        read_yolo_names(path)
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize(
+    "text,pattern",
+    [
+        ("names: [[a, b], c]\n", r"'names' must hold class names \(strings\), got \['a', 'b'\]"),
+        ("names: {0: {x: 1}}\n", r"'names' must hold class names \(strings\), got \{'x': 1\}"),
+        ("names: [a\n", r"malformed YAML"),
+    ],
+)
+def test_yaml_names_must_be_names(tmp_path, text, pattern):
+    path = tmp_path / "data.yaml"
+    path.write_text(text)
+    with pytest.raises(ParseError, match=pattern):
+        read_yolo_names(path)
+
+
+def test_huge_data_yaml_is_refused_unread(tmp_path):
+    path = tmp_path / "data.yaml"
+    path.write_text("names: [a]\n" + "#" * (2 << 20))
+    with pytest.raises(ParseError, match=r"data\.yaml: \d+ bytes; a class names file is far "
+                                         r"smaller"):
+        read_yolo_names(path)
+
+
+def test_label_file_and_data_yaml_with_utf8_byte_order_mark(tmp_path):
+    """Windows editors write a BOM; it is no part of the first number or name."""
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    Image.new("RGB", (100, 50)).save(images / "a.png")
+    (labels / "a.txt").write_bytes("\ufeff1 0.5 0.5 0.2 0.4\n".encode("utf-8"))
+    (tmp_path / "data.yaml").write_bytes("\ufeffnames: [cat, dog]\n".encode("utf-8"))
+    [record] = YOLOBBoxParser(images).parse_records()
+    assert record.labels == ["dog"]
+    assert record.bboxes[0].xyxy == pytest.approx((40, 15, 60, 35))
