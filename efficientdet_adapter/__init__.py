@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from . import parsers
+from .parsers import Parser
 from .bbox import BBox
 from .class_map import BACKGROUND, ClassMap
 from .errors import (
@@ -45,7 +46,23 @@ if TYPE_CHECKING:  # the names below load on first use: see _LAZY
     from .checkpoint import convert_checkpoint, model_from_checkpoint, save_checkpoint
     from .dataset import Dataset
     from .metrics import COCOMetric, COCOMetricType, Metric
-    from .visualize import show_records, show_samples
+    from .compat import (
+        IDMap,
+        ObjectDetectionRecord,
+        denormalize_imagenet,
+        get_image_files,
+        get_img_size,
+        normalize_imagenet,
+    )
+    from .efficientdet.prediction import end2end_detect, show_pred, show_preds
+    from .visualize import (
+        draw_record,
+        get_default_font,
+        show_record,
+        show_records,
+        show_sample,
+        show_samples,
+    )
 
 __version__ = "0.1.0"
 
@@ -76,13 +93,30 @@ __all__ = [
     "UnsupportedFormatError",
     "WeightsError",
     "convert_checkpoint",
+    "IDMap",
+    "ObjectDetectionRecord",
+    "Parser",
+    "denormalize_imagenet",
+    "draw_record",
     "efficientdet",
+    "end2end_detect",
+    "get_default_font",
+    "get_image_files",
+    "get_img_size",
     "model_from_checkpoint",
+    "models",
+    "normalize_imagenet",
     "parsers",
     "save_checkpoint",
+    "save_icevision_checkpoint",
+    "show_pred",
+    "show_preds",
+    "show_record",
     "show_records",
+    "show_sample",
     "show_samples",
     "tfms",
+    "wandb_img_preds",
 ]
 
 # Names that pull in torch, albumentations, pycocotools or matplotlib load on first use, so that
@@ -101,6 +135,22 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Metric": (".metrics", "Metric"),
     "show_records": (".visualize", "show_records"),
     "show_samples": (".visualize", "show_samples"),
+    "show_record": (".visualize", "show_record"),
+    "show_sample": (".visualize", "show_sample"),
+    "draw_record": (".visualize", "draw_record"),
+    "get_default_font": (".visualize", "get_default_font"),
+    "show_pred": (".efficientdet.prediction", "show_pred"),
+    "show_preds": (".efficientdet.prediction", "show_preds"),
+    "end2end_detect": (".efficientdet.prediction", "end2end_detect"),
+    "models": (".models", None),
+    "save_icevision_checkpoint": (".icevision_checkpoint", "save_icevision_checkpoint"),
+    "wandb_img_preds": (".integrations", "wandb_img_preds"),
+    "IDMap": (".compat", "IDMap"),
+    "ObjectDetectionRecord": (".compat", "ObjectDetectionRecord"),
+    "denormalize_imagenet": (".compat", "denormalize_imagenet"),
+    "normalize_imagenet": (".compat", "normalize_imagenet"),
+    "get_image_files": (".compat", "get_image_files"),
+    "get_img_size": (".compat", "get_img_size"),
     "save_checkpoint": (".checkpoint", "save_checkpoint"),
     "model_from_checkpoint": (".checkpoint", "model_from_checkpoint"),
     "convert_checkpoint": (".checkpoint", "convert_checkpoint"),

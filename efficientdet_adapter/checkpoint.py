@@ -34,6 +34,7 @@ from torch import nn
 
 from .class_map import ClassMap
 from .errors import CheckpointError, ClassMapError
+from .icevision_checkpoint import save_icevision_checkpoint
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -42,6 +43,7 @@ __all__ = [
     "load_checkpoint_data",
     "model_from_checkpoint",
     "convert_checkpoint",
+    "save_icevision_checkpoint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -232,6 +234,9 @@ def load_checkpoint_data(path: str | Path) -> dict[str, Any]:
                 f"(<= {FORMAT_VERSION}); upgrade efficientdet_adapter"
             )
         return {**obj, "layout": "adapter"}
+    if (isinstance(obj, Mapping) and isinstance(obj.get("meta"), Mapping)
+            and _is_state_dict(obj.get("state_dict"))):
+        return {**obj, "layout": "icevision"}  # IceVision's (mmcv's) layout: meta + state_dict
     if isinstance(obj, Mapping) and _is_state_dict(obj.get("state_dict")):
         meta = obj.get("hyper_parameters") or {}
         found = {k: meta[k] for k in ("model_name", "class_map", "img_size") if k in meta}
@@ -305,8 +310,23 @@ def model_from_checkpoint(
     class_map: ClassMap | None = None,
     model_name: str | None = None,
     img_size: int | Sequence[int] | None = None,
+    backbone_name: str | None = None,
+    classes: Sequence[str] | None = None,
+    is_coco: bool = False,
+    eval_mode: bool = True,
+    **ignored: Any,
 ):
     """Rebuild the model from a checkpoint file, in eval mode on ``device``.
+
+    Called IceVision's way, it returns IceVision's dict instead of the tuple: that is, for an
+    IceVision checkpoint file or a URL, or when any of ``backbone_name``, ``classes``,
+    ``is_coco``, ``eval_mode=False`` or a ``model_name`` such as ``"ross.efficientdet"``
+    (library.model) is given. See
+    :func:`~efficientdet_adapter.icevision_checkpoint.icevision_model_from_checkpoint`::
+
+        >>> loaded = model_from_checkpoint("fridge.pth", model_name="ross.efficientdet",
+        ...                                backbone_name="tf_lite0", img_size=384)  # doctest: +SKIP
+        >>> loaded["model"], loaded["class_map"]                                     # doctest: +SKIP
 
     Args:
         path: a :func:`save_checkpoint` file, a fastai ``learn.save`` file or a Lightning
@@ -325,8 +345,20 @@ def model_from_checkpoint(
         >>> config.model_name, config.img_size
         ('tf_efficientdet_lite0', (256, 256))
     """
+    icevision_call = (
+        backbone_name is not None or classes is not None or is_coco or not eval_mode
+        or (model_name is not None and "." in model_name)
+        or str(path).startswith(("http://", "https://"))
+    )
+    data = None if icevision_call else load_checkpoint_data(Path(path))
+    if data is None or data["layout"] == "icevision":
+        from .icevision_checkpoint import icevision_model_from_checkpoint
+
+        return icevision_model_from_checkpoint(
+            path, model_name=model_name, backbone_name=backbone_name, classes=classes,
+            is_coco=is_coco, img_size=img_size, eval_mode=eval_mode, device=device,
+        )
     path = Path(path)
-    data = load_checkpoint_data(path)
     stored_map = data.get("class_map")
     if stored_map is not None:
         try:
@@ -392,3 +424,4 @@ def convert_checkpoint(
         src, class_map=class_map, model_name=model_name, img_size=img_size
     )
     return save_checkpoint(model, dst, class_map, extra={"converted_from": str(src), **(extra or {})})
+

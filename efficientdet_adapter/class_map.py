@@ -100,6 +100,12 @@ class ClassMap:
         self._id2class.append(name)
         return self._class2id[name]
 
+    def assign(self, other: "ClassMap") -> None:
+        """Make this map equal to ``other`` in place (a parser's live map, filled by ``parse``)."""
+        self.background = other.background
+        self._id2class = list(other._id2class)
+        self._class2id = dict(other._class2id)
+
     def get_or_add(self, name: str) -> int:
         """Id of ``name``, adding it at the end first if it is new."""
         found = self._class2id.get(name)

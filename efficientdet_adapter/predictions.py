@@ -107,6 +107,40 @@ class Prediction:
         """The same detections seen through another threshold (the model does not run again)."""
         return dataclasses.replace(self, detection_threshold=float(detection_threshold))
 
+    # -- IceVision's views ------------------------------------------------------------------
+    @property
+    def pred(self) -> "Prediction":
+        """IceVision's ``prediction.pred`` (the predicted record): this prediction itself, so
+        ``p.pred.detection.bboxes`` reads the kept boxes."""
+        return self
+
+    @property
+    def detection(self) -> "Prediction":
+        """IceVision's ``record.detection``: this prediction itself."""
+        return self
+
+    _DICT_KEYS = ("detection", "img", "width", "height")
+
+    def keys(self) -> tuple[str, ...]:
+        return self._DICT_KEYS
+
+    def __getitem__(self, key: str):
+        """IceVision's ``end2end_detect`` dict: ``p["detection"]`` (``bboxes``, ``scores``,
+        ``labels``, ``label_ids`` of the kept detections), ``p["img"]`` (the image with them
+        drawn, a PIL image), ``p["width"]``, ``p["height"]``."""
+        if key == "detection":
+            return {"bboxes": self.bboxes, "scores": self.kept_scores, "labels": self.labels,
+                    "label_ids": self.kept_label_ids}
+        if key == "img":
+            from PIL import Image
+
+            from .visualize import draw_record
+
+            return Image.fromarray(draw_record(self))
+        if key in ("width", "height"):
+            return getattr(self, key)
+        raise KeyError(f"{key!r}: a Prediction read as IceVision's dict has keys {self._DICT_KEYS}")
+
     def to_record(self) -> Record:
         """The kept detections as a :class:`Record` (for writers and pictures)."""
         return Record(

@@ -8,7 +8,8 @@ The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` 
 ``show_preds``:
 
 - :func:`grid` makes a figure with ``n`` image cells,
-- :func:`draw_record` draws an image and its boxes (optionally scores) on one axes,
+- :func:`draw_boxes` draws an image and its boxes (optionally scores) on one axes,
+- :func:`render` draws them into a new image array (what :func:`draw_record` returns),
 - :func:`display_image` turns any sample image (normalized float or uint8) into uint8 RGB,
 - :func:`color_for` gives the colour of a class id,
 - :func:`finish` saves (``save_path``) and returns the figure.
@@ -37,10 +38,15 @@ __all__ = [
     "PALETTE",
     "color_for",
     "display_image",
+    "draw_boxes",
     "draw_record",
     "finish",
+    "get_default_font",
     "grid",
+    "render",
+    "show_record",
     "show_records",
+    "show_sample",
     "show_samples",
 ]
 
@@ -118,7 +124,7 @@ def _as_xyxy(boxes) -> np.ndarray:
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
 
 
-def draw_record(
+def draw_boxes(
     ax: "Axes",
     img: np.ndarray | None,
     boxes,
@@ -137,7 +143,7 @@ def draw_record(
 
     Example:
         >>> fig, (ax,) = grid(1)
-        >>> draw_record(ax, img, record.bboxes, record.labels, label_ids=record.label_ids)
+        >>> draw_boxes(ax, img, record.bboxes, record.labels, label_ids=record.label_ids)
     """
     from matplotlib.patches import Rectangle
 
@@ -165,6 +171,33 @@ def draw_record(
     return ax
 
 
+def render(
+    img: np.ndarray,
+    boxes,
+    labels: Sequence[str] | None = None,
+    scores: Sequence[float] | None = None,
+    label_ids: Sequence[int] | None = None,
+    *,
+    fontsize: float | None = None,
+) -> np.ndarray:
+    """``img`` (HxWx3 uint8) with its boxes drawn, as a new array of the same size."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    h, w = img.shape[:2]
+    dpi = 100
+    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_boxes(ax, img, boxes, labels, scores, label_ids,
+               fontsize=fontsize if fontsize is not None else max(6.0, min(w, h) / 40))
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[:h, :w, :3])
+
+
 def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
     """Save ``fig`` as a PNG when ``save_path`` is given (folders created); return it."""
     if save_path is not None:
@@ -175,7 +208,8 @@ def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
 
 
 def _names(record: Record, class_map: ClassMap | None) -> list[str]:
-    cm = class_map or record.class_map
+    # IceVision ignored the class_map argument (records carry theirs); accept anything there.
+    cm = class_map if isinstance(class_map, ClassMap) else record.class_map
     if record.labels and len(record.labels) == len(record.bboxes):
         return list(record.labels)
     if cm is not None:
@@ -187,6 +221,21 @@ def _title(record: Record) -> str:
     return Path(record.filepath).name if record.filepath is not None else str(record.record_id)
 
 
+def _cell_size(figsize, ncols: int, n: int, cell_size: float) -> float:
+    """IceVision's ``figsize=(w, h)`` of a whole grid -> our square cell size in inches."""
+    if figsize is None:
+        return cell_size
+    ncols = max(1, min(int(ncols), max(int(n), 1)))
+    nrows = -(-max(int(n), 1) // ncols)
+    return float(min(figsize[0] / ncols, figsize[1] / nrows))
+
+
+def _sample_image(img, denormalize=True, mean=IMAGENET_MEAN, std=IMAGENET_STD, denormalize_fn=None):
+    if denormalize_fn is not None and np.asarray(img).dtype != np.uint8:
+        return np.asarray(denormalize_fn(img))
+    return display_image(img, denormalize, mean, std)
+
+
 def show_records(
     records: Sequence[Record],
     ncols: int = 3,
@@ -195,19 +244,40 @@ def show_records(
     *,
     display_label: bool = True,
     cell_size: float = 4.0,
+    figsize: tuple[float, float] | None = None,
+    **ignored,
 ) -> "Figure":
     """A grid of records with their boxes and class names (images loaded, never cached).
+
+    ``class_map`` names the ids of records without labels; like IceVision, anything that is not
+    a :class:`ClassMap` is ignored (records carry their own). ``figsize`` is the whole grid's
+    size in inches (IceVision's argument); other IceVision display options are accepted and
+    ignored (``display_bbox``, ``display_mask``...).
 
     Example:
         >>> show_records(train_records[:6], ncols=3, save_path="records.png")
     """
-    fig, axes = grid(len(records), ncols, cell_size)
+    fig, axes = grid(len(records), ncols, _cell_size(figsize, ncols, len(records), cell_size))
     for ax, record in zip(axes, records):
         img = record.img if record.img is not None else record.copy().load_image()
-        draw_record(ax, display_image(img), record.bboxes,
-                    _names(record, class_map) if display_label else None,
-                    label_ids=record.label_ids or None, title=_title(record))
+        draw_boxes(ax, display_image(img), record.bboxes,
+                   _names(record, class_map) if display_label else None,
+                   label_ids=record.label_ids or None, title=_title(record))
     return finish(fig, save_path)
+
+
+def show_record(
+    record: Record,
+    class_map: ClassMap | None = None,
+    display_label: bool = True,
+    *,
+    figsize: tuple[float, float] | None = None,
+    save_path: str | Path | None = None,
+    **ignored,
+) -> "Figure":
+    """One record with its boxes (IceVision's ``show_record``; see :func:`show_records`)."""
+    return show_records([record], 1, class_map, save_path, display_label=display_label,
+                        figsize=figsize)
 
 
 def show_samples(
@@ -221,16 +291,87 @@ def show_samples(
     class_map: ClassMap | None = None,
     display_label: bool = True,
     cell_size: float = 4.0,
+    denormalize_fn=None,
+    figsize: tuple[float, float] | None = None,
+    **ignored,
 ) -> "Figure":
     """A grid of transformed samples (Dataset items); normalized images are un-normalized.
+
+    ``denormalize_fn`` (IceVision's argument, e.g. ``denormalize_imagenet``) replaces the
+    ``mean``/``std`` un-normalization for float images.
 
     Example:
         >>> show_samples([train_ds[0] for _ in range(6)], ncols=3, save_path="augs.png")
     """
-    fig, axes = grid(len(samples), ncols, cell_size)
+    fig, axes = grid(len(samples), ncols, _cell_size(figsize, ncols, len(samples), cell_size))
     for ax, sample in zip(axes, samples):
         img = sample.img if sample.img is not None else sample.copy().load_image()
-        draw_record(ax, display_image(img, denormalize, mean, std), sample.bboxes,
-                    _names(sample, class_map) if display_label else None,
-                    label_ids=sample.label_ids or None, title=_title(sample))
+        draw_boxes(ax, _sample_image(img, denormalize, mean, std, denormalize_fn), sample.bboxes,
+                   _names(sample, class_map) if display_label else None,
+                   label_ids=sample.label_ids or None, title=_title(sample))
     return finish(fig, save_path)
+
+
+def show_sample(sample: Record, **kwargs) -> "Figure":
+    """One transformed sample (IceVision's ``show_sample``; see :func:`show_samples`)."""
+    return show_samples([sample], 1, **kwargs)
+
+
+def get_default_font() -> str:
+    """Path of a TrueType font that is always there (matplotlib's DejaVu Sans)."""
+    from matplotlib import font_manager
+
+    return font_manager.findfont("DejaVu Sans")
+
+
+def draw_record(
+    record,
+    class_map: ClassMap | None = None,
+    display_label: bool = True,
+    display_score: bool = True,
+    display_bbox: bool = True,
+    *,
+    font_size: float | None = None,
+    return_as_pil_img: bool = False,
+    denormalize_fn=None,
+    **ignored,
+):
+    """A record or a :class:`~.predictions.Prediction` drawn into its image (IceVision's form).
+
+    Returns an HxWx3 uint8 array, or a PIL image with ``return_as_pil_img=True``. Boxes take
+    their class colour; IceVision's styling options (``font_path``, ``label_color``,
+    ``display_mask``...) are accepted and ignored.
+
+    Example:
+        >>> draw_record(train_records[0], return_as_pil_img=True).save("record.png")
+    """
+    from .predictions import Prediction
+
+    if isinstance(record, Prediction):
+        pred = record
+        img = pred.img
+        if img is None and pred.filepath is not None:
+            from .images import open_img
+
+            img = open_img(pred.filepath)
+        if img is None:
+            raise ValueError(f"prediction {pred.record_id!r} has no image: predict with "
+                             "keep_images=True (or from files)")
+        boxes, ids = pred.boxes[pred.keep], pred.kept_label_ids
+        names = pred.labels if display_label else None
+        scores = pred.kept_scores.tolist() if display_score else None
+    else:
+        img = record.img if record.img is not None else record.copy().load_image()
+        img = _sample_image(img, denormalize_fn=denormalize_fn)
+        boxes, ids = record.bboxes, record.label_ids or None
+        names = _names(record, class_map) if display_label else None
+        scores = None
+    if not display_bbox:
+        boxes, names, scores, ids = [], None, None, None
+    out = render(display_image(np.asarray(img), denormalize=False), boxes, names, scores, ids,
+                 fontsize=font_size)
+    if return_as_pil_img:
+        from PIL import Image
+
+        return Image.fromarray(out)
+    return out

@@ -10,6 +10,8 @@ import importlib
 from types import ModuleType
 
 from . import backbones, weights  # IceVision's efficientdet.backbones.tf_lite0()
+from . import interpretation
+from . import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses
 from .dataloaders import (
     build_infer_batch,
     build_train_batch,
@@ -37,6 +39,7 @@ from .prediction import (
     inference_tfm,
     predict,
     predict_from_dl,
+    show_pred,
     show_preds,
     show_results,
 )
@@ -57,6 +60,8 @@ __all__ = [
     "fastai",
     "infer_dl",
     "inference_tfm",
+    "interp",
+    "interpretation",
     "lightning",
     "list_models",
     "mean_std",
@@ -67,6 +72,7 @@ __all__ = [
     "predict",
     "predict_from_dl",
     "show_batch",
+    "show_pred",
     "show_preds",
     "show_results",
     "train_dl",

@@ -332,7 +332,7 @@ def show_batch(
     Example:
         >>> show_batch(next(iter(train_dl)), ncols=4, save_path="batch.png")  # doctest: +SKIP
     """
-    from ..visualize import display_image, draw_record, finish, grid
+    from ..visualize import display_image, draw_boxes, finish, grid
 
     try:
         (images, targets), records = batch
@@ -355,7 +355,7 @@ def show_batch(
         title = None
         if record is not None:
             title = str(record.record_id) if record.filepath is None else Path(record.filepath).name
-        draw_record(
+        draw_boxes(
             ax, display_image(images[i], denormalize, mean, std), xyxy,
             names if display_label else None, label_ids=ids or None, title=title,
         )

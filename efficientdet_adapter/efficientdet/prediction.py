@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -267,8 +268,14 @@ def end2end_detect(
     display_score: bool = True,
     min_score: float = DEFAULT_MIN_SCORE,
     device: str | torch.device | None = None,
+    **ignored: Any,
 ):
-    """Detect objects in one image (a file path or an HxWx3 RGB array), end to end.
+    """Detect objects in one image (a file path, an HxWx3 RGB array or a PIL image), end to end.
+
+    IceVision code reads the result as a dict: ``pred["img"]`` is the image with the kept
+    boxes drawn and ``pred["detection"]`` their boxes, scores and labels (see
+    :class:`Prediction`); IceVision's styling arguments (``font_path``, ``label_color``,
+    ``return_as_pil_img``, ``display_bbox``...) are accepted and ignored.
 
     Args:
         img: the image.
@@ -321,9 +328,9 @@ def _pred_image(pred: Prediction) -> np.ndarray:
 
 
 def _draw_pred(ax, pred: Prediction, img, display_label: bool, display_score: bool, title: str):
-    from ..visualize import draw_record
+    from ..visualize import draw_boxes
 
-    draw_record(
+    draw_boxes(
         ax, img, pred.boxes[pred.keep], pred.labels if display_label else None,
         pred.kept_scores.tolist() if display_score else None, label_ids=pred.kept_label_ids,
         title=title,
@@ -331,12 +338,12 @@ def _draw_pred(ax, pred: Prediction, img, display_label: bool, display_score: bo
 
 
 def _draw_truth(ax, record: Record, img, display_label: bool, title: str):
-    from ..visualize import draw_record
+    from ..visualize import draw_boxes
 
     names = record.labels or (
         [record.class_map.get_by_id(i) for i in record.label_ids] if record.class_map else None
     )
-    draw_record(ax, img, record.bboxes, names if display_label else None,
+    draw_boxes(ax, img, record.bboxes, names if display_label else None,
                 label_ids=record.label_ids or None, title=title)
 
 
@@ -356,24 +363,11 @@ def annotate(
     Example:
         >>> PIL.Image.fromarray(annotate(pred)).save("dog_pred.png")
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ..visualize import render
 
-    img = _pred_image(pred)
-    h, w = img.shape[:2]
-    dpi = 100
-    fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    fontsize = max(6.0, min(w, h) / 40)
-    _draw_pred(ax, pred, img, display_label, display_score, title="")
-    for text in ax.texts:
-        text.set_fontsize(fontsize)
-    ax.set_xlim(-0.5, w - 0.5)
-    ax.set_ylim(h - 0.5, -0.5)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return np.ascontiguousarray(rgba[:h, :w, :3])
+    return render(_pred_image(pred), pred.boxes[pred.keep],
+                  pred.labels if display_label else None,
+                  pred.kept_scores.tolist() if display_score else None, pred.kept_label_ids)
 
 
 def show_preds(
@@ -385,30 +379,57 @@ def show_preds(
     display_score: bool = True,
     save_path: str | Path | None = None,
     cell_size: float = 4.0,
+    annotations: Sequence[Any] | None = None,
+    imgs: Sequence[np.ndarray] | None = None,
+    denormalize_fn: Any = None,
+    figsize: tuple[float, float] | None = None,
+    **ignored: Any,
 ):
     """A grid of predictions, each beside its ground truth (when it has one).
 
     Predictions need their images: from ``predict(..., keep_images=True)``, or files.
 
+    Args:
+        annotations: one text per prediction, shown in its title (``plot_top_losses`` puts the
+            losses there).
+        imgs, denormalize_fn: IceVision's older form: the images to draw on (normalized float
+            images are un-normalized with ``denormalize_fn``).
+        figsize: the whole grid's size in inches (IceVision's argument).
+        ignored: IceVision's other display options (``display_bbox``, ``display_mask``...).
+
     Example:
         >>> show_preds(predict(model, ds, keep_images=True)[:6], save_path="preds.png")
     """
-    from ..visualize import finish, grid
+    from ..visualize import _cell_size, _sample_image, finish, grid
 
+    preds = list(preds)
+    if imgs is not None:
+        preds = [dataclasses.replace(p, img=_sample_image(img, denormalize_fn=denormalize_fn))
+                 for p, img in zip(preds, imgs)]
     pairs = show_ground_truth and any(p.ground_truth is not None for p in preds)
     per = 2 if pairs else 1
-    fig, axes = grid(len(preds) * per, ncols * per, cell_size)
+    fig, axes = grid(len(preds) * per, ncols * per,
+                     _cell_size(figsize, ncols * per, len(preds) * per, cell_size))
     for i, pred in enumerate(preds):
         img = _pred_image(pred)
+        note = ""
+        if annotations is not None and i < len(annotations):
+            text = annotations[i]
+            note = "\n" + (" ".join(text) if isinstance(text, (list, tuple)) else str(text))
         if pairs:
             truth = pred.ground_truth
             if truth is not None:
-                _draw_truth(axes[2 * i], truth, img, display_label, f"{_name(pred)}: truth")
+                _draw_truth(axes[2 * i], truth, img, display_label, f"{_name(pred)}: truth{note}")
             _draw_pred(axes[2 * i + 1], pred, img, display_label, display_score,
                        f"prediction >= {pred.detection_threshold:g}")
         else:
-            _draw_pred(axes[i], pred, img, display_label, display_score, _name(pred))
+            _draw_pred(axes[i], pred, img, display_label, display_score, f"{_name(pred)}{note}")
     return finish(fig, save_path)
+
+
+def show_pred(pred: Prediction, **kwargs: Any):
+    """One prediction beside its ground truth (IceVision's ``show_pred``; see :func:`show_preds`)."""
+    return show_preds([pred], 1, **kwargs)
 
 
 def show_results(

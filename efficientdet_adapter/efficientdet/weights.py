@@ -300,11 +300,26 @@ def _coco_state_dict(config: Any) -> tuple[dict[str, torch.Tensor], str]:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
     if cached.is_file():
         return read_state_dict(cached), f"effdet COCO weights (cached {cached})"
+    return read_state_dict(cached_download(url, config.name)), f"effdet COCO weights ({url})"
+
+
+def cached_download(url: str, model_name: str | None = None) -> Path:
+    """The file at ``url`` in the torch hub cache (``torch.hub.get_dir()/checkpoints``),
+    downloaded first when it is not there and the hub can be reached.
+
+    Raises:
+        WeightsError: not cached and the hub cannot be reached, or the download failed.
+    """
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    if cached.is_file():
+        return cached
+    advice = _options(model_name) if model_name else (
+        f"Download it where the network reaches and copy it to {cached}."
+    )
     if not hub_reachable(url):
         raise WeightsError(
-            f"pretrained=True needs effdet's COCO weights for {config.name!r} from {url}, but the "
-            f"hub cannot be reached (no connection within {_PROBE_TIMEOUT_S:g} s, or "
-            f"{OFFLINE_ENV}/HF_HUB_OFFLINE is set). " + _options(config.name)
+            f"{url} is not in the cache ({cached}) and the hub cannot be reached (no connection "
+            f"within {_PROBE_TIMEOUT_S:g} s, or {OFFLINE_ENV}/HF_HUB_OFFLINE is set). " + advice
         )
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)  # urllib in torch.hub has no timeout of its own
@@ -312,10 +327,10 @@ def _coco_state_dict(config: Any) -> tuple[dict[str, torch.Tensor], str]:
         cached.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(cached), progress=False)
     except Exception as e:
-        raise WeightsError(f"downloading {url} failed: {e}. " + _options(config.name)) from e
+        raise WeightsError(f"downloading {url} failed: {e}. " + advice) from e
     finally:
         socket.setdefaulttimeout(previous)
-    return read_state_dict(cached), f"effdet COCO weights ({url})"
+    return cached
 
 
 def load_detector_weights(net: "nn.Module", pretrained: Source) -> WeightsReport | None:

@@ -8,7 +8,7 @@ from .base import AbortParseRecord, Parser, ParseReport
 from .coco import COCOBBoxParser
 from .csv import CSVBBoxParser
 from .roboflow import RoboflowParser
-from .voc import VOCBBoxParser
+from .voc import VOCBBoxParser, voc
 from .yolo import YOLOBBoxParser
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "SingleSplitSplitter",
     "VOCBBoxParser",
     "YOLOBBoxParser",
+    "voc",
 ]

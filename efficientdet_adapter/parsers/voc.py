@@ -25,7 +25,7 @@ from ..records import Record
 from ._paths import safe_join
 from .base import Parser, progress
 
-__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml"]
+__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml", "voc"]
 
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -202,3 +202,13 @@ class VOCBBoxParser(Parser):
                 )
             records.append(record)
         return records
+
+
+def voc(
+    annotations_dir: str | os.PathLike,
+    images_dir: str | os.PathLike,
+    class_map: ClassMap | None = None,
+    **kwargs,
+) -> VOCBBoxParser:
+    """IceVision's deprecated function form ``parsers.voc(...)``: a :class:`VOCBBoxParser`."""
+    return VOCBBoxParser(annotations_dir, images_dir, class_map, **kwargs)

@@ -1,0 +1,137 @@
+"""IceVision's helper names, as thin calls into this library.
+
+These exist so that IceVision code runs with only its imports changed; new code can use them
+too. Each one says what it calls. The pictures with IceVision's arguments (``show_record``,
+``draw_record``...) live in :mod:`.visualize`, IceVision's checkpoint contract in
+:mod:`.checkpoint`.
+
+Example:
+    >>> from efficientdet_adapter.compat import ObjectDetectionRecord, get_image_files
+    >>> record = ObjectDetectionRecord()
+    >>> record.set_img_size(ImgSize(width=64, height=48)); record.width
+    64
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .parsers.voc import voc
+from .records import ImgSize, Record
+
+__all__ = [
+    "IDMap",
+    "ObjectDetectionRecord",
+    "denormalize_imagenet",
+    "get_image_files",
+    "get_img_size",
+    "normalize_imagenet",
+    "voc",
+]
+
+# The one home of the ImageNet statistics that IceVision's normalize/denormalize use.
+from .visualize import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+
+
+def ObjectDetectionRecord() -> Record:  # noqa: N802 - IceVision's name for a record factory
+    """An empty detection record, as IceVision's ``ObjectDetectionRecord()`` made one.
+
+    IceVision's custom parsers pass it as ``template_record``; :class:`~.parsers.Parser` then
+    builds one :class:`Record` per ``record_id`` (records hold boxes, labels and the image
+    size, which is all an object-detection template declares).
+    """
+    return Record(record_id=None, filepath=None, width=0, height=0)
+
+
+def get_image_files(path: str | os.PathLike, recurse: bool = True, folders: Sequence[str] | None = None) -> list[Path]:
+    """Image files under ``path`` (recursively by default), sorted; fastai's/IceVision's helper.
+
+    Args:
+        path: the folder to list.
+        recurse: look into sub-folders too.
+        folders: only these sub-folders (names relative to ``path``).
+
+    Raises:
+        FileNotFoundError: ``path`` is not a folder (named in the message).
+    """
+    from .parsers._files import IMAGE_EXTENSIONS
+
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a folder; pass the folder that holds the images")
+    roots = [root / f for f in folders] if folders else [root]
+    found: list[Path] = []
+    for base in roots:
+        walker = os.walk(base) if recurse else [(str(base), [], os.listdir(base))]
+        for dirpath, dirnames, filenames in walker:
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            found.extend(
+                Path(dirpath) / n for n in filenames
+                if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS
+            )
+    return sorted(found)
+
+
+def get_img_size(filepath: str | os.PathLike) -> ImgSize:
+    """The size an image has once loaded (EXIF orientation applied), from its header only."""
+    from .images import oriented_size
+
+    width, height = oriented_size(filepath)
+    return ImgSize(width=width, height=height)
+
+
+def denormalize_imagenet(img: Any) -> np.ndarray:
+    """An ImageNet-normalized HxWx3 float image back to uint8 RGB (IceVision's helper).
+
+    Example:
+        >>> denormalize_imagenet(np.zeros((2, 2, 3), np.float32))[0, 0].tolist()
+        [124, 116, 104]
+    """
+    arr = np.asarray(img, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[0] == 3 and arr.shape[-1] != 3:
+        arr = arr.transpose(1, 2, 0)  # a CHW tensor
+    out = (arr * np.asarray(IMAGENET_STD, np.float32) + np.asarray(IMAGENET_MEAN, np.float32)) * 255
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def normalize_imagenet(img: Any) -> np.ndarray:
+    """A uint8 (0-255) or float (0-1) HxWx3 image normalized with the ImageNet mean and std."""
+    arr = np.asarray(img, dtype=np.float32)
+    if np.asarray(img).dtype == np.uint8:
+        arr = arr / 255.0
+    return (arr - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
+
+
+class IDMap:
+    """Names -> consecutive integer ids, as IceVision's ``IDMap`` (used by older custom parsers).
+
+    Example:
+        >>> ids = IDMap(); ids["a.jpg"], ids["b.jpg"], ids["a.jpg"]
+        (0, 1, 0)
+    """
+
+    def __init__(self, initial_names: Sequence[Any] | None = None):
+        self._name2id: dict[Any, int] = {}
+        self._id2name: list[Any] = []
+        for name in initial_names or []:
+            self[name]
+
+    def __getitem__(self, name: Any) -> int:
+        if name not in self._name2id:
+            self._name2id[name] = len(self._id2name)
+            self._id2name.append(name)
+        return self._name2id[name]
+
+    def get_id(self, id: int) -> Any:
+        return self._id2name[id]
+
+    def get_name(self, name: Any) -> int:
+        return self._name2id[name]
+
+    def __len__(self) -> int:
+        return len(self._id2name)

@@ -1,0 +1,1 @@
+"""IceVision's ``engines`` package: ``engines.fastai`` converts loaders for fastai."""

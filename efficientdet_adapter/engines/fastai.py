@@ -1,0 +1,34 @@
+"""IceVision's ``engines.fastai``: turn ``train_dl``/``valid_dl`` into fastai ``DataLoaders``.
+
+IceVision's progressive-resizing recipe swaps a learner's data: ``learn.dls =
+convert_dataloaders_to_fastai(dls)``. The model follows the new image size by itself (see
+``EfficientDetModel.set_img_size``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+try:
+    from fastai.data.core import DataLoaders
+except ImportError as e:  # pragma: no cover - exercised only without the extra installed
+    raise ImportError(
+        "efficientdet_adapter.engines.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
+    ) from e
+
+__all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
+
+
+def convert_dataloader_to_fastai(dataloader: Any) -> Any:
+    """A loader fastai's learner can use: ours already are (fastai iterates torch loaders)."""
+    return dataloader
+
+
+def convert_dataloaders_to_fastai(dls: Sequence[Any]) -> DataLoaders:
+    """``[train_dl, valid_dl]`` -> a fastai ``DataLoaders``, as ``efficientdet.fastai.learner``
+    builds it, ready for ``learn.dls = ...``."""
+    loaders = list(dls)
+    if len(loaders) != 2:
+        raise ValueError(f"dls must be [train_dl, valid_dl]; got {len(loaders)} loaders")
+    return DataLoaders(*loaders)

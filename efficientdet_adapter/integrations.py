@@ -1,0 +1,75 @@
+"""Optional integrations: Weights & Biases pictures of predictions (``pip install wandb``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .predictions import Prediction
+
+__all__ = ["wandb_img_preds"]
+
+
+def _wandb() -> Any:
+    try:
+        import wandb
+    except ImportError as e:
+        raise ImportError(
+            "wandb_img_preds needs Weights & Biases: pip install 'efficientdet_adapter[wandb]'"
+        ) from e
+    return wandb
+
+
+def _boxes(boxes, label_ids, class_map, scores=None) -> list[dict[str, Any]]:
+    out = []
+    for i, (box, cid) in enumerate(zip(boxes, label_ids)):
+        x0, y0, x1, y1 = (float(v) for v in box)
+        item: dict[str, Any] = {"position": {"minX": x0, "minY": y0, "maxX": x1, "maxY": y1},
+                                "domain": "pixel", "class_id": int(cid)}
+        name = class_map.get_by_id(int(cid)) if class_map is not None else str(int(cid))
+        if scores is not None:
+            item["scores"] = {"score": float(scores[i])}
+            item["box_caption"] = f"{name} {float(scores[i]):.2f}"
+        else:
+            item["box_caption"] = name
+        out.append(item)
+    return out
+
+
+def wandb_img_preds(
+    preds: Sequence[Prediction], add_ground_truth: bool = False
+) -> list[Any]:
+    """One ``wandb.Image`` per prediction, with the kept boxes (and the ground truth's, with
+    ``add_ground_truth=True``) as W&B box overlays (IceVision's ``wandb_img_preds``).
+
+    Predictions need their images (``predict_from_dl(..., keep_images=True)``).
+
+    Example:
+        >>> wandb.log({"Predicted images": wandb_img_preds(preds, add_ground_truth=True)})  # doctest: +SKIP
+    """
+    wandb = _wandb()
+    from .visualize import display_image
+
+    images = []
+    for pred in preds:
+        if pred.img is None:
+            raise ValueError(
+                f"prediction {pred.record_id!r} has no image: predict with keep_images=True"
+            )
+        class_map = pred.class_map
+        labels = None if class_map is None else dict(enumerate(class_map.get_classes()))
+        boxes: dict[str, Any] = {
+            "predictions": {
+                "box_data": _boxes(pred.boxes[pred.keep], pred.kept_label_ids, class_map,
+                                   pred.kept_scores),
+                **({"class_labels": labels} if labels else {}),
+            }
+        }
+        truth = pred.ground_truth
+        if add_ground_truth and truth is not None:
+            boxes["ground_truth"] = {
+                "box_data": _boxes([b.xyxy for b in truth.bboxes], truth.label_ids, class_map),
+                **({"class_labels": labels} if labels else {}),
+            }
+        images.append(wandb.Image(display_image(pred.img, denormalize=False), boxes=boxes))
+    return images

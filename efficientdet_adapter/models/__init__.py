@@ -1,0 +1,58 @@
+"""IceVision's ``models`` namespace: ``models.ross.efficientdet`` is :mod:`efficientdet`.
+
+IceVision code that picks its model as ``model_type = models.ross.efficientdet`` and then calls
+``model_type.model(...)``, ``model_type.train_dl(...)``, ``model_type.fastai.learner(...)``
+runs unchanged. The deeper imports of IceVision's notebooks have their counterparts here:
+
+======================================================  ==========================================
+IceVision                                               efficientdet_adapter
+======================================================  ==========================================
+``icevision.models.ross.efficientdet``                   ``efficientdet_adapter.models.ross.efficientdet``
+``icevision.models.utils.get_dataloaders``               ``efficientdet_adapter.models.utils.get_dataloaders``
+``icevision.models.interpretation.get_samples_losses``   ``efficientdet_adapter.models.interpretation.get_samples_losses``
+``icevision.models.inference_sahi.IceSahiModel``         ``efficientdet_adapter.models.inference_sahi.IceSahiModel``
+``icevision.models.model_from_checkpoint``               ``efficientdet_adapter.models.model_from_checkpoint``
+``icevision.engines.fastai.convert_dataloaders_to_fastai``  ``efficientdet_adapter.engines.fastai.convert_dataloaders_to_fastai``
+======================================================  ==========================================
+
+Only EfficientDet is offered: ``models.mmdet``, ``models.torchvision`` and
+``models.ultralytics`` raise an error that says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import efficientdet
+from ..checkpoint import model_from_checkpoint, save_icevision_checkpoint
+from . import interpretation, ross, utils
+from .interpretation import get_samples_losses
+from .utils import get_dataloaders
+
+__all__ = [
+    "efficientdet",
+    "get_dataloaders",
+    "get_samples_losses",
+    "interpretation",
+    "model_from_checkpoint",
+    "ross",
+    "save_icevision_checkpoint",
+    "utils",
+]
+
+_OTHER_LIBRARIES = ("mmdet", "torchvision", "ultralytics", "fastai", "mmseg")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "inference_sahi":  # needs the optional sahi package: imported on first use
+        import importlib
+
+        module = importlib.import_module(".inference_sahi", __name__)
+        globals()[name] = module
+        return module
+    if name in _OTHER_LIBRARIES:
+        raise AttributeError(
+            f"models.{name}: efficientdet_adapter trains EfficientDet only; use "
+            "models.ross.efficientdet (with backbone=model_type.backbones.tf_lite0 and img_size=...)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
