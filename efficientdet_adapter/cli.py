@@ -576,8 +576,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(e: BaseException) -> str:
+    """The first line of the message; for an error re-raised from a DataLoader worker (whose
+    first line is only "Caught ImageLoadError in DataLoader worker process 1."), the original
+    message, which names the file."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    lines = text.splitlines()
+    if lines and lines[0].startswith("Caught ") and "worker" in lines[0]:
+        prefix = f"{type(e).__module__}.{type(e).__qualname__}: "
+        original = [ln for ln in lines if ln.startswith((prefix, type(e).__name__ + ": "))]
+        if original:
+            return original[-1].split(": ", 1)[1]
+    return lines[0] if lines else type(e).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

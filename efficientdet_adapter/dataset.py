@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from .class_map import ClassMap
-from .images import oriented_size, to_rgb
+from .images import open_img, oriented_size, to_rgb
 from .records import Record
+from .size_check import fit_loaded
 
 __all__ = ["Dataset"]
 
@@ -23,6 +24,10 @@ class Dataset:
     :class:`~efficientdet_adapter.tfms.A.Adapter` it is whatever the adapter returns (float32
     after ``Normalize``). The records themselves are never changed and never hold pixels, so a
     Dataset pickles cheaply into DataLoader workers (fork or spawn).
+
+    When the decoded image is not the size the record states, the item is fitted to it by
+    :func:`~efficientdet_adapter.size_check.fit_record` (EXIF rotation or a resize: boxes moved
+    with the pixels, counted and logged), or an ImageLoadError names the file.
 
     Example:
         >>> train_ds = Dataset(train_records, tfms.A.Adapter(tfms.A.aug_tfms(384, presize=512)))
@@ -39,6 +44,10 @@ class Dataset:
 
     def __getitem__(self, i: int) -> Record:
         record = self.records[i]
+        if record.img is None and record.filepath is not None:
+            img = open_img(record.filepath)
+            # the annotation's size against the decoded one: boxes never land on wrong pixels
+            record = fit_loaded(record, img).copy(img=img)
         if self.tfm is not None:
             return self.tfm(record)
         sample = record.copy()

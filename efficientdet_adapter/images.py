@@ -31,7 +31,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 
-__all__ = ["open_img", "image_size", "exif_orientation", "oriented_size", "to_rgb", "to_uint8"]
+__all__ = ["open_img", "image_size", "decompression_bomb_error", "exif_orientation", "oriented_size", "to_rgb", "to_uint8"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,17 @@ def image_size(path: str | Path) -> tuple[int, int]:
             return im.size
     except FileNotFoundError:
         raise ImageLoadError(f"{path}: image file not found") from None
+    except Image.DecompressionBombError as e:
+        raise decompression_bomb_error(path, e) from None
     except (UnidentifiedImageError, OSError) as e:
         raise ImageLoadError(f"{path}: not a readable image ({e})") from None
+
+
+def decompression_bomb_error(path: str | Path, e: Exception) -> ImageLoadError:
+    """The error for a header whose pixel count exceeds Pillow's limit, naming the file."""
+    return ImageLoadError(
+        f"{path}: {e} Raise PIL.Image.MAX_IMAGE_PIXELS if you trust this file, or resize it"
+    )
 
 
 def exif_orientation(path: str | Path) -> int:
@@ -65,8 +74,8 @@ def exif_orientation(path: str | Path) -> int:
     try:
         with Image.open(path) as im:
             return _orientation(im)
-    except (UnidentifiedImageError, OSError):
-        return 1
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return 1  # image_size / open_img report an unreadable file, naming it
 
 
 def oriented_size(path: str | Path) -> tuple[int, int]:
@@ -123,9 +132,7 @@ def open_img(path: str | Path) -> np.ndarray:
             return _open_tiff_cv2(path, fallback=None)
         raise ImageLoadError(f"{path}: not a readable image ({e})") from None
     except Image.DecompressionBombError as e:
-        raise ImageLoadError(
-            f"{path}: {e}; raise PIL.Image.MAX_IMAGE_PIXELS if you trust this file"
-        ) from None
+        raise decompression_bomb_error(path, e) from None
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, ImageLoadError):
             raise

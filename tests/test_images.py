@@ -256,3 +256,33 @@ def test_to_rgb_shapes(shape, expected_shape):
 def test_to_rgb_refuses(arr, message):
     with pytest.raises(ImageLoadError, match=message):
         to_rgb(arr, name="img7")
+
+
+# -- a header that asks for billions of pixels ----------------------------------------------------
+def test_decompression_bomb_header_names_the_file_everywhere(tmp_path):
+    from efficientdet_adapter.errors import ParseError
+    from efficientdet_adapter.images import image_size, open_img, oriented_size
+    from efficientdet_adapter.parsers._files import displayed_size
+
+    path = write_png_header(tmp_path / "huge.png", 30000, 30000)
+    for read in (image_size, oriented_size, open_img):
+        with pytest.raises(ImageLoadError, match=r"huge\.png: .*decompression bomb.*"
+                                                 r"MAX_IMAGE_PIXELS if you trust this file"):
+            read(path)
+    with pytest.raises(ParseError, match=r"huge\.png: .*MAX_IMAGE_PIXELS"):
+        displayed_size(path)
+
+
+def write_png_header(path, width: int, height: int):
+    """A PNG that declares ``width`` x ``height`` pixels and holds almost none."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    return path

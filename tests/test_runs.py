@@ -53,3 +53,25 @@ def test_one_cycle_schedule_runs_every_step_without_dividing_by_zero(total_steps
     assert all(0 < lr <= 1e-3 + 1e-12 for lr in lrs)
     if total_steps >= 8:
         assert one_cycle_pct_start(total_steps) == 0.25  # unchanged where it already worked
+
+
+def test_check_images_reaches_the_parser_and_its_report(tmp_path, capsys):
+    import json
+
+    from efficientdet_adapter.cli import build_parser
+    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.parsers.base import SIZE_MISMATCH
+    from efficientdet_adapter.runs import load_splits
+
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=0)
+    ann = data / "train" / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    coco["images"][0]["width"] *= 2  # another aspect ratio than the file's
+    ann.write_text(json.dumps(coco))
+    train, *_ = load_splits(data)
+    n = len(train)
+    train, _, _, _, parser = load_splits(data, check_images=True)
+    assert len(train) == n - 1 and parser.report.counts[SIZE_MISMATCH] == 1
+    assert coco["images"][0]["file_name"] in parser.report.items[SIZE_MISMATCH][0]
+    args = build_parser().parse_args(["train", "--data", str(data), "--check-images"])
+    assert args.check_images is True

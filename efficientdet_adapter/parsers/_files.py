@@ -49,6 +49,9 @@ def displayed_size(path: Path) -> tuple[int, int]:
             orientation = int(im.getexif().get(0x0112, 1) or 1)
     except FileNotFoundError:
         raise ParseError(f"{path}: image file not found") from None
+    except Image.DecompressionBombError as e:
+        raise ParseError(f"{path}: {e} Raise PIL.Image.MAX_IMAGE_PIXELS if you trust this "
+                         "file, or resize it") from None
     except (UnidentifiedImageError, OSError) as e:
         raise ParseError(f"{path}: not a readable image ({e}); remove or replace it") from None
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)

@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 
 from ..bbox import BBox
 from ..class_map import ClassMap
-from ..errors import ParseError
+from .. import size_check as _size_check
+from ..errors import ImageLoadError, ParseError
 from ..records import Record
+from ..size_check import fit_record
 from ..splitters import DataSplitter, RandomSplitter
 from ._paths import FolderListing, safe_join
 
@@ -41,6 +43,7 @@ __all__ = [
     "DROPPED_BOX",
     "SIZE_MISMATCH",
     "EXIF_ROTATION",
+    "RESIZED",
     "UNUSED_CATEGORY",
     "SKIPPED_RECORD",
     "UNREADABLE_IMAGE",
@@ -54,8 +57,10 @@ T = TypeVar("T")
 MISSING_IMAGE = "record dropped: image file missing"
 CLIPPED_BOX = "box clipped to the image"
 DROPPED_BOX = "box dropped: no area inside the image"
-SIZE_MISMATCH = "image size differs from the annotation"
-EXIF_ROTATION = "EXIF rotation swaps the annotated width/height"
+# size_check's fixes; a size it cannot fix (another aspect ratio) drops the record
+SIZE_MISMATCH = "record dropped: image size does not fit the annotation"
+EXIF_ROTATION = _size_check.EXIF_ROTATION
+RESIZED = _size_check.RESIZED
 UNUSED_CATEGORY = "category dropped: used by no box"
 SKIPPED_RECORD = "record skipped by the parser"
 UNREADABLE_IMAGE = "record dropped: image header unreadable"
@@ -381,25 +386,31 @@ class Parser:
         if r.width <= 0 or r.height <= 0:  # no size in the annotation: use what loads
             r.width, r.height = shown
             return True
-        if (r.width, r.height) == shown:
+        try:  # one rule with the batches' check (size_check): fix what has one reading
+            fixed, reason = fit_record(r, *shown, orientation)
+        except ImageLoadError as e:
+            if not autofix:
+                raise ParseError(str(e)) from None
+            self.report.add(SIZE_MISMATCH, str(e))
+            return False
+        if reason is None:
             return True
-        if swaps and (r.width, r.height) == (stored_w, stored_h):
-            reason = EXIF_ROTATION
-            msg = (
-                f"{r.filepath}: the annotation says {r.width}x{r.height}, the stored pixels are "
-                f"{stored_w}x{stored_h}, but EXIF orientation {orientation} rotates the image to "
-                f"{shown[0]}x{shown[1]} when loaded, so the boxes will not match the pixels "
-                "(IceVision issue #1096): re-export the images with the orientation applied "
-                "(e.g. Roboflow's auto-orient) or strip the EXIF orientation tag"
+        msg = (
+            f"{r.filepath}: the annotation says {r.width}x{r.height}, the image loads as "
+            f"{shown[0]}x{shown[1]}"
+        )
+        if reason == EXIF_ROTATION:
+            msg += (
+                f" (stored {stored_w}x{stored_h}, EXIF orientation {orientation} turns it, "
+                "IceVision issue #1096): the boxes were drawn on the raw pixels, so they are "
+                "turned with the image"
             )
         else:
-            reason = SIZE_MISMATCH
-            msg = (
-                f"{r.filepath}: the annotation says {r.width}x{r.height} but the image is "
-                f"{shown[0]}x{shown[1]}; boxes are kept in the annotation's coordinates"
-            )
+            msg += ": same aspect ratio, so the boxes are scaled to the image"
         if not autofix:
-            raise ParseError(msg)
+            raise ParseError(f"{msg}; parse with autofix=True to apply this, or re-export the "
+                             "images (e.g. with Roboflow's auto-orient)")
+        r.bboxes, r.areas, r.width, r.height = fixed.bboxes, fixed.areas, fixed.width, fixed.height
         self.report.add(reason, msg)
         return True
 
@@ -412,10 +423,12 @@ def _header(r: Record) -> tuple[int, int, int]:
         with Image.open(r.filepath) as im:
             orientation = int(im.getexif().get(0x0112, 1) or 1)
             return im.size[0], im.size[1], orientation
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as e:
+        advice = ("raise PIL.Image.MAX_IMAGE_PIXELS if you trust it, or resize it"
+                  if isinstance(e, Image.DecompressionBombError) else "replace or remove the file")
         raise ParseError(
-            f"{r.filepath}: cannot read the image header ({e}) (record {r.record_id!r}); "
-            "replace or remove the file"
+            f"{r.filepath}: cannot read the image header ({e}) (record {r.record_id!r}); {advice}"
         ) from None
 
 

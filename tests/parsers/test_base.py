@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from efficientdet_adapter.parsers.base import (
     CLIPPED_BOX,
     DROPPED_BOX,
     EXIF_ROTATION,
+    RESIZED,
     MISSING_IMAGE,
     SIZE_MISMATCH,
     SKIPPED_RECORD,
@@ -252,39 +254,77 @@ def test_record_without_size_reads_the_image_header(img_dir):
 
 
 @pytest.mark.parametrize(
-    "stored, orientation, annotated, reason",
+    "stored, orientation, annotated, reason, box",
     [
-        ((64, 32), 6, (64, 32), EXIF_ROTATION),  # annotated on the raw grid, loads rotated
-        ((64, 32), 8, (64, 32), EXIF_ROTATION),
-        ((64, 32), 6, (32, 64), None),  # annotated as displayed: consistent
-        ((64, 32), 3, (64, 32), None),  # 180 degrees keeps width/height
-        ((64, 32), None, (60, 32), SIZE_MISMATCH),
-        ((64, 32), None, (64, 32), None),
+        # annotated on the raw grid, loads rotated: the box turns with the pixels
+        ((64, 32), 6, (64, 32), EXIF_ROTATION, (1, 2, 30, 63)),
+        ((64, 32), 8, (64, 32), EXIF_ROTATION, (2, 1, 31, 62)),
+        ((64, 32), 6, (32, 64), None, (2, 2, 31, 63)),  # annotated as displayed: consistent
+        ((64, 32), 3, (64, 32), None, (2, 2, 63, 31)),  # 180 degrees keeps width/height
+        ((64, 32), None, (32, 16), RESIZED, (4, 4, 62, 30)),  # same aspect: scaled
+        ((64, 32), None, (60, 32), SIZE_MISMATCH, None),  # another aspect: dropped
+        ((64, 32), None, (64, 32), None, (2, 2, 63, 31)),
     ],
 )
-def test_check_images_reports_size_and_exif_problems(tmp_path, stored, orientation, annotated,
-                                                     reason):
+def test_check_images_fixes_size_and_exif_problems_by_one_rule(tmp_path, stored, orientation,
+                                                               annotated, reason, box):
     write_jpeg(tmp_path / "r.jpg", size=stored, orientation=orientation)
     w, h = annotated
     rows = [{"file": "r.jpg", "label": "dog", "box": (2, 2, w - 1, h - 1), "w": w, "h": h}]
     parser = RowsParser(rows, tmp_path, check_images=True)
-    ((r,),) = parser.parse(SingleSplitSplitter())
-    # the boxes are never clipped against the wrong size
-    assert r.bboxes[0].xyxy == (2.0, 2.0, w - 1.0, h - 1.0) and (r.width, r.height) == (w, h)
+    (records,) = parser.parse(SingleSplitSplitter())
     if reason is None:
         assert parser.report.total == 0
-        return
-    assert parser.report.counts == {reason: 1}
-    message = parser.report.items[reason][0]
-    assert "r.jpg" in message and f"{w}x{h}" in message
+    else:
+        assert parser.report.counts == {reason: 1}
+        message = parser.report.items[reason][0]
+        assert "r.jpg" in message and f"{w}x{h}" in message
+    if reason == SIZE_MISMATCH:
+        assert records == []
+        assert "another aspect ratio" in message and "--check-images" in message
+    else:
+        [r] = records
+        assert r.bboxes[0].xyxy == box
+        loaded = Image.open(tmp_path / "r.jpg")
+        from PIL import ImageOps
+
+        assert (r.width, r.height) == ImageOps.exif_transpose(loaded).size
     if reason == EXIF_ROTATION:
         assert f"EXIF orientation {orientation}" in message and "#1096" in message
-    with pytest.raises(ParseError, match="EXIF" if reason == EXIF_ROTATION else "image is"):
-        RowsParser(rows, tmp_path, check_images=True).parse(autofix=False)
-    # without check_images nothing is opened, so nothing is reported
+    if reason is not None:
+        with pytest.raises(ParseError, match="EXIF" if reason == EXIF_ROTATION else "image"):
+            RowsParser(rows, tmp_path, check_images=True).parse(autofix=False)
+    # without check_images nothing is opened at parse time (the batches check it instead)
     quiet = RowsParser(rows, tmp_path)
     quiet.parse()
     assert quiet.report.total == 0
+
+
+def test_header_of_a_decompression_bomb_names_the_file(tmp_path):
+    from efficientdet_adapter.parsers.base import UNREADABLE_IMAGE
+
+    write_png_header(tmp_path / "huge.png", 30000, 30000)
+    rows = [{"file": "huge.png", "label": "dog", "box": (1, 1, 5, 5), "w": 30000, "h": 30000}]
+    parser = RowsParser(rows, tmp_path, check_images=True)
+    assert parser.parse(SingleSplitSplitter()) == [[]]
+    assert parser.report.counts == {UNREADABLE_IMAGE: 1}
+    assert re.search(r"huge\.png: cannot read the image header .*decompression bomb.*"
+                     r"MAX_IMAGE_PIXELS", parser.report.items[UNREADABLE_IMAGE][0])
+
+
+def write_png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` pixels and holds almost none (a bomb header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    return path
 
 
 @pytest.mark.parametrize("check_images, size", [(True, (64, 48)), (False, (0, 0))])
