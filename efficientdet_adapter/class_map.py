@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import ClassMapError
 
-__all__ = ["ClassMap", "BACKGROUND"]
+__all__ = ["ClassMap", "BACKGROUND", "background_for"]
+
+logger = logging.getLogger(__name__)
 
 BACKGROUND = "background"
+
+
+def background_for(names: Iterable[str]) -> str:
+    """The name of the id-0 class for a dataset with these class ``names``: ``"background"``,
+    unless a real class has that name; then ``"__background__"`` (a warning says so), so the
+    real class keeps its name and its own id.
+
+    Example:
+        >>> background_for(["cat", "background"])
+        '__background__'
+    """
+    names = set(names)
+    if BACKGROUND not in names:
+        return BACKGROUND
+    name = "__background__"
+    while name in names:
+        name = f"_{name}_"
+    logger.warning("a class is named %r: it is kept as a real class, and the model's id-0 "
+                   "background class is named %r instead", BACKGROUND, name)
+    return name
 
 
 class ClassMap:
@@ -36,6 +59,12 @@ class ClassMap:
         if background is not None:
             self.add_name(background)
         for name in classes or []:
+            if name == background and background is not None:
+                raise ClassMapError(
+                    f"class {name!r} is also the name of the id-0 background class; to keep it "
+                    f"as a real class, pass another background name: ClassMap(classes, "
+                    f"background=background_for(classes)) (gives '__background__')"
+                )
             self.add_name(name)
 
     # -- queries ---------------------------------------------------------------------------
@@ -134,5 +163,12 @@ class ClassMap:
 
     @classmethod
     def from_names(cls, names: Iterable[str], background: str | None = BACKGROUND) -> "ClassMap":
-        """A map of the distinct ``names``, sorted (how VOC parsers build one without a map)."""
-        return cls(sorted(set(names) - {background}), background=background)
+        """A map of the distinct ``names``, sorted (how VOC parsers build one without a map).
+
+        A name equal to the default background's (``"background"``) is a real class: the
+        background is then named by :func:`background_for` instead.
+        """
+        names = set(names)
+        if background == BACKGROUND:
+            background = background_for(names)
+        return cls(sorted(names - {background}), background=background)

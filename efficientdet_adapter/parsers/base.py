@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import math
 import sys
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "UNUSED_CATEGORY",
     "SKIPPED_RECORD",
     "UNREADABLE_IMAGE",
+    "NONFINITE_BOX",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ RESIZED = _size_check.RESIZED
 UNUSED_CATEGORY = "category dropped: used by no box"
 SKIPPED_RECORD = "record skipped by the parser"
 UNREADABLE_IMAGE = "record dropped: image header unreadable"
+NONFINITE_BOX = "box dropped: a coordinate is infinite or NaN"
 
 
 class AbortParseRecord(Exception):
@@ -467,6 +470,15 @@ def _fix_boxes(r: Record, autofix: bool, report: ParseReport) -> None:
     boxes = list(r.bboxes)
     for i in bad:
         b = boxes[i]
+        if not all(math.isfinite(v) for v in b.xyxy):  # inf would clip into a real-looking box
+            desc = (f"{where} box {i} ({r.labels[i]}) {_fmt(b.xyxy)}: a coordinate is not a "
+                    "finite number")
+            if not autofix:
+                raise ParseError(f"{desc}; fix the annotation or parse with autofix=True to drop "
+                                 "the box")
+            report.add(NONFINITE_BOX, desc)
+            drop.add(i)
+            continue
         clipped = BBox(min(max(b.xmin, 0.0), w), min(max(b.ymin, 0.0), h),
                        min(max(b.xmax, 0.0), w), min(max(b.ymax, 0.0), h))
         collapses = not clipped.is_valid()

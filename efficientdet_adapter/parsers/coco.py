@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bbox import BBox
-from ..class_map import ClassMap
+from ..class_map import ClassMap, background_for
 from ..errors import ClassMapError, ParseError
 from ..records import Record
 from ._paths import safe_join
@@ -137,6 +137,11 @@ class COCOBBoxParser(Parser):
             raise ParseError(f"{src}: COCO annotation file not found") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ParseError(f"{src}: malformed JSON ({e})") from None
+        except RecursionError:
+            raise ParseError(
+                f"{src}: JSON nested too deeply to read (thousands of levels; a COCO file has "
+                "five): the file is damaged or crafted, re-export it"
+            ) from None
         except OSError as e:
             raise ParseError(f"{src}: cannot read the annotation file ({e})") from None
         if not isinstance(data, dict):
@@ -159,7 +164,7 @@ class COCOBBoxParser(Parser):
             data["categories"], annotations, source=src, report=self.report
         )
         try:
-            class_map = ClassMap(names)
+            class_map = ClassMap(names, background=background_for(names))
         except ClassMapError as e:
             raise ParseError(f"{src}: categories cannot form a class map: {e}") from None
         first = len(class_map) - len(names)  # 1 with the background class

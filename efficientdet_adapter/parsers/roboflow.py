@@ -27,7 +27,7 @@ import os
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
-from ..class_map import ClassMap
+from ..class_map import ClassMap, background_for
 from ..errors import ParseError, UnsupportedFormatError
 from ..records import Record
 from ..splitters import DataSplitter
@@ -39,7 +39,7 @@ from .csv import CSVBBoxParser
 from .voc import VOCBBoxParser
 from .yolo import YOLOBBoxParser, read_yolo_names
 
-__all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format"]
+__all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_TRAIN"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ _ALIASES = {
     "yolov5": "yolo", "yolov8": "yolo", "darknet": "yolo", "csv": "csv", "tf_csv": "csv",
     "tensorflow": "csv",
 }
+CLASS_NOT_IN_TRAIN = "class with boxes only outside train (cannot be learned)"
 _EXPORT_ADVICE = "export the dataset from Roboflow as 'COCO JSON' or 'YOLOv8' instead"
 
 
@@ -261,13 +262,17 @@ class RoboflowParser(Parser):
         self.split_ids, self.source_ids = {}, {}
         ordered: dict[Hashable, str] = {}  # class order: category id / names index -> name
         names_seen: set[str] = set()
+        per_split: dict[str, dict[str, int]] = {}  # split -> class name -> boxes
         for split in self.split_names:
             sub = self._split_parser(split)
             split_records = sub.parse_records()
             self.report.update(sub.report)
             self._merge_class_order(sub, split, ordered)
             ids = []
+            boxes_per_name = per_split.setdefault(split, {})
             for record in split_records:
+                for name in record.labels:
+                    boxes_per_name[name] = boxes_per_name.get(name, 0) + 1
                 new_id = len(records)
                 self.source_ids[new_id] = (split, record.record_id)
                 record.record_id = new_id
@@ -275,12 +280,13 @@ class RoboflowParser(Parser):
                 records.append(record)
                 ids.append(new_id)
             self.split_ids[split] = ids
+        self._report_classes_missing_from_train(per_split)
         if self._class_map is None:
             if self.format in ("coco", "yolo"):
                 names = [ordered[k] for k in sorted(ordered)]
             else:
                 names = sorted(names_seen)
-            self._class_map = ClassMap(names)
+            self._class_map = ClassMap(names, background=background_for(names))
         if self.format == "coco":
             cm = self._class_map
             self.category_ids = {
@@ -292,6 +298,22 @@ class RoboflowParser(Parser):
             {s: len(ids) for s, ids in self.split_ids.items()},
         )
         return records
+
+    def _report_classes_missing_from_train(self, per_split: dict[str, dict[str, int]]) -> None:
+        """A class with boxes in valid or test but none in train cannot be learned: kept (the
+        class map stays the export's), and reported, so that its AP of 0 is not a surprise."""
+        if "train" not in per_split:
+            return
+        trained = per_split["train"]
+        for split, counts in per_split.items():
+            for name, n in sorted(counts.items()):
+                if split != "train" and name not in trained:
+                    self.report.add(
+                        CLASS_NOT_IN_TRAIN,
+                        f"{self.split_folders[split]}: class {name!r} has {n} box(es) in {split} "
+                        "but none in train: the model cannot learn it (its AP will be 0); add "
+                        "training examples, or move some of these images to train",
+                    )
 
     def _merge_class_order(self, sub: Parser, split: str, ordered: dict[Hashable, str]) -> None:
         """Add one split's (category id or index -> name) pairs, refusing disagreements."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..bbox import BBox
-from ..class_map import ClassMap
+from ..class_map import ClassMap, background_for
 from ..errors import ParseError
 from ..records import Record
 from ._files import displayed_size, list_images
@@ -207,7 +207,8 @@ class YOLOBBoxParser(Parser):
     def parse_records(self) -> list[Record]:
         """One record per image file, boxes from its label file (see the class docstring)."""
         if self._class_map is None:
-            self._class_map = ClassMap(self.class_names)
+            self._class_map = ClassMap(self.class_names,
+                                       background=background_for(self.class_names))
         if not self.labels_dir.is_dir():
             raise ParseError(
                 f"labels folder {self.labels_dir} not found (for the images in {self.images_dir});"

@@ -26,6 +26,7 @@ from efficientdet_adapter.parsers.base import (
     CLIPPED_BOX,
     DROPPED_BOX,
     EXIF_ROTATION,
+    NONFINITE_BOX,
     RESIZED,
     MISSING_IMAGE,
     SIZE_MISMATCH,
@@ -173,7 +174,8 @@ def test_default_split_is_random_80_20_seed_42(img_dir):
         ((70, 10, 90, 20), DROPPED_BOX, None),  # entirely right of the image
         ((10, 10, 10, 20), DROPPED_BOX, None),  # zero width
         ((30, 10, 20, 20), DROPPED_BOX, None),  # xmin > xmax
-        ((float("nan"), 1, 5, 5), DROPPED_BOX, None),
+        ((float("nan"), 1, 5, 5), NONFINITE_BOX, None),  # NaN/inf: dropped, never clipped
+        ((1, 1, float("inf"), 5), NONFINITE_BOX, None),
     ],
 )
 def test_autofix_clips_or_drops_boxes_and_counts_them(img_dir, box, reason, expected):
@@ -194,7 +196,8 @@ def test_autofix_clips_or_drops_boxes_and_counts_them(img_dir, box, reason, expe
         assert r.bboxes[1].xyxy == expected and r.labels == ["dog", "cat", "owl"]
         assert r.iscrowds == [False, True, False]
 
-    with pytest.raises(ParseError, match=r"a\.jpg box 1 \(cat\).*64x48 image"):
+    pattern = "not a finite number" if reason == NONFINITE_BOX else "64x48 image"
+    with pytest.raises(ParseError, match=rf"a\.jpg box 1 \(cat\).*{pattern}"):
         RowsParser(rows, img_dir).parse(autofix=False)
 
 

@@ -229,3 +229,28 @@ def test_bad_json_is_a_parse_error_naming_file_and_annotation(tmp_path, content,
 def test_missing_file(tmp_path):
     with pytest.raises(ParseError, match=r"nope\.json: COCO annotation file not found"):
         COCOBBoxParser(tmp_path / "nope.json", tmp_path).parse()
+
+
+# -- hostile or unlucky files ---------------------------------------------------------------------
+@pytest.mark.parametrize("bbox", [[1, 2, float("inf"), 20], [1, 2, 10, float("nan")],
+                                  [float("-inf"), 2, 10, 20]])
+def test_box_of_infinite_or_nan_size_is_dropped_never_clipped_into_a_real_box(tmp_path, bbox):
+    from efficientdet_adapter.parsers.base import NONFINITE_BOX
+
+    path = write_coco(tmp_path, coco([ann(id=0), ann(id=1, bbox=bbox)]))  # json writes Infinity
+    parser = COCOBBoxParser(path, tmp_path)
+    ((a, b),) = parser.parse(SingleSplitSplitter())
+    assert [bx.xyxy for bx in a.bboxes] == [(1.0, 2.0, 11.0, 22.0)]
+    assert a.labels == ["cat"] and a.iscrowds == [False] and len(a.areas) == 1
+    assert parser.report.counts == {NONFINITE_BOX: 1}
+    assert "a.jpg box 1 (cat)" in parser.report.items[NONFINITE_BOX][0]
+    with pytest.raises(ParseError, match=r"a\.jpg box 1 \(cat\) .*: a coordinate is not a finite "
+                                         r"number; fix the annotation"):
+        COCOBBoxParser(path, tmp_path).parse(SingleSplitSplitter(), autofix=False)
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path):
+    path = tmp_path / "ann.json"
+    path.write_text('{"images": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ParseError, match=r"ann\.json: JSON nested too deeply to read .* re-export"):
+        COCOBBoxParser(path, tmp_path).parse()

@@ -206,3 +206,53 @@ def test_zip_does_not_overwrite_a_foreign_folder(source, tmp_path):
     parser = RoboflowParser(zip_path, extract_dir=tmp_path / "x")
     assert parser.root == tmp_path / "x" and parser.format == "csv"
     shutil.rmtree(tmp_path / "x")
+
+
+# -- class names a user would not expect trouble from --------------------------------------------
+def _csv_split(folder: Path, rows: list[tuple[str, str]]) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    lines = ["filename,width,height,class,xmin,ymin,xmax,ymax"]
+    for name, label in rows:
+        if not (folder / name).exists():
+            Image.new("RGB", (64, 64)).save(folder / name)
+        lines.append(f"{name},64,64,{label},4,4,30,30")
+    (folder / "_annotations.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_class_only_in_valid_is_kept_and_reported(tmp_path):
+    from efficientdet_adapter.parsers.roboflow import CLASS_NOT_IN_TRAIN
+
+    _csv_split(tmp_path / "train", [("a.png", "cat"), ("b.png", "cat")])
+    _csv_split(tmp_path / "valid", [("c.png", "cat"), ("c.png", "dog"), ("d.png", "dog")])
+    parser = RoboflowParser(tmp_path)
+    splits = parser.parse_splits()
+    assert parser.class_map.foreground == ["cat", "dog"]
+    assert [r.labels for r in splits["valid"]] == [["cat", "dog"], ["dog"]]
+    assert parser.report.counts[CLASS_NOT_IN_TRAIN] == 1
+    [message] = parser.report.items[CLASS_NOT_IN_TRAIN]
+    assert "class 'dog' has 2 box(es) in valid but none in train" in message
+    assert "cannot learn it" in message and str(tmp_path / "valid") in message
+
+
+def test_a_real_class_named_background_keeps_its_name_and_own_id(tmp_path, caplog):
+    _csv_split(tmp_path / "train", [("a.png", "background"), ("b.png", "cat")])
+    parser = RoboflowParser(tmp_path)
+    with caplog.at_level("WARNING"):
+        train = parser.parse_splits()["train"]
+    cm = parser.class_map
+    assert cm.background == "__background__" and cm.foreground == ["background", "cat"]
+    assert cm.get_by_name("background") == 1 and [r.label_ids for r in train] == [[1], [2]]
+    assert any("'background'" in r.getMessage() and "'__background__'" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_class_map_refusing_background_as_a_class_says_how(tmp_path):
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.errors import ClassMapError
+
+    with pytest.raises(ClassMapError, match=r"'background' is also the name of the id-0 .*"
+                                            r"background=background_for\(classes\)"):
+        ClassMap(["background", "cat"])
+    assert ClassMap.from_names(["cat", "background"]).foreground == ["background", "cat"]
