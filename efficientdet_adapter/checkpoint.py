@@ -48,6 +48,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MAX_IMG_SIZE = 4096  # the largest input side a checkpoint may ask for
+
 CHECKPOINT_FORMAT = "efficientdet_adapter.checkpoint"
 FORMAT_VERSION = 1
 
@@ -334,7 +336,7 @@ def model_from_checkpoint(
         device: where to put the model.
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
             warning on disagreement, for files that hold them). ``img_size`` defaults to the
-            effdet config's size for that model.
+            effdet config's size for that model, rounded up to a multiple of 128 (lite0: 384).
 
     Returns:
         ``(model, class_map, config)``: the ``EfficientDetModel``, its :class:`ClassMap` and its
@@ -384,12 +386,25 @@ def model_from_checkpoint(
             "class_map=ClassMap([...]), model_name='tf_efficientdet_lite0'), the ones the model "
             "was trained with"
         )
-    if img_size is None:
+    if img_size is None:  # effdet's size, rounded up to a multiple of 128 as model() does
         from effdet import get_efficientdet_config
 
-        img_size = tuple(get_efficientdet_config(model_name).image_size)
+        img_size = tuple(-(-int(s) // 128) * 128
+                         for s in get_efficientdet_config(model_name).image_size)
     elif isinstance(img_size, int):
         img_size = (img_size, img_size)
+    config = data.get("model_config")
+    asked = config.get("img_size") if isinstance(config, Mapping) else None
+    for size in (img_size, asked):  # a crafted file must not allocate gigabytes of anchors
+        sides = (size, size) if isinstance(size, int) else size
+        if sides is not None and any(
+            not isinstance(v, int) or not 0 < v <= MAX_IMG_SIZE for v in sides
+        ):
+            raise CheckpointError(
+                f"{path}: img_size {size} is not a size in 1..{MAX_IMG_SIZE} (EfficientDet's "
+                "largest config uses 1536); the file is damaged or was not written by this "
+                "library"
+            )
     if data.get("num_classes") is not None and int(data["num_classes"]) != len(class_map):
         raise CheckpointError(
             f"{path}: the file says num_classes={data['num_classes']} but its class map has "

@@ -193,3 +193,52 @@ def test_save_refuses_what_would_not_load(tmp_path, lite):
     with pytest.raises(CheckpointError, match=r"class map has 4 classes .* model predicts 3"):
         save_checkpoint(lite, tmp_path / "b.pt", ClassMap(["a", "b", "c"]))
     assert not (tmp_path / "a.pt").exists() and not (tmp_path / "b.pt").exists()
+
+
+# -- files a user did not write ------------------------------------------------------------------
+def _tiny(tmp_path):
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.efficientdet.model import model
+
+    cm = ClassMap(["a", "b"])
+    m = model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
+              pretrained_backbone=False)
+    return save_checkpoint(m, tmp_path / "model.pt", cm), m, cm
+
+
+@pytest.mark.parametrize("where", ["img_size", "model_config"])
+def test_crafted_huge_img_size_is_refused_before_building(tmp_path, where):
+    import time
+
+    import torch
+
+    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.errors import CheckpointError
+
+    path, _, _ = _tiny(tmp_path)
+    data = torch.load(path, weights_only=False)
+    if where == "img_size":
+        data["img_size"] = [65536, 65536]
+    else:
+        data["model_config"]["img_size"] = [65536, 65536]
+    torch.save(data, path)
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"model\.pt: img_size .*65536.* not a size in "
+                                              r"1\.\.4096"):
+        model_from_checkpoint(path)
+    assert time.perf_counter() - start < 10
+
+
+def test_bare_state_dict_default_img_size_is_valid(tmp_path):
+    import torch
+
+    from efficientdet_adapter.checkpoint import model_from_checkpoint
+
+    _, m, cm = _tiny(tmp_path)
+    bare = tmp_path / "bare.pth"
+    torch.save(m.state_dict(), bare)
+    model, class_map, config = model_from_checkpoint(bare, class_map=cm,
+                                                     model_name="tf_efficientdet_lite0")
+    assert config.img_size == (384, 384)  # effdet's 320, rounded up to a multiple of 128
+    assert class_map == cm
