@@ -3,8 +3,8 @@
 effdet 0.4.1 labels one image at a time (``AnchorLabeler.batch_label_anchors`` loops over the
 batch, and each image builds its own IoU matrix, match and encoding). :func:`label_anchors` does
 the same arithmetic for every image at once, on the device the anchors live on, without a host
-round trip: boxes are padded to the batch's largest count and one IoU tensor ``[B, A, Nmax]``
-is matched with effdet's rules.
+round trip: boxes are padded to the batch's largest count and one IoU tensor ``[B, Nmax, A]``
+(anchors contiguous, as in effdet's ``[N, A]`` matrix) is matched with effdet's rules.
 
 Tensor contract:
 
@@ -35,7 +35,7 @@ Example:
     >>> classes = [torch.tensor([2.0]), torch.zeros((0,))]
     >>> cls_t, box_t, num_pos = label_anchors(anchors, boxes, classes)
     >>> cls_t[0].shape, box_t[0].shape, num_pos.tolist()
-    (torch.Size([2, 16, 16, 9]), torch.Size([2, 16, 16, 36]), [2.0, 0.0])
+    (torch.Size([2, 16, 16, 9]), torch.Size([2, 16, 16, 36]), [35.0, 0.0])
 """
 
 from __future__ import annotations
@@ -76,12 +76,16 @@ def _area(boxes: Tensor) -> Tensor:
 
 
 def _iou(gt: Tensor, anchors: Tensor) -> Tensor:
-    """IoU ``[B, A, N]`` of ``gt`` ``[B, N, 4]`` with ``anchors`` ``[A, 4]`` (both yxyx)."""
-    gy0, gx0, gy1, gx1 = (v.unsqueeze(1) for v in gt.unbind(-1))  # [B, 1, N]
-    ay0, ax0, ay1, ax1 = (v[None, :, None] for v in anchors.unbind(-1))  # [1, A, 1]
+    """IoU ``[B, N, A]`` of ``gt`` ``[B, N, 4]`` with ``anchors`` ``[A, 4]`` (both yxyx).
+
+    Anchors run along the last (contiguous) dimension, as in effdet's ``[N, A]`` matrix: the
+    elementwise work then vectorizes over thousands of anchors rather than a few boxes.
+    """
+    gy0, gx0, gy1, gx1 = (v.unsqueeze(2) for v in gt.unbind(-1))  # [B, N, 1]
+    ay0, ax0, ay1, ax1 = anchors.unbind(-1)  # [A]
     inter = torch.minimum(gy1, ay1).sub_(torch.maximum(gy0, ay0)).clamp_(min=0)
     inter.mul_(torch.minimum(gx1, ax1).sub_(torch.maximum(gx0, ax0)).clamp_(min=0))
-    union = (_area(gt).unsqueeze(1) + _area(anchors)[None, :, None]).sub_(inter)
+    union = (_area(gt).unsqueeze(2) + _area(anchors)).sub_(inter)
     iou = inter / union
     return iou.masked_fill_(inter == 0, 0.0)
 
@@ -90,18 +94,18 @@ def match_anchors(iou: Tensor, valid: Tensor, match_threshold: float = 0.5) -> T
     """effdet's ArgMaxMatcher on a batch: the box index per anchor ``[B, A]``, ``-1`` unmatched.
 
     Args:
-        iou: ``[B, A, N]`` IoU of every anchor with every (padded) box.
+        iou: ``[B, N, A]`` IoU of every (padded) box with every anchor.
         valid: ``[B, N]`` bool, False for padding and ignored boxes.
         match_threshold: the matched and unmatched threshold (effdet's labeler uses one value).
     """
-    batch, num_anchors, nmax = iou.shape
+    batch, nmax, num_anchors = iou.shape
     if nmax == 0:  # no image has a box: every anchor is background
         return torch.full((batch, num_anchors), -1, dtype=torch.long, device=iou.device)
-    iou = iou.masked_fill(~valid.unsqueeze(1), -1.0)  # invalid boxes never win an anchor
-    best_iou, matches = iou.max(dim=2)  # first box on a tie, like effdet's torch.max
+    iou = iou.masked_fill(~valid.unsqueeze(2), -1.0)  # invalid boxes never win an anchor
+    best_iou, matches = iou.max(dim=1)  # first box on a tie, like effdet's torch.max
     matches = matches.masked_fill(best_iou < match_threshold, -1)
     # Force match: each valid box claims its best anchor; the first box wins a shared anchor.
-    best_anchor = iou.argmax(dim=1)  # [B, N], first anchor on a tie
+    best_anchor = iou.argmax(dim=2)  # [B, N], first anchor on a tie
     box_ids = torch.arange(nmax, device=iou.device).expand(batch, nmax)
     claim = torch.where(valid, box_ids, nmax)  # invalid boxes claim with a losing sentinel
     claimed = torch.full((batch, num_anchors), nmax, dtype=torch.long, device=iou.device)
