@@ -233,7 +233,7 @@ def cmd_train(args) -> int:
     final_row = {"valid": final, "train_seconds": round(train_s, 1)}
     save_run(model, class_map, opts, history, valid, out, final_row, extra)
     print_metrics(f"COCOMetric on {len(valid)} valid images (after {train_s:.0f} s of training):",
-                  final)
+                  final, valid)
     print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
           f"{out / 'valid_predictions.png'}")
     return 0
@@ -261,7 +261,7 @@ def cmd_eval(args) -> int:
             f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
     metrics, _ = evaluate(model, records)
-    print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics)
+    print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
     if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         print(f"wrote {out}")
@@ -407,7 +407,7 @@ def cmd_demo(args) -> int:
     results = write_predictions([p.with_threshold(0.5) for p in preds], out / "predictions",
                                 min_score=0.0)
     print_metrics(f"COCOMetric on {len(held_out)} held-out demo images "
-                  f"(training took {train_s:.0f} s):", metrics)
+                  f"(training took {train_s:.0f} s):", metrics, held_out)
     print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
           f"{out / 'valid_predictions.png'}, {results} and annotated PNGs in {out / 'predictions'}")
     print(f"total time {time.perf_counter() - start:.0f} s")

@@ -8,6 +8,7 @@ these calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -302,6 +303,10 @@ def evaluate(model, records, show_pbar: bool = True) -> tuple[dict[str, float], 
 
     preds = predict(model, Dataset(records, inference_tfm(model)), detection_threshold=0.5,
                     show_pbar=show_pbar)
+    # predict leaves out the ground truth of records without boxes; the metric needs it all
+    # (images without boxes still count: their detections are false positives)
+    preds = [p if p.ground_truth is not None else dataclasses.replace(p, ground_truth=r)
+             for p, r in zip(preds, records)]
     metric = COCOMetric()
     metric.accumulate(preds)
     return metric.finalize(), preds
@@ -402,8 +407,13 @@ def save_run(model, class_map, opts: TrainOptions, history: History, valid_recor
     return ckpt
 
 
-def print_metrics(title: str, metrics: dict[str, float]) -> None:
+def print_metrics(title: str, metrics: dict[str, float], records=None) -> None:
+    """``metrics`` one per line under ``title``; with ``records``, a line saying when they hold
+    no ground-truth box (COCOeval then reports every AP and AR as -1: undefined, not zero)."""
     print(title)
+    if records is not None and not any(r.bboxes for r in records):
+        print(f"  no ground-truth boxes in these {len(records)} images: every AP/AR below is -1 "
+              "(undefined); add annotated images to measure the model")
     for key, value in metrics.items():
         if "class=" not in key:
             print(f"  {key:<44} {value:7.4f}")

@@ -75,3 +75,48 @@ def test_check_images_reaches_the_parser_and_its_report(tmp_path, capsys):
     assert coco["images"][0]["file_name"] in parser.report.items[SIZE_MISMATCH][0]
     args = build_parser().parse_args(["train", "--data", str(data), "--check-images"])
     assert args.check_images is True
+
+
+def test_metric_over_no_ground_truth_is_reported_not_a_crash(tmp_path, capsys):
+    from PIL import Image
+
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.runs import evaluate, print_metrics
+
+    cm = ClassMap(["a"])
+    m = model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
+              pretrained_backbone=False).eval()
+    recs = []
+    for i in range(2):
+        Image.new("RGB", (96, 64), (i * 50, 80, 120)).save(tmp_path / f"{i}.png")
+        recs.append(Record(record_id=i, filepath=tmp_path / f"{i}.png", width=96, height=64,
+                           class_map=cm))
+    metrics, preds = evaluate(m, recs, show_pbar=False)
+    assert len(preds) == 2 and all(p.ground_truth is not None for p in preds)
+    assert metrics["AP (IoU=0.50) area=all"] == -1.0
+    print_metrics("COCOMetric on 2 valid images:", metrics, recs)
+    assert "no ground-truth boxes in these 2 images: every AP/AR below is -1" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_with_no_validation_boxes_saves_the_model_and_says_why(tmp_path, capsys):
+    import json
+
+    from efficientdet_adapter.cli import main
+    from efficientdet_adapter.demo import write_demo_dataset
+
+    data = write_demo_dataset(tmp_path / "shapes", num_images=12, seed=0)
+    ann = data / "valid" / "_annotations.coco.json"
+    coco = json.loads(ann.read_text())
+    coco["annotations"] = []
+    ann.write_text(json.dumps(coco))
+    out = tmp_path / "out"
+    rc = main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--img-size",
+               "128", "--batch-size", "4", "--threads", "1"])
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    assert "no ground-truth boxes in these" in stdout
+    assert {p.name for p in out.iterdir()} >= {"model.pt", "metrics.json", "loss.png",
+                                               "valid_predictions.png"}
