@@ -46,7 +46,7 @@ from functools import reduce
 import torch
 from torch import Tensor
 
-__all__ = ["label_anchors", "match_anchors", "encode_boxes"]
+__all__ = ["label_anchors", "encode_boxes"]
 
 #: The epsilon effdet's FasterRcnnBoxCoder adds to box and anchor sizes before dividing.
 BOX_CODER_EPS = 1e-7
@@ -86,22 +86,23 @@ def _iou(gt: Tensor, anchors: Tensor) -> Tensor:
     inter = torch.minimum(gy1, ay1).sub_(torch.maximum(gy0, ay0)).clamp_(min=0)
     inter.mul_(torch.minimum(gx1, ax1).sub_(torch.maximum(gx0, ax0)).clamp_(min=0))
     union = (_area(gt).unsqueeze(2) + _area(anchors)).sub_(inter)
-    iou = inter / union
+    iou = torch.div(inter, union, out=union)  # reuse the buffer: [B, N, A] can be large
     return iou.masked_fill_(inter == 0, 0.0)
 
 
-def match_anchors(iou: Tensor, valid: Tensor, match_threshold: float = 0.5) -> Tensor:
+def _match(iou: Tensor, valid: Tensor, match_threshold: float) -> Tensor:
     """effdet's ArgMaxMatcher on a batch: the box index per anchor ``[B, A]``, ``-1`` unmatched.
 
     Args:
-        iou: ``[B, N, A]`` IoU of every (padded) box with every anchor.
+        iou: ``[B, N, A]`` IoU of every (padded) box with every anchor; overwritten (invalid
+            rows set to -1, in place, to spare a copy of the largest tensor).
         valid: ``[B, N]`` bool, False for padding and ignored boxes.
         match_threshold: the matched and unmatched threshold (effdet's labeler uses one value).
     """
     batch, nmax, num_anchors = iou.shape
     if nmax == 0:  # no image has a box: every anchor is background
         return torch.full((batch, num_anchors), -1, dtype=torch.long, device=iou.device)
-    iou = iou.masked_fill(~valid.unsqueeze(2), -1.0)  # invalid boxes never win an anchor
+    iou.masked_fill_(~valid.unsqueeze(2), -1.0)  # invalid boxes never win an anchor
     best_iou, matches = iou.max(dim=1)  # first box on a tie, like effdet's torch.max
     matches = matches.masked_fill(best_iou < match_threshold, -1)
     # Force match: each valid box claims its best anchor; the first box wins a shared anchor.
@@ -170,7 +171,7 @@ def label_anchors(
     anchor_boxes = anchor_boxes.to(dtype)
     gt, gt_cls = _pad(boxes, classes, device, dtype)
     valid = gt_cls > -1
-    matches = match_anchors(_iou(gt, anchor_boxes), valid, match_threshold)  # [B, A]
+    matches = _match(_iou(gt, anchor_boxes), valid, match_threshold)  # [B, A]
     matched = matches >= 0
     index = matches.clamp(min=0)
     matched_boxes = gt.gather(1, index.unsqueeze(-1).expand(-1, -1, 4))

@@ -148,3 +148,45 @@ def test_model_loss_equals_loss_with_effdet_labels(training):
     for key in ("loss", "class_loss", "box_loss"):
         assert torch.equal(ours[key], theirs[key]), key
     assert ours["loss"].item() > 0
+
+
+# Ops whose output shape or value the host must read from the device: each one is a
+# host-device synchronization on a GPU.
+SYNCING_OPS = {"nonzero", "_local_scalar_dense", "masked_select", "unique", "_unique2",
+               "is_nonzero", "item", "equal"}
+
+
+def syncing_ops(fn) -> list[str]:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seen: list[str] = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            indices = args[1] if name.startswith("index") and len(args) > 1 else ()
+            if name in SYNCING_OPS:
+                seen.append(name)
+            elif any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices or ()):
+                seen.append(f"{name} with a bool mask")  # a nonzero inside
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        fn()
+    return seen
+
+
+def test_training_forward_has_no_syncing_ops():
+    """A training step's forward (labels + network + loss) never reads device data on the host;
+    effdet's labeler does, once per image (its boolean mask of valid boxes)."""
+    from efficientdet_adapter.efficientdet import model as create_model
+
+    torch.manual_seed(0)
+    m = create_model(model_name="tf_efficientdet_lite0", num_classes=5, img_size=128).train()
+    boxes = [random_boxes(4, SIZE, 1), t([]), random_boxes(9, SIZE, 2)]
+    classes = [random_classes(len(b), 3) for b in boxes]
+    images = torch.randn(3, 3, 128, 128)
+    assert syncing_ops(lambda: m(images, {"bbox": boxes, "cls": classes})["loss"].backward()) == []
+    effdet = AnchorLabeler(make_anchors(SIZE), 4, match_threshold=0.5)
+    effdet_ops = syncing_ops(lambda: effdet.batch_label_anchors(boxes, classes))
+    assert effdet_ops.count("index with a bool mask") == 6  # boxes and classes of each image
