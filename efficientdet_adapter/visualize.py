@@ -165,7 +165,8 @@ def draw_boxes(
             ax.text(x0 - 0.5, y0 - 0.5, text, fontsize=fontsize, color="black" if light else "white",
                     va="bottom", ha="left", clip_on=True,
                     bbox=dict(facecolor=rgb, edgecolor="none", pad=1.5))
-    if title:
+    if title:  # a file name that is not UTF-8 holds lone surrogates, which fonts cannot draw
+        title = str(title).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         ax.set_title(title, fontsize=fontsize + 1)
     ax.set_axis_off()
     return ax

@@ -105,3 +105,21 @@ def test_display_image(img, kwargs, expected):
 def test_color_for(label, expected):
     assert color_for(label) == expected
     assert color_for("cat") == color_for("cat")
+
+
+def test_file_name_that_is_not_utf8_still_plots(tmp_path):
+    """A valid-split image named with Latin-1 bytes (``caf\\xe9.jpg``) used to crash the plot."""
+    import os
+
+    from efficientdet_adapter.visualize import show_records
+
+    name = os.fsdecode(b"caf\xe9.png")  # 'caf\udce9.png': a lone surrogate
+    path = tmp_path / name
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(path)
+    record = Record(record_id=0, filepath=path, width=64, height=48, labels=["a"],
+                    label_ids=[1], bboxes=[BBox.from_xyxy(2, 2, 30, 30)],
+                    class_map=ClassMap(["a"]))
+    out = tmp_path / "records.png"
+    show_records([record], save_path=out)
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > 100
