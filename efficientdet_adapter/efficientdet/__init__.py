@@ -22,6 +22,7 @@ from .dataloaders import (
     valid_dl,
 )
 from .export import export_onnx, export_torchscript, onnx_postprocess
+from .resize import set_img_size
 from .model import (
     EfficientDetModel,
     ModelConfig,
@@ -71,6 +72,7 @@ __all__ = [
     "param_groups",
     "predict",
     "predict_from_dl",
+    "set_img_size",
     "show_batch",
     "show_pred",
     "show_preds",

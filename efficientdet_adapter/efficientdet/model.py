@@ -28,11 +28,12 @@ Labels and detections are effdet's, computed for the whole batch at once on the 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from numbers import Integral
 from os import PathLike
@@ -276,6 +277,19 @@ def anchor_labeler(config: "ModelConfig | EfficientDetModel") -> AnchorLabeler:
 
 
 # --- the model ----------------------------------------------------------------------------------
+def anchors_not_saved(anchors: Anchors) -> Anchors:
+    """Keep the anchor boxes out of ``state_dict``: they follow from the config and the input
+    size (which may change, see :mod:`.resize`), and are never learned."""
+    anchors._non_persistent_buffers_set.add("boxes")
+    return anchors
+
+
+def _ignore_saved_anchors(module, state_dict, prefix, *args) -> None:
+    """Files from before :func:`anchors_not_saved` (or from effdet's bench) hold anchor boxes,
+    possibly for another size: drop them, the model has its own."""
+    state_dict.pop(f"{prefix}anchors.boxes", None)
+
+
 class EfficientDetModel(DetBenchTrain):
     """effdet's ``DetBenchTrain`` (labeler on) with a :class:`ModelConfig` in ``.config``.
 
@@ -288,6 +302,8 @@ class EfficientDetModel(DetBenchTrain):
 
     def __init__(self, net: EfficientDet, config: ModelConfig):
         super().__init__(net, create_labeler=True)
+        anchors_not_saved(self.anchors)
+        self.register_load_state_dict_pre_hook(_ignore_saved_anchors)
         self.effdet_config = net.config
         self.config = config  # replaces the bench's copy of effdet's config (kept above)
         self.weights: tuple[WeightsReport, ...] = ()
@@ -316,6 +332,10 @@ class EfficientDetModel(DetBenchTrain):
 
     def forward(self, images: Tensor, targets: Mapping[str, Any]) -> dict[str, Tensor]:
         """Losses (and, in eval mode, detections) for a batch; see the module docstring."""
+        with self._at_size(images):
+            return self._forward(images, targets)
+
+    def _forward(self, images: Tensor, targets: Mapping[str, Any]) -> dict[str, Tensor]:
         cls_targets, box_targets, num_positives = self._anchor_targets(targets)  # checks first
         class_out, box_out = self.model(images)
         loss, class_loss, box_loss = self.loss_fn(
@@ -337,8 +357,33 @@ class EfficientDetModel(DetBenchTrain):
 
         Runs in the current mode (call ``model.eval()`` first for inference).
         """
-        class_out, box_out = self.model(images)
-        return self._detections(images.shape[0], class_out, box_out, img_scale, img_size)
+        with self._at_size(images):
+            class_out, box_out = self.model(images)
+            return self._detections(images.shape[0], class_out, box_out, img_scale, img_size)
+
+    def set_img_size(self, img_size: int | tuple[int, int]) -> None:
+        """Take ``img_size`` images from now on (progressive resizing); see :mod:`.resize`."""
+        from .resize import set_img_size
+
+        set_img_size(self, img_size)
+
+    @contextlib.contextmanager
+    def _at_size(self, images: Tensor) -> Iterator[None]:
+        """Run at the batch's size. A training batch of another valid size switches the model
+        to it for good (IceVision's progressive resizing swaps the loaders only); an eval batch
+        switches for this call only, so validating at another size never changes the size the
+        model trains at and is saved with. An invalid size raises ModelConfigError."""
+        size = (int(images.shape[-2]), int(images.shape[-1]))
+        before = tuple(self.config.img_size)
+        if size == before:
+            yield
+            return
+        self.set_img_size(size)
+        try:
+            yield
+        finally:
+            if not self.training:
+                self.set_img_size(before)
 
     def param_groups(self) -> list[list[nn.Parameter]]:
         """IceVision's method form of :func:`param_groups`."""

@@ -186,8 +186,14 @@ class Parser:
 
     # -- the class map ---------------------------------------------------------------------
     @property
-    def class_map(self) -> ClassMap | None:
-        """The class map: the given one, or the one built by the last ``parse``."""
+    def class_map(self) -> ClassMap:
+        """The class map: the given one, or the one ``parse`` fills.
+
+        It is live, as in IceVision: read before ``parse`` it is an empty map (background
+        only) that the parse then fills in place, so a reference taken early sees the classes.
+        """
+        if self._class_map is None:
+            self._class_map = ClassMap()
         return self._class_map
 
     @class_map.setter
@@ -215,6 +221,32 @@ class Parser:
 
     def prepare(self, o: Any) -> None:
         """Optional hook called on each item before ``record_id`` (IceVision's ``prepare``)."""
+
+    @staticmethod
+    def generate_template(template_record: Any = None) -> str:
+        """Print (and return) the skeleton of a custom parser, as IceVision's did.
+
+        Example:
+            >>> _ = Parser.generate_template()  # doctest: +ELLIPSIS
+            class MyParser(Parser):
+            ...
+        """
+        template = (
+            "class MyParser(Parser):\n"
+            "    def __init__(self, template_record):\n"
+            "        super().__init__(template_record=template_record)\n"
+            "    def __iter__(self) -> Any:\n"
+            "    def __len__(self) -> int:\n"
+            "    def record_id(self, o: Any) -> Hashable:\n"
+            "    def parse_fields(self, o: Any, record: BaseRecord, is_new: bool):\n"
+            "        record.set_img_size(<ImgSize>)\n"
+            "        record.set_filepath(<Union[str, Path]>)\n"
+            "        record.detection.set_class_map(<ClassMap>)\n"
+            "        record.detection.add_labels(<Sequence[Hashable]>)\n"
+            "        record.detection.add_bboxes(<Sequence[BBox]>)"
+        )
+        print(template)
+        return template
 
     # -- parsing ----------------------------------------------------------------------------
     def parse_records(self) -> list[Record]:
@@ -278,6 +310,7 @@ class Parser:
             self.show_pbar = show_pbar
         self.report = ParseReport()
         self._box_suspects = None
+        live = None if self._given_class_map else self._class_map
         if not self._given_class_map:
             self._class_map = None  # rebuilt from this parse's names (or set by parse_records)
         # A parse creates millions of small acyclic objects (JSON dicts, boxes, lists); the cyclic
@@ -287,6 +320,9 @@ class Parser:
         try:
             records = self.parse_records()
             class_map = self._finalize_class_map(records)
+            if live is not None and self._class_map is not live and not self._given_class_map:
+                live.assign(class_map)  # a map handed out before the parse sees its classes
+                class_map = self._class_map = live
             kept = self._check_records(records, class_map, autofix)
         finally:
             if gc_was_enabled:

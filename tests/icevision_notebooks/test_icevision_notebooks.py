@@ -1,0 +1,83 @@
+"""IceVision's own notebooks run whole with only their imports changed (see each notebook's
+first cell for the exact list of changes), each in a real subprocess on tiny data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO_ROOT / "notebooks" / "icevision"
+RUNNER = Path(__file__).with_name("run_cells.py")
+
+
+def run_notebook(name: str, cwd: Path) -> tuple[dict, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cwd),
+        "TORCH_HOME": str(cwd / "torch_home"),
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+        "EFFICIENTDET_ADAPTER_OFFLINE": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), str(NOTEBOOKS / f"{name}.ipynb")],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+    )
+    out = result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report, out
+
+
+def test_every_notebook_says_what_was_changed():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        header = "".join(nb["cells"][0]["source"])
+        assert "converted" in header and "`from icevision.all import *` -> " in header, path.name
+        code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert "from efficientdet_adapter.all import *" in code, path.name
+        assert "icevision" not in code.replace("icevision/models", ""), path.name  # no import left
+
+
+def _progressive_model_ended_at_256(root: Path) -> None:
+    """The notebook's last cell saved the model trained at 128 then 256 px."""
+    import torch
+
+    from efficientdet_adapter import efficientdet
+
+    [path] = (root / "drive" / "icevision" / "models" / "fridge").glob("*.pth")
+    state = torch.load(path, weights_only=True)
+    assert "anchors.boxes" not in state  # anchors follow the size; they are not weights
+    model = efficientdet.model(model_name="tf_efficientdet_lite0", num_classes=5, img_size=256,
+                               pretrained_backbone=False)
+    model.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    "name, expected, check",
+    [
+        # fastai (lr_find, fine_tune) then Lightning fit and test on the same model
+        ("getting_started_object_detection", ["COCOMetric", "`Trainer.fit` stopped", "Test metric"],
+         None),
+        # a custom Parser with IceVision's protocol, then training and predictions
+        ("custom_parser", ["class MyParser(Parser):", "COCOMetric"], None),
+        # VOC parser + image-only negatives from a custom parser, two trainings
+        ("negative_samples", ["COCOMetric"], None),
+        # train at 128, swap the loaders for 256 ones, keep training the same learner
+        ("progressive_resizing", ["COCOMetric"], _progressive_model_ended_at_256),
+    ],
+)
+def test_icevision_notebook_runs_whole(notebook_dir, name, expected, check):
+    report, out = run_notebook(name, notebook_dir)
+    assert report["failed"] == [], out[-4000:]
+    assert report["ran"] == report["cells"] > 10
+    for text in expected:
+        assert text in out, text
+    if check is not None:
+        check(notebook_dir)
