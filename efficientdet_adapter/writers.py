@@ -39,6 +39,7 @@ import logging
 import shutil
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -48,6 +49,7 @@ from .predictions import Prediction
 from .records import Record
 
 __all__ = [
+    "export_batch_inferences_as_coco_annotations",
     "EXPORT_FORMATS",
     "CSV_HEADER",
     "COCO_ANNOTATIONS_NAME",
@@ -526,3 +528,56 @@ def write_yolo_predictions(
         path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
         written.append(path)
     return written
+
+
+def export_batch_inferences_as_coco_annotations(
+    preds: Sequence[Prediction],
+    img_files: Sequence[str | Path],
+    transforms: Any = None,
+    class_map: ClassMap | None = None,
+    output_filepath: str | Path = "inference_results_as_coco_annotations.json",
+    info: Mapping[str, Any] | None = None,
+    licenses: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
+    """Predictions as a COCO *annotation* file (pseudo-labels), IceVision's helper.
+
+    ``preds[i]`` is the prediction for ``img_files[i]``, in that image's pixels (what
+    ``predict``/``predict_from_dl`` return for a ``Dataset``; ``transforms`` is accepted for
+    IceVision's signature and not needed). Only the kept detections (``detection_threshold``)
+    are written; category ``k`` is the class map's id ``k`` and each annotation keeps its
+    ``score``.
+
+    Example:
+        >>> export_batch_inferences_as_coco_annotations(preds, img_files, valid_tfms, class_map,
+        ...                                             "pseudo_labels.json")  # doctest: +SKIP
+    """
+    if len(preds) != len(img_files):
+        raise ValueError(
+            f"{len(preds)} predictions for {len(img_files)} image files: give one file per "
+            "prediction, in the same order"
+        )
+    class_map = class_map or next((p.class_map for p in preds if p.class_map is not None), None)
+    if class_map is None:
+        raise ValueError("no class map: pass class_map=, the one the model was trained with")
+    categories = [{"id": i, "name": name} for i, name in enumerate(class_map.get_classes())
+                  if name != class_map.background]
+    images, annotations = [], []
+    for image_id, (pred, file) in enumerate(zip(preds, img_files)):
+        if pred.width is None or pred.height is None:
+            raise ValueError(f"prediction {image_id} ({file}) has no image size")
+        images.append({"id": image_id, "file_name": Path(file).name,
+                       "width": int(pred.width), "height": int(pred.height)})
+        for box, score, label_id in zip(pred.boxes[pred.keep], pred.kept_scores,
+                                        pred.kept_label_ids):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            annotations.append({
+                "id": len(annotations), "image_id": image_id, "category_id": int(label_id),
+                "bbox": _short([x0, y0, x1 - x0, y1 - y0]), "area": float((x1 - x0) * (y1 - y0)),
+                "iscrowd": 0, "segmentation": [], "score": float(str(score)),
+            })
+    data = {"info": dict(info or {}), "licenses": [dict(x) for x in licenses or []],
+            "categories": categories, "images": images, "annotations": annotations}
+    path = Path(output_filepath)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path

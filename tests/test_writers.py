@@ -176,3 +176,31 @@ def test_yolo_predictions_lines_with_scores(tmp_path):
     no_size = Prediction(np.zeros((0, 4)), [], [], record_id=3)
     with pytest.raises(ValueError, match="has no image width/height"):
         write_yolo_predictions([no_size], tmp_path / "y2")
+
+
+def test_export_batch_inferences_as_coco_annotations(tmp_path):
+    import json
+
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.predictions import Prediction
+    from efficientdet_adapter.writers import export_batch_inferences_as_coco_annotations
+
+    cm = ClassMap(["can", "carton"])
+    preds = [
+        Prediction(boxes=[[10, 20, 50, 80], [0, 0, 4, 4]], scores=[0.9, 0.1], label_ids=[2, 1],
+                   detection_threshold=0.5, class_map=cm, width=100, height=90),
+        Prediction(boxes=[], scores=[], label_ids=[], class_map=cm, width=64, height=48),
+    ]
+    path = export_batch_inferences_as_coco_annotations(
+        preds, ["a/x.jpg", "b/y.jpg"], None, cm, tmp_path / "pseudo.json",
+        info={"year": "2022"}, licenses=[{"id": 0, "name": "CC"}])
+    data = json.loads(path.read_text())
+    assert data["categories"] == [{"id": 1, "name": "can"}, {"id": 2, "name": "carton"}]
+    assert data["images"] == [{"id": 0, "file_name": "x.jpg", "width": 100, "height": 90},
+                              {"id": 1, "file_name": "y.jpg", "width": 64, "height": 48}]
+    [ann] = data["annotations"]  # the 0.1 detection is below the threshold
+    assert ann["bbox"] == [10.0, 20.0, 40.0, 60.0] and ann["category_id"] == 2
+    assert ann["score"] == 0.9 and ann["area"] == 2400.0
+    assert data["info"] == {"year": "2022"} and data["licenses"] == [{"id": 0, "name": "CC"}]
+    with pytest.raises(ValueError, match="2 predictions for 1 image files"):
+        export_batch_inferences_as_coco_annotations(preds, ["x.jpg"], None, cm, tmp_path / "p.json")

@@ -302,7 +302,7 @@ def end2end_detect(
         transforms = Adapter(list(transforms))
     ds = Dataset.from_images([img], transforms, class_map=class_map)
     [pred] = predict(
-        model, ds, detection_threshold=detection_threshold, keep_images=return_img,
+        model, ds, detection_threshold=detection_threshold, keep_images=True,
         device=device, batch_size=1, min_score=min_score, class_map=class_map,
     )
     if isinstance(img, (str, Path)):
