@@ -11,8 +11,8 @@ IceVision's notebooks run with only that line changed:
 * the modules and names IceVision's own star import carried along (its ``imports.py``): ``Path``,
   ``PIL``, ``np``, ``torch``, ``nn``, ``F``, ``plt``, ``random``, ``json``, ``os``, ``re``,
   ``partial``, ``typing``'s names (``Any``, ``Hashable``, ``List``, ``Union``...), torch's
-  optimizers (``Adam``, ``SGD``...) and schedulers, ``DataLoader``, ``pl`` (Lightning) and
-  fastcore's helpers (``first``, ``L``...) when those extras are installed;
+  optimizers (``Adam``, ``SGD``...) and schedulers, ``DataLoader``, ``pl`` (Lightning),
+  fastcore's helpers (``first``, ``L``...) and ``wandb`` when those extras are installed;
 * the module ``class_map``, which IceVision's star import also exposed (its negative-samples
   notebook passes it as ``class_map=``; pictures take the class map from the records, as
   IceVision's did).
@@ -92,6 +92,11 @@ try:  # Lightning is an extra: `pl` as in IceVision's imports
     import pytorch_lightning as pl
     from pytorch_lightning import loggers as pl_loggers
 except ImportError:  # pragma: no cover - without the lightning extra
+    pass
+
+try:  # Weights & Biases, when installed (the wandb extra), as IceVision's star import had it
+    import wandb
+except ImportError:  # pragma: no cover - without the wandb extra
     pass
 
 __all__ = [name for name in dir() if not name.startswith("_") and name != "annotations"]

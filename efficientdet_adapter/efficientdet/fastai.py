@@ -48,6 +48,39 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 
 from .loop import predictions_from_output, split_batch
 
+def _fix_wandb_config_of_primitives() -> bool:
+    """Work around fastai issue #4173 (open; fastai 2.8.12 with fastcore >= 2.2.21):
+    ``WandbCallback`` fails in ``before_fit`` on every learner, because its config formatting
+    calls ``fastcore.init_args`` on plain values (``True``, batch sizes, strings) and ``vars()``
+    refuses them. Only when that bug is present, values without a ``__dict__`` are passed
+    through unchanged, which is what fastai did before. Returns whether the fix was applied;
+    ``tests/efficientdet/test_fastai.py`` checks that the bug is still there upstream.
+    """
+    try:
+        from fastai.callback import wandb as fastai_wandb
+    except ImportError:  # wandb not installed: nothing to fix
+        return False
+    original = getattr(fastai_wandb, "_format_config_value", None)
+    if original is None or getattr(original, "_primitives_pass", False):
+        return False
+    try:
+        original(True)
+        return False  # fixed upstream
+    except TypeError:
+        pass
+
+    def format_config_value(v: Any) -> Any:
+        if not isinstance(v, list) and not hasattr(v, "__dict__"):
+            return v
+        return original(v)
+
+    format_config_value._primitives_pass = True  # type: ignore[attr-defined]
+    fastai_wandb._format_config_value = format_config_value
+    return True
+
+
+_fix_wandb_config_of_primitives()
+
 __all__ = [
     "EfficientDetCallback",
     "EfficientDetLearner",

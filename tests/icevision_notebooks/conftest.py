@@ -55,5 +55,12 @@ def notebook_dir(tmp_path_factory) -> Path:
     (root / "images").mkdir()
     for p in sorted((SHARED / "fridge" / "images").glob("*.jpg")):
         shutil.copy(p, root / "images" / p.name)
-    _coco_weights(root / "torch_home", "tf_efficientdet_lite0")
+    shutil.copy(SHARED / "fridge" / "images" / "10.jpg", root / "small_fridge.jpg")
+    voc = root / "VOC2012"
+    shutil.copytree(SHARED / "voc", voc)
+    (voc / "ImageSets" / "Main").mkdir(parents=True)
+    (voc / "ImageSets" / "Main" / "aeroplane_train.txt").write_text("2007_000063 -1\n")
+    (voc / "ImageSets" / "Main" / "aeroplane_val.txt").write_text("2011_003353 -1\n")
+    for name in ("tf_efficientdet_lite0", "tf_efficientdet_lite1"):
+        _coco_weights(root / "torch_home", name)
     return root
