@@ -81,6 +81,16 @@ class Record:
         """This record itself: lets IceVision code such as ``record.detection.bboxes`` run."""
         return self
 
+    _DICT_KEYS = ("imageid", "filepath", "width", "height", "img", "labels", "bboxes", "iscrowds",
+                  "areas")
+
+    def __getitem__(self, key: str):
+        """IceVision 0.x read records as dicts: ``sample["img"]``, ``sample["bboxes"]``...
+        (``"imageid"`` is the ``record_id``)."""
+        if key not in self._DICT_KEYS:
+            raise KeyError(f"{key!r}: a Record read as a dict has keys {self._DICT_KEYS}")
+        return self.record_id if key == "imageid" else getattr(self, key)
+
     def load_image(self) -> "np.ndarray":
         """The image as an HxWx3 uint8 RGB array (EXIF orientation applied); cached in ``img``."""
         if self.img is None:

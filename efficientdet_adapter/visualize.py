@@ -43,6 +43,7 @@ __all__ = [
     "finish",
     "get_default_font",
     "grid",
+    "pixels",
     "render",
     "show_record",
     "show_records",
@@ -222,6 +223,28 @@ def _title(record: Record) -> str:
     return Path(record.filepath).name if record.filepath is not None else str(record.record_id)
 
 
+def pixels(record: Record) -> np.ndarray:
+    """The image a record's boxes refer to: its own pixels, or its file's (loaded, not cached).
+
+    Raises:
+        ValueError: the record has no pixels and its size is not its file's: a transformed
+            record from a batch (batches drop the pixels), whose boxes would land in the wrong
+            place on the original image.
+    """
+    if record.img is not None:
+        return record.img
+    img = record.copy().load_image()
+    if record.width and record.height and (img.shape[1], img.shape[0]) != (record.width, record.height):
+        raise ValueError(
+            f"{record.filepath}: this record's boxes are in the pixels of a {record.width}x"
+            f"{record.height} transformed image, but it carries no pixels (the records of a batch "
+            f"drop them) and the file is {img.shape[1]}x{img.shape[0]}; show dataset items instead "
+            "(show_samples([train_ds[i] for i in range(6)])) or a batch with "
+            "efficientdet.show_batch(batch)"
+        )
+    return img
+
+
 def _cell_size(figsize, ncols: int, n: int, cell_size: float) -> float:
     """IceVision's ``figsize=(w, h)`` of a whole grid -> our square cell size in inches."""
     if figsize is None:
@@ -260,7 +283,7 @@ def show_records(
     """
     fig, axes = grid(len(records), ncols, _cell_size(figsize, ncols, len(records), cell_size))
     for ax, record in zip(axes, records):
-        img = record.img if record.img is not None else record.copy().load_image()
+        img = pixels(record)
         draw_boxes(ax, display_image(img), record.bboxes,
                    _names(record, class_map) if display_label else None,
                    label_ids=record.label_ids or None, title=_title(record))
@@ -306,7 +329,7 @@ def show_samples(
     """
     fig, axes = grid(len(samples), ncols, _cell_size(figsize, ncols, len(samples), cell_size))
     for ax, sample in zip(axes, samples):
-        img = sample.img if sample.img is not None else sample.copy().load_image()
+        img = pixels(sample)
         draw_boxes(ax, _sample_image(img, denormalize, mean, std, denormalize_fn), sample.bboxes,
                    _names(sample, class_map) if display_label else None,
                    label_ids=sample.label_ids or None, title=_title(sample))
@@ -362,7 +385,7 @@ def draw_record(
         names = pred.labels if display_label else None
         scores = pred.kept_scores.tolist() if display_score else None
     else:
-        img = record.img if record.img is not None else record.copy().load_image()
+        img = pixels(record)
         img = _sample_image(img, denormalize_fn=denormalize_fn)
         boxes, ids = record.bboxes, record.label_ids or None
         names = _names(record, class_map) if display_label else None

@@ -224,3 +224,17 @@ def test_pictures_take_icevision_arguments(tmp_path):
                        save_path=tmp_path / "s.png")
     shown = fig.axes[0].images[0].get_array()
     assert int(np.asarray(shown)[0, 0, 0]) == 200  # un-normalized by the given function
+
+
+def test_batch_records_without_pixels_are_refused_not_drawn_wrong(tmp_path):
+    """A batch's records hold transformed boxes but no pixels: drawing them on the original
+    file would put the boxes in the wrong place, so the pictures say what to do instead."""
+    Image.new("RGB", (300, 200)).save(tmp_path / "a.jpg")
+    transformed = Record(0, tmp_path / "a.jpg", 128, 128, labels=["cat"], label_ids=[1],
+                         bboxes=[BBox.from_xyxy(1, 2, 30, 40)], class_map=ClassMap(["cat"]))
+    with pytest.raises(ValueError, match=r"a.jpg: .*128x128 transformed image.*show_batch"):
+        show_samples([transformed])
+    with pytest.raises(ValueError, match="carries no pixels"):
+        draw_record(transformed)
+    original = transformed.copy(width=300, height=200)
+    assert draw_record(original).shape == (200, 300, 3)  # its own file: drawn

@@ -241,6 +241,43 @@ def predict(
     )
 
 
+def predict_dl(
+    model: nn.Module,
+    infer_dl: Any,
+    show_pbar: bool = True,
+    detection_threshold: float = 0.5,
+    **ignored: Any,
+) -> tuple[list[Record], list[Prediction]]:
+    """IceVision 0.x's form: ``samples, preds = predict_dl(model, infer_dl)``.
+
+    ``samples`` are the loader's dataset items (transformed, with their normalized pixels:
+    ``sample["img"]``) and ``preds`` are in those transformed pixels, so
+    ``show_preds(imgs=[s["img"] for s in samples], preds=preds, denormalize_fn=...)`` draws them.
+    New code wants :func:`predict_from_dl` (boxes in the original images' pixels).
+    """
+    from tqdm.auto import tqdm
+
+    from .dataloaders import build_infer_batch
+
+    dataset = infer_dl.dataset
+    size = int(getattr(infer_dl, "batch_size", None) or 8)
+    device = _device(model, None)
+    samples = [dataset[i] for i in range(len(dataset))]
+    preds: list[Prediction] = []
+    was_training = model.training
+    model.eval()
+    try:
+        for start in tqdm(range(0, len(samples), size), disable=not show_pbar, desc="predict"):
+            chunk = samples[start : start + size]
+            (images, _info), _records = build_infer_batch(chunk)
+            dets = detect(model, images.to(device))
+            preds += predictions_from_detections(
+                dets, chunk, detection_threshold=detection_threshold, ground_truth=False)
+    finally:
+        model.train(was_training)
+    return samples, preds
+
+
 def inference_tfm(model: nn.Module):
     """The model's inference transform: ``resize_and_pad(img_size)`` + its ``Normalize``.
 

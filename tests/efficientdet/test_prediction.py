@@ -174,3 +174,22 @@ def test_annotated_image_and_figures(model, tmp_path):
     assert len(fig.axes) == 1 and (tmp_path / "preds.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="keep_images=True"):
         show_preds(predict(model, Dataset.from_images([img], inference_tfm(model))))
+
+
+def test_predict_dl_old_form_stays_in_transformed_pixels(model):
+    from efficientdet_adapter.efficientdet import infer_dl, predict_dl
+
+    images = [image_with_rect(w, h)[0] for w, h in SHAPES[:3]]
+    ds = Dataset.from_images(images, inference_tfm(model))
+    samples, preds = predict_dl(model, infer_dl(ds, batch_size=2), show_pbar=False)
+    assert [s["img"].shape for s in samples] == [(IMG, IMG, 3)] * 3  # IceVision 0.x's dict read
+    assert samples[0]["imageid"] == 0 and samples[0]["width"] == IMG
+    with pytest.raises(KeyError, match="keys"):
+        samples[0]["masks"]
+    # the same detections as detect() on the transformed images
+    batch = torch.stack([torch.from_numpy(s.img).permute(2, 0, 1) for s in samples])
+    dets = detect(model, batch)
+    for pred, rows in zip(preds, dets):
+        kept = rows[rows[:, 4] > 0]
+        np.testing.assert_allclose(pred.boxes, kept[:, :4].numpy(), atol=1e-5)
+        assert pred.boxes.max(initial=0) <= IMG

@@ -51,9 +51,11 @@ def test_every_notebook_says_what_was_changed():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = json.loads(path.read_text())
         header = "".join(nb["cells"][0]["source"])
-        assert "converted" in header and "`from icevision.all import *` -> " in header, path.name
+        assert "converted" in header and "Only these changes were made" in header, path.name
         code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         assert "from efficientdet_adapter.all import *" in code, path.name
+        live = "\n".join(line.split("#")[0] for line in code.splitlines())
+        assert "icedata" not in live, path.name  # data points at local copies
         assert "from icevision" not in code and "import icevision" not in code, path.name
 
 
@@ -98,6 +100,8 @@ def _inference_wrote_pseudo_labels_and_a_checkpoint(root: Path) -> None:
         ("inference", [], _inference_wrote_pseudo_labels_and_a_checkpoint),
         # per-image losses, sorted and drawn; get_samples_losses into a DataFrame
         ("plot_top_losses", ["COCOMetric"], None),
+        # the EfficientDet README's snippets and the docs Models page (after a context cell)
+        ("efficientdet_readme", ["COCOMetric", "`Trainer.fit` stopped"], None),
         # the VOC parser with IceVision's FixedSplitter over VOC's ImageSets lists
         ("voc_predefined_splits", [], None),
         # tiled inference through SAHI (the sahi extra)
