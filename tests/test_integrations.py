@@ -77,3 +77,19 @@ def test_fastai_wandb_callback_fix_is_still_needed():
     assert getattr(patched, "_primitives_pass", False)
     config = fastai_wandb._format_config({"flag": True, "bs": 8, "device": "cpu", "l": [1, 2]})
     assert config == {"flag": True, "bs": 8, "device": "cpu", "l": [1, 2]}
+
+
+def test_missing_extras_name_the_install(monkeypatch):
+    import importlib
+    import sys
+
+    from efficientdet_adapter.integrations import wandb_img_preds
+
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    with pytest.raises(ImportError, match=r"efficientdet_adapter\[wandb\]"):
+        wandb_img_preds([])
+    for name in ("sahi", "sahi.models.base", "sahi.predict", "sahi.prediction"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "efficientdet_adapter.models.inference_sahi", raising=False)
+    with pytest.raises(ImportError, match=r"efficientdet_adapter\[sahi\]"):
+        importlib.import_module("efficientdet_adapter.models.inference_sahi")
