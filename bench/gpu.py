@@ -162,14 +162,15 @@ def _step_fn(module, batch, precision: str, device: torch.device, ours: bool):
 def _count_syncs(step: Callable[[], None], device: torch.device) -> int | None:
     if device.type != "cuda":
         return None
+    _sync(device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
             step()
-            _sync(device)
         finally:
             torch.cuda.set_sync_debug_mode("default")
+    _sync(device)
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
