@@ -23,8 +23,10 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "FORMAT_VERSION",
     "save_checkpoint",
+    "atomic_torch_save",
     "load_checkpoint_data",
     "model_from_checkpoint",
     "convert_checkpoint",
@@ -57,6 +60,32 @@ _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
 # -- saving ------------------------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_torch_save(data: Any, path: str | Path) -> Path:
+    """``torch.save(data, path)`` through a temporary file in the same folder and a rename: the
+    file at ``path`` is always either the old one or the complete new one (a crash or a kill
+    while writing never leaves half a checkpoint)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a file keeps the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _network(model: nn.Module) -> nn.Module:
     """The bare effdet ``EfficientDet`` inside a bench (or the network itself)."""
     from effdet import EfficientDet
@@ -143,7 +172,7 @@ def save_checkpoint(
             :func:`load_checkpoint_data`.
 
     Returns:
-        The path written.
+        The path written (atomically: a temporary file renamed into place).
 
     Example:
         >>> save_checkpoint(model, "runs/demo/model.pt", class_map, extra={"AP50": 0.88})
@@ -165,9 +194,7 @@ def save_checkpoint(
         "state_dict": state,
         "extra": extra,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(data, path)
+    path = atomic_torch_save(data, path)
     logger.info("saved checkpoint %s (%s, %d classes)", path, meta["model_name"], len(class_map))
     return path
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AdapterError, ImageLoadError, UsageError
+from .training.devices import PRECISIONS
 from .runs import (
     History,
     TrainOptions,
@@ -141,23 +142,11 @@ def _check_data(value: str) -> Path:
     return path
 
 
-def _check_device(device: str) -> None:
-    import torch
+def _check_device(device: str) -> str:
+    """The device to run on (``auto``: the GPU when PyTorch sees one), checked."""
+    from .training.devices import resolve_device
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {device}: not a device name; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: PyTorch sees no CUDA GPU on this machine; use "
-                         "--device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here; use "
-                         f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"--device {device}: MPS is not available here; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise UsageError(f"--device {device}: use cpu, cuda or cuda:N")
+    return resolve_device(device)
 
 
 def _need(module: str, option: str, extra: str) -> None:
@@ -191,19 +180,48 @@ def _options(args) -> TrainOptions:
         batch_size=args.batch_size, lr=args.lr, engine=args.engine,
         pretrained_backbone=args.pretrained_backbone, freeze_epochs=args.freeze_epochs,
         num_workers=args.num_workers, seed=args.seed, aug=args.aug,
+        patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
+        devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
+        progress=args.progress,
     )
 
 
-def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extra: dict):
+def _is_ddp_child() -> bool:
+    """A process that Lightning's DDP launcher started (rank > 0): it re-runs the command."""
+    import os
+
+    return int(os.environ.get("LOCAL_RANK", 0) or 0) > 0 or int(os.environ.get("NODE_RANK", 0) or 0) > 0
+
+
+def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extra: dict,
+                    resume: Path | None = None):
     """Train, then save the model at once (before any scoring or plotting that could fail)."""
     from .runs import train_model
+    from .training.plots import plot_augmented_samples
 
     history = History(out / "metrics.json")
+    if resume is None and not _is_ddp_child():
+        plot_augmented_samples(train, opts, out / "train_samples.png")
     t0, cpu0 = time.perf_counter(), time.process_time()
-    model = train_model(train, valid, class_map, opts, history)
+    try:
+        model = train_model(train, valid, class_map, opts, history, out=out, resume=resume,
+                            run_extra=extra)
+    except KeyboardInterrupt:
+        last = out / "last.pt"
+        kept = (f"{last} keeps the last finished epoch; continue with: {PROG} train --resume "
+                f"{out}") if last.is_file() else "no epoch had finished, nothing to resume"
+        raise _Interrupted(f"training interrupted; {kept}") from None
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    from .runs import process_rank
+
+    if process_rank() != 0 or _is_ddp_child():
+        return model, history, None, seconds, cpu
     ckpt = save_model(model, class_map, opts, out, extra)
     return model, history, ckpt, seconds, cpu
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the line that says how to resume."""
 
 
 def _report_fixes(parser) -> None:
@@ -212,31 +230,81 @@ def _report_fixes(parser) -> None:
         print(f"parse: {report.summary()}", file=sys.stderr)
 
 
+def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
+    """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues."""
+    from .training.state import check_run_folder, load_train_state
+
+    run_dir = check_run_folder(Path(args.resume), resume=True)
+    saved, _ = load_train_state(run_dir / "last.pt")
+    extra = saved.get("extra") or {}
+    opts = TrainOptions.from_dict(extra.get("options") or {})
+    for name in ("device", "precision", "num_workers", "progress", "devices", "num_nodes"):
+        setattr(opts, name, getattr(args, name))  # how to run, not what to train: from now
+    data = Path(extra.get("data", ""))
+    if not data.exists():
+        raise UsageError(f"--resume {run_dir}: its data {data} is gone; put the export back there")
+    return data, opts, run_dir, extra.get("format", "auto")
+
+
 def cmd_train(args) -> int:
-    data = _check_data(args.data)
-    out = Path(args.out)
-    if data.is_dir() and _inside(out, data):
-        raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out of "
-                         "the export, choose a folder outside it")
-    out = check_output_folder(out, inputs=[data])
-    opts = _options(args)
-    train, valid, test, class_map, parser = load_splits(data, args.format, args.seed,
+    from .training.state import check_run_folder
+
+    if args.resume:
+        data, opts, out, fmt = _resume_args(args)
+        resume: Path | None = out
+    else:
+        if not args.data:
+            raise UsageError("the following arguments are required: --data (or --resume RUN_DIR)")
+        data, fmt, resume = _check_data(args.data), args.format, None
+        out = Path(args.out)
+        if data.is_dir() and _inside(out, data):
+            raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out "
+                             "of the export, choose a folder outside it")
+        if not _is_ddp_child():
+            check_run_folder(out, exist_ok=args.exist_ok)
+        out = check_output_folder(out, inputs=[data])
+        opts = _options(args)
+    _check_run_options(opts)
+    child = _is_ddp_child()
+    train, valid, test, class_map, parser = load_splits(data, fmt, opts.seed,
                                                         check_images=args.check_images)
     check_trainable(train, valid, opts)
-    print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
-          f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
-          f"for {opts.epochs} epochs ({opts.engine})")
-    _report_fixes(parser)
-    extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()}}
-    model, history, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra)
-    final, _ = evaluate(model, valid)
+    if not child:
+        print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
+              f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
+              f"for {opts.epochs} epochs ({opts.engine})"
+              + (f"; resuming {out}" if resume else ""), flush=True)
+        _report_fixes(parser)
+    extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
+             "data": str(data.resolve()), "format": fmt}
+    model, history, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
+                                                       resume)
+    from .runs import process_rank
+
+    if process_rank() != 0 or child:
+        return 0  # DDP: rank 0 scores, plots and reports
+    final, preds = evaluate(model, valid)
     final_row = {"valid": final, "train_seconds": round(train_s, 1)}
     save_run(model, class_map, opts, history, valid, out, final_row, extra)
-    print_metrics(f"COCOMetric on {len(valid)} valid images (after {train_s:.0f} s of training):",
-                  final, valid)
-    print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
-          f"{out / 'valid_predictions.png'}")
+    from .training.plots import plot_run
+
+    pngs = plot_run(out, preds, class_map)
+    print_metrics(f"COCOMetric on {len(valid)} valid images (best epoch, after {train_s:.0f} s of "
+                  "training):", final, valid)
+    print(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
+          f"{out / 'metrics.json'}, {out / 'loss.png'}, {out / 'valid_predictions.png'}"
+          + "".join(f", {p}" for p in pngs))
     return 0
+
+
+def _check_run_options(opts: TrainOptions) -> None:
+    from .training.devices import resolve_device, resolve_precision
+
+    device = resolve_device(opts.device)
+    resolve_precision(opts.precision, device)
+    if opts.devices * opts.num_nodes > 1 and opts.engine != "lightning":
+        raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai "
+                         "engine trains on one device; use --engine lightning for multi-GPU (DDP)")
 
 
 def cmd_eval(args) -> int:
@@ -247,7 +315,8 @@ def cmd_eval(args) -> int:
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
-    model, class_map, _ = model_from_checkpoint(checkpoint)
+    device = _check_device(args.device)
+    model, class_map, _ = model_from_checkpoint(checkpoint, device=device)
     train, valid, test, data_map, parser = load_splits(data, args.format,
                                                        check_images=args.check_images)
     _report_fixes(parser)
@@ -260,7 +329,7 @@ def cmd_eval(args) -> int:
             f"--data {args.data}: its classes {data_map.foreground} differ from the checkpoint's "
             f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
-    metrics, _ = evaluate(model, records)
+    metrics, _ = evaluate(model, records, device=device)
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
     if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
@@ -332,7 +401,7 @@ def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_checkpoint
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
-    _check_device(args.device)
+    args.device = _check_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
     below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)
@@ -493,6 +562,28 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> 
     g.add_argument("--threads", type=_number(int, low=1), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a "
                         "busy machine)")
+    g.add_argument("--patience", type=_number(int, low=1), default=None, metavar="N",
+                   help="early stopping: stop after N epochs without a better validation COCO AP "
+                        "(default: train every epoch)")
+    g.add_argument("--ema", action="store_true",
+                   help="keep an exponential moving average of the weights (timm ModelEmaV3); "
+                        "validate it and save it as the model")
+    g.add_argument("--deterministic", action="store_true",
+                   help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
+    g.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
+                   help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
+                        "lines otherwise (default: %(default)s)")
+    d = p.add_argument_group("devices")
+    d.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N",
+                   help="where to train; auto = the GPU when there is one (default: %(default)s)")
+    d.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto = bf16-mixed on a GPU with bfloat16, 16-mixed on other GPUs, 32 on "
+                        "the CPU (default: %(default)s)")
+    d.add_argument("--devices", type=_number(int, low=1), default=1, metavar="N",
+                   help="GPUs (or CPU processes) per node; more than 1 trains with Lightning DDP "
+                        "(--engine lightning) (default: %(default)s)")
+    d.add_argument("--num-nodes", type=_number(int, low=1), default=1, metavar="N",
+                   help="machines for DDP (--engine lightning) (default: %(default)s)")
 
 
 def _add_check_images(p: argparse.ArgumentParser) -> None:
@@ -512,11 +603,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train on a dataset export (folder or zip)",
                        description="Train on a Roboflow-style export (COCO, VOC, YOLO or CSV): "
-                       "writes model.pt, metrics.json, loss.png, valid_predictions.png to --out.")
-    p.add_argument("--data", required=True, help="the export folder or .zip")
+                       "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
+                       "--resume continues from it), metrics.csv, metrics.json and PNGs to --out.")
+    p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")
+    p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s); "
+                   "a folder holding an earlier run is refused unless --resume or --exist-ok")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last.pt (its data and options; "
+                        "the next epoch starts exactly where the last finished one left off)")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="train into --out even if it holds an earlier run (its files are replaced)")
     _add_check_images(p)
     _add_training_args(p, {})
     p.set_defaults(func=cmd_train, check=_check_training_args)
@@ -529,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
                    help="which split to score (default: %(default)s)")
     p.add_argument("--out", help="also write the metrics to this JSON file")
+    p.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
+                        "(default: %(default)s)")
     _add_check_images(p)
     p.set_defaults(func=cmd_eval)
 
@@ -544,7 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep detections scoring at least this, 0..1 (default: %(default)s)")
     p.add_argument("--batch-size", type=_number(int, low=1), default=8,
                    help="images per batch, at least 1 (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--device", default="auto",
+                   help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
+                        "(default: %(default)s)")
     p.add_argument("--no-images", action="store_true", help="write only the JSON files")
     p.set_defaults(func=cmd_predict)
 
@@ -581,6 +684,8 @@ def _one_line(e: BaseException) -> str:
     message, which names the file."""
     text = str(e).strip()
     lines = text.splitlines()
+    if len(lines) > 1 and lines[0].startswith("Exception occured in `"):
+        lines = [ln.strip() for ln in lines[1:]]  # fastai's note on which callback raised it
     if lines and lines[0].startswith("Caught ") and "worker" in lines[0]:
         prefix = f"{type(e).__module__}.{type(e).__qualname__}: "
         original = [ln for ln in lines if ln.startswith((prefix, type(e).__name__ + ": "))]
@@ -613,8 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = getattr(e, "prog", prog)
         print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"{prog}: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "ModelConfigError",
     "ExportError",
     "UsageError",
+    "TrainingError",
 ]
 
 
@@ -79,3 +80,8 @@ class UsageError(AdapterError, ValueError):
     instead. ``efficientdet-adapter`` prints it, like every :class:`AdapterError`, as one line and
     exits with status 2.
     """
+
+
+class TrainingError(AdapterError, RuntimeError):
+    """Training cannot go on (a non-finite loss, say); the message names the epoch, the step,
+    the learning rate and the checkpoint that was kept."""

@@ -60,6 +60,24 @@ class TrainOptions:
     seed: int = 0
     aug: str = "full"
     extra: dict[str, Any] = field(default_factory=dict)
+    patience: int | None = None  # early stopping: epochs without a better validation AP
+    ema: bool = False  # validate and save an EMA of the weights (timm's ModelEmaV3)
+    ema_decay: float = 0.9998
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    precision: str = "auto"  # auto, 32, 16-mixed, bf16-mixed (see training.devices)
+    devices: int = 1  # processes per node (Lightning DDP when devices * num_nodes > 1)
+    num_nodes: int = 1
+    deterministic: bool = False  # torch.use_deterministic_algorithms (warn-only)
+    progress: str = "auto"  # auto (a bar in a terminal, else one line per epoch), bar, lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as saved in ``last.pt`` for ``--resume``."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainOptions":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _backbone_weights(opts: TrainOptions) -> Any:
@@ -159,6 +177,13 @@ def _tfms(model, img_size: int, aug: str = "full"):
     from .efficientdet.prediction import inference_tfm
 
     norm = tfms.A.Normalize(mean=model.config.mean, std=model.config.std)
+    return tfms.A.Adapter([*_aug_parts(img_size, aug), norm]), inference_tfm(model)
+
+
+def _aug_parts(img_size: int, aug: str = "full") -> list:
+    """The training transform of ``--aug`` before normalization."""
+    from . import tfms
+
     if aug == "full":
         parts = tfms.A.aug_tfms(img_size)
     elif aug == "flip":
@@ -167,7 +192,7 @@ def _tfms(model, img_size: int, aug: str = "full"):
         parts = tfms.A.resize_and_pad(img_size)
     else:
         raise UsageError(f"--aug {aug!r}: choose full, flip or none")
-    return tfms.A.Adapter([*parts, norm]), inference_tfm(model)
+    return parts
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -201,84 +226,180 @@ class History:
         self.path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History) -> None:
-    from fastai.callback.core import Callback
+def _use_lines(opts: TrainOptions) -> bool:
+    import sys
+
+    if opts.progress == "auto":
+        return not sys.stdout.isatty()
+    return opts.progress == "lines"
+
+
+def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
+                resume_state, device: str, precision: str):
+    import torch
+    from fastai.callback.progress import ProgressCallback
+    from fastcore.basics import noop
 
     from .efficientdet import fastai as edfastai
     from .metrics import COCOMetric
+    from .training.fastai_callbacks import (EMACallback, EpochLineCallback,
+                                            NonFiniteLossCallback, RunCallback,
+                                            load_fastai_train_state)
 
-    class _Record(Callback):
-        order = 60  # after fastai's Recorder (50) has logged the epoch
-
-        def after_batch(self):
-            if self.training:
-                history.add_step(float(self.learn.loss.detach()))
-
-        def after_epoch(self):
-            names = [str(n) for n in self.recorder.metric_names]
-            values = list(self.recorder.log)
-            row = {n: (float(v) if isinstance(v, (int, float)) else v)
-                   for n, v in zip(names, values) if n != "time"}
-            row["epoch"] = int(self.epoch) + 1
-            history.add_epoch(row)
-
-    learn = edfastai.learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=[_Record()])
-    if opts.freeze_epochs > 0:
-        learn.fine_tune(opts.epochs, opts.lr, freeze_epochs=opts.freeze_epochs)
+    if opts.devices * opts.num_nodes > 1:
+        raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai engine "
+                         "trains on one device; use --engine lightning for multi-GPU (DDP)")
+    ema = EMACallback(opts.ema_decay) if opts.ema else None
+    run = RunCallback(tracker, seed=opts.seed, ema=ema, total_epochs=opts.epochs + opts.freeze_epochs,
+                      history=history)
+    cbs = [run, NonFiniteLossCallback(tracker), *([ema] if ema else [])]
+    lines = _use_lines(opts)
+    if lines:
+        cbs.append(EpochLineCallback(run))
+    learn = edfastai.learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=cbs)
+    if lines:  # our one line per epoch replaces the bar and fastai's printed table rows
+        learn.remove_cb(ProgressCallback)
+        learn.logger = noop
+    learn.dls._device = torch.device(device)  # torch DataLoaders: fastai reads it from here
+    if precision == "16-mixed":
+        learn.to_fp16()
+    elif precision == "bf16-mixed":
+        learn.to_bf16()
+    if resume_state is not None:
+        state, weights = resume_state
+        load_fastai_train_state(learn, state, weights, ema)
+    if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
+        base_lr = opts.lr
+        learn.freeze()
+        run.epoch_offset = 0
+        learn.fit_one_cycle(opts.freeze_epochs, slice(base_lr), pct_start=0.99)
+        if not tracker.state.stopped_early:
+            base_lr /= 2
+            learn.unfreeze()
+            run.epoch_offset = opts.freeze_epochs
+            learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
+                                div=5.0)
     else:
         learn.fit_one_cycle(opts.epochs, opts.lr)
+    return ema.model if ema is not None else model
 
 
-def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: History) -> None:
+def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
+                   resume_state, device: str, precision: str):
     import pytorch_lightning as pl
     import torch
 
     from .efficientdet.lightning import ModelAdapter
     from .metrics import COCOMetric
+    from .training.lightning_callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint
 
-    steps = max(1, opts.epochs * len(train_dl))
+    if opts.freeze_epochs > 0:
+        raise UsageError(f"--freeze-epochs {opts.freeze_epochs}: fastai's fine_tune; with "
+                         "--engine lightning use --freeze-epochs 0")
 
     class _Light(ModelAdapter):
         def configure_optimizers(self):
+            steps = max(1, int(self.trainer.estimated_stepping_batches))
             opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01)
             sched = torch.optim.lr_scheduler.OneCycleLR(
                 opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
-    class _Record(pl.Callback):
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-            history.add_step(float(loss))
+    ema = LightningEMA(opts.ema_decay) if opts.ema else None
+    run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, history=history)
+    lines = _use_lines(opts)
+    callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
+                 *([EpochLine(run, opts.epochs)] if lines else [])]
+    world = opts.devices * opts.num_nodes
+    logger = False
+    if tracker.out is not None and _tensorboard_available():
+        from pytorch_lightning.loggers import TensorBoardLogger
 
-        def on_train_epoch_end(self, trainer, module):
-            row = {"epoch": trainer.current_epoch + 1}
-            for k, v in trainer.callback_metrics.items():
-                if not k.endswith("_step"):
-                    row[k.removesuffix("_epoch")] = float(v)
-            history.add_epoch(row)
-
+        logger = TensorBoardLogger(str(tracker.out), name="tensorboard", version="")
+    accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
     trainer = pl.Trainer(
-        max_epochs=opts.epochs, accelerator="auto", devices=1, logger=False,
-        enable_checkpointing=False, enable_model_summary=False, callbacks=[_Record()],
-        num_sanity_val_steps=0,
+        max_epochs=opts.epochs, accelerator=accelerator, devices=opts.devices,
+        num_nodes=opts.num_nodes, strategy="ddp" if world > 1 else "auto",
+        precision=precision, logger=logger, enable_checkpointing=False,
+        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
+        enable_progress_bar=not lines, log_every_n_steps=1,
     )
-    trainer.fit(_Light(model, metrics=[COCOMetric()]), train_dl, valid_dl)
+    ckpt_path = None
+    if resume_state is not None:
+        state, _ = resume_state
+        if not state.get("lightning"):
+            raise UsageError("--resume: this last.pt holds no Lightning training state (written "
+                             "by another engine?); resume with the engine that wrote it")
+        from .checkpoint import atomic_torch_save
+
+        ckpt_path = atomic_torch_save(state["lightning"], tracker.out / ".resume.ckpt")
+    try:
+        trainer.fit(_Light(model, metrics=[COCOMetric()]), train_dl, valid_dl,
+                    ckpt_path=None if ckpt_path is None else str(ckpt_path))
+    finally:
+        if ckpt_path is not None and trainer.is_global_zero:
+            ckpt_path.unlink(missing_ok=True)
+    return ema.model if ema is not None else model
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def process_rank() -> int:
+    """This process's global rank under DDP (0 when not distributed)."""
+    import os
+
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0) or 0))
 
 
 def train_model(train_records, valid_records, class_map, opts: TrainOptions,
-                history: History | None = None):
-    """Build ``opts.model_name`` for ``class_map`` and train it; returns the model (eval mode)."""
+                history: History | None = None, *, out: str | Path | None = None,
+                resume: str | Path | None = None, run_extra: dict[str, Any] | None = None):
+    """Build ``opts.model_name`` for ``class_map`` and train it; returns the model (eval mode).
+
+    With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
+    the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
+    epoch's weights (the EMA's with ``opts.ema``). ``resume``: a run folder (or its ``last.pt``)
+    to continue exactly where its last finished epoch left it.
+    """
     import torch
 
     from .dataset import Dataset
     from .efficientdet import dataloaders
     from .efficientdet.model import model as build_model
+    from .training.devices import resolve_device, resolve_precision
+    from .training.state import RunState, RunTracker, load_train_state
 
     if opts.engine not in ("fastai", "lightning"):
         raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
+    device = resolve_device(opts.device)
+    precision = resolve_precision(opts.precision, device)
+    resume_state, run_state = None, None
+    if resume is not None:
+        path = Path(resume)
+        path = path / "last.pt" if path.is_dir() else path
+        data, state = load_train_state(path)
+        if state.get("engine") != opts.engine:
+            raise UsageError(f"--resume {path}: written by --engine {state.get('engine')}; resume "
+                             f"with --engine {state.get('engine')}")
+        resume_state, run_state = (state, data["state_dict"]), RunState.from_dict(state["run"])
+        out = out if out is not None else path.parent
+    if opts.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
                         img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
+    if resume_state is not None and opts.engine == "lightning":
+        from .checkpoint import _network
+
+        _network(model).load_state_dict(resume_state[0].get("model", resume_state[1]))
     train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
     loader_kwargs = {"batch_size": opts.batch_size, "num_workers": opts.num_workers,
                      "persistent_workers": opts.num_workers > 0}
@@ -287,22 +408,37 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                                     anchor_labeler=model, **loader_kwargs)
     valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
     history = history or History(None)
+    if resume_state is not None:
+        history.steps = [float(v) for v in resume_state[0].get("history_steps", [])]
+        if history.path is not None and history.path.is_file():
+            old = json.loads(history.path.read_text(encoding="utf-8")).get("epochs", [])
+            history.epochs = [e for e in old if e.get("epoch", 0) <= run_state.epoch]
+    extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
+             "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
+    tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
+                         is_writer=process_rank() == 0)
     fit = _fit_fastai if opts.engine == "fastai" else _fit_lightning
     try:
-        fit(model, train_dl, valid_dl, opts, history)
+        final = fit(model, train_dl, valid_dl, opts, history, tracker, resume_state, device,
+                    precision)
     except ImportError as e:
         raise UsageError(str(e)) from None
-    return model.eval()
+    best = None if out is None else Path(out) / "best.pt"
+    if best is not None and best.is_file() and process_rank() == 0:
+        from .checkpoint import _network, load_checkpoint_data
+
+        _network(final).load_state_dict(load_checkpoint_data(best)["state_dict"])
+    return final.eval()
 
 
-def evaluate(model, records, show_pbar: bool = True) -> tuple[dict[str, float], list]:
+def evaluate(model, records, show_pbar: bool = True, device=None) -> tuple[dict[str, float], list]:
     """COCOMetric of ``model`` on ``records`` (boxes compared in the original images' pixels)."""
     from .dataset import Dataset
     from .efficientdet.prediction import inference_tfm, predict
     from .metrics import COCOMetric
 
     preds = predict(model, Dataset(records, inference_tfm(model)), detection_threshold=0.5,
-                    show_pbar=show_pbar)
+                    show_pbar=show_pbar, device=device)
     # predict leaves out the ground truth of records without boxes; the metric needs it all
     # (images without boxes still count: their detections are false positives)
     preds = [p if p.ground_truth is not None else dataclasses.replace(p, ground_truth=r)

@@ -1,0 +1,213 @@
+"""Lightning callbacks of a training run; ``efficientdet-adapter train --engine lightning`` uses
+exactly these (the fastai twins are in :mod:`.fastai_callbacks`).
+
+* :class:`RunCheckpoint`: per-epoch seeding, the epoch's losses and COCO metrics, ``best.pt`` /
+  ``last.pt`` / ``metrics.csv`` through a :class:`~.state.RunTracker` (only the global rank 0
+  writes; under DDP every rank holds the same metric, see ``COCOMetric``), early stopping
+  (``trainer.should_stop``), and in ``last.pt`` Lightning's own checkpoint dict for resuming.
+  The sanity-check validation never counts.
+* :class:`LightningEMA`: timm's ``ModelEmaV3`` of the weights, validated and saved.
+* :class:`NonFiniteLoss`: a :class:`~efficientdet_adapter.errors.TrainingError` at the first NaN
+  or infinite training loss, naming the epoch, step and learning rate.
+* :class:`EpochLine`: one printed line per epoch.
+
+Example:
+    >>> tracker = RunTracker("runs/x", class_map, patience=3)                     # doctest: +SKIP
+    >>> ema = LightningEMA()                                                      # doctest: +SKIP
+    >>> pl.Trainer(max_epochs=20, callbacks=[RunCheckpoint(tracker, ema=ema), ema,
+    ...            NonFiniteLoss(tracker)]).fit(light, train_dl, valid_dl)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+
+try:
+    import pytorch_lightning as pl
+except ImportError as e:  # pragma: no cover - exercised only without the extra installed
+    raise ImportError("efficientdet_adapter.training.lightning_callbacks needs pytorch-lightning: "
+                      "pip install 'efficientdet_adapter[lightning]'") from e
+
+from ..checkpoint import _check_plain, _network
+from ..errors import CheckpointError, TrainingError
+from .fastai_callbacks import format_epoch_line
+from .state import RunTracker, rng_state, seed_epoch
+
+__all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "lightning_row"]
+
+_RENAME = {"val_": "valid_"}
+
+
+def _lr(trainer) -> float | None:
+    opts = trainer.optimizers
+    return float(opts[0].param_groups[0]["lr"]) if opts else None
+
+
+def lightning_row(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``trainer.callback_metrics`` as a ``metrics.csv`` row: epoch values only, ``val_*`` as
+    ``valid_*`` and the ``COCOMetric/`` prefix dropped (the columns of the fastai engine)."""
+    row: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key.endswith("_step"):
+            continue
+        key = key.removesuffix("_epoch")
+        if key.startswith("val_"):
+            key = "valid_" + key[4:]
+        key = key.split("/", 1)[1] if "/" in key else key
+        row[key] = float(value)
+    return row
+
+
+class LightningEMA(pl.Callback):
+    """timm's ``ModelEmaV3`` (warm-up on) of ``pl_module.model``, swapped in for validation and
+    handed to :class:`RunCheckpoint` as the model to save."""
+
+    def __init__(self, decay: float = 0.9998) -> None:
+        self.decay = decay
+        self.ema = None
+        self.updates = 0
+        self._backup: dict[str, torch.Tensor] | None = None
+        self._pending: dict[str, Any] | None = None
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        from timm.utils import ModelEmaV3
+
+        if self.ema is None:
+            self.ema = ModelEmaV3(pl_module.model, decay=self.decay, use_warmup=True)
+        if self._pending is not None:
+            _network(self.ema.module).load_state_dict(self._pending["weights"])
+            self._pending = None
+
+    @property
+    def model(self):
+        return self.ema.module
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.updates += 1
+        self.ema.update(pl_module.model, step=self.updates)
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if self.ema is None or trainer.sanity_checking:
+            return
+        net = _network(pl_module.model)
+        self._backup = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        net.load_state_dict(_network(self.ema.module).state_dict())
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if self._backup is not None:
+            _network(pl_module.model).load_state_dict(self._backup)
+            self._backup = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"updates": self.updates,
+                "weights": {} if self.ema is None else _network(self.ema.module).state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.updates = int(state["updates"])
+        self._pending = state if state.get("weights") else None
+
+
+class NonFiniteLoss(pl.Callback):
+    """Stop at a NaN or infinite training loss (see :class:`TrainingError`)."""
+
+    def __init__(self, tracker: RunTracker | None = None) -> None:
+        self.tracker = tracker
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        value = float(loss.detach())
+        if math.isfinite(value):
+            return
+        epoch, step = trainer.current_epoch + 1, trainer.global_step + 1
+        kept = ""
+        if self.tracker is not None and self.tracker.out is not None:
+            done = self.tracker.state.epoch
+            kept = (f"; {self.tracker.out / 'last.pt'} keeps epoch {done}" if done else
+                    "; no epoch finished, so no checkpoint was kept")
+        raise TrainingError(f"training loss is {value} in epoch {epoch}, step {step} at learning "
+                            f"rate {_lr(trainer):.3g}{kept}; lower --lr, check the boxes of the "
+                            "data, or train with --precision 32")
+
+
+class EpochLine(pl.Callback):
+    """Print one line per finished epoch (rank 0 only)."""
+
+    def __init__(self, run: RunCheckpoint, total_epochs: int | None = None,
+                 file: Any = None) -> None:
+        self.run, self.total, self.file = run, total_epochs, file
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero and self.run.last_row is not None:
+            print(format_epoch_line(self.run.last_row, self.total), file=self.file or sys.stdout,
+                  flush=True)
+
+
+class RunCheckpoint(pl.Callback):
+    """The run's bookkeeping around ``Trainer.fit`` (see the module docstring).
+
+    Args:
+        tracker: where the run's state and files live.
+        seed: every training epoch starts from generators seeded by ``(seed, epoch)``.
+        ema: the :class:`LightningEMA` whose model is validated and saved, if any.
+        history: something with ``add_step(loss)`` and ``add_epoch(row)`` (``runs.History``).
+    """
+
+    def __init__(self, tracker: RunTracker, *, seed: int | None = None,
+                 ema: LightningEMA | None = None, history: Any = None) -> None:
+        self.tracker, self.seed, self.ema, self.history = tracker, seed, ema, history
+        self.last_row: dict[str, Any] | None = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.tracker.is_writer = trainer.is_global_zero
+        if not trainer.is_global_zero:
+            self.tracker.csv = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._t0 = time.perf_counter()
+        if self.seed is not None:
+            loader = trainer.train_dataloader
+            seed_epoch(self.seed, trainer.current_epoch, getattr(loader, "dataset", None))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.tracker.step()
+        if self.history is not None:
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            self.history.add_step(float(loss))
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = dict(trainer.callback_metrics)
+        row = lightning_row(metrics)
+        row["lr"], row["seconds"] = _lr(trainer), round(time.perf_counter() - self._t0, 3)
+        model = self.ema.model if self.ema is not None else pl_module.model
+        train_state = {"engine": "lightning", "rng": rng_state(),
+                       "lightning": self._lightning_state(trainer)}
+        if self.history is not None:
+            train_state["history_steps"] = list(self.history.steps)
+        stop = self.tracker.end_epoch(model, row, train_state)
+        st = self.tracker.state
+        self.last_row = {"epoch": st.epoch, **row, "best": st.best_epoch == st.epoch}
+        if self.history is not None:
+            old = {k: float(v) for k, v in metrics.items() if not k.endswith("_step")}
+            self.history.add_epoch({"epoch": st.epoch,
+                                    **{k.removesuffix("_epoch"): v for k, v in old.items()}})
+        if stop:
+            trainer.should_stop = True
+
+    def _lightning_state(self, trainer) -> dict[str, Any] | None:
+        if not trainer.is_global_zero or self.tracker.out is None:
+            return None
+        ckpt = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+        # the epoch ends here: a resumed fit starts the next one (as ModelCheckpoint's files do)
+        plain = {k: v for k, v in ckpt.items() if k not in ("hyper_parameters", "hparams_name",
+                                                             "datamodule_hyper_parameters")}
+        try:
+            _check_plain(plain, "lightning checkpoint")
+        except CheckpointError:
+            return None  # e.g. a user's callback state that is not plain data: no resume
+        return plain

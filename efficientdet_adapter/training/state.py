@@ -1,0 +1,257 @@
+"""What a training run keeps between epochs: its state, its checkpoints, its random generators.
+
+The engine-agnostic core of the training callbacks (:mod:`.fastai_callbacks`,
+:mod:`.lightning_callbacks`): both call :class:`RunTracker.end_epoch` once per validated epoch,
+which decides whether the model improved, writes ``best.pt`` and ``last.pt`` and says whether
+early stopping ends the run. Files are the library's one-file checkpoints
+(:func:`~efficientdet_adapter.checkpoint.save_checkpoint`, loadable with
+``torch.load(weights_only=True)``), written to a temporary file and renamed into place, so a
+crash never leaves half a checkpoint.
+
+``last.pt`` holds, under ``extra["train_state"]``, what ``--resume`` needs: the raw weights (when
+the saved model is an EMA), the optimizer and schedule state, the EMA weights, the
+:class:`RunState` (epoch, optimizer steps, best score, early-stopping counter) and the random
+generators' states.
+
+Example:
+    >>> tracker = RunTracker("runs/x", class_map, patience=5)          # doctest: +SKIP
+    >>> stop = tracker.end_epoch(model, row, train_state={...})        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checkpoint import atomic_torch_save
+from ..errors import CheckpointError, UsageError
+
+__all__ = [
+    "MONITOR",
+    "RUN_FILES",
+    "RunState",
+    "RunTracker",
+    "atomic_torch_save",
+    "rng_state",
+    "set_rng_state",
+    "seed_epoch",
+    "load_train_state",
+    "check_run_folder",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The validation score that decides ``best.pt`` and early stopping: COCO AP at IoU 0.50:0.95.
+MONITOR = "AP (IoU=0.50:0.95) area=all"
+#: Files whose presence means a folder holds an earlier run.
+RUN_FILES = ("last.pt", "best.pt", "model.pt", "metrics.csv", "metrics.json")
+
+
+@dataclass
+class RunState:
+    """Counters of a run, saved in ``last.pt`` and restored by ``--resume``.
+
+    ``epoch``: completed epochs; ``step``: optimizer steps taken; ``best_score``/``best_epoch``:
+    the best validation :data:`MONITOR` so far; ``bad_epochs``: epochs since it improved.
+    """
+
+    epoch: int = 0
+    step: int = 0
+    best_score: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# -- files ---------------------------------------------------------------------------------------
+def check_run_folder(out: str | Path, *, resume: bool = False, exist_ok: bool = False) -> Path:
+    """Refuse to train into a folder that holds an earlier run, unless told what to do.
+
+    Raises:
+        UsageError: the folder holds run files and neither ``resume`` nor ``exist_ok`` is set,
+            or ``resume`` is set and there is no ``last.pt`` to resume from.
+    """
+    out = Path(out)
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise UsageError(f"--resume {out}: no last.pt there to resume from; give the --out "
+                             "folder of a run that finished at least one epoch")
+        return out
+    if found and not exist_ok:
+        raise UsageError(f"--out {out}: holds an earlier run ({', '.join(found)}); continue it with "
+                         f"--resume {out}, overwrite it with --exist-ok, or choose another folder")
+    return out
+
+
+def load_train_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``)."""
+    from ..checkpoint import load_checkpoint_data
+
+    data = load_checkpoint_data(path)
+    state = (data.get("extra") or {}).get("train_state")
+    if not isinstance(state, dict) or "run" not in state:
+        raise CheckpointError(f"{path}: holds no training state to resume from; resume from the "
+                              "last.pt of a run (model.pt and best.pt keep only the weights)")
+    return data, state
+
+
+# -- random generators -------------------------------------------------------------------------
+def rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and PyTorch's global generators, as plain data."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_epoch(seed: int, epoch: int, dataset: Any = None) -> None:
+    """Seed every generator a training epoch draws from from ``(seed, epoch)`` alone.
+
+    The shuffling order, the augmentations (the dataset's transform has its own generator, see
+    :meth:`~efficientdet_adapter.tfms.A.Adapter.seed`) and dropout then depend on nothing but
+    the epoch, so a resumed run repeats an interrupted epoch exactly.
+    """
+    value = (int(seed) * 1_000_003 + int(epoch)) % (2**31)
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+    tfm = getattr(dataset, "tfm", None)
+    if callable(getattr(tfm, "seed", None)):
+        tfm.seed(value)
+
+
+# -- the tracker -------------------------------------------------------------------------------
+def to_plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays turned into Python numbers and tensors (fastai's
+    schedules leave ``np.float64`` in the optimizer's hyper-parameters; ``weights_only`` loads
+    refuse them)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class RunTracker:
+    """Best and last checkpoints, early stopping and ``metrics.csv`` of one run.
+
+    Args:
+        out: the run folder (``None``: keep nothing on disk, only decide best and stop).
+        class_map: the class map saved in every checkpoint.
+        patience: stop after this many validated epochs without a better :data:`MONITOR`
+            (``None``: never).
+        extra: plain data saved in every checkpoint (options, data path, ...).
+        state: a :class:`RunState` to continue (``--resume``).
+        is_writer: whether this process writes files (rank 0 under DDP).
+    """
+
+    def __init__(self, out: str | Path | None, class_map: Any, *, patience: int | None = None,
+                 extra: dict[str, Any] | None = None, state: RunState | None = None,
+                 monitor: str = MONITOR, is_writer: bool = True) -> None:
+        from .csvlog import MetricsCSV
+
+        if patience is not None and patience < 1:
+            raise UsageError(f"--patience {patience}: must be at least 1 epoch")
+        self.out = None if out is None else Path(out)
+        self.class_map = class_map
+        self.patience = patience
+        self.extra = dict(extra or {})
+        self.state = state or RunState()
+        self.monitor = monitor
+        self.is_writer = is_writer
+        self.csv = MetricsCSV(self.out / "metrics.csv") if self.out is not None and is_writer \
+            else None
+        if self.csv is not None:
+            self.csv.keep_until(self.state.epoch)  # rows of epochs a resumed run repeats go
+
+    def step(self, n: int = 1) -> None:
+        self.state.step += n
+
+    def _save(self, model, name: str, train_state: dict[str, Any] | None = None) -> Path | None:
+        from ..checkpoint import model_metadata, save_checkpoint
+
+        if self.out is None or not self.is_writer:
+            return None
+        extra = {**self.extra, "epoch": self.state.epoch, "step": self.state.step,
+                 "best_score": self.state.best_score, "best_epoch": self.state.best_epoch}
+        if train_state is not None:
+            extra["train_state"] = to_plain({**train_state, "run": self.state.to_dict()})
+        model_metadata(model)  # fails early, naming the model, when it is not an effdet model
+        return save_checkpoint(model, self.out / name, self.class_map, extra=extra,
+                               )
+
+    def end_epoch(self, model, row: dict[str, Any], train_state: dict[str, Any] | None = None
+                  ) -> bool:
+        """Close a validated epoch: count it, keep ``best.pt`` if :data:`MONITOR` improved,
+        append ``row`` to ``metrics.csv``, write ``last.pt``; returns whether to stop early.
+
+        ``model`` is the model users get (the EMA when there is one); ``row`` holds the
+        epoch's losses and metrics; ``train_state`` what resuming needs besides the counters.
+        """
+        st = self.state
+        st.epoch += 1
+        score = _finite(row.get(self.monitor))
+        improved = score is not None and (st.best_score is None or score > st.best_score)
+        if improved:
+            st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
+            self._save(model, "best.pt")
+        else:
+            st.bad_epochs += 1
+        stop = self.patience is not None and st.bad_epochs >= self.patience
+        st.stopped_early = stop
+        if self.csv is not None:
+            self.csv.append({"epoch": st.epoch, "step": st.step, **row,
+                             "best": int(improved)})
+        self._save(model, "last.pt", train_state if train_state is not None else {})
+        if stop:
+            logger.info("early stopping after epoch %d: no better %s for %d epochs (best %.4f "
+                        "at epoch %d)", st.epoch, self.monitor, st.bad_epochs,
+                        st.best_score if st.best_score is not None else float("nan"),
+                        st.best_epoch)
+        return stop

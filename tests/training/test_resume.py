@@ -1,0 +1,76 @@
+"""Kill a real ``train`` with SIGKILL in the middle of an epoch, resume it, and get the run that
+was never interrupted: the same optimizer steps, the same weights, metrics.csv without gaps or
+duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.training.csvlog import read_metrics_csv
+
+REPO = Path(__file__).resolve().parents[2]
+RUN = ["--epochs", "3", "--img-size", "128", "--batch-size", "4", "--threads", "1", "--aug",
+       "full", "--deterministic", "--progress", "lines", "--pretrained-backbone", "none"]
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
+           "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "efficientdet_adapter", "train", *args],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def last_epoch(path: Path) -> int:
+    return int(torch.load(path, weights_only=True)["extra"]["epoch"])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_demo_dataset(tmp_path_factory.mktemp("resume") / "shapes", num_images=20, seed=3)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(data, tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    ref = start("--data", str(data), "--out", str(whole), *RUN, cwd=tmp_path)
+    victim = start("--data", str(data), "--out", str(killed), *RUN, cwd=tmp_path)
+    deadline = time.time() + 120
+    while not (killed / "last.pt").exists():  # epoch 1 has finished ...
+        assert victim.poll() is None and time.time() < deadline, victim.communicate()[1][-2000:]
+        time.sleep(0.05)
+    time.sleep(0.6)  # ... and epoch 2 is under way
+    assert victim.poll() is None
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    assert last_epoch(killed / "last.pt") == 1  # epoch 2 never finished
+    assert [r["epoch"] for r in read_metrics_csv(killed / "metrics.csv")] == [1]
+
+    resumed = start("--resume", str(killed), cwd=tmp_path)
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, err[-3000:]
+    assert "resuming" in out and "epoch 2/3" in out and "epoch 1/3" not in out
+    out, err = ref.communicate(timeout=180)
+    assert ref.returncode == 0, err[-3000:]
+
+    a = torch.load(whole / "last.pt", weights_only=True)
+    b = torch.load(killed / "last.pt", weights_only=True)
+    assert a["extra"]["epoch"] == b["extra"]["epoch"] == 3
+    assert a["extra"]["step"] == b["extra"]["step"] > 6  # every optimizer step, none twice
+    for key, tensor in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], tensor, rtol=1e-4, atol=1e-5, msg=key)
+    rows_a, rows_b = read_metrics_csv(whole / "metrics.csv"), read_metrics_csv(killed / "metrics.csv")
+    assert [r["epoch"] for r in rows_b] == [1, 2, 3]
+    assert [r["step"] for r in rows_b] == [r["step"] for r in rows_a]
+    for ra, rb in zip(rows_a, rows_b):
+        assert rb["train_loss"] == pytest.approx(ra["train_loss"], rel=1e-4)
+    assert a["extra"]["best_epoch"] == b["extra"]["best_epoch"]

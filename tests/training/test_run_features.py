@@ -1,0 +1,206 @@
+"""Early stopping, EMA, a non-finite loss, Ctrl-C, an earlier run in --out, metrics.csv across a
+resume, the confusion matrix's semantics and the device/precision choices."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from efficientdet_adapter.bbox import BBox
+from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.predictions import Prediction
+from efficientdet_adapter.records import Record
+from efficientdet_adapter.training import (MetricsCSV, RunTracker, check_run_folder,
+                                           read_metrics_csv, resolve_device, resolve_precision)
+from efficientdet_adapter.training.plots import confusion_matrix, pr_curves
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress", "lines",
+        "--pretrained-backbone", "none", "--aug", "none"]
+
+
+def run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
+           "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_demo_dataset(tmp_path_factory.mktemp("feat") / "shapes", num_images=12, seed=2)
+
+
+# -- the engine-agnostic core, in process ------------------------------------------------------
+class _Net(torch.nn.Module):
+    pass
+
+
+@pytest.mark.parametrize("scores,patience,stopped_at,best_epoch", [
+    ([0.1, 0.2, 0.2, 0.15, 0.3], 2, 4, 2),   # two epochs without a better AP: stop after 4
+    ([0.1, 0.2, 0.3, 0.4], 2, None, 4),      # always better: never stops
+    ([-1.0, -1.0, -1.0], 1, 2, 1),           # no boxes to score: first epoch is best, then stop
+    ([float("nan"), 0.1], 3, None, 2),       # a NaN score never counts as best
+])
+def test_tracker_best_and_early_stopping(scores, patience, stopped_at, best_epoch):
+    tracker = RunTracker(None, None, patience=patience)
+    first_stop = None
+    for epoch, score in enumerate(scores, 1):
+        if tracker.end_epoch(None, {"AP (IoU=0.50:0.95) area=all": score}):
+            first_stop = epoch
+            break
+    assert first_stop == stopped_at
+    assert tracker.state.best_epoch == best_epoch
+
+
+def test_tracker_refuses_patience_zero():
+    with pytest.raises(UsageError, match=r"--patience 0: must be at least 1"):
+        RunTracker(None, None, patience=0)
+
+
+def test_metrics_csv_keeps_earlier_rows_once(tmp_path):
+    log = MetricsCSV(tmp_path / "metrics.csv")
+    for e in (1, 2, 3):
+        log.append({"epoch": e, "train_loss": 1.0 / e})
+    MetricsCSV(tmp_path / "metrics.csv").keep_until(2)  # a resume from epoch 2's last.pt
+    log = MetricsCSV(tmp_path / "metrics.csv")
+    log.append({"epoch": 3, "train_loss": 0.3, "lr": 1e-3})
+    rows = read_metrics_csv(tmp_path / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert rows[2]["train_loss"] == 0.3 and rows[0]["lr"] is None and rows[2]["lr"] == 1e-3
+
+
+def test_run_folder_with_an_earlier_run_is_refused(tmp_path):
+    check_run_folder(tmp_path)  # empty: fine
+    (tmp_path / "metrics.csv").write_text("epoch\n1\n")
+    with pytest.raises(UsageError, match=r"holds an earlier run \(metrics\.csv\); continue it "
+                                         r"with --resume .*--exist-ok"):
+        check_run_folder(tmp_path)
+    check_run_folder(tmp_path, exist_ok=True)
+    with pytest.raises(UsageError, match=r"--resume .*: no last\.pt there"):
+        check_run_folder(tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("device,precision,expected", [
+    ("cpu", "auto", "32"), ("cpu", "32", "32")])
+def test_precision_defaults_on_the_cpu(device, precision, expected):
+    assert resolve_precision(precision, device) == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusals of a CPU machine")
+def test_device_auto_and_refusals_without_a_gpu():
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(UsageError, match=r"--device cuda: PyTorch sees no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(UsageError, match=r"--precision bf16-mixed on cpu: mixed precision needs "
+                                         r"a CUDA GPU; use --precision 32"):
+        resolve_precision("bf16-mixed", "cpu")
+
+
+def _pred(boxes, labels, gt_boxes, gt_labels, cm):
+    gt = Record(record_id=0, filepath=None, width=100, height=100, class_map=cm,
+                bboxes=[BBox.from_xyxy(*b) for b in gt_boxes], label_ids=list(gt_labels),
+                labels=[cm.get_by_id(i) for i in gt_labels])
+    return Prediction(boxes=np.array(boxes, np.float32).reshape(-1, 4),
+                      scores=np.linspace(0.9, 0.6, len(boxes)).astype(np.float32),
+                      label_ids=np.array(labels, np.int64), class_map=cm, ground_truth=gt,
+                      detection_threshold=0.5)
+
+
+def test_confusion_matrix_has_simple_confusion_matrix_semantics():
+    cm = ClassMap(["a", "b"])
+    pred = _pred(
+        boxes=[[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]],  # right, wrong class, nothing
+        labels=[1, 1, 2],
+        gt_boxes=[[0, 0, 10, 11], [20, 20, 30, 30], [80, 80, 90, 90]],  # last one missed
+        gt_labels=[1, 2, 2], cm=cm)
+    m = confusion_matrix([pred], len(cm))
+    expected = np.array([[0, 0, 1],    # background row: the detection on nothing (class b)
+                         [0, 1, 0],    # a found as a
+                         [1, 1, 0]])   # b: once missed (background column), once taken for a
+    np.testing.assert_array_equal(m, expected)
+    (r1, p1) = pr_curves([pred], len(cm))[1]
+    assert r1[-1] == pytest.approx(1.0) and p1[-1] == pytest.approx(0.5)  # 1 of 2 "a" is right
+
+
+# -- real runs ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_patience_ema_and_the_files_users_read(data, tmp_path):
+    out = tmp_path / "run"
+    proc = run("train", "--data", str(data), "--out", str(out), "--epochs", "4", "--patience",
+               "1", "--ema", "--lr", "1e-9", *TINY, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_metrics_csv(out / "metrics.csv")
+    # at lr 1e-9 nothing improves after epoch 1: patience 1 stops after epoch 2
+    assert [r["epoch"] for r in rows] == [1, 2], proc.stdout
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("epoch ")]
+    assert len(lines) == 2 and "\r" not in proc.stdout and lines[0].startswith("epoch 1/4")
+    keys = {"train_loss", "valid_loss", "train_class_loss", "valid_box_loss", "lr", "seconds",
+            "AP (IoU=0.50:0.95) area=all", "AR (IoU=0.50:0.95) area=large maxDets=100",
+            "AP (IoU=0.50:0.95) area=all class=circle"}
+    assert keys <= set(rows[0]) and rows[0]["seconds"] > 0
+    best = torch.load(out / "best.pt", weights_only=True)
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert best["extra"]["epoch"] == last["extra"]["best_epoch"]
+    state = last["extra"]["train_state"]
+    assert state["run"]["bad_epochs"] >= 1 and state["run"]["stopped_early"] is True
+    # with --ema the saved model is the EMA, and the raw weights ride along for resuming
+    assert set(state["ema"]["weights"]) == set(last["state_dict"])
+    diff = max(float((state["model"][k].float() - v.float()).abs().max())
+               for k, v in last["state_dict"].items())
+    assert diff > 0
+    model_pt = torch.load(out / "model.pt", weights_only=True)
+    for k, v in best["state_dict"].items():  # model.pt = the best epoch's (EMA) weights
+        torch.testing.assert_close(model_pt["state_dict"][k], v)
+    for png in ("curves.png", "pr_curves.png", "confusion_matrix.png", "train_samples.png",
+                "valid_predictions.png"):
+        assert (out / png).stat().st_size > 5000, png
+
+    again = run("train", "--data", str(data), "--out", str(out), *TINY, cwd=tmp_path)
+    assert again.returncode == 2 and "holds an earlier run" in again.stderr
+    assert "--resume" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_with_one_line_and_exit_2(data, tmp_path):
+    out = tmp_path / "nan"
+    proc = run("train", "--data", str(data), "--out", str(out), "--epochs", "2", "--lr", "1e30",
+               *TINY, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+    assert line.startswith("efficientdet-adapter train: error: training loss is ")
+    assert "in epoch 1, step " in line and "at learning rate " in line and "lower --lr" in line
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_resumable_last_pt(data, tmp_path):
+    out = tmp_path / "int"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "efficientdet_adapter", "train", "--data",
+                             str(data), "--out", str(out), "--epochs", "20", *TINY],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "last.pt").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert f"continue with: efficientdet-adapter train --resume {out}" in err.strip().splitlines()[-1]
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["extra"]["train_state"]["run"]["epoch"] >= 1
