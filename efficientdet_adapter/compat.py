@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .images import IMAGENET_MEAN, IMAGENET_STD
 from .parsers.voc import voc
 from .records import ImgSize, Record
 
@@ -34,8 +35,6 @@ __all__ = [
     "voc",
 ]
 
-# The one home of the ImageNet statistics that IceVision's normalize/denormalize use.
-from .visualize import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 
 def ObjectDetectionRecord() -> Record:  # noqa: N802 - IceVision's name for a record factory

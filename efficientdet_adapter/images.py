@@ -31,9 +31,14 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
 
-__all__ = ["open_img", "image_size", "decompression_bomb_error", "exif_orientation", "oriented_size", "to_rgb", "to_uint8"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "open_img", "image_size", "decompression_bomb_error",
+           "exif_orientation", "oriented_size", "to_rgb", "to_uint8"]
 
 logger = logging.getLogger(__name__)
+
+#: ImageNet's RGB statistics (0-1 scale): the one home of the normalization most backbones use.
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 _ORIENTATION_TAG = 0x0112
 _SAMPLE_FORMAT_TAG = 339  # TIFF SampleFormat: 1 unsigned int, 2 signed int, 3 float

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .images import IMAGENET_MEAN, IMAGENET_STD
 from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
@@ -51,8 +52,6 @@ __all__ = [
     "show_samples",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Distinct colours that read on photos (saturated, not too dark), in order of class id 1, 2, ...
 PALETTE: tuple[tuple[int, int, int], ...] = (

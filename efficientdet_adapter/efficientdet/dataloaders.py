@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 from ..class_map import ClassMap
 from ..errors import BatchError
 from ..records import Record
-from ..visualize import IMAGENET_MEAN, IMAGENET_STD
+from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ._targets import anchor_label_targets, img_info, records_targets
 
 __all__ = [

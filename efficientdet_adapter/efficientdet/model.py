@@ -47,6 +47,7 @@ from effdet.config import get_efficientdet_config
 from effdet.config.model_config import efficientdet_model_param_dict
 from torch import Tensor, nn
 
+from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import BatchError, ModelConfigError
 from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
@@ -70,8 +71,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
 _FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
 _HEAD_PREFIXES = ("class_net", "box_net")

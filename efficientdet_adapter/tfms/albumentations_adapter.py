@@ -29,6 +29,7 @@ import albumentations as _albu
 import cv2
 import numpy as np
 
+from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..records import Record
 
@@ -46,8 +47,6 @@ __all__ = [
 ]
 
 DEFAULT_PAD_COLOR: tuple[int, int, int] = (124, 116, 104)  # IceVision's padding colour (RGB)
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 Size = int | tuple[int, int]
 
