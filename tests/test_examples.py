@@ -14,7 +14,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": str(cwd)}
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "HOME": str(cwd),
+           # the package from this checkout even where it is not installed (a GPU machine
+           # running the source tree)
+           "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

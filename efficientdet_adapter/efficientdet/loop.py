@@ -35,6 +35,7 @@ __all__ = [
     "predict_step",
     "predictions_from_output",
     "split_batch",
+    "to_device",
     "validation_step",
 ]
 
@@ -71,6 +72,21 @@ def split_batch(batch: Sequence[Any]) -> tuple[Tensor, dict[str, Any], list[Reco
     if len(records) != images.shape[0]:
         raise BatchError(f"batch has {images.shape[0]} images but {len(records)} records")
     return images, targets, records
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """``value`` (a tensor, or a dict/list/tuple of them) on ``device``; anything else as is."""
+    if isinstance(value, Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def batch_size(batch: Sequence[Any]) -> int:
@@ -148,6 +164,8 @@ def validation_step(
             "validation batches need targets['img_size'] and targets['img_scale']: build them "
             "with efficientdet.valid_dl (or build_valid_batch), not train_dl"
         )
+    device = _model_device(model)  # the batch follows the model (fastai may have moved it)
+    images, targets = to_device(images, device), to_device(targets, device)
     with eval_mode(model), torch.no_grad():
         output = model(images, targets)
     losses = {k: output[k] for k in LOSS_KEYS}
@@ -173,7 +191,7 @@ def predict_step(
             "expected an inference batch ((images, img_info), records) from efficientdet.infer_dl"
         ) from None
     with eval_mode(model):
-        detections = detect(model, images)
+        detections = detect(model, to_device(images, _model_device(model)))
     return predictions_from_detections(
         detections, list(records), detection_threshold=detection_threshold, ground_truth=False
     )

@@ -110,3 +110,19 @@ def test_three_loops_give_the_same_first_losses(setup, tmp_path):
     print({"plain effdet": reference, **got})
     for name, losses in got.items():
         assert losses == pytest.approx(reference, abs=1e-5, rel=0), name
+
+
+def test_validation_and_predict_steps_move_the_batch_to_the_model():
+    """fastai moves the model to the GPU; a CPU batch must follow it (shown with the meta
+    device, which every machine has)."""
+    import torch
+
+    from efficientdet_adapter.efficientdet.loop import to_device
+
+    batch = ((torch.zeros(2, 3, 8, 8), {"bbox": [torch.zeros(1, 4)], "img_size": torch.ones(2, 2),
+                                        "note": "kept"}), ["r0", "r1"])
+    (images, targets), records = batch
+    moved_images, moved = to_device(images, torch.device("meta")), to_device(targets, torch.device("meta"))
+    assert moved_images.device.type == "meta"
+    assert moved["bbox"][0].device.type == "meta" and moved["img_size"].device.type == "meta"
+    assert moved["note"] == "kept" and isinstance(moved["bbox"], list)

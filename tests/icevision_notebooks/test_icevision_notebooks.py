@@ -33,7 +33,7 @@ def run_notebook(name: str, cwd: Path) -> tuple[dict, str]:
         "TORCH_HOME": str(cwd / "torch_home"),
         "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         "EFFICIENTDET_ADAPTER_OFFLINE": "1",
         "WANDB_MODE": "offline",
         "WANDB_SILENT": "true",
