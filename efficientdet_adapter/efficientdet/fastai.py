@@ -85,6 +85,7 @@ __all__ = [
     "EfficientDetCallback",
     "EfficientDetLearner",
     "MetricColumn",
+    "TorchDataLoaders",
     "fastai_metrics",
     "learner",
     "loss_func",
@@ -271,11 +272,36 @@ class EfficientDetLearner(Learner):
         )
 
 
+class TorchDataLoaders(DataLoaders):
+    """fastai ``DataLoaders`` over plain torch loaders, on a chosen device.
+
+    fastai reads ``dls.device`` to place the model (its default: the GPU when there is one);
+    torch loaders cannot be moved, so the device is only recorded here.
+    """
+
+    def __init__(self, *loaders: Any, path: str | Path = ".", device: Any = None) -> None:
+        super().__init__(*loaders, path=path)
+        import torch
+
+        self._device = None if device is None else torch.device(device)
+
+    @property
+    def device(self) -> Any:
+        from fastai.torch_core import default_device
+
+        return self._device if self._device is not None else default_device()
+
+    @device.setter
+    def device(self, d: Any) -> None:
+        self._device = d
+
+
 def learner(
     dls: Sequence[Any] | DataLoaders,
     model: nn.Module,
     cbs: Callback | Sequence[Callback] | None = None,
     metrics: Any = None,
+    device: Any = None,
     **learner_kwargs: Any,
 ) -> EfficientDetLearner:
     """A fastai learner for an EfficientDet model.
@@ -287,6 +313,8 @@ def learner(
         cbs: extra fastai callbacks.
         metrics: ``COCOMetric()`` instances (each becomes named columns, see
             :func:`fastai_metrics`), or fastai metrics, which are passed through.
+        device: where fastai puts the model (default: fastai's ``default_device()``, the GPU
+            when there is one).
         **learner_kwargs: anything ``fastai.learner.Learner`` takes (``opt_func``, ``lr``,
             ``path``, ``wd``...). Defaults here: ``splitter=efficientdet.param_groups``,
             ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss.
@@ -303,7 +331,7 @@ def learner(
             raise ValueError(
                 f"dls must be [train_dl, valid_dl] (two DataLoaders); got {len(loaders)} loaders"
             )
-        dls = DataLoaders(*loaders, path=learner_kwargs.get("path") or ".")
+        dls = TorchDataLoaders(*loaders, path=learner_kwargs.get("path") or ".", device=device)
     learner_kwargs.setdefault("splitter", param_groups)
     learner_kwargs.setdefault("loss_func", loss_func)
     learner_kwargs.setdefault("train_bn", False)

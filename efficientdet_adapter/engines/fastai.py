@@ -10,12 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-try:
-    from fastai.data.core import DataLoaders
-except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError(
-        "efficientdet_adapter.engines.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
-    ) from e
+from ..efficientdet.fastai import TorchDataLoaders
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 
@@ -25,10 +20,10 @@ def convert_dataloader_to_fastai(dataloader: Any) -> Any:
     return dataloader
 
 
-def convert_dataloaders_to_fastai(dls: Sequence[Any]) -> DataLoaders:
+def convert_dataloaders_to_fastai(dls: Sequence[Any], device: Any = None) -> TorchDataLoaders:
     """``[train_dl, valid_dl]`` -> a fastai ``DataLoaders``, as ``efficientdet.fastai.learner``
     builds it, ready for ``learn.dls = ...``."""
     loaders = list(dls)
     if len(loaders) != 2:
         raise ValueError(f"dls must be [train_dl, valid_dl]; got {len(loaders)} loaders")
-    return DataLoaders(*loaders)
+    return TorchDataLoaders(*loaders, device=device)

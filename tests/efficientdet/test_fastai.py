@@ -39,6 +39,7 @@ def make_learner(data, tmp_path, metrics=None, **kwargs):
     tfm = tfms.A.Adapter([*tfms.A.resize_and_pad(SIZE), normalize_tfm(model)])
     dls = [train_dl(Dataset(data["train"], tfm), batch_size=4, shuffle=True),
            valid_dl(Dataset(data["valid"], tfm), batch_size=2)]
+    kwargs.setdefault("device", "cpu")  # these tests compare with CPU computations
     learn = learner(dls, model, metrics=metrics, path=tmp_path, **kwargs)
     learn.remove_cb(learn.progress)  # no progress bars in test logs
     return learn
@@ -188,7 +189,7 @@ def test_dls_must_be_train_and_valid(data, tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fastai's to_fp16 uses CUDA AMP: no GPU")
 def test_to_fp16_trains_on_gpu(data, tmp_path):
-    learn = make_learner(data, tmp_path, metrics=[COCOMetric()]).to_fp16()
+    learn = make_learner(data, tmp_path, metrics=[COCOMetric()], device="cuda").to_fp16()
     learn.fit(1, lr=1e-3)
     assert np.isfinite(learn.recorder.values[-1][0])
     assert next(learn.model.parameters()).is_cuda
@@ -199,3 +200,15 @@ def test_missing_fastai_says_which_extra_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "efficientdet_adapter.efficientdet.fastai")
     with pytest.raises(ImportError, match=r"pip install 'efficientdet_adapter\[fastai\]'"):
         importlib.import_module("efficientdet_adapter.efficientdet.fastai")
+
+
+def test_learner_device_is_an_explicit_choice(data, tmp_path):
+    import torch
+
+    learn = make_learner(data, tmp_path, device="cpu")
+    assert learn.dls.device == torch.device("cpu")
+    learn.fit(1, 1e-4)
+    assert next(learn.model.parameters()).device == torch.device("cpu")
+    from fastai.torch_core import default_device
+
+    assert make_learner(data, tmp_path, device=None).dls.device == default_device()

@@ -54,7 +54,7 @@ def test_short_training_lifts_ap50_on_held_out_demo_images(tmp_path):
            valid_dl(Dataset(valid_records, valid_tfm), batch_size=8)]
 
     before = held_out_ap50(model, dls[1])
-    learn = learner(dls, model, path=tmp_path)
+    learn = learner(dls, model, path=tmp_path, device="cpu")
     with learn.no_bar():
         learn.fit_one_cycle(EPOCHS, 1e-2)
     after = held_out_ap50(model, dls[1])

@@ -135,7 +135,7 @@ def test_lightning_after_fastai_trains_in_train_mode(data, tmp_path):
 
     model, train_ds, valid_ds = build(data)
     learn = learner(dls=[train_dl(train_ds, batch_size=4), valid_dl(valid_ds, batch_size=4)],
-                    model=model, path=tmp_path)
+                    model=model, path=tmp_path, device="cpu")
     learn.fit(1, 1e-4)
     assert not model.training  # fastai ends its fit in eval mode (the validation pass)
 

@@ -67,7 +67,8 @@ def fastai_losses(model, train, valid, tmp_path) -> list[float]:
                 self.losses.append(self.learn.loss.item())
 
     rec = RecordLoss()
-    learn = learner([train, valid], copy.deepcopy(model), cbs=[rec], opt_func=SGD, path=tmp_path)
+    learn = learner([train, valid], copy.deepcopy(model), cbs=[rec], opt_func=SGD, path=tmp_path,
+                    device="cpu")  # compared with CPU loops
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, lr=LR)
     return rec.losses
