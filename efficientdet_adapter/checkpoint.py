@@ -87,20 +87,10 @@ def atomic_torch_save(data: Any, path: str | Path) -> Path:
 
 
 def _network(model: nn.Module) -> nn.Module:
-    """The bare effdet ``EfficientDet`` inside a bench (or the network itself)."""
-    from effdet import EfficientDet
+    """The bare effdet ``EfficientDet`` inside ``model``; see :func:`.efficientdet.wrappers.find_network`."""
+    from .efficientdet.wrappers import find_network
 
-    if isinstance(model, EfficientDet):
-        return model
-    inner = getattr(model, "model", None)
-    if isinstance(inner, EfficientDet):
-        return inner
-    if isinstance(inner, nn.Module):  # e.g. a Lightning ModelAdapter holding the bench
-        return _network(inner)
-    raise CheckpointError(
-        f"cannot find an effdet EfficientDet network in {type(model).__name__}; pass the model "
-        "that efficientdet.model(...) returned"
-    )
+    return find_network(model)
 
 
 def model_metadata(model: nn.Module) -> dict[str, Any]:

@@ -17,6 +17,7 @@ __all__ = [
     "WeightsError",
     "CheckpointError",
     "ModelConfigError",
+    "NotAModelError",
     "ExportError",
     "UsageError",
     "TrainingError",
@@ -67,6 +68,10 @@ class CheckpointError(AdapterError, RuntimeError):
 
 class ModelConfigError(AdapterError, ValueError):
     """A model name, class count, image size or effdet setting that cannot build a model."""
+
+
+class NotAModelError(ModelConfigError, TypeError):
+    """An object that is not (and does not wrap) a model from ``efficientdet.model``."""
 
 
 class ExportError(AdapterError, RuntimeError):

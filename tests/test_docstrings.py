@@ -22,6 +22,7 @@ SELF_CONTAINED = [
     "efficientdet_adapter.efficientdet.backbones",
     "efficientdet_adapter.efficientdet.model",
     "efficientdet_adapter.efficientdet.anchor_labels",
+    "efficientdet_adapter.efficientdet.wrappers",
 ]
 
 

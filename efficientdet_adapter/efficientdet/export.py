@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 def _network(model: nn.Module) -> nn.Module:
-    from ..checkpoint import _network as find_network
+    from .wrappers import find_network
 
     return find_network(model)
 

@@ -526,17 +526,9 @@ def model(
 
 # --- helpers for the training loops -------------------------------------------------------------
 def _unwrap_net(model: nn.Module) -> nn.Module:
-    net = model
-    for _ in range(6):
-        if all(hasattr(net, part) for part in ("backbone", "fpn", *_HEAD_PREFIXES)):
-            return net
-        net = getattr(net, "module", None) or getattr(net, "model", None)
-        if not isinstance(net, nn.Module):
-            break
-    raise TypeError(
-        f"param_groups needs an EfficientDet (or a bench, DDP or Lightning module around one), got "
-        f"{type(model).__name__}"
-    )
+    from .wrappers import find_network
+
+    return find_network(model)
 
 
 def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:

@@ -55,17 +55,9 @@ DEFAULT_MIN_SCORE = 0.0
 # -- the model ---------------------------------------------------------------------------------
 def _bench(model: nn.Module) -> nn.Module:
     """The ``EfficientDetModel`` behind a model or an engine wrapper (Lightning, DDP)."""
-    node = model
-    for _ in range(3):
-        if hasattr(node, "detect") and hasattr(getattr(node, "config", None), "img_size"):
-            return node
-        node = getattr(node, "module", None) or getattr(node, "model", None)
-        if node is None:
-            break
-    raise TypeError(
-        f"expected the model from efficientdet.model(...) or model_from_checkpoint(...), got "
-        f"{type(model).__name__}"
-    )
+    from .wrappers import find_bench
+
+    return find_bench(model)
 
 
 @torch.no_grad()
@@ -219,6 +211,8 @@ def predict(
     show_pbar: bool = False,
     min_score: float = DEFAULT_MIN_SCORE,
     class_map: ClassMap | None = None,
+    tile: Sequence[int] | None = None,
+    overlap: float | int = 0.25,
 ) -> list[Prediction]:
     """Run the model on a :class:`~efficientdet_adapter.dataset.Dataset`: one prediction per item.
 
@@ -226,12 +220,28 @@ def predict(
     ``tfms.A.Normalize(...)``); boxes come back in the pixels of the original images.
     See :func:`predict_from_dl` for the arguments.
 
+    ``tile=(h, w)``: predict each image in overlapping ``h`` x ``w`` crops (``overlap``: a
+    fraction of the tile or pixels) and merge them with NMS in original pixels, for small objects
+    in large images (see :func:`~efficientdet_adapter.efficientdet.tiling.predict_tiled`; the
+    tiles use the model's own inference transform).
+
     Example:
         >>> ds = Dataset.from_images(images, tfms.A.Adapter([*tfms.A.resize_and_pad(384),
         ...                                                  tfms.A.Normalize(mean, std)]))
         >>> preds = predict(model, ds, detection_threshold=0.5)
+        >>> preds = predict(model, ds, tile=(384, 384), overlap=0.25)   # small objects
     """
     from .dataloaders import infer_dl
+
+    if tile is not None:
+        from .tiling import predict_tiled
+
+        preds = predict_tiled(model, dataset, tile, overlap, detection_threshold,
+                              min_score=min_score, batch_size=batch_size, device=device,
+                              keep_images=keep_images)
+        if class_map is not None:
+            preds = [dataclasses.replace(p, class_map=class_map) for p in preds]
+        return preds
 
     dl = infer_dl(dataset, batch_size=batch_size, shuffle=False)
     return predict_from_dl(
