@@ -197,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few iterations")
     parser.add_argument("--model", default=None, help="default efficientdet_d0 (quick: lite0)")
-    parser.add_argument("--size", type=int, default=None, help="default 512 (quick: 256)")
+    parser.add_argument("--size", type=int, default=None, help="default 512 (quick: 128)")
     parser.add_argument("--iters", type=int, default=None, help="timed calls per case")
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--infer-batch-sizes", type=int, nargs="+", default=None)
@@ -206,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     quick = args.quick
     args.model = args.model or ("tf_efficientdet_lite0" if quick else "efficientdet_d0")
-    args.size = args.size or (256 if quick else 512)
+    args.size = args.size or (128 if quick else 512)
     args.iters = args.iters or (2 if quick else 20)
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
     args.infer_batch_sizes = args.infer_batch_sizes or ([1, 4] if quick else [1, 64])
