@@ -82,11 +82,15 @@ class TrainOptions:
 
 def _backbone_weights(opts: TrainOptions) -> Any:
     choice = opts.pretrained_backbone
-    if choice == "auto":  # the one pretrained backbone that works offline, else none
-        from .efficientdet.weights import LITE0_PACKAGE
+    if choice == "auto":  # the packaged ImageNet backbone that works offline, else none
+        from effdet.config.model_config import efficientdet_model_param_dict
 
-        if opts.model_name == "tf_efficientdet_lite0":
-            return LITE0_PACKAGE
+        from .efficientdet.weights import packaged_backbone_for
+
+        config = efficientdet_model_param_dict.get(opts.model_name) or {}
+        packaged = packaged_backbone_for(config.get("backbone_name", ""))
+        if packaged is not None:  # tf_efficientdet_lite0/1/2
+            return packaged.name
         logger.warning("no offline pretrained backbone for %s: training from scratch",
                        opts.model_name)
         return False
@@ -94,7 +98,7 @@ def _backbone_weights(opts: TrainOptions) -> Any:
         return False
     if choice in ("hub", "true"):
         return True
-    return choice  # "imagenet-lite0" or a file
+    return choice  # "imagenet-lite0/1/2" or a file
 
 
 def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
@@ -339,6 +343,11 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
     finally:
         if ckpt_path is not None and trainer.is_global_zero:
             ckpt_path.unlink(missing_ok=True)
+    if world > 1 and torch.distributed.is_initialized():
+        # DDP ends with the fit: rank 0 then scores and plots alone (a metric that still saw a
+        # process group would wait for ranks that have left)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return ema.model if ema is not None else model
 
 

@@ -147,13 +147,13 @@ class EpochLineCallback(Callback):
     order = 70  # after RunCallback has the row
 
     def __init__(self, run: RunCallback, file: Any = None) -> None:
-        self.run, self.file = run, file
+        self.source, self.file = run, file  # not "run": fastai's Learner has an attribute so named
 
     def after_epoch(self) -> None:
-        row = self.run.last_row
-        if row is None or self.run.skipped:
+        row = self.source.last_row
+        if row is None or self.source.skipped:
             return
-        print(format_epoch_line(row, self.run.total_epochs), file=self.file or sys.stdout,
+        print(format_epoch_line(row, self.source.total_epochs), file=self.file or sys.stdout,
               flush=True)
 
 

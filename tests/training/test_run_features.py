@@ -204,3 +204,14 @@ def test_ctrl_c_leaves_a_resumable_last_pt(data, tmp_path):
     assert f"continue with: efficientdet-adapter train --resume {out}" in err.strip().splitlines()[-1]
     last = torch.load(out / "last.pt", weights_only=True)
     assert last["extra"]["train_state"]["run"]["epoch"] >= 1
+
+
+def test_train_help_shows_the_run_flags(capsys):
+    from efficientdet_adapter.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--resume RUN_DIR", "--exist-ok", "--patience N", "--ema", "--device",
+                 "--precision {auto,32,16-mixed,bf16-mixed}", "--devices N", "--num-nodes N"):
+        assert flag in text, flag
