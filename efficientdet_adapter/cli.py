@@ -57,7 +57,8 @@ MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
 BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
-                    "lite0-package")
+                    "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
+                    "lite2-package")
 # Measured here (2 shared CPU cores): held-out AP50 0.84 after 12 epochs; with IceVision's full
 # augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
 DEMO_DEFAULTS = {"epochs": 12, "num_images": 240, "img_size": 256, "batch_size": 8, "lr": 1e-2,
@@ -168,7 +169,7 @@ def _check_training_args(args) -> None:
     backbone = args.pretrained_backbone
     if backbone.lower() not in BACKBONE_CHOICES and not Path(backbone).is_file():
         raise UsageError(f"--pretrained-backbone {backbone}: neither auto, none, hub, "
-                         "imagenet-lite0 nor an existing weights file")
+                         "imagenet-lite0/1/2 nor an existing weights file")
     _need("fastai" if args.engine == "fastai" else "pytorch_lightning", f"--engine {args.engine}",
           args.engine)
 
@@ -379,7 +380,8 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
     def run(chunk: list[Path]) -> list:
         ds = Dataset.from_images(chunk, tfm, class_map=class_map)
         return predict(model, ds, detection_threshold=args.threshold, batch_size=args.batch_size,
-                       device=args.device)
+                       device=args.device, tile=getattr(args, "tile", None),
+                       overlap=getattr(args, "overlap", 0.25))
 
     preds = []
     for start in range(0, len(good), args.batch_size):
@@ -548,9 +550,11 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> 
                    help="peak learning rate of the one-cycle schedule (default: %(default)s)")
     g.add_argument("--engine", choices=("fastai", "lightning"), default="fastai",
                    help="training loop (default: %(default)s)")
-    g.add_argument("--pretrained-backbone", default="auto", metavar="auto|none|hub|imagenet-lite0|FILE",
-                   help="backbone weights: auto = the packaged ImageNet Lite0 weights for "
-                        "tf_efficientdet_lite0 (offline), none otherwise (default: %(default)s)")
+    g.add_argument("--pretrained-backbone", default="auto",
+                   metavar="auto|none|hub|imagenet-lite0|imagenet-lite1|imagenet-lite2|FILE",
+                   help="backbone weights: auto = the packaged ImageNet Lite0/1/2 weights for "
+                        "tf_efficientdet_lite0/1/2 (offline), none otherwise (default: "
+                        "%(default)s)")
     g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.get("aug", "full"),
                    help="training augmentation: full = IceVision's aug_tfms, flip = resize, pad "
                         "and horizontal flip (default: %(default)s)")
@@ -649,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
     p.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    _add_tile_args(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript",
@@ -675,7 +680,76 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     _add_training_args(p, DEMO_DEFAULTS)
     p.set_defaults(func=cmd_demo, check=_check_training_args)
+    _add_check_command(sub)
     return parser
+
+
+# -- tiles and check (issue #13) ----------------------------------------------------------------
+def _tile(text: str) -> tuple[int, int]:
+    """``--tile H,W`` (or ``--tile N`` for a square): a tile size in original pixels."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        values = tuple(int(v) for v in parts)
+    except ValueError:
+        values = ()
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 16:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tile size: give H,W in pixels, each at least 16 (e.g. 512,512)")
+    return values
+
+
+def _overlap(text: str) -> float | int:
+    """``--overlap``: a fraction of the tile below 1 (0.25) or pixels (64)."""
+    value = _number(float, low=0)(text)
+    return value if value < 1 else int(value)
+
+
+def _add_tile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tile", type=_tile, default=None, metavar="H,W",
+                   help="predict each image in overlapping H x W tiles (original pixels) and "
+                        "merge them with NMS: finds small objects in large images (default: "
+                        "the whole image at once)")
+    p.add_argument("--overlap", type=_overlap, default=0.25,
+                   help="between tiles: a fraction of the tile (<1) or pixels, at most half a "
+                        "tile (default: %(default)s)")
+
+
+def cmd_check(args) -> int:
+    from .check import check_dataset
+
+    data = _check_data(args.data)
+    png = Path(args.png) if args.png else None
+    if png is not None:
+        if data.is_dir() and _inside(png, data):
+            raise UsageError(f"--png {png}: lies inside --data {data}; keep the report out of "
+                             "the export, choose a file outside it")
+        png = check_output_file(png, "--png", inputs=[data])
+    report = check_dataset(data, img_size=args.img_size, model_name=args.model,
+                           format=args.format)
+    print(report.table())
+    if png is not None:
+        print(f"wrote {report.save_png(png)}")
+    return 0
+
+
+def _add_check_command(sub) -> None:
+    p = sub.add_parser("check", help="a dataset health report before training",
+                       description="Check an export before training: images and boxes per split "
+                       "and class, images without boxes, boxes too small for the model's "
+                       "smallest anchor at --img-size, parse fixes, near-duplicate images across "
+                       "splits, class imbalance. Prints a table; --png saves a summary picture.")
+    p.add_argument("--data", required=True, help="the export folder or .zip")
+    p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
+                   help="annotation format (default: %(default)s = detect)")
+    p.add_argument("--img-size", type=_img_size, default=384,
+                   help="the --img-size you will train at (default: %(default)s)")
+    p.add_argument("--model", default="tf_efficientdet_lite0",
+                   help="effdet model whose anchors the boxes are compared with (default: "
+                        "%(default)s)")
+    p.add_argument("--png", default=None, help="also save the summary as this PNG file")
+    p.set_defaults(func=cmd_check)
 
 
 def _one_line(e: BaseException) -> str:
