@@ -31,6 +31,15 @@ def _inner(node: nn.Module) -> nn.Module | None:
     return inner if isinstance(inner, nn.Module) else None
 
 
+def _find(model: nn.Module, kind: type) -> nn.Module | None:
+    node: nn.Module | None = model
+    for _ in range(_MAX_DEPTH):
+        if node is None or isinstance(node, kind):
+            return node
+        node = _inner(node)
+    return None
+
+
 def find_network(model: nn.Module) -> nn.Module:
     """The bare effdet ``EfficientDet`` (backbone, fpn, class_net, box_net) inside ``model``.
 
@@ -39,17 +48,13 @@ def find_network(model: nn.Module) -> nn.Module:
     """
     from effdet import EfficientDet
 
-    node: nn.Module | None = model
-    for _ in range(_MAX_DEPTH):
-        if node is None:
-            break
-        if isinstance(node, EfficientDet):
-            return node
-        node = _inner(node)
-    raise NotAModelError(
-        f"cannot find an EfficientDet network in {type(model).__name__}; pass the model that "
-        "efficientdet.model(...) or model_from_checkpoint(...) returned (or a wrapper of it)"
-    )
+    found = _find(model, EfficientDet)
+    if found is None:
+        raise NotAModelError(
+            f"cannot find an EfficientDet network in {type(model).__name__}; pass the model that "
+            "efficientdet.model(...) or model_from_checkpoint(...) returned (or a wrapper of it)"
+        )
+    return found
 
 
 def find_bench(model: nn.Module) -> nn.Module:
@@ -60,14 +65,10 @@ def find_bench(model: nn.Module) -> nn.Module:
     """
     from .model import EfficientDetModel
 
-    node: nn.Module | None = model
-    for _ in range(_MAX_DEPTH):
-        if node is None:
-            break
-        if isinstance(node, EfficientDetModel):
-            return node
-        node = _inner(node)
-    raise NotAModelError(
-        f"expected the model from efficientdet.model(...) or model_from_checkpoint(...) (or a "
-        f"wrapper of it), got {type(model).__name__}"
-    )
+    found = _find(model, EfficientDetModel)
+    if found is None:
+        raise NotAModelError(
+            f"expected the model from efficientdet.model(...) or model_from_checkpoint(...) (or a "
+            f"wrapper of it), got {type(model).__name__}"
+        )
+    return found
