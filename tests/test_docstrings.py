@@ -20,7 +20,9 @@ SELF_CONTAINED = [
     "efficientdet_adapter.parsers.voc",
     "efficientdet_adapter.tfms",
     "efficientdet_adapter.efficientdet.backbones",
+    "efficientdet_adapter.efficientdet.config",
     "efficientdet_adapter.efficientdet.model",
+    "efficientdet_adapter.efficientdet._targets",
     "efficientdet_adapter.efficientdet.anchor_labels",
     "efficientdet_adapter.efficientdet.wrappers",
 ]

@@ -30,6 +30,11 @@ effdet 0.4.1 wants its tensors:
 * **Detections out**: a ``[B, K, 6]`` tensor, each row ``x1, y1, x2, y2, score, cls`` with **xyxy**
   boxes and 1-based ``cls``; images with fewer than K detections are padded with all-zero rows.
 
+Each rule is one small function here (:func:`xyxy_to_yxyx`, :func:`yxyx_to_xyxy`,
+:func:`num_foreground`, :func:`num_classes_with_background`, :func:`label_ids_from_class_index`,
+:func:`img_size_wh`, :func:`xyxy_limits`); the model, the loaders, the export and the checkpoints
+call them instead of writing the swap, the shift or the size order again.
+
 Example:
     >>> from efficientdet_adapter import BBox, Record
     >>> r = Record(0, None, 64, 48, labels=["cat"], label_ids=[1],
@@ -52,12 +57,90 @@ from ..predictions import Prediction
 from ..records import Record
 
 __all__ = [
+    "xyxy_to_yxyx",
+    "yxyx_to_xyxy",
+    "num_foreground",
+    "num_classes_with_background",
+    "label_ids_from_class_index",
+    "img_size_wh",
+    "xyxy_limits",
     "record_targets",
     "records_targets",
     "img_info",
     "anchor_label_targets",
     "predictions_from_detections",
 ]
+
+
+# -- the conventions, one small function each -------------------------------------------------
+def xyxy_to_yxyx(boxes):
+    """``[..., 4]`` xyxy boxes (a NumPy array or a tensor) as effdet's yxyx, in a new array.
+
+    Example:
+        >>> xyxy_to_yxyx(np.array([[1, 2, 3, 4]])).tolist()
+        [[2, 1, 4, 3]]
+    """
+    return boxes[..., [1, 0, 3, 2]]
+
+
+def yxyx_to_xyxy(boxes):
+    """effdet's ``[..., 4]`` yxyx boxes as xyxy (the same swap: it is its own inverse).
+
+    Example:
+        >>> yxyx_to_xyxy(torch.tensor([[2., 1., 4., 3.]])).tolist()
+        [[1.0, 2.0, 3.0, 4.0]]
+    """
+    return boxes[..., [1, 0, 3, 2]]
+
+
+def num_foreground(num_classes: int) -> int:
+    """effdet's ``num_classes`` (foreground only) for ``num_classes`` counting the background.
+
+    Example:
+        >>> num_foreground(3)  # background, cat, dog
+        2
+    """
+    return int(num_classes) - 1
+
+
+def num_classes_with_background(num_fg: int) -> int:
+    """The class-map size (background included) of an effdet net with ``num_fg`` classes.
+
+    Example:
+        >>> num_classes_with_background(2)
+        3
+    """
+    return int(num_fg) + 1
+
+
+def label_ids_from_class_index(index):
+    """effdet's 0-based class-output index (an int, array or tensor) -> the 1-based label id.
+
+    Example:
+        >>> label_ids_from_class_index(torch.tensor([0, 4])).tolist()
+        [1, 5]
+    """
+    return index + 1
+
+
+def img_size_wh(height, width) -> tuple:
+    """effdet's ``img_size`` order, **(width, height)**, from a height and a width.
+
+    Example:
+        >>> img_size_wh(height=48, width=64)
+        (64, 48)
+    """
+    return (width, height)
+
+
+def xyxy_limits(height, width) -> tuple:
+    """The upper bounds of an xyxy box in an image of ``height x width``: ``(w, h, w, h)``.
+
+    Example:
+        >>> xyxy_limits(height=48, width=64)
+        (64, 48, 64, 48)
+    """
+    return (width, height, width, height)
 
 
 def _where(record: Record) -> str:
@@ -96,7 +179,7 @@ def record_targets(record: Record) -> tuple[torch.Tensor, torch.Tensor]:
     if n == 0:
         return torch.zeros((0, 4), dtype=torch.float32), torch.zeros((0,), dtype=torch.float32)
     xyxy = np.asarray([b.xyxy for b in record.bboxes], dtype=np.float32)
-    yxyx = xyxy[:, [1, 0, 3, 2]]
+    yxyx = xyxy_to_yxyx(xyxy)
     return torch.from_numpy(np.ascontiguousarray(yxyx)), torch.from_numpy(ids.astype(np.float32))
 
 
@@ -121,7 +204,7 @@ def img_info(
         img_scale: one factor per image from model pixels to the pixels the detections should
             be in (default: 1 for every image).
     """
-    size = torch.tensor([[r.width, r.height] for r in records], dtype=torch.float32)
+    size = torch.tensor([img_size_wh(r.height, r.width) for r in records], dtype=torch.float32)
     scale = (
         torch.ones(len(records), dtype=torch.float32)
         if img_scale is None
@@ -189,8 +272,8 @@ def predictions_from_detections(
     Example:
         >>> dets = torch.tensor([[[1., 2., 3., 4., .9, 2.], [0., 0., 0., 0., 0., 0.]]])
         >>> [p] = predictions_from_detections(dets, [Record(0, None, 8, 8)])
-        >>> p.label_ids.tolist(), p.scores.tolist()
-        ([2], [0.8999999761581543])
+        >>> p.label_ids.tolist(), [round(s, 3) for s in p.scores.tolist()]
+        ([2], [0.9])
     """
     dets = detections.detach().float().cpu().numpy() if torch.is_tensor(detections) else (
         np.asarray(detections, dtype=np.float32)
@@ -209,7 +292,7 @@ def predictions_from_detections(
         if scales is not None:
             boxes = boxes * np.float32(scales[i])
             if record.width > 0 and record.height > 0:
-                boxes = np.clip(boxes, 0, [record.width, record.height] * 2)
+                boxes = np.clip(boxes, 0, list(xyxy_limits(record.height, record.width)))
         preds.append(
             Prediction(
                 boxes=boxes,

@@ -84,7 +84,7 @@ def _config(model_or_name: Any, img_size: Any) -> Any:
     if isinstance(model_or_name, str):
         from effdet.config.model_config import get_efficientdet_config
 
-        from .model import list_models
+        from .config import list_models
 
         if model_or_name not in list_models():
             raise ValueError(
@@ -92,9 +92,9 @@ def _config(model_or_name: Any, img_size: Any) -> Any:
         config = get_efficientdet_config(model_or_name)
         size = config.image_size if img_size is None else img_size
         return config, ((size, size) if isinstance(size, int) else tuple(size))
-    from .prediction import _bench
+    from .wrappers import find_bench
 
-    bench = _bench(model_or_name)
+    bench = find_bench(model_or_name)
     config = getattr(bench, "effdet_config", None) or bench.config  # effdet's (OmegaConf) config
     return config, tuple(bench.config.img_size)
 

@@ -45,7 +45,8 @@ from ..class_map import ClassMap
 from ..errors import BatchError
 from ..records import Record
 from ..images import IMAGENET_MEAN, IMAGENET_STD
-from ._targets import anchor_label_targets, img_info, records_targets
+from ._targets import anchor_label_targets, img_info, img_size_wh, records_targets, yxyx_to_xyxy
+from .model import anchor_labeler as make_anchor_labeler  # one implementation, two names
 
 __all__ = [
     "build_train_batch",
@@ -145,8 +146,9 @@ def _without_pixels(records: Sequence[Record]) -> list[Record]:
 def _check_anchor_size(anchor_labeler, images: torch.Tensor) -> None:
     size = tuple(anchor_labeler.anchors.image_size)
     if tuple(images.shape[-2:]) != size:
+        w, h = img_size_wh(*size)
         raise BatchError(
-            f"the anchor labeler is for {size[1]}x{size[0]} (WxH) images but the batch is "
+            f"the anchor labeler is for {w}x{h} (WxH) images but the batch is "
             f"{images.shape[-1]}x{images.shape[-2]}; resize to the model's img_size "
             "(tfms.A.resize_and_pad(size)) or build the labeler from this model"
         )
@@ -213,37 +215,6 @@ def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchT
     records = _apply_batch_tfms(records, batch_tfms)
     images = stack_images(records)
     return (images, img_info(records)), _without_pixels(records)
-
-
-# -- anchor labeling in the workers ----------------------------------------------------------
-def make_anchor_labeler(model_or_config):
-    """A CPU ``effdet.anchors.AnchorLabeler`` matching a model, for ``train_dl(anchor_labeler=)``.
-
-    Args:
-        model_or_config: an ``EfficientDetModel`` or its ``ModelConfig``, an effdet bench, a
-            bare ``EfficientDet``, an effdet config, or an ``AnchorLabeler`` (returned as is).
-
-    The labeler is built like the one in effdet's ``DetBenchTrain`` (same anchors, IoU match
-    threshold 0.5), so the labels equal the ones the model's forward would compute.
-    """
-    from effdet.anchors import AnchorLabeler, Anchors
-    from effdet.bench import unwrap_bench
-
-    if isinstance(model_or_config, AnchorLabeler):
-        return model_or_config
-    if type(model_or_config).__name__ == "ModelConfig":  # efficientdet.model's own config
-        from .model import anchor_labeler
-
-        return anchor_labeler(model_or_config)
-    config = model_or_config
-    if isinstance(config, torch.nn.Module):
-        config = unwrap_bench(config).config
-    if not hasattr(config, "num_levels") or not hasattr(config, "image_size"):
-        raise TypeError(
-            f"make_anchor_labeler needs an effdet model, bench, config or AnchorLabeler; got "
-            f"{type(model_or_config).__name__}"
-        )
-    return AnchorLabeler(Anchors.from_config(config), config.num_classes, match_threshold=0.5)
 
 
 # -- DataLoaders ----------------------------------------------------------------------------
@@ -347,7 +318,7 @@ def show_batch(
         record = records[i] if i < len(records) else None
         cm = class_map or (record.class_map if record is not None else None)
         if "bbox" in targets:
-            xyxy = targets["bbox"][i].detach().cpu().numpy().reshape(-1, 4)[:, [1, 0, 3, 2]]
+            xyxy = yxyx_to_xyxy(targets["bbox"][i].detach().cpu().numpy().reshape(-1, 4))
             ids = [int(c) for c in targets["cls"][i].tolist()]
         else:
             xyxy, ids = np.zeros((0, 4)), []

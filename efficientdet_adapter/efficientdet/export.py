@@ -36,21 +36,18 @@ import torch
 from effdet.efficientdet import HeadNet
 from torch import nn
 
+from ._targets import label_ids_from_class_index, xyxy_limits
+from .wrappers import find_network
+
 __all__ = ["export_onnx", "export_torchscript", "onnx_postprocess", "OnnxDetectionHead"]
 
 logger = logging.getLogger(__name__)
 
 
-def _network(model: nn.Module) -> nn.Module:
-    from .wrappers import find_network
-
-    return find_network(model)
-
-
 def _hw(model: nn.Module, img_size: int | Sequence[int] | None) -> tuple[int, int]:
     if img_size is None:
         config = getattr(model, "config", None)
-        size = getattr(config, "img_size", None) or _network(model).config.image_size
+        size = getattr(config, "img_size", None) or find_network(model).config.image_size
     else:
         size = img_size
     if isinstance(size, int):
@@ -69,7 +66,7 @@ class OnnxDetectionHead(nn.Module):
         super().__init__()
         from effdet.anchors import Anchors
 
-        self.net = _network(model)
+        self.net = find_network(model)
         config = self.net.config
         anchors = Anchors(  # [A, 4] yxyx, for this input size
             config.min_level,
@@ -86,7 +83,7 @@ class OnnxDetectionHead(nn.Module):
         self.k = min(int(config.max_detection_points), num_pairs)
         self.register_buffer(
             "size_xyxy",
-            torch.tensor([img_size[1], img_size[0], img_size[1], img_size[0]], dtype=torch.float32),
+            torch.tensor(xyxy_limits(*img_size), dtype=torch.float32),
             persistent=False,
         )
 
@@ -101,7 +98,7 @@ class OnnxDetectionHead(nn.Module):
         box_all = torch.cat([b.permute(0, 2, 3, 1).reshape(batch, -1, 4) for b in box_out], 1)
         top_logits, top_flat = torch.topk(cls_all.reshape(batch, -1), k=self.k, dim=1)
         anchor_idx = torch.div(top_flat, self.num_classes, rounding_mode="floor")
-        classes = top_flat - anchor_idx * self.num_classes + 1  # 1-based label ids
+        classes = label_ids_from_class_index(top_flat - anchor_idx * self.num_classes)
         codes = torch.gather(box_all, 1, anchor_idx.unsqueeze(2).expand(-1, -1, 4))
         anchors = self.anchors[anchor_idx.reshape(-1)]
         boxes = decode_box_outputs(codes.reshape(-1, 4).float(), anchors, output_xyxy=True)
@@ -163,7 +160,7 @@ def export_onnx(
             )
     finally:
         model.train(was_training)
-    logger.info("exported %s at %dx%d to %s", _network(model).config.name, h, w, path)
+    logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
     return path
 
 
@@ -229,7 +226,7 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     Example:
         >>> export_torchscript(model, "model.ts")  # efficientdet_d0 and other non-lite models
     """
-    net = _network(model)
+    net = find_network(model)
     name = str(net.config.name)
     fpn_name = str(net.config.get("fpn_name", None) or "")
     if "lite" in name or fpn_name == "bifpn_sum":

@@ -24,35 +24,42 @@ present. Targets that already hold effdet's anchor labels (``label_num_positives
 
 Labels and detections are effdet's, computed for the whole batch at once on the model's device
 (:mod:`.anchor_labels`, :mod:`.postprocess`; bit-identical to effdet's per-image loops).
+
+This module holds the model and its factory; the configuration and the names
+(:class:`ModelConfig`, :func:`list_models`, :func:`mean_std`, :func:`effdet_config`) live in
+:mod:`.config` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import fnmatch
 import logging
-import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from numbers import Integral
+from collections.abc import Callable, Iterator, Mapping
 from os import PathLike
 from typing import Any, Union
 
 import torch
 from effdet import DetBenchTrain, EfficientDet
-from effdet.anchors import AnchorLabeler, Anchors, get_feat_sizes
-from effdet.bench import _batch_detection, _post_process
-from effdet.config import get_efficientdet_config
-from effdet.config.model_config import efficientdet_model_param_dict
+from effdet.anchors import AnchorLabeler, Anchors
+from effdet.bench import _batch_detection, _post_process, unwrap_bench
 from torch import Tensor, nn
 
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import BatchError, ModelConfigError
 from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
+from .config import (
+    _NET_KWARGS,
+    ModelConfig,
+    default_img_size,
+    effdet_config,
+    list_models,
+    mean_std,
+)
 from .postprocess import detections as batched_detections
+from .resize import anchors_not_saved, set_img_size
 from .weights import WeightsReport, load_backbone_weights, load_detector_weights
+from .wrappers import find_network
 
 __all__ = [
     "ModelConfigError",
@@ -71,218 +78,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
-_FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
-_HEAD_PREFIXES = ("class_net", "box_net")
-
 Weights = Union[bool, str, PathLike, None]
 
 
-# --- names --------------------------------------------------------------------------------------
-def list_models(pattern: str | None = None) -> list[str]:
-    """effdet's config names, sorted, optionally filtered by a shell pattern.
-
-    Example:
-        >>> list_models("tf_efficientdet_lite*")[:2]
-        ['tf_efficientdet_lite0', 'tf_efficientdet_lite1']
-    """
-    names = sorted(efficientdet_model_param_dict)
-    return names if pattern is None else fnmatch.filter(names, pattern)
-
-
-def _check_name(model_name: Any) -> str:
-    if isinstance(model_name, str) and model_name in efficientdet_model_param_dict:
-        return model_name
-    close = difflib.get_close_matches(str(model_name), list_models(), n=5, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise ModelConfigError(
-        f"unknown EfficientDet model_name {model_name!r}: {hint}efficientdet.list_models() "
-        f"lists all {len(efficientdet_model_param_dict)} (e.g. 'tf_efficientdet_lite0', "
-        "'tf_efficientdet_d0', 'efficientdet_d0')"
-    )
-
-
-def mean_std(model_name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The input normalization of ``model_name``'s pretrained weights (RGB in [0, 1]).
-
-    The TF-ported lite and AdvProp (``_ap``) models use mean = std = 0.5; every other config uses
-    ImageNet's statistics (what effdet's own training scripts resolve).
-    """
-    params = efficientdet_model_param_dict[_check_name(model_name)]
-    mean = tuple(float(v) for v in params.get("mean", IMAGENET_MEAN))
-    std = tuple(float(v) for v in params.get("std", IMAGENET_STD))
-    return mean, std
-
-
-# --- config -------------------------------------------------------------------------------------
-def _nearest(side: int, stride: int) -> str:
-    down = (side // stride) * stride
-    up = down + stride
-    return f"{down} or {up}" if down > 0 else f"{up}"
-
-
-def _check_img_size(img_size: Any, stride: int, where: str) -> tuple[int, int]:
-    sides = (img_size, img_size) if isinstance(img_size, Integral) else img_size
-    ok = (
-        isinstance(sides, Sequence)
-        and len(sides) == 2
-        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sides)
-    )
-    if not ok:
-        raise ModelConfigError(
-            f"img_size must be an int or a (height, width) pair of ints, got {img_size!r} ({where})"
-        )
-    for side in sides:
-        if side <= 0 or side % stride:
-            raise ModelConfigError(
-                f"img_size {tuple(sides)} does not fit {where}: each side must be a positive "
-                f"multiple of {stride} (2**max_level); nearest valid sizes for {side}: "
-                f"{_nearest(max(int(side), 0), stride)}"
-            )
-    return int(sides[0]), int(sides[1])
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild an :class:`EfficientDetModel` (weights aside).
-
-    Attributes:
-        model_name: an effdet config name (:func:`list_models`).
-        num_classes: number of classes *including* the background (``len(class_map)``).
-        img_size: ``(height, width)`` of the model's input; an int means a square.
-        mean: RGB normalization mean (default: :func:`mean_std` of the model).
-        std: RGB normalization std (default: :func:`mean_std` of the model).
-        effdet_kwargs: effdet config overrides (``max_det_per_image``, ``soft_nms``, ...).
-
-    Example:
-        >>> ModelConfig("tf_efficientdet_lite0", num_classes=3, img_size=384).img_size
-        (384, 384)
-    """
-
-    model_name: str
-    num_classes: int
-    img_size: tuple[int, int]
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-    effdet_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        name = _check_name(self.model_name)
-        if (
-            not isinstance(self.num_classes, Integral)
-            or isinstance(self.num_classes, bool)
-            or self.num_classes < 2
-        ):
-            raise ModelConfigError(
-                f"num_classes={self.num_classes!r} for {name}: num_classes counts the background "
-                "class (pass len(class_map)), so it must be an int >= 2 (one foreground class "
-                "or more)"
-            )
-        kwargs = dict(self.effdet_kwargs)
-        _check_effdet_kwargs(name, kwargs)
-        base = get_efficientdet_config(name)
-        stride = 2 ** int(kwargs.get("max_level", base.max_level))
-        size = _check_img_size(self.img_size, stride, f"model {name}")
-        default_mean, default_std = mean_std(name)
-        mean = tuple(float(v) for v in (self.mean if self.mean is not None else default_mean))
-        std = tuple(float(v) for v in (self.std if self.std is not None else default_std))
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ModelConfigError(f"mean and std need 3 values, std > 0; got {mean}, {std}")
-        for attr, value in [("model_name", name), ("num_classes", int(self.num_classes)),
-                            ("img_size", size), ("mean", mean), ("std", std),
-                            ("effdet_kwargs", kwargs)]:
-            object.__setattr__(self, attr, value)
-
-    __hash__ = None  # effdet_kwargs is a dict
-
-    @property
-    def num_foreground(self) -> int:
-        """Classes the effdet net predicts (``num_classes - 1``)."""
-        return self.num_classes - 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-safe when ``effdet_kwargs`` is) for checkpoints."""
-        data = asdict(self)
-        data.update(img_size=list(self.img_size), mean=list(self.mean), std=list(self.std))
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`."""
-        required = ("model_name", "num_classes", "img_size")
-        missing = [k for k in required if k not in data]
-        if missing:
-            raise ModelConfigError(f"model config dict lacks {missing}: {dict(data)!r}")
-        img_size = data["img_size"]
-        return cls(
-            model_name=data["model_name"],
-            num_classes=data["num_classes"],
-            img_size=tuple(img_size) if isinstance(img_size, list) else img_size,
-            mean=tuple(data["mean"]) if data.get("mean") is not None else None,
-            std=tuple(data["std"]) if data.get("std") is not None else None,
-            effdet_kwargs=dict(data.get("effdet_kwargs") or {}),
-        )
-
-
-def _check_effdet_kwargs(model_name: str, kwargs: dict[str, Any]) -> None:
-    known = set(get_efficientdet_config(model_name)) - set(_FIXED_KEYS)
-    for key in kwargs:
-        if key == "image_size":
-            raise ModelConfigError("pass the input size as img_size=..., not image_size")
-        if key in _FIXED_KEYS:
-            raise ModelConfigError(f"effdet setting {key!r} is set by efficientdet.model itself")
-        if key not in known and key not in _NET_KWARGS:
-            close = difflib.get_close_matches(key, sorted(known | set(_NET_KWARGS)), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ModelConfigError(
-                f"unknown effdet setting {key!r} for {model_name}{hint}; valid keys: "
-                f"{', '.join(sorted(known | set(_NET_KWARGS)))}"
-            )
-
-
-def _num_anchors(cfg: Any) -> int:
-    sizes = get_feat_sizes(tuple(cfg.image_size), cfg.max_level)
-    per_location = cfg.num_scales * len(cfg.aspect_ratios)
-    return sum(h * w for h, w in sizes[cfg.min_level : cfg.max_level + 1]) * per_location
-
-
-def effdet_config(config: ModelConfig) -> Any:
-    """effdet's (OmegaConf) config for ``config``: overrides, foreground classes, ``(H, W)`` size.
-
-    ``max_detection_points`` (the top-k before NMS, 5000 by default) is lowered to the number of
-    anchor-class scores when a small image and few classes have fewer, where effdet would fail.
-    """
-    cfg = get_efficientdet_config(config.model_name)
-    for key, value in config.effdet_kwargs.items():
-        if key not in _NET_KWARGS:
-            cfg[key] = value
-    cfg.num_classes = config.num_foreground
-    cfg.image_size = tuple(config.img_size)
-    cfg.num_levels = cfg.max_level - cfg.min_level + 1
-    scores = _num_anchors(cfg) * cfg.num_classes
-    cfg.max_detection_points = min(int(cfg.max_detection_points), scores)
-    return cfg
-
-
-def anchor_labeler(config: "ModelConfig | EfficientDetModel") -> AnchorLabeler:
-    """A CPU ``effdet.anchors.AnchorLabeler`` equal to the model's, for DataLoader workers.
-
-    Its ``batch_label_anchors(boxes, classes)`` output (see ``_targets.anchor_label_targets``) can
-    ride in the targets; the model then skips its own labeling.
-    """
-    config = config.config if isinstance(config, EfficientDetModel) else config
-    cfg = effdet_config(config)
-    return AnchorLabeler(Anchors.from_config(cfg), cfg.num_classes, match_threshold=0.5)
-
-
 # --- the model ----------------------------------------------------------------------------------
-def anchors_not_saved(anchors: Anchors) -> Anchors:
-    """Keep the anchor boxes out of ``state_dict``: they follow from the config and the input
-    size (which may change, see :mod:`.resize`), and are never learned."""
-    anchors._non_persistent_buffers_set.add("boxes")
-    return anchors
-
-
 def _ignore_saved_anchors(module, state_dict, prefix, *args) -> None:
     """Files from before :func:`anchors_not_saved` (or from effdet's bench) hold anchor boxes,
     possibly for another size: drop them, the model has its own."""
@@ -362,8 +161,6 @@ class EfficientDetModel(DetBenchTrain):
 
     def set_img_size(self, img_size: int | tuple[int, int]) -> None:
         """Take ``img_size`` images from now on (progressive resizing); see :mod:`.resize`."""
-        from .resize import set_img_size
-
         set_img_size(self, img_size)
 
     @contextlib.contextmanager
@@ -514,9 +311,7 @@ def model(
         )
     mean, std = effdet_kwargs.pop("mean", None), effdet_kwargs.pop("std", None)
     if img_size is None:
-        base = get_efficientdet_config(_check_name(name))
-        stride = 2 ** int(effdet_kwargs.get("max_level", base.max_level))
-        img_size = tuple(math.ceil(s / stride) * stride for s in base.image_size)
+        img_size = default_img_size(name, effdet_kwargs.get("max_level"))
         logger.info("img_size not given: using %s for %s", img_size, name)
     config = ModelConfig(name, num_classes, img_size, mean, std, effdet_kwargs)
     return EfficientDetModel.from_config(
@@ -525,12 +320,6 @@ def model(
 
 
 # --- helpers for the training loops -------------------------------------------------------------
-def _unwrap_net(model: nn.Module) -> nn.Module:
-    from .wrappers import find_network
-
-    return find_network(model)
-
-
 def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     """``[backbone, fpn, heads]`` parameter lists (heads: class_net + box_net), e.g. for fastai.
 
@@ -541,7 +330,7 @@ def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
         >>> [len(group) for group in param_groups(m)]
         [144, 144, 84]
     """
-    net = _unwrap_net(model)
+    net = find_network(model)
     groups = [
         list(net.backbone.parameters()),
         list(net.fpn.parameters()),
@@ -553,6 +342,42 @@ def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
             f"param_groups does not cover {type(net).__name__}'s parameters once each"
         )
     return groups
+
+
+def anchor_labeler(model_or_config: Any) -> AnchorLabeler:
+    """A CPU ``effdet.anchors.AnchorLabeler`` equal to the model's, for DataLoader workers.
+
+    Built like the one in effdet's ``DetBenchTrain`` (same anchors, IoU match threshold 0.5), so
+    its ``batch_label_anchors(boxes, classes)`` output (see ``_targets.anchor_label_targets``) can
+    ride in the targets; the model then skips its own labeling. ``dataloaders.make_anchor_labeler``
+    is the same function under the name the loaders' docs use.
+
+    Args:
+        model_or_config: an :class:`EfficientDetModel` or its :class:`ModelConfig`, an effdet
+            bench (or a wrapper of one), a bare ``EfficientDet``, an effdet config, or an
+            ``AnchorLabeler`` (returned as is).
+
+    Example:
+        >>> labeler = anchor_labeler(ModelConfig("tf_efficientdet_lite0", 3, 256))
+        >>> labeler.anchors.image_size, labeler.num_classes
+        ((256, 256), 2)
+    """
+    if isinstance(model_or_config, AnchorLabeler):
+        return model_or_config
+    if isinstance(model_or_config, EfficientDetModel):
+        model_or_config = model_or_config.config
+    if isinstance(model_or_config, ModelConfig):
+        cfg = effdet_config(model_or_config)
+    else:
+        cfg = model_or_config
+        if isinstance(cfg, nn.Module):
+            cfg = unwrap_bench(cfg).config
+        if not hasattr(cfg, "num_levels") or not hasattr(cfg, "image_size"):
+            raise TypeError(
+                f"make_anchor_labeler needs an effdet model, bench, config or AnchorLabeler; got "
+                f"{type(model_or_config).__name__}"
+            )
+    return AnchorLabeler(Anchors.from_config(cfg), cfg.num_classes, match_threshold=0.5)
 
 
 def normalize_tfm(model: "EfficientDetModel | ModelConfig"):

@@ -27,9 +27,18 @@ from effdet.anchors import AnchorLabeler, Anchors
 from effdet.efficientdet import Interpolate2d, ResampleFeatureMap
 from torch import nn
 
-__all__ = ["set_img_size"]
+from .config import _NET_KWARGS, effdet_config
+
+__all__ = ["set_img_size", "anchors_not_saved"]
 
 logger = logging.getLogger(__name__)
+
+
+def anchors_not_saved(anchors: Anchors) -> Anchors:
+    """Keep the anchor boxes out of ``state_dict``: they follow from the config and the input
+    size (which may change, see :func:`set_img_size`), and are never learned."""
+    anchors._non_persistent_buffers_set.add("boxes")
+    return anchors
 
 
 def _size_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -58,8 +67,6 @@ def set_img_size(model: nn.Module, img_size: int | tuple[int, int]) -> None:
     Raises:
         ModelConfigError: the size is not valid for the model (the message lists valid ones).
     """
-    from .model import _NET_KWARGS, anchors_not_saved, effdet_config
-
     config = model.config
     new_config = dataclasses.replace(config, img_size=img_size)  # validates the size
     if tuple(new_config.img_size) == tuple(config.img_size):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import NotAModelError
+from .config import ModelConfig
 
 __all__ = ["find_bench", "find_network"]
 
@@ -63,10 +64,10 @@ def find_bench(model: nn.Module) -> nn.Module:
     Raises:
         NotAModelError: no bench inside (a bare network has no anchors or post-processing).
     """
-    from .model import EfficientDetModel
+    from effdet import DetBenchTrain
 
-    found = _find(model, EfficientDetModel)
-    if found is None:
+    found = _find(model, DetBenchTrain)  # ours is the train bench that carries a ModelConfig
+    if found is None or not isinstance(getattr(found, "config", None), ModelConfig):
         raise NotAModelError(
             f"expected the model from efficientdet.model(...) or model_from_checkpoint(...) (or a "
             f"wrapper of it), got {type(model).__name__}"

@@ -10,9 +10,16 @@ from efficientdet_adapter import BatchError, BBox, ClassMap, Record
 from efficientdet_adapter.efficientdet._targets import (
     anchor_label_targets,
     img_info,
+    img_size_wh,
+    label_ids_from_class_index,
+    num_classes_with_background,
+    num_foreground,
     predictions_from_detections,
     record_targets,
     records_targets,
+    xyxy_limits,
+    xyxy_to_yxyx,
+    yxyx_to_xyxy,
 )
 from efficientdet_adapter.efficientdet.dataloaders import build_valid_batch
 
@@ -249,3 +256,51 @@ def test_mixed_batch_loss_is_the_sum_of_its_images(bench):
     assert out["loss"].item() == pytest.approx(
         out["class_loss"].item() + weight * out["box_loss"].item(), rel=1e-6
     )
+
+
+# -- the conventions, one function each ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn, given, expected",
+    [
+        (xyxy_to_yxyx, [[1, 2, 3, 4]], [[2, 1, 4, 3]]),
+        (xyxy_to_yxyx, [[1, 2, 3, 4], [5, 6, 7, 8]], [[2, 1, 4, 3], [6, 5, 8, 7]]),
+        (yxyx_to_xyxy, [[2, 1, 4, 3]], [[1, 2, 3, 4]]),
+        (yxyx_to_xyxy, [[[0, 1, 2, 3]]], [[[1, 0, 3, 2]]]),  # any leading dims
+    ],
+)
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_box_order_swaps(fn, given, expected, kind):
+    boxes = np.asarray(given, np.float32) if kind == "numpy" else torch.tensor(given).float()
+    out = fn(boxes)
+    assert type(out) is type(boxes) and out.tolist() == expected
+    assert fn(np.zeros((0, 4))).shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "fn, given, expected",
+    [
+        (num_foreground, 3, 2),
+        (num_foreground, 2, 1),
+        (num_classes_with_background, 2, 3),
+        (num_classes_with_background, 90, 91),
+        (label_ids_from_class_index, 0, 1),
+        (label_ids_from_class_index, 89, 90),
+    ],
+)
+def test_class_id_shift(fn, given, expected):
+    assert fn(given) == expected
+
+
+def test_class_id_shift_round_trips_and_works_on_tensors():
+    assert num_classes_with_background(num_foreground(7)) == 7
+    assert label_ids_from_class_index(torch.tensor([0, 1, 4])).tolist() == [1, 2, 5]
+
+
+@pytest.mark.parametrize(
+    "height, width, wh, limits",
+    [(48, 64, (64, 48), (64, 48, 64, 48)), (384, 256, (256, 384), (256, 384, 256, 384))],
+)
+def test_size_order(height, width, wh, limits):
+    assert img_size_wh(height, width) == wh
+    assert xyxy_limits(height, width) == limits
+    assert img_info([Record(0, None, width, height)])["img_size"].tolist() == [list(wh)]
