@@ -84,9 +84,6 @@ class BBox:
         """True when the box has a positive width and height."""
         return self.xmax > self.xmin and self.ymax > self.ymin
 
-    def inside(self, img_width: float, img_height: float) -> bool:
-        return self.xmin >= 0 and self.ymin >= 0 and self.xmax <= img_width and self.ymax <= img_height
-
     def autofix(self, img_w: float, img_h: float) -> "BBox":
         """This box clipped to a ``img_w`` x ``img_h`` image.
 

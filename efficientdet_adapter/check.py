@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
+from .images import IMAGE_EXTENSIONS
 
 __all__ = ["SplitSummary", "DuplicatePair", "DatasetReport", "check_dataset", "dhash",
            "best_anchor_iou"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the one list, in images.py
 #: Hashes that differ in at most this many of 64 bits are near-duplicates.
 DUPLICATE_BITS = 4
 

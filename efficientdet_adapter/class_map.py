@@ -135,11 +135,6 @@ class ClassMap:
         self._id2class = list(other._id2class)
         self._class2id = dict(other._class2id)
 
-    def get_or_add(self, name: str) -> int:
-        """Id of ``name``, adding it at the end first if it is new."""
-        found = self._class2id.get(name)
-        return self.add_name(name) if found is None else found
-
     # -- plain data ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-safe) that :meth:`from_dict` turns back into an equal map."""

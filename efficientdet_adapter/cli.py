@@ -51,7 +51,7 @@ __all__ = ["main", "build_parser", "check_output_folder", "check_output_file"]
 logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
 IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
 MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last

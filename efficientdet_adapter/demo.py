@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
-from .writers import EXPORT_FORMATS, image_dir, write_export
+from .dataset_files import EXPORT_FORMATS, image_dir, write_export
 
 __all__ = ["DEMO_CLASSES", "demo_class_map", "demo_records", "write_demo_dataset", "main"]
 

@@ -90,7 +90,7 @@ def _effdet_name(model_name: str | None, backbone_name: str | None, where: str) 
 def _read(filename: str | Path) -> tuple[Any, str]:
     """The checkpoint's contents (weights_only) and where they came from; URLs go through the
     torch hub cache (downloaded when the hub can be reached)."""
-    from .checkpoint import _safe_load
+    from .efficientdet.checkpoint import _safe_load
 
     text = str(filename)
     if text.startswith(("http://", "https://")):
@@ -118,7 +118,8 @@ def icevision_model_from_checkpoint(
     (``is_coco=True``) and bare state dicts; ``filename`` may be a URL.
     """
     from . import efficientdet
-    from .checkpoint import _load_weights, _network, load_checkpoint_data
+    from .efficientdet.checkpoint import _load_weights, load_checkpoint_data
+    from .efficientdet.wrappers import find_network
 
     data, where = _read(filename)
     meta: Mapping[str, Any] = {}
@@ -157,7 +158,7 @@ def icevision_model_from_checkpoint(
         raise CheckpointError(f"{where}: no weights found (expected a 'state_dict')")
     model = efficientdet.model(model_name=name, num_classes=len(class_map), img_size=size,
                                pretrained_backbone=False)
-    _load_weights(_network(model), state, Path(where))
+    _load_weights(find_network(model), state, Path(where))
     model.to(device)
     if eval_mode:
         model.eval()
@@ -195,7 +196,7 @@ def save_icevision_checkpoint(
 
     ``meta`` must hold plain data only (strings, numbers, lists, dicts).
     """
-    from .checkpoint import _check_plain
+    from .efficientdet.checkpoint import _check_plain
 
     if meta is not None and not isinstance(meta, Mapping):
         raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")

@@ -32,13 +32,19 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .errors import ImageLoadError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "open_img", "image_size", "decompression_bomb_error",
-           "exif_orientation", "oriented_size", "to_rgb", "to_uint8"]
+           "exif_orientation", "pil_orientation", "swaps_sides", "oriented_size", "to_rgb",
+           "to_uint8", "IMAGE_EXTENSIONS"]
 
 logger = logging.getLogger(__name__)
 
 #: ImageNet's RGB statistics (0-1 scale): the one home of the normalization most backbones use.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+#: File suffixes (lower case) taken for images when a folder is listed: the one list of them.
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"
+)
 
 _ORIENTATION_TAG = 0x0112
 _SAMPLE_FORMAT_TAG = 339  # TIFF SampleFormat: 1 unsigned int, 2 signed int, 3 float
@@ -78,7 +84,7 @@ def exif_orientation(path: str | Path) -> int:
     """The EXIF orientation tag (1..8) of an image file; 1 when it has none."""
     try:
         with Image.open(path) as im:
-            return _orientation(im)
+            return pil_orientation(im)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return 1  # image_size / open_img report an unreadable file, naming it
 
@@ -91,15 +97,27 @@ def oriented_size(path: str | Path) -> tuple[int, int]:
         (3024, 4032)
     """
     w, h = image_size(path)
-    return (h, w) if exif_orientation(path) in (5, 6, 7, 8) else (w, h)
+    return (h, w) if swaps_sides(exif_orientation(path)) else (w, h)
 
 
-def _orientation(im: Image.Image) -> int:
+def pil_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1..8) of an open Pillow image; 1 when it has none or it is
+    malformed (the one place that reads the tag)."""
     try:
         value = int(im.getexif().get(_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a malformed EXIF block must not make the image unreadable
         return 1
     return value if 1 <= value <= 8 else 1
+
+
+def swaps_sides(orientation: int) -> bool:
+    """Whether EXIF ``orientation`` turns the image by 90 degrees (5..8): width and height swap.
+
+    Example:
+        >>> swaps_sides(6), swaps_sides(3)
+        (True, False)
+    """
+    return orientation in (5, 6, 7, 8)
 
 
 # -- pixels ---------------------------------------------------------------------------------
@@ -122,7 +140,7 @@ def open_img(path: str | Path) -> np.ndarray:
     _warn_if_truncated_images_allowed()
     try:
         with Image.open(path) as im:
-            orientation = _orientation(im)
+            orientation = pil_orientation(im)
             if im.format == "JPEG" and im.mode in ("RGB", "L"):
                 fast = _decode_jpeg_cv2(path)
                 if fast is not None:

@@ -4,6 +4,12 @@ Downstream of the model, everything speaks predictions. A :class:`Prediction` st
 detections the model returned (boxes in absolute xyxy pixels, scores, class-map label ids) and a
 ``detection_threshold``; the thresholded views (:attr:`bboxes`, :attr:`labels`, ...) apply it on
 read, so :meth:`with_threshold` re-thresholds without running the model again.
+
+Which module holds what: this one holds the :class:`Prediction` *data type*, with no model in
+sight (metrics, writers and pictures import it); running a model to get predictions
+(``predict``, ``predict_from_dl``, ``end2end_detect``) is
+:mod:`efficientdet_adapter.efficientdet.prediction`. Both names are public (IceVision code imports
+``efficientdet.predict``), so neither module is renamed.
 """
 
 from __future__ import annotations
@@ -140,17 +146,3 @@ class Prediction:
         if key in ("width", "height"):
             return getattr(self, key)
         raise KeyError(f"{key!r}: a Prediction read as IceVision's dict has keys {self._DICT_KEYS}")
-
-    def to_record(self) -> Record:
-        """The kept detections as a :class:`Record` (for writers and pictures)."""
-        return Record(
-            record_id=self.record_id,
-            filepath=self.filepath,
-            width=int(self.width or 0),
-            height=int(self.height or 0),
-            labels=self.labels,
-            label_ids=self.kept_label_ids,
-            bboxes=self.bboxes,
-            img=self.img,
-            class_map=self.class_map,
-        )

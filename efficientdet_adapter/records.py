@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are t
 
 __all__ = ["Record", "ImgSize"]
 
+#: The lists that hold one value per box.
+_PER_BOX = ("labels", "label_ids", "bboxes", "iscrowds", "areas")
+
 
 @dataclass(frozen=True)
 class ImgSize:
@@ -112,6 +115,25 @@ class Record:
         }
         lists.update(changes)
         return dataclasses.replace(self, **lists)
+
+    def select(self, indices: Sequence[int]) -> "Record":
+        """A copy holding only the boxes at ``indices`` (in that order), with their labels,
+        label ids, crowd flags and areas; a per-box list of another length than the boxes (e.g.
+        ``label_ids`` not resolved yet) is kept as it is. The image array is shared.
+
+        Example:
+            >>> r = Record(0, None, 64, 48, labels=["a", "b"], label_ids=[1, 2],
+            ...            bboxes=[BBox.from_xyxy(0, 0, 9, 9), BBox.from_xyxy(5, 5, 20, 20)])
+            >>> s = r.select([1]); s.labels, s.label_ids, s.bboxes[0].xyxy
+            (['b'], [2], (5.0, 5.0, 20.0, 20.0))
+        """
+        n = len(self.bboxes)
+        idx = [int(i) for i in indices]
+
+        def pick(values):
+            return values if values is None or len(values) != n else [values[i] for i in idx]
+
+        return self.copy(**{name: pick(getattr(self, name)) for name in _PER_BOX})
 
     def __eq__(self, other: object) -> bool:
         """Equal annotations (the loaded pixels are not compared)."""

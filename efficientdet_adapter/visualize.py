@@ -368,9 +368,7 @@ def draw_record(
     Example:
         >>> draw_record(train_records[0], return_as_pil_img=True).save("record.png")
     """
-    from .predictions import Prediction
-
-    if isinstance(record, Prediction):
+    if not isinstance(record, Record):  # a Prediction (this module sits below predictions.py)
         pred = record
         img = pred.img
         if img is None and pred.filepath is not None:

@@ -243,3 +243,16 @@ def test_bare_state_dict_default_img_size_is_valid(tmp_path):
                                                      model_name="tf_efficientdet_lite0")
     assert config.img_size == (384, 384)  # effdet's 320, rounded up to a multiple of 128
     assert class_map == cm
+
+
+def test_checkpoint_module_keeps_its_names():
+    """The module moved below the models (efficientdet/checkpoint.py); the old import path
+    still offers every public name, and the private ones the training callbacks use."""
+    import efficientdet_adapter.checkpoint as shim
+    from efficientdet_adapter.efficientdet import checkpoint as core
+
+    for name in shim.__all__ + ["_network", "_check_plain", "_umask", "model_metadata",
+                                "MAX_IMG_SIZE"]:
+        assert hasattr(shim, name), name
+    assert shim.save_checkpoint is core.save_checkpoint
+    assert shim.atomic_torch_save is core.atomic_torch_save

@@ -98,3 +98,36 @@ def test_prediction_threshold_views_keep_every_score():
     assert low.boxes.dtype == np.float32 and low.boxes.shape == (3, 4)
     with pytest.raises(ValueError, match="one row per detection"):
         Prediction(boxes=[[0, 0, 1, 1]], scores=[0.5, 0.6], label_ids=[1])
+
+
+def _three_boxes(**changes) -> Record:
+    fields = dict(labels=["a", "b", "c"], label_ids=[1, 2, 3],
+                  bboxes=[BBox.from_xyxy(i, i, i + 5, i + 5) for i in range(3)],
+                  iscrowds=[False, True, False], areas=[10.0, 20.0, 30.0])
+    fields.update(changes)
+    return Record(7, None, 64, 48, **fields)
+
+
+@pytest.mark.parametrize(
+    "indices, labels, label_ids, iscrowds, areas",
+    [
+        ([0, 2], ["a", "c"], [1, 3], [False, False], [10.0, 30.0]),
+        ([2, 0], ["c", "a"], [3, 1], [False, False], [30.0, 10.0]),  # in the order given
+        ([], [], [], [], []),
+        (np.array([1]), ["b"], [2], [True], [20.0]),
+    ],
+)
+def test_record_select_keeps_the_boxes_at_indices(indices, labels, label_ids, iscrowds, areas):
+    record = _three_boxes()
+    kept = record.select(indices)
+    assert (kept.labels, kept.label_ids, kept.iscrowds, kept.areas) == (
+        labels, label_ids, iscrowds, areas)
+    assert [b.xmin for b in kept.bboxes] == [float(i) for i in indices]
+    assert kept.record_id == 7 and (kept.width, kept.height) == (64, 48)
+    assert len(record.bboxes) == 3  # the record itself is unchanged
+
+
+def test_record_select_keeps_lists_of_another_length():
+    kept = _three_boxes(label_ids=[], iscrowds=None, areas=None).select([1])
+    assert kept.labels == ["b"] and kept.label_ids == [] and kept.iscrowds is None
+    assert kept.areas is None

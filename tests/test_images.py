@@ -286,3 +286,27 @@ def write_png_header(path, width: int, height: int):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
                      + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
     return path
+
+
+@pytest.mark.parametrize("orientation, swaps", [(1, False), (2, False), (3, False), (4, False),
+                                                (5, True), (6, True), (7, True), (8, True)])
+def test_swaps_sides(orientation, swaps):
+    assert images.swaps_sides(orientation) is swaps
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_pil_orientation_reads_the_tag(orientation):
+    im = Image.new("RGB", (4, 2))
+    im.getexif()[0x0112] = orientation
+    assert images.pil_orientation(im) == orientation
+    assert images.pil_orientation(Image.new("RGB", (4, 2))) == 1  # no tag
+
+
+def test_image_extensions_have_one_home():
+    from efficientdet_adapter import check, cli
+    from efficientdet_adapter.parsers import _files
+
+    assert cli.IMAGE_SUFFIXES is check.IMAGE_SUFFIXES is _files.IMAGE_EXTENSIONS
+    assert _files.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
+    assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"} == set(
+        images.IMAGE_EXTENSIONS)

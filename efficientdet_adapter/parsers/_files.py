@@ -6,12 +6,9 @@ import os
 from pathlib import Path
 
 from ..errors import ParseError
+from ..images import IMAGE_EXTENSIONS, pil_orientation, swaps_sides
 
 __all__ = ["IMAGE_EXTENSIONS", "list_images", "displayed_size"]
-
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -46,7 +43,7 @@ def displayed_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            orientation = pil_orientation(im)
     except FileNotFoundError:
         raise ParseError(f"{path}: image file not found") from None
     except Image.DecompressionBombError as e:
@@ -54,4 +51,4 @@ def displayed_size(path: Path) -> tuple[int, int]:
                          "file, or resize it") from None
     except (UnidentifiedImageError, OSError) as e:
         raise ParseError(f"{path}: not a readable image ({e}); remove or replace it") from None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return (height, width) if swaps_sides(orientation) else (width, height)

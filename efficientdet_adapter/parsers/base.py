@@ -28,6 +28,7 @@ from ..bbox import BBox
 from ..class_map import ClassMap
 from .. import size_check as _size_check
 from ..errors import ImageLoadError, ParseError
+from ..images import pil_orientation, swaps_sides
 from ..records import Record
 from ..size_check import fit_record
 from ..splitters import DataSplitter, RandomSplitter
@@ -420,7 +421,7 @@ class Parser:
                 raise
             self.report.add(UNREADABLE_IMAGE, str(e))
             return False
-        swaps = orientation in (5, 6, 7, 8)
+        swaps = swaps_sides(orientation)
         shown = (stored_h, stored_w) if swaps else (stored_w, stored_h)
         if r.width <= 0 or r.height <= 0:  # no size in the annotation: use what loads
             r.width, r.height = shown
@@ -460,7 +461,7 @@ def _header(r: Record) -> tuple[int, int, int]:
 
     try:
         with Image.open(r.filepath) as im:
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
+            orientation = pil_orientation(im)
             return im.size[0], im.size[1], orientation
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as e:
@@ -532,16 +533,11 @@ def _fix_boxes(r: Record, autofix: bool, report: ParseReport) -> None:
         else:
             report.add(CLIPPED_BOX, desc)
             boxes[i] = clipped
-    if drop:
-        keep = [i for i in range(len(boxes)) if i not in drop]
-        boxes = [boxes[i] for i in keep]
-        r.labels = [r.labels[i] for i in keep]
-        r.label_ids = [r.label_ids[i] for i in keep]
-        if r.iscrowds is not None:
-            r.iscrowds = [r.iscrowds[i] for i in keep]
-        if r.areas is not None:
-            r.areas = [r.areas[i] for i in keep]
     r.bboxes = boxes
+    if drop:
+        kept = r.select([i for i in range(len(boxes)) if i not in drop])
+        r.bboxes, r.labels, r.label_ids = kept.bboxes, kept.labels, kept.label_ids
+        r.iscrowds, r.areas = kept.iscrowds, kept.areas
 
 
 def _fmt(xyxy: tuple[float, ...]) -> str:

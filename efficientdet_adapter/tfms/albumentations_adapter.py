@@ -327,27 +327,21 @@ class Adapter:
         return out["image"], new_boxes, kept
 
     def __call__(self, record: Record) -> Record:
-        out = record.copy()
-        img = out.load_image()
+        img = record.copy().load_image()  # loaded into a copy: the record keeps no pixels
         n = len(record.bboxes)
         boxes = np.array([b.xyxy for b in record.bboxes], dtype=np.float32).reshape(n, 4)
         image, new_boxes, kept = self.apply(img, boxes)
         idx = kept.tolist()
-
-        def pick(values):
-            return values if values is None or len(values) != n else [values[i] for i in idx]
-
+        out = record.select(idx)  # the surviving boxes' labels, ids, crowd flags and areas
         out.img = image
         out.height, out.width = int(image.shape[0]), int(image.shape[1])
         out.bboxes = [BBox.from_xyxy(*b) for b in new_boxes.tolist()]
-        out.labels = pick(record.labels)
-        out.label_ids = [int(i) for i in pick(record.label_ids)]
-        out.iscrowds = pick(record.iscrowds)
+        out.label_ids = [int(i) for i in out.label_ids]
         if record.areas is not None and len(record.areas) == n:
             old = [record.bboxes[i].area for i in idx]
             out.areas = [
-                float(record.areas[i]) * (b.area / a if a > 0 else 1.0)
-                for i, a, b in zip(idx, old, out.bboxes)
+                float(area) * (b.area / a if a > 0 else 1.0)
+                for area, a, b in zip(out.areas, old, out.bboxes)
             ]
         return out
 

@@ -1,0 +1,164 @@
+"""The package's layers only look down: imports (top-level and inside functions alike) parsed
+with ``ast``, checked against the layer order written here, and searched for cycles."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "efficientdet_adapter"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+#: Lowest first. A module may import modules of its own layer or of the layers below it.
+LAYERS: list[tuple[str, list[str]]] = [
+    ("errors", ["errors"]),
+    ("values", ["bbox", "class_map", "images"]),
+    ("records", ["records", "size_check", "splitters"]),
+    ("pictures", ["visualize"]),
+    ("predictions", ["predictions", "metrics", "integrations", "models.inference_sahi"]),
+    ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.base", "parsers.coco",
+               "parsers.csv", "parsers.voc", "parsers.yolo", "parsers.roboflow", "parsers",
+               "dataset_files", "prediction_files", "writers", "compat", "demo"]),
+    ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
+    ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",
+                            "efficientdet.weights", "efficientdet.anchor_labels",
+                            "efficientdet.postprocess"]),
+    ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
+    ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.export",
+               "efficientdet.checkpoint"]),
+    ("running the model", ["efficientdet.dataloaders", "efficientdet.prediction",
+                           "efficientdet.tiling", "efficientdet.loop",
+                           "efficientdet.interpretation"]),
+    ("engines", ["efficientdet.fastai", "efficientdet.lightning", "efficientdet", "engines",
+                 "engines.fastai", "models.interpretation", "models.ross"]),
+    ("checkpoints", ["icevision_checkpoint", "checkpoint", "check"]),
+    ("training", ["training.devices", "training.csvlog", "training.state",
+                  "training.tensorboard_log", "training.fastai_callbacks",
+                  "training.lightning_callbacks", "training"]),
+    ("runs", ["runs"]),
+    ("applications", ["training.plots", "cli", "__main__", "models", "data",
+                      "data.convert_records_to_coco_style", "all", ""]),
+]
+
+#: Cycles that remain, each with its reason; the test also fails when one of them is gone.
+KNOWN_CYCLES = {
+    # predict(tile=...) calls predict_tiled, which predicts each tile with predict: the fix
+    # (predict passing itself to predict_tiled) belongs to efficientdet/prediction.py.
+    frozenset({"efficientdet.prediction", "efficientdet.tiling"}),
+}
+
+
+def _name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules that ``name`` imports, anywhere in its code."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif node.module == PACKAGE or (node.module or "").startswith(PACKAGE + "."):
+                target = node.module[len(PACKAGE) + 1:]
+            else:
+                continue
+            for alias in node.names:
+                full = f"{target}.{alias.name}" if target else alias.name
+                found.add(full if full in modules else target)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."):
+                    found.add(alias.name[len(PACKAGE) + 1:])
+    found.discard(name)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def _layer_of() -> dict[str, int]:
+    return {m: i for i, (_, names) in enumerate(LAYERS) for m in names}
+
+
+def _cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: set[frozenset[str]] = set()
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.add(frozenset(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_every_module_has_a_layer():
+    layers = _layer_of()
+    assert sorted(set(_modules()) - set(layers)) == []
+    assert sorted(set(layers) - set(_modules())) == []  # no stale names in the table
+    assert sum(len(names) for _, names in LAYERS) == len(layers)  # each module listed once
+
+
+def test_no_module_imports_upward():
+    layers = _layer_of()
+    upward = sorted(
+        f"{m or PACKAGE} ({LAYERS[layers[m]][0]}) imports {t} ({LAYERS[layers[t]][0]})"
+        for m, targets in _graph().items() for t in targets if layers[t] > layers[m]
+    )
+    assert upward == []
+
+
+def test_no_import_cycles():
+    cycles = _cycles(_graph())
+    assert sorted(map(sorted, cycles - KNOWN_CYCLES)) == []
+    assert sorted(map(sorted, KNOWN_CYCLES - cycles)) == []  # fixed: drop it from KNOWN_CYCLES
+
+
+@pytest.mark.parametrize(
+    "graph, expected",
+    [
+        ({"a": {"b"}, "b": set()}, set()),
+        ({"a": {"b"}, "b": {"a"}}, {frozenset({"a", "b"})}),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, {frozenset({"a", "b", "c"})}),
+    ],
+)
+def test_cycle_finder(graph, expected):
+    assert _cycles(graph) == expected
