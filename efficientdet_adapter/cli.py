@@ -35,6 +35,8 @@ from typing import Any
 from .errors import AdapterError, ImageLoadError, UsageError
 from .training.devices import PRECISIONS
 from .runs import (
+    DEMO_NUM_IMAGES,
+    DEMO_OPTIONS,
     History,
     TrainOptions,
     check_trainable,
@@ -43,6 +45,7 @@ from .runs import (
     print_metrics,
     save_model,
     save_run,
+    use_epoch_lines,
     write_predictions,
 )
 
@@ -59,14 +62,11 @@ MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
 BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
                     "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
                     "lite2-package")
-# Measured here (2 shared CPU cores): held-out AP50 0.84 after 12 epochs; with IceVision's full
-# augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
-# Chosen by bench/real_data.py on the shared real exports (README, "Real exports"): at 240 CPU s
-# per export, 256 px + flips + a peak lr of 1e-2 reach valid AP50 0.34 (brain MRI) and 0.22 (game
-# screenshots); the former defaults (384 px, IceVision's full augmentation, lr 3e-3) 0.001 on both.
-TRAIN_DEFAULTS = {"img_size": 256, "aug": "flip", "lr": 1e-2}
-DEMO_DEFAULTS = {"epochs": 12, "num_images": 240, "img_size": 256, "batch_size": 8, "lr": 1e-2,
-                 "aug": "flip"}
+# The defaults of train's and demo's training flags have one home: runs.TrainOptions (why these
+# values: its docstring). Demo: held-out AP50 0.84 after 12 epochs on 2 shared CPU cores; with
+# IceVision's full augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
+TRAIN_DEFAULTS = TrainOptions()
+DEMO_DEFAULTS = DEMO_OPTIONS
 
 
 # -- checks made before any work -------------------------------------------------------------
@@ -288,7 +288,7 @@ def cmd_train(args) -> int:
 
     if process_rank() != 0 or child:
         return 0  # DDP: rank 0 scores, plots and reports
-    final, preds = evaluate(model, valid)
+    final, preds = evaluate(model, valid, show_pbar=not use_epoch_lines(opts))
     final_row = {"valid": final, "train_seconds": round(train_s, 1)}
     save_run(model, class_map, opts, history, valid, out, final_row, extra)
     from .training.plots import plot_run
@@ -474,7 +474,7 @@ def cmd_demo(args) -> int:
     model, history, ckpt, train_s, train_cpu = _train_and_save(train, valid, class_map, opts, out,
                                                                {"demo": True})
     held_out = test or valid
-    metrics, preds = evaluate(model, held_out)
+    metrics, preds = evaluate(model, held_out, show_pbar=not use_epoch_lines(opts))
     final = {"test": metrics, "train_seconds": round(train_s, 1),
              "train_cpu_seconds": round(train_cpu, 1),
              "total_seconds": round(time.perf_counter() - start, 1)}
@@ -538,59 +538,61 @@ def _img_size(text: str) -> int:
     return value
 
 
-def _add_training_args(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> None:
+    """``train``'s and ``demo``'s training flags, each defaulting to the field of ``defaults``."""
     g = p.add_argument_group("training")
-    g.add_argument("--model", default="tf_efficientdet_lite0",
+    g.add_argument("--model", default=defaults.model_name,
                    help="effdet model name (default: %(default)s)")
-    g.add_argument("--img-size", type=_img_size, default=defaults.get("img_size", 384),
+    g.add_argument("--img-size", type=_img_size, default=defaults.img_size,
                    help="square input size in pixels, a multiple of 128 (default: %(default)s)")
-    g.add_argument("--epochs", type=_number(int, low=1), default=defaults.get("epochs", 10),
+    g.add_argument("--epochs", type=_number(int, low=1), default=defaults.epochs,
                    help="training epochs, at least 1 (default: %(default)s)")
-    g.add_argument("--batch-size", type=_number(int, low=1),
-                   default=defaults.get("batch_size", 8),
+    g.add_argument("--batch-size", type=_number(int, low=1), default=defaults.batch_size,
                    help="images per batch, at least 1 (default: %(default)s)")
-    g.add_argument("--lr", type=_number(float, low=0, low_open=True),
-                   default=defaults.get("lr", 3e-3),
+    g.add_argument("--lr", type=_number(float, low=0, low_open=True), default=defaults.lr,
                    help="peak learning rate of the one-cycle schedule (default: %(default)s)")
-    g.add_argument("--engine", choices=("fastai", "lightning"), default="fastai",
+    g.add_argument("--engine", choices=("fastai", "lightning"), default=defaults.engine,
                    help="training loop (default: %(default)s)")
-    g.add_argument("--pretrained-backbone", default="auto",
+    g.add_argument("--pretrained-backbone", default=defaults.pretrained_backbone,
                    metavar="auto|none|hub|imagenet-lite0|imagenet-lite1|imagenet-lite2|FILE",
                    help="backbone weights: auto = the packaged ImageNet Lite0/1/2 weights for "
                         "tf_efficientdet_lite0/1/2 (offline), none otherwise (default: "
                         "%(default)s)")
-    g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.get("aug", "full"),
+    g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.aug,
                    help="training augmentation: full = IceVision's aug_tfms, flip = resize, pad "
                         "and horizontal flip (default: %(default)s)")
-    g.add_argument("--freeze-epochs", type=_number(int, low=0), default=0,
-                   help="epochs with the backbone frozen first (fastai fine_tune; default: 0)")
-    g.add_argument("--num-workers", type=_number(int, low=0), default=0,
+    g.add_argument("--freeze-epochs", type=_number(int, low=0), default=defaults.freeze_epochs,
+                   help="epochs with the backbone frozen first (fastai fine_tune; default: "
+                        "%(default)s)")
+    g.add_argument("--num-workers", type=_number(int, low=0), default=defaults.num_workers,
                    help="DataLoader worker processes (default: %(default)s)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=defaults.seed,
+                   help="random seed (default: %(default)s)")
     g.add_argument("--threads", type=_number(int, low=1), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a "
                         "busy machine)")
-    g.add_argument("--patience", type=_number(int, low=1), default=None, metavar="N",
+    g.add_argument("--patience", type=_number(int, low=1), default=defaults.patience, metavar="N",
                    help="early stopping: stop after N epochs without a better validation COCO AP "
                         "(default: train every epoch)")
-    g.add_argument("--ema", action="store_true",
+    g.add_argument("--ema", action="store_true", default=defaults.ema,
                    help="keep an exponential moving average of the weights (timm ModelEmaV3); "
                         "validate it and save it as the model")
-    g.add_argument("--deterministic", action="store_true",
+    g.add_argument("--deterministic", action="store_true", default=defaults.deterministic,
                    help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
-    g.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
+    g.add_argument("--progress", choices=("auto", "bar", "lines"), default=defaults.progress,
                    help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
                         "lines otherwise (default: %(default)s)")
     d = p.add_argument_group("devices")
-    d.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N",
+    d.add_argument("--device", default=defaults.device, metavar="auto|cpu|cuda|cuda:N",
                    help="where to train; auto = the GPU when there is one (default: %(default)s)")
-    d.add_argument("--precision", choices=PRECISIONS, default="auto",
+    d.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                    help="auto = bf16-mixed on a GPU with bfloat16, 16-mixed on other GPUs, 32 on "
                         "the CPU (default: %(default)s)")
-    d.add_argument("--devices", type=_number(int, low=1), default=1, metavar="N",
+    d.add_argument("--devices", type=_number(int, low=1), default=defaults.devices, metavar="N",
                    help="GPUs (or CPU processes) per node; more than 1 trains with Lightning DDP "
                         "(--engine lightning) (default: %(default)s)")
-    d.add_argument("--num-nodes", type=_number(int, low=1), default=1, metavar="N",
+    d.add_argument("--num-nodes", type=_number(int, low=1), default=defaults.num_nodes,
+                   metavar="N",
                    help="machines for DDP (--engine lightning) (default: %(default)s)")
 
 
@@ -679,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "the held-out test images, write predictions and plots to --out.")
     p.add_argument("--out", default="runs/demo", help="output folder (default: %(default)s)")
     p.add_argument("--num-images", type=_number(int, low=MIN_DEMO_IMAGES),
-                   default=DEMO_DEFAULTS["num_images"],
+                   default=DEMO_NUM_IMAGES,
                    help=f"images to generate over train/valid/test, at least {MIN_DEMO_IMAGES} "
                         "(default: %(default)s)")
     _add_training_args(p, DEMO_DEFAULTS)
@@ -747,7 +749,7 @@ def _add_check_command(sub) -> None:
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--img-size", type=_img_size, default=TRAIN_DEFAULTS["img_size"],
+    p.add_argument("--img-size", type=_img_size, default=TRAIN_DEFAULTS.img_size,
                    help="the --img-size you will train at (default: %(default)s, train's)")
     p.add_argument("--model", default="tf_efficientdet_lite0",
                    help="effdet model whose anchors the boxes are compared with (default: "

@@ -1,8 +1,9 @@
 """The pieces of a training run, for the command line and for notebooks alike.
 
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
-(``metrics.csv``), ``devices`` (``--device``/``--precision``), ``plots`` (curves, PR curves,
-confusion matrix, augmented samples), and the engine callbacks that call them:
+(``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``devices``
+(``--device``/``--precision``), ``plots`` (curves, PR curves, confusion matrix, augmented
+samples), and the engine callbacks that call them:
 ``fastai_callbacks`` and ``lightning_callbacks`` (imported on first use: they need their extra).
 """
 

@@ -22,8 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import _umask
-
 __all__ = ["MetricsCSV", "read_metrics_csv"]
 
 
@@ -82,6 +80,8 @@ class MetricsCSV:
         for row in self.rows:
             writer.writerow({k: _cell(row.get(k)) for k in columns})
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        from ..checkpoint import _umask  # here: importing checkpoint imports effdet
+
         fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".csv.tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:

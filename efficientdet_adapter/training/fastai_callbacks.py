@@ -226,7 +226,10 @@ class RunCallback(Callback):
         self.resume_rng = None
 
     def after_step(self) -> None:
-        self.tracker.step()
+        self.tracker.step(loss=self.learn.loss.detach())
+
+    def after_fit(self) -> None:
+        self.tracker.close()  # the TensorBoard log: flushed and closed
 
     def after_batch(self) -> None:
         pred = self.learn.pred

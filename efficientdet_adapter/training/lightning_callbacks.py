@@ -154,29 +154,53 @@ class RunCheckpoint(pl.Callback):
         seed: every training epoch starts from generators seeded by ``(seed, epoch)``.
         ema: the :class:`LightningEMA` whose model is validated and saved, if any.
         history: something with ``add_step(loss)`` and ``add_epoch(row)`` (``runs.History``).
+        dataset: the training dataset, whose transform's generator is seeded with the others
+            (default: the dataset of ``trainer.train_dataloader`` once Lightning has made it).
     """
 
     def __init__(self, tracker: RunTracker, *, seed: int | None = None,
-                 ema: LightningEMA | None = None, history: Any = None) -> None:
+                 ema: LightningEMA | None = None, history: Any = None,
+                 dataset: Any = None) -> None:
         self.tracker, self.seed, self.ema, self.history = tracker, seed, ema, history
+        self.dataset = dataset
         self.last_row: dict[str, Any] | None = None
+        self._seeded: int | None = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.tracker.is_writer = trainer.is_global_zero
         if not trainer.is_global_zero:
             self.tracker.csv = None
+        if stage == "fit":
+            # Lightning makes the first epoch's iterator, and prefetches a batch, before any
+            # epoch hook (configure_optimizers' estimated_stepping_batches sets up the data):
+            # that epoch (the first of a run, or the one a resumed run repeats) is seeded here,
+            # so a resumed epoch draws exactly what the interrupted one drew
+            self._seeded = None
+            self._seed_epoch(trainer, self.tracker.state.epoch)
+
+    def _seed_epoch(self, trainer, epoch: int) -> None:
+        if self.seed is None:
+            return
+        dataset = self.dataset
+        if dataset is None:
+            dataset = getattr(trainer.train_dataloader, "dataset", None)
+        seed_epoch(self.seed, epoch, dataset)
+        self._seeded = epoch
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._t0 = time.perf_counter()
-        if self.seed is not None:
-            loader = trainer.train_dataloader
-            seed_epoch(self.seed, trainer.current_epoch, getattr(loader, "dataset", None))
+        if self._seeded != trainer.current_epoch:  # later epochs: their iterator comes next
+            self._seed_epoch(trainer, trainer.current_epoch)
+        self._seeded = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.tracker.step()
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.tracker.step(loss=None if loss is None else loss.detach())
         if self.history is not None:
-            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
             self.history.add_step(float(loss))
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self.tracker.close()  # the TensorBoard log: flushed and closed
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:

@@ -2,8 +2,8 @@
 
 The engine-agnostic core of the training callbacks (:mod:`.fastai_callbacks`,
 :mod:`.lightning_callbacks`): both call :class:`RunTracker.end_epoch` once per validated epoch,
-which decides whether the model improved, writes ``best.pt`` and ``last.pt`` and says whether
-early stopping ends the run. Files are the library's one-file checkpoints
+which decides whether the model improved, writes ``best.pt``, ``last.pt``, ``metrics.csv`` and
+the TensorBoard scalars (:mod:`.tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
 (:func:`~efficientdet_adapter.checkpoint.save_checkpoint`, loadable with
 ``torch.load(weights_only=True)``), written to a temporary file and renamed into place, so a
 crash never leaves half a checkpoint.
@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_torch_save
 from ..errors import CheckpointError, UsageError
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "RUN_FILES",
     "RunState",
     "RunTracker",
-    "atomic_torch_save",
     "rng_state",
     "set_rng_state",
     "seed_epoch",
@@ -189,11 +187,14 @@ class RunTracker:
         extra: plain data saved in every checkpoint (options, data path, ...).
         state: a :class:`RunState` to continue (``--resume``).
         is_writer: whether this process writes files (rank 0 under DDP).
+        tensorboard: also log to ``out/tensorboard`` when tensorboard is installed (see
+            :mod:`.tensorboard_log`).
     """
 
     def __init__(self, out: str | Path | None, class_map: Any, *, patience: int | None = None,
                  extra: dict[str, Any] | None = None, state: RunState | None = None,
-                 monitor: str = MONITOR, is_writer: bool = True) -> None:
+                 monitor: str = MONITOR, is_writer: bool = True,
+                 tensorboard: bool = True) -> None:
         from .csvlog import MetricsCSV
 
         if patience is not None and patience < 1:
@@ -205,13 +206,41 @@ class RunTracker:
         self.state = state or RunState()
         self.monitor = monitor
         self.is_writer = is_writer
+        self.tensorboard = tensorboard
+        self._tb: Any = None
         self.csv = MetricsCSV(self.out / "metrics.csv") if self.out is not None and is_writer \
             else None
         if self.csv is not None:
             self.csv.keep_until(self.state.epoch)  # rows of epochs a resumed run repeats go
 
-    def step(self, n: int = 1) -> None:
+    def step(self, n: int = 1, loss: Any = None) -> None:
+        """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard."""
         self.state.step += n
+        if loss is not None:
+            tb = self.tensorboard_log()
+            if tb is not None:
+                from .tensorboard_log import STEP_LOSS
+
+                tb.scalar(STEP_LOSS, loss, self.state.step)
+
+    def tensorboard_log(self):
+        """The run's :class:`~.tensorboard_log.TensorBoardLog`, opened on first use (``None``
+        without a run folder, off rank 0, with ``tensorboard=False`` or without tensorboard)."""
+        if self._tb is None and self.tensorboard and self.out is not None and self.is_writer:
+            from .tensorboard_log import TensorBoardLog, tensorboard_available
+
+            if not tensorboard_available():
+                self.tensorboard = False
+                return None
+            # events after the steps this run has (an interrupted epoch's, an earlier run's) go
+            self._tb = TensorBoardLog(self.out / "tensorboard", purge_step=self.state.step + 1)
+        return self._tb if self.is_writer else None
+
+    def close(self) -> None:
+        """Close the TensorBoard log (a later step opens a new one)."""
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
 
     def _save(self, model, name: str, train_state: dict[str, Any] | None = None) -> Path | None:
         from ..checkpoint import model_metadata, save_checkpoint
@@ -248,6 +277,9 @@ class RunTracker:
         if self.csv is not None:
             self.csv.append({"epoch": st.epoch, "step": st.step, **row,
                              "best": int(improved)})
+        tb = self.tensorboard_log()
+        if tb is not None:
+            tb.row({"epoch": st.epoch, **row, "best": int(improved)}, st.step)
         self._save(model, "last.pt", train_state if train_state is not None else {})
         if stop:
             logger.info("early stopping after epoch %d: no better %s for %d epochs (best %.4f "

@@ -1,6 +1,7 @@
 """Kill a real ``train`` with SIGKILL in the middle of an epoch, resume it, and get the run that
-was never interrupted: the same optimizer steps, the same weights, metrics.csv without gaps or
-duplicates."""
+was never interrupted: the same optimizer steps, the same weights (the EMA's and the raw ones),
+the same best score and early-stopping counter, metrics.csv without gaps or duplicates; with
+either engine."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from efficientdet_adapter.training.csvlog import read_metrics_csv
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = ["--epochs", "3", "--img-size", "128", "--batch-size", "4", "--threads", "1", "--aug",
-       "full", "--deterministic", "--progress", "lines", "--pretrained-backbone", "none"]
+       "full", "--deterministic", "--progress", "lines", "--pretrained-backbone", "none",
+       "--ema", "--patience", "5"]
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen:
@@ -28,6 +30,16 @@ def start(*args: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "efficientdet_adapter", "train", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+
+
+def raw_weights(ckpt: dict) -> dict:
+    """The trained (not averaged) weights in a ``last.pt`` of a run with ``--ema``: fastai's
+    ride along as ``model``, Lightning's in its own checkpoint dict."""
+    state = ckpt["extra"]["train_state"]
+    if "lightning" in state:
+        return {k.removeprefix("model.model."): v
+                for k, v in state["lightning"]["state_dict"].items()}
+    return state["model"]
 
 
 def last_epoch(path: Path) -> int:
@@ -40,10 +52,13 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(data, tmp_path):
+@pytest.mark.parametrize("engine", ["fastai", "lightning"])
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(engine, data, tmp_path):
+    pytest.importorskip("fastai" if engine == "fastai" else "pytorch_lightning")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    ref = start("--data", str(data), "--out", str(whole), *RUN, cwd=tmp_path)
-    victim = start("--data", str(data), "--out", str(killed), *RUN, cwd=tmp_path)
+    run = [*RUN, "--engine", engine]
+    ref = start("--data", str(data), "--out", str(whole), *run, cwd=tmp_path)
+    victim = start("--data", str(data), "--out", str(killed), *run, cwd=tmp_path)
     deadline = time.time() + 120
     while not (killed / "last.pt").exists():  # epoch 1 has finished ...
         assert victim.poll() is None and time.time() < deadline, victim.communicate()[1][-2000:]
@@ -59,6 +74,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(data, tmp_pat
     out, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 0, err[-3000:]
     assert "resuming" in out and "epoch 2/3" in out and "epoch 1/3" not in out
+    assert f"({engine}); resuming" in out
     out, err = ref.communicate(timeout=180)
     assert ref.returncode == 0, err[-3000:]
 
@@ -66,8 +82,15 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(data, tmp_pat
     b = torch.load(killed / "last.pt", weights_only=True)
     assert a["extra"]["epoch"] == b["extra"]["epoch"] == 3
     assert a["extra"]["step"] == b["extra"]["step"] > 6  # every optimizer step, none twice
-    for key, tensor in a["state_dict"].items():
+    for key, tensor in a["state_dict"].items():  # the EMA: the model users get
         torch.testing.assert_close(b["state_dict"][key], tensor, rtol=1e-4, atol=1e-5, msg=key)
+    raw_a, raw_b = raw_weights(a), raw_weights(b)
+    assert set(raw_a) == set(a["state_dict"])
+    for key, tensor in raw_a.items():  # the weights the optimizer trains
+        torch.testing.assert_close(raw_b[key], tensor, rtol=1e-4, atol=1e-5, msg=key)
+    run_a, run_b = a["extra"]["train_state"]["run"], b["extra"]["train_state"]["run"]
+    assert run_b["bad_epochs"] == run_a["bad_epochs"]  # the early-stopping counter
+    assert run_b["best_score"] == pytest.approx(run_a["best_score"], rel=1e-4)
     rows_a, rows_b = read_metrics_csv(whole / "metrics.csv"), read_metrics_csv(killed / "metrics.csv")
     assert [r["epoch"] for r in rows_b] == [1, 2, 3]
     assert [r["step"] for r in rows_b] == [r["step"] for r in rows_a]
