@@ -59,7 +59,7 @@ from .config import (
 from .postprocess import detections as batched_detections
 from .resize import anchors_not_saved, set_img_size
 from .weights import WeightsReport, load_backbone_weights, load_detector_weights
-from .wrappers import find_network
+from .wrappers import BenchType, find_network
 
 __all__ = [
     "ModelConfigError",
@@ -88,7 +88,7 @@ def _ignore_saved_anchors(module, state_dict, prefix, *args) -> None:
     state_dict.pop(f"{prefix}anchors.boxes", None)
 
 
-class EfficientDetModel(DetBenchTrain):
+class EfficientDetModel(DetBenchTrain, BenchType):
     """effdet's ``DetBenchTrain`` (labeler on) with a :class:`ModelConfig` in ``.config``.
 
     Attributes:

@@ -18,11 +18,15 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import NotAModelError
-from .config import ModelConfig
 
-__all__ = ["find_bench", "find_network"]
+__all__ = ["find_bench", "find_network", "BenchType"]
 
 _MAX_DEPTH = 6
+
+
+class BenchType:
+    """What :func:`find_bench` looks for: ``EfficientDetModel`` derives from it (this module sits
+    below the model, so it names the type without importing it)."""
 
 
 def _inner(node: nn.Module) -> nn.Module | None:
@@ -64,10 +68,8 @@ def find_bench(model: nn.Module) -> nn.Module:
     Raises:
         NotAModelError: no bench inside (a bare network has no anchors or post-processing).
     """
-    from effdet import DetBenchTrain
-
-    found = _find(model, DetBenchTrain)  # ours is the train bench that carries a ModelConfig
-    if found is None or not isinstance(getattr(found, "config", None), ModelConfig):
+    found = _find(model, BenchType)
+    if found is None:
         raise NotAModelError(
             f"expected the model from efficientdet.model(...) or model_from_checkpoint(...) (or a "
             f"wrapper of it), got {type(model).__name__}"
