@@ -23,6 +23,7 @@ from .dataloaders import (
 )
 from .export import export_onnx, export_torchscript, onnx_postprocess
 from .resize import set_img_size
+from .runtime import Accelerated, accelerate
 from .model import (
     EfficientDetModel,
     ModelConfig,
@@ -47,9 +48,11 @@ from .prediction import (
 )
 
 __all__ = [
+    "Accelerated",
     "EfficientDetModel",
     "ModelConfig",
     "ModelConfigError",
+    "accelerate",
     "anchor_labeler",
     "annotate",
     "backbones",

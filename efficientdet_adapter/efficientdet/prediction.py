@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,11 @@ import torch
 from torch import nn
 
 from ..class_map import ClassMap
-from ..errors import BatchError
+from ..errors import BatchError, UsageError
 from ..predictions import Prediction
 from ..records import Record
 from ._targets import predictions_from_detections
+from .runtime import Accelerated, check_input_size, inference_device, model_device, whole_input
 
 __all__ = [
     "detect",
@@ -66,30 +69,43 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
     The model's own post-process (top-k candidates, box decoding, clipping to the input,
     class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
-    functions of this module do).
+    functions of this module do). ``model`` may be an accelerated model
+    (:func:`~.runtime.accelerate`), whose network then runs in its faster form.
 
     Raises:
         BatchError: if the images are not the size the model was built for.
     """
     bench = _bench(model)
-    h, w = bench.config.img_size
-    if images.ndim != 4 or tuple(images.shape[-2:]) != (h, w):
-        raise BatchError(
-            f"images of shape {tuple(images.shape)} do not fit the model, built for {h}x{w} "
-            f"(height x width): transform them with tfms.A.resize_and_pad(({h}, {w}))"
-        )
-    n = images.shape[0]
-    size = torch.tensor([[float(w), float(h)]], device=images.device).expand(n, 2)
-    return bench.detect(images, img_size=size, img_scale=torch.ones(n, device=images.device))
+    check_input_size(bench, images)
+    runner = model if isinstance(model, Accelerated) else bench
+    img_size, img_scale = whole_input(images)
+    return runner.detect(images, img_size=img_size, img_scale=img_scale)
 
 
-def _device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
+def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """Resolve ``device`` (see :func:`~.runtime.inference_device`) and move the model there
+    (it stays there, as in IceVision)."""
+    dev = inference_device(device, model)
+    if model_device(model) != dev:
+        model.to(dev)
+    return dev
+
+
+def _num_workers(num_workers: int | None, device: torch.device, dataset: Any,
+                 batch_size: int) -> int:
+    """DataLoader workers for :func:`predict`. ``None``: when a GPU waits for images read from
+    files, up to 4 (one core left for the main process, no more than the batches after the
+    first); else 0 (on the CPU the model needs the cores; images in memory need no decoding)."""
+    if num_workers is not None:
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise UsageError(f"num_workers={num_workers!r}: use 0 (no worker processes) or more")
+        return num_workers
+    records = getattr(dataset, "records", None) or []
+    from_files = any(r.img is None and r.filepath is not None for r in records)
+    if device.type != "cuda" or not from_files:
+        return 0
+    batches = math.ceil(len(records) / max(1, batch_size))
+    return max(0, min(4, (os.cpu_count() or 1) - 1, batches - 1))
 
 
 # -- mapping back to the original images -----------------------------------------------------
@@ -145,7 +161,7 @@ def predict_from_dl(
     detection_threshold: float = 0.5,
     *,
     min_score: float = DEFAULT_MIN_SCORE,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     class_map: ClassMap | None = None,
 ) -> list[Prediction]:
     """Predictions for every batch of an inference loader (``efficientdet.infer_dl(dataset)``).
@@ -162,8 +178,12 @@ def predict_from_dl(
         keep_images: attach each original image (uint8 RGB) as ``pred.img``.
         detection_threshold: sets the predictions' thresholded views (all detections are kept).
         min_score: detections scoring below it are not stored at all.
-        device: where to run (default: where the model is).
+        device: where to run: ``"auto"`` (the GPU when there is one, else the CPU), ``"cpu"``,
+            ``"cuda"``, a ``torch.device``, or ``None`` (where the model is). The model is moved
+            there and stays there. See :func:`~.runtime.inference_device`.
         class_map: names for the label ids (default: each record's class map).
+
+    ``model`` may be an accelerated model (:func:`~.runtime.accelerate`: compiled, fp16).
 
     Example:
         >>> preds = predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=8))
@@ -176,7 +196,7 @@ def predict_from_dl(
     gt = originals is not None and _has_annotations(originals.values())
     if originals is None:
         logger.warning("the loader has no Dataset: boxes stay in the transformed images' pixels")
-    device = _device(model, device)
+    device = _on_device(model, device)
     was_training = model.training
     model.eval()
     preds: list[Prediction] = []
@@ -184,7 +204,7 @@ def predict_from_dl(
         total = len(infer_dl) if hasattr(infer_dl, "__len__") else None
         for batch in tqdm(infer_dl, total=total, disable=not show_pbar, desc="predict"):
             (images, _info), records = batch
-            dets = detect(model, images.to(device)).float().cpu().numpy()
+            dets = detect(model, images.to(device, non_blocking=True)).float().cpu().numpy()
             if originals is None:
                 batch_records = list(records)
             else:
@@ -205,9 +225,10 @@ def predict(
     dataset: Any,
     detection_threshold: float = 0.5,
     keep_images: bool = False,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     *,
     batch_size: int = 8,
+    num_workers: int | None = None,
     show_pbar: bool = False,
     min_score: float = DEFAULT_MIN_SCORE,
     class_map: ClassMap | None = None,
@@ -219,6 +240,10 @@ def predict(
     The dataset's transform must be deterministic (``tfms.A.resize_and_pad(size)`` plus
     ``tfms.A.Normalize(...)``); boxes come back in the pixels of the original images.
     See :func:`predict_from_dl` for the arguments.
+
+    ``num_workers``: processes that read and transform the images while the model runs (the
+    DataLoader's); ``None`` picks up to 4 when predicting on a GPU from image files, else 0 (on
+    the CPU the workers would take the cores the model computes on).
 
     ``tile=(h, w)``: predict each image in overlapping ``h`` x ``w`` crops (``overlap``: a
     fraction of the tile or pixels) and merge them with NMS in original pixels, for small objects
@@ -243,10 +268,13 @@ def predict(
             preds = [dataclasses.replace(p, class_map=class_map) for p in preds]
         return preds
 
-    dl = infer_dl(dataset, batch_size=batch_size, shuffle=False)
+    dev = _on_device(model, device)
+    workers = _num_workers(num_workers, dev, dataset, batch_size)
+    dl = infer_dl(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+                  pin_memory=dev.type == "cuda")
     return predict_from_dl(
         model, dl, show_pbar=show_pbar, keep_images=keep_images,
-        detection_threshold=detection_threshold, min_score=min_score, device=device,
+        detection_threshold=detection_threshold, min_score=min_score, device=dev,
         class_map=class_map,
     )
 
@@ -271,7 +299,7 @@ def predict_dl(
 
     dataset = infer_dl.dataset
     size = int(getattr(infer_dl, "batch_size", None) or 8)
-    device = _device(model, None)
+    device = _on_device(model, None)
     samples = [dataset[i] for i in range(len(dataset))]
     preds: list[Prediction] = []
     was_training = model.training
@@ -280,7 +308,7 @@ def predict_dl(
         for start in tqdm(range(0, len(samples), size), disable=not show_pbar, desc="predict"):
             chunk = samples[start : start + size]
             (images, _info), _records = build_infer_batch(chunk)
-            dets = detect(model, images.to(device))
+            dets = detect(model, images.to(device, non_blocking=True))
             preds += predictions_from_detections(
                 dets, chunk, detection_threshold=detection_threshold, ground_truth=False)
     finally:
@@ -314,7 +342,7 @@ def end2end_detect(
     display_label: bool = True,
     display_score: bool = True,
     min_score: float = DEFAULT_MIN_SCORE,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     **ignored: Any,
 ):
     """Detect objects in one image (a file path, an HxWx3 RGB array or a PIL image), end to end.
@@ -331,6 +359,7 @@ def end2end_detect(
         model, class_map: the trained model and its class map.
         detection_threshold: sets the prediction's thresholded views.
         return_img: also return the image with the kept boxes drawn on it.
+        device: where to run (``"auto"``: the GPU when there is one; see :func:`predict_from_dl`).
 
     Returns:
         A :class:`Prediction` in the original image's pixels, or ``(prediction, annotated
@@ -350,7 +379,7 @@ def end2end_detect(
     ds = Dataset.from_images([img], transforms, class_map=class_map)
     [pred] = predict(
         model, ds, detection_threshold=detection_threshold, keep_images=True,
-        device=device, batch_size=1, min_score=min_score, class_map=class_map,
+        device=device, batch_size=1, num_workers=0, min_score=min_score, class_map=class_map,
     )
     if isinstance(img, (str, Path)):
         pred.filepath = Path(img)
@@ -486,7 +515,7 @@ def show_results(
     num_samples: int = 6,
     ncols: int = 2,
     *,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = "auto",
     display_label: bool = True,
     display_score: bool = True,
     save_path: str | Path | None = None,
