@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
+from .dataset_files import EXPORT_FORMATS  # noqa: E402
 IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
 MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
@@ -456,11 +457,35 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _write_demo_data(out: Path, args, start: float) -> int:
+    """``demo --data-only``: the synthetic export alone, in ``--format``, summarized as parsed."""
+    from .demo import split_summary, write_demo_dataset
+    from .parsers import RoboflowParser
+
+    try:
+        write_demo_dataset(out, num_images=args.num_images, seed=args.seed, format=args.format)
+    except FileExistsError as e:
+        raise UsageError(f"--out {out}: {e}") from None
+    seconds = time.perf_counter() - start
+    parser = RoboflowParser(out)  # read it back: the summary shows what a parser sees
+    splits = dict(zip(parser.split_names, parser.parse()))
+    print(f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} "
+          f"in {seconds:.2f} s")
+    print(f"  classes: {', '.join(parser.class_map.foreground)}")
+    print("\n".join(split_summary(splits)))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import write_demo_dataset
 
     out = check_output_folder(args.out)
     start = time.perf_counter()
+    if args.data_only:
+        return _write_demo_data(out, args, start)
+    if args.format != "coco":
+        raise UsageError(f"--format {args.format}: the demo trains on its COCO export; "
+                         "other formats need --data-only")
     try:
         data = write_demo_dataset(out / "data", num_images=args.num_images, seed=args.seed)
     except FileExistsError as e:
@@ -683,6 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-images", type=_number(int, low=MIN_DEMO_IMAGES),
                    default=DEMO_NUM_IMAGES,
                    help=f"images to generate over train/valid/test, at least {MIN_DEMO_IMAGES} "
+                        "(default: %(default)s)")
+    p.add_argument("--data-only", action="store_true",
+                   help="write the synthetic export to --out and stop (no training)")
+    p.add_argument("--format", default="coco", choices=EXPORT_FORMATS,
+                   help="annotation format of the export with --data-only "
                         "(default: %(default)s)")
     _add_training_args(p, DEMO_DEFAULTS)
     p.set_defaults(func=cmd_demo, check=_check_training_args)

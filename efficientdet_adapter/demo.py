@@ -11,20 +11,17 @@ Example:
     >>> root = write_demo_dataset("demo_data", num_images=96, seed=0, format="coco")
     >>> train, valid, test = RoboflowParser(root).parse()
 
-Command line: ``python -m efficientdet_adapter.demo OUT_DIR [--format coco] [--num-images N]``.
+Command line: ``efficientdet-adapter demo --data-only --out OUT_DIR [--format coco] [--num-images N]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import colorsys
 import hashlib
 import io
 import logging
 import math
 import shutil
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -302,7 +299,8 @@ def write_demo_dataset(
     return out_dir
 
 
-def _summary(splits: dict[str, list[Record]]) -> list[str]:
+def split_summary(splits: dict[str, list[Record]]) -> list[str]:
+    """One line per split: images, boxes and images without objects."""
     lines = []
     for split, records in splits.items():
         boxes = sum(r.num_objects for r in records)
@@ -314,45 +312,6 @@ def _summary(splits: dict[str, list[Record]]) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m efficientdet_adapter.demo OUT_DIR [--format F] [--num-images N] [--seed S]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m efficientdet_adapter.demo",
-        description="Write the synthetic demo dataset as a Roboflow export.",
-    )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--format", default="coco", choices=EXPORT_FORMATS)
-    parser.add_argument("--num-images", type=int, default=96)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-size", type=int, default=160)
-    parser.add_argument("--max-size", type=int, default=320)
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    try:
-        out = write_demo_dataset(
-            args.out_dir,
-            num_images=args.num_images,
-            seed=args.seed,
-            format=args.format,
-            min_size=args.min_size,
-            max_size=args.max_size,
-        )
-    except (ValueError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    seconds = time.perf_counter() - start
-    from .parsers import RoboflowParser  # read it back: the summary shows what a parser sees
-
-    parser_ = RoboflowParser(out)
-    splits = dict(zip(parser_.split_names, parser_.parse()))
-    print(
-        f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} "
-        f"in {seconds:.2f} s"
-    )
-    print(f"  classes: {', '.join(parser_.class_map.foreground)}")
-    print("\n".join(_summary(splits)))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit("the demo data has one command now: "
+                     "efficientdet-adapter demo --data-only --out OUT_DIR [--format coco|voc|yolo|csv]")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.demo import DEMO_CLASSES, demo_records, main, write_demo_dataset
+from efficientdet_adapter.cli import main
+from efficientdet_adapter.demo import DEMO_CLASSES, demo_records, write_demo_dataset
 
 NUM_IMAGES = 40
 SPLITS = (0.7, 0.2, 0.1)
@@ -118,10 +121,27 @@ def test_refuses_foreign_folder_and_bad_arguments(tmp_path):
         demo_records(tmp_path / "y", min_size=300, max_size=200)
 
 
-def test_cli_writes_and_prints_summary(tmp_path, capsys):
-    assert main([str(tmp_path / "cli"), "--format", "voc", "--num-images", "10"]) == 0
+def test_cli_data_only_writes_and_prints_summary(tmp_path, capsys):
+    args = ["demo", "--data-only", "--out", str(tmp_path / "cli"), "--format", "voc"]
+    assert main([*args, "--num-images", "10"]) == 0
     out = capsys.readouterr().out
     assert "wrote 10 images as a Roboflow voc export" in out
     assert "classes: circle, square, star, triangle" in out
     assert re.search(r"train +7 images .* 1 without objects", out)
     assert len(list((tmp_path / "cli").rglob("*.xml"))) == 10
+
+
+def test_cli_demo_training_refuses_other_formats(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--format", "voc"]) == 2
+    err = capsys.readouterr().err
+    assert "--format voc: the demo trains on its COCO export; other formats need --data-only" in err
+    assert not (tmp_path / "d" / "data").exists()
+
+
+def test_module_entry_point_points_to_the_cli(tmp_path):
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "efficientdet_adapter.demo", str(tmp_path)],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert "efficientdet-adapter demo --data-only --out OUT_DIR" in done.stderr
+    assert list(tmp_path.iterdir()) == []
