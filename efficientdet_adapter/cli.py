@@ -335,7 +335,8 @@ def cmd_eval(args) -> int:
             f"--data {args.data}: its classes {data_map.foreground} differ from the checkpoint's "
             f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
-    metrics, _ = evaluate(model, records, device=device)
+    # a bar only where it can redraw itself: piped output would fill with carriage returns
+    metrics, _ = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
     if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -112,6 +112,7 @@ def test_eval_prints_and_writes_coco_metric(trained, data, tmp_path):
                "--split", "test", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "COCOMetric on 2 test images" in proc.stdout
+    assert "it/s]" not in proc.stderr  # piped: no progress-bar frames (text mode hides "\r")
     metrics = json.loads(out.read_text())
     assert set(COCO_KEYS) <= set(metrics) and all(-1 <= v <= 1 for v in metrics.values())
 
