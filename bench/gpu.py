@@ -1,22 +1,29 @@
-"""GPU speed: our ``detect`` and training step vs raw effdet's benches, in the same run.
+"""GPU speed: inference, prediction on files and training, ours beside raw effdet, in one run.
 
 Prints ONE JSON object:
 
-* ``inference``: for each precision (fp32, and fp16 autocast on CUDA / bf16 autocast on the CPU)
-  and batch size (1 and 64), the median latency (ms per batch) and images/s of
-  ``efficientdet.prediction.detect`` (network + batched post-processing) and of effdet's
-  ``DetBenchPredict`` (network + per-image post-processing) on the same weights and images, and
-  whether their fp32 detections are identical.
-* ``training``: images/s of a plain loop (forward with the batched anchor labeler, backward,
-  AdamW step) vs effdet's ``DetBenchTrain`` (per-image labeler) at fp32 and AMP (fp16 with a
-  GradScaler and bf16 on CUDA, bf16 on the CPU), on resident batches (no loader).
-* ``peak_memory_mib`` per section when CUDA exists; ``syncs_per_train_step`` (host-device
-  synchronizations CUDA's sync debug mode reports in one training step) for both.
+* ``inference``: per precision (fp32; fp16 autocast on CUDA, bf16 autocast on the CPU) and batch
+  size (1 and 64), the median ms per batch and images/s of ``efficientdet.prediction.detect``
+  (network + batched post-processing), of effdet's ``DetBenchPredict`` (network + per-image
+  post-processing) and of ``efficientdet.accelerate(model, precision=...)`` (channels_last and,
+  on CUDA, ``torch.compile`` with CUDA graphs), on the same weights and images; whether ours and
+  effdet's fp32 detections are identical, and how far the accelerated path's best detection per
+  image is from ours (in half precision another box can come first: a large box difference).
+* ``predict_files``: ``efficientdet.predict`` on JPEG files of 480-640 px (decode, resize, pad,
+  normalize, model, NMS, boxes back in original pixels), images/s with no loader workers, with
+  workers, and accelerated with workers.
+* ``training``: images/s of a training step at fp32 and AMP (fp16 with a GradScaler and bf16 on
+  CUDA, bf16 on the CPU), batch 16 and 32, on resident batches (no loader): a plain loop (ours:
+  batched anchor labeler; also in channels_last) beside effdet's ``DetBenchTrain`` (per-image
+  labeler), the fastai learner and the Lightning adapter; host syncs per plain step (CUDA's sync
+  debug mode).
+* ``peak_memory_mib`` per row when CUDA exists.
 
-Each timed pair alternates ours and effdet's, so a change in load hits both alike.
+Each timed group alternates its functions, so a change in load hits all of them alike. The
+optimizer is torch's AdamW everywhere (``fused=True`` on CUDA: no host sync in a GradScaler step).
 
     python bench/gpu.py                 # d0 @ 512, inference batch 1 and 64, training batch 16, 32
-    python bench/gpu.py --quick         # a tiny run (CPU: well under 2 minutes)
+    python bench/gpu.py --quick         # tiny sizes, few iterations (CPU: under 2 minutes)
 """
 
 from __future__ import annotations
@@ -28,19 +35,25 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
+import numpy as np
 import torch
 from effdet import DetBenchPredict, DetBenchTrain
 
-from efficientdet_adapter.efficientdet.loop import loss_step
+from efficientdet_adapter.efficientdet.loop import loss_step, use_channels_last
 from efficientdet_adapter.efficientdet.model import model as create_model
-from efficientdet_adapter.efficientdet.prediction import detect
+from efficientdet_adapter.efficientdet.prediction import detect, inference_tfm, predict
+from efficientdet_adapter.efficientdet.runtime import accelerate
 
 NUM_CLASSES = 5  # with the background: 4 foreground classes
 LR = 1e-4
+LIGHTNING_PRECISION = {"fp32": "32", "fp16": "16-mixed", "bf16": "bf16-mixed"}
 
 
 def _sync(device: torch.device) -> None:
@@ -66,6 +79,10 @@ def _reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
+def _adamw(params, device: torch.device, lr: float = LR, **kwargs):
+    return torch.optim.AdamW(params, lr=lr, fused=device.type == "cuda", **kwargs)
+
+
 def _distinct_scores(model: torch.nn.Module) -> None:
     """Random class-head weights: distinct scores (a fresh head scores every box alike)."""
     g = torch.Generator().manual_seed(0)
@@ -74,8 +91,8 @@ def _distinct_scores(model: torch.nn.Module) -> None:
             p.copy_(torch.randn(p.shape, generator=g) * 0.3)
 
 
-def _time_pair(fns: dict[str, Callable[[], object]], iters: int, warmup: int,
-               device: torch.device) -> dict[str, float]:
+def _time_group(fns: dict[str, Callable[[], object]], iters: int, warmup: int,
+                device: torch.device) -> dict[str, float]:
     """Median seconds per call of each function, calls alternating between them."""
     for _ in range(warmup):
         for fn in fns.values():
@@ -91,12 +108,19 @@ def _time_pair(fns: dict[str, Callable[[], object]], iters: int, warmup: int,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+# -- inference ---------------------------------------------------------------------------------
+def _accelerated(model, device: torch.device, precision: str, compile_: str | bool):
+    """An accelerated copy (its channels_last weights do not touch the other rows' model)."""
+    return accelerate(copy.deepcopy(model), device=device, precision=precision, compile=compile_)
+
+
 def bench_inference(model, args, device: torch.device, precisions: list[str]) -> dict:
     h, w = model.config.img_size
     raw = DetBenchPredict(model.model).to(device).eval()
     model.eval()
     out: dict[str, dict] = {}
     for precision in precisions:
+        fast = _accelerated(model, device, precision, args.compile)
         for batch in args.infer_batch_sizes:
             images = torch.randn(batch, 3, h, w, device=device)
             info = {"img_scale": torch.ones(batch, device=device),
@@ -110,21 +134,74 @@ def bench_inference(model, args, device: torch.device, precisions: list[str]) ->
                 with torch.no_grad(), _autocast(device, precision):
                     return raw(images, info)
 
+            def accelerated():
+                return detect(fast, images)
+
             _reset_peak(device)
-            secs = _time_pair({"ours": ours, "effdet": effdet}, args.iters, args.warmup, device)
-            entry = {
-                f"{name}_ms_per_batch": round(s * 1e3, 2) for name, s in secs.items()
-            } | {
-                f"{name}_images_per_s": round(batch / s, 1) for name, s in secs.items()
-            }
+            fast.warmup([batch])  # compile (and record the CUDA graph) outside the timing
+            fns = {"ours": ours, "effdet": effdet, "accelerated": accelerated}
+            secs = _time_group(fns, args.iters, args.warmup, device)
+            entry = {f"{name}_ms_per_batch": round(s * 1e3, 3) for name, s in secs.items()}
+            entry |= {f"{name}_images_per_s": round(batch / s, 1) for name, s in secs.items()}
             entry["speedup_vs_effdet"] = round(secs["effdet"] / secs["ours"], 3)
+            entry["accelerated_speedup_vs_effdet"] = round(secs["effdet"] / secs["accelerated"], 3)
+            entry["accelerated"] = fast.extra_repr()
             if precision == "fp32":
                 entry["detections_identical_to_effdet"] = bool(torch.equal(ours(), effdet()))
+            ref, got = ours().float(), accelerated()
+            entry["accelerated_top1_max_box_diff_px"] = round(
+                float((ref[:, 0, :4] - got[:, 0, :4]).abs().max()), 5)
+            entry["accelerated_top1_max_score_diff"] = round(
+                float((ref[:, 0, 4] - got[:, 0, 4]).abs().max()), 6)
             entry["peak_memory_mib"] = _peak_mib(device)
             out[f"{precision}_batch{batch}"] = entry
     return out
 
 
+# -- prediction on files -----------------------------------------------------------------------
+def _write_jpegs(folder: Path, n: int, low: int, high: int) -> list[Path]:
+    """``n`` JPEG photos-alike (smooth noise with shapes) of random sides in ``[low, high]``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        w, h = (int(v) for v in rng.integers(low, high + 1, 2))
+        small = rng.integers(0, 256, (max(2, h // 16), max(2, w // 16), 3), dtype=np.uint8)
+        img = Image.fromarray(small).resize((w, h), Image.BILINEAR)
+        path = folder / f"img_{i:04d}.jpg"
+        img.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def bench_predict_files(model, args, device: torch.device, precision: str) -> dict:
+    from efficientdet_adapter.dataset import Dataset
+
+    workers = args.workers
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _write_jpegs(Path(tmp), args.files, *args.file_sides)
+        ds = Dataset.from_images(files, inference_tfm(model))
+        fast = _accelerated(model, device, precision, args.compile)
+        fast.warmup(sorted({args.predict_batch_size, len(files) % args.predict_batch_size} - {0}))
+        runs = {
+            "no_workers": lambda: predict(model, ds, batch_size=args.predict_batch_size,
+                                          device=device, num_workers=0),
+            f"{workers}_workers": lambda: predict(model, ds, batch_size=args.predict_batch_size,
+                                                  device=device, num_workers=workers),
+            f"accelerated_{precision}_{workers}_workers": lambda: predict(
+                fast, ds, batch_size=args.predict_batch_size, device=device,
+                num_workers=workers),
+        }
+        _reset_peak(device)
+        secs = _time_group(runs, max(1, args.iters // 5), min(1, args.warmup), device)
+    out = {f"{name}_images_per_s": round(len(files) / s, 1) for name, s in secs.items()}
+    out |= {"files": len(files), "sides_px": list(args.file_sides),
+            "batch_size": args.predict_batch_size, "peak_memory_mib": _peak_mib(device)}
+    return out
+
+
+# -- training ----------------------------------------------------------------------------------
 def _train_batch(batch: int, size: tuple[int, int], device: torch.device, seed: int):
     """Random normalized images with 1-8 random yxyx boxes each, as effdet's targets."""
     g = torch.Generator().manual_seed(seed)
@@ -141,7 +218,7 @@ def _train_batch(batch: int, size: tuple[int, int], device: torch.device, seed: 
 
 
 def _step_fn(module, batch, precision: str, device: torch.device, ours: bool):
-    opt = torch.optim.AdamW(module.parameters(), lr=LR)
+    opt = _adamw(module.parameters(), device)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     images, targets = batch
 
@@ -174,22 +251,124 @@ def _count_syncs(step: Callable[[], None], device: torch.device) -> int | None:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
+def _resident_loader(batch, steps: int):
+    """``steps`` times the same resident batch ``((images, targets), records)``, uncollated."""
+    (images, targets) = batch
+    item = ((images, targets), [None] * images.shape[0])
+    return torch.utils.data.DataLoader([item] * steps, batch_size=None, collate_fn=lambda b: b)
+
+
+def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int,
+                 iters: int) -> float:
+    """Images/s of ``learn.fit`` (fastai's own loop, validation skipped) after ``warmup`` steps."""
+    from fastai.callback.core import Callback, CancelValidException
+    from fastai.optimizer import OptimWrapper
+
+    from efficientdet_adapter.efficientdet.fastai import learner
+
+    marks: list[float] = []
+
+    class Clock(Callback):
+        order = 100
+
+        def before_batch(self):
+            if self.training and self.iter == warmup:
+                _sync(device)
+                marks.append(time.perf_counter())
+
+        def after_train(self):
+            _sync(device)
+            marks.append(time.perf_counter())
+
+        def before_validate(self):
+            raise CancelValidException()
+
+    dl = _resident_loader(batch, warmup + iters)
+    with tempfile.TemporaryDirectory() as tmp:
+        learn = learner([dl, dl], model, cbs=[Clock()], device=device, path=tmp,
+                        opt_func=partial(OptimWrapper, opt=partial(_adamw, device=device)))
+        if precision == "fp16":
+            learn.to_fp16()
+        elif precision == "bf16":
+            learn.to_bf16()
+        with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fastai's autocast("cuda") warns on the CPU
+            learn.fit(1, lr=LR)
+    n = batch[0].shape[0]
+    return iters * n / (marks[-1] - marks[0])
+
+
+def _lightning_rate(model, batch, precision: str, device: torch.device, warmup: int,
+                    iters: int) -> float:
+    """Images/s of ``Trainer.fit`` (no validation, no logger, no bar) after ``warmup`` steps."""
+    import logging
+
+    import pytorch_lightning as pl
+
+    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+
+    marks: list[float] = []
+
+    class Adapter(ModelAdapter):
+        def configure_optimizers(self):
+            return _adamw(self.parameters(), device)
+
+    class Clock(pl.Callback):
+        def on_train_batch_start(self, trainer, module, b, batch_idx):
+            if batch_idx == warmup:
+                _sync(device)
+                marks.append(time.perf_counter())
+
+        def on_train_end(self, *args):
+            _sync(device)
+            marks.append(time.perf_counter())
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = pl.Trainer(
+            accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+            precision=LIGHTNING_PRECISION[precision], max_steps=warmup + iters, logger=False,
+            callbacks=[Clock()], enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, limit_val_batches=0, default_root_dir=tmp,
+        )
+        trainer.fit(Adapter(model), _resident_loader(batch, warmup + iters))
+    n = batch[0].shape[0]
+    return iters * n / (marks[-1] - marks[0])
+
+
 def bench_training(model, args, device: torch.device, precisions: list[str]) -> dict:
     out: dict[str, dict] = {}
     for precision in precisions:
-        for batch in args.train_batch_sizes:
+        for batch_size in args.train_batch_sizes:
+            data = _train_batch(batch_size, model.config.img_size, device, seed=batch_size)
             ours = copy.deepcopy(model).to(device).train()
+            ours_cl = use_channels_last(copy.deepcopy(model).to(device).train())
             raw = DetBenchTrain(copy.deepcopy(model.model), create_labeler=True).to(device).train()
-            data = _train_batch(batch, model.config.img_size, device, seed=batch)
             fns = {"ours": _step_fn(ours, data, precision, device, True),
+                   "ours_channels_last": _step_fn(ours_cl, data, precision, device, True),
                    "effdet": _step_fn(raw, data, precision, device, False)}
             _reset_peak(device)
-            secs = _time_pair(fns, args.iters, args.warmup, device)
-            entry = {f"{name}_images_per_s": round(batch / s, 2) for name, s in secs.items()}
+            secs = _time_group(fns, args.iters, args.warmup, device)
+            entry = {f"{name}_images_per_s": round(batch_size / s, 2) for name, s in secs.items()}
             entry["speedup_vs_effdet"] = round(secs["effdet"] / secs["ours"], 3)
             entry["peak_memory_mib"] = _peak_mib(device)
-            entry["syncs_per_train_step"] = {name: _count_syncs(fn, device) for name, fn in fns.items()}
-            out[f"{precision}_batch{batch}"] = entry
+            entry["syncs_per_train_step"] = {name: _count_syncs(fn, device)
+                                             for name, fn in fns.items()}
+            del ours, ours_cl, raw, fns
+            steps = (max(1, args.warmup), max(2, args.iters))
+            _reset_peak(device)
+            entry["fastai_images_per_s"] = round(_fastai_rate(
+                copy.deepcopy(model), data, precision, device, *steps), 2)
+            entry["fastai_peak_memory_mib"] = _peak_mib(device)
+            _reset_peak(device)
+            entry["lightning_images_per_s"] = round(_lightning_rate(
+                copy.deepcopy(model), data, precision, device, *steps), 2)
+            entry["lightning_peak_memory_mib"] = _peak_mib(device)
+            out[f"{precision}_batch{batch_size}"] = entry
+    if device.type == "cpu":
+        out["note"] = ("fastai's to_fp16/to_bf16 autocast only on CUDA: its AMP rows on the CPU "
+                       "run in fp32")
     return out
 
 
@@ -202,6 +381,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None)
     parser.add_argument("--infer-batch-sizes", type=int, nargs="+", default=None)
     parser.add_argument("--train-batch-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--files", type=int, default=None, help="JPEGs for predict (512)")
+    parser.add_argument("--workers", type=int, default=None, help="loader workers (4)")
+    parser.add_argument("--predict-batch-size", type=int, default=None, help="default 32")
+    parser.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
+                        help="torch.compile the accelerated path (auto: on CUDA)")
+    parser.add_argument("--sections", nargs="+", default=["inference", "predict_files",
+                                                          "training"])
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     args = parser.parse_args()
     quick = args.quick
@@ -211,6 +397,11 @@ def main() -> None:
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
     args.infer_batch_sizes = args.infer_batch_sizes or ([1, 4] if quick else [1, 64])
     args.train_batch_sizes = args.train_batch_sizes or ([2] if quick else [16, 32])
+    args.files = args.files or (6 if quick else 512)
+    args.file_sides = (96, 160) if quick else (480, 640)
+    args.workers = args.workers if args.workers is not None else (2 if quick else 4)
+    args.predict_batch_size = args.predict_batch_size or (4 if quick else 32)
+    args.compile = {"auto": "auto", "yes": True, "no": False}[args.compile]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -221,18 +412,21 @@ def main() -> None:
     _distinct_scores(model)
     model = model.to(device)
     started = time.perf_counter()
-    inference = bench_inference(model, args, device, ["fp32", amp[0]])
-    training = bench_training(model, args, device, ["fp32", *amp])
-    print(json.dumps({
-        "model": args.model, "img_size": args.size, "quick": quick,
-        "device": device.type,
+    report = {
+        "model": args.model, "img_size": args.size, "quick": quick, "device": device.type,
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "not available",
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "iters": args.iters, "warmup": args.warmup,
-        "inference": inference, "training": training,
-        "seconds": round(time.perf_counter() - started, 1),
-    }, indent=2))
+        "iters": args.iters, "warmup": args.warmup, "compile": args.compile,
+    }
+    if "inference" in args.sections:
+        report["inference"] = bench_inference(model, args, device, ["fp32", amp[0]])
+    if "predict_files" in args.sections:
+        report["predict_files"] = bench_predict_files(model, args, device, amp[0])
+    if "training" in args.sections:
+        report["training"] = bench_training(model, args, device, ["fp32", *amp])
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

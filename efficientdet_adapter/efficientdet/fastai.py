@@ -18,6 +18,10 @@ heads. By default (``train_bn=False``) the frozen backbone and FPN keep their Ba
 their ``state_dict`` bit-identical. Pass ``train_bn=True`` for fastai's default, which keeps
 training BatchNorm layers inside frozen groups.
 
+Mixed precision: ``learn.to_fp16()`` / ``learn.to_bf16()`` (fastai's autocast; a GPU only) train
+the network in half precision and, by default, in the ``channels_last`` layout that
+half-precision convolutions want (``learner(channels_last=...)``); the losses stay float32.
+
 Example:
     >>> from efficientdet_adapter.metrics import COCOMetric                     # doctest: +SKIP
     >>> learn = efficientdet.fastai.learner(dls=[train_dl, valid_dl], model=model,
@@ -46,7 +50,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
         "efficientdet.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
     ) from e
 
-from .loop import predictions_from_output, split_batch
+from .loop import predictions_from_output, split_batch, use_channels_last
 
 def _fix_wandb_config_of_primitives() -> bool:
     """Work around fastai issue #4173 (open; fastai 2.8.12 with fastcore >= 2.2.21):
@@ -116,9 +120,25 @@ def _freeze_bn_stats(model: nn.Module) -> int:
 
 class EfficientDetCallback(Callback):
     """Turns our batches into fastai's ``xb``/``yb`` (see the module docstring) and, unless the
-    learner has ``train_bn=True``, keeps frozen BatchNorm layers in eval mode while training."""
+    learner has ``train_bn=True``, keeps frozen BatchNorm layers in eval mode while training.
+
+    ``channels_last``: convert the network to that layout when a fit starts (``"auto"``: when it
+    runs on a GPU with fastai's ``MixedPrecision``, i.e. after ``to_fp16()``/``to_bf16()``).
+    """
 
     order = 5  # after TrainEvalCallback (-10) sets train/eval mode, before fp16 casting (9, 10)
+
+    def __init__(self, channels_last: bool | str = "auto") -> None:
+        super().__init__()
+        self.channels_last = channels_last
+
+    def before_fit(self) -> None:
+        setting = self.channels_last
+        if setting == "auto":
+            on_gpu = any(p.is_cuda for p in self.learn.model.parameters())
+            setting = on_gpu and any(isinstance(cb, fp16.MixedPrecision) for cb in self.learn.cbs)
+        if setting:
+            use_channels_last(self.learn.model)
 
     def before_train(self) -> None:
         if not getattr(self.learn, "train_bn", True):
@@ -302,6 +322,7 @@ def learner(
     cbs: Callback | Sequence[Callback] | None = None,
     metrics: Any = None,
     device: Any = None,
+    channels_last: bool | str = "auto",
     **learner_kwargs: Any,
 ) -> EfficientDetLearner:
     """A fastai learner for an EfficientDet model.
@@ -315,6 +336,8 @@ def learner(
             :func:`fastai_metrics`), or fastai metrics, which are passed through.
         device: where fastai puts the model (default: fastai's ``default_device()``, the GPU
             when there is one).
+        channels_last: train the network in the ``channels_last`` layout; ``"auto"``: on a GPU
+            in mixed precision (``learn.to_fp16()``/``to_bf16()``), see the module docstring.
         **learner_kwargs: anything ``fastai.learner.Learner`` takes (``opt_func``, ``lr``,
             ``path``, ``wd``...). Defaults here: ``splitter=efficientdet.param_groups``,
             ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss.
@@ -339,7 +362,7 @@ def learner(
     return EfficientDetLearner(
         dls=dls,
         model=model,
-        cbs=[EfficientDetCallback(), *extra],
+        cbs=[EfficientDetCallback(channels_last), *extra],
         metrics=_fastai_metric_list(metrics),
         **learner_kwargs,
     )

@@ -9,6 +9,11 @@ image over the epoch and across processes, and ``<metric.name>/<key>`` for each 
 metric's ``finalize()`` (``COCOMetric/AP (IoU=0.50:0.95) area=all``, ...). Under DDP the
 COCOMetric gathers the predictions of every process, so each reports the whole validation set.
 
+The per-step training losses go to the loggers, not to the progress bar: the bar reads its values
+on the host at every refresh, which would stop the CPU until the GPU has finished each step
+(``val_loss`` is shown, once per validation). Mixed precision (``precision="bf16-mixed"`` or
+``"16-mixed"``) on a GPU trains the network in ``channels_last`` (see ``channels_last`` below).
+
 Example:
     >>> class LightModel(efficientdet.lightning.ModelAdapter):                 # doctest: +SKIP
     ...     def configure_optimizers(self):
@@ -33,7 +38,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
     ) from e
 
 from ..predictions import Prediction
-from .loop import batch_size, loss_step, predict_step, validation_step
+from .loop import batch_size, loss_step, predict_step, use_channels_last, validation_step
 
 __all__ = ["ModelAdapter"]
 
@@ -46,6 +51,10 @@ class ModelAdapter(pl.LightningModule):
         model: an ``EfficientDetModel`` from ``efficientdet.model`` (effdet's training bench).
         metrics: engine-agnostic metrics (``accumulate(preds)`` / ``finalize() -> dict``), such
             as ``[COCOMetric()]``; fed in validation and test steps.
+        channels_last: convert the network to the ``channels_last`` layout when the fit starts
+            (see :func:`~.loop.use_channels_last`); ``"auto"``: when training on a GPU in mixed
+            precision (``precision="16-mixed"``/``"bf16-mixed"``), where half-precision
+            convolutions want it.
 
     ``predict_step`` takes inference batches (``efficientdet.infer_dl``) and returns a
     ``list[Prediction]`` per batch (``detection_threshold`` sets their thresholded views).
@@ -56,11 +65,13 @@ class ModelAdapter(pl.LightningModule):
         model: nn.Module,
         metrics: Sequence[Any] | None = None,
         detection_threshold: float = 0.5,
+        channels_last: bool | str = "auto",
     ) -> None:
         super().__init__()
         self.model = model
         self.metrics = list(metrics or [])
         self.detection_threshold = detection_threshold
+        self.channels_last = channels_last
 
     def forward(self, images: Tensor, targets: dict[str, Any]) -> dict[str, Tensor]:
         return self.model(images, targets)
@@ -74,6 +85,8 @@ class ModelAdapter(pl.LightningModule):
     # -- modes -----------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         self.train()  # before Lightning's "modules in eval mode" check; see on_train_epoch_start
+        if _wants_channels_last(self.channels_last, self.device.type, self.trainer.precision):
+            use_channels_last(self.model)
 
     def on_train_epoch_start(self) -> None:
         """Train mode for every training epoch.
@@ -91,7 +104,7 @@ class ModelAdapter(pl.LightningModule):
         bs = batch_size(batch)
         for key, value in losses.items():
             self.log(f"train_{key}", value, on_step=True, on_epoch=True, batch_size=bs,
-                     prog_bar=key == "loss", sync_dist=True)
+                     sync_dist=True)
         return losses["loss"]
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -126,3 +139,10 @@ class ModelAdapter(pl.LightningModule):
             # every process calls it, and each logs the same values.
             for key, value in metric.finalize().items():
                 self.log(f"{name}/{key}", float(value), sync_dist=True)
+
+
+def _wants_channels_last(setting: bool | str, device_type: str, precision: Any) -> bool:
+    """``"auto"``: a GPU in mixed precision (see ``ModelAdapter``'s ``channels_last``)."""
+    if setting != "auto":
+        return bool(setting)
+    return device_type == "cuda" and str(precision) in ("16-mixed", "bf16-mixed", "16", "bf16")

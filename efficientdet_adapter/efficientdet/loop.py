@@ -12,6 +12,15 @@ functions, so they compute the same thing by construction:
 
 Validation predictions are made on the transformed (resized, padded) image and compared with the
 transformed record that came with the batch, so boxes and ground truth share one pixel grid.
+
+Mixed precision: run :func:`loss_step` under ``torch.autocast`` (the engines do). Only the network
+runs in half precision; the anchor labels and effdet's loss are computed in float32 (the loss
+casts the network's outputs up), so the losses are float32. Half-precision convolutions want the
+``channels_last`` memory layout (in NCHW, cuDNN wraps each fp16/bf16 convolution in layout
+transposes): :func:`use_channels_last` converts the network, and the steps then hand it images in
+the same layout. The engines do it by default when they train on a GPU in mixed precision. No step
+reads a device value on the host (no ``.item()``, no boolean-mask indexing), so the CPU can queue
+the next step while the GPU computes.
 """
 
 from __future__ import annotations
@@ -31,11 +40,13 @@ __all__ = [
     "LOSS_KEYS",
     "batch_size",
     "eval_mode",
+    "input_memory_format",
     "loss_step",
     "predict_step",
     "predictions_from_output",
     "split_batch",
     "to_device",
+    "use_channels_last",
     "validation_step",
 ]
 
@@ -89,6 +100,34 @@ def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Convert the network's weights to the ``channels_last`` layout (or back, ``enabled=False``).
+
+    Values do not change, only their memory layout; :func:`loss_step` and
+    :func:`validation_step` then pass images in the same layout. Returns ``model``.
+
+    Example:
+        >>> use_channels_last(model)                                     # doctest: +SKIP
+        >>> input_memory_format(model)                                   # doctest: +SKIP
+        torch.channels_last
+    """
+    from .wrappers import find_network
+
+    fmt = torch.channels_last if enabled else torch.contiguous_format
+    find_network(model).to(memory_format=fmt)
+    return model
+
+
+def input_memory_format(model: nn.Module) -> torch.memory_format:
+    """``torch.channels_last`` when the network's first convolution is in that layout (see
+    :func:`use_channels_last`), else ``torch.contiguous_format``."""
+    for p in model.parameters():
+        if p.ndim == 4:
+            cl = p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+            return torch.channels_last if cl else torch.contiguous_format
+    return torch.contiguous_format
+
+
 def batch_size(batch: Sequence[Any]) -> int:
     """The number of images in a batch (not the number of boxes or target keys)."""
     (images, _), _ = batch
@@ -106,6 +145,7 @@ def loss_step(model: nn.Module, batch: Sequence[Any]) -> dict[str, Tensor]:
         >>> losses["loss"].backward()                          # doctest: +SKIP
     """
     images, targets, _ = split_batch(batch)
+    images = images.contiguous(memory_format=input_memory_format(model))
     output = model(images, targets)
     return {k: output[k] for k in LOSS_KEYS}
 
@@ -166,6 +206,7 @@ def validation_step(
         )
     device = _model_device(model)  # the batch follows the model (fastai may have moved it)
     images, targets = to_device(images, device), to_device(targets, device)
+    images = images.contiguous(memory_format=input_memory_format(model))
     with eval_mode(model), torch.no_grad():
         output = model(images, targets)
     losses = {k: output[k] for k in LOSS_KEYS}

@@ -150,33 +150,7 @@ def test_model_loss_equals_loss_with_effdet_labels(training):
     assert ours["loss"].item() > 0
 
 
-# Ops whose output shape or value the host must read from the device: each one is a
-# host-device synchronization on a GPU.
-SYNCING_OPS = {"nonzero", "_local_scalar_dense", "masked_select", "unique", "_unique2",
-               "is_nonzero", "item", "equal"}
-
-
-def syncing_ops(fn) -> list[str]:
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    seen: list[str] = []
-
-    class Record(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func.overloadpacket.__name__
-            indices = args[1] if name.startswith("index") and len(args) > 1 else ()
-            if name in SYNCING_OPS:
-                seen.append(name)
-            elif any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices or ()):
-                seen.append(f"{name} with a bool mask")  # a nonzero inside
-            return func(*args, **(kwargs or {}))
-
-    with Record():
-        fn()
-    return seen
-
-
-def test_training_forward_has_no_syncing_ops():
+def test_training_forward_has_no_syncing_ops(syncing_ops):
     """A training step's forward (labels + network + loss) never reads device data on the host;
     effdet's labeler does, once per image (its boolean mask of valid boxes)."""
     from efficientdet_adapter.efficientdet import model as create_model
