@@ -131,3 +131,40 @@ def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
     four, _ = syncs(4)
     assert four == two  # nothing per step
     assert all(torch.isfinite(torch.tensor(losses)))
+
+
+@pytest.mark.parametrize(
+    "setting, device, precision, expected",
+    [
+        ("auto", "cuda", "bf16-mixed", True),
+        ("auto", "cuda", "16-mixed", True),
+        ("auto", "cuda", "32-true", False),
+        ("auto", "cpu", "bf16-mixed", False),
+        (True, "cpu", "32-true", True),
+        (False, "cuda", "16-mixed", False),
+    ],
+)
+def test_lightning_channels_last_setting(setting, device, precision, expected):
+    pytest.importorskip("pytorch_lightning")
+    from efficientdet_adapter.efficientdet.lightning import _wants_channels_last
+
+    assert _wants_channels_last(setting, device, precision) is expected
+
+
+@pytest.mark.parametrize("setting, to_bf16, expected", [
+    ("auto", True, torch.contiguous_format),  # the CPU: fastai's autocast is CUDA-only
+    (True, False, torch.channels_last),
+    (False, True, torch.contiguous_format),
+])
+def test_fastai_channels_last_setting(model, tmp_path, setting, to_bf16, expected):
+    pytest.importorskip("fastai")
+    from efficientdet_adapter.efficientdet.fastai import EfficientDetCallback, learner
+
+    m = copy.deepcopy(model)
+    dl = torch.utils.data.DataLoader([])
+    learn = learner([dl, dl], m, device="cpu", path=tmp_path, channels_last=setting)
+    if to_bf16:
+        learn.to_bf16()
+    [callback] = [cb for cb in learn.cbs if isinstance(cb, EfficientDetCallback)]
+    callback.before_fit()
+    assert input_memory_format(m) == expected
