@@ -52,6 +52,17 @@ __all__ = ["label_anchors", "encode_boxes"]
 BOX_CODER_EPS = 1e-7
 
 
+def _to_device(t: Tensor, device: torch.device, dtype: torch.dtype | None = None) -> Tensor:
+    """``t`` (as ``dtype``) on ``device``. From the host to a GPU it goes through pinned memory:
+    a copy from pageable memory may make the host wait for the GPU's stream; a pinned one is
+    queued behind the work already there."""
+    if dtype is not None:
+        t = t.to(dtype)
+    if t.device.type == "cpu" and device.type == "cuda":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
+
+
 def _pad(
     boxes: Sequence[Tensor], classes: Sequence[Tensor], device: torch.device, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
@@ -59,10 +70,9 @@ def _pad(
     counts = [int(b.shape[0]) for b in boxes]
     batch, nmax = len(counts), max(max(counts, default=0), 1)  # one padding row if none
     cls_dtype = reduce(torch.promote_types, [c.dtype for c in classes], torch.bool)
-    flat_boxes = torch.cat([b.reshape(-1, 4) for b in boxes]).to(device, dtype, non_blocking=True)
-    flat_cls = torch.cat([c.reshape(-1) for c in classes]).to(device, cls_dtype, non_blocking=True)
-    rows = torch.cat([torch.arange(n) + i * nmax for i, n in enumerate(counts)])
-    rows = rows.to(device, non_blocking=True)
+    flat_boxes = _to_device(torch.cat([b.reshape(-1, 4) for b in boxes]), device, dtype)
+    flat_cls = _to_device(torch.cat([c.reshape(-1) for c in classes]), device, cls_dtype)
+    rows = _to_device(torch.cat([torch.arange(n) + i * nmax for i, n in enumerate(counts)]), device)
     padded_boxes = torch.zeros((batch * nmax, 4), dtype=dtype, device=device)
     padded_cls = torch.full((batch * nmax,), -1, dtype=cls_dtype, device=device)
     padded_boxes[rows] = flat_boxes
