@@ -15,8 +15,8 @@ Prints ONE JSON object:
 * ``training``: images/s of a training step at fp32 and AMP (fp16 with a GradScaler and bf16 on
   CUDA, bf16 on the CPU), batch 16 and 32, on resident batches (no loader): a plain loop (ours:
   batched anchor labeler; also in channels_last) beside effdet's ``DetBenchTrain`` (per-image
-  labeler), the fastai learner and the Lightning adapter; host syncs per plain step (CUDA's sync
-  debug mode).
+  labeler), the fastai learner (with torch's AdamW, and with fastai's default ``Adam``) and the
+  Lightning adapter; host syncs per plain step (CUDA's sync debug mode).
 * ``peak_memory_mib`` per row when CUDA exists.
 
 Each timed group alternates its functions, so a change in load hits all of them alike. The
@@ -24,6 +24,7 @@ optimizer is torch's AdamW everywhere (``fused=True`` on CUDA: no host sync in a
 
     python bench/gpu.py                 # d0 @ 512, inference batch 1 and 64, training batch 16, 32
     python bench/gpu.py --quick         # tiny sizes, few iterations (CPU: under 2 minutes)
+    python bench/gpu.py --sections inference predict_files   # a part (each under 10 minutes)
 """
 
 from __future__ import annotations
@@ -259,8 +260,9 @@ def _resident_loader(batch, steps: int):
 
 
 def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int,
-                 iters: int) -> float:
-    """Images/s of ``learn.fit`` (fastai's own loop, validation skipped) after ``warmup`` steps."""
+                 iters: int, torch_adamw: bool = True) -> float:
+    """Images/s of ``learn.fit`` (fastai's own loop, validation skipped) after ``warmup`` steps,
+    with torch's AdamW (wrapped) or fastai's default ``Adam`` (a Python loop over parameters)."""
     from fastai.callback.core import Callback, CancelValidException
     from fastai.optimizer import OptimWrapper
 
@@ -285,8 +287,9 @@ def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int
 
     dl = _resident_loader(batch, warmup + iters)
     with tempfile.TemporaryDirectory() as tmp:
+        opt = {"opt_func": partial(OptimWrapper, opt=partial(_adamw, device=device))}
         learn = learner([dl, dl], model, cbs=[Clock()], device=device, path=tmp,
-                        opt_func=partial(OptimWrapper, opt=partial(_adamw, device=device)))
+                        **(opt if torch_adamw else {}))
         if precision == "fp16":
             learn.to_fp16()
         elif precision == "bf16":
@@ -361,6 +364,8 @@ def bench_training(model, args, device: torch.device, precisions: list[str]) -> 
             entry["fastai_images_per_s"] = round(_fastai_rate(
                 copy.deepcopy(model), data, precision, device, *steps), 2)
             entry["fastai_peak_memory_mib"] = _peak_mib(device)
+            entry["fastai_default_adam_images_per_s"] = round(_fastai_rate(
+                copy.deepcopy(model), data, precision, device, *steps, torch_adamw=False), 2)
             _reset_peak(device)
             entry["lightning_images_per_s"] = round(_lightning_rate(
                 copy.deepcopy(model), data, precision, device, *steps), 2)
