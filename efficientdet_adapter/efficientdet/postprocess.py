@@ -36,6 +36,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import batched_nms
 
+from ._targets import label_ids_from_class_index
+
 __all__ = ["top_candidates", "decode_boxes", "clip_boxes", "detections"]
 
 #: effdet's IoU threshold for its (hard) class-aware NMS.
@@ -137,7 +139,7 @@ def detections(
         [
             out_boxes,
             scores.reshape(-1)[picked].unsqueeze(1),
-            (class_index.reshape(-1)[picked] + 1).unsqueeze(1).float(),
+            label_ids_from_class_index(class_index.reshape(-1)[picked]).unsqueeze(1).float(),
         ],
         dim=1,
     )

@@ -37,6 +37,7 @@ from ..predictions import Prediction
 from ..records import Record
 from ._targets import predictions_from_detections
 from .runtime import Accelerated, check_input_size, inference_device, model_device, whole_input
+from .wrappers import find_bench
 
 __all__ = [
     "detect",
@@ -56,13 +57,6 @@ DEFAULT_MIN_SCORE = 0.0
 
 
 # -- the model ---------------------------------------------------------------------------------
-def _bench(model: nn.Module) -> nn.Module:
-    """The ``EfficientDetModel`` behind a model or an engine wrapper (Lightning, DDP)."""
-    from .wrappers import find_bench
-
-    return find_bench(model)
-
-
 @torch.no_grad()
 def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """effdet's detections ``[B, K, 6]`` (``x1, y1, x2, y2, score, cls``) in input pixels.
@@ -75,7 +69,7 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     Raises:
         BatchError: if the images are not the size the model was built for.
     """
-    bench = _bench(model)
+    bench = find_bench(model)
     check_input_size(bench, images)
     runner = model if isinstance(model, Accelerated) else bench
     img_size, img_scale = whole_input(images)
@@ -324,7 +318,7 @@ def inference_tfm(model: nn.Module):
     """
     from .. import tfms
 
-    config = _bench(model).config
+    config = find_bench(model).config
     return tfms.A.Adapter(
         [*tfms.A.resize_and_pad(tuple(config.img_size)),
          tfms.A.Normalize(mean=config.mean, std=config.std)]

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import BatchError, UsageError
+from ._targets import img_size_wh
 from .wrappers import find_bench
 
 __all__ = [
@@ -108,7 +109,8 @@ def whole_input(images: Tensor) -> tuple[Tensor, Tensor]:
     """``(img_size [B, 2] (width, height), img_scale [B])`` of images that fill the input:
     detections are clipped to the input and stay in its pixels."""
     n, h, w = images.shape[0], images.shape[-2], images.shape[-1]
-    size = torch.tensor([[float(w), float(h)]], device=images.device).expand(n, 2)
+    size = torch.tensor([img_size_wh(height=float(h), width=float(w))],
+                        device=images.device).expand(n, 2)
     return size, torch.ones(n, device=images.device)
 
 
