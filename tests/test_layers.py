@@ -45,11 +45,7 @@ LAYERS: list[tuple[str, list[str]]] = [
 ]
 
 #: Cycles that remain, each with its reason; the test also fails when one of them is gone.
-KNOWN_CYCLES = {
-    # predict(tile=...) calls predict_tiled, which predicts each tile with predict: the fix
-    # (predict passing itself to predict_tiled) belongs to efficientdet/prediction.py.
-    frozenset({"efficientdet.prediction", "efficientdet.tiling"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _name(path: Path) -> str:

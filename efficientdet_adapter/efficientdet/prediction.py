@@ -253,11 +253,17 @@ def predict(
     from .dataloaders import infer_dl
 
     if tile is not None:
+        from ..dataset import Dataset
         from .tiling import predict_tiled
 
-        preds = predict_tiled(model, dataset, tile, overlap, detection_threshold,
-                              min_score=min_score, batch_size=batch_size, device=device,
-                              keep_images=keep_images)
+        tile_tfm = inference_tfm(model)
+
+        def predict_crops(crops: list[Record]) -> list[Prediction]:
+            return predict(model, Dataset(crops, tile_tfm), detection_threshold=0.0,
+                           batch_size=batch_size, device=device, min_score=min_score)
+
+        preds = predict_tiled(dataset, tile, overlap, detection_threshold,
+                              predict_crops=predict_crops, keep_images=keep_images)
         if class_map is not None:
             preds = [dataclasses.replace(p, class_map=class_map) for p in preds]
         return preds

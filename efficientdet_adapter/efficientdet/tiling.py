@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,49 +160,45 @@ def merge_tiles(
 
 
 def predict_tiled(
-    model: Any,
     dataset: Any,
     tile: Sequence[int],
     overlap: float | int = 0.25,
     detection_threshold: float = 0.5,
     *,
+    predict_crops: Callable[[list[Record]], list[Prediction]],
     iou_threshold: float = 0.5,
     max_det: int = 300,
-    min_score: float = 0.0,
-    batch_size: int = 8,
-    device: str | torch.device | None = None,
     keep_images: bool = False,
 ) -> list[Prediction]:
-    """Predict each image of ``dataset`` tile by tile (called by ``efficientdet.predict(tile=...)``).
+    """Predict each image of ``dataset`` tile by tile; what ``efficientdet.predict(model, dataset,
+    tile=...)`` runs (call that: it supplies ``predict_crops``).
 
-    Each tile is resized and padded to the model's ``img_size`` like a whole image would be, so
-    a tile of the model's own size shows objects at their original size. Boxes come back in the
-    original images' pixels (see the module's docstring for the merge).
+    Boxes come back in the original images' pixels (see the module's docstring for the merge).
+    This module runs no model itself: ``predict_crops`` does, so that tiling sits beside
+    prediction without importing it.
 
     Args:
-        model: the model from ``efficientdet.model`` or ``model_from_checkpoint``.
-        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` (its records are what count;
-            the model's inference transform is used for the tiles).
+        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` (its records are what count).
         tile: ``(height, width)`` of a tile in original pixels.
         overlap: between neighbouring tiles: a fraction of the tile (``0.25``) or pixels.
         detection_threshold: sets the predictions' thresholded views.
+        predict_crops: ``crop records -> one Prediction per crop, in order``, every detection
+            kept, boxes in the crop's own pixels. ``predict`` gives one that resizes and pads each
+            tile to the model's ``img_size`` like a whole image (its inference transform), so a
+            tile of the model's own size shows objects at their original size.
         iou_threshold, max_det: of the merge (:func:`merge_tiles`).
-        min_score: detections below it are not stored.
+        keep_images: attach each original image as ``pred.img``.
 
     Example:
-        >>> preds = predict_tiled(model, Dataset.from_images(["big.jpg"]), tile=(384, 384))
-        ... # doctest: +SKIP
+        >>> preds = efficientdet.predict(model, Dataset.from_images(["big.jpg"]),
+        ...                              tile=(384, 384))      # doctest: +SKIP
     """
-    from ..dataset import Dataset
-    from .prediction import inference_tfm, predict
-
     records = getattr(dataset, "records", None)
     if records is None:
         raise BatchError("tiled prediction needs a Dataset (efficientdet_adapter.Dataset) whose "
                          "records name the images")
     tile = (int(tile[0]), int(tile[1]))
     overlap_px = overlap_pixels(tile, overlap)
-    tfm = inference_tfm(model)
     gt = any(r.bboxes for r in records)
     preds = []
     for record in records:
@@ -215,8 +211,10 @@ def predict_tiled(
                    img=np.ascontiguousarray(img[t.y0:t.y1, t.x0:t.x1]))
             for i, t in enumerate(tiles)
         ]
-        tile_preds = predict(model, Dataset(crops, tfm), detection_threshold=0.0,
-                             batch_size=batch_size, device=device, min_score=min_score)
+        tile_preds = predict_crops(crops)
+        if len(tile_preds) != len(tiles):
+            raise BatchError(f"predict_crops returned {len(tile_preds)} predictions for "
+                             f"{len(tiles)} tiles: it must return one per crop, in order")
         boxes, scores, labels = merge_tiles(
             tiles, [(p.boxes, p.scores, p.label_ids) for p in tile_preds], width, height,
             overlap_px, iou_threshold=iou_threshold, max_det=max_det)
