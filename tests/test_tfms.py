@@ -183,8 +183,38 @@ def test_geometry_inverts_resize_and_pad(w, h, size, scale, offset):
     np.testing.assert_allclose(g.to_original(g.to_transformed(boxes)), boxes, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        [albumentations.Resize(50, 120)],
+        [albumentations.SmallestMaxSize(max_size=48)],
+        [albumentations.LongestMaxSize(max_size_hw=(64, None))],
+        [albumentations.SmallestMaxSize(max_size_hw=(40, 90))],
+        [albumentations.PadIfNeeded(200, 150, position="bottom_right", border_mode=0)],
+        [albumentations.PadIfNeeded(None, None, pad_height_divisor=32, pad_width_divisor=48,
+                                    border_mode=0)],
+        [albumentations.LongestMaxSize(max_size=80), A.Normalize(),
+         albumentations.PadIfNeeded(96, 96, position="top_left", border_mode=0),
+         albumentations.Resize(64, 64)],
+    ],
+    ids=["resize", "smallest", "longest-h", "smallest-hw", "pad-corner", "pad-divisor", "chain"],
+)
+@pytest.mark.parametrize("w,h", [(100, 60), (37, 141), (333, 61)])
+def test_geometry_from_declared_sizes_matches_what_the_transform_does(pipeline, w, h):
+    """geometry() runs nothing: its size, scale and offset equal the transformed image's."""
+    adapter = A.Adapter(pipeline)
+    g = tfms.geometry(adapter, w, h)
+    assert (g.src_width, g.src_height) == (g.source.width, g.source.height) == (w, h)
+    boxes = np.array([[0.0, 0.0, w, h], [w / 4, h / 3, w / 2, h * 0.9]])
+    out = adapter(_record(w=w, h=h, boxes=[tuple(b) for b in boxes]))
+    assert (out.height, out.width) == out.img.shape[:2] == (g.height, g.width)
+    np.testing.assert_allclose(g.to_transformed(boxes), [b.xyxy for b in out.bboxes], atol=2e-3)
+
+
 def test_geometry_refuses_random_pipelines():
     with pytest.raises(ValueError, match="deterministic resize/pad pipeline"):
         tfms.geometry(A.Adapter(A.aug_tfms(64)), 100, 60)
     with pytest.raises(ValueError, match="flips or rotates"):
         tfms.geometry(A.Adapter([albumentations.HorizontalFlip(p=1.0)]), 100, 60)
+    with pytest.raises(ValueError, match=r"LongestMaxSize\(p=0.5\) is applied at random"):
+        tfms.geometry(A.Adapter([albumentations.LongestMaxSize(max_size=64, p=0.5)]), 100, 60)

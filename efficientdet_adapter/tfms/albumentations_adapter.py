@@ -3,8 +3,8 @@
 - :class:`Adapter` turns a list of albumentations transforms into ``record -> transformed copy``.
 - :func:`aug_tfms`, :func:`resize_and_pad`, :func:`resize` build IceVision's standard lists.
 - :class:`Normalize` is a fast drop-in for ``albumentations.Normalize`` (one table lookup).
-- :func:`geometry` reads the scale and offset of a deterministic (inference) pipeline, to map
-  predicted boxes back onto the original image.
+- :func:`geometry` computes the scale and offset of a deterministic (inference) pipeline from
+  its declared sizes, to map predicted boxes back onto the original image.
 - Any other name (``tfms.A.HorizontalFlip``, ``tfms.A.Blur``, ...) is albumentations' own class,
   reached through a module ``__getattr__``, so IceVision code keeps working unchanged.
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
-from ..records import Record
+from ..records import ImgSize, Record
 
 __all__ = [
     "Adapter",
@@ -279,7 +279,6 @@ class Adapter:
             warnings.filterwarnings("ignore", message="Got processor for bboxes")
             self._pipeline = self._compose()
         self._pid = os.getpid()
-        self._geometry_cache: dict[tuple[int, int], Geometry] = {}
 
     def _compose(self) -> _albu.Compose:
         return _albu.Compose(
@@ -355,20 +354,35 @@ def _loaded_torch_data():
 # -- geometry of a deterministic pipeline ---------------------------------------------------
 @dataclass(frozen=True)
 class Geometry:
-    """Where an image of ``src_width`` x ``src_height`` lands in a deterministic pipeline.
+    """Where an image of size ``source`` lands in a deterministic pipeline.
 
-    ``x_transformed = x_original * scale_x + offset_x`` (and likewise for y); the output image is
-    ``width`` x ``height``.
+    ``x_transformed = x_original * scale_x + offset_x`` (and likewise for y); the output image has
+    size ``size``. Sizes are :class:`~efficientdet_adapter.records.ImgSize` (named ``width`` and
+    ``height``); ``width``/``height`` and ``src_width``/``src_height`` read them.
     """
 
     scale_x: float
     scale_y: float
     offset_x: float
     offset_y: float
-    width: int
-    height: int
-    src_width: int
-    src_height: int
+    size: ImgSize
+    source: ImgSize
+
+    @property
+    def width(self) -> int:
+        return self.size.width
+
+    @property
+    def height(self) -> int:
+        return self.size.height
+
+    @property
+    def src_width(self) -> int:
+        return self.source.width
+
+    @property
+    def src_height(self) -> int:
+        return self.source.height
 
     def to_original(self, boxes: np.ndarray, clip: bool = True) -> np.ndarray:
         """``[N, 4]`` xyxy boxes of the transformed image in pixels of the original image."""
@@ -388,55 +402,110 @@ class Geometry:
         return b * scale + offset
 
 
-def _snap(value: float, tol: float = 1e-3) -> float:
-    """Sizes and pads are whole pixels: undo albumentations' float32 round-off."""
-    nearest = round(value)
-    return float(nearest) if abs(value - nearest) < tol else float(value)
+class _NoInverse(ValueError):
+    pass
+
+
+def _resized(t: _albu.BasicTransform, size: ImgSize) -> ImgSize:
+    """The size a resize transform gives an image of ``size`` (albumentations 2's own rule:
+    one scale for both sides, each side ``max(1, round(side * scale))``)."""
+    if isinstance(t, _albu.Resize):
+        return ImgSize(width=int(t.width), height=int(t.height))
+    h, w = size.height, size.width
+    longest = isinstance(t, _albu.LongestMaxSize)
+    if t.max_size is not None:
+        if not isinstance(t.max_size, int):
+            raise _NoInverse(f"{type(t).__name__}(max_size={t.max_size!r}) picks a size at random")
+        scale = t.max_size / (max(h, w) if longest else min(h, w))
+    else:
+        max_h, max_w = t.max_size_hw
+        if max_h is not None and max_w is not None:
+            pick = min if longest else max
+            scale = pick(max_h / h, max_w / w)
+        elif max_h is not None:
+            scale = max_h / h
+        else:
+            scale = max_w / w
+    return ImgSize(width=max(1, round(w * scale)), height=max(1, round(h * scale)))
+
+
+def _padding(current: int, min_size: int | None, divisor: int | None) -> tuple[int, int]:
+    """``(before, after)`` padding of one side, as albumentations 2's ``PadIfNeeded`` centres it."""
+    if min_size is not None:
+        if current < min_size:
+            before = int((min_size - current) / 2.0)
+            return before, min_size - current - before
+    elif divisor is not None and current % divisor:
+        total = divisor - current % divisor
+        return total // 2, total - total // 2
+    return 0, 0
+
+
+_PAD_POSITIONS = {  # position -> (top share, left share) of the whole padding, None: centred
+    "center": None, "top_left": (0, 0), "top_right": (0, 1), "bottom_left": (1, 0),
+    "bottom_right": (1, 1),
+}
+
+
+def _padded(t: _albu.PadIfNeeded, size: ImgSize) -> tuple[int, int, ImgSize]:
+    """``(pad_left, pad_top, padded size)`` of a ``PadIfNeeded`` on an image of ``size``."""
+    if t.position not in _PAD_POSITIONS:
+        raise _NoInverse(f"PadIfNeeded(position={t.position!r}) places the image at random")
+    top, bottom = _padding(size.height, t.min_height, t.pad_height_divisor)
+    left, right = _padding(size.width, t.min_width, t.pad_width_divisor)
+    out = ImgSize(width=size.width + left + right, height=size.height + top + bottom)
+    corner = _PAD_POSITIONS[t.position]
+    if corner is not None:
+        top, left = corner[0] * (top + bottom), corner[1] * (left + right)
+    return left, top, out
+
+
+def _step(t: _albu.BasicTransform, size: ImgSize) -> tuple[float, float, float, float, ImgSize]:
+    """``(scale_x, scale_y, offset_x, offset_y, output size)`` of one transform, from the sizes
+    and parameters it declares (nothing is run)."""
+    if isinstance(t, _albu.ImageOnlyTransform):
+        return 1.0, 1.0, 0.0, 0.0, size  # pixel values only (Normalize, colour, blur...)
+    if getattr(t, "p", 1.0) < 1.0:
+        raise _NoInverse(f"{type(t).__name__}(p={t.p}) is applied at random")
+    if isinstance(t, (_albu.LongestMaxSize, _albu.SmallestMaxSize, _albu.Resize)):
+        out = _resized(t, size)
+        return out.width / size.width, out.height / size.height, 0.0, 0.0, out
+    if isinstance(t, _albu.PadIfNeeded):
+        left, top, out = _padded(t, size)
+        return 1.0, 1.0, float(left), float(top), out
+    raise _NoInverse(f"{type(t).__name__} is random, crops, flips or rotates the image")
 
 
 def geometry(adapter: Adapter, width: int, height: int) -> Geometry:
     """The per-axis scale and offset that ``adapter`` applies to a ``width`` x ``height`` image.
 
-    Works for pipelines that only resize, pad and crop deterministically (such as
-    :func:`resize_and_pad` plus :class:`Normalize`): it transforms a probe image with two probe
-    boxes and reads where they land (results cached per size).
+    Computed from the sizes the transforms declare (``LongestMaxSize``/``SmallestMaxSize``/
+    ``Resize`` and ``PadIfNeeded`` parameters, as :func:`resize_and_pad` builds them, with the
+    rounding albumentations applies); pixel-only transforms (:class:`Normalize`, colour) change
+    nothing. No image is transformed.
 
     Raises:
-        ValueError: if the pipeline is random, flips or rotates (no scale-and-offset inverse).
+        ValueError: if a transform is random, crops, flips or rotates (no scale-and-offset
+            inverse), or is not one of those above.
 
     Example:
         >>> g = geometry(Adapter(resize_and_pad(384)), width=640, height=480)
-        >>> (g.scale_x, g.offset_y)
-        (0.6, 48.0)
+        >>> (g.scale_x, g.offset_y, g.size)
+        (0.6, 48.0, ImgSize(width=384, height=384))
     """
-    key = (int(width), int(height))
-    if key in adapter._geometry_cache:
-        return adapter._geometry_cache[key]
-    probe = np.zeros((height, width, 3), dtype=np.uint8)
-    boxes = np.array([[0, 0, width, height], [width / 4, height / 4, width / 2, height / 2]])
-    runs = []
-    for _ in range(3):
-        image, out, kept = adapter.apply(probe, boxes)
-        runs.append((image.shape[:2], out.round(4).tolist(), kept.tolist()))
-    (out_h, out_w), landed, kept = runs[0]
-    if any(r != runs[0] for r in runs[1:]) or kept != [0, 1]:
-        raise ValueError(
-            f"{adapter!r} is random or crops the image away: geometry() needs a deterministic "
-            f"resize/pad pipeline such as resize_and_pad(size)"
-        )
-    (x0, y0, x1, y1), (ix0, iy0, ix1, iy1) = landed
-    g = Geometry(
-        scale_x=_snap(x1 - x0) / width,
-        scale_y=_snap(y1 - y0) / height,
-        offset_x=_snap(x0),
-        offset_y=_snap(y0),
-        width=int(out_w),
-        height=int(out_h),
-        src_width=int(width),
-        src_height=int(height),
-    )
-    expected = g.to_transformed(boxes[1:])[0]
-    if not np.allclose(expected, [ix0, iy0, ix1, iy1], atol=1e-2):
-        raise ValueError(f"{adapter!r} flips or rotates the image: no scale-and-offset inverse")
-    adapter._geometry_cache[key] = g
-    return g
+    source = ImgSize(width=int(width), height=int(height))
+    size = source
+    scale_x = scale_y = 1.0
+    offset_x = offset_y = 0.0
+    for t in getattr(adapter, "tfms", ()):
+        try:
+            sx, sy, ox, oy, size = _step(t, size)
+        except _NoInverse as e:
+            raise ValueError(
+                f"{adapter!r}: {e}; geometry() needs a deterministic resize/pad pipeline such as "
+                "resize_and_pad(size) (no scale-and-offset inverse otherwise)") from None
+        # x -> (x * scale + offset) * sx + ox; a first step keeps its own floats exactly
+        scale_x, scale_y = scale_x * sx, scale_y * sy
+        offset_x, offset_y = offset_x * sx + ox, offset_y * sy + oy
+    return Geometry(scale_x=scale_x, scale_y=scale_y, offset_x=offset_x, offset_y=offset_y,
+                    size=size, source=source)
