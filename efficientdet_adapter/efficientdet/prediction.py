@@ -121,22 +121,22 @@ def to_original(
     return out
 
 
-def _original_lookup(dataset: Any) -> dict[Any, Record] | None:
-    records = getattr(dataset, "records", None)
-    if records is None:
-        return None
-    lookup = {r.record_id: r for r in records}
-    if len(lookup) != len(records):
+def _check_in_order(infer_dl: Any) -> None:
+    """Predictions are matched to the dataset's records by position (record ids may repeat):
+    the loader must give the items in the dataset's order."""
+    from torch.utils.data import SequentialSampler
+
+    sampler = getattr(infer_dl, "sampler", None)
+    if sampler is not None and not isinstance(sampler, SequentialSampler):
         raise BatchError(
-            "the dataset's record ids are not unique: predictions cannot be matched to their "
-            "original images (give each record its own record_id)"
+            f"the inference loader draws its items with a {type(sampler).__name__}: predictions "
+            "are matched to the dataset's records by position, so build it in order "
+            "(efficientdet.infer_dl(dataset, batch_size=..., shuffle=False), no sampler)"
         )
-    return lookup
 
 
-def _original(originals: dict[Any, Record], record: Record, with_image: bool) -> Record:
-    """A copy of ``record``'s original (the dataset's own record is never changed)."""
-    original = originals[record.record_id]
+def _original(original: Record, with_image: bool) -> Record:
+    """A copy of the dataset's ``original`` record (the dataset's own record is never changed)."""
     copy = original.copy(img=original.img if with_image else None)
     if with_image:
         copy.load_image()
@@ -163,7 +163,9 @@ def predict_from_dl(
     When the loader's dataset is a :class:`~efficientdet_adapter.dataset.Dataset` (it is for
     ``infer_dl``), boxes are mapped back to each record's original image, and the prediction's
     ``ground_truth`` is the original record when the dataset has annotations. Otherwise they stay
-    in the pixels of the transformed images.
+    in the pixels of the transformed images. Predictions are matched to the dataset's records by
+    position (the i-th prediction is the i-th record, whatever the record ids), so the loader
+    must keep the dataset's order (``shuffle=False``, the default; a shuffling loader is refused).
 
     Args:
         model: the model from ``efficientdet.model`` or ``model_from_checkpoint``.
@@ -185,11 +187,14 @@ def predict_from_dl(
     from tqdm.auto import tqdm
 
     dataset = getattr(infer_dl, "dataset", None)
-    originals = _original_lookup(dataset)
+    originals = getattr(dataset, "records", None)
     tfm = getattr(dataset, "tfm", None)
-    gt = originals is not None and _has_annotations(originals.values())
+    gt = originals is not None and _has_annotations(originals)
     if originals is None:
         logger.warning("the loader has no Dataset: boxes stay in the transformed images' pixels")
+    else:
+        _check_in_order(infer_dl)
+    position = 0  # the dataset index of the batch's first item
     device = _on_device(model, device)
     was_training = model.training
     model.eval()
@@ -202,7 +207,12 @@ def predict_from_dl(
             if originals is None:
                 batch_records = list(records)
             else:
-                batch_records = [_original(originals, r, keep_images) for r in records]
+                batch_records = [_original(r, keep_images)
+                                 for r in originals[position : position + len(records)]]
+                if len(batch_records) != len(records):
+                    raise BatchError(
+                        f"the loader gave more items than its dataset's {len(originals)} records")
+                position += len(records)
                 dets = to_original(dets, tfm, batch_records)
             preds += predictions_from_detections(
                 dets, batch_records, detection_threshold=detection_threshold,

@@ -122,6 +122,35 @@ def test_predict_attaches_original_ground_truth_and_images(model):
     assert rec.img is img  # the dataset's record was not changed
 
 
+def test_predictions_match_records_by_position_when_ids_repeat(model):
+    """Two records share one record_id: each prediction still maps back to its own image."""
+    shapes = [(200, 100), (90, 240), (128, 128)]
+    recs = []
+    for (w, h), rid in zip(shapes, ["same", "same", "other"]):
+        img, box = image_with_rect(w, h)
+        recs.append(Record(rid, None, w, h, labels=["box"], label_ids=[1], bboxes=[box],
+                           img=img, class_map=CLASS_MAP))
+    tfm = inference_tfm(model)
+    preds = predict(model, Dataset(recs, tfm), keep_images=True, batch_size=2)
+    assert [p.record_id for p in preds] == ["same", "same", "other"]
+    for rec, pred in zip(recs, preds):
+        assert (pred.width, pred.height) == (rec.width, rec.height)
+        assert pred.ground_truth.bboxes == rec.bboxes
+        np.testing.assert_array_equal(pred.img, rec.img)
+        [alone] = predict(model, Dataset([rec], tfm))  # the same boxes as predicted on its own
+        np.testing.assert_allclose(pred.boxes, alone.boxes, atol=1e-3)
+        assert (pred.boxes[:, [0, 2]] <= rec.width).all()
+        assert (pred.boxes[:, [1, 3]] <= rec.height).all()
+
+
+def test_a_shuffling_loader_is_refused(model):
+    from efficientdet_adapter.efficientdet import infer_dl, predict_from_dl
+
+    ds = Dataset.from_images([image_with_rect(60, 40)[0]] * 2, inference_tfm(model))
+    with pytest.raises(BatchError, match="by position.*shuffle=False"):
+        predict_from_dl(model, infer_dl(ds, batch_size=2, shuffle=True), show_pbar=False)
+
+
 def test_end2end_detect_from_a_file(model, tmp_path):
     img, _ = image_with_rect(240, 150)
     path = tmp_path / "photo.png"
