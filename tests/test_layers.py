@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.export",
                "efficientdet.checkpoint"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
-                           "efficientdet.prediction",
+                           "efficientdet.show", "efficientdet.prediction",
                            "efficientdet.tiling", "efficientdet.loop",
                            "efficientdet.interpretation"]),
     ("engines", ["efficientdet.fastai", "efficientdet.lightning", "efficientdet", "engines",

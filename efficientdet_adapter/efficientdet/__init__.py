@@ -36,16 +36,14 @@ from .model import (
     param_groups,
 )
 from .prediction import (
-    annotate,
     end2end_detect,
     inference_tfm,
     predict,
     predict_dl,
     predict_from_dl,
-    show_pred,
-    show_preds,
     show_results,
 )
+from .show import annotate, show_pred, show_preds
 
 __all__ = [
     "Accelerated",
