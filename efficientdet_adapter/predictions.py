@@ -37,12 +37,27 @@ def _as_array(x, dtype, shape_tail=()) -> np.ndarray:
 class Prediction:
     """Detections for one image.
 
+    Two kinds of attributes, told apart by name:
+
+    ==============================  ===============================================================
+    every detection stored          ``boxes`` (array), ``scores``, ``label_ids`` (fields)
+    only those >= the threshold     ``bboxes`` (``BBox`` list), ``kept_boxes``, ``kept_scores``,
+                                    ``kept_label_ids``, ``labels`` (names), ``len(pred)``
+    ==============================  ===============================================================
+
+    So ``pred.scores`` is NOT aligned with ``pred.bboxes``: pair ``bboxes`` with ``kept_scores``
+    (or ``boxes`` with ``scores``). Metrics and ``with_threshold`` read every detection; pictures,
+    IceVision's ``p["detection"]`` dict and ``len(pred)`` read the kept ones.
+
     Attributes:
         boxes: ``[N, 4]`` float32 xyxy boxes in pixels of the image the prediction refers to
             (the original image for :func:`efficientdet.predict`; the transformed image inside
-            a validation loop, where ``ground_truth`` is the transformed record).
-        scores: ``[N]`` float32 confidences, highest first.
-        label_ids: ``[N]`` int64 class-map ids (1-based when the class map has a background).
+            a validation loop, where ``ground_truth`` is the transformed record). All N
+            detections, whatever their score.
+        scores: ``[N]`` float32 confidences of all N detections, highest first (the kept ones:
+            :attr:`kept_scores`).
+        label_ids: ``[N]`` int64 class-map ids of all N detections (1-based when the class map
+            has a background; the kept ones: :attr:`kept_label_ids`).
         detection_threshold: boxes scoring below it are hidden by the thresholded views.
         class_map: names for ``label_ids``, when known.
         ground_truth: the record these detections are compared with, when there is one.
@@ -88,14 +103,23 @@ class Prediction:
 
     @property
     def bboxes(self) -> list[BBox]:
-        return [BBox.from_xyxy(*b) for b in self.boxes[self.keep].tolist()]
+        """The kept detections' boxes as ``BBox`` (IceVision's name; aligned with
+        :attr:`kept_scores` and :attr:`labels`, not with :attr:`scores`)."""
+        return [BBox.from_xyxy(*b) for b in self.kept_boxes.tolist()]
+
+    @property
+    def kept_boxes(self) -> np.ndarray:
+        """``[M, 4]`` float32 xyxy boxes of the kept detections (``boxes`` holds all of them)."""
+        return self.boxes[self.keep]
 
     @property
     def kept_scores(self) -> np.ndarray:
+        """Scores of the kept detections (``scores`` holds all of them)."""
         return self.scores[self.keep]
 
     @property
     def kept_label_ids(self) -> list[int]:
+        """Label ids of the kept detections (``label_ids`` holds all of them)."""
         return self.label_ids[self.keep].tolist()
 
     @property
@@ -107,6 +131,7 @@ class Prediction:
         return [self.class_map.get_by_id(i) for i in ids]
 
     def __len__(self) -> int:
+        """The number of kept detections (``len(pred.scores)`` counts them all)."""
         return int(self.keep.sum())
 
     def with_threshold(self, detection_threshold: float) -> "Prediction":
@@ -122,7 +147,9 @@ class Prediction:
 
     @property
     def detection(self) -> "Prediction":
-        """IceVision's ``record.detection``: this prediction itself."""
+        """IceVision's ``record.detection``: this prediction itself, so ``.bboxes`` and
+        ``.labels`` are the kept detections but ``.scores`` are all of them (the kept ones:
+        ``.kept_scores``, or IceVision's dict ``p["detection"]["scores"]``)."""
         return self
 
     _DICT_KEYS = ("detection", "img", "width", "height")

@@ -96,6 +96,12 @@ def test_prediction_threshold_views_keep_every_score():
     low = pred.with_threshold(0.3)
     assert len(low) == 2 and low.labels == ["cat", "dog"] and len(pred) == 1
     assert low.boxes.dtype == np.float32 and low.boxes.shape == (3, 4)
+    # all detections (boxes, scores, label_ids) vs the kept ones (bboxes, kept_*), never mixed
+    assert low.scores.tolist() == pytest.approx([0.9, 0.4, 0.1]) and len(low.bboxes) == 2
+    assert low.kept_boxes.tolist() == [[0, 0, 10, 10], [5, 5, 20, 20]]
+    assert [b.xyxy for b in low.bboxes] == [tuple(b) for b in low.kept_boxes.tolist()]
+    assert low.kept_scores.tolist() == pytest.approx([0.9, 0.4])
+    assert low.kept_label_ids == [1, 2] and low.label_ids.tolist() == [1, 2, 1]
     with pytest.raises(ValueError, match="one row per detection"):
         Prediction(boxes=[[0, 0, 1, 1]], scores=[0.5, 0.6], label_ids=[1])
 

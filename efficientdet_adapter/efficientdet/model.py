@@ -153,7 +153,10 @@ class EfficientDetModel(DetBenchTrain, BenchType):
     ) -> Tensor:
         """Detections ``[B, K, 6]`` (x1, y1, x2, y2, score, cls) without targets or losses.
 
-        Runs in the current mode (call ``model.eval()`` first for inference).
+        Runs in the current mode (call ``model.eval()`` first for inference). The bench-level
+        call, with effdet's image info given by the caller (``img_size`` ``[B, 2]`` (W, H),
+        ``img_scale`` ``[B]``; see :mod:`._targets`); the function
+        :func:`~.prediction.detect` ``(model, images)`` takes any wrapper and fills them in.
         """
         with self._at_size(images):
             class_out, box_out = self.model(images)

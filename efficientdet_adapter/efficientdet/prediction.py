@@ -68,6 +68,16 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     functions of this module do). ``model`` may be an accelerated model
     (:func:`~.runtime.accelerate`), whose network then runs in its faster form.
 
+    Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
+    :class:`~.runtime.Accelerated`), checks the input size and clips to the whole input. The
+    method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
+    ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
+    that pass effdet's image info themselves.
+
+    Example:
+        >>> dets = detect(model.eval(), images)   # images [B, 3, H, W] at the model's size
+        ... # doctest: +SKIP
+
     Raises:
         BatchError: if the images are not the size the model was built for.
     """

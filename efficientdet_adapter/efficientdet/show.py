@@ -44,7 +44,7 @@ def _draw_pred(ax, pred: Prediction, img, display_label: bool, display_score: bo
     from ..visualize import draw_boxes
 
     draw_boxes(
-        ax, img, pred.boxes[pred.keep], pred.labels if display_label else None,
+        ax, img, pred.kept_boxes, pred.labels if display_label else None,
         pred.kept_scores.tolist() if display_score else None, label_ids=pred.kept_label_ids,
         title=title,
     )
@@ -78,7 +78,7 @@ def annotate(
     """
     from ..visualize import render
 
-    return render(_pred_image(pred), pred.boxes[pred.keep],
+    return render(_pred_image(pred), pred.kept_boxes,
                   pred.labels if display_label else None,
                   pred.kept_scores.tolist() if display_score else None, pred.kept_label_ids)
 
