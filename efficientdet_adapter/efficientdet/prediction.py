@@ -3,8 +3,10 @@
 The model sees transformed images (resized, padded, normalized). :func:`predict`,
 :func:`predict_from_dl` and :func:`end2end_detect` run it, then undo the resize and the padding
 exactly, per image and per axis (images of any size and aspect ratio can share a batch), using
-the transform's :func:`~efficientdet_adapter.tfms.geometry`. Boxes stay floats; they are clipped
-to the original image.
+the transform's :func:`~efficientdet_adapter.tfms.geometry` (computed from its declared resize
+and pad sizes). Boxes stay floats; they are clipped to the original image. Predictions are
+matched to the dataset's records by position, so record ids may repeat. Drawing them is
+:mod:`.show` (``annotate``, ``show_preds``; re-exported here).
 
 Every detection effdet returns (its ``max_det_per_image`` best after NMS, 100 by default) is kept
 in the :class:`~efficientdet_adapter.predictions.Prediction` (score floor ``min_score=0.0``), so
