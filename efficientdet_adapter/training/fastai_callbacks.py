@@ -7,6 +7,10 @@
   validated and saved in place of the raw weights.
 * :class:`NonFiniteLossCallback`: stops at the first NaN or infinite loss with a
   :class:`~efficientdet_adapter.errors.TrainingError` naming the epoch, step and learning rate.
+
+No callback reads a loss on the host while a step runs: on a GPU the losses reach the host
+through :class:`~.step_values.StepValues` (non-blocking copies read when ready, all of them at
+the end of an epoch), so the CPU never waits for the GPU within an epoch.
 * :class:`EpochLineCallback`: one printed line per epoch (for logs, where a progress bar's
   carriage returns are noise).
 
@@ -36,6 +40,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 from ..checkpoint import _network
 from ..errors import TrainingError
 from .state import RunTracker, rng_state, seed_epoch, set_rng_state
+from .step_values import StepValues
 
 __all__ = ["RunCallback", "EMACallback", "NonFiniteLossCallback", "EpochLineCallback",
            "fastai_train_state", "load_fastai_train_state"]
@@ -114,30 +119,60 @@ class EMACallback(Callback):
 
 
 class NonFiniteLossCallback(Callback):
-    """Stop at a NaN or infinite training loss (before it reaches the weights) with a
-    :class:`TrainingError` naming the epoch, the optimizer step and the learning rate."""
+    """Stop at a NaN or infinite training loss with a :class:`TrainingError` naming the epoch,
+    the optimizer step and the learning rate of that loss.
+
+    On the CPU the loss is checked as soon as it is computed, before it reaches the weights. On
+    a GPU it is checked without a host-device sync (see :class:`~.step_values.StepValues`): the
+    error may come one or a few steps later (it still names the step whose loss was not
+    finite), and at the latest at the end of the epoch's training, before validation and before
+    the :class:`~.state.RunTracker` writes ``last.pt`` or ``best.pt``, so weights trained after
+    a NaN are never kept.
+    """
 
     order = 1
 
-    def __init__(self, tracker: RunTracker | None = None) -> None:
+    def __init__(self, tracker: RunTracker | None = None, *,
+                 values: StepValues | None = None) -> None:
         self.tracker = tracker
+        self.values = values if values is not None else StepValues()
+        if tracker is not None:
+            tracker.check_before_save(self.check_pending)
+
+    def before_fit(self) -> None:
+        self.values.clear()
 
     def after_loss(self) -> None:
         if not self.training:
             return
-        loss = float(self.learn.loss.detach())
-        if math.isfinite(loss):
-            return
         st = self.tracker.state if self.tracker is not None else None
         epoch = st.epoch + 1 if st is not None else int(self.epoch) + 1
         step = st.step + 1 if st is not None else int(self.learn.train_iter) + 1
+        where = (epoch, step, self.learn.iter + 1, _lr(self.learn))
+        self._check(self.values.push({"loss": self.learn.loss}, where))
+
+    def after_train(self) -> None:
+        self.check_pending()
+
+    def check_pending(self) -> None:
+        """Wait for the losses still on their way to the host and check them."""
+        self._check(self.values.flush())
+
+    def _check(self, entries) -> None:
+        for (epoch, step, batch, lr), values in entries:
+            if not math.isfinite(values["loss"]):
+                self.values.clear()
+                self._fail(values["loss"], epoch, step, batch, lr)
+
+    def _fail(self, loss: float, epoch: int, step: int, batch: int, lr: float | None) -> None:
+        st = self.tracker.state if self.tracker is not None else None
         kept = ""
         if self.tracker is not None and self.tracker.out is not None:
             kept = (f"; {self.tracker.out / 'last.pt'} keeps epoch {st.epoch}" if st.epoch else
                     "; no epoch finished, so no checkpoint was kept")
         raise TrainingError(
-            f"training loss is {loss} in epoch {epoch}, step {step} (batch {self.learn.iter + 1} "
-            f"of the epoch) at learning rate {_lr(self.learn):.3g}{kept}; lower --lr, check the "
+            f"training loss is {loss} in epoch {epoch}, step {step} (batch {batch} "
+            f"of the epoch) at learning rate {lr:.3g}{kept}; lower --lr, check the "
             "boxes of the data, or train with --precision 32")
 
 
@@ -199,6 +234,8 @@ class RunCallback(Callback):
         self.resume_rng = resume_rng
         self.last_row: dict[str, Any] | None = None
         self.skipped = False
+        self.values = StepValues()
+        self._tb_step: int | None = None
 
     @property
     def run_epoch(self) -> int:
@@ -207,6 +244,7 @@ class RunCallback(Callback):
 
     def before_fit(self) -> None:
         self._stop = False
+        self.values.clear()
 
     def before_epoch(self) -> None:
         if self._stop:  # raised here, not in after_epoch, so later callbacks see that epoch end
@@ -225,26 +263,49 @@ class RunCallback(Callback):
             set_rng_state(self.resume_rng)
         self.resume_rng = None
 
+    def before_batch(self) -> None:
+        self._tb_step = None
+
     def after_step(self) -> None:
-        self.tracker.step(loss=self.learn.loss.detach())
+        self.tracker.step()
+        self.tracker.tensorboard_log()  # opened at the first step, as before (its purge_step)
+        self._tb_step = self.tracker.state.step
 
     def after_fit(self) -> None:
+        self._use(self.values.flush())
         self.tracker.close()  # the TensorBoard log: flushed and closed
 
     def after_batch(self) -> None:
+        # the batch's numbers go to the host without a sync; _use takes them, in order, once
+        # they are there (at once on the CPU)
         pred = self.learn.pred
-        if not isinstance(pred, dict):
+        tensors: dict[str, Any] = {}
+        if isinstance(pred, dict):
+            tensors.update({k: pred[k] for k in LOSSES if k in pred})
+        if self.training:
+            tensors["step_loss"] = self.learn.loss
+        if not tensors:
             return
         part = "train" if self.training else "valid"
-        n = len(self.learn.yb)
-        for k in LOSSES:
-            if k in pred:
-                self._sums[f"{part}_{k}"] += float(pred[k].detach()) * n
-        self._counts[part] += n
-        if self.training and self.history is not None:
-            self.history.add_step(float(self.learn.loss.detach()))
+        n = len(self.learn.yb) if isinstance(pred, dict) else None
+        add_step = self.training and self.history is not None and isinstance(pred, dict)
+        self._use(self.values.push(tensors, (part, n, add_step, self._tb_step)))
+        self._tb_step = None
+
+    def _use(self, entries) -> None:
+        for (part, n, add_step, tb_step), values in entries:
+            if n is not None:
+                for k in LOSSES:
+                    if k in values:
+                        self._sums[f"{part}_{k}"] += values[k] * n
+                self._counts[part] += n
+            if add_step:
+                self.history.add_step(values["step_loss"])
+            if tb_step is not None:
+                self.tracker.log_step_loss(values["step_loss"], tb_step)
 
     def after_epoch(self) -> None:
+        self._use(self.values.flush())  # every number of the epoch, before its row is made
         if self.skipped:
             return
         row: dict[str, Any] = {}

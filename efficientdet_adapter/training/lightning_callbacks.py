@@ -11,6 +11,9 @@ exactly these (the fastai twins are in :mod:`.fastai_callbacks`).
   or infinite training loss, naming the epoch, step and learning rate.
 * :class:`EpochLine`: one printed line per epoch.
 
+As in :mod:`.fastai_callbacks`, no callback reads a loss on the host while a step runs: on a GPU
+the losses come through :class:`~.step_values.StepValues`.
+
 Example:
     >>> tracker = RunTracker("runs/x", class_map, patience=3)                     # doctest: +SKIP
     >>> ema = LightningEMA()                                                      # doctest: +SKIP
@@ -37,6 +40,7 @@ from ..checkpoint import _check_plain, _network
 from ..errors import CheckpointError, TrainingError
 from .fastai_callbacks import format_epoch_line
 from .state import RunTracker, rng_state, seed_epoch
+from .step_values import StepValues
 
 __all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "lightning_row"]
 
@@ -113,23 +117,51 @@ class LightningEMA(pl.Callback):
 
 
 class NonFiniteLoss(pl.Callback):
-    """Stop at a NaN or infinite training loss (see :class:`TrainingError`)."""
+    """Stop at a NaN or infinite training loss (see :class:`TrainingError`).
 
-    def __init__(self, tracker: RunTracker | None = None) -> None:
+    On a GPU the check may come one or a few steps late, at the latest before validation and
+    before any checkpoint is written (the fastai twin,
+    :class:`~.fastai_callbacks.NonFiniteLossCallback`, says more).
+    """
+
+    def __init__(self, tracker: RunTracker | None = None, *,
+                 values: StepValues | None = None) -> None:
         self.tracker = tracker
+        self.values = values if values is not None else StepValues()
+        if tracker is not None:
+            tracker.check_before_save(self.check_pending)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.values.clear()
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
-        value = float(loss.detach())
-        if math.isfinite(value):
-            return
-        epoch, step = trainer.current_epoch + 1, trainer.global_step + 1
+        where = (trainer.current_epoch + 1, trainer.global_step + 1, _lr(trainer))
+        self._check(self.values.push({"loss": loss}, where))
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.check_pending()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.check_pending()
+
+    def check_pending(self) -> None:
+        """Wait for the losses still on their way to the host and check them."""
+        self._check(self.values.flush())
+
+    def _check(self, entries) -> None:
+        for (epoch, step, lr), values in entries:
+            if not math.isfinite(values["loss"]):
+                self.values.clear()
+                self._fail(values["loss"], epoch, step, lr)
+
+    def _fail(self, value: float, epoch: int, step: int, lr: float | None) -> None:
         kept = ""
         if self.tracker is not None and self.tracker.out is not None:
             done = self.tracker.state.epoch
             kept = (f"; {self.tracker.out / 'last.pt'} keeps epoch {done}" if done else
                     "; no epoch finished, so no checkpoint was kept")
         raise TrainingError(f"training loss is {value} in epoch {epoch}, step {step} at learning "
-                            f"rate {_lr(trainer):.3g}{kept}; lower --lr, check the boxes of the "
+                            f"rate {lr:.3g}{kept}; lower --lr, check the boxes of the "
                             "data, or train with --precision 32")
 
 
@@ -165,6 +197,7 @@ class RunCheckpoint(pl.Callback):
         self.dataset = dataset
         self.last_row: dict[str, Any] | None = None
         self._seeded: int | None = None
+        self.values = StepValues()
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.tracker.is_writer = trainer.is_global_zero
@@ -193,18 +226,31 @@ class RunCheckpoint(pl.Callback):
             self._seed_epoch(trainer, trainer.current_epoch)
         self._seeded = None
 
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.values.clear()
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.tracker.step(loss=None if loss is None else loss.detach())
-        if self.history is not None:
-            self.history.add_step(float(loss))
+        self.tracker.step()
+        if loss is not None:
+            self.tracker.tensorboard_log()  # opened at the first step, as before (purge_step)
+            # to the host without a sync; _use takes it, in order, once there (at once on CPU)
+            self._use(self.values.push({"loss": loss}, self.tracker.state.step))
+
+    def _use(self, entries) -> None:
+        for step, values in entries:
+            self.tracker.log_step_loss(values["loss"], step)
+            if self.history is not None:
+                self.history.add_step(values["loss"])
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
+        self._use(self.values.flush())
         self.tracker.close()  # the TensorBoard log: flushed and closed
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
+        self._use(self.values.flush())  # the epoch's every step, before last.pt keeps them
         metrics = dict(trainer.callback_metrics)
         row = lightning_row(metrics)
         row["lr"], row["seconds"] = _lr(trainer), round(time.perf_counter() - self._t0, 3)

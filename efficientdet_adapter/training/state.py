@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,20 +209,34 @@ class RunTracker:
         self.is_writer = is_writer
         self.tensorboard = tensorboard
         self._tb: Any = None
+        self._checks: list[Callable[[], None]] = []
         self.csv = MetricsCSV(self.out / "metrics.csv") if self.out is not None and is_writer \
             else None
         if self.csv is not None:
             self.csv.keep_until(self.state.epoch)  # rows of epochs a resumed run repeats go
 
     def step(self, n: int = 1, loss: Any = None) -> None:
-        """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard."""
+        """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
+        new step count (a tensor is read on the host: the training callbacks pass numbers later,
+        through :meth:`log_step_loss`, see :mod:`.step_values`)."""
         self.state.step += n
         if loss is not None:
-            tb = self.tensorboard_log()
-            if tb is not None:
-                from .tensorboard_log import STEP_LOSS
+            self.log_step_loss(loss, self.state.step)
 
-                tb.scalar(STEP_LOSS, loss, self.state.step)
+    def log_step_loss(self, loss: Any, step: int) -> None:
+        """The training loss of optimizer step ``step`` (a number) to TensorBoard."""
+        tb = self.tensorboard_log()
+        if tb is not None:
+            from .tensorboard_log import STEP_LOSS
+
+            tb.scalar(STEP_LOSS, loss, step)
+
+    def check_before_save(self, check: Callable[[], None]) -> None:
+        """Run ``check()`` at the start of every :meth:`end_epoch`, before any file is written:
+        a non-finite-loss check whose values arrive late raises there, so weights trained
+        after a NaN never become ``last.pt`` or ``best.pt``."""
+        if check not in self._checks:
+            self._checks.append(check)
 
     def tensorboard_log(self):
         """The run's :class:`~.tensorboard_log.TensorBoardLog`, opened on first use (``None``
@@ -263,6 +278,8 @@ class RunTracker:
         ``model`` is the model users get (the EMA when there is one); ``row`` holds the
         epoch's losses and metrics; ``train_state`` what resuming needs besides the counters.
         """
+        for check in self._checks:
+            check()
         st = self.state
         st.epoch += 1
         score = _finite(row.get(self.monitor))
