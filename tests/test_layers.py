@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("engines", ["efficientdet.fastai", "efficientdet.lightning", "efficientdet", "engines",
                  "engines.fastai", "models.interpretation", "models.ross"]),
     ("checkpoints", ["icevision_checkpoint", "checkpoint", "check"]),
-    ("training", ["training.devices", "training.csvlog", "training.state",
+    ("training", ["training.devices", "training.csvlog", "training.step_values", "training.state",
                   "training.tensorboard_log", "training.fastai_callbacks",
                   "training.lightning_callbacks", "training"]),
     ("runs", ["runs"]),
