@@ -25,7 +25,27 @@ from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
 
-__all__ = ["Prediction"]
+__all__ = ["Prediction", "KeptDetections"]
+
+
+@dataclass(frozen=True)
+class KeptDetections:
+    """IceVision's ``pred.detection``: the kept detections only, every attribute aligned.
+
+    Example:
+        >>> p = Prediction(boxes=[[0, 0, 4, 4], [1, 1, 9, 9]], scores=[0.9, 0.2], label_ids=[1, 1])
+        >>> len(p.detection), p.detection.scores.tolist(), len(p.scores)
+        (1, [0.8999999761581543], 2)
+    """
+
+    bboxes: list[BBox]
+    scores: np.ndarray
+    label_ids: list[int]
+    labels: list[str]
+    class_map: ClassMap | None = None
+
+    def __len__(self) -> int:
+        return len(self.bboxes)
 
 
 def _as_array(x, dtype, shape_tail=()) -> np.ndarray:
@@ -47,7 +67,8 @@ class Prediction:
 
     So ``pred.scores`` is NOT aligned with ``pred.bboxes``: pair ``bboxes`` with ``kept_scores``
     (or ``boxes`` with ``scores``). Metrics and ``with_threshold`` read every detection; pictures,
-    IceVision's ``p["detection"]`` dict and ``len(pred)`` read the kept ones.
+    IceVision's ``pred.detection`` (:class:`KeptDetections`), its ``p["detection"]`` dict and
+    ``len(pred)`` read the kept ones.
 
     Attributes:
         boxes: ``[N, 4]`` float32 xyxy boxes in pixels of the image the prediction refers to
@@ -146,11 +167,13 @@ class Prediction:
         return self
 
     @property
-    def detection(self) -> "Prediction":
-        """IceVision's ``record.detection``: this prediction itself, so ``.bboxes`` and
-        ``.labels`` are the kept detections but ``.scores`` are all of them (the kept ones:
-        ``.kept_scores``, or IceVision's dict ``p["detection"]["scores"]``)."""
-        return self
+    def detection(self) -> KeptDetections:
+        """IceVision's ``pred.detection``: the kept detections, with ``bboxes``, ``scores``,
+        ``label_ids`` and ``labels`` aligned row for row, as in IceVision (``pred.scores`` holds
+        every detection; ``pred.detection.scores`` only the kept ones)."""
+        return KeptDetections(bboxes=self.bboxes, scores=self.kept_scores,
+                              label_ids=self.kept_label_ids, labels=self.labels,
+                              class_map=self.class_map)
 
     _DICT_KEYS = ("detection", "img", "width", "height")
 
@@ -162,8 +185,9 @@ class Prediction:
         ``labels``, ``label_ids`` of the kept detections), ``p["img"]`` (the image with them
         drawn, a PIL image), ``p["width"]``, ``p["height"]``."""
         if key == "detection":
-            return {"bboxes": self.bboxes, "scores": self.kept_scores, "labels": self.labels,
-                    "label_ids": self.kept_label_ids}
+            det = self.detection
+            return {"bboxes": det.bboxes, "scores": det.scores, "labels": det.labels,
+                    "label_ids": det.label_ids}
         if key == "img":
             from PIL import Image
 

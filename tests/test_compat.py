@@ -202,6 +202,7 @@ def test_prediction_reads_as_icevision_dict():
                       label_ids=[1, 1], detection_threshold=0.5, class_map=record.class_map,
                       width=80, height=60, img=record.img)
     assert pred.pred is pred and pred.pred.detection.bboxes == [BBox.from_xyxy(10, 10, 50, 40)]
+    assert pred.detection.scores.tolist() == pytest.approx([0.9]) and len(pred.scores) == 2
     det = pred["detection"]
     assert det["labels"] == ["cat"] and det["scores"].tolist() == pytest.approx([0.9])
     assert (pred["width"], pred["height"]) == (80, 60)
@@ -238,3 +239,15 @@ def test_batch_records_without_pixels_are_refused_not_drawn_wrong(tmp_path):
         draw_record(transformed)
     original = transformed.copy(width=300, height=200)
     assert draw_record(original).shape == (200, 300, 3)  # its own file: drawn
+
+
+def test_prediction_detection_is_aligned_like_icevision():
+    """IceVision code pairs ``pred.detection`` attributes row by row (``zip(bboxes, scores)``)."""
+    pred = Prediction(boxes=[[0, 0, 10, 10], [5, 5, 20, 20], [1, 1, 30, 30]],
+                      scores=[0.9, 0.3, 0.7], label_ids=[1, 2, 2], detection_threshold=0.5)
+    det = pred.detection
+    assert len(det) == 2 and det.label_ids == [1, 2] and det.labels == ["1", "2"]
+    assert [(b.xyxy, round(float(s), 3)) for b, s in zip(det.bboxes, det.scores)] == [
+        ((0, 0, 10, 10), 0.9), ((1, 1, 30, 30), 0.7)]
+    assert pred["detection"]["scores"].tolist() == det.scores.tolist()
+    assert pred.with_threshold(0.2).detection.scores.size == 3
