@@ -212,7 +212,10 @@ def test_ctrl_c_leaves_a_resumable_last_pt(engine, data, tmp_path):
                              str(data), "--out", str(out), "--epochs", "20", "--engine",
                              engine, *TINY],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # a terminal's Ctrl-C: a suite started in the background (`pytest &`
+                            # in a script) ignores SIGINT, and children inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out / "last.pt").exists():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-2000:]
