@@ -153,6 +153,16 @@ def test_a_pending_nan_stops_the_epoch_before_any_checkpoint(callback, tmp_path,
         (tmp_path / "metrics.csv").read_text()
 
 
+class _History:
+    """The part of ``runs.History`` the run callbacks use."""
+
+    def __init__(self):
+        self.steps: list[float] = []
+
+    def add_step(self, loss):
+        self.steps.append(loss)
+
+
 def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
     """RunCheckpoint with deferred values: the per-step history and the TensorBoard steps are
     those of an immediate read, in order, all there at the epoch's end."""
@@ -161,17 +171,10 @@ def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
 
     logged = []
 
-    class History:
-        def __init__(self):
-            self.steps: list[float] = []
-
-        def add_step(self, loss):
-            self.steps.append(loss)
-
     tracker = RunTracker(None, None, tensorboard=False)
     tracker.log_step_loss = lambda loss, step: logged.append((step, loss))
     clock = Clock()
-    run = RunCheckpoint(tracker, history=History())
+    run = RunCheckpoint(tracker, history=_History())
     run.values = StepValues(make_event=clock)
     losses = [torch.tensor(v) for v in (0.9, 0.7, 0.8, 0.5)]
     for i, loss in enumerate(losses):
@@ -183,29 +186,8 @@ def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
     assert run.history.steps == expected and [s for s, _ in logged] == [1, 2, 3, 4]
 
 
-# the ops that make the host wait for a GPU (as tests/efficientdet/conftest.py counts them)
-SYNCING_OPS = {"nonzero", "_local_scalar_dense", "masked_select", "unique", "_unique2",
-               "is_nonzero", "item", "equal"}
-
-
-def _count_syncs(fn) -> int:
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    seen = []
-
-    class Record(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.overloadpacket.__name__ in SYNCING_OPS:
-                seen.append(func.overloadpacket.__name__)
-            return func(*args, **(kwargs or {}))
-
-    with Record():
-        fn()
-    return len(seen)
-
-
 @pytest.mark.slow
-def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path):
+def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops):
     """A Lightning fit with the CLI's run callbacks (values deferred as on a GPU): the host
     reads device values a fixed number of times per epoch, none per training step."""
     pl = pytest.importorskip("pytorch_lightning")
@@ -239,7 +221,7 @@ def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path):
                              callbacks=[run, check], default_root_dir=tmp_path)
         loader = torch.utils.data.DataLoader([batch(i) for i in range(steps)], batch_size=None,
                                              collate_fn=lambda b: b)
-        return _count_syncs(lambda: trainer.fit(light, loader)), history.steps
+        return len(syncing_ops(lambda: trainer.fit(light, loader))), history.steps
 
     two, _ = syncs(2)
     four, steps = syncs(4)
@@ -252,17 +234,10 @@ def test_the_fastai_run_callback_sums_and_steps_match_an_immediate_read(deferred
     pytest.importorskip("fastai")
     from efficientdet_adapter.training.fastai_callbacks import RunCallback
 
-    class History:
-        def __init__(self):
-            self.steps: list[float] = []
-
-        def add_step(self, loss):
-            self.steps.append(loss)
-
     tracker = RunTracker(None, None, tensorboard=False)
     logged = []
     tracker.log_step_loss = lambda loss, step: logged.append((step, loss))
-    run = RunCallback(tracker, history=History())
+    run = RunCallback(tracker, history=_History())
     if deferred:
         run.values = StepValues(make_event=Clock())  # never ready before the epoch ends
     run.learn = SimpleNamespace(epoch=0, training=True)
