@@ -9,6 +9,8 @@ Prints ONE JSON object:
   on CUDA, ``torch.compile`` with CUDA graphs), on the same weights and images; whether ours and
   effdet's fp32 detections are identical, and how far the accelerated path's best detection per
   image is from ours (in half precision another box can come first: a large box difference).
+  Equal scores may be ordered differently from effdet's (its NMS sorts them unstably), so the
+  scores are also compared on their own.
 * ``predict_files``: ``efficientdet.predict`` on JPEG files of 480-640 px (decode, resize, pad,
   normalize, model, NMS, boxes back in original pixels), images/s with no loader workers, with
   workers, and accelerated with workers.
@@ -148,7 +150,10 @@ def bench_inference(model, args, device: torch.device, precisions: list[str]) ->
             entry["accelerated_speedup_vs_effdet"] = round(secs["effdet"] / secs["accelerated"], 3)
             entry["accelerated"] = fast.extra_repr()
             if precision == "fp32":
-                entry["detections_identical_to_effdet"] = bool(torch.equal(ours(), effdet()))
+                mine, theirs = ours(), effdet()
+                entry["detections_identical_to_effdet"] = bool(torch.equal(mine, theirs))
+                # equal scores may come in another order (torchvision's sort is unstable)
+                entry["scores_identical_to_effdet"] = bool(torch.equal(mine[..., 4], theirs[..., 4]))
             ref, got = ours().float(), accelerated()
             entry["accelerated_top1_max_box_diff_px"] = round(
                 float((ref[:, 0, :4] - got[:, 0, :4]).abs().max()), 5)

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
     ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",
                             "efficientdet.weights", "efficientdet.anchor_labels",
-                            "efficientdet.postprocess"]),
+                            "efficientdet.batched_nms", "efficientdet.postprocess"]),
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.export",
                "efficientdet.checkpoint"]),

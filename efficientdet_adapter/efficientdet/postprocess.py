@@ -1,11 +1,10 @@
 """Detections for a whole batch at once, equal to effdet's ``_post_process`` + ``_batch_detection``.
 
 effdet 0.4.1 ranks its candidates for the batch, then decodes, clips, scores and runs NMS one
-image at a time (``generate_detections``), about 25 small operations per image. :func:`detections`
-does the top-k, decoding, clipping, scoring and the final selection and padding once for the
-batch; only the NMS kernel itself is called per image, with effdet's exact call
-(``torchvision.ops.batched_nms(boxes, scores, classes, 0.5)``: class-aware, output by falling
-score), so the kept set and its order are effdet's on every device.
+image at a time (``generate_detections``), about 25 small operations and one NMS call (a host
+sync on a GPU) per image. :func:`detections` does each step once for the whole batch, NMS
+included (:func:`~efficientdet_adapter.efficientdet.batched_nms.nms_keep`, which keeps what
+effdet's ``torchvision.ops.batched_nms(boxes, scores, classes, 0.5)`` keeps, in its order).
 
 Tensor contract:
 
@@ -17,9 +16,11 @@ Tensor contract:
   sigmoid scores, 1-based classes), best first, images with fewer detections padded with zeros.
 
 Exactness: the same elementwise float operations as effdet in the same order, so detections are
-bit-identical to effdet's (tested on the CPU). One CPU detail: PyTorch's CPU ``sigmoid`` computes
-the last few elements of each call on a scalar path that can differ from its vectorized path by
-one ulp, so on the CPU the scores are computed per image, as effdet's calls are.
+bit-identical to effdet's (tested on the CPU), except among equal scores: torchvision orders
+those with an unstable sort, we keep candidate order (see ``batched_nms``). One CPU detail:
+PyTorch's CPU ``sigmoid`` computes the last few elements of each call on a scalar path that can
+differ from its vectorized path by one ulp, so on the CPU the scores are computed per image, as
+effdet's calls are.
 
 Example:
     >>> dets = detections(class_out, box_out, model.anchors.boxes, num_classes=2,  # doctest: +SKIP
@@ -34,9 +35,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torchvision.ops import batched_nms
 
 from ._targets import label_ids_from_class_index
+from .batched_nms import nms_keep
 
 __all__ = ["top_candidates", "decode_boxes", "clip_boxes", "detections"]
 
@@ -118,31 +119,19 @@ def detections(
     logits, codes, anchor_index, class_index = top_candidates(
         class_out, box_out, num_classes, max_detection_points
     )
-    batch, k = anchor_index.shape
+    batch = anchor_index.shape[0]
     boxes = decode_boxes(codes.float(), anchor_boxes[anchor_index])
     if img_scale is not None and img_size is not None:
         boxes = clip_boxes(boxes, img_size, img_scale)
     scores = _scores(logits)
-    keeps = [
-        batched_nms(boxes[i], scores[i], class_index[i], NMS_IOU_THRESHOLD)[:max_det_per_image]
-        for i in range(batch)
-    ]
-    counts = [int(keep.shape[0]) for keep in keeps]  # shapes: known on the host, no sync
-    device = boxes.device
-    picked = torch.cat([keep + i * k for i, keep in enumerate(keeps)])
-    slots = torch.cat([torch.arange(n) + i * max_det_per_image for i, n in enumerate(counts)])
-    image_of_row = torch.repeat_interleave(torch.arange(batch), torch.tensor(counts))
-    out_boxes = boxes.reshape(-1, 4)[picked]
+    kept = nms_keep(boxes, scores, class_index, max_det_per_image, NMS_IOU_THRESHOLD)
     if img_scale is not None:
-        out_boxes = out_boxes * img_scale[image_of_row.to(device, non_blocking=True)].unsqueeze(1)
+        boxes = boxes * img_scale.reshape(-1, 1, 1)
     rows = torch.cat(
-        [
-            out_boxes,
-            scores.reshape(-1)[picked].unsqueeze(1),
-            label_ids_from_class_index(class_index.reshape(-1)[picked]).unsqueeze(1).float(),
-        ],
-        dim=1,
+        [boxes, scores.unsqueeze(2), label_ids_from_class_index(class_index).unsqueeze(2).float()],
+        dim=2,
     )
-    out = torch.zeros((batch * max_det_per_image, 6), dtype=rows.dtype, device=device)
-    out[slots.to(device, non_blocking=True)] = rows
-    return out.view(batch, max_det_per_image, 6)
+    slot = torch.where(kept, kept.cumsum(1) - 1, max_det_per_image)  # rank among kept, or a bin
+    out = torch.zeros((batch, max_det_per_image + 1, 6), dtype=rows.dtype, device=rows.device)
+    out.scatter_(1, slot.unsqueeze(2).expand(-1, -1, 6), rows)
+    return out[:, :max_det_per_image]
