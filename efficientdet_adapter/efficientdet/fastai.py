@@ -18,9 +18,11 @@ heads. By default (``train_bn=False``) the frozen backbone and FPN keep their Ba
 their ``state_dict`` bit-identical. Pass ``train_bn=True`` for fastai's default, which keeps
 training BatchNorm layers inside frozen groups.
 
-Mixed precision: ``learn.to_fp16()`` / ``learn.to_bf16()`` (fastai's autocast; a GPU only) train
-the network in half precision and, by default, in the ``channels_last`` layout that
-half-precision convolutions want (``learner(channels_last=...)``); the losses stay float32.
+Mixed precision: ``learn.to_fp16()`` / ``learn.to_bf16()`` train the network in half precision
+and, by default on a GPU, in the ``channels_last`` layout that half-precision convolutions want
+(``learner(channels_last=...)``); the losses stay float32. The optimizer (``FusedAdam``: fastai's
+Adam in torch's fused kernel), mixed precision and the progress bar read nothing on the host per
+step (:mod:`.fastai_steps`).
 
 Example:
     >>> from efficientdet_adapter.metrics import COCOMetric                     # doctest: +SKIP
@@ -50,6 +52,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
         "efficientdet.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
     ) from e
 
+from .fastai_steps import FusedAdam, MixedPrecision, ProgressCallback
 from .loop import predictions_from_output, split_batch, use_channels_last
 
 def _fix_wandb_config_of_primitives() -> bool:
@@ -88,6 +91,7 @@ _fix_wandb_config_of_primitives()
 __all__ = [
     "EfficientDetCallback",
     "EfficientDetLearner",
+    "FusedAdam",
     "MetricColumn",
     "TorchDataLoaders",
     "fastai_metrics",
@@ -266,7 +270,16 @@ def _fastai_metric_list(metrics: Any) -> list[Any]:
 
 
 class EfficientDetLearner(Learner):
-    """A fastai :class:`~fastai.learner.Learner` whose ``show_results`` draws detections."""
+    """A fastai :class:`~fastai.learner.Learner` whose ``show_results`` draws detections and
+    whose ``to_fp16``/``to_bf16`` add the sync-free :class:`.fastai_steps.MixedPrecision`."""
+
+    def to_fp16(self, **kwargs: Any) -> EfficientDetLearner:  # type: ignore[override]
+        """Mixed precision in float16 with a GradScaler (``kwargs``: GradScaler's arguments)."""
+        return self.add_cb(MixedPrecision(amp_mode=fp16.AMPMode.FP16, **kwargs))
+
+    def to_bf16(self) -> EfficientDetLearner:  # type: ignore[override]
+        """Mixed precision in bfloat16 (no scaler needed)."""
+        return self.add_cb(MixedPrecision(amp_mode=fp16.AMPMode.BF16))
 
     def show_results(  # type: ignore[override]
         self,
@@ -340,7 +353,9 @@ def learner(
             in mixed precision (``learn.to_fp16()``/``to_bf16()``), see the module docstring.
         **learner_kwargs: anything ``fastai.learner.Learner`` takes (``opt_func``, ``lr``,
             ``path``, ``wd``...). Defaults here: ``splitter=efficientdet.param_groups``,
-            ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss.
+            ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss,
+            ``opt_func=FusedAdam`` (fastai's Adam in torch's fused kernel, see
+            :mod:`.fastai_steps`).
 
     Example:
         >>> learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()])  # doctest: +SKIP
@@ -358,11 +373,17 @@ def learner(
     learner_kwargs.setdefault("splitter", param_groups)
     learner_kwargs.setdefault("loss_func", loss_func)
     learner_kwargs.setdefault("train_bn", False)
+    learner_kwargs.setdefault("opt_func", FusedAdam)
     extra = [] if cbs is None else (list(cbs) if isinstance(cbs, (list, tuple)) else [cbs])
-    return EfficientDetLearner(
+    learn = EfficientDetLearner(
         dls=dls,
         model=model,
         cbs=[EfficientDetCallback(channels_last), *extra],
         metrics=_fastai_metric_list(metrics),
         **learner_kwargs,
     )
+    stock_bars = [cb for cb in learn.cbs if type(cb) is progress.ProgressCallback]
+    if stock_bars:  # fastai's default bar reads the loss on the host every step
+        learn.remove_cbs(stock_bars)
+        learn.add_cb(ProgressCallback())
+    return learn

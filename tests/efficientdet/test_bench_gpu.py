@@ -38,7 +38,7 @@ def test_gpu_bench_quick_prints_one_json_object():
     assert {"fp32_batch2", "bf16_batch2"} <= set(result["training"])
     for key in ("fp32_batch2", "bf16_batch2"):
         entry = result["training"][key]
-        for name in ("ours", "ours_channels_last", "effdet", "fastai", "fastai_default_adam",
+        for name in ("ours", "ours_channels_last", "effdet", "fastai", "fastai_with_fastai_adam",
                      "lightning"):
             assert entry[f"{name}_images_per_s"] > 0, (key, name)
         assert entry["syncs_per_train_step"] == {"ours": None, "ours_channels_last": None,

@@ -187,12 +187,17 @@ def test_dls_must_be_train_and_valid(data, tmp_path):
         learner([learn.dls.train], learn.model)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="fastai's to_fp16 uses CUDA AMP: no GPU")
-def test_to_fp16_trains_on_gpu(data, tmp_path):
-    learn = make_learner(data, tmp_path, metrics=[COCOMetric()], device="cuda").to_fp16()
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no GPU"))])
+def test_to_fp16_trains_on_the_models_device(data, tmp_path, device):
+    learn = make_learner(data, tmp_path, metrics=[COCOMetric()], device=device)
+    learn.to_fp16(init_scale=2.0**8)  # 2**16 overflows both steps of this tiny fit: skipped
+    before = [p.detach().clone() for p in learn.model.parameters()]
     learn.fit(1, lr=1e-3)
     assert np.isfinite(learn.recorder.values[-1][0])
-    assert next(learn.model.parameters()).is_cuda
+    assert next(learn.model.parameters()).device.type == device
+    assert learn.scaler is None  # fastai drops it after the fit; the steps ran through it
+    assert any(not torch.equal(a, b.to(a.device)) for a, b in zip(learn.model.parameters(), before))
 
 
 def test_missing_fastai_says_which_extra_to_install(monkeypatch):
