@@ -19,6 +19,9 @@ Prints ONE JSON object:
   batched anchor labeler; also in channels_last) beside effdet's ``DetBenchTrain`` (per-image
   labeler), the fastai learner (with its default ``FusedAdam``, and with fastai's ``Adam``) and the
   Lightning adapter; host syncs per plain step (CUDA's sync debug mode).
+* ``training_loader``: images/s of Lightning and fastai fed by ``train_dl`` over JPEG files with
+  ``aug_tfms`` in loader workers (the issue's setting), fp32 and bf16, labels on the device, and
+  (Lightning) labels in the workers.
 * ``peak_memory_mib`` per row when CUDA exists.
 
 Each timed group alternates its functions, so a change in load hits all of them alike. The
@@ -263,7 +266,7 @@ def _resident_loader(batch, steps: int):
     return torch.utils.data.DataLoader([item] * steps, batch_size=None, collate_fn=lambda b: b)
 
 
-def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int,
+def _fastai_rate(model, dl, batch_size: int, precision: str, device: torch.device, warmup: int,
                  iters: int, fastai_adam: bool = False) -> float:
     """Images/s of ``learn.fit`` (fastai's own loop, validation skipped) after ``warmup`` steps,
     with the learner's default ``FusedAdam`` or fastai's ``Adam`` (a Python loop over
@@ -290,7 +293,6 @@ def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int
         def before_validate(self):
             raise CancelValidException()
 
-    dl = _resident_loader(batch, warmup + iters)
     with tempfile.TemporaryDirectory() as tmp:
         opt = {"opt_func": Adam} if fastai_adam else {}
         learn = learner([dl, dl], model, cbs=[Clock()], device=device, path=tmp, **opt)
@@ -301,12 +303,11 @@ def _fastai_rate(model, batch, precision: str, device: torch.device, warmup: int
         with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             learn.fit(1, lr=LR)
-    n = batch[0].shape[0]
-    return iters * n / (marks[-1] - marks[0])
+    return iters * batch_size / (marks[-1] - marks[0])
 
 
-def _lightning_rate(model, batch, precision: str, device: torch.device, warmup: int,
-                    iters: int) -> float:
+def _lightning_rate(model, dl, batch_size: int, precision: str, device: torch.device,
+                    warmup: int, iters: int) -> float:
     """Images/s of ``Trainer.fit`` (no validation, no logger, no bar) after ``warmup`` steps."""
     import logging
 
@@ -339,9 +340,8 @@ def _lightning_rate(model, batch, precision: str, device: torch.device, warmup: 
             callbacks=[Clock()], enable_checkpointing=False, enable_progress_bar=False,
             enable_model_summary=False, limit_val_batches=0, default_root_dir=tmp,
         )
-        trainer.fit(Adapter(model), _resident_loader(batch, warmup + iters))
-    n = batch[0].shape[0]
-    return iters * n / (marks[-1] - marks[0])
+        trainer.fit(Adapter(model), dl)
+    return iters * batch_size / (marks[-1] - marks[0])
 
 
 def bench_training(model, args, device: torch.device, precisions: list[str]) -> dict:
@@ -364,17 +364,82 @@ def bench_training(model, args, device: torch.device, precisions: list[str]) -> 
                                              for name, fn in fns.items()}
             del ours, ours_cl, raw, fns
             steps = (max(1, args.warmup), max(2, args.iters))
+            dl = _resident_loader(data, sum(steps))
             _reset_peak(device)
             entry["fastai_images_per_s"] = round(_fastai_rate(
-                copy.deepcopy(model), data, precision, device, *steps), 2)
+                copy.deepcopy(model), dl, batch_size, precision, device, *steps), 2)
             entry["fastai_peak_memory_mib"] = _peak_mib(device)
             entry["fastai_with_fastai_adam_images_per_s"] = round(_fastai_rate(
-                copy.deepcopy(model), data, precision, device, *steps, fastai_adam=True), 2)
+                copy.deepcopy(model), dl, batch_size, precision, device, *steps,
+                fastai_adam=True), 2)
             _reset_peak(device)
             entry["lightning_images_per_s"] = round(_lightning_rate(
-                copy.deepcopy(model), data, precision, device, *steps), 2)
+                copy.deepcopy(model), dl, batch_size, precision, device, *steps), 2)
             entry["lightning_peak_memory_mib"] = _peak_mib(device)
             out[f"{precision}_batch{batch_size}"] = entry
+    return out
+
+
+def _train_records(folder: Path, n: int, low: int, high: int) -> list:
+    """Records over ``n`` JPEG files with 1-8 random boxes each (labels 1-4)."""
+    from PIL import Image
+
+    from efficientdet_adapter import BBox, Record
+
+    rng = np.random.default_rng(1)
+    records = []
+    for i, path in enumerate(_write_jpegs(folder, n, low, high)):
+        with Image.open(path) as img:
+            w, h = img.size
+        boxes, ids = [], []
+        for _ in range(int(rng.integers(1, 9))):
+            bw, bh = rng.integers(w // 20, w // 3), rng.integers(h // 20, h // 3)
+            x0, y0 = rng.integers(0, w - bw), rng.integers(0, h - bh)
+            boxes.append(BBox.from_xywh(int(x0), int(y0), int(bw), int(bh)))
+            ids.append(int(rng.integers(1, NUM_CLASSES)))
+        records.append(Record(record_id=i, filepath=path, width=w, height=h, bboxes=boxes,
+                              label_ids=ids))
+    return records
+
+
+def bench_training_loader(model, args, device: torch.device, precisions: list[str]) -> dict:
+    """Images/s of Lightning and fastai fed by ``train_dl`` (JPEG decode + ``aug_tfms`` in
+    ``--train-workers`` processes), with the labels computed by the model on the device, and
+    (Lightning) by the loader workers (``train_dl(anchor_labeler=model)``)."""
+    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.efficientdet.dataloaders import train_dl
+    from efficientdet_adapter.efficientdet.model import normalize_tfm
+    from efficientdet_adapter.tfms import A
+
+    size = model.config.img_size[0]
+    batch_size = max(args.train_batch_sizes)
+    warmup, iters = max(1, args.warmup), max(2, args.iters)
+    out: dict[str, object] = {"batch_size": batch_size, "workers": args.train_workers,
+                              "tfms": f"aug_tfms({size}, presize={size * 5 // 4}) + normalize"}
+    with tempfile.TemporaryDirectory() as tmp:
+        records = _train_records(Path(tmp), (warmup + iters) * batch_size, *args.file_sides)
+        ds = Dataset(records, A.Adapter([*A.aug_tfms(size, presize=size * 5 // 4),
+                                         normalize_tfm(model)]))
+
+        def loader(labels_in_workers: bool):
+            return train_dl(ds, batch_size=batch_size, shuffle=True,
+                            num_workers=args.train_workers, pin_memory=device.type == "cuda",
+                            anchor_labeler=model if labels_in_workers else None)
+
+        steps = (warmup, iters)
+        for precision in precisions:
+            entry = {
+                "lightning_images_per_s": round(_lightning_rate(
+                    copy.deepcopy(model), loader(False), batch_size, precision, device,
+                    *steps), 2),
+                "lightning_labels_in_workers_images_per_s": round(_lightning_rate(
+                    copy.deepcopy(model), loader(True), batch_size, precision, device,
+                    *steps), 2),
+                "fastai_images_per_s": round(_fastai_rate(
+                    copy.deepcopy(model), loader(False), batch_size, precision, device,
+                    *steps), 2),
+            }
+            out[precision] = entry
     return out
 
 
@@ -392,8 +457,10 @@ def main() -> None:
     parser.add_argument("--predict-batch-size", type=int, default=None, help="default 32")
     parser.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
                         help="torch.compile the accelerated path (auto: on CUDA)")
+    parser.add_argument("--train-workers", type=int, default=None,
+                        help="loader workers of training_loader (default 12; quick: 2)")
     parser.add_argument("--sections", nargs="+", default=["inference", "predict_files",
-                                                          "training"])
+                                                          "training", "training_loader"])
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     args = parser.parse_args()
     quick = args.quick
@@ -406,6 +473,8 @@ def main() -> None:
     args.files = args.files or (6 if quick else 512)
     args.file_sides = (96, 160) if quick else (480, 640)
     args.workers = args.workers if args.workers is not None else (2 if quick else 4)
+    args.train_workers = (args.train_workers if args.train_workers is not None
+                          else (2 if quick else min(12, os.cpu_count() or 1)))
     args.predict_batch_size = args.predict_batch_size or (4 if quick else 32)
     args.compile = {"auto": "auto", "yes": True, "no": False}[args.compile]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -431,6 +500,8 @@ def main() -> None:
         report["predict_files"] = bench_predict_files(model, args, device, amp[0])
     if "training" in args.sections:
         report["training"] = bench_training(model, args, device, ["fp32", *amp])
+    if "training_loader" in args.sections:
+        report["training_loader"] = bench_training_loader(model, args, device, ["fp32", amp[-1]])
     report["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))
 

@@ -14,7 +14,7 @@ def test_gpu_bench_quick_prints_one_json_object():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "gpu.py"), "--quick", "--size", "128",
          "--iters", "1", "--warmup", "0", "--infer-batch-sizes", "1", "2",
-         "--train-batch-sizes", "2", "--files", "4", "--device", "cpu"],
+         "--train-batch-sizes", "2", "--files", "4", "--train-workers", "2", "--device", "cpu"],
         capture_output=True, text=True, cwd=ROOT, timeout=170,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -43,3 +43,8 @@ def test_gpu_bench_quick_prints_one_json_object():
             assert entry[f"{name}_images_per_s"] > 0, (key, name)
         assert entry["syncs_per_train_step"] == {"ours": None, "ours_channels_last": None,
                                                  "effdet": None}
+    loader = result["training_loader"]
+    assert loader["batch_size"] == 2 and loader["workers"] == 2
+    for key in ("fp32", "bf16"):
+        for name in ("lightning", "lightning_labels_in_workers", "fastai"):
+            assert loader[key][f"{name}_images_per_s"] > 0, (key, name)
