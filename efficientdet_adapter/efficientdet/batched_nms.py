@@ -35,8 +35,8 @@ __all__ = ["nms_keep", "uses_coordinate_trick", "PREFIXES"]
 
 #: Candidates per image tried by the matrix path before torchvision's call on all of them.
 PREFIXES = (512, 2048)
-#: Elements of one ``[images, M, M]`` overlap matrix: bounds memory (about 1 GiB of temporaries).
-_MAX_PAIRS = 2**25
+#: Elements of one ``[images, M, M]`` overlap matrix: bounds memory (about 400 MiB of temporaries).
+_MAX_PAIRS = 2**24
 
 
 def uses_coordinate_trick(num_candidates: int, device: torch.device) -> bool:

@@ -98,3 +98,14 @@ def test_empty_inputs():
     assert nms_keep(boxes, scores, classes, 100).shape == (2, 0)
     boxes, scores, classes = candidates(2, 5, 1, 0)
     assert not nms_keep(boxes, scores, classes, 0).any()
+
+
+def test_images_are_split_into_chunks_that_bound_memory(monkeypatch):
+    boxes, scores, classes = candidates(5, 400, 3, 9)
+    seen = []
+    real_greedy = bnms._greedy
+    monkeypatch.setattr(bnms, "_greedy", lambda s: seen.append(s.shape[0]) or real_greedy(s))
+    monkeypatch.setattr(bnms, "_MAX_PAIRS", 2 * 400 * 400)
+    mask = nms_keep(boxes, scores, classes, 100)
+    assert seen == [2, 2, 1]
+    assert kept_indices(mask) == torchvision_keep(boxes, scores, classes, 100)
