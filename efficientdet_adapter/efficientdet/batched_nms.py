@@ -20,8 +20,9 @@ kernel and copies a ``K x K/64`` bit mask to the host (a sync), so a batch of 64
   trick", chosen by candidate count and device); elsewhere boxes of other classes are masked.
 
 So the kept boxes and their order equal torchvision's on the CPU, bit for bit (tested against
-effdet). Two limits of exactness: equal scores keep candidate order here (torchvision's sorts
-are stable on the CPU); and a CUDA compiler may fuse the kernel's multiply-adds, which can flip
+effdet). Two limits of exactness: equal scores keep candidate order here, where torchvision's
+final sort (unstable) may swap them, and so may pick other equal-score boxes for the last rows
+at the ``max_keep`` cut; and a CUDA compiler may fuse the kernel's multiply-adds, which can flip
 an IoU within one rounding of the threshold.
 """
 
