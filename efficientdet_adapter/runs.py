@@ -205,22 +205,7 @@ def _tfms(model, img_size: int, aug: str = "full"):
     from .efficientdet.prediction import inference_tfm
 
     norm = tfms.A.Normalize(mean=model.config.mean, std=model.config.std)
-    return tfms.A.Adapter([*_aug_parts(img_size, aug), norm]), inference_tfm(model)
-
-
-def _aug_parts(img_size: int, aug: str = "full") -> list:
-    """The training transform of ``--aug`` before normalization."""
-    from . import tfms
-
-    if aug == "full":
-        parts = tfms.A.aug_tfms(img_size)
-    elif aug == "flip":
-        parts = [*tfms.A.resize_and_pad(img_size), tfms.A.HorizontalFlip(p=0.5)]
-    elif aug == "none":
-        parts = tfms.A.resize_and_pad(img_size)
-    else:
-        raise UsageError(f"--aug {aug!r}: choose full, flip or none")
-    return parts
+    return tfms.A.Adapter([*tfms.A.aug_preset(img_size, aug), norm]), inference_tfm(model)
 
 
 # -- training ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import albumentations as _albu
 import cv2
 import numpy as np
 
+from ..errors import UsageError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..records import ImgSize, Record
@@ -40,6 +41,8 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Normalize",
+    "AUG_PRESETS",
+    "aug_preset",
     "aug_tfms",
     "geometry",
     "resize",
@@ -248,6 +251,29 @@ def aug_tfms(
             )
         tfms.append(part["pad"](min_height=height, min_width=width))
     return [t for t in tfms if t is not None]
+
+
+#: The names :func:`aug_preset` (and the command line's ``--aug``) take.
+AUG_PRESETS = ("full", "flip", "none")
+
+
+def aug_preset(size: Size, aug: str = "full") -> list:
+    """A training transform before normalization, by name.
+
+    ``full``: :func:`aug_tfms` (IceVision's); ``flip``: :func:`resize_and_pad` and a horizontal
+    flip (learns faster in short runs); ``none``: :func:`resize_and_pad`.
+
+    Example:
+        >>> len(aug_preset(256, "flip"))
+        3
+    """
+    if aug == "full":
+        return aug_tfms(size)
+    if aug == "flip":
+        return [*resize_and_pad(size), _albu.HorizontalFlip(p=0.5)]
+    if aug == "none":
+        return resize_and_pad(size)
+    raise UsageError(f"--aug {aug!r}: choose one of {', '.join(AUG_PRESETS)}")
 
 
 # -- the adapter ----------------------------------------------------------------------------

@@ -167,12 +167,11 @@ def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
 def plot_augmented_samples(records, opts, path: Path, n: int = 8) -> Path | None:
     """A grid of ``n`` training samples as the training transform makes them (unnormalized)."""
     from .. import tfms
-    from ..runs import _aug_parts
     from ..visualize import show_samples
 
     if not records:
         return None
-    tfm = tfms.A.Adapter(_aug_parts(opts.img_size, opts.aug))
+    tfm = tfms.A.Adapter(tfms.A.aug_preset(opts.img_size, opts.aug))
     tfm.seed(opts.seed)
     samples = [tfm(records[i % len(records)]) for i in range(n)]
     path.parent.mkdir(parents=True, exist_ok=True)

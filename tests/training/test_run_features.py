@@ -422,3 +422,18 @@ def test_the_command_line_starts_without_importing_effdet():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_aug_choices_are_the_tfms_presets():
+    """``--aug`` lists ``tfms.A.AUG_PRESETS`` (the CLI keeps albumentations out of its import)."""
+    from efficientdet_adapter.cli import build_parser
+    from efficientdet_adapter.errors import UsageError
+    from efficientdet_adapter.tfms import A
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    [aug] = [a for a in train._actions if "--aug" in a.option_strings]
+    assert tuple(aug.choices) == A.AUG_PRESETS
+    assert [type(t).__name__ for t in A.aug_preset(128, "flip")] == [
+        "LongestMaxSize", "PadIfNeeded", "HorizontalFlip"]
+    with pytest.raises(UsageError, match="--aug 'crop': choose one of full, flip, none"):
+        A.aug_preset(128, "crop")
