@@ -109,3 +109,13 @@ def test_images_are_split_into_chunks_that_bound_memory(monkeypatch):
     mask = nms_keep(boxes, scores, classes, 100)
     assert seen == [2, 2, 1]
     assert kept_indices(mask) == torchvision_keep(boxes, scores, classes, 100)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU: the CUDA kernel is not here")
+@pytest.mark.parametrize("k, num_classes", [(5000, 90), (5000, 1), (700, 4)])
+def test_keeps_what_torchvision_keeps_on_cuda(k, num_classes):
+    """effdet's GPU case: the class shift and torchvision's CUDA kernel."""
+    boxes, scores, classes = (t.cuda() for t in candidates(4, k, num_classes, 11, spread=512.0))
+    assert uses_coordinate_trick(k, boxes.device)
+    mask = nms_keep(boxes, scores, classes, 100)
+    assert kept_indices(mask.cpu()) == torchvision_keep(boxes, scores, classes, 100)
