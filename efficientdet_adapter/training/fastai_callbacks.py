@@ -238,6 +238,12 @@ class RunCallback(Callback):
         self._tb_step: int | None = None
 
     @property
+    def name(self) -> str:
+        """``learn.run_tracker``: fastai would name it ``run``, which every callback's own
+        ``run`` switch then shadows (a warning at each fit's end)."""
+        return "run_tracker"
+
+    @property
     def run_epoch(self) -> int:
         """The run's 0-based index of the current epoch."""
         return self.epoch_offset + int(self.epoch)
