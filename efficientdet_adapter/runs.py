@@ -252,6 +252,9 @@ def use_epoch_lines(opts: TrainOptions) -> bool:
 def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
                 resume_state, device: str, precision: str):
     import torch
+    from .version_compat import import_fastai_quietly
+
+    import_fastai_quietly()
     from fastai.callback.progress import ProgressCallback
     from fastcore.basics import noop
 
@@ -301,18 +304,18 @@ def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History,
 
 def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
                    resume_state, device: str, precision: str):
-    import pytorch_lightning as pl
     import torch
 
-    from .efficientdet.lightning import ModelAdapter
+    from .efficientdet.lightning import model_adapter_class
     from .metrics import COCOMetric
-    from .training.lightning_callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint
+    from .training.lightning_callbacks import (EpochLine, LightningEMA, NonFiniteLoss,
+                                               RunCheckpoint, pl)
 
     if opts.freeze_epochs > 0:
         raise UsageError(f"--freeze-epochs {opts.freeze_epochs}: fastai's fine_tune; with "
                          "--engine lightning use --freeze-epochs 0")
 
-    class _Light(ModelAdapter):
+    class _Light(model_adapter_class(pl)):
         def configure_optimizers(self):
             steps = max(1, int(self.trainer.estimated_stepping_batches))
             # fused on a GPU: one kernel for all parameters, and GradScaler (16-mixed) then

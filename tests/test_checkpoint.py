@@ -16,6 +16,7 @@ from efficientdet_adapter.checkpoint import (
 )
 from efficientdet_adapter.class_map import ClassMap
 from efficientdet_adapter.errors import CheckpointError
+from lightning_for_tests import lightning_or_skip, model_adapter
 
 IMG = 128
 CLASS_MAP = ClassMap(["circle", "square"])
@@ -126,10 +127,10 @@ def test_bare_state_dict_with_wrong_class_map(tmp_path, lite):
 
 
 def test_lightning_model_checkpoint_file(tmp_path):
-    pl = pytest.importorskip("pytorch_lightning")
+    pl = lightning_or_skip()
     from efficientdet_adapter.bbox import BBox
     from efficientdet_adapter.efficientdet.dataloaders import train_dl
-    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    ModelAdapter = model_adapter()
     from efficientdet_adapter.records import Record
 
     class Light(ModelAdapter):

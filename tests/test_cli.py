@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from efficientdet_adapter.demo import write_demo_dataset
+from cli_output import dependency_warnings
+from lightning_for_tests import lightning_or_skip
 
 COMMANDS = ["train", "eval", "predict", "export", "demo"]
 TINY = ["--epochs", "1", "--img-size", "128", "--batch-size", "4", "--threads", "1"]
@@ -25,8 +27,10 @@ def run(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.C
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1"}
     repo = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout)
+    assert dependency_warnings(proc.stdout + proc.stderr) == [], proc.stderr[-2000:]
+    return proc
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
@@ -163,7 +167,7 @@ def test_unreadable_checkpoint_and_empty_folder(tmp_path):
 
 @pytest.mark.slow
 def test_train_with_lightning(data, tmp_path):
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     out = tmp_path / "light"
     proc = run("train", "--data", str(data), "--out", str(out), "--engine", "lightning",
                "--pretrained-backbone", "none", *TINY)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from ..version_compat import import_effdet_quietly
+
+import_effdet_quietly()  # before the modules below import effdet
+
 from . import backbones, weights  # IceVision's efficientdet.backbones.tf_lite0()
 from . import interpretation
 from . import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses

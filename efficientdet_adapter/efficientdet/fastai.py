@@ -40,7 +40,10 @@ from typing import Any
 
 from torch import nn
 
+from ..version_compat import import_fastai_quietly
+
 try:
+    import_fastai_quietly()
     # fastai adds fit_one_cycle, fine_tune, lr_find (schedule), to_fp16 (fp16), the progress bar
     # (progress) and SaveModelCallback (tracker) to Learner when these modules are imported.
     from fastai.callback import fp16, progress, schedule, tracker  # noqa: F401

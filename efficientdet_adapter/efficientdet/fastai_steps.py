@@ -29,6 +29,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..version_compat import import_fastai_quietly
+
+import_fastai_quietly()
+
 import torch
 from fastai.callback import fp16, progress
 from fastai.callback.core import CancelStepException

@@ -27,25 +27,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from types import ModuleType
+
 from torch import Tensor, nn
 
-try:
-    import pytorch_lightning as pl
-except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError(
-        "efficientdet.lightning needs pytorch-lightning: "
-        "pip install 'efficientdet_adapter[lightning]'"
-    ) from e
-
 from ..predictions import Prediction
+from ..version_compat import lightning_package
 from .loop import batch_size, loss_step, predict_step, use_channels_last, validation_step
 
-__all__ = ["ModelAdapter"]
+__all__ = ["ModelAdapter", "model_adapter_class"]
+
+# Fails here, with the extra to install, when neither Lightning package is installed.
+lightning_package("efficientdet.lightning")
 
 
-class ModelAdapter(pl.LightningModule):
-    """A LightningModule around an ``EfficientDetModel``; subclass it to add
-    ``configure_optimizers``.
+class ModelAdapterMethods:
+    """The body of :class:`ModelAdapter`, free of either Lightning package (see
+    :func:`model_adapter_class`).
+
+    ``ModelAdapter`` is a LightningModule around an ``EfficientDetModel``; subclass it to add
+    ``configure_optimizers``. It is built on the Lightning package that
+    :func:`~efficientdet_adapter.version_compat.lightning_package` picks when it is first read:
+    ``lightning`` after ``import lightning as L``, else ``pytorch_lightning``; so
+    ``L.Trainer`` and ``pl.Trainer`` both take it.
 
     Args:
         model: an ``EfficientDetModel`` from ``efficientdet.model`` (effdet's training bench).
@@ -139,6 +143,31 @@ class ModelAdapter(pl.LightningModule):
             # every process calls it, and each logs the same values.
             for key, value in metric.finalize().items():
                 self.log(f"{name}/{key}", float(value), sync_dist=True)
+
+
+_ADAPTERS: dict[str, type] = {}
+
+
+def model_adapter_class(package: ModuleType | None = None) -> type:
+    """``ModelAdapter`` built on ``package`` (``pytorch_lightning`` or ``lightning.pytorch``;
+    default: :func:`~efficientdet_adapter.version_compat.lightning_package`), one class per
+    package."""
+    package = package or lightning_package("efficientdet.lightning")
+    cls = _ADAPTERS.get(package.__name__)
+    if cls is None:
+        cls = type("ModelAdapter", (ModelAdapterMethods, package.LightningModule),
+                   {"__module__": __name__, "__qualname__": "ModelAdapter",
+                    "__doc__": ModelAdapterMethods.__doc__})
+        _ADAPTERS[package.__name__] = cls
+    return cls
+
+
+def __getattr__(name: str) -> type:
+    # ModelAdapter is read, not stored: a program that imports `lightning` after this module
+    # still gets the adapter that `lightning.Trainer` takes.
+    if name == "ModelAdapter":
+        return model_adapter_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _wants_channels_last(setting: bool | str, device_type: str, precision: Any) -> bool:

@@ -46,6 +46,7 @@ from torch import Tensor, nn
 
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import BatchError, ModelConfigError
+from ..version_compat import register_load_state_dict_pre_hook
 from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
 from .config import (
@@ -101,7 +102,7 @@ class EfficientDetModel(DetBenchTrain, BenchType):
     def __init__(self, net: EfficientDet, config: ModelConfig):
         super().__init__(net, create_labeler=True)
         anchors_not_saved(self.anchors)
-        self.register_load_state_dict_pre_hook(_ignore_saved_anchors)
+        register_load_state_dict_pre_hook(self, _ignore_saved_anchors)
         self.effdet_config = net.config
         self.config = config  # replaces the bench's copy of effdet's config (kept above)
         self.weights: tuple[WeightsReport, ...] = ()

@@ -7,9 +7,29 @@ samples), and the engine callbacks that call them:
 ``fastai_callbacks`` and ``lightning_callbacks`` (imported on first use: they need their extra).
 """
 
-from .csvlog import MetricsCSV, read_metrics_csv
-from .devices import resolve_device, resolve_precision
-from .state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .csvlog import MetricsCSV, read_metrics_csv
+    from .devices import resolve_device, resolve_precision
+    from .state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
+
+# Read on first use, so that the command line's --help (which needs `devices` only) answers
+# without importing torch.
+_HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "resolve_device": "devices",
+          "resolve_precision": "devices", "MONITOR": "state", "RunState": "state",
+          "RunTracker": "state", "check_run_folder": "state", "load_train_state": "state",
+          "seed_epoch": "state"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MONITOR",

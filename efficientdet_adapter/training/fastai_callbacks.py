@@ -31,7 +31,10 @@ from typing import Any
 
 import torch
 
+from ..version_compat import import_fastai_quietly
+
 try:
+    import_fastai_quietly()
     from fastai.callback.core import Callback, CancelEpochException, CancelFitException
 except ImportError as e:  # pragma: no cover - exercised only without the extra installed
     raise ImportError("efficientdet_adapter.training.fastai_callbacks needs fastai: "

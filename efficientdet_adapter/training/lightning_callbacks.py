@@ -30,17 +30,18 @@ from typing import Any
 
 import torch
 
-try:
-    import pytorch_lightning as pl
-except ImportError as e:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError("efficientdet_adapter.training.lightning_callbacks needs pytorch-lightning: "
-                      "pip install 'efficientdet_adapter[lightning]'") from e
 
 from ..checkpoint import _check_plain, _network
 from ..errors import CheckpointError, TrainingError
+from ..version_compat import lightning_package
 from .fastai_callbacks import format_epoch_line
 from .state import RunTracker, rng_state, seed_epoch
 from .step_values import StepValues
+
+#: The Lightning package these callbacks are built on (``pytorch_lightning`` or
+#: ``lightning.pytorch``, see :func:`~efficientdet_adapter.version_compat.lightning_package`): use
+#: its ``Trainer`` and :func:`~efficientdet_adapter.efficientdet.lightning.model_adapter_class`.
+pl = lightning_package("efficientdet_adapter.training.lightning_callbacks")
 
 __all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "lightning_row"]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
 
 from efficientdet_adapter import Prediction, tfms
@@ -21,9 +20,12 @@ from efficientdet_adapter.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import infer_dl, train_dl, valid_dl
-from efficientdet_adapter.efficientdet.lightning import ModelAdapter
 from efficientdet_adapter.efficientdet.loop import validation_step
 from efficientdet_adapter.metrics import COCOMetric
+from lightning_for_tests import lightning_or_skip, model_adapter
+
+pl = lightning_or_skip()
+ModelAdapter = model_adapter()
 
 SIZE = 128
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -167,10 +169,10 @@ def test_mixed_precision_on_gpu(data, tmp_path):
 
 DDP_SCRIPT = """
 import json, sys
-import pytorch_lightning as pl
 import torch
 sys.path.insert(0, {repo!r})
-from test_lightning import AdamWAdapter, build, valid_dl, train_dl, COCOMetric
+sys.path.insert(0, {tests!r})
+from test_lightning import AdamWAdapter, build, valid_dl, train_dl, COCOMetric, pl
 from efficientdet_adapter.demo import demo_records
 
 data = demo_records({demo!r}, num_images=13, splits=(8 / 13, 5 / 13, 0))
@@ -195,7 +197,8 @@ def test_ddp_two_cpu_processes_report_the_whole_validation_set(data, tmp_path):
     all 5 validation images, equal to a 1-process evaluation of the trained weights."""
     demo = tmp_path / "demo"
     script = tmp_path / "ddp_run.py"
-    script.write_text(DDP_SCRIPT.format(repo=str(Path(__file__).parent), demo=str(demo),
+    script.write_text(DDP_SCRIPT.format(repo=str(Path(__file__).parent),
+                                        tests=str(Path(__file__).parents[1]), demo=str(demo),
                                         out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
@@ -217,6 +220,7 @@ def test_ddp_two_cpu_processes_report_the_whole_validation_set(data, tmp_path):
 
 def test_missing_lightning_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pytorch_lightning", None)
+    monkeypatch.setitem(sys.modules, "lightning", None)
     monkeypatch.delitem(sys.modules, "efficientdet_adapter.efficientdet.lightning")
     with pytest.raises(ImportError, match=r"pip install 'efficientdet_adapter\[lightning\]'"):
         importlib.import_module("efficientdet_adapter.efficientdet.lightning")

@@ -15,6 +15,7 @@ from efficientdet_adapter.efficientdet.loop import (
     loss_step,
     use_channels_last,
 )
+from lightning_for_tests import lightning_or_skip, model_adapter
 
 SIZE = 128
 #: bf16 keeps 8 bits of mantissa: the losses of a random net move by a few percent (the small box
@@ -103,9 +104,9 @@ def test_bf16_training_step_reads_nothing_on_the_host(model, syncing_ops):
 def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
     """A Lightning fit in bf16-mixed with its progress bar on: the host reads device values a
     fixed number of times per fit (its start and end), none per training step."""
-    pl = pytest.importorskip("pytorch_lightning")
+    pl = lightning_or_skip()
     from efficientdet_adapter.efficientdet import model as create_model
-    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    ModelAdapter = model_adapter()
 
     class Light(ModelAdapter):
         def configure_optimizers(self):  # SGD: Adam reads its step counter (a CPU tensor here)
@@ -145,7 +146,7 @@ def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
     ],
 )
 def test_lightning_channels_last_setting(setting, device, precision, expected):
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     from efficientdet_adapter.efficientdet.lightning import _wants_channels_last
 
     assert _wants_channels_last(setting, device, precision) is expected

@@ -18,6 +18,7 @@ from efficientdet_adapter.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+from lightning_for_tests import lightning_or_skip, model_adapter
 
 SIZE = 128
 BATCH = 2
@@ -75,9 +76,9 @@ def fastai_losses(model, train, valid, tmp_path) -> list[float]:
 
 
 def lightning_losses(model, train) -> list[float]:
-    import pytorch_lightning as pl
+    pl = lightning_or_skip()
 
-    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    ModelAdapter = model_adapter()
 
     class SGDAdapter(ModelAdapter):
         def configure_optimizers(self):

@@ -13,6 +13,7 @@ import torch
 
 from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
+from lightning_for_tests import lightning_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 AP, AR = "AP (IoU=0.50:0.95) area=all", "AR (IoU=0.50:0.95) area=all maxDets=100"
@@ -20,7 +21,7 @@ AP, AR = "AP (IoU=0.50:0.95) area=all", "AR (IoU=0.50:0.95) area=all maxDets=100
 
 @pytest.mark.slow
 def test_two_process_ddp_run_keeps_the_metrics_and_best_checkpoint_of_one(tmp_path):
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     from efficientdet_adapter.checkpoint import model_from_checkpoint
     from efficientdet_adapter.dataset import Dataset
     from efficientdet_adapter.efficientdet.dataloaders import valid_dl

@@ -17,6 +17,7 @@ import torch
 
 from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
+from lightning_for_tests import lightning_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = ["--epochs", "3", "--img-size", "128", "--batch-size", "4", "--threads", "1", "--aug",
@@ -54,7 +55,7 @@ def data(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["fastai", "lightning"])
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(engine, data, tmp_path):
-    pytest.importorskip("fastai" if engine == "fastai" else "pytorch_lightning")
+    pytest.importorskip("fastai") if engine == "fastai" else lightning_or_skip()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run = [*RUN, "--engine", engine]
     ref = start("--data", str(data), "--out", str(whole), *run, cwd=tmp_path)

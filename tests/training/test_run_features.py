@@ -24,6 +24,8 @@ from efficientdet_adapter.records import Record
 from efficientdet_adapter.training import (MetricsCSV, RunTracker, check_run_folder,
                                            read_metrics_csv, resolve_device, resolve_precision)
 from efficientdet_adapter.training.plots import confusion_matrix, pr_curves
+from cli_output import dependency_warnings
+from lightning_for_tests import lightning_or_skip, model_adapter
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress", "lines",
@@ -33,8 +35,10 @@ TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress"
 def run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
            "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout)
+    assert dependency_warnings(proc.stdout + proc.stderr) == [], proc.stderr[-2000:]
+    return proc
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +141,10 @@ def test_confusion_matrix_has_simple_confusion_matrix_semantics():
 # -- real runs ---------------------------------------------------------------------------------
 def engines() -> list:
     """Both training engines, each skipped where its extra is not installed."""
-    return [pytest.param(e, marks=pytest.mark.skipif(importlib.util.find_spec(m) is None,
-                                                     reason=f"needs {m}"))
-            for e, m in (("fastai", "fastai"), ("lightning", "pytorch_lightning"))]
+    return [pytest.param(e, marks=pytest.mark.skipif(
+                not any(importlib.util.find_spec(name) for name in m.split("|")),
+                reason=f"needs {m}"))
+            for e, m in (("fastai", "fastai"), ("lightning", "lightning|pytorch_lightning"))]
 
 
 @pytest.mark.slow
@@ -273,14 +278,14 @@ def test_train_help_defaults_are_the_python_api_defaults(command, python_default
 
 @pytest.mark.slow
 def test_lightning_sanity_check_never_counts_as_an_epoch_or_best(tmp_path):
-    pl = pytest.importorskip("pytorch_lightning")
+    pl = lightning_or_skip()
     from efficientdet_adapter import tfms
     from efficientdet_adapter.dataset import Dataset
     from efficientdet_adapter.demo import demo_class_map, demo_records
     from efficientdet_adapter.efficientdet import model as create_model
     from efficientdet_adapter.efficientdet import normalize_tfm
     from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
-    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    ModelAdapter = model_adapter()
     from efficientdet_adapter.metrics import COCOMetric
     from efficientdet_adapter.training.lightning_callbacks import LightningEMA, RunCheckpoint
 
@@ -383,7 +388,7 @@ def _fastai_loss_at(epoch_done: int, out):
 
 
 def _lightning_loss_at(epoch_done: int, out):
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     from types import SimpleNamespace
 
     from efficientdet_adapter.training.lightning_callbacks import NonFiniteLoss

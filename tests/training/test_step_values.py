@@ -14,6 +14,7 @@ import torch
 from efficientdet_adapter.errors import TrainingError
 from efficientdet_adapter.training.state import RunTracker
 from efficientdet_adapter.training.step_values import StepValues
+from lightning_for_tests import lightning_or_skip, model_adapter
 
 
 class Clock:
@@ -94,7 +95,7 @@ def _fastai_callback(tracker, clock):
 
 
 def _lightning_callback(tracker, clock):
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     from efficientdet_adapter.training.lightning_callbacks import NonFiniteLoss
 
     cb = NonFiniteLoss(tracker, values=StepValues(make_event=clock))
@@ -166,7 +167,7 @@ class _History:
 def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
     """RunCheckpoint with deferred values: the per-step history and the TensorBoard steps are
     those of an immediate read, in order, all there at the epoch's end."""
-    pytest.importorskip("pytorch_lightning")
+    lightning_or_skip()
     from efficientdet_adapter.training.lightning_callbacks import RunCheckpoint
 
     logged = []
@@ -190,9 +191,9 @@ def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
 def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops):
     """A Lightning fit with the CLI's run callbacks (values deferred as on a GPU): the host
     reads device values a fixed number of times per epoch, none per training step."""
-    pl = pytest.importorskip("pytorch_lightning")
+    pl = lightning_or_skip()
     from efficientdet_adapter.efficientdet import model as create_model
-    from efficientdet_adapter.efficientdet.lightning import ModelAdapter
+    ModelAdapter = model_adapter()
     from efficientdet_adapter.runs import History
     from efficientdet_adapter.training.lightning_callbacks import NonFiniteLoss, RunCheckpoint
 

@@ -1,0 +1,146 @@
+"""The differences between the dependency versions this library supports, in one place.
+
+The supported range (``setup.cfg``; CI runs the suite at both ends) is torch 2.4.1 to 2.14,
+fastai 2.7.16 to 2.8, Lightning 2.4 to 2.6 in either of its two packages. Code elsewhere calls the
+functions here instead of testing versions itself.
+
+Lightning ships one Trainer under two package names: ``lightning`` (``import lightning as L``,
+what Lightning's documentation teaches since 2.0; ``lightning.pytorch`` inside it) and the older
+``pytorch_lightning`` (IceVision's ``import pytorch_lightning as pl``). Each Trainer accepts only
+LightningModules and callbacks of its own package, so the adapter is built on one of them, chosen
+by :func:`lightning_package`.
+
+Example:
+    >>> lightning_package_name({"pytorch_lightning"}, imported=set(), env=None)
+    'pytorch_lightning'
+    >>> lightning_package_name({"lightning", "pytorch_lightning"}, imported={"lightning"}, env=None)
+    'lightning'
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Callable, Collection
+from types import ModuleType
+from typing import Any
+
+__all__ = [
+    "LIGHTNING_ENV",
+    "LIGHTNING_PACKAGES",
+    "IMPORT_NOTICES",
+    "import_effdet_quietly",
+    "import_fastai_quietly",
+    "import_quietly",
+    "lightning_package",
+    "lightning_package_name",
+    "register_load_state_dict_pre_hook",
+]
+
+#: Set to ``lightning`` or ``pytorch_lightning`` to choose the package when both are installed.
+LIGHTNING_ENV = "EFFICIENTDET_ADAPTER_LIGHTNING"
+#: The importable names of Lightning's two packages, in the order they are preferred when the
+#: program has imported neither (IceVision's code imports ``pytorch_lightning``).
+LIGHTNING_PACKAGES = ("pytorch_lightning", "lightning")
+
+_LIGHTNING_MISSING = ("{what} needs Lightning: pip install 'efficientdet_adapter[lightning]' "
+                      "(the `lightning` package) or 'efficientdet_adapter[pytorch-lightning]'")
+
+
+def lightning_package_name(installed: Collection[str], imported: Collection[str],
+                           env: str | None) -> str | None:
+    """Which Lightning package to build on, from what is installed and already imported.
+
+    1. ``$EFFICIENTDET_ADAPTER_LIGHTNING`` (``lightning`` or ``pytorch_lightning``) when set;
+    2. the only one installed;
+    3. both installed: ``lightning`` when the program has imported it (a user who wrote
+       ``import lightning as L``), else ``pytorch_lightning``.
+
+    Returns None when neither is installed.
+
+    Raises:
+        ValueError: the environment variable names another package, or one not installed.
+    """
+    if env:
+        if env not in LIGHTNING_PACKAGES:
+            raise ValueError(f"{LIGHTNING_ENV}={env!r}: use one of {', '.join(LIGHTNING_PACKAGES)}")
+        if env not in installed:
+            raise ValueError(f"{LIGHTNING_ENV}={env}: that package is not installed "
+                             f"(pip install {env.replace('_', '-')})")
+        return env
+    found = [name for name in LIGHTNING_PACKAGES if name in installed]
+    if len(found) <= 1:
+        return found[0] if found else None
+    return "lightning" if "lightning" in imported else "pytorch_lightning"
+
+
+def _installed(name: str) -> bool:
+    if name in sys.modules:  # None there: blocked on purpose, as if not installed
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
+def lightning_package(what: str = "this") -> ModuleType:
+    """The Lightning package to build on, imported: ``pytorch_lightning`` or ``lightning.pytorch``
+    (chosen by :func:`lightning_package_name` from this process).
+
+    Args:
+        what: the feature that needs Lightning, named in the ImportError.
+
+    Raises:
+        ImportError: neither package is installed (the message says which extra to install).
+    """
+    from .errors import UsageError
+
+    installed = {name for name in LIGHTNING_PACKAGES if _installed(name)}
+    try:
+        name = lightning_package_name(installed, set(sys.modules), os.environ.get(LIGHTNING_ENV))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if name is None:
+        raise ImportError(_LIGHTNING_MISSING.format(what=what))
+    return importlib.import_module("lightning.pytorch" if name == "lightning" else name)
+
+
+def register_load_state_dict_pre_hook(module: Any, hook: Callable[..., None]) -> None:
+    """``module.register_load_state_dict_pre_hook(hook)``; torch before 2.5 has it only under a
+    private name, with the same call ``hook(module, state_dict, prefix, ...)``."""
+    public = getattr(module, "register_load_state_dict_pre_hook", None)
+    if public is not None:
+        public(hook)
+    else:  # torch 2.4
+        module._register_load_state_dict_pre_hook(hook, with_module=True)
+
+
+#: Notices that dependencies raise while they are imported, meant for their own authors: users
+#: can do nothing about them. (category, message regex, who raises it and when.)
+IMPORT_NOTICES: tuple[tuple[type[Warning], str], ...] = (
+    # torch >= 2.10, for the torch.jit.script calls effdet and fastai make at import time
+    (FutureWarning, r"`torch\.jit\.script` is deprecated"),
+    # pandas >= 3, for the option fastai.tabular sets at import time (fastai.basics imports it)
+    (Warning, r"The 'mode\.chained_assignment' option is deprecated"),
+)
+
+
+def import_quietly(name: str) -> ModuleType:
+    """``importlib.import_module(name)`` without the :data:`IMPORT_NOTICES`; every other
+    warning passes through. The library imports effdet and fastai through it."""
+    if name in sys.modules:
+        return sys.modules[name]
+    with warnings.catch_warnings():
+        for category, message in IMPORT_NOTICES:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        return importlib.import_module(name)
+
+
+def import_effdet_quietly() -> None:
+    """Import effdet (see :func:`import_quietly`)."""
+    import_quietly("effdet")
+
+
+def import_fastai_quietly() -> None:
+    """Import fastai's core (see :func:`import_quietly`); raises ImportError without fastai."""
+    import_quietly("fastai.basics")
