@@ -59,6 +59,8 @@ from .dataset_files import EXPORT_FORMATS  # noqa: E402
 IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
 MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
+#: export's formats and the suffix of the file each writes
+EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
 BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
                     "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
@@ -440,10 +442,10 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .checkpoint import model_from_checkpoint
-    from .efficientdet.export import export_onnx, export_torchscript
+    from .efficientdet.export import export_onnx, export_program, export_torchscript
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
-    suffix = ".onnx" if args.format == "onnx" else ".ts"
+    suffix = EXPORT_SUFFIXES[args.format]
     out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
@@ -453,9 +455,14 @@ def cmd_export(args) -> int:
         print(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
               f"std {config.std}; outputs boxes, scores, classes (NMS: "
               "efficientdet_adapter.efficientdet.export.onnx_postprocess)")
+    elif args.format == "torch-export":
+        path = export_program(model, out, img_size=args.img_size)
+        print(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
+              f"normalized with mean {config.mean}, std {config.std}; outputs boxes, scores, "
+              "classes (NMS: efficientdet_adapter.efficientdet.export.onnx_postprocess)")
     else:
         path = export_torchscript(model, out)
-        print(f"wrote {path}")
+        print(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")
     return 0
 
 
@@ -689,14 +696,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tile_args(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript",
-                       description="Export a checkpoint. ONNX: outputs boxes, scores, classes "
-                       "before NMS. TorchScript: non-lite models only (e.g. efficientdet_d0).")
+    p = sub.add_parser("export", help="export a checkpoint to ONNX, torch.export or TorchScript",
+                       description="Export a checkpoint. onnx (.onnx) and torch-export (.pt2, a "
+                       "torch.export program): outputs boxes, scores, classes before NMS. "
+                       "torchscript (.ts): deprecated by torch, kept while torch ships it; "
+                       "non-lite models only (e.g. efficientdet_d0).")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
-    p.add_argument("--format", default="onnx", choices=("onnx", "torchscript"))
+    p.add_argument("--format", default="onnx", choices=tuple(EXPORT_SUFFIXES),
+                   help="onnx, torch-export, or torchscript (deprecated) (default: %(default)s)")
     p.add_argument("--out", help="output file (default: beside the checkpoint)")
     p.add_argument("--img-size", type=_img_size,
-                   help="ONNX input size, a multiple of 128 (default: the model's)")
+                   help="ONNX/torch-export input size, a multiple of 128 (default: the model's)")
     p.add_argument("--opset", type=_number(int, low=ONNX_OPSETS[0], high=ONNX_OPSETS[1]),
                    default=17, help=f"ONNX opset, {ONNX_OPSETS[0]}..{ONNX_OPSETS[1]} "
                    "(default: %(default)s)")

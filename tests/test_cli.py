@@ -138,6 +138,19 @@ def test_export_onnx_and_torchscript_refusal(trained, tmp_path):
                             r"TorchScript.*bifpn_sum.*export_onnx")
 
 
+@pytest.mark.slow
+def test_export_torch_program(trained, tmp_path):
+    import torch
+
+    proc = run("export", "--checkpoint", str(trained / "model.pt"), "--format", "torch-export")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = trained / "model.pt2"  # beside the checkpoint by default
+    assert proc.stdout.startswith(f"wrote {path}: torch.export.load(path)")
+    boxes, scores, classes = torch.export.load(str(path)).module()(torch.zeros(2, 3, 128, 128))
+    assert boxes.shape[:2] == scores.shape == classes.shape and boxes.shape[0] == 2
+    path.unlink()
+
+
 @pytest.mark.parametrize(
     "args,pattern",
     [

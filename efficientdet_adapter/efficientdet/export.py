@@ -1,4 +1,5 @@
-"""Export a trained EfficientDet to ONNX (any model) or TorchScript (where effdet allows it).
+"""Export a trained EfficientDet to ONNX or a ``torch.export`` program (any model), or to
+TorchScript (deprecated by torch; where effdet allows it).
 
 The ONNX graph holds the network, the sigmoid, effdet's top-k candidate selection and the anchor
 decoding. Its outputs, for a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the
@@ -14,6 +15,10 @@ and the padding effdet does afterwards has no tidy ONNX form); :func:`onnx_postp
 NumPy exactly as effdet does (class-aware NMS at IoU 0.5, then the ``max_det`` best), returning
 effdet's ``[B, max_det, 6]`` detections ``(x1, y1, x2, y2, score, class)`` with zero rows as
 padding. The same conversion as PyTorch's then turns them into predictions.
+
+:func:`export_program` writes the same graph (same inputs, same three outputs) as a
+``torch.export`` program (``.pt2``), which ``torch.export.load(path).module()`` runs in PyTorch
+without this library; :func:`onnx_postprocess` applies to its outputs too.
 
 Example:
     >>> export_onnx(model, "model.onnx", img_size=384)
@@ -39,7 +44,8 @@ from torch import nn
 from ._targets import label_ids_from_class_index, xyxy_limits
 from .wrappers import find_network
 
-__all__ = ["export_onnx", "export_torchscript", "onnx_postprocess", "OnnxDetectionHead"]
+__all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
+           "OnnxDetectionHead"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +170,48 @@ def export_onnx(
     return path
 
 
+def export_program(
+    model: nn.Module,
+    path: str | Path,
+    img_size: int | Sequence[int] | None = None,
+    *,
+    dynamic_batch: bool = True,
+) -> Path:
+    """Write the model as a ``torch.export`` program (a ``.pt2`` file): torch's successor to
+    TorchScript, for every model (lite ones included).
+
+    The program is :class:`OnnxDetectionHead`: ``images [B, 3, H, W] -> (boxes, scores,
+    classes)``, NMS outside, as in the ONNX graph (post-process with :func:`onnx_postprocess`).
+
+    Args:
+        model: an ``EfficientDetModel`` (or an effdet bench / network).
+        path: the file to write (``.pt2`` by convention).
+        img_size: the input size, int or ``(H, W)``; the model's own ``img_size`` by default.
+        dynamic_batch: let the batch size vary from 1 to 1024 (otherwise it is fixed at 1).
+
+    Example:
+        >>> export_program(model, "model.pt2")                               # doctest: +SKIP
+        >>> boxes, scores, classes = torch.export.load("model.pt2").module()(images)
+    """
+    h, w = _hw(model, img_size)
+    head = OnnxDetectionHead(model, (h, w)).eval()
+    was_training = model.training
+    model.eval()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(2 if dynamic_batch else 1, 3, h, w,
+                          device=next(head.net.parameters()).device)
+    shapes = {"images": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
+    try:
+        with torch.no_grad():
+            program = torch.export.export(head, (example,), dynamic_shapes=shapes)
+    finally:
+        model.train(was_training)
+    torch.export.save(program, str(path))
+    logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
+    return path
+
+
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy NMS, in descending score order (torchvision's semantics)."""
     order = np.argsort(-scores, kind="stable")
@@ -218,6 +266,9 @@ class _LevelFirstHeadNet(HeadNet):
 
 def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     """Script the network (no bench) with ``torch.jit.script`` and save it.
+
+    Deprecated by torch (``torch.jit.script`` warns since torch 2.10): prefer
+    :func:`export_program` (``torch.export``) or :func:`export_onnx`. Kept while torch ships it.
 
     The saved module maps ``images`` to effdet's raw ``(class_outputs, box_outputs)`` per level.
     effdet's lite models (``tf_efficientdet_lite*``) do not script: their BiFPN uses

@@ -8,7 +8,9 @@ import torch
 
 from efficientdet_adapter.errors import ExportError
 from efficientdet_adapter.efficientdet.export import (
+    OnnxDetectionHead,
     export_onnx,
+    export_program,
     export_torchscript,
     onnx_postprocess,
 )
@@ -80,6 +82,30 @@ def test_onnx_detections_match_pytorch(tmp_path, model_name, record_property):
     print(f"{model_name}: ONNX Runtime vs PyTorch max abs difference {diff:.2e}")
     assert diff < 1e-3, diff  # pixels and scores; class ids equal (a swap would differ by >= 1)
     assert np.array_equal(ours[..., 5], ref[..., 5])
+
+
+@pytest.mark.parametrize("model_name", ["tf_efficientdet_lite0", "efficientdet_d0"])
+def test_torch_export_program_matches_eager_detections(tmp_path, model_name):
+    """The .pt2 program runs from torch.export.load alone, at another batch size than the one it
+    was traced with, and gives the eager head's outputs and effdet's detections."""
+    model = tiny_model(model_name)
+    path = export_program(model, tmp_path / "model.pt2", img_size=IMG)
+    program = torch.export.load(str(path)).module()
+    images = torch.randn(3, 3, IMG, IMG, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        boxes, scores, classes = program(images)
+        eager = OnnxDetectionHead(model, (IMG, IMG)).eval()(images)
+    assert boxes.shape[0] == 3 and classes.dtype == torch.int64
+    for got, want in zip((boxes, scores, classes), eager):
+        assert torch.equal(got, want) or float((got - want).abs().max()) < 1e-5
+
+    ours = onnx_postprocess(boxes.numpy(), scores.numpy(), classes.numpy())
+    ref = torch_detections(model, images)
+    assert (ref[..., 4] > 0).sum() == (ours[..., 4] > 0).sum() == 300
+    ours, ref = _sorted_rows(ours), _sorted_rows(ref)
+    assert float(np.abs(ours - ref).max()) < 1e-3
+    assert np.array_equal(ours[..., 5], ref[..., 5])
+    assert model.training is False  # left as it was (tiny_model returns it in eval mode)
 
 
 def test_onnx_postprocess_is_class_aware_nms():
