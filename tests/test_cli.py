@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +25,18 @@ COCO_KEYS = ["AP (IoU=0.50:0.95) area=all", "AP (IoU=0.50) area=all",
              "AR (IoU=0.50:0.95) area=all maxDets=100"]
 
 
-def run(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+# `python -c` that runs the command with pytorch_lightning unimportable: an environment with
+# only the `lightning` package
+ONLY_LIGHTNING = ["-c", "import sys; sys.modules['pytorch_lightning'] = None; "
+                        "from efficientdet_adapter.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def run(*args: str, cwd: Path | None = None, timeout: int = 600,
+        python: Sequence[str] = ("-m", "efficientdet_adapter")) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1"}
     repo = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = repo + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+    proc = subprocess.run([sys.executable, *python, *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout)
     assert dependency_warnings(proc.stdout + proc.stderr) == [], proc.stderr[-2000:]
     return proc
@@ -179,11 +188,15 @@ def test_unreadable_checkpoint_and_empty_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_with_lightning(data, tmp_path):
+@pytest.mark.parametrize("python", [("-m", "efficientdet_adapter"), ONLY_LIGHTNING],
+                         ids=["installed packages", "only lightning"])
+def test_train_with_lightning(data, tmp_path, python):
     lightning_or_skip()
+    if python == ONLY_LIGHTNING and importlib.util.find_spec("lightning") is None:
+        pytest.skip("the `lightning` package is not installed")
     out = tmp_path / "light"
     proc = run("train", "--data", str(data), "--out", str(out), "--engine", "lightning",
-               "--pretrained-backbone", "none", *TINY)
+               "--pretrained-backbone", "none", *TINY, python=python)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [epoch] = json.loads((out / "metrics.json").read_text())["epochs"]
     assert epoch["epoch"] == 1 and epoch["train_loss"] > 0 and epoch["val_loss"] > 0
