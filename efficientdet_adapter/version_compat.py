@@ -22,9 +22,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import contextlib
 import sys
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -37,7 +38,9 @@ __all__ = [
     "import_quietly",
     "lightning_package",
     "lightning_package_name",
+    "adamw_step",
     "register_load_state_dict_pre_hook",
+    "safe_globals",
 ]
 
 #: Set to ``lightning`` or ``pytorch_lightning`` to choose the package when both are installed.
@@ -144,3 +147,39 @@ def import_effdet_quietly() -> None:
 def import_fastai_quietly() -> None:
     """Import fastai's core (see :func:`import_quietly`); raises ImportError without fastai."""
     import_quietly("fastai.basics")
+
+
+@contextlib.contextmanager
+def safe_globals(classes: Sequence[type]) -> Iterator[None]:
+    """``torch.serialization.safe_globals(classes)``: allow these classes in
+    ``torch.load(weights_only=True)`` inside the block. torch 2.4 has only the process-wide
+    ``add_safe_globals``; there the allow-list is restored on exit."""
+    import torch.serialization as serialization
+
+    if hasattr(serialization, "safe_globals"):
+        with serialization.safe_globals(list(classes)):
+            yield
+        return
+    before = serialization.get_safe_globals()  # torch 2.4
+    serialization.add_safe_globals(list(classes))
+    try:
+        yield
+    finally:
+        serialization.clear_safe_globals()
+        serialization.add_safe_globals(before)
+
+
+def adamw_step(*args: Any, **kwargs: Any) -> None:
+    """torch's functional AdamW step (the arguments of ``torch.optim.adam.adam``, without
+    ``decoupled_weight_decay``): from torch 2.6 ``adam(..., decoupled_weight_decay=True)``,
+    before it ``torch.optim.adamw.adamw(...)``, which computes the same update."""
+    import inspect
+
+    from torch.optim import adam as adam_module
+
+    if "decoupled_weight_decay" in inspect.signature(adam_module.adam).parameters:
+        adam_module.adam(*args, decoupled_weight_decay=True, **kwargs)
+    else:  # torch < 2.6
+        from torch.optim.adamw import adamw
+
+        adamw(*args, **kwargs)

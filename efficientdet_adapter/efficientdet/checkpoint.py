@@ -36,6 +36,7 @@ from torch import nn
 from ..class_map import ClassMap
 from ..errors import CheckpointError, ClassMapError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
+from ..version_compat import safe_globals
 from ._targets import num_classes_with_background
 from .config import ModelConfig, default_img_size
 from .model import EfficientDetModel
@@ -201,7 +202,7 @@ def _safe_load(path: Path) -> Any:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        with torch.serialization.safe_globals(_safe_globals()):
+        with safe_globals(_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))

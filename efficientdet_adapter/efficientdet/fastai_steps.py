@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..version_compat import import_fastai_quietly
+from ..version_compat import adamw_step, import_fastai_quietly
 
 import_fastai_quietly()
 
@@ -37,7 +37,6 @@ import torch
 from fastai.callback import fp16, progress
 from fastai.callback.core import CancelStepException
 from fastai.optimizer import Optimizer
-from torch.optim.adam import adam
 
 from ..training.step_values import StepValues
 
@@ -92,14 +91,13 @@ class FusedAdam(Optimizer):
                 if not group:
                     continue
                 states = [self._state(p) for p in group]
-                adam(group, [p.grad for p in group], [s["grad_avg"] for s in states],
-                     [s["sqr_avg"] for s in states], [], [s["step"] for s in states],
-                     fused=True, grad_scale=getattr(self, "grad_scale", None),
-                     found_inf=getattr(self, "found_inf", None),
-                     decoupled_weight_decay=True, amsgrad=False, beta1=hyper["mom"],
-                     beta2=hyper["sqr_mom"], lr=hyper["lr"],
-                     weight_decay=hyper["wd"] if decay else 0.0, eps=hyper["eps"],
-                     maximize=False)
+                adamw_step(group, [p.grad for p in group], [s["grad_avg"] for s in states],
+                           [s["sqr_avg"] for s in states], [], [s["step"] for s in states],
+                           fused=True, grad_scale=getattr(self, "grad_scale", None),
+                           found_inf=getattr(self, "found_inf", None), amsgrad=False,
+                           beta1=hyper["mom"], beta2=hyper["sqr_mom"], lr=hyper["lr"],
+                           weight_decay=hyper["wd"] if decay else 0.0, eps=hyper["eps"],
+                           maximize=False)
 
 
 def _model_device_type(learn: Any) -> str:
