@@ -14,7 +14,9 @@ with its outputs and the hash of its code (see :func:`code_hash`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 import sys
@@ -24,12 +26,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Set to 1 by the tests: notebooks read it in their parameters cell and take tiny settings.
 QUICK_ENV = "EFFICIENTDET_ADAPTER_NOTEBOOK_QUICK"
 #: The notebook metadata key holding the hash of the code the stored outputs came from.
 HASH_KEY = "efficientdet_adapter"
+#: Stored pictures: a PNG over MAX_PNG_BYTES is stored as a JPEG of at most MAX_SIDE pixels.
+MAX_PNG_BYTES = 120_000
+MAX_SIDE = 900
 
 
 class NotebookFailed(AssertionError):
@@ -90,19 +96,54 @@ def output_text(nb: nbformat.NotebookNode) -> str:
 
 
 def images(nb: nbformat.NotebookNode) -> list[str]:
-    """The base64 PNGs the notebook displayed, in order."""
-    return [out.data["image/png"] for cell in nb.cells for out in cell.get("outputs", [])
-            if out.output_type in ("display_data", "execute_result") and "image/png" in out.data]
+    """The base64 pictures (PNG or JPEG) the notebook displayed, in order."""
+    return [out.data.get("image/png") or out.data["image/jpeg"]
+            for cell in nb.cells for out in cell.get("outputs", [])
+            if out.output_type in ("display_data", "execute_result")
+            and ("image/png" in out.data or "image/jpeg" in out.data)]
+
+
+def compact_images(nb: nbformat.NotebookNode, max_side: int = MAX_SIDE,
+                   max_png_bytes: int = MAX_PNG_BYTES) -> int:
+    """Keep stored pictures small: a displayed PNG larger than ``max_png_bytes`` is scaled to
+    at most ``max_side`` pixels and stored as a JPEG (photos compress ~5x better); returns how
+    many were changed. The kernel's outputs are otherwise stored as they came."""
+    changed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}) if out.output_type in ("display_data", "execute_result") else {}
+            if "image/png" not in data or len(data["image/png"]) * 3 // 4 <= max_png_bytes:
+                continue
+            img = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
+            img.thumbnail((max_side, max_side))
+            if img.mode in ("RGBA", "LA", "P"):
+                white = Image.new("RGB", img.size, "white")
+                white.paste(img, mask=img.convert("RGBA").split()[-1])
+                img = white
+            buf = io.BytesIO()
+            img.convert("RGB").save(buf, format="JPEG", quality=80, optimize=True)
+            del data["image/png"]
+            data["image/jpeg"] = base64.b64encode(buf.getvalue()).decode("ascii")
+            out.get("metadata", {}).pop("image/png", None)
+            changed += 1
+    return changed
+
+
+def write_stored(nb: nbformat.NotebookNode, path: str | Path) -> Path:
+    """Write an executed notebook as stored in the repository: its pictures compacted
+    (:func:`compact_images`) and the hash of the code its outputs came from."""
+    compact_images(nb)
+    nb.metadata[HASH_KEY] = {"code_sha256": code_hash(nb)}
+    nbformat.write(nb, path)
+    return Path(path)
 
 
 def store(path: str | Path, cwd: str | Path | None = None, **env: str) -> Path:
-    """Execute the notebook and write it back with its outputs and :func:`code_hash`."""
+    """Execute the notebook in a temporary folder and write it back (:func:`write_stored`)."""
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
         nb = execute(path, cwd or tmp, kernel_env(**env))
-    nb.metadata[HASH_KEY] = {"code_sha256": code_hash(nb)}
-    nbformat.write(nb, path)
-    return path
+    return write_stored(nb, path)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kernel import HASH_KEY, code_hash, execute, kernel_env, output_text
+from kernel import execute, kernel_env, output_text, write_stored
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks" / "icevision"
@@ -37,8 +37,7 @@ def run_notebook(name: str, cwd: Path) -> tuple[nbformat.NotebookNode, str]:
     path = NOTEBOOKS / f"{name}.ipynb"
     nb = execute(path, cwd, env)
     if STORE:
-        nb.metadata[HASH_KEY] = {"code_sha256": code_hash(nb)}
-        nbformat.write(nb, path)
+        write_stored(nb, path)
     return nb, output_text(nb)
 
 
