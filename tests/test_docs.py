@@ -107,14 +107,36 @@ def test_readme_is_a_front_door():
         assert (REPO_ROOT / link).is_file(), f"README links to a missing page: {link}"
 
 
-def test_architecture_page_lists_the_layers_the_tests_guard():
-    """docs/architecture.md's layer table is test_layers.LAYERS, row for row."""
+def _layers() -> list[tuple[str, list[str]]]:
     tree = ast.parse((REPO_ROOT / "tests" / "test_layers.py").read_text(encoding="utf-8"))
     [layers] = [ast.literal_eval(n.value) for n in tree.body
                 if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "LAYERS"]
+    return [(name, list(mods)) for name, mods in layers]
+
+
+def layer_table(layers: list[tuple[str, list[str]]]) -> str:
+    """The rows of docs/architecture.md's layer table, written from test_layers.LAYERS."""
+    return "\n".join(f"| {i} | {name} | " + ", ".join(f"`{m or '(the package)'}`" for m in mods)
+                     + " |" for i, (name, mods) in enumerate(layers, 1))
+
+
+_ROWS = re.compile(r"^\| \d+ \| [^|]+ \| .+ \|\n?", flags=re.MULTILINE)
+
+
+def test_architecture_page_lists_the_layers_the_tests_guard():
+    """docs/architecture.md's layer table is test_layers.LAYERS, row for row."""
     page = (DOCS / "architecture.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (\d+) \| ([^|]+) \| (.+) \|$", page, flags=re.MULTILINE)
-    documented = [(name.strip(), [m if m != "(the package)" else "" for m in
-                                  re.findall(r"`([^`]*)`", mods)]) for _, name, mods in rows]
-    assert documented == [(name, list(mods)) for name, mods in layers], (
-        "docs/architecture.md's layer table differs from tests/test_layers.py's LAYERS")
+    documented = "".join(_ROWS.findall(page)).rstrip("\n")
+    assert documented == layer_table(_layers()), (
+        "docs/architecture.md's layer table differs from tests/test_layers.py's LAYERS; "
+        "rewrite it with `python tests/test_docs.py`")
+
+
+if __name__ == "__main__":  # rewrite the layer table of docs/architecture.md from LAYERS
+    page_path = DOCS / "architecture.md"
+    page = page_path.read_text(encoding="utf-8")
+    rows = _ROWS.findall(page)
+    start = page.index(rows[0])
+    end = start + len("".join(rows))
+    page_path.write_text(page[:start] + layer_table(_layers()) + "\n" + page[end:], encoding="utf-8")
+    print(f"wrote {page_path}")
