@@ -53,8 +53,8 @@ class TrainOptions:
 
     ``efficientdet-adapter train``'s flags take their defaults from ``TrainOptions()`` (and
     ``demo``'s from :data:`DEMO_OPTIONS`), so the command line and the Python API agree. The
-    defaults were chosen by ``bench/real_data.py`` on the shared real exports (README, "Real
-    exports"): at 240 CPU s per export and three seeds, 256 px + flips + a peak lr of 5e-3 reach
+    defaults were chosen by ``bench/real_data.py`` on the shared real exports (docs/benchmarks.md):
+    at 240 CPU s per export and three seeds, 256 px + flips + a peak lr of 5e-3 reach
     a mean valid AP50 of 0.36 (brain MRI) and 0.28 (game screenshots), with lr 1e-2 0.17 and 0.32
     (one brain-MRI seed at 0.01); the former ones (384 px, IceVision's full augmentation, lr 3e-3)
     0.001 on both.

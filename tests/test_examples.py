@@ -1,9 +1,9 @@
-"""The example script and the notebook run end to end, in real subprocesses, on tiny settings."""
+"""The example script runs end to end, in a real subprocess, on tiny settings (the notebooks run
+in a Jupyter kernel: tests/notebooks/)."""
 
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,16 +41,3 @@ def test_pets_example_runs_icevision_code_on_pets_layout(tmp_path):
     width, height = Image.open(tmp_path / "results.png").size
     assert width > 200 and height > 100
 
-
-def test_notebook_code_cells_run(tmp_path):
-    nb = json.loads((REPO_ROOT / "notebooks" / "getting_started.ipynb").read_text())
-    code = "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    script = tmp_path / "notebook.py"
-    script.write_text(code)
-    result = _run([str(script)], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = tmp_path / "notebook_out"
-    for png in ("records.png", "batch.png", "results.png"):
-        assert (out / png).stat().st_size > 5_000, png
-    assert (out / "model.pt").is_file()
-    assert "tf_efficientdet_lite0 (128, 128) True" in result.stdout

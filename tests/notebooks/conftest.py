@@ -1,4 +1,4 @@
-"""Data for IceVision's notebooks, laid out where each converted notebook looks for it."""
+"""Data for the notebooks: IceVision's conversions find their files where they look for them."""
 
 from __future__ import annotations
 
