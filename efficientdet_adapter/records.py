@@ -179,6 +179,43 @@ class Record:
         if self.filepath is not None:
             self.img = None
 
+    def autofix(self) -> dict[str, dict[str, list[bool]]]:
+        """Clip the boxes to the image (:meth:`BBox.autofix`) and drop, with their labels, label
+        ids, crowd flags and areas, those with no area left or a non-finite coordinate, in
+        place (IceVision's ``record.autofix()``; parsers do this with a report, see
+        ``Parser.parse``).
+
+        Returns:
+            ``{"detection": {"bboxes": [kept, ...]}}``: one flag per box, as IceVision's.
+
+        Example:
+            >>> r = Record(0, None, 10, 10, labels=["a", "b"],
+            ...            bboxes=[BBox.from_xyxy(5, 5, 20, 20), BBox.from_xyxy(11, 11, 15, 15)])
+            >>> r.autofix(), r.labels, r.bboxes[0].xyxy
+            ({'detection': {'bboxes': [True, False]}}, ['a'], (5.0, 5.0, 10, 10))
+        """
+        import math
+
+        from .errors import InvalidBBoxError
+
+        kept: list[bool] = []
+        boxes: list[BBox] = []
+        for box in self.bboxes:
+            try:
+                if not all(math.isfinite(v) for v in box.xyxy):
+                    raise InvalidBBoxError(f"box {box.xyxy}: a coordinate is not finite")
+                boxes.append(box.autofix(self.width, self.height))
+                kept.append(True)
+            except InvalidBBoxError:
+                boxes.append(box)
+                kept.append(False)
+        self.bboxes = boxes
+        if not all(kept):
+            fixed = self.select([i for i, k in enumerate(kept) if k])
+            self.bboxes, self.labels, self.label_ids = fixed.bboxes, fixed.labels, fixed.label_ids
+            self.iscrowds, self.areas = fixed.iscrowds, fixed.areas
+        return {"detection": {"bboxes": kept}}
+
     # -- building (the calls a custom Parser's ``parse_fields`` makes, as in IceVision) -------
     def set_record_id(self, record_id: Hashable) -> None:
         self.record_id = record_id

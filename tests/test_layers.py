@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 LAYERS: list[tuple[str, list[str]]] = [
     ("errors", ["errors"]),
     ("values", ["bbox", "class_map", "images"]),
-    ("records", ["records", "size_check", "splitters"]),
+    ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
     ("predictions", ["predictions", "metrics", "integrations", "models.inference_sahi"]),
     ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.base", "parsers.coco",
