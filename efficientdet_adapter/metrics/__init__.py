@@ -39,8 +39,8 @@ from enum import Enum
 
 import numpy as np
 
-from .class_map import ClassMap
-from .predictions import Prediction
+from ..class_map import ClassMap
+from ..predictions import Prediction
 
 __all__ = ["Metric", "COCOMetric", "COCOMetricType"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..efficientdet.fastai import TorchDataLoaders
+from ...efficientdet.fastai import TorchDataLoaders
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 

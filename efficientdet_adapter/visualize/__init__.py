@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .images import IMAGENET_MEAN, IMAGENET_STD
-from .bbox import BBox
-from .class_map import ClassMap
-from .records import Record
+from ..images import IMAGENET_MEAN, IMAGENET_STD
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..records import Record
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -372,7 +372,7 @@ def draw_record(
         pred = record
         img = pred.img
         if img is None and pred.filepath is not None:
-            from .images import open_img
+            from ..images import open_img
 
             img = open_img(pred.filepath)
         if img is None:
