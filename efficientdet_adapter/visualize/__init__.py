@@ -52,6 +52,23 @@ __all__ = [
     "show_samples",
 ]
 
+#: IceVision 0.12's names of ``icevision.visualize`` that this module does not offer, and why
+#: (pictures of predictions live with the model: ``efficientdet_adapter.show_preds``; all of
+#: IceVision's show/draw names are under ``efficientdet_adapter.visualize.show_data`` and
+#: ``.draw_data``).
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(["show_pred", "show_preds", "draw_pred"],
+                    "predictions are drawn by efficientdet_adapter.show_preds/show_pred "
+                    "(also at efficientdet_adapter.visualize.show_data and .draw_data)"),
+    **dict.fromkeys(["draw_sample"], "draw_record draws samples (visualize.draw_data.draw_sample)"),
+    **dict.fromkeys(["draw_bbox", "draw_label", "bbox_polygon", "as_rgb_tuple", "rand_cmap"],
+                    "the parts of a picture: draw_record draws boxes and labels; draw_boxes "
+                    "draws boxes on an image"),
+    **dict.fromkeys(["draw_mask", "draw_segmentation_mask"], "masks: boxes only here"),
+    "draw_keypoints": "keypoints: boxes only here",
+    "SoftDependencies": "an IceVision internal with no counterpart here",
+}
+
 
 # Distinct colours that read on photos (saturated, not too dark), in order of class id 1, 2, ...
 PALETTE: tuple[tuple[int, int, int], ...] = (
