@@ -41,8 +41,6 @@ BACKBONE = ("effdet has no weights for this backbone; use efficientdet.backbones
             "tf_d7x or the list in efficientdet.backbones.BACKBONES")
 CONFUSION = ("the confusion matrix: efficientdet_adapter.training.plots draws one for a run "
              "(the train command writes confusion_matrix.png)")
-PREDICTIONS = ("IceVision's raw-output converter: efficientdet.predict/predict_from_dl return "
-               "Prediction objects (efficientdet.loop.predictions_from_output converts a batch)")
 BACKBONE_CONFIG = ("backbones are efficientdet.backbones.<name>(pretrained=...), which return a "
                    "BackboneSpec")
 PARSER_INTERFACE = "subclass parsers.Parser (template_record, __iter__, record_id, parse_fields)"

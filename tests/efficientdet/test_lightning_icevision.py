@@ -125,3 +125,26 @@ def test_the_ckpt_loads_through_model_from_checkpoint_and_predicts_the_same(fitt
         assert len(a.boxes) == len(b.boxes) > 0
         np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
         np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_convert_raw_predictions_as_custom_adapters_call_it(fitted):
+    """IceVision users' own validation_step: raw effdet output -> predictions for the metric."""
+    from efficientdet_adapter.efficientdet.loop import validation_step
+    from efficientdet_adapter.models.ross import efficientdet as model_type
+
+    tr, light, ckpt, reader, valid_ds = fitted
+    batch = next(iter(valid_dl(valid_ds, batch_size=2)))
+    (xb, yb), records = batch
+    model = light.model.eval()
+    with torch.no_grad():
+        raw_preds = model(xb, yb)
+    preds = model_type.convert_raw_predictions(batch=(xb, yb), raw_preds=raw_preds["detections"],
+                                               records=records, detection_threshold=0.0,
+                                               keep_images=True)
+    assert model_type.loss_fn(raw_preds, yb) is raw_preds["loss"]
+    _, expected = validation_step(model, batch)
+    assert len(preds) == len(expected) == 2
+    for got, want in zip(preds, expected):
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-5)
+        assert got.ground_truth.record_id == want.ground_truth.record_id
+        assert got.img.shape == (SIZE, SIZE, 3) and got.img.dtype == np.uint8

@@ -13,9 +13,10 @@ from importlib import import_module
 from typing import Any
 
 from .... import efficientdet as _efficientdet
-from ...._faces import BACKBONE_CONFIG, INTERNAL, PREDICTIONS, gather, not_offered
+from ...._faces import BACKBONE_CONFIG, INTERNAL, gather, not_offered
 from . import backbones as _backbones
-from . import dataloaders, prediction, utils
+from . import dataloaders, utils
+from . import prediction as _prediction
 from . import loss_fn as _loss_fn
 from . import model as _model
 from . import show_batch as _show_batch
@@ -26,14 +27,15 @@ from . import show_results as _show_results
 _names = [n for n in _efficientdet.__all__ if n not in ("fastai", "lightning")]
 globals().update({n: getattr(_efficientdet, n) for n in _names})
 gather(globals(), _backbones, _loss_fn, _model, _show_batch, _show_results)
+convert_raw_predictions = _prediction.convert_raw_predictions
 
-__all__ = sorted({*_names, *_backbones.__all__, "loss_fn", "interp", "fastai", "lightning"})
+__all__ = sorted({*_names, *_backbones.__all__, "loss_fn", "interp", "convert_raw_predictions",
+                  "fastai", "lightning"})
 
 NOT_OFFERED: dict[str, str] = {
     **_backbones.NOT_OFFERED,
     "EfficientDetBackboneConfig": BACKBONE_CONFIG,
     "SoftDependencies": INTERNAL,
-    "convert_raw_predictions": PREDICTIONS,
 }
 _missing = not_offered(__name__, NOT_OFFERED)
 
