@@ -43,7 +43,7 @@ from .splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitS
 
 if TYPE_CHECKING:  # the names below load on first use: see _LAZY
     from . import checkpoint, cli, demo, efficientdet, tfms, writers
-    from .checkpoint import convert_checkpoint, model_from_checkpoint, save_checkpoint
+    from .checkpoint import convert_checkpoint, load_model, model_from_checkpoint, save_checkpoint
     from .dataset import Dataset
     from .metrics import COCOMetric, COCOMetricType, Metric
     from .compat import (
@@ -103,6 +103,7 @@ __all__ = [
     "get_default_font",
     "get_image_files",
     "get_img_size",
+    "load_model",
     "model_from_checkpoint",
     "models",
     "normalize_imagenet",
@@ -153,6 +154,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "get_img_size": (".compat", "get_img_size"),
     "save_checkpoint": (".checkpoint", "save_checkpoint"),
     "model_from_checkpoint": (".checkpoint", "model_from_checkpoint"),
+    "load_model": (".checkpoint", "load_model"),
     "convert_checkpoint": (".checkpoint", "convert_checkpoint"),
 }
 

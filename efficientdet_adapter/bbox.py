@@ -80,6 +80,12 @@ class BBox:
         )
 
     # -- checks ----------------------------------------------------------------------------
+    def to_tensor(self):
+        """``torch.tensor(xyxy, dtype=float)`` (IceVision's ``BBox.to_tensor``)."""
+        import torch  # local import: boxes are plain values, torch is needed only here
+
+        return torch.tensor(self.xyxy, dtype=torch.float)
+
     def is_valid(self) -> bool:
         """True when the box has a positive width and height."""
         return self.xmax > self.xmin and self.ymax > self.ymin

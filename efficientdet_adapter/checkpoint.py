@@ -7,7 +7,7 @@ A checkpoint written by :func:`save_checkpoint` is a plain dict of tensors and J
      "mean": [...], "std": [...], "class_map": {"classes": [...], "background": "background"},
      "state_dict": {<EfficientDet network weights, no prefix>}, "extra": {...}}
 
-:func:`model_from_checkpoint` reads it with ``torch.load(weights_only=True)``, so no pickled code
+:func:`load_model` reads it with ``torch.load(weights_only=True)``, so no pickled code
 runs. It also reads the files the training engines write, given what they lack:
 
 - a fastai ``learn.save`` file (``{"model": state_dict, "opt": ...}``) or a bare state dict;
@@ -15,13 +15,13 @@ runs. It also reads the files the training engines write, given what they lack:
 
 The format, the safe loading and the rebuilding live with the models, in
 :mod:`efficientdet_adapter.efficientdet.checkpoint`; this module is the public entry point that also
-answers IceVision's calls (:mod:`efficientdet_adapter.icevision_checkpoint`), and re-exports the
-names it always had.
+offers IceVision's ``model_from_checkpoint`` (:mod:`efficientdet_adapter.icevision_checkpoint`,
+which always returns IceVision's dict), and re-exports the names it always had.
 
 Example:
     >>> save_checkpoint(model, "runs/shapes/model.pt", class_map, extra={"epochs": 12})
-    >>> model, class_map, config = model_from_checkpoint("runs/shapes/model.pt")
-    >>> model, class_map, config = model_from_checkpoint(
+    >>> model, class_map, config = load_model("runs/shapes/model.pt")
+    >>> model, class_map, config = load_model(
     ...     "models/model.pth", class_map=class_map, model_name="tf_efficientdet_lite0")
 """
 
@@ -47,7 +47,12 @@ from .efficientdet.checkpoint import (  # the names this module always had (trai
     save_checkpoint,
 )
 from .efficientdet.wrappers import find_network as _network
-from .icevision_checkpoint import icevision_model_from_checkpoint, save_icevision_checkpoint
+from .icevision_checkpoint import (
+    CheckpointAndModel,
+    icevision_fields,
+    model_from_checkpoint,
+    save_icevision_checkpoint,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -55,39 +60,29 @@ __all__ = [
     "save_checkpoint",
     "atomic_torch_save",
     "load_checkpoint_data",
+    "load_model",
+    "model_from_data",
     "model_from_checkpoint",
+    "CheckpointAndModel",
     "convert_checkpoint",
     "save_icevision_checkpoint",
 ]
 
 
-def model_from_checkpoint(
+def load_model(
     path: str | Path,
     device: str | torch.device = "cpu",
     *,
     class_map: ClassMap | None = None,
     model_name: str | None = None,
     img_size: int | Sequence[int] | None = None,
-    backbone_name: str | None = None,
-    classes: Sequence[str] | None = None,
-    is_coco: bool = False,
-    eval_mode: bool = True,
-    **ignored: Any,
 ):
-    """Rebuild the model from a checkpoint file, in eval mode on ``device``.
-
-    Called IceVision's way, it returns IceVision's dict instead of the tuple: that is, for an
-    IceVision checkpoint file or a URL, or when any of ``backbone_name``, ``classes``,
-    ``is_coco``, ``eval_mode=False`` or a ``model_name`` such as ``"ross.efficientdet"``
-    (library.model) is given. See
-    :func:`~efficientdet_adapter.icevision_checkpoint.icevision_model_from_checkpoint`::
-
-        >>> loaded = model_from_checkpoint("fridge.pth", model_name="ross.efficientdet",
-        ...                                backbone_name="tf_lite0", img_size=384)  # doctest: +SKIP
-        >>> loaded["model"], loaded["class_map"]                                     # doctest: +SKIP
+    """Rebuild the model from a checkpoint file, in eval mode on ``device``: the library's own
+    loader (IceVision's, which returns a dict, is :func:`model_from_checkpoint`).
 
     Args:
-        path: a :func:`save_checkpoint` file, a fastai ``learn.save`` file or a Lightning
+        path: a :func:`save_checkpoint` file, an IceVision checkpoint (its ``meta`` is checked
+            as this library's own files are), a fastai ``learn.save`` file or a Lightning
             ``ModelCheckpoint`` file.
         device: where to put the model.
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
@@ -99,21 +94,29 @@ def model_from_checkpoint(
         ``ModelConfig``.
 
     Example:
-        >>> model, class_map, config = model_from_checkpoint("runs/demo/model.pt")
+        >>> model, class_map, config = load_model("runs/demo/model.pt")
         >>> config.model_name, config.img_size
         ('tf_efficientdet_lite0', (256, 256))
     """
-    icevision_call = (
-        backbone_name is not None or classes is not None or is_coco or not eval_mode
-        or (model_name is not None and "." in model_name)
-        or str(path).startswith(("http://", "https://"))
-    )
-    data = None if icevision_call else load_checkpoint_data(Path(path))
-    if data is None or data["layout"] == "icevision":
-        return icevision_model_from_checkpoint(
-            path, model_name=model_name, backbone_name=backbone_name, classes=classes,
-            is_coco=is_coco, img_size=img_size, eval_mode=eval_mode, device=device,
-        )
+    return model_from_data(load_checkpoint_data(path), path=path, device=device,
+                           class_map=class_map, model_name=model_name, img_size=img_size)
+
+
+def model_from_data(
+    data: Mapping[str, Any],
+    *,
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    class_map: ClassMap | None = None,
+    model_name: str | None = None,
+    img_size: int | Sequence[int] | None = None,
+):
+    """:func:`load_model` on what :func:`load_checkpoint_data` already read from ``path`` (for
+    callers that also want the file's ``extra``): ``(model, class_map, config)``."""
+    if data["layout"] == "icevision":
+        fields = icevision_fields(data["meta"], str(path), state=data["state_dict"])
+        data = {**data, "model_name": fields.model_name, "img_size": fields.img_size,
+                "class_map": fields.class_map.to_dict()}
     return rebuild_model(data, path=path, device=device, class_map=class_map,
                          model_name=model_name, img_size=img_size)
 
@@ -133,7 +136,6 @@ def convert_checkpoint(
         >>> convert_checkpoint("models/model.pth", "model.pt", class_map=class_map,
         ...                    model_name="tf_efficientdet_lite0", img_size=384)
     """
-    model, class_map, _ = model_from_checkpoint(
-        src, class_map=class_map, model_name=model_name, img_size=img_size
-    )
+    model, class_map, _ = load_model(src, class_map=class_map, model_name=model_name,
+                                     img_size=img_size)
     return save_checkpoint(model, dst, class_map, extra={"converted_from": str(src), **(extra or {})})

@@ -54,6 +54,7 @@ class ClassMap:
 
     def __init__(self, classes: Sequence[str] | None = None, background: str | None = BACKGROUND):
         self.background = background
+        self._lock = True  # IceVision's: get_by_name adds unknown names only when unlocked
         self._id2class: list[str] = []
         self._class2id: dict[str, int] = {}
         if background is not None:
@@ -78,10 +79,12 @@ class ClassMap:
         return self._id2class[int(id)]
 
     def get_by_name(self, name: str) -> int:
-        """Label id of class ``name``."""
+        """Label id of class ``name`` (added first when the map is :meth:`unlock`-ed)."""
         try:
             return self._class2id[name]
         except KeyError:
+            if not self._lock:
+                return self.add_name(name)
             raise ClassMapError(
                 f"class {name!r} is not in the class map {self._id2class}; add it with "
                 "class_map.add_name(name) or fix the annotation"
@@ -90,6 +93,26 @@ class ClassMap:
     def get_classes(self) -> list[str]:
         """All names in id order, background included."""
         return list(self._id2class)
+
+    @property
+    def num_classes(self) -> int:
+        """``len(class_map)``: the classes with the background (IceVision's name)."""
+        return len(self._id2class)
+
+    def lock(self) -> "ClassMap":
+        """Unknown names in :meth:`get_by_name` are errors (the default, as in IceVision)."""
+        self._lock = True
+        return self
+
+    def unlock(self) -> "ClassMap":
+        """Unknown names in :meth:`get_by_name` are added (IceVision's parsers' live maps).
+
+        Example:
+            >>> cm = ClassMap(["cat"]).unlock(); cm.get_by_name("dog"), len(cm.lock())
+            (2, 3)
+        """
+        self._lock = False
+        return self
 
     @property
     def foreground(self) -> list[str]:

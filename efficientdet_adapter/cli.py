@@ -317,7 +317,7 @@ def _check_run_options(opts: TrainOptions) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import model_from_checkpoint
+    from .checkpoint import load_model
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     data = _check_data(args.data)
@@ -325,7 +325,7 @@ def cmd_eval(args) -> int:
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
     device = _check_device(args.device)
-    model, class_map, _ = model_from_checkpoint(checkpoint, device=device)
+    model, class_map, _ = load_model(checkpoint, device=device)
     train, valid, test, data_map, parser = load_splits(data, args.format,
                                                        check_images=args.check_images)
     _report_fixes(parser)
@@ -409,7 +409,7 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
 
 
 def cmd_predict(args) -> int:
-    from .checkpoint import load_checkpoint_data, model_from_checkpoint
+    from .checkpoint import load_checkpoint_data, model_from_data
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     args.device = _check_device(args.device)
@@ -420,8 +420,9 @@ def cmd_predict(args) -> int:
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
-    model, class_map, _ = model_from_checkpoint(checkpoint, device=args.device)
-    extra = load_checkpoint_data(checkpoint).get("extra", {}) or {}
+    data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra
+    model, class_map, _ = model_from_data(data, path=checkpoint, device=args.device)
+    extra = data.get("extra", {}) or {}
     category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
     preds, bad = _predict_readable(model, files, class_map, args)
     for why in bad.values():
@@ -441,7 +442,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .checkpoint import model_from_checkpoint
+    from .checkpoint import load_model
     from .efficientdet.export import export_onnx, export_program, export_torchscript
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
@@ -449,7 +450,7 @@ def cmd_export(args) -> int:
     out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
-    model, _, config = model_from_checkpoint(checkpoint)
+    model, _, config = load_model(checkpoint)
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
         print(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "

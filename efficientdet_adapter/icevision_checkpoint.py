@@ -1,5 +1,8 @@
-"""IceVision's checkpoint contract: ``save_icevision_checkpoint`` and the dict that
-``model_from_checkpoint`` returns when called IceVision's way.
+"""IceVision 0.12's checkpoint contract: ``save_icevision_checkpoint`` and
+``model_from_checkpoint``, which always returns IceVision's dict (:class:`CheckpointAndModel`).
+
+The library's own loader, which returns ``(model, class_map, config)``, is
+:func:`efficientdet_adapter.checkpoint.load_model`.
 
 An IceVision checkpoint (0.12, written by mmcv's ``save_checkpoint``) is one ``torch.save`` file::
 
@@ -20,9 +23,13 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -31,8 +38,26 @@ from torch import nn
 from .class_map import BACKGROUND, ClassMap
 from .errors import CheckpointError
 
-__all__ = ["COCO_CATEGORIES", "coco_class_map", "icevision_model_from_checkpoint",
+__all__ = ["CLASSES", "COCO_CATEGORIES", "CheckpointAndModel", "IceVisionFields",
+           "coco_class_map", "icevision_fields", "model_from_checkpoint",
            "save_icevision_checkpoint"]
+
+_logger = logging.getLogger(__name__)
+
+#: IceVision 0.12's ``CLASSES`` (``icevision/models/checkpoint.py``): the 80 COCO names that
+#: ``is_coco=True`` means, in COCO's order (an IceVision-trained COCO model predicts these).
+CLASSES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
+    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
+    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+)
 
 #: COCO's category names by category id (1-90). effdet's COCO-trained heads predict these 90 ids;
 #: the ten ids COCO never used are named ``unused_<id>``.
@@ -51,43 +76,164 @@ COCO_CATEGORIES: tuple[str, ...] = (
 )
 
 
+_ANCHORS_PER_LOCATION = 9  # effdet: 3 scales x 3 aspect ratios in every config
+
+
 def coco_class_map() -> ClassMap:
     """The class map of effdet's COCO weights: label id = COCO category id (1-90)."""
     return ClassMap(list(COCO_CATEGORIES))
 
 
-def _class_map_from_classes(classes: Sequence[str]) -> ClassMap:
-    """IceVision's ``ClassMap(classes)``: a ``background`` in the list moves to id 0."""
-    names = [str(c) for c in classes]
-    return ClassMap([n for n in names if n != BACKGROUND])
+@dataclass(frozen=True)
+class IceVisionFields:
+    """What an IceVision call or file says about the model, validated: the class map, effdet's
+    model name, IceVision's backbone name (a key of ``efficientdet.backbones.BACKBONES``) and
+    the image size."""
+
+    class_map: ClassMap
+    model_name: str
+    backbone_name: str
+    img_size: int | tuple[int, int]
 
 
-def _effdet_name(model_name: str | None, backbone_name: str | None, where: str) -> str:
-    """IceVision's ``"ross.efficientdet"`` + ``"tf_lite0"`` -> effdet's model name."""
-    from .efficientdet import backbones
+def _head_classes(state: Mapping[str, Any] | None) -> int | None:
+    """Foreground classes the file's class head predicts (``None`` when it has none)."""
+    for key, tensor in (state or {}).items():
+        if key.endswith(("class_net.predict.conv_pw.weight", "class_net.predict.weight")):
+            return int(tensor.shape[0]) // _ANCHORS_PER_LOCATION
+    return None
 
-    if model_name is not None:
-        parts = model_name.split(".")
-        if parts[-1] != "efficientdet":
-            raise CheckpointError(
-                f"{where}: model_name={model_name!r}: this library rebuilds EfficientDet models "
-                "only (model_name='ross.efficientdet')"
-            )
-    if backbone_name is None:
+
+def _classes(value: Any, where: str, field: str) -> ClassMap:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value or any(
+        not isinstance(c, str) or not c for c in value
+    ):
         raise CheckpointError(
-            f"{where}: the backbone is unknown; pass backbone_name='tf_lite0' (or the one the "
-            "model was trained with)"
+            f"{where}: {field} must be a non-empty list of class names (strings); got "
+            f"{str(value)[:80]!r}; pass classes=[...]"
         )
-    factory = getattr(backbones, backbone_name, None)
-    if factory is None or not callable(factory):
+    return ClassMap([c for c in value if c != BACKGROUND])  # IceVision: background goes to 0
+
+
+def _img_size(value: Any, where: str, field: str) -> int | tuple[int, int]:
+    from .efficientdet.checkpoint import MAX_IMG_SIZE
+
+    sides = [value] if isinstance(value, int) else value
+    if (not isinstance(sides, (list, tuple)) or len(sides) not in (1, 2)
+            or any(isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_IMG_SIZE
+                   for v in sides)):
         raise CheckpointError(
-            f"{where}: backbone_name={backbone_name!r} is not one of efficientdet.backbones "
-            f"({', '.join(backbones.BACKBONES)})"
+            f"{where}: {field}={str(value)[:40]} is not an image size (an int or [height, "
+            f"width] in 1..{MAX_IMG_SIZE}); pass img_size=..."
         )
-    return factory().model_name
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
-def _read(filename: str | Path) -> tuple[Any, str]:
+def icevision_fields(
+    meta: Mapping[str, Any],
+    where: str,
+    *,
+    model_name: str | None = None,
+    backbone_name: str | None = None,
+    classes: Sequence[str] | None = None,
+    is_coco: bool = False,
+    img_size: int | Sequence[int] | None = None,
+    state: Mapping[str, Any] | None = None,
+    logger: logging.Logger | None = None,
+) -> IceVisionFields:
+    """The model an IceVision call describes: the arguments, else the file's ``meta``.
+
+    Every value is checked, since ``meta`` comes from a file: ``model_name`` must name
+    EfficientDet (``"ross.efficientdet"``), ``backbone_name`` must be a key of
+    ``efficientdet.backbones.BACKBONES`` (looked up in that table, never as an attribute),
+    ``classes`` a list of strings, ``img_size`` an int or two in ``1..MAX_IMG_SIZE``.
+
+    ``is_coco=True`` (without ``classes``) means IceVision's 80 :data:`CLASSES`; a file whose
+    class head predicts 90 classes is effdet's own COCO weights, whose labels are COCO's 90
+    category ids (:data:`COCO_CATEGORIES`).
+
+    Raises:
+        CheckpointError: one line naming ``where`` and the field at fault.
+    """
+    from .efficientdet.backbones import BACKBONES
+
+    if is_coco and classes:
+        (logger or _logger).warning("%s: is_coco=True is ignored because classes are passed (IceVision: "
+                       "classes have priority)", where)
+    if classes is not None:
+        class_map = _classes(classes, where, "classes")
+    elif is_coco:
+        class_map = (coco_class_map() if _head_classes(state) == len(COCO_CATEGORIES)
+                     else ClassMap(list(CLASSES)))
+    elif meta.get("classes") is not None:
+        class_map = _classes(meta["classes"], where, "meta.classes")
+    else:
+        raise CheckpointError(
+            f"{where}: the file names no classes (no meta.classes); pass classes=[...] (the "
+            "class names, background first or not) or is_coco=True for COCO weights"
+        )
+    field = "model_name" if model_name is not None else "meta.model_name"
+    name = model_name if model_name is not None else meta.get("model_name", "ross.efficientdet")
+    if not isinstance(name, str) or name.split(".")[-1] != "efficientdet":
+        raise CheckpointError(
+            f"{where}: {field}={str(name)[:60]!r}: this library rebuilds EfficientDet models "
+            "only (model_name='ross.efficientdet')"
+        )
+    field = "backbone_name" if backbone_name is not None else "meta.backbone_name"
+    backbone = backbone_name if backbone_name is not None else meta.get("backbone_name")
+    if backbone is None:
+        raise CheckpointError(
+            f"{where}: the backbone is unknown (no meta.backbone_name); pass "
+            "backbone_name='tf_lite0' (or the one the model was trained with)"
+        )
+    if not isinstance(backbone, str) or backbone not in BACKBONES:
+        raise CheckpointError(
+            f"{where}: {field}={str(backbone)[:60]!r} is not one of efficientdet.backbones "
+            f"({', '.join(BACKBONES)})"
+        )
+    field = "img_size" if img_size is not None else "meta.img_size"
+    size = img_size if img_size is not None else meta.get("img_size")
+    if size is None:
+        raise CheckpointError(f"{where}: the file has no meta.img_size; pass img_size=...")
+    return IceVisionFields(class_map, BACKBONES[backbone], backbone, _img_size(size, where, field))
+
+
+@dataclass(frozen=True)
+class CheckpointAndModel(Mapping):
+    """What :func:`model_from_checkpoint` returns: IceVision's dict, typed.
+
+    Read it as IceVision did (``loaded["model"]``, ``loaded["class_map"]``...) or as attributes.
+    ``model_type`` is :mod:`efficientdet` (IceVision's ``models.ross.efficientdet``),
+    ``backbone`` its backbone factory, ``checkpoint`` what the file held; ``model_name`` and
+    ``backbone_name`` are IceVision's names (``"ross.efficientdet"``, ``"tf_lite0"``).
+    """
+
+    model: nn.Module
+    model_type: ModuleType
+    backbone: Any
+    class_map: ClassMap
+    img_size: int | tuple[int, int]
+    checkpoint: Mapping[str, Any]
+    model_name: str
+    backbone_name: str
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    @classmethod
+    def _keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _read(filename: str | Path, map_location: Any) -> tuple[Any, str]:
     """The checkpoint's contents (weights_only) and where they came from; URLs go through the
     torch hub cache (downloaded when the hub can be reached)."""
     from .efficientdet.checkpoint import _safe_load
@@ -96,89 +242,113 @@ def _read(filename: str | Path) -> tuple[Any, str]:
     if text.startswith(("http://", "https://")):
         from .efficientdet.weights import cached_download
 
-        return _safe_load(cached_download(text)), text
-    return _safe_load(Path(filename)), text
+        return _safe_load(cached_download(text), map_location), text
+    return _safe_load(Path(filename), map_location), text
 
 
-def icevision_model_from_checkpoint(
+def _revise(state: Mapping[str, Any], revise_keys: Sequence[tuple[str, str]], where: str) -> dict:
+    out = dict(state)
+    for pattern, replacement in revise_keys or ():
+        try:
+            out = {re.sub(pattern, replacement, k): v for k, v in out.items()}
+        except re.error as e:
+            raise CheckpointError(f"{where}: revise_keys pattern {pattern!r} is not a regular "
+                                  f"expression ({e})") from None
+    return out
+
+
+def model_from_checkpoint(
     filename: str | Path,
     model_name: str | None = None,
     backbone_name: str | None = None,
     classes: Sequence[str] | None = None,
     is_coco: bool = False,
     img_size: int | Sequence[int] | None = None,
+    map_location: Any = None,
+    strict: bool = False,
+    revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
     eval_mode: bool = True,
-    device: str | torch.device = "cpu",
-) -> dict[str, Any]:
-    """IceVision's ``model_from_checkpoint``: ``{"model", "model_type", "backbone",
-    "class_map", "img_size", "checkpoint"}``.
+    logger: logging.Logger | None = None,
+    device: str | torch.device | None = None,
+) -> CheckpointAndModel:
+    """IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
+    class map, in IceVision's dict (:class:`CheckpointAndModel`).
 
-    Reads IceVision checkpoint files (``meta`` supplies what is not passed), files written by
-    :func:`~efficientdet_adapter.checkpoint.save_checkpoint`, effdet's COCO weight files
-    (``is_coco=True``) and bare state dicts; ``filename`` may be a URL.
+    Reads IceVision checkpoints (``meta`` supplies what is not passed), Lightning
+    ``ModelCheckpoint`` files, fastai ``learn.save`` files, bare state dicts (effdet's COCO
+    weights: ``is_coco=True``) and :func:`~efficientdet_adapter.checkpoint.save_checkpoint`
+    files; ``filename`` may be a URL. Always with ``torch.load(weights_only=True)``.
+
+    Args:
+        model_name, backbone_name, classes, img_size: as IceVision's (they win over ``meta``).
+        is_coco: IceVision's 80 COCO :data:`CLASSES` (see :func:`icevision_fields`).
+        map_location: ``torch.load``'s, for the tensors in ``loaded["checkpoint"]``.
+        strict: every tensor of the network must be in the file; ``False`` (IceVision's
+            default) logs the missing ones. A tensor of another shape is always an error.
+        revise_keys: ``(pattern, replacement)`` regexes applied to the weights' names first;
+            a Lightning ``.ckpt`` loads with ``[(r"^model\.", "")]``. The prefixes the engines
+            add (``model.``, ``model.model.``) are found by themselves too.
+        eval_mode: ``model.eval()`` (``False``: train mode).
+        logger: where warnings go (this module's logger by default).
+        device: where to put the model (not IceVision's: its model stayed on the CPU).
+
+    Example:
+        >>> loaded = model_from_checkpoint("epoch=9.ckpt", model_name="ross.efficientdet",
+        ...     backbone_name="d0", img_size=512, classes=["a", "b"],
+        ...     revise_keys=[(r"^model\.", "")], map_location="cpu")           # doctest: +SKIP
+        >>> loaded["model"], loaded["class_map"], loaded["img_size"]            # doctest: +SKIP
     """
     from . import efficientdet
-    from .efficientdet.checkpoint import _load_weights, load_checkpoint_data
-    from .efficientdet.wrappers import find_network
+    from .efficientdet.checkpoint import checkpoint_layout, rebuild_model
+    from .efficientdet.resize import set_img_size
 
-    data, where = _read(filename)
-    meta: Mapping[str, Any] = {}
-    if isinstance(data, Mapping) and isinstance(data.get("meta"), Mapping):
-        meta = data["meta"]
-        state = data.get("state_dict")
-    elif isinstance(data, Mapping) and "state_dict" in data:
-        state = data["state_dict"]
+    obj, where = _read(filename, map_location)
+    data = checkpoint_layout(obj, where)
+    log = logger or _logger
+    if data["layout"] == "adapter":  # this library's own file: its own metadata
+        if classes is not None or is_coco:
+            log.warning("%s: the file keeps its class map; classes/is_coco are ignored", where)
+        model, class_map, config = rebuild_model(data, path=where, device=device or "cpu",
+                                                 strict=strict)
+        backbone = _backbone_of(config.model_name, where)
+        fields_ = IceVisionFields(class_map, config.model_name, backbone,
+                                  _img_size(list(config.img_size), where, "img_size"))
+        if img_size is not None:
+            fields_ = IceVisionFields(class_map, config.model_name, backbone,
+                                      _img_size(img_size, where, "img_size"))
+            set_img_size(model, fields_.img_size)
     else:
-        state = data
-    ours = isinstance(data, Mapping) and data.get("format") is not None
-    if ours:  # a save_checkpoint file: its own metadata
-        loaded = load_checkpoint_data(Path(filename))
-        class_map = ClassMap.from_dict(loaded["class_map"])
-        name = loaded["model_name"]
-        size = img_size if img_size is not None else loaded["img_size"]
-        backbone_name = backbone_name or _backbone_of(name)
-    else:
-        if classes is None and not is_coco:
-            classes = meta.get("classes")
-        if classes is not None:
-            class_map = _class_map_from_classes(classes)
-        elif is_coco:
-            class_map = coco_class_map()
-        else:
-            raise CheckpointError(
-                f"{where}: the file names no classes; pass classes=[...] (the class names, "
-                "background first or not) or is_coco=True for COCO weights"
-            )
-        backbone_name = backbone_name or meta.get("backbone_name")
-        name = _effdet_name(model_name or meta.get("model_name"), backbone_name, where)
-        size = img_size if img_size is not None else meta.get("img_size")
-        if size is None:
-            raise CheckpointError(f"{where}: the file has no img_size; pass img_size=...")
-    if not isinstance(state, Mapping) or not state:
-        raise CheckpointError(f"{where}: no weights found (expected a 'state_dict')")
-    model = efficientdet.model(model_name=name, num_classes=len(class_map), img_size=size,
-                               pretrained_backbone=False)
-    _load_weights(find_network(model), state, Path(where))
-    model.to(device)
-    if eval_mode:
-        model.eval()
-    return {
-        "model": model,
-        "model_type": efficientdet,
-        "backbone": getattr(efficientdet.backbones, backbone_name),
-        "class_map": class_map,
-        "img_size": size,
-        "checkpoint": {"meta": dict(meta)},
-    }
+        meta = data.get("meta") if data["layout"] == "icevision" else None
+        state = _revise(data["state_dict"], revise_keys, where)
+        fields_ = icevision_fields(meta or {}, where, model_name=model_name,
+                                   backbone_name=backbone_name, classes=classes, is_coco=is_coco,
+                                   img_size=img_size, state=state, logger=log)
+        spec = {"layout": data["layout"], "state_dict": state, "model_name": fields_.model_name,
+                "class_map": fields_.class_map.to_dict(), "img_size": fields_.img_size}
+        model, class_map, _ = rebuild_model(spec, path=where, device=device or "cpu",
+                                            strict=strict)
+    if not eval_mode:
+        model.train()
+    checkpoint = {k: v for k, v in (obj.items() if isinstance(obj, Mapping) else [])}
+    return CheckpointAndModel(
+        model=model,
+        model_type=efficientdet,
+        backbone=getattr(efficientdet.backbones, fields_.backbone_name),
+        class_map=class_map,
+        img_size=fields_.img_size,
+        checkpoint=checkpoint or {"state_dict": obj},
+        model_name=model_name if model_name is not None else "ross.efficientdet",
+        backbone_name=fields_.backbone_name,
+    )
 
 
-def _backbone_of(effdet_name: str) -> str:
-    from .efficientdet import backbones
+def _backbone_of(effdet_name: str, where: str) -> str:
+    from .efficientdet.backbones import BACKBONES
 
-    for name in backbones.BACKBONES:
-        if getattr(backbones, name)().model_name == effdet_name:
+    for name, model_name in BACKBONES.items():
+        if model_name == effdet_name:
             return name
-    raise CheckpointError(f"no IceVision backbone name for {effdet_name!r}")
+    raise CheckpointError(f"{where}: no IceVision backbone name for {effdet_name!r}")
 
 
 def save_icevision_checkpoint(

@@ -142,7 +142,117 @@ class Record:
         names = [f.name for f in dataclasses.fields(self) if f.name not in ("img", "class_map")]
         return all(getattr(self, n) == getattr(other, n) for n in names)
 
+    # -- IceVision's BaseRecord: reading -------------------------------------------------------
+    def as_dict(self) -> dict:
+        """IceVision's ``record.as_dict()``: ``{"common": {...}, "detection": {...}}``."""
+        common = {"record_id": self.record_id, "filepath": self.filepath, "img": self.img,
+                  "width": self.width, "height": self.height}
+        detection = {"class_map": self.class_map, "labels": list(self.labels),
+                     "label_ids": list(self.label_ids), "bboxes": list(self.bboxes)}
+        if self.iscrowds is not None:
+            detection["iscrowds"] = list(self.iscrowds)
+        if self.areas is not None:
+            detection["areas"] = list(self.areas)
+        return {"common": common, "detection": detection}
+
+    def num_annotations(self) -> dict[str, dict[str, int]]:
+        """How many items each annotation list holds, by task (IceVision's check before autofix).
+
+        Example:
+            >>> Record(0, None, 8, 8, labels=["a"]).num_annotations()
+            {'detection': {'labels': 1, 'bboxes': 0}}
+        """
+        counts = {"labels": len(self.labels), "bboxes": len(self.bboxes)}
+        for name in ("iscrowds", "areas"):
+            if getattr(self, name) is not None:
+                counts[name] = len(getattr(self, name))
+        return {"detection": counts}
+
+    def load(self) -> "Record":
+        """A copy with the image loaded (IceVision's ``record.load()``; the record is unchanged)."""
+        loaded = self.copy()
+        loaded.load_image()
+        return loaded
+
+    def unload(self) -> None:
+        """Drop the loaded image (``img = None``); a record with no file keeps its image."""
+        if self.filepath is not None:
+            self.img = None
+
+    def autofix(self) -> dict[str, dict[str, list[bool]]]:
+        """Clip the boxes to the image (:meth:`BBox.autofix`) and drop, with their labels, label
+        ids, crowd flags and areas, those with no area left or a non-finite coordinate, in
+        place (IceVision's ``record.autofix()``; parsers do this with a report, see
+        ``Parser.parse``).
+
+        Returns:
+            ``{"detection": {"bboxes": [kept, ...]}}``: one flag per box, as IceVision's.
+
+        Example:
+            >>> r = Record(0, None, 10, 10, labels=["a", "b"],
+            ...            bboxes=[BBox.from_xyxy(5, 5, 20, 20), BBox.from_xyxy(11, 11, 15, 15)])
+            >>> r.autofix(), r.labels, r.bboxes[0].xyxy
+            ({'detection': {'bboxes': [True, False]}}, ['a'], (5.0, 5.0, 10, 10))
+        """
+        import math
+
+        from .errors import InvalidBBoxError
+
+        kept: list[bool] = []
+        boxes: list[BBox] = []
+        for box in self.bboxes:
+            try:
+                if not all(math.isfinite(v) for v in box.xyxy):
+                    raise InvalidBBoxError(f"box {box.xyxy}: a coordinate is not finite")
+                boxes.append(box.autofix(self.width, self.height))
+                kept.append(True)
+            except InvalidBBoxError:
+                boxes.append(box)
+                kept.append(False)
+        self.bboxes = boxes
+        if not all(kept):
+            fixed = self.select([i for i, k in enumerate(kept) if k])
+            self.bboxes, self.labels, self.label_ids = fixed.bboxes, fixed.labels, fixed.label_ids
+            self.iscrowds, self.areas = fixed.iscrowds, fixed.areas
+        return {"detection": {"bboxes": kept}}
+
     # -- building (the calls a custom Parser's ``parse_fields`` makes, as in IceVision) -------
+    def set_record_id(self, record_id: Hashable) -> None:
+        self.record_id = record_id
+
+    def set_img(self, img) -> None:
+        """An in-memory image (HxWx3 array or PIL image); sets ``width, height`` from it."""
+        import numpy as np
+
+        arr = np.asarray(img)
+        self.img = arr
+        self.height, self.width = int(arr.shape[0]), int(arr.shape[1])
+
+    def set_image_size(self, width: int, height: int) -> None:
+        self.width, self.height = int(width), int(height)
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)
+
+    def set_labels_by_id(self, label_ids: Sequence[int]) -> None:
+        """Set ``label_ids`` (and ``labels``, by the class map when the record has one)."""
+        self.label_ids = [int(i) for i in label_ids]
+        if self.class_map is not None:
+            self.labels = [self.class_map.get_by_id(i) for i in self.label_ids]
+
+    def add_labels_by_id(self, label_ids: Sequence[int]) -> None:
+        self.set_labels_by_id([*self.label_ids, *label_ids])
+
+    def set_bboxes(self, bboxes: Sequence[BBox]) -> None:
+        self.bboxes = list(bboxes)
+
+    def set_iscrowds(self, iscrowds: Sequence[bool]) -> None:
+        self.iscrowds = [bool(c) for c in iscrowds]
+
+    def set_areas(self, areas: Sequence[float]) -> None:
+        self.areas = [float(a) for a in areas]
+
+
     def set_filepath(self, filepath: str | Path) -> None:
         self.filepath = Path(filepath)
 

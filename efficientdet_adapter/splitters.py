@@ -14,7 +14,8 @@ import numpy as np
 from .errors import ParseError
 from .records import Record
 
-__all__ = ["DataSplitter", "RandomSplitter", "FixedSplitter", "SingleSplitSplitter"]
+__all__ = ["DataSplitter", "RandomSplitter", "FixedSplitter", "FuncSplitter",
+           "SingleSplitSplitter"]
 
 
 class DataSplitter:
@@ -105,3 +106,20 @@ class FixedSplitter(DataSplitter):
                 "parser's record_id returns)"
             )
         return [list(s) for s in self.splits]
+
+
+class FuncSplitter(DataSplitter):
+    """Splits made by a function of the records that returns lists of record ids (IceVision's).
+
+    Example:
+        >>> FuncSplitter(lambda rs: [[r.record_id for r in rs if r.record_id % 2 == 0],
+        ...                          [r.record_id for r in rs if r.record_id % 2]])(
+        ...     [Record(i, None, 8, 8) for i in range(4)])
+        [[0, 2], [1, 3]]
+    """
+
+    def __init__(self, func):
+        self.func = func
+
+    def split(self, records: Sequence[Record]) -> list[list[Hashable]]:
+        return [list(ids) for ids in self.func(records)]

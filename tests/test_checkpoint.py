@@ -11,7 +11,7 @@ from efficientdet_adapter.checkpoint import (
     FORMAT_VERSION,
     convert_checkpoint,
     load_checkpoint_data,
-    model_from_checkpoint,
+    load_model,
     save_checkpoint,
 )
 from efficientdet_adapter.class_map import ClassMap
@@ -67,7 +67,7 @@ def test_round_trip(tmp_path, model_name, img_size):
     assert raw["extra"] == {"epochs": 3}
     assert not any(k.startswith("model.") for k in raw["state_dict"])
 
-    loaded, class_map, config = model_from_checkpoint(path)
+    loaded, class_map, config = load_model(path)
     assert class_map == CLASS_MAP
     assert (config.model_name, tuple(config.img_size), config.num_classes) == (model_name, (h, w), 3)
     assert not loaded.training
@@ -87,7 +87,7 @@ def test_pickled_object_is_refused_and_never_runs(tmp_path, lite):
                 "state_dict": lite.model.state_dict()}, path)
     # the object's name as torch reports it (io.open here, builtins.open with other versions)
     with pytest.raises(CheckpointError, match=r"evil\.pt: refused to load: .*pickled Python object \(\w+\.open\)"):
-        model_from_checkpoint(path)
+        load_model(path)
     assert not sentinel.exists()
 
 
@@ -103,8 +103,8 @@ def test_fastai_learn_save_file(tmp_path, lite):
     assert load_checkpoint_data(path)["layout"] == "fastai"
 
     with pytest.raises(CheckpointError, match=r"fastai file holds only weights.*class_map.*model_name"):
-        model_from_checkpoint(path)
-    model, class_map, config = model_from_checkpoint(
+        load_model(path)
+    model, class_map, config = load_model(
         path, class_map=CLASS_MAP, model_name="tf_efficientdet_lite0", img_size=IMG
     )
     assert same_weights(lite, model) and class_map == CLASS_MAP
@@ -112,7 +112,7 @@ def test_fastai_learn_save_file(tmp_path, lite):
     converted = convert_checkpoint(path, tmp_path / "converted.pt", class_map=CLASS_MAP,
                                    model_name="tf_efficientdet_lite0", img_size=IMG)
     assert load_checkpoint_data(converted)["extra"] == {"converted_from": str(path)}
-    again, _, _ = model_from_checkpoint(converted)
+    again, _, _ = load_model(converted)
     assert same_weights(lite, again)
 
 
@@ -120,10 +120,10 @@ def test_bare_state_dict_with_wrong_class_map(tmp_path, lite):
     path = tmp_path / "bare.pt"
     torch.save(lite.state_dict(), path)
     with pytest.raises(CheckpointError, match=r"predicts 2 foreground classes but the class map has 3"):
-        model_from_checkpoint(path, class_map=ClassMap(["a", "b", "c"]),
+        load_model(path, class_map=ClassMap(["a", "b", "c"]),
                               model_name="tf_efficientdet_lite0", img_size=IMG)
     with pytest.raises(CheckpointError, match=r"weights do not fit the model.*model_name"):
-        model_from_checkpoint(path, class_map=CLASS_MAP, model_name="efficientdet_d0", img_size=IMG)
+        load_model(path, class_map=CLASS_MAP, model_name="efficientdet_d0", img_size=IMG)
 
 
 def test_lightning_model_checkpoint_file(tmp_path):
@@ -152,7 +152,7 @@ def test_lightning_model_checkpoint_file(tmp_path):
     path = tmp_path / "last.ckpt"
     assert any(k.startswith("model.model.") for k in torch.load(path, weights_only=True)["state_dict"])
 
-    loaded, _, _ = model_from_checkpoint(
+    loaded, _, _ = load_model(
         path, class_map=CLASS_MAP, model_name="tf_efficientdet_lite0", img_size=IMG
     )
     assert same_weights(model, loaded)  # the weights after the training step
@@ -170,12 +170,12 @@ def test_unusable_files(tmp_path, content, message):
     path = tmp_path / "x.pt"
     torch.save(content, path)
     with pytest.raises(CheckpointError, match=message):
-        model_from_checkpoint(path)
+        load_model(path)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=r"nope\.pt: checkpoint file not found"):
-        model_from_checkpoint(tmp_path / "nope.pt")
+        load_model(tmp_path / "nope.pt")
 
 
 @pytest.mark.parametrize("cut", [None, 4, 16, 2000, -100])
@@ -184,7 +184,7 @@ def test_corrupt_files(tmp_path, lite, cut):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint" if cut is None else good[:cut])
     with pytest.raises(CheckpointError, match=r"junk\.pt: not a readable PyTorch checkpoint"):
-        model_from_checkpoint(junk)
+        load_model(junk)
 
 
 def test_save_refuses_what_would_not_load(tmp_path, lite):
@@ -215,7 +215,7 @@ def test_crafted_huge_img_size_is_refused_before_building(tmp_path, where):
 
     import torch
 
-    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.checkpoint import load_model
     from efficientdet_adapter.errors import CheckpointError
 
     path, _, _ = _tiny(tmp_path)
@@ -228,19 +228,19 @@ def test_crafted_huge_img_size_is_refused_before_building(tmp_path, where):
     start = time.perf_counter()
     with pytest.raises(CheckpointError, match=r"model\.pt: img_size .*65536.* not a size in "
                                               r"1\.\.4096"):
-        model_from_checkpoint(path)
+        load_model(path)
     assert time.perf_counter() - start < 10
 
 
 def test_bare_state_dict_default_img_size_is_valid(tmp_path):
     import torch
 
-    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.checkpoint import load_model
 
     _, m, cm = _tiny(tmp_path)
     bare = tmp_path / "bare.pth"
     torch.save(m.state_dict(), bare)
-    model, class_map, config = model_from_checkpoint(bare, class_map=cm,
+    model, class_map, config = load_model(bare, class_map=cm,
                                                      model_name="tf_efficientdet_lite0")
     assert config.img_size == (384, 384)  # effdet's 320, rounded up to a multiple of 128
     assert class_map == cm

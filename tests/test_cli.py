@@ -89,9 +89,9 @@ def test_train_writes_the_run(trained):
         with Image.open(trained / png) as im:
             assert im.format == "PNG" and im.width >= 300
 
-    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.checkpoint import load_model
 
-    model, class_map, config = model_from_checkpoint(trained / "model.pt")
+    model, class_map, config = load_model(trained / "model.pt")
     assert class_map.foreground == ["circle", "square", "star", "triangle"]
     assert config.img_size == (128, 128) and config.model_name == "tf_efficientdet_lite0"
 

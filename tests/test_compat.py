@@ -44,7 +44,7 @@ def test_star_import_brings_what_icevision_notebooks_use():
         "names = set(globals())\n"
         f"missing = [n for n in {NOTEBOOK_NAMES!r} if n not in names]\n"
         "print('MISSING', missing)\n"
-        "print(models.ross.efficientdet is efficientdet, F.relu is torch.nn.functional.relu)\n"
+        "print(models.ross.efficientdet.model is efficientdet.model, F.relu is torch.nn.functional.relu)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO_ROOT, timeout=300)
@@ -64,7 +64,11 @@ def test_the_package_itself_has_no_star_imports():
 def test_models_namespace_offers_efficientdet_only():
     from efficientdet_adapter import efficientdet, models
 
-    assert models.ross.efficientdet is efficientdet
+    # IceVision's path is a module of its own (with IceVision's submodule paths) that offers
+    # every name of efficientdet
+    model_type = models.ross.efficientdet
+    assert model_type.model is efficientdet.model and model_type.fastai.learner is (
+        efficientdet.fastai.learner)
     with pytest.raises(AttributeError, match="EfficientDet only; use models.ross.efficientdet"):
         models.mmdet.vfnet  # noqa: B018
 

@@ -14,6 +14,7 @@ SELF_CONTAINED = [
     "efficientdet_adapter.compat",
     "efficientdet_adapter.records",
     "efficientdet_adapter.splitters",
+    "efficientdet_adapter.record_collection",
     "efficientdet_adapter.metrics",
     "efficientdet_adapter.parsers._paths",
     "efficientdet_adapter.parsers.base",

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from efficientdet_adapter import efficientdet
-from efficientdet_adapter.checkpoint import model_from_checkpoint, save_checkpoint
+from efficientdet_adapter.checkpoint import load_model, model_from_checkpoint, save_checkpoint
 from efficientdet_adapter.class_map import ClassMap
 from efficientdet_adapter.errors import CheckpointError
 from efficientdet_adapter.icevision_checkpoint import (
+    CLASSES as ICEVISION_COCO_CLASSES,
     COCO_CATEGORIES,
     save_icevision_checkpoint,
 )
@@ -49,7 +50,10 @@ def test_save_then_load_without_arguments(tmp_path):
     assert "model.backbone.conv_stem.weight" in raw["state_dict"]
 
     loaded = model_from_checkpoint(path)  # IceVision's file: IceVision's dict, no arguments
-    assert set(loaded) == {"model", "model_type", "backbone", "class_map", "img_size", "checkpoint"}
+    assert set(loaded) == {"model", "model_type", "backbone", "class_map", "img_size", "checkpoint",
+                           "model_name", "backbone_name"}
+    assert loaded["model_name"] == "ross.efficientdet" and loaded.backbone_name == "tf_lite0"
+    assert loaded["checkpoint"]["meta"]["icevision_version"] == "0.9.1"
     assert loaded["model_type"] is efficientdet
     assert loaded["backbone"] is efficientdet.backbones.tf_lite0
     assert loaded["class_map"] == ClassMap(["milk_bottle", "carton"])
@@ -93,7 +97,8 @@ def test_is_coco_reads_effdet_coco_weights_from_a_url(tmp_path, monkeypatch):
     loaded = model_from_checkpoint(cfg.url, model_name="ross.efficientdet",
                                    backbone_name="tf_lite0", img_size=128, is_coco=True)
     cm = loaded["class_map"]
-    assert len(cm) == 91 and len(COCO_CATEGORIES) == 90  # background + COCO's 90 category ids
+    # effdet's own COCO head predicts COCO's 90 category ids: those, not IceVision's 80 names
+    assert len(cm) == 91 and len(COCO_CATEGORIES) == 90
     assert cm.get_by_id(1) == "person" and cm.get_by_id(90) == "toothbrush"
     theirs = net.state_dict()
     ours = loaded["model"].model.state_dict()
@@ -108,15 +113,23 @@ def test_coco_names_match_the_coco_annotation_file(samples_dir):
         assert COCO_CATEGORIES[cat["id"] - 1] == cat["name"], cat
 
 
-def test_our_own_calls_keep_the_tuple(tmp_path):
+def test_load_model_is_the_tuple_model_from_checkpoint_always_the_dict(tmp_path):
     model = build()
     cm = ClassMap(["milk_bottle", "carton"])
     path = save_checkpoint(model, tmp_path / "m.pt", cm)
-    loaded, class_map, config = model_from_checkpoint(path)
+    loaded, class_map, config = load_model(path)
     assert class_map == cm and config.img_size == (128, 128) and same_net(loaded, model)
-    # IceVision's way of asking, on our file: the dict
-    as_dict = model_from_checkpoint(path, model_name="ross.efficientdet", backbone_name="tf_lite0")
-    assert as_dict["class_map"] == cm and same_net(as_dict["model"], model)
+    for as_dict in (model_from_checkpoint(path),  # a path alone: IceVision's dict too
+                    model_from_checkpoint(path, model_name="ross.efficientdet",
+                                          backbone_name="tf_lite0")):
+        assert as_dict["class_map"] == cm and same_net(as_dict["model"], model)
+        assert as_dict["img_size"] == (128, 128) and as_dict["backbone_name"] == "tf_lite0"
+    # an IceVision file through the library's own loader: the tuple
+    ice = save_icevision_checkpoint(model, tmp_path / "ice.pth", model_name="ross.efficientdet",
+                                    backbone_name="tf_lite0", classes=CLASSES, img_size=128)
+    again, class_map, config = load_model(ice)
+    assert class_map == cm and config.model_name == "tf_efficientdet_lite0"
+    assert same_net(again, model)
 
 
 @pytest.mark.parametrize(
@@ -133,3 +146,89 @@ def test_icevision_call_errors_say_what_to_pass(tmp_path, kwargs, message):
     path = save_icevision_checkpoint(model, tmp_path / "x.pth", classes=CLASSES)
     with pytest.raises(CheckpointError, match=message):
         model_from_checkpoint(path, img_size=128, **kwargs)
+
+
+def test_is_coco_means_icevisions_80_classes(tmp_path):
+    """An IceVision-trained COCO model of tf_lite0: a class head for 80 classes (720 outputs)."""
+    assert len(ICEVISION_COCO_CLASSES) == 80 and ICEVISION_COCO_CLASSES[11] == "stop sign"
+    model = build(num_classes=81)
+    head = [v for k, v in model.state_dict().items() if "class_net.predict.conv_pw.weight" in k]
+    assert head[0].shape[0] == 720
+    torch.save({"meta": {"img_size": 128}, "state_dict": model.state_dict()}, tmp_path / "c.pth")
+    loaded = model_from_checkpoint(tmp_path / "c.pth", model_name="ross.efficientdet",
+                                   backbone_name="tf_lite0", is_coco=True)
+    assert len(loaded["class_map"]) == 81 and loaded["class_map"].get_by_id(80) == "toothbrush"
+    assert loaded["class_map"].get_by_id(12) == "stop sign" and same_net(loaded["model"], model)
+    # classes win over is_coco, as in IceVision
+    with pytest.raises(CheckpointError, match="foreground classes but the class map has 2"):
+        model_from_checkpoint(tmp_path / "c.pth", backbone_name="tf_lite0", is_coco=True,
+                              classes=["a", "b"])
+
+
+def test_lightning_style_keys_need_revise_keys_or_are_found(tmp_path):
+    """revise_keys as IceVision's: regexes on the names first; strict=False logs what is missing."""
+    model = build(seed=1)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}  # DataParallel's prefix
+    meta = {"classes": CLASSES, "backbone_name": "tf_lite0", "img_size": 128}
+    torch.save({"meta": meta, "state_dict": state}, tmp_path / "dp.pth")
+    loaded = model_from_checkpoint(tmp_path / "dp.pth")  # default revise_keys: ^module\.
+    assert same_net(loaded["model"], model)
+    renamed = {k.replace("model.", "net.", 1): v for k, v in model.state_dict().items()}
+    torch.save({"meta": meta, "state_dict": renamed}, tmp_path / "renamed.pth")
+    loaded = model_from_checkpoint(tmp_path / "renamed.pth", revise_keys=[(r"^net\.", "model.")])
+    assert same_net(loaded["model"], model)
+
+
+def test_strict_false_keeps_missing_tensors_and_says_so(tmp_path, caplog):
+    model = build(seed=2)
+    state = {k: v for k, v in model.state_dict().items() if "class_net.predict" not in k}
+    meta = {"classes": CLASSES, "backbone_name": "tf_lite0", "img_size": 128}
+    torch.save({"meta": meta, "state_dict": state}, tmp_path / "part.pth")
+    with caplog.at_level("WARNING"):
+        loaded = model_from_checkpoint(tmp_path / "part.pth")  # IceVision's default strict=False
+    assert "keep their initial values" in caplog.text and "class_net.predict" in caplog.text
+    net = loaded["model"].model.state_dict()
+    assert torch.equal(net["backbone.conv_stem.weight"], model.model.state_dict()[
+        "backbone.conv_stem.weight"])
+    with pytest.raises(CheckpointError, match="tensors are missing"):
+        model_from_checkpoint(tmp_path / "part.pth", strict=True)
+    assert loaded["model"].training is False
+    assert model_from_checkpoint(tmp_path / "part.pth", eval_mode=False)["model"].training
+
+
+def test_map_location_and_pickled_objects(tmp_path):
+    model = build()
+    path = save_icevision_checkpoint(model, tmp_path / "x.pth", classes=CLASSES, img_size=128,
+                                     backbone_name="tf_lite0")
+    loaded = model_from_checkpoint(path, map_location="cpu")
+    assert loaded["checkpoint"]["state_dict"]["model.backbone.conv_stem.weight"].device.type == "cpu"
+    torch.save({"meta": {"classes": CLASSES, "backbone_name": "tf_lite0", "img_size": 128,
+                         "cm": ClassMap(["a"])}, "state_dict": model.state_dict()},
+               tmp_path / "pickled.pth")
+    with pytest.raises(CheckpointError, match="refused to load: the file holds a pickled"):
+        model_from_checkpoint(tmp_path / "pickled.pth")
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"img_size": 10**6}, r"meta.img_size=1000000 is not an image size .* in 1..4096"),
+        ({"img_size": [128, "x"]}, "meta.img_size=.* is not an image size"),
+        ({"backbone_name": "BackboneSpec"}, "meta.backbone_name='BackboneSpec' is not one of"),
+        ({"backbone_name": "_factory"}, "meta.backbone_name='_factory' is not one of"),
+        ({"backbone_name": ["tf_lite0"]}, "meta.backbone_name=.* is not one of"),
+        ({"model_name": "os.system"}, "meta.model_name='os.system': this library rebuilds"),
+        ({"classes": "milk"}, "meta.classes must be a non-empty list of class names"),
+        ({"classes": ["a", 3]}, "meta.classes must be a non-empty list of class names"),
+    ],
+)
+def test_icevision_meta_is_validated_by_both_loaders(tmp_path, meta, message):
+    model = build()
+    good = {"classes": CLASSES, "model_name": "ross.efficientdet", "backbone_name": "tf_lite0",
+            "img_size": 128}
+    path = tmp_path / "bad.pth"
+    torch.save({"meta": {**good, **meta}, "state_dict": model.state_dict()}, path)
+    for load in (model_from_checkpoint, load_model):
+        with pytest.raises(CheckpointError, match=message) as err:
+            load(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)

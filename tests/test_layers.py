@@ -4,6 +4,7 @@ with ``ast``, checked against the layer order written here, and searched for cyc
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,25 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 
 #: Lowest first. A module may import modules of its own layer or of the layers below it; a new
 #: module gets a place here (the first test fails until it has one).
+#: IceVision 0.12's module paths that are this library's own modules (in the layers below); every
+#: other path of IceVision's tree (tests/fixtures/icevision_0_12_modules.json) is a face.
+ICEVISION_PATHS_OF_OUR_MODULES = {
+    "metrics", "visualize", "parsers", "tfms", "models.utils", "models.interpretation",
+    "models.inference_sahi", "engines", "engines.fastai",
+}
+_TREE = json.loads((Path(__file__).parent / "fixtures" / "icevision_0_12_modules.json").read_text())
+#: IceVision's faces (and the model families that refuse to import, and ``all``, IceVision's
+#: one-liner): the top layer, since nothing inside the package may import them.
+FACES = sorted(
+    {m.removeprefix("icevision.") for m in _TREE["modules"]} - ICEVISION_PATHS_OF_OUR_MODULES
+    | {"models.mmdet", "models.torchvision", "models.ultralytics", "models.fastai", "all"}
+)
+
 LAYERS: list[tuple[str, list[str]]] = [
+    ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
     ("errors", ["errors", "version_compat"]),
     ("values", ["bbox", "class_map", "images"]),
-    ("records", ["records", "size_check", "splitters"]),
+    ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
     ("predictions", ["predictions", "metrics", "integrations", "models.inference_sahi"]),
     ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.base", "parsers.coco",
@@ -35,14 +51,14 @@ LAYERS: list[tuple[str, list[str]]] = [
                            "efficientdet.interpretation"]),
     ("engines", ["training.step_values", "efficientdet.fastai_steps", "efficientdet.fastai",
                  "efficientdet.lightning", "efficientdet", "engines",
-                 "engines.fastai", "models.interpretation", "models.ross"]),
+                 "engines.fastai", "models.interpretation"]),
     ("checkpoints", ["icevision_checkpoint", "checkpoint", "check"]),
     ("training", ["training.devices", "training.csvlog", "training.state",
                   "training.tensorboard_log", "training.fastai_callbacks",
                   "training.lightning_callbacks", "training"]),
     ("runs", ["runs"]),
-    ("applications", ["training.plots", "cli", "__main__", "models", "data",
-                      "data.convert_records_to_coco_style", "all", ""]),
+    ("applications", ["training.plots", "cli", "__main__", ""]),
+    ("icevision faces", FACES),
 ]
 
 #: Cycles that remain, each with its reason; the test also fails when one of them is gone.
@@ -143,6 +159,15 @@ def test_no_module_imports_upward():
         for m, targets in _graph().items() for t in targets if layers[t] > layers[m]
     )
     assert upward == []
+
+
+def test_nothing_but_faces_imports_the_faces():
+    faces = set(FACES)
+    inward = sorted(f"{m or PACKAGE} imports {t}" for m, targets in _graph().items()
+                    if m not in faces for t in targets if t in faces)
+    assert inward == []
+    assert {"core", "data.record_collection", "models.ross.efficientdet.lightning",
+            "imports", "utils"} <= faces
 
 
 def test_no_import_cycles():

@@ -1,9 +1,22 @@
-"""IceVision's ``data.convert_records_to_coco_style``: predictions as COCO annotations.
+"""IceVision's ``icevision.data.convert_records_to_coco_style``: predictions as COCO annotations.
 
-The function lives in :mod:`efficientdet_adapter.prediction_files` (also offered by
-:mod:`efficientdet_adapter.writers`).
+``export_batch_inferences_as_coco_annotations`` (IceVision master) lives in
+:mod:`efficientdet_adapter.prediction_files`. IceVision 0.12's COCO-API builders are not offered:
+records become a COCO file with ``efficientdet_adapter.writers`` (``write_coco``), predictions
+with ``write_coco_results``, and :class:`~efficientdet_adapter.metrics.COCOMetric` evaluates.
 """
 
+from __future__ import annotations
+
+from .._faces import not_offered
 from ..prediction_files import export_batch_inferences_as_coco_annotations
 
 __all__ = ["export_batch_inferences_as_coco_annotations"]
+
+_COCO = ("IceVision's COCO-API builders: efficientdet_adapter.writers.write_coco (records), "
+         "write_coco_results (predictions); COCOMetric evaluates with pycocotools")
+NOT_OFFERED: dict[str, str] = dict.fromkeys(
+    ["create_coco_api", "convert_records_to_coco_style", "convert_preds_to_coco_style",
+     "convert_record_to_coco_annotations", "coco_api_from_records", "coco_api_from_preds",
+     "create_coco_eval"], _COCO)
+__getattr__ = not_offered(__name__, NOT_OFFERED)

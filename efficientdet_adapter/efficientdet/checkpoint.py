@@ -49,6 +49,7 @@ __all__ = [
     "atomic_torch_save",
     "model_metadata",
     "save_checkpoint",
+    "checkpoint_layout",
     "load_checkpoint_data",
     "rebuild_model",
 ]
@@ -198,12 +199,13 @@ def _safe_globals() -> list:
     return [L]
 
 
-def _safe_load(path: Path) -> Any:
+def _safe_load(path: Path, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain data only, never pickled code."""
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         with safe_globals(_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:  # not a pickle at all (a truncated or foreign file)
@@ -234,12 +236,20 @@ def _is_state_dict(obj: Any) -> bool:
 def load_checkpoint_data(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents as a dict (safely), with its layout under ``"layout"``.
 
-    The layout is ``"adapter"`` (a :func:`save_checkpoint` file), ``"lightning"``, ``"fastai"``
-    (``{"model": ..., "opt": ...}``) or ``"state_dict"`` (a bare state dict). Files of other
-    layouts raise :class:`CheckpointError`.
+    The layout is ``"adapter"`` (a :func:`save_checkpoint` file), ``"icevision"`` (``meta`` +
+    ``state_dict``), ``"lightning"``, ``"fastai"`` (``{"model": ..., "opt": ...}``) or
+    ``"state_dict"`` (a bare state dict); see :func:`checkpoint_layout`.
     """
     path = Path(path)
-    obj = _safe_load(path)
+    return checkpoint_layout(_safe_load(path), path)
+
+
+def checkpoint_layout(obj: Any, path: str | Path) -> dict[str, Any]:
+    """What :func:`load_checkpoint_data` returns, from the object a file held (read once).
+
+    Raises:
+        CheckpointError: a layout none of the above (``path`` is named), or a newer format.
+    """
     if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
         version = obj.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -262,28 +272,60 @@ def load_checkpoint_data(path: str | Path) -> dict[str, Any]:
     keys = sorted(map(str, obj.keys()))[:10] if isinstance(obj, Mapping) else type(obj).__name__
     raise CheckpointError(
         f"{path}: unknown checkpoint layout (top level: {keys}); expected a file written by "
-        "save_checkpoint, a fastai learn.save file, a Lightning ModelCheckpoint file or a state dict"
+        "save_checkpoint, an IceVision checkpoint, a fastai learn.save file, a Lightning "
+        "ModelCheckpoint file or a state dict"
     )
 
 
-def _match_prefix(state: Mapping[str, torch.Tensor], expected: Sequence[str], path: Path) -> dict:
-    """``state`` with the prefix that engines add (``model.``, ``model.model.``...) removed."""
-    ref = expected[0]
-    prefixes = sorted({k[: -len(ref)] for k in state if k.endswith(ref)}, key=len)
-    for prefix in prefixes:
-        stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if all(k in stripped for k in expected):
-            return {k: stripped[k] for k in expected}
-    missing = [k for k in expected if not any(s.endswith(k) for s in state)]
-    raise CheckpointError(
-        f"{path}: the weights do not fit the model: {len(missing)} of its {len(expected)} tensors "
-        f"are missing (e.g. {missing[:3]}); pass the model_name the file was trained with"
-    )
+def _best_prefix(state: Mapping[str, torch.Tensor], expected: set[str]) -> str:
+    """The key prefix that engines add (``model.``, ``model.model.``...) under which most of
+    the network's tensors are found (the shortest of equals)."""
+    counts: dict[str, int] = {}
+    for key in state:
+        parts = key.split(".")
+        for i in range(len(parts)):
+            if ".".join(parts[i:]) in expected:
+                prefix = "".join(p + "." for p in parts[:i])
+                counts[prefix] = counts.get(prefix, 0) + 1
+    if not counts:
+        return ""
+    return min(counts, key=lambda p: (-counts[p], len(p)))
 
 
-def _load_weights(net: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+def _match_prefix(state: Mapping[str, torch.Tensor], expected: Sequence[str], path: Path,
+                  strict: bool = True) -> dict:
+    """``state`` with the engines' prefix removed, restricted to the network's keys.
+
+    Keys outside the network (effdet's anchor boxes, an optimizer's...) are left out. With
+    ``strict`` every network tensor must be there; without it, missing ones keep their initial
+    values and are logged (as mmcv's ``load_state_dict(strict=False)`` did), but at least one
+    must match.
+    """
+    wanted = set(expected)
+    prefix = _best_prefix(state, wanted)
+    stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    matched = {k: stripped[k] for k in expected if k in stripped}
+    missing = [k for k in expected if k not in matched]
+    if missing and (strict or not matched):
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model: {len(missing)} of its {len(expected)} "
+            f"tensors are missing (e.g. {missing[:3]}); pass the model_name the file was trained "
+            "with" + ("" if strict else " (or revise_keys=[(pattern, replacement)] for its key "
+                      f"names, which look like {sorted(state)[:2]})")
+        )
+    if missing:
+        logger.warning("%s: %d of the model's %d tensors are not in the file and keep their "
+                       "initial values (strict=False), e.g. %s", path, len(missing),
+                       len(expected), missing[:3])
+    return matched
+
+
+def _load_weights(net: nn.Module, state: Mapping[str, torch.Tensor], path: Path,
+                  strict: bool = True) -> None:
+    """Copy ``state`` into the effdet network ``net`` (see :func:`_match_prefix`); a tensor of
+    another shape is an error whatever ``strict`` says (a head for other classes, most often)."""
     expected = list(net.state_dict().keys())
-    matched = _match_prefix(state, expected, path)
+    matched = _match_prefix(state, expected, path, strict)
     target = net.state_dict()
     for key, tensor in matched.items():
         if tuple(tensor.shape) != tuple(target[key].shape):
@@ -299,7 +341,7 @@ def _load_weights(net: nn.Module, state: Mapping[str, torch.Tensor], path: Path)
                 f"{path}: tensor {key} has shape {tuple(tensor.shape)} in the file but "
                 f"{tuple(target[key].shape)} in the model; {hint}"
             )
-    net.load_state_dict(matched)
+    net.load_state_dict(matched, strict=strict)
 
 
 def _build_model(data: Mapping[str, Any], model_name: str, num_classes: int, img_size) -> nn.Module:
@@ -323,6 +365,7 @@ def rebuild_model(
     class_map: ClassMap | None = None,
     model_name: str | None = None,
     img_size: int | Sequence[int] | None = None,
+    strict: bool = True,
 ):
     """The model of :func:`load_checkpoint_data`'s ``data``, in eval mode on ``device``.
 
@@ -332,7 +375,8 @@ def rebuild_model(
         device: where to put the model.
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
             warning on disagreement, for files that hold them); see
-            :func:`efficientdet_adapter.checkpoint.model_from_checkpoint`.
+            :func:`efficientdet_adapter.checkpoint.load_model`.
+        strict: every tensor of the network must be in the file (see :func:`_match_prefix`).
 
     Returns:
         ``(model, class_map, config)``.
@@ -359,7 +403,7 @@ def rebuild_model(
     if lacking:
         raise CheckpointError(
             f"{path}: this {data['layout']} file holds only weights, not the "
-            f"{' and '.join(lacking)}; pass them: model_from_checkpoint(path, "
+            f"{' and '.join(lacking)}; pass them: load_model(path, "
             "class_map=ClassMap([...]), model_name='tf_efficientdet_lite0'), the ones the model "
             "was trained with"
         )
@@ -389,6 +433,6 @@ def rebuild_model(
         model = _build_model(data, model_name, len(class_map), img_size)
     except ValueError as e:  # ModelConfigError: an unknown model name, a bad size...
         raise CheckpointError(f"{path}: cannot rebuild the model: {e}") from None
-    _load_weights(find_network(model), data["state_dict"], path)
+    _load_weights(find_network(model), data["state_dict"], path, strict)
     model.to(device).eval()
     return model, class_map, model.config

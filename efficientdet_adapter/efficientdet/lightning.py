@@ -9,6 +9,14 @@ image over the epoch and across processes, and ``<metric.name>/<key>`` for each 
 metric's ``finalize()`` (``COCOMetric/AP (IoU=0.50:0.95) area=all``, ...). Under DDP the
 COCOMetric gathers the predictions of every process, so each reports the whole validation set.
 
+IceVision's names are logged too, so that ``monitor=`` strings, ``trainer.callback_metrics``
+lookups and ``trainer.validate``/``test`` results written for IceVision find their keys:
+0.12's ``train/loss``, ``train/class_loss``, ``train/box_loss`` (per step, this process's
+value, as there), ``valid/loss``, ``valid/class_loss``, ``valid/box_loss`` (``test/*`` in
+``trainer.test``), and the plain ``COCOMetric`` (the headline AP, on the progress bar) chosen by
+``metrics_keys_to_log_to_prog_bar``. IceVision master's names are the ``train_*``/``val_*``/
+``test_*`` above.
+
 The per-step training losses go to the loggers, not to the progress bar: the bar reads its values
 on the host at every refresh, which would stop the CPU until the GPU has finished each step
 (``val_loss`` is shown, once per validation). Mixed precision (``precision="bf16-mixed"`` or
@@ -35,10 +43,17 @@ from ..predictions import Prediction
 from ..version_compat import lightning_package
 from .loop import batch_size, loss_step, predict_step, use_channels_last, validation_step
 
-__all__ = ["ModelAdapter", "model_adapter_class"]
+__all__ = ["ICEVISION_LOSS_PREFIXES", "ICEVISION_PROG_BAR_KEYS", "ModelAdapter",
+           "model_adapter_class"]
 
 # Fails here, with the extra to install, when neither Lightning package is installed.
 lightning_package("efficientdet.lightning")
+
+#: IceVision's ``LightningModelAdapter`` default: the headline AP as ``COCOMetric``.
+ICEVISION_PROG_BAR_KEYS: tuple[tuple[str, str], ...] = (("AP (IoU=0.50:0.95) area=all",
+                                                          "COCOMetric"),)
+#: IceVision 0.12's loss names (``train/loss``, ``valid/loss``...), by this adapter's prefix.
+ICEVISION_LOSS_PREFIXES: dict[str, str] = {"train": "train/", "val": "valid/", "test": "test/"}
 
 
 class ModelAdapterMethods:
@@ -70,10 +85,13 @@ class ModelAdapterMethods:
         metrics: Sequence[Any] | None = None,
         detection_threshold: float = 0.5,
         channels_last: bool | str = "auto",
+        metrics_keys_to_log_to_prog_bar: Sequence[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.metrics = list(metrics or [])
+        self.metrics_keys_to_log_to_prog_bar = [tuple(e) for e in (
+            metrics_keys_to_log_to_prog_bar or ICEVISION_PROG_BAR_KEYS)]
         self.detection_threshold = detection_threshold
         self.channels_last = channels_last
 
@@ -109,6 +127,7 @@ class ModelAdapterMethods:
         for key, value in losses.items():
             self.log(f"train_{key}", value, on_step=True, on_epoch=True, batch_size=bs,
                      sync_dist=True)
+            self.log(f"train/{key}", value, on_step=True, on_epoch=False, batch_size=bs)
         return losses["loss"]
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -128,6 +147,8 @@ class ModelAdapterMethods:
         for key, value in losses.items():
             self.log(f"{prefix}_{key}", value, on_step=False, on_epoch=True, batch_size=bs,
                      prog_bar=key == "loss", sync_dist=True)
+            self.log(ICEVISION_LOSS_PREFIXES[prefix] + key, value, on_step=False, on_epoch=True,
+                     batch_size=bs, sync_dist=True)
 
     # -- epoch ends ------------------------------------------------------------------------
     def on_validation_epoch_end(self) -> None:
@@ -143,6 +164,9 @@ class ModelAdapterMethods:
             # every process calls it, and each logs the same values.
             for key, value in metric.finalize().items():
                 self.log(f"{name}/{key}", float(value), sync_dist=True)
+                for wanted, shown in self.metrics_keys_to_log_to_prog_bar:
+                    if wanted == key:
+                        self.log(shown, float(value), prog_bar=True, sync_dist=True)
 
 
 _ADAPTERS: dict[str, type] = {}

@@ -1,4 +1,5 @@
-"""IceVision's ``models`` namespace: ``models.ross.efficientdet`` is :mod:`efficientdet`.
+"""IceVision's ``models`` namespace: ``models.ross.efficientdet`` offers every name of
+:mod:`efficientdet` (and IceVision's submodule paths: ``models.ross.efficientdet.lightning``...).
 
 IceVision code that picks its model as ``model_type = models.ross.efficientdet`` and then calls
 ``model_type.model(...)``, ``model_type.train_dl(...)``, ``model_type.fastai.learner(...)``
@@ -42,6 +43,14 @@ __all__ = [
 
 _OTHER_LIBRARIES = ("mmdet", "torchvision", "ultralytics", "fastai", "mmseg")
 
+#: IceVision 0.12's names of ``icevision.models`` not offered here, and why.
+NOT_OFFERED: dict[str, str] = {
+    **utils.NOT_OFFERED,
+    **interpretation.NOT_OFFERED,
+    "torchvision": "other model families: efficientdet_adapter trains EfficientDet only",
+    "SoftDependencies": "an IceVision internal with no counterpart here",
+}
+
 
 def __getattr__(name: str) -> Any:
     if name == "inference_sahi":  # needs the optional sahi package: imported on first use
@@ -50,6 +59,9 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(".inference_sahi", __name__)
         globals()[name] = module
         return module
+    if name in NOT_OFFERED and name not in _OTHER_LIBRARIES:
+        raise AttributeError(f"models.{name}: IceVision's {name} is not offered by "
+                             f"efficientdet_adapter ({NOT_OFFERED[name]})")
     if name in _OTHER_LIBRARIES:
         raise AttributeError(
             f"models.{name}: efficientdet_adapter trains EfficientDet only; use "

@@ -10,6 +10,14 @@ from ..records import Record
 
 __all__ = ["get_dataloaders"]
 
+_TRAINING = "fastai's learner and Lightning's Trainer do this; efficientdet.param_groups splits"
+#: IceVision 0.12's names of ``icevision.models.utils`` not offered here, and why.
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(["filter_params", "unfreeze", "freeze"], _TRAINING),
+    **dict.fromkeys(["transform_dl", "apply_batch_tfms", "unpack_batch"],
+                    "batches: efficientdet.train_dl/valid_dl/infer_dl build them"),
+}
+
 
 def get_dataloaders(
     model_type: Any,

@@ -26,3 +26,15 @@ __all__ = [
     "YOLOBBoxParser",
     "voc",
 ]
+
+#: IceVision 0.12's names of ``icevision.parsers`` that this library does not offer, and why.
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(["COCOMaskParser", "VOCMaskParser"], "masks: EfficientDet detects boxes here"),
+    **dict.fromkeys(["COCOKeyPointsParser", "COCOKeypointsMetadata"],
+                    "keypoints: EfficientDet detects boxes here"),
+    **dict.fromkeys(["VIABBoxParser", "VIABaseParser", "VIAParseError", "via"],
+                    "the VIA parser: use COCOBBoxParser, VOCBBoxParser, CSVBBoxParser, "
+                    "YOLOBBoxParser or RoboflowParser (or a custom Parser)"),
+    "COCOBaseParser": "an IceVision internal: subclass Parser, or use COCOBBoxParser",
+    "ParserInterface": "subclass Parser (template_record, __iter__, record_id, parse_fields)",
+}

@@ -29,6 +29,7 @@ from ..class_map import ClassMap
 from .. import size_check as _size_check
 from ..errors import ImageLoadError, ParseError
 from ..images import pil_orientation, swaps_sides
+from ..record_collection import RecordCollection
 from ..records import Record
 from ..size_check import fit_record
 from ..splitters import DataSplitter, RandomSplitter
@@ -289,7 +290,7 @@ class Parser:
         data_splitter: DataSplitter | None = None,
         autofix: bool = True,
         show_pbar: bool | None = None,
-    ) -> list[list[Record]]:
+    ) -> list[RecordCollection]:
         """Parse, check, auto-fix and split the records.
 
         Args:
@@ -301,7 +302,8 @@ class Parser:
             show_pbar: overrides the parser's ``show_pbar`` for this call.
 
         Returns:
-            One list of records per split, in the splitter's order.
+            One :class:`~efficientdet_adapter.record_collection.RecordCollection` (a list of
+            records) per split, in the splitter's order.
 
         Raises:
             ParseError: malformed input, a label/box count mismatch, class names missing from
@@ -329,8 +331,8 @@ class Parser:
             if gc_was_enabled:
                 gc.enable()
         splitter = data_splitter or RandomSplitter([0.8, 0.2], seed=42)
-        splits = [
-            [kept[i] for i in ids if i in kept] for ids in splitter.split(records)
+        splits = [  # IceVision's RecordCollection: a list of records with its methods
+            RecordCollection([kept[i] for i in ids if i in kept]) for ids in splitter.split(records)
         ]
         level = logging.WARNING if len(kept) < len(records) else logging.INFO
         logger.log(

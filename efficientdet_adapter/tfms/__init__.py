@@ -11,7 +11,11 @@ Example:
 
 from __future__ import annotations
 
+from ..dataset import Transform
 from . import albumentations_adapter as A
 from .albumentations_adapter import Adapter, Geometry, geometry
 
-__all__ = ["A", "Adapter", "Geometry", "geometry"]
+__all__ = ["A", "Adapter", "Geometry", "Transform", "geometry"]
+
+#: IceVision 0.12's names of ``icevision.tfms`` that this library does not offer, and why.
+NOT_OFFERED: dict[str, str] = {"SoftDependencies": "an IceVision internal with no counterpart here"}

@@ -306,6 +306,15 @@ class Adapter:
             self._pipeline = self._compose()
         self._pid = os.getpid()
 
+    @property
+    def tfms_list(self) -> list:
+        """The albumentations transforms, in order (IceVision's ``Adapter.tfms_list``)."""
+        return self.tfms
+
+    def create_tfms(self) -> _albu.Compose:
+        """The ``A.Compose`` this adapter runs (IceVision's ``Adapter.create_tfms``)."""
+        return self._compose()
+
     def _compose(self) -> _albu.Compose:
         return _albu.Compose(
             self.tfms,

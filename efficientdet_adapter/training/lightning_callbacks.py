@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -53,12 +54,19 @@ def _lr(trainer) -> float | None:
     return float(opts[0].param_groups[0]["lr"]) if opts else None
 
 
-def lightning_row(metrics: dict[str, Any]) -> dict[str, Any]:
+def _icevision_alias(key: str, aliases: Sequence[str]) -> bool:
+    """A key the adapter logs again under IceVision's name (``valid/loss``, ``COCOMetric``...)."""
+    return key in aliases or key.startswith(("train/", "valid/", "test/"))
+
+
+def lightning_row(metrics: dict[str, Any], aliases: Sequence[str] = ()) -> dict[str, Any]:
     """``trainer.callback_metrics`` as a ``metrics.csv`` row: epoch values only, ``val_*`` as
-    ``valid_*`` and the ``COCOMetric/`` prefix dropped (the columns of the fastai engine)."""
+    ``valid_*`` and the ``COCOMetric/`` prefix dropped (the columns of the fastai engine).
+    IceVision's names for the same values (``train/loss``, ``valid/loss`` and the ``aliases``,
+    e.g. ``COCOMetric``) are left out."""
     row: dict[str, Any] = {}
     for key, value in metrics.items():
-        if key.endswith("_step"):
+        if key.endswith("_step") or _icevision_alias(key, aliases):
             continue
         key = key.removesuffix("_epoch")
         if key.startswith("val_"):
@@ -252,7 +260,9 @@ class RunCheckpoint(pl.Callback):
         if trainer.sanity_checking:
             return
         self._use(self.values.flush())  # the epoch's every step, before last.pt keeps them
-        metrics = dict(trainer.callback_metrics)
+        aliases = [shown for _, shown in getattr(pl_module, "metrics_keys_to_log_to_prog_bar", ())]
+        metrics = {k: v for k, v in trainer.callback_metrics.items()
+                   if not _icevision_alias(k, aliases)}
         row = lightning_row(metrics)
         row["lr"], row["seconds"] = _lr(trainer), round(time.perf_counter() - self._t0, 3)
         model = self.ema.model if self.ema is not None else pl_module.model

@@ -22,7 +22,7 @@ AP, AR = "AP (IoU=0.50:0.95) area=all", "AR (IoU=0.50:0.95) area=all maxDets=100
 @pytest.mark.slow
 def test_two_process_ddp_run_keeps_the_metrics_and_best_checkpoint_of_one(tmp_path):
     lightning_or_skip()
-    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.checkpoint import load_model
     from efficientdet_adapter.dataset import Dataset
     from efficientdet_adapter.efficientdet.dataloaders import valid_dl
     from efficientdet_adapter.efficientdet.loop import validation_step
@@ -47,7 +47,7 @@ def test_two_process_ddp_run_keeps_the_metrics_and_best_checkpoint_of_one(tmp_pa
     best_epoch = best["extra"]["epoch"]
     assert best_epoch == max(rows, key=lambda r: (r[AP], -r["epoch"]))["epoch"]
 
-    model, _, _ = model_from_checkpoint(out / "best.pt")
+    model, _, _ = load_model(out / "best.pt")
     _, valid, _, _, _ = load_splits(data, seed=0)
     _, valid_tfm = _tfms(model, 128, "none")
     metric = COCOMetric()

@@ -39,10 +39,16 @@ from enum import Enum
 
 import numpy as np
 
-from .class_map import ClassMap
-from .predictions import Prediction
+from ..class_map import ClassMap
+from ..predictions import Prediction
 
 __all__ = ["Metric", "COCOMetric", "COCOMetricType"]
+
+#: IceVision 0.12's names of ``icevision.metrics`` that this library does not offer, and why.
+NOT_OFFERED: dict[str, str] = {
+    "SimpleConfusionMatrix": "the confusion matrix: efficientdet_adapter.training.plots draws one "
+                             "for a run (the train command writes confusion_matrix.png)",
+}
 
 logger = logging.getLogger(__name__)
 

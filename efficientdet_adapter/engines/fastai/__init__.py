@@ -10,9 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..efficientdet.fastai import TorchDataLoaders
+from ...efficientdet.fastai import TorchDataLoaders
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
+
+#: IceVision 0.12's names of ``icevision.engines.fastai`` not offered here, and why.
+NOT_OFFERED: dict[str, str] = dict.fromkeys(
+    ["FastaiMetricAdapter", "adapted_fastai_learner"],
+    "efficientdet.fastai.learner(dls, model, metrics=[COCOMetric()]) adapts metrics and builds "
+    "the learner itself")
 
 
 def convert_dataloader_to_fastai(dataloader: Any) -> Any:

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .images import IMAGENET_MEAN, IMAGENET_STD
-from .bbox import BBox
-from .class_map import ClassMap
-from .records import Record
+from ..images import IMAGENET_MEAN, IMAGENET_STD
+from ..bbox import BBox
+from ..class_map import ClassMap
+from ..records import Record
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -51,6 +51,23 @@ __all__ = [
     "show_sample",
     "show_samples",
 ]
+
+#: IceVision 0.12's names of ``icevision.visualize`` that this module does not offer, and why
+#: (pictures of predictions live with the model: ``efficientdet_adapter.show_preds``; all of
+#: IceVision's show/draw names are under ``efficientdet_adapter.visualize.show_data`` and
+#: ``.draw_data``).
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(["show_pred", "show_preds", "draw_pred"],
+                    "predictions are drawn by efficientdet_adapter.show_preds/show_pred "
+                    "(also at efficientdet_adapter.visualize.show_data and .draw_data)"),
+    **dict.fromkeys(["draw_sample"], "draw_record draws samples (visualize.draw_data.draw_sample)"),
+    **dict.fromkeys(["draw_bbox", "draw_label", "bbox_polygon", "as_rgb_tuple", "rand_cmap"],
+                    "the parts of a picture: draw_record draws boxes and labels; draw_boxes "
+                    "draws boxes on an image"),
+    **dict.fromkeys(["draw_mask", "draw_segmentation_mask"], "masks: boxes only here"),
+    "draw_keypoints": "keypoints: boxes only here",
+    "SoftDependencies": "an IceVision internal with no counterpart here",
+}
 
 
 # Distinct colours that read on photos (saturated, not too dark), in order of class id 1, 2, ...
@@ -372,7 +389,7 @@ def draw_record(
         pred = record
         img = pred.img
         if img is None and pred.filepath is not None:
-            from .images import open_img
+            from ..images import open_img
 
             img = open_img(pred.filepath)
         if img is None:

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.core.class_map``."""
+
+from __future__ import annotations
+
+from ..class_map import BACKGROUND, ClassMap
+
+__all__ = ["BACKGROUND", "ClassMap"]

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.core.id_map``."""
+
+from __future__ import annotations
+
+from ..compat import IDMap
+
+__all__ = ["IDMap"]

@@ -1,0 +1,13 @@
+"""IceVision 0.12's ``icevision.data.data_splitter``."""
+
+from __future__ import annotations
+
+from ..splitters import (
+    DataSplitter,
+    FixedSplitter,
+    FuncSplitter,
+    RandomSplitter,
+    SingleSplitSplitter,
+)
+
+__all__ = ["DataSplitter", "SingleSplitSplitter", "RandomSplitter", "FixedSplitter", "FuncSplitter"]

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.data.dataset``."""
+
+from __future__ import annotations
+
+from ..dataset import Dataset
+
+__all__ = ["Dataset"]

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.data.prediction``."""
+
+from __future__ import annotations
+
+from ..predictions import Prediction
+
+__all__ = ["Prediction"]

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.fastai.callbacks``."""
+
+from __future__ import annotations
+
+from .....efficientdet.fastai import EfficientDetCallback
+
+__all__ = ["EfficientDetCallback"]

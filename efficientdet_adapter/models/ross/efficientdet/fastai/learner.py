@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.fastai.learner``."""
+
+from __future__ import annotations
+
+from .....efficientdet.fastai import learner
+
+__all__ = ["learner"]

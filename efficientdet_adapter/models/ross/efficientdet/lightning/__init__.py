@@ -1,0 +1,11 @@
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.lightning``: :mod:`efficientdet_adapter.efficientdet.lightning`'s names."""
+
+from __future__ import annotations
+
+from .....efficientdet import lightning as _real
+from . import model_adapter
+
+globals().update({n: getattr(_real, n) for n in _real.__all__})
+ModelAdapter = _real.ModelAdapter
+
+__all__ = sorted({*_real.__all__, "ModelAdapter"})

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.lightning.model_adapter``."""
+
+from __future__ import annotations
+
+from .....efficientdet.lightning import ModelAdapter
+
+__all__ = ["ModelAdapter"]

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.model``."""
+
+from __future__ import annotations
+
+from ....efficientdet import model
+
+__all__ = ["model"]

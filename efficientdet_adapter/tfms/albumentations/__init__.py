@@ -1,0 +1,25 @@
+"""IceVision 0.12's ``icevision.tfms.albumentations`` (``from icevision.tfms import
+albumentations as A``): :mod:`efficientdet_adapter.tfms.albumentations_adapter`, i.e. ``tfms.A``.
+
+Any other name (``A.HorizontalFlip``...) is albumentations' own, as in IceVision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import tfms as _tfms
+from ..._faces import ALBU_COMPONENTS, GEOMETRY, gather, not_offered
+from . import albumentations_adapter, albumentations_helpers
+
+__all__ = sorted(set(gather(globals(), _tfms.A, albumentations_adapter, albumentations_helpers)))
+
+NOT_OFFERED: dict[str, str] = {**dict.fromkeys(albumentations_adapter.NOT_OFFERED, ALBU_COMPONENTS),
+                               "get_size_without_padding": GEOMETRY}
+_missing = not_offered(__name__, NOT_OFFERED)
+
+
+def __getattr__(name: str) -> Any:
+    if name in NOT_OFFERED:
+        return _missing(name)
+    return getattr(_tfms.A, name)  # albumentations' transforms, through tfms.A

@@ -1,0 +1,7 @@
+"""IceVision 0.12's ``icevision.tfms.transform``: a transform is any ``Record -> Record`` callable here."""
+
+from __future__ import annotations
+
+from ..dataset import Transform
+
+__all__ = ["Transform"]

@@ -1,0 +1,23 @@
+"""IceVision 0.12's ``icevision.utils``: its helpers that this library has."""
+
+from __future__ import annotations
+
+from .._faces import gather, merged_not_offered, not_offered
+from . import utils
+from . import io
+from . import indexable_dict
+from . import torch_utils
+from . import imageio
+from . import get_files
+from . import download_utils
+from . import data_dir
+from . import capture_stdout
+from . import logger_utils
+from . import code_template
+
+__all__ = gather(globals(), utils, io, indexable_dict, torch_utils, imageio, get_files, download_utils, data_dir, capture_stdout, logger_utils)
+NOT_OFFERED: dict[str, str] = merged_not_offered(utils, io, indexable_dict, torch_utils, imageio, get_files, download_utils, data_dir, capture_stdout, logger_utils)
+__getattr__ = not_offered(__name__, NOT_OFFERED)
+# IceVision's `utils.get_files` was its function, not the module: the name says why it is not
+# offered (the module imports by its path as before).
+del get_files

@@ -1,0 +1,13 @@
+"""IceVision 0.12's ``icevision.utils.get_files``."""
+
+from __future__ import annotations
+
+from .._faces import FILES, not_offered
+from ..compat import get_image_files
+
+__all__ = ["get_image_files"]
+
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(['get_files'], FILES),
+}
+__getattr__ = not_offered(__name__, NOT_OFFERED)

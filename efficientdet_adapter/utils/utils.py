@@ -1,0 +1,93 @@
+"""IceVision 0.12's ``icevision.utils.utils``: its small helpers, as IceVision wrote them."""
+
+from __future__ import annotations
+
+from .._faces import INTERNAL, MASKS, not_offered
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ..compat import denormalize_imagenet, normalize_imagenet
+from ..images import IMAGENET_MEAN, IMAGENET_STD
+
+__all__ = ["notnone", "ifnotnone", "last", "lmap", "allequal", "cleandict", "mergeds", "zipsafe",
+           "np_local_seed", "pbar", "IMAGENET_STATS", "normalize", "denormalize",
+           "normalize_imagenet", "denormalize_imagenet"]
+
+#: ImageNet's ``(mean, std)``, RGB in [0, 1].
+IMAGENET_STATS = (list(IMAGENET_MEAN), list(IMAGENET_STD))
+
+
+def notnone(x: Any) -> bool:
+    return x is not None
+
+
+def ifnotnone(x: Any, f: Callable[[Any], Any]) -> Any:
+    return f(x) if x is not None else x
+
+
+def last(x: Any) -> Any:
+    return next(reversed(x))
+
+
+def lmap(f: Callable[[Any], Any], xs: Iterable[Any] | None) -> list | None:
+    return list(map(f, xs)) if xs is not None else None
+
+
+def allequal(values: list) -> bool:
+    return values.count(values[0]) == len(values) if values else True
+
+
+def cleandict(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def mergeds(ds: Iterable[dict]) -> dict[Any, list]:
+    """``[{"a": 1}, {"a": 2}]`` -> ``{"a": [1, 2]}``."""
+    out: defaultdict = defaultdict(list)
+    for d in ds:
+        for k, v in d.items():
+            out[k].append(v)
+    return dict(out)
+
+
+def zipsafe(*its: Any) -> Iterator[tuple]:
+    """``zip`` of sequences that must have one length (``ValueError`` otherwise)."""
+    if not allequal([len(it) for it in its]):
+        raise ValueError(f"zipsafe: the sequences have different lengths {[len(i) for i in its]}")
+    return zip(*its)
+
+
+def pbar(iterable: Iterable, show: bool = True, total: int | None = None) -> Iterable:
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total) if show else iterable
+
+
+@contextmanager
+def np_local_seed(seed: int) -> Iterator[None]:
+    """numpy's global random state seeded with ``seed`` inside the block, restored after."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def normalize(img: np.ndarray, mean: Any, std: Any, max_pixel_value: float = 255) -> np.ndarray:
+    img = img.astype(np.float32) / max_pixel_value
+    return (img - np.float32(mean)) / np.float32(std)
+
+
+def denormalize(img: np.ndarray, mean: Any, std: Any, max_pixel_value: float = 255) -> np.ndarray:
+    return np.around((img * std + mean) * max_pixel_value).astype(np.uint8)
+
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(['patch_class_to_main'], INTERNAL),
+    **dict.fromkeys(['denormalize_mask'], MASKS),
+}
+__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -1,0 +1,14 @@
+"""IceVision 0.12's ``icevision.visualize.utils``."""
+
+from __future__ import annotations
+
+from .._faces import DRAW_PARTS, MASKS, not_offered
+from ..visualize import get_default_font
+
+__all__ = ["get_default_font"]
+
+NOT_OFFERED: dict[str, str] = {
+    **dict.fromkeys(['as_rgb_tuple', 'bbox_polygon', 'draw_label', 'rand_cmap'], DRAW_PARTS),
+    **dict.fromkeys(['draw_mask'], MASKS),
+}
+__getattr__ = not_offered(__name__, NOT_OFFERED)
