@@ -300,7 +300,16 @@ def cmd_train(args) -> int:
     print(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
           f"{out / 'metrics.json'}, {out / 'loss.png'}, {out / 'valid_predictions.png'}"
           + "".join(f", {p}" for p in pngs))
+    _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
+
+def _print_class_scores(preds, where: str) -> None:
+    """The per-class AP / AP50 table (pycocotools' precision array) of ``preds``."""
+    from .class_scores import class_scores, class_table
+
+    print(class_table(class_scores(preds), title=f"per class on {where} (COCO AP over IoU "
+                                                  "0.50:0.95, and AP at IoU 0.50):"))
 
 
 def _check_run_options(opts: TrainOptions) -> None:
@@ -336,8 +345,9 @@ def cmd_eval(args) -> int:
             f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
     # a bar only where it can redraw itself: piped output would fill with carriage returns
-    metrics, _ = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
+    metrics, preds = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
+    _print_class_scores(preds, f"{len(records)} {args.split} images")
     if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         print(f"wrote {out}")
@@ -661,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"))
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
-                   help="which split to score (default: %(default)s)")
+                   help="which split to score; test = the export's own test split (default: "
+                        "%(default)s)")
     p.add_argument("--out", help="also write the metrics to this JSON file")
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
