@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .efficientdet.anchor_fit import TARGET_BPR, AnchorMatch, anchor_match, input_boxes
 from .errors import UsageError
 from .images import IMAGE_EXTENSIONS
 
@@ -73,6 +74,9 @@ class DatasetReport:
     box_sides: dict[str, np.ndarray] = field(repr=False)  # per split, sqrt(w*h) in input pixels
     parse_fixes: dict[str, int] = field(default_factory=dict)
     duplicates: list[DuplicatePair] = field(default_factory=list)
+    #: the train split's boxes against the model's anchors, placed as effdet places them: the
+    #: best possible recall and the box-size distribution (None: no train split)
+    anchor_match: AnchorMatch | None = None
 
     @property
     def imbalance(self) -> float:
@@ -101,6 +105,12 @@ class DatasetReport:
                 f"{self.hard_to_match} of {total} boxes are too small (or too thin) for the "
                 f"smallest anchor ({self.smallest_anchor:g} px at --img-size {self.img_size}): "
                 "train at a larger --img-size, or predict with --tile")
+        m = self.anchor_match
+        if m is not None and m.boxes and m.share < TARGET_BPR:
+            out.append(
+                f"best possible recall {m.share:.1%} at --img-size {self.img_size}: "
+                f"{m.boxes - m.matched} train boxes have no anchor with IoU >= 0.5 (target "
+                f"{TARGET_BPR:.0%}); train with --img-size auto and/or --anchors auto")
         empty = sum(s.without_boxes for s in self.splits)
         if empty:
             out.append(f"{empty} images have no boxes (they train as background only)")
@@ -147,6 +157,8 @@ class DatasetReport:
             q = np.percentile(sides, [0, 50, 100])
             text.append(f"box size at the model's input (sqrt(w*h) px): min {q[0]:.1f}, median "
                         f"{q[1]:.1f}, max {q[2]:.1f}")
+        if self.anchor_match is not None:
+            text += self.anchor_match.summary()
         for pair in self.duplicates[:10]:
             text.append(f"near-duplicate ({pair.bits} of 64 bits differ): {pair.split_a}/"
                         f"{pair.file_a} ~ {pair.split_b}/{pair.file_b}")
@@ -323,4 +335,6 @@ def check_dataset(
         classes=classes, splits=summaries, box_sides=sides,
         parse_fixes=dict(report.counts) if report is not None else {},
         duplicates=_duplicates(hashes, duplicate_bits),
+        anchor_match=(anchor_match(input_boxes(splits["train"], img_size), model_name, img_size)
+                      if splits.get("train") else None),
     )
