@@ -458,7 +458,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0)
     if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
-        tracker.start_clock(started + opts.time)
+        tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
     fit = _fit_fastai if opts.engine == "fastai" else _fit_lightning
     try:
         final = fit(model, train_dl, valid_dl, opts, history, tracker, resume_state, device,

@@ -104,7 +104,7 @@ class BudgetPlan:
         text = (f"--time {self.budget_s:g} s: an epoch takes ~{c.epoch_s:.1f} s here "
                 f"({c.steps_per_epoch} steps of {c.step_s:.2f} s, validation {c.valid_s:.1f} s, "
                 f"checkpoints {c.save_s:.1f} s; measured in {self.measure_s:.1f} s): "
-                f"{self.epochs} epochs")
+                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
         if self.capped_by is not None:
             text += f" (--epochs {self.capped_by} caps the budget's epochs)"
         return text

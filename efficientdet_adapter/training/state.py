@@ -254,6 +254,7 @@ class RunTracker:
     #: ``time.perf_counter()`` by which training must end (``--time``), or ``None``
     deadline: float | None = None
     _epoch_start: float | None = None
+    _total_epochs: int | None = None
 
     def _out_of_time(self, epoch: int) -> bool:
         """Whether another epoch, as long as the one just ended, would end after
@@ -265,16 +266,20 @@ class RunTracker:
                                    else now - self._epoch_start), now
         if self.deadline is None or last is None or now + last <= self.deadline:
             return False
+        if self._total_epochs is not None and epoch >= self._total_epochs:
+            return False  # the last epoch: nothing left to stop
         print(f"--time: stopping after epoch {epoch}: the next epoch would end "
               f"{now + last - self.deadline:.0f} s after the budget (epochs take {last:.1f} s "
               "now, slower than measured at the start)", flush=True)
         return True
 
-    def start_clock(self, deadline: float | None) -> None:
-        """Stop training (as early stopping does) once another epoch would pass ``deadline``."""
+    def start_clock(self, deadline: float | None, total_epochs: int | None = None) -> None:
+        """Stop training (as early stopping does) once another epoch of the ``total_epochs``
+        would pass ``deadline`` (a ``time.perf_counter()`` value)."""
         import time
 
         self.deadline, self._epoch_start = deadline, time.perf_counter()
+        self._total_epochs = total_epochs
 
     def close(self) -> None:
         """Close the TensorBoard log (a later step opens a new one)."""
