@@ -344,6 +344,10 @@ def _check_run_options(opts: TrainOptions) -> None:
 
     device = resolve_device(opts.device)
     resolve_precision(opts.precision, device)
+    if opts.time and opts.devices * opts.num_nodes > 1:
+        raise UsageError(f"--time with --devices {opts.devices} --num-nodes {opts.num_nodes}: "
+                         "each process would time its own steps and could fit other epochs; "
+                         "give --epochs for multi-device training")
     if opts.devices * opts.num_nodes > 1 and opts.engine != "lightning":
         raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai "
                          "engine trains on one device; use --engine lightning for multi-GPU (DDP)")

@@ -243,3 +243,10 @@ def test_check_cli_prints_the_best_possible_recall_of_the_pothole_set():
     assert float(found.group(1)) == pytest.approx(72.5, abs=0.1)
     assert "matched boxes by the level of their best anchor: P3 (24-38 px): " in proc.stdout
     assert "train with --img-size auto and/or --anchors auto" in proc.stdout
+
+
+def test_time_is_refused_for_multi_device_training(data, tmp_path):
+    proc = run("train", "--data", str(data), "--out", str(tmp_path / "r"), "--time", "1m",
+               "--devices", "2", "--engine", "lightning", "--device", "cpu")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "give --epochs for multi-device training" in proc.stderr.strip().splitlines()[-1]

@@ -90,12 +90,13 @@ class BudgetPlan:
     cost: EpochCost
     measure_s: float
     capped_by: int | None  # the --epochs cap, when it was lower than the budget's epochs
+    too_short: bool = False  # not even one epoch fits: the run takes longer than the budget
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for checkpoints and ``metrics.json``."""
         return {"budget_s": self.budget_s, "epochs": self.epochs,
                 "epoch_s": round(self.cost.epoch_s, 3), "measure_s": round(self.measure_s, 3),
-                "capped_by": self.capped_by,
+                "capped_by": self.capped_by, "too_short": self.too_short,
                 **{k: round(v, 4) if isinstance(v, float) else v
                    for k, v in asdict(self.cost).items()}}
 
@@ -107,6 +108,9 @@ class BudgetPlan:
                 f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
         if self.capped_by is not None:
             text += f" (--epochs {self.capped_by} caps the budget's epochs)"
+        if self.too_short:
+            text += (" (the budget is shorter than one epoch here: this run will take longer; "
+                     "give more --time, or a smaller --img-size)")
         return text
 
 
@@ -191,10 +195,13 @@ def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
     t0 = time.perf_counter()
     cost = measure_epoch_cost(model, train_dl, valid_dl, device=device, precision=precision)
     measure_s = time.perf_counter() - t0
-    fitted = epochs_for_budget(budget_s, cost, spent_s=time.perf_counter() - started)
+    spent = time.perf_counter() - started
+    fitted = epochs_for_budget(budget_s, cost, spent_s=spent)
     capped = max_epochs is not None and max_epochs < fitted
+    too_short = budget_s * (1 - SAFETY) - spent - cost.valid_s < cost.epoch_s
     return BudgetPlan(budget_s=float(budget_s), epochs=max_epochs if capped else fitted,
-                      cost=cost, measure_s=measure_s, capped_by=max_epochs if capped else None)
+                      cost=cost, measure_s=measure_s, capped_by=max_epochs if capped else None,
+                      too_short=too_short)
 
 
 def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device: str = "cpu",
@@ -204,6 +211,10 @@ def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device
     ``fine_tune`` trains first) and prints what it measured and chose."""
     import importlib
 
+    from ..errors import UsageError
+
+    if opts.devices * opts.num_nodes > 1:  # every process would fit its own epochs
+        raise UsageError("--time: not for multi-device (DDP) training; give --epochs")
     # the engine's import is part of the run's time: taken now, it is counted as spent
     importlib.import_module("fastai.learner" if opts.engine == "fastai" else "pytorch_lightning")
     plan = plan_budget(opts.time, model, train_dl, valid_dl, started=started,
