@@ -97,3 +97,36 @@ def test_apply_budget_sets_the_epochs_less_the_frozen_ones(loaders, capsys):
     with pytest.raises(UsageError, match="not for multi-device"):
         apply_budget(TrainOptions(time=60, devices=2), model, train_dl, valid_dl,
                      started=time.perf_counter())
+
+
+def test_tracker_stops_when_another_epoch_would_pass_the_deadline(capsys):
+    import time
+
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.training import RunTracker
+
+    tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
+    start = time.perf_counter()
+    tracker.start_clock(start + 0.5, total_epochs=4)
+    time.sleep(0.1)
+    assert tracker.end_epoch(None, {"AP": 0.1}) is False  # 0.1 s epochs: the next one fits
+    time.sleep(0.3)  # the machine slowed down: 0.3 s epochs from 0.4 s pass 0.5 s
+    assert tracker.end_epoch(None, {"AP": 0.2}) is True
+    assert tracker.state.stopped_early and tracker.state.epoch == 2
+    assert "--time: stopping after epoch 2: the next epoch would end" in capsys.readouterr().out
+    tracker.start_clock(time.perf_counter() + 0.01, total_epochs=3)
+    time.sleep(0.05)
+    tracker.state.epoch = 2
+    assert tracker.end_epoch(None, {"AP": 0.3}) is False  # the last epoch: nothing to stop
+
+
+def test_tracker_without_a_deadline_never_stops_for_time():
+    import time
+
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.training import RunTracker
+
+    tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
+    for _ in range(3):
+        time.sleep(0.01)
+        assert tracker.end_epoch(None, {"AP": 0.1}) is False
