@@ -20,7 +20,8 @@ from efficientdet_adapter.demo import write_demo_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "real-exports"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared real exports not found at {REAL}")
+needs_real = pytest.mark.skipif(not REAL.is_dir(),
+                                reason=f"shared real exports not found at {REAL}")
 TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress", "lines"]
 BUDGET = 40  # seconds
 MARGIN = 20  # seconds: one epoch past a plan the machine's load made wrong, and the start-up

@@ -307,7 +307,8 @@ class AnchorFit:
                 f"({b.settings.describe()} -> {a.settings.describe()})")
 
 
-def _ratio_sets(boxes: np.ndarray, default: AnchorSettings) -> list[tuple[tuple[float, float], ...]]:
+def _ratio_sets(boxes: np.ndarray, default: AnchorSettings
+                ) -> list[tuple[tuple[float, float], ...]]:
     """effdet's aspect ratios, and three from the quantiles of the boxes' log(w/h)."""
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     ok = (w > 0) & (h > 0)
