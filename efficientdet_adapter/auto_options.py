@@ -44,7 +44,8 @@ def resolve_auto_options(opts: Any, train_records) -> list[str]:
         UsageError: an ``anchors`` value other than :data:`ANCHOR_CHOICES`.
     """
     from .efficientdet.anchor_fit import (MAX_AUTO_SIZE, MIN_AUTO_SIZE, TARGET_BPR,
-                                          choose_img_size, fit_anchors, input_boxes)
+                                          choose_img_size, fit_anchors, input_boxes,
+                                          size_cap)
 
     if opts.anchors not in ANCHOR_CHOICES:
         raise UsageError(f"--anchors {opts.anchors!r}: choose {' or '.join(ANCHOR_CHOICES)}")
@@ -54,8 +55,9 @@ def resolve_auto_options(opts: Any, train_records) -> list[str]:
         reached = "reaches" if match.share >= TARGET_BPR else "is the highest (none reaches"
         lines.append(
             f"--img-size auto: {size} px (best possible recall {match.share:.1%} {reached} "
-            f"{TARGET_BPR:.0%}{')' if match.share < TARGET_BPR else ''}; sizes tried: multiples "
-            f"of 128 from {MIN_AUTO_SIZE} to {MAX_AUTO_SIZE} and the largest image side)")
+            f"{TARGET_BPR:.0%}{')' if match.share < TARGET_BPR else ''}; candidates: multiples "
+            f"of 128 from {MIN_AUTO_SIZE} to {size_cap(train_records)}, the smaller of "
+            f"{MAX_AUTO_SIZE} and the largest image side rounded up)")
         opts.img_size = size
     if opts.anchors == "auto" and not opts.anchor_settings:
         fit = fit_anchors(input_boxes(train_records, opts.img_size), opts.model_name,

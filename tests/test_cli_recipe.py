@@ -251,3 +251,20 @@ def test_time_is_refused_for_multi_device_training(data, tmp_path):
                "--devices", "2", "--engine", "lightning", "--device", "cpu")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "give --epochs for multi-device training" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_auto_img_size_is_the_checkpoints_size(data, tmp_path):
+    out = tmp_path / "auto"
+    proc = run("train", "--data", str(data), "--out", str(out), "--img-size", "auto",
+               "--epochs", "1", "--batch-size", "4", "--threads", "1", "--progress", "lines")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # demo images are 161-313 px: 256 is the floor, and every box has an anchor there
+    assert ("--img-size auto: 256 px (best possible recall 100.0% reaches 95%; candidates: "
+            "multiples of 128 from 256 to 384, the smaller of 1024 and the largest image side "
+            "rounded up)") in proc.stdout
+    assert "training tf_efficientdet_lite0 at 256 px for 1 epochs" in proc.stdout
+    for name in ("model.pt", "last.pt"):
+        saved = torch.load(out / name, weights_only=True)
+        assert saved["img_size"] == [256, 256], name
+    assert torch.load(out / "last.pt", weights_only=True)["extra"]["options"]["img_size"] == 256
