@@ -268,3 +268,17 @@ def test_auto_img_size_is_the_checkpoints_size(data, tmp_path):
         saved = torch.load(out / name, weights_only=True)
         assert saved["img_size"] == [256, 256], name
     assert torch.load(out / "last.pt", weights_only=True)["extra"]["options"]["img_size"] == 256
+
+
+@pytest.mark.slow
+def test_time_budget_with_lightning(data, tmp_path):
+    out = tmp_path / "light"
+    proc = run("train", "--data", str(data), "--out", str(out), "--time", "30", "--epochs", "2",
+               "--engine", "lightning", *TINY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"--time 30 s: an epoch takes ~[\d.]+ s here .*: 2 epochs \(--epochs 2 "
+                     r"caps the budget's epochs\)", proc.stdout), proc.stdout[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["final"]["epochs"] == 2 and len(metrics["epochs"]) == 2
+    last = torch.load(out / "last.pt", weights_only=True)["extra"]
+    assert last["options"]["epochs"] == 2 and last["time_budget"]["capped_by"] == 2

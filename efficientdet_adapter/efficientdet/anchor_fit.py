@@ -117,6 +117,7 @@ class AnchorMatch:
         best_iou: ``[N]`` per box.
         best_level: ``[N]`` pyramid level (3..7) of the best anchor per box.
         level_sides: ``{level: (smallest, largest)}`` square-anchor side per level (input px).
+        box_wh: ``[N, 2]`` the boxes' widths and heights (input px).
     """
 
     img_size: int
@@ -124,6 +125,7 @@ class AnchorMatch:
     best_iou: np.ndarray
     best_level: np.ndarray
     level_sides: dict[int, tuple[float, float]]
+    box_wh: np.ndarray | None = None
 
     @property
     def boxes(self) -> int:
@@ -155,8 +157,23 @@ class AnchorMatch:
         lines.append("matched boxes by the level of their best anchor: " + ", ".join(parts))
         unmatched = self.boxes - self.matched
         if unmatched:
-            lines.append(f"no anchor reaches IoU 0.5 for {unmatched} boxes")
+            lines.append(f"no anchor reaches IoU 0.5 for {unmatched} boxes"
+                         + self._unmatched_kinds())
         return lines
+
+    def _unmatched_kinds(self) -> str:
+        """Why the unmatched boxes are: below the smallest anchor, above the largest, or of a
+        shape (or place between anchor centres) that no anchor fits."""
+        if self.box_wh is None:
+            return ""
+        miss = self.best_iou < MATCH_IOU
+        side = np.sqrt(self.box_wh[miss].prod(axis=1))
+        low = min(lo for lo, _ in self.level_sides.values()) * math.sqrt(MATCH_IOU)
+        high = max(hi for _, hi in self.level_sides.values()) / math.sqrt(MATCH_IOU)
+        small, large = int((side < low).sum()), int((side > high).sum())
+        return (f": {small} smaller than {low:.0f} px (sqrt(w*h); a larger --img-size or smaller"
+                f" anchors), {large} larger than {high:.0f} px, {len(side) - small - large} of a "
+                "shape or place no anchor fits (other aspect ratios)")
 
 
 def _anchor_boxes(model_name: str, img_size: int, settings: AnchorSettings
@@ -259,8 +276,9 @@ def anchor_match(boxes: np.ndarray, model_name: str, img_size: int,
         best, which = _best_nearest(b, anchors, img_size,
                                     range(cfg.min_level, cfg.max_level + 1),
                                     cfg.num_scales * len(settings.aspect_ratios))
+    wh = (b[:, 2:] - b[:, :2]).numpy().astype(float)
     return AnchorMatch(img_size, settings, best.numpy().astype(float),
-                       levels[which.numpy()] if len(b) else np.zeros(0, int), sides)
+                       levels[which.numpy()] if len(b) else np.zeros(0, int), sides, wh)
 
 
 def size_cap(records) -> int:

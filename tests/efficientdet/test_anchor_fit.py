@@ -127,3 +127,18 @@ def test_settings_round_trip_through_effdet_kwargs():
     assert net.config.effdet_kwargs == kwargs
     m = anchor_match(np.array([[4, 4, 20, 20]], float), LITE0, 256, s)
     assert m.best_iou[0] == pytest.approx(1.0)
+
+
+def test_summary_says_why_boxes_are_unmatched():
+    # a 10x10 box (below 24 / sqrt 2 = 17 px), a 60x10 box (a 6:1 shape no anchor has), a match
+    m = anchor_match(np.array([[0, 0, 10, 10], [0, 0, 60, 10], [0, 0, 24, 24]], float), LITE0,
+                     256)
+    lines = m.summary()
+    assert lines[0].startswith("best possible recall at --img-size 256: 33.3% (1 of 3 train "
+                               "boxes have an anchor with IoU >= 0.5; anchor_scale 3,")
+    assert lines[1] == ("matched boxes by the level of their best anchor: P3 (24-38 px): 1, "
+                        "P4 (48-76 px): 0, P5 (96-152 px): 0, P6 (192-305 px): 0, "
+                        "P7 (384-610 px): 0")
+    assert lines[2] == ("no anchor reaches IoU 0.5 for 2 boxes: 1 smaller than 17 px (sqrt(w*h);"
+                        " a larger --img-size or smaller anchors), 0 larger than 862 px, 1 of a "
+                        "shape or place no anchor fits (other aspect ratios)")
