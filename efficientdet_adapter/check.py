@@ -274,7 +274,7 @@ def _duplicates(hashes: dict[str, list[tuple[str, int]]], max_bits: int) -> list
 
 def check_dataset(
     data: str | Path,
-    img_size: int = 384,
+    img_size: int | str = 384,
     model_name: str = "tf_efficientdet_lite0",
     format: str = "auto",
     duplicate_bits: int = DUPLICATE_BITS,
@@ -283,7 +283,8 @@ def check_dataset(
 
     Args:
         data: the export.
-        img_size: the ``--img-size`` the model will train at (boxes are measured at it).
+        img_size: the ``--img-size`` the model will train at (boxes are measured at it);
+            ``"auto"``: the size ``train --img-size auto`` picks from the train split.
         model_name: the effdet model whose anchors the boxes are compared with.
         format: annotation format, ``auto`` to detect.
         duplicate_bits: hashes differing in at most this many of 64 bits count as duplicates.
@@ -305,6 +306,13 @@ def check_dataset(
     parser = RoboflowParser(path, format=format)
     splits = parser.parse_splits()
     classes = list(parser.class_map.foreground)
+    if img_size == "auto":  # what train --img-size auto picks (needs a train split)
+        from .efficientdet.anchor_fit import choose_img_size
+
+        if not splits.get("train"):
+            raise UsageError(f"--img-size auto: {path} has no train split to choose it from; "
+                             "give a size")
+        img_size, _ = choose_img_size(splits["train"], model_name)
     anchors, smallest = _anchor_shapes(model_name, img_size)
     summaries, sides, hashes = [], {}, {}
     for split, records in splits.items():

@@ -854,8 +854,9 @@ def _add_check_command(sub) -> None:
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--img-size", type=_img_size, default=TRAIN_DEFAULTS.img_size,
-                   help="the --img-size you will train at (default: %(default)s, train's)")
+    p.add_argument("--img-size", type=_img_size_or_auto, default=TRAIN_DEFAULTS.img_size,
+                   help="the --img-size you will train at, or auto: the size train --img-size "
+                        "auto picks (default: %(default)s, train's)")
     p.add_argument("--model", default="tf_efficientdet_lite0",
                    help="effdet model whose anchors the boxes are compared with (default: "
                         "%(default)s)")

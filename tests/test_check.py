@@ -151,3 +151,11 @@ def test_report_gives_the_best_possible_recall_of_the_train_boxes(tmp_path):
             "with IoU >= 0.5") in text
     assert "P3 (24-38 px): 1, P4 (48-76 px): 0" in text
     assert any("--img-size auto and/or --anchors auto" in p for p in report.problems())
+
+
+def test_auto_size_is_the_one_train_picks(tmp_path):
+    # 128 px images: the cap is the floor, 256, where the 10x10 and 30x4 boxes (20x20, 60x8 at
+    # 256) still have no anchor at IoU 0.5: the only candidate is taken
+    report = check_dataset(_export(tmp_path / "export"), img_size="auto")
+    assert report.img_size == 256 and report.anchor_match.img_size == 256
+    assert "tf_efficientdet_lite0 at --img-size 256" in report.table().splitlines()[0]

@@ -282,3 +282,12 @@ def test_time_budget_with_lightning(data, tmp_path):
     assert metrics["final"]["epochs"] == 2 and len(metrics["epochs"]) == 2
     last = torch.load(out / "last.pt", weights_only=True)["extra"]
     assert last["options"]["epochs"] == 2 and last["time_budget"]["capped_by"] == 2
+
+
+@needs_real
+def test_check_cli_with_auto_size_reports_at_the_size_train_picks():
+    proc = run("check", "--data", str(REAL / "metin2_game_tfcsv"), "--img-size", "auto")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tf_efficientdet_lite0 at --img-size 512: smallest anchor 24 px" in proc.stdout
+    found = re.search(r"best possible recall at --img-size 512: ([\d.]+)%", proc.stdout)
+    assert found and float(found.group(1)) >= 95.0
