@@ -1,52 +1,147 @@
-"""Held-out accuracy on real exports for a fixed budget of CPU seconds, with the CLI's defaults.
+"""Held-out accuracy of ``train`` settings on real exports, three seeds each, under a time budget.
 
-For each export under ``--root`` (default: the shared real Roboflow exports), this trains as
-``efficientdet-adapter train --data EXPORT`` would (same defaults; extra ``train`` options after
-``--`` override them; one PyTorch thread unless ``--threads``), but with as many epochs as fit ``--cpu-seconds`` of *process* CPU time
-(all threads), so other load on the machine does not change the budget. Then it scores the model
-on the export's ``valid`` split exactly as ``train`` does (``runs.evaluate``) and prints one JSON
-object: per export, COCO AP, AP50, per-class AP, the epochs, and the CPU/wall seconds spent.
+For each export under ``--root`` (default: the shared real Roboflow exports: brain MRI, game
+screenshots and the pothole set), each setting (``--setting NAME=TRAIN_ARGS``, e.g.
+``--setting "auto=--img-size auto --anchors auto"``; default: ``defaults=``, the CLI's defaults)
+and each seed (``--seeds``, default 0 1 2), this trains as ``efficientdet-adapter train --data
+EXPORT --time BUDGET --seed SEED TRAIN_ARGS`` would (``runs.train_model``: the epochs are fitted
+to the wall-clock ``--time`` from measured steps, so the one-cycle schedule completes), then
+scores the model as ``train`` and ``eval`` do (``runs.evaluate``: pycocotools) on the export's
+``valid`` split and on its ``test`` split.
 
-How the budget becomes epochs: the CPU cost of an epoch is measured on this machine before
-training (``--calib-steps`` training steps after one warm-up step, plus one validation
-forward), and the schedule gets ``floor((budget - calibration) / epoch cost)`` epochs (at least
-1), so the one-cycle schedule completes instead of being cut. The seconds actually spent are
-reported next to the budget.
+The report (one JSON object on stdout; ``--markdown FILE`` also writes the table) gives, per
+export and setting, the mean and spread (sample standard deviation over the seeds) of AP and
+AP50 on both splits, and a verdict for every pair of settings and every one of those four
+numbers: a setting *wins* only when its mean beats the other's by more than the larger of the
+two spreads; otherwise there is no winner (and with one seed there is no verdict at all). The
+machine, the date and the budget head the report. Progress goes to stderr.
 
-    python bench/real_data.py --cpu-seconds 240
-    python bench/real_data.py --cpu-seconds 240 -- --model tf_efficientdet_lite1
-    python bench/real_data.py --root ../shared/data/real-exports --json out.json -- --lr 1e-2
+    python bench/real_data.py --time 10m
+    python bench/real_data.py --time 30m --only pothole_yolov5 \\
+        --setting defaults= --setting "flip=--aug flip" --setting "full=--aug full"
+    python bench/real_data.py --time 20s --seeds 0 --only metin2_game_tfcsv   # a smoke run
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
+import datetime
+import itertools
 import json
 import math
 import os
 import platform
+import shlex
+import statistics
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORTS = ROOT.parent / "shared" / "data" / "real-exports"
+METRICS = {"AP": "AP (IoU=0.50:0.95) area=all", "AP50": "AP (IoU=0.50) area=all"}
+NUMBERS = [f"{split}_{m}" for split in ("valid", "test") for m in METRICS]
 
 
-def _exports(root: Path) -> list[Path]:
+# -- statistics --------------------------------------------------------------------------------
+def mean_spread(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of the defined ``values``
+    (pycocotools' -1 = undefined is left out); ``(nan, nan)`` when none is defined."""
+    ok = [v for v in values if v is not None and v > -1]
+    if not ok:
+        return math.nan, math.nan
+    return statistics.fmean(ok), (statistics.stdev(ok) if len(ok) > 1 else 0.0)
+
+
+def verdict(name_a: str, a: list[float], name_b: str, b: list[float]) -> str:
+    """Who wins on these per-seed numbers: a mean that beats the other's by more than the larger
+    of the two spreads; ``"no winner"`` otherwise; ``"no verdict (one seed)"`` with one seed.
+
+    Example:
+        >>> verdict("A", [0.30, 0.32, 0.31], "B", [0.20, 0.22, 0.21])
+        'A wins'
+        >>> verdict("A", [0.30, 0.10, 0.20], "B", [0.20, 0.22, 0.21])
+        'no winner'
+    """
+    (ma, sa), (mb, sb) = mean_spread(a), mean_spread(b)
+    if math.isnan(ma) or math.isnan(mb):
+        return "no verdict (undefined)"
+    if min(len(a), len(b)) < 2:
+        return "no verdict (one seed)"
+    spread = max(sa, sb)
+    if ma - mb > spread:
+        return f"{name_a} wins"
+    if mb - ma > spread:
+        return f"{name_b} wins"
+    return "no winner"
+
+
+def summarize(runs: list[dict], settings: list[str]) -> dict:
+    """Per export: per setting the mean/spread of every number, and the pairwise verdicts."""
+    out: dict = {}
+    for export in dict.fromkeys(r["export"] for r in runs):
+        mine = [r for r in runs if r["export"] == export]
+        per_setting = {}
+        for s in settings:
+            rows = [r for r in mine if r["setting"] == s]
+            if rows:
+                per_setting[s] = {"seeds": [r["seed"] for r in rows],
+                                  "epochs": [r["epochs"] for r in rows],
+                                  **{n: dict(zip(("mean", "spread"),
+                                                 (round(x, 4) for x in mean_spread(
+                                                     [r[n] for r in rows]))))
+                                     for n in NUMBERS}}
+        verdicts = {}
+        for a, b in itertools.combinations(per_setting, 2):
+            verdicts[f"{a} vs {b}"] = {
+                n: verdict(a, [r[n] for r in mine if r["setting"] == a],
+                           b, [r[n] for r in mine if r["setting"] == b]) for n in NUMBERS}
+        out[export] = {"settings": per_setting, "verdicts": verdicts}
+    return out
+
+
+def markdown(report: dict) -> str:
+    """The summary as a Markdown table (mean ± spread), then the verdicts."""
+    head = (f"{report['date']}, {report['machine']}, --time {report['budget_s']:g} s per run, "
+            f"seeds {report['seeds']}")
+    lines = [head, "", "| export | setting | epochs | valid AP | valid AP50 | test AP | "
+             "test AP50 |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for export, entry in report["summary"].items():
+        for s, row in entry["settings"].items():
+            cells = [f"{row[n]['mean']:.3f} ± {row[n]['spread']:.3f}" for n in NUMBERS]
+            lines.append(f"| {export} | {s} | {'/'.join(map(str, row['epochs']))} | "
+                         + " | ".join(cells) + " |")
+    lines.append("")
+    for export, entry in report["summary"].items():
+        for pair, v in entry["verdicts"].items():
+            lines.append(f"- {export}, {pair}: " + "; ".join(f"{n} {w}" for n, w in v.items()))
+    return "\n".join(lines)
+
+
+# -- runs --------------------------------------------------------------------------------------
+def _exports(root: Path, only: list[str] | None) -> list[Path]:
     if not root.is_dir():
         raise SystemExit(f"--root {root}: no such folder; pass the folder that holds the exports "
                          "(e.g. ../shared/data/real-exports)")
     found = sorted(p for p in root.iterdir() if p.is_dir() and (p / "train").is_dir())
+    if only:
+        missing = sorted(set(only) - {p.name for p in found})
+        if missing:
+            raise SystemExit(f"--only {missing}: not export folders in {root}")
+        found = [p for p in found if p.name in set(only)]
     if not found:
         raise SystemExit(f"--root {root}: no export folders with a train/ split inside")
     return found
+
+
+def _setting(text: str) -> tuple[str, list[str]]:
+    name, sep, args = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=TRAIN_ARGS (e.g. 'flip=--aug "
+                                         "flip', or 'defaults=' for the CLI's defaults)")
+    return name, shlex.split(args)
 
 
 def _train_options(export: Path, train_args: list[str]):
@@ -58,124 +153,100 @@ def _train_options(export: Path, train_args: list[str]):
     return _options(args)
 
 
-def _step_cpu_seconds(train, valid, class_map, opts, steps: int) -> tuple[float, float]:
-    """CPU seconds of one training step and of one validation batch, measured here."""
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet import dataloaders
-    from efficientdet_adapter.efficientdet.loop import loss_step
-    from efficientdet_adapter.efficientdet.model import model as build_model
-    from efficientdet_adapter.runs import _backbone_weights, _tfms
+def _scores(model, records) -> dict[str, float | None]:
+    from efficientdet_adapter.runs import evaluate
 
-    torch.manual_seed(opts.seed)
-    model = build_model(model_name=opts.model_name, num_classes=len(class_map),
-                        img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
-    train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
-    dl = dataloaders.train_dl(Dataset(train, train_tfm), batch_size=opts.batch_size,
-                              shuffle=True, anchor_labeler=model)
-    opt = torch.optim.AdamW(model.parameters(), lr=opts.lr * 0.01)
-    model.train()
-    times = []
-    batches = iter(dl)
-    for i in range(steps + 1):
-        try:
-            batch = next(batches)
-        except StopIteration:
-            batches = iter(dl)
-            batch = next(batches)
-        t0 = time.process_time()
-        loss = loss_step(model, batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i:  # the first step warms up allocators and kernels
-            times.append(time.process_time() - t0)
-    vdl = dataloaders.valid_dl(Dataset(valid, valid_tfm), batch_size=opts.batch_size)
-    batch = next(iter(vdl))
-    t0 = time.process_time()
-    with torch.no_grad():
-        loss_step(model.train(), batch)  # what a validation step costs, roughly
-    return sum(times) / len(times), time.process_time() - t0
+    if not records:
+        return {m: None for m in METRICS}
+    metrics, _ = evaluate(model, records, show_pbar=False)
+    return {m: round(metrics[key], 4) for m, key in METRICS.items()}
 
 
-def run_export(export: Path, budget: float, train_args: list[str], calib_steps: int) -> dict:
-    """Train on ``export`` within ``budget`` CPU seconds and score its valid split."""
-    from efficientdet_adapter.runs import evaluate, load_splits, train_model
+def run_one(export: Path, setting: str, train_args: list[str], seed: int, budget_s: float,
+            out: Path) -> dict:
+    """Train one (export, setting, seed) within ``budget_s`` and score valid and test."""
+    import tempfile
 
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    opts = _train_options(export, train_args)
-    train, valid, _, class_map, parser = load_splits(export, "auto", opts.seed)
-    step_s, valid_s = _step_cpu_seconds(train, valid, class_map, opts, calib_steps)
-    steps = max(1, len(train) // opts.batch_size)  # drop_last, as train_model does
-    # 1.2: what the engine adds per step (callbacks, metric, schedule), measured on these sets
-    epoch_s = 1.2 * (steps * step_s + math.ceil(len(valid) / opts.batch_size) * valid_s * 1.5)
-    calib_s = time.process_time() - cpu0
-    epochs = max(1, int((budget - calib_s) // epoch_s))
-    opts.epochs = epochs
-    cpu1, wall1 = time.process_time(), time.perf_counter()
-    with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
-        model = train_model(train, valid, class_map, opts, out=out)
-    train_cpu, train_wall = time.process_time() - cpu1, time.perf_counter() - wall1
-    with contextlib.redirect_stdout(io.StringIO()):
-        metrics, _ = evaluate(model, valid, show_pbar=False)
-    per_class = {k.split("class=", 1)[1]: round(v, 4) for k, v in metrics.items() if "class=" in k}
+    from efficientdet_adapter.runs import History, load_splits, train_model
+
+    opts = _train_options(export, ["--time", str(budget_s), "--seed", str(seed), *train_args])
+    train, valid, test, class_map, _ = load_splits(export, "auto", opts.seed)
+    wall0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=out) as run_dir, contextlib.redirect_stdout(sys.stderr):
+        print(f"== {export.name} / {setting} / seed {seed}", flush=True)
+        history = History(None)
+        model = train_model(train, valid, class_map, opts, history, out=run_dir)
+        train_s = time.perf_counter() - wall0
+        valid_scores, test_scores = _scores(model, valid), _scores(model, test)
     return {
-        "export": export.name,
-        "train_images": len(train), "valid_images": len(valid),
-        "valid_boxes": sum(len(r.detection.bboxes) for r in valid),
-        "classes": list(class_map.foreground),
-        "model": opts.model_name, "img_size": opts.img_size, "lr": opts.lr,
-        "batch_size": opts.batch_size, "aug": opts.aug, "freeze_epochs": opts.freeze_epochs,
-        "pretrained_backbone": opts.pretrained_backbone,
-        "epochs": epochs, "budget_cpu_s": budget,
-        "calibration_cpu_s": round(calib_s, 1),
-        "estimated_epoch_cpu_s": round(epoch_s, 1),
-        "train_cpu_s": round(train_cpu, 1), "train_wall_s": round(train_wall, 1),
-        "total_cpu_s": round(time.process_time() - cpu0, 1),
+        "export": export.name, "setting": setting, "train_args": train_args, "seed": seed,
+        "train_images": len(train), "valid_images": len(valid), "test_images": len(test),
+        "img_size": opts.img_size, "anchor_settings": opts.anchor_settings, "aug": opts.aug,
+        "epochs": opts.epochs, "epochs_run": len(history.epochs), "budget_s": budget_s,
+        "train_wall_s": round(train_s, 1),
         "total_wall_s": round(time.perf_counter() - wall0, 1),
-        "AP": round(metrics["AP (IoU=0.50:0.95) area=all"], 4),
-        "AP50": round(metrics["AP (IoU=0.50) area=all"], 4),
-        "per_class_AP": per_class,
-        "parse_fixes": parser.report.summary() if getattr(parser, "report", None) else "",
+        **{f"valid_{m}": v for m, v in valid_scores.items()},
+        **{f"test_{m}": v for m, v in test_scores.items()},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    train_args = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, train_args = argv[:at], argv[at + 1:]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=DEFAULT_EXPORTS,
                    help="folder of export folders (default: %(default)s)")
     p.add_argument("--only", nargs="*", default=None, help="export folder names to run")
-    p.add_argument("--cpu-seconds", type=float, default=240.0,
-                   help="process CPU seconds per export, calibration included (default: 240)")
-    p.add_argument("--calib-steps", type=int, default=2,
-                   help="timed training steps that estimate an epoch's cost (default: 2)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="PyTorch intra-op threads (default: 1: on a busy machine, OpenMP threads "
-                        "that spin while waiting for a core burn CPU seconds without work, so "
-                        "more threads make the CPU budget measure the load, not the training)")
+    p.add_argument("--time", required=True,
+                   help="wall-clock budget per run, as train --time takes it (600, 10m, 1h)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="seeds per setting (default: 0 1 2)")
+    p.add_argument("--setting", type=_setting, action="append", default=None,
+                   metavar="NAME=TRAIN_ARGS",
+                   help="a named set of train options; repeat to compare (default: defaults=)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="PyTorch intra-op threads (default: PyTorch's choice)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="where run folders are made (and removed) (default: a temporary folder)")
     args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from efficientdet_adapter.training.budget import parse_duration
+
+    try:
+        budget_s = parse_duration(args.time)
+    except ValueError as e:
+        p.error(f"--time: {e}")
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     os.environ.setdefault("EFFICIENTDET_ADAPTER_OFFLINE", "1")
-    exports = _exports(args.root)
-    if args.only:
-        exports = [e for e in exports if e.name in set(args.only)]
-    results = [run_export(e, args.cpu_seconds, train_args, args.calib_steps) for e in exports]
+    settings = dict(args.setting or [("defaults", [])])
+    exports = _exports(args.root, args.only)
+    import tempfile
+
+    with contextlib.ExitStack() as stack:
+        work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        work.mkdir(parents=True, exist_ok=True)
+        runs = [run_one(e, name, train_args, seed, budget_s, work)
+                for e in exports for name, train_args in settings.items() for seed in args.seeds]
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available() else
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-                   f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
-        "train_args": train_args,
-        "results": results,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{device}, torch {torch.__version__} ({torch.get_num_threads()} threads)",
+        "budget_s": budget_s, "seeds": args.seeds,
+        "settings": {k: " ".join(v) for k, v in settings.items()},
+        "runs": runs, "summary": summarize(runs, list(settings)),
     }
     text = json.dumps(report, indent=1)
     print(text)
     if args.json is not None:
         args.json.write_text(text + "\n", encoding="utf-8")
+    if args.markdown is not None:
+        args.markdown.write_text(markdown(report) + "\n", encoding="utf-8")
+    print(markdown(report), file=sys.stderr)
     return 0
 
 

@@ -3,6 +3,9 @@
 What it counts, per split and class: images, boxes, images without boxes; the boxes that the
 model's anchors can hardly match at the chosen ``img_size`` (no anchor shape reaches IoU 0.5 with
 the box even when centred on it; see :mod:`~efficientdet_adapter.efficientdet.anchor_sizes`);
+the best possible recall of the train split (the share of its boxes that an anchor matches at IoU
+>= 0.5, anchors placed as effdet places them) and which pyramid level matches them (see
+:mod:`~efficientdet_adapter.efficientdet.anchor_fit`);
 what the parse fixed or dropped (clipped boxes, dropped boxes and categories); images on disk
 that no annotation names; near-duplicate images across splits (a 64-bit difference hash of a
 downscaled grayscale image: same content under other names, as Roboflow's augmentation and
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .efficientdet.anchor_fit import TARGET_BPR, AnchorMatch, anchor_match, input_boxes
 from .errors import UsageError
 from .images import IMAGE_EXTENSIONS
 
@@ -73,6 +77,9 @@ class DatasetReport:
     box_sides: dict[str, np.ndarray] = field(repr=False)  # per split, sqrt(w*h) in input pixels
     parse_fixes: dict[str, int] = field(default_factory=dict)
     duplicates: list[DuplicatePair] = field(default_factory=list)
+    #: the train split's boxes against the model's anchors, placed as effdet places them: the
+    #: best possible recall and the box-size distribution (None: no train split)
+    anchor_match: AnchorMatch | None = None
 
     @property
     def imbalance(self) -> float:
@@ -101,6 +108,12 @@ class DatasetReport:
                 f"{self.hard_to_match} of {total} boxes are too small (or too thin) for the "
                 f"smallest anchor ({self.smallest_anchor:g} px at --img-size {self.img_size}): "
                 "train at a larger --img-size, or predict with --tile")
+        m = self.anchor_match
+        if m is not None and m.boxes and m.share < TARGET_BPR:
+            out.append(
+                f"best possible recall {m.share:.1%} at --img-size {self.img_size}: "
+                f"{m.boxes - m.matched} train boxes have no anchor with IoU >= 0.5 (target "
+                f"{TARGET_BPR:.0%}); train with --img-size auto and/or --anchors auto")
         empty = sum(s.without_boxes for s in self.splits)
         if empty:
             out.append(f"{empty} images have no boxes (they train as background only)")
@@ -147,6 +160,8 @@ class DatasetReport:
             q = np.percentile(sides, [0, 50, 100])
             text.append(f"box size at the model's input (sqrt(w*h) px): min {q[0]:.1f}, median "
                         f"{q[1]:.1f}, max {q[2]:.1f}")
+        if self.anchor_match is not None:
+            text += self.anchor_match.summary()
         for pair in self.duplicates[:10]:
             text.append(f"near-duplicate ({pair.bits} of 64 bits differ): {pair.split_a}/"
                         f"{pair.file_a} ~ {pair.split_b}/{pair.file_b}")
@@ -259,7 +274,7 @@ def _duplicates(hashes: dict[str, list[tuple[str, int]]], max_bits: int) -> list
 
 def check_dataset(
     data: str | Path,
-    img_size: int = 384,
+    img_size: int | str = 384,
     model_name: str = "tf_efficientdet_lite0",
     format: str = "auto",
     duplicate_bits: int = DUPLICATE_BITS,
@@ -268,7 +283,8 @@ def check_dataset(
 
     Args:
         data: the export.
-        img_size: the ``--img-size`` the model will train at (boxes are measured at it).
+        img_size: the ``--img-size`` the model will train at (boxes are measured at it);
+            ``"auto"``: the size ``train --img-size auto`` picks from the train split.
         model_name: the effdet model whose anchors the boxes are compared with.
         format: annotation format, ``auto`` to detect.
         duplicate_bits: hashes differing in at most this many of 64 bits count as duplicates.
@@ -290,6 +306,13 @@ def check_dataset(
     parser = RoboflowParser(path, format=format)
     splits = parser.parse_splits()
     classes = list(parser.class_map.foreground)
+    if img_size == "auto":  # what train --img-size auto picks (needs a train split)
+        from .efficientdet.anchor_fit import choose_img_size
+
+        if not splits.get("train"):
+            raise UsageError(f"--img-size auto: {path} has no train split to choose it from; "
+                             "give a size")
+        img_size, _ = choose_img_size(splits["train"], model_name)
     anchors, smallest = _anchor_shapes(model_name, img_size)
     summaries, sides, hashes = [], {}, {}
     for split, records in splits.items():
@@ -323,4 +346,6 @@ def check_dataset(
         classes=classes, splits=summaries, box_sides=sides,
         parse_fixes=dict(report.counts) if report is not None else {},
         duplicates=_duplicates(hashes, duplicate_bits),
+        anchor_match=(anchor_match(input_boxes(splits["train"], img_size), model_name, img_size)
+                      if splits.get("train") else None),
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AdapterError, ImageLoadError, UsageError
+from .auto_options import ANCHOR_CHOICES
 from .training.devices import PRECISIONS
 from .runs import (
     DEMO_NUM_IMAGES,
@@ -183,15 +184,24 @@ def _check_training_args(args) -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------
+def _epochs(args) -> int:
+    """``--epochs``, or its default: the command's, or with ``--time`` the budget's cap."""
+    if args.epochs is not None:
+        return args.epochs
+    from .training.budget import MAX_BUDGET_EPOCHS
+
+    return MAX_BUDGET_EPOCHS if args.time else args.default_epochs
+
+
 def _options(args) -> TrainOptions:
     return TrainOptions(
-        model_name=args.model, img_size=args.img_size, epochs=args.epochs,
+        model_name=args.model, img_size=args.img_size, epochs=_epochs(args),
         batch_size=args.batch_size, lr=args.lr, engine=args.engine,
         pretrained_backbone=args.pretrained_backbone, freeze_epochs=args.freeze_epochs,
         num_workers=args.num_workers, seed=args.seed, aug=args.aug,
         patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
-        progress=args.progress,
+        progress=args.progress, anchors=args.anchors, time=args.time,
     )
 
 
@@ -277,11 +287,12 @@ def cmd_train(args) -> int:
     child = _is_ddp_child()
     train, valid, test, class_map, parser = load_splits(data, fmt, opts.seed,
                                                         check_images=args.check_images)
+    _resolve_auto(opts, train, quiet=child or resume is not None)
     check_trainable(train, valid, opts)
     if not child:
         print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
               f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
-              f"for {opts.epochs} epochs ({opts.engine})"
+              f"for {_epochs_text(opts, resume)} ({opts.engine})"
               + (f"; resuming {out}" if resume else ""), flush=True)
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
@@ -293,7 +304,8 @@ def cmd_train(args) -> int:
     if process_rank() != 0 or child:
         return 0  # DDP: rank 0 scores, plots and reports
     final, preds = evaluate(model, valid, show_pbar=not use_epoch_lines(opts))
-    final_row = {"valid": final, "train_seconds": round(train_s, 1)}
+    final_row = {"valid": final, "train_seconds": round(train_s, 1), "epochs": opts.epochs,
+                 "time_budget_s": opts.time}
     save_run(model, class_map, opts, history, valid, out, final_row, extra)
     from .training.plots import plot_run
 
@@ -303,7 +315,31 @@ def cmd_train(args) -> int:
     print(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
           f"{out / 'metrics.json'}, {out / 'loss.png'}, {out / 'valid_predictions.png'}"
           + "".join(f", {p}" for p in pngs))
+    _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
+
+def _print_class_scores(preds, where: str) -> None:
+    """The per-class AP / AP50 table (pycocotools' precision array) of ``preds``."""
+    from .class_scores import class_scores, class_table
+
+    print(class_table(class_scores(preds), title=f"per class on {where} (COCO AP over IoU "
+                                                  "0.50:0.95, and AP at IoU 0.50):"))
+
+
+def _resolve_auto(opts: TrainOptions, train, quiet: bool = False) -> None:
+    """``--img-size auto`` / ``--anchors auto``: chosen from the training boxes, said in a line."""
+    from .auto_options import resolve_auto_options
+
+    for line in resolve_auto_options(opts, train):
+        if not quiet:
+            print(line, flush=True)
+
+
+def _epochs_text(opts: TrainOptions, resume) -> str:
+    if opts.time and resume is None:
+        return f"the epochs that fit --time {opts.time:g} s (at most {opts.epochs})"
+    return f"{opts.epochs} epochs" + (f" (fitted to --time {opts.time:g} s)" if opts.time else "")
 
 
 def _check_run_options(opts: TrainOptions) -> None:
@@ -311,6 +347,10 @@ def _check_run_options(opts: TrainOptions) -> None:
 
     device = resolve_device(opts.device)
     resolve_precision(opts.precision, device)
+    if opts.time and opts.devices * opts.num_nodes > 1:
+        raise UsageError(f"--time with --devices {opts.devices} --num-nodes {opts.num_nodes}: "
+                         "each process would time its own steps and could fit other epochs; "
+                         "give --epochs for multi-device training")
     if opts.devices * opts.num_nodes > 1 and opts.engine != "lightning":
         raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai "
                          "engine trains on one device; use --engine lightning for multi-GPU (DDP)")
@@ -339,8 +379,9 @@ def cmd_eval(args) -> int:
             f"{class_map.foreground}; evaluate on data annotated with the same classes"
         )
     # a bar only where it can redraw itself: piped output would fill with carriage returns
-    metrics, _ = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
+    metrics, preds = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
+    _print_class_scores(preds, f"{len(records)} {args.split} images")
     if out is not None:
         out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         print(f"wrote {out}")
@@ -502,6 +543,7 @@ def cmd_demo(args) -> int:
         raise UsageError(f"--out {out}: {e}") from None
     train, valid, test, class_map, _ = load_splits(data, "coco", args.seed)
     opts = _options(args)
+    _resolve_auto(opts, train)
     check_trainable(train, valid, opts)
     print(f"demo data: {len(train)} train, {len(valid)} valid, {len(test)} held-out test images "
           f"in {data}; training {opts.model_name} at {opts.img_size} px for {opts.epochs} epochs "
@@ -573,15 +615,46 @@ def _img_size(text: str) -> int:
     return value
 
 
+def _img_size_or_auto(text: str) -> int | str:
+    """``--img-size`` of ``train``/``demo``: :func:`_img_size`, or ``auto``."""
+    return "auto" if text.strip().lower() == "auto" else _img_size(text)
+
+
+def _duration(text: str) -> float:
+    """``--time``: seconds, or a number with s/m/h (``10m``, ``1h``)."""
+    from .training.budget import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> None:
     """``train``'s and ``demo``'s training flags, each defaulting to the field of ``defaults``."""
     g = p.add_argument_group("training")
     g.add_argument("--model", default=defaults.model_name,
                    help="effdet model name (default: %(default)s)")
-    g.add_argument("--img-size", type=_img_size, default=defaults.img_size,
-                   help="square input size in pixels, a multiple of 128 (default: %(default)s)")
-    g.add_argument("--epochs", type=_number(int, low=1), default=defaults.epochs,
-                   help="training epochs, at least 1 (default: %(default)s)")
+    g.add_argument("--img-size", type=_img_size_or_auto, default=defaults.img_size,
+                   help="square input size in pixels, a multiple of 128, or auto: the smallest "
+                        "size from 256 at which 95%% of the training boxes have an anchor with "
+                        "IoU >= 0.5 (at most 1024 and the largest image side; `check` shows "
+                        "that share) (default: %(default)s)")
+    g.add_argument("--anchors", choices=ANCHOR_CHOICES, default=defaults.anchors,
+                   help="default = effdet's anchors; auto = fit anchor_scale and aspect_ratios "
+                        "to the training boxes when that raises the share matched at IoU >= "
+                        "0.5 (prints before/after; kept in the checkpoint) (default: "
+                        "%(default)s)")
+    g.add_argument("--epochs", type=_number(int, low=1), default=None,
+                   help=f"training epochs, at least 1 (default: {defaults.epochs}); with --time, "
+                        "the most epochs the budget may fit (default then: 300)")
+    g.add_argument("--time", type=_duration, default=defaults.time, metavar="DURATION",
+                   help="wall-clock budget for training, e.g. 600, 600s, 10m, 1h: a few "
+                        "training steps and a validation pass are timed first, then the epochs "
+                        "are set so the one-cycle schedule (validation and checkpoints "
+                        "included) ends inside it; --epochs caps them; --resume keeps the "
+                        "epochs chosen (default: no budget, --epochs decides)")
+    p.set_defaults(default_epochs=defaults.epochs)
     g.add_argument("--batch-size", type=_number(int, low=1), default=defaults.batch_size,
                    help="images per batch, at least 1 (default: %(default)s)")
     g.add_argument("--lr", type=_number(float, low=0, low_open=True), default=defaults.lr,
@@ -670,7 +743,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"))
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
-                   help="which split to score (default: %(default)s)")
+                   help="which split to score; test = the export's own test split (default: "
+                        "%(default)s)")
     p.add_argument("--out", help="also write the metrics to this JSON file")
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
@@ -792,8 +866,9 @@ def _add_check_command(sub) -> None:
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--img-size", type=_img_size, default=TRAIN_DEFAULTS.img_size,
-                   help="the --img-size you will train at (default: %(default)s, train's)")
+    p.add_argument("--img-size", type=_img_size_or_auto, default=TRAIN_DEFAULTS.img_size,
+                   help="the --img-size you will train at, or auto: the size train --img-size "
+                        "auto picks (default: %(default)s, train's)")
     p.add_argument("--model", default="tf_efficientdet_lite0",
                    help="effdet model whose anchors the boxes are compared with (default: "
                         "%(default)s)")

@@ -66,8 +66,8 @@ class TrainOptions:
     """
 
     model_name: str = "tf_efficientdet_lite0"
-    img_size: int = 256
-    epochs: int = 10
+    img_size: int | str = 256  # "auto": chosen from the training boxes (auto_options)
+    epochs: int = 10  # with ``time``: the most epochs, the budget fits the number
     batch_size: int = 8
     lr: float = 5e-3  # peak of the one-cycle schedule
     engine: str = "fastai"
@@ -86,6 +86,9 @@ class TrainOptions:
     num_nodes: int = 1
     deterministic: bool = False  # torch.use_deterministic_algorithms (warn-only)
     progress: str = "auto"  # auto (a bar in a terminal, else one line per epoch), bar, lines
+    anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
+    anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
+    time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
@@ -389,6 +392,12 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
     epoch's weights (the EMA's with ``opts.ema``). ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
+
+    ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
+    become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
+    call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
+    (:mod:`.training.budget`); the run's checkpoints keep them, so a resume follows the same
+    schedule.
     """
     import torch
 
@@ -398,6 +407,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .training.devices import resolve_device, resolve_precision
     from .training.state import RunState, RunTracker, load_train_state
 
+    started = time.perf_counter()
     if opts.engine not in ("fastai", "lightning"):
         raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
     device = resolve_device(opts.device)
@@ -412,11 +422,17 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                              f"with --engine {state.get('engine')}")
         resume_state, run_state = (state, data["state_dict"]), RunState.from_dict(state["run"])
         out = out if out is not None else path.parent
+    if resume_state is None:  # "auto" size and anchors, chosen from the boxes (a resume has
+        from .auto_options import resolve_auto_options  # them in its saved options)
+
+        for line in resolve_auto_options(opts, train_records):
+            logger.info(line)
     if opts.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
-                        img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
+                        img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts),
+                        **opts.anchor_settings)
     if resume_state is not None and opts.engine == "lightning":
         from .checkpoint import _network
 
@@ -429,6 +445,12 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                                     anchor_labeler=model, **loader_kwargs)
     valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
     history = history or History(None)
+    if opts.time and resume_state is None:  # the epochs that fit the budget (a resume keeps them)
+        from .training.budget import apply_budget
+
+        plan = apply_budget(opts, model, train_dl, valid_dl, started=started, device=device,
+                            precision=precision)
+        run_extra = {**(run_extra or {}), "time_budget": plan.to_dict()}
     if resume_state is not None:
         history.steps = [float(v) for v in resume_state[0].get("history_steps", [])]
         if history.path is not None and history.path.is_file():
@@ -438,6 +460,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0)
+    if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
+        tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
     fit = _fit_fastai if opts.engine == "fastai" else _fit_lightning
     try:
         final = fit(model, train_dl, valid_dl, opts, history, tracker, resume_state, device,

@@ -136,3 +136,26 @@ def test_docstring_examples_run(capsys):
 
     result = doctest.testmod(check, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0, capsys.readouterr().out[-3000:]
+
+
+def test_report_gives_the_best_possible_recall_of_the_train_boxes(tmp_path):
+    # train boxes at 128 px: a 24x24 box 2 px off an anchor centre (IoU 0.72), a 10x10 box and a
+    # 30x4 box (no anchor of Lite0, 24 px and up, reaches IoU 0.5 with either)
+    report = check_dataset(_export(tmp_path / "export"), img_size=128)
+    m = report.anchor_match
+    assert (m.boxes, m.matched) == (3, 1) and m.share == pytest.approx(1 / 3)
+    assert m.best_iou[0] == pytest.approx(22 * 22 / (2 * 24 * 24 - 22 * 22))
+    assert m.level_counts() == {3: 1, 4: 0, 5: 0, 6: 0, 7: 0}
+    text = report.table()
+    assert ("best possible recall at --img-size 128: 33.3% (1 of 3 train boxes have an anchor "
+            "with IoU >= 0.5") in text
+    assert "P3 (24-38 px): 1, P4 (48-76 px): 0" in text
+    assert any("--img-size auto and/or --anchors auto" in p for p in report.problems())
+
+
+def test_auto_size_is_the_one_train_picks(tmp_path):
+    # 128 px images: the cap is the floor, 256, where the 10x10 and 30x4 boxes (20x20, 60x8 at
+    # 256) still have no anchor at IoU 0.5: the only candidate is taken
+    report = check_dataset(_export(tmp_path / "export"), img_size="auto")
+    assert report.img_size == 256 and report.anchor_match.img_size == 256
+    assert "tf_efficientdet_lite0 at --img-size 256" in report.table().splitlines()[0]

@@ -26,6 +26,8 @@ SELF_CONTAINED = [
     "efficientdet_adapter.efficientdet._targets",
     "efficientdet_adapter.efficientdet.anchor_labels",
     "efficientdet_adapter.efficientdet.wrappers",
+    "efficientdet_adapter.efficientdet.anchor_fit",
+    "efficientdet_adapter.class_scores",
 ]
 
 

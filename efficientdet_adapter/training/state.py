@@ -251,6 +251,36 @@ class RunTracker:
             self._tb = TensorBoardLog(self.out / "tensorboard", purge_step=self.state.step + 1)
         return self._tb if self.is_writer else None
 
+    #: ``time.perf_counter()`` by which training must end (``--time``), or ``None``
+    deadline: float | None = None
+    _epoch_start: float | None = None
+    _total_epochs: int | None = None
+
+    def _out_of_time(self, epoch: int) -> bool:
+        """Whether another epoch, as long as the one just ended, would end after
+        :attr:`deadline` (the budget's plan assumed a faster machine: say so, and stop)."""
+        import time
+
+        now = time.perf_counter()
+        last, self._epoch_start = (None if self._epoch_start is None
+                                   else now - self._epoch_start), now
+        if self.deadline is None or last is None or now + last <= self.deadline:
+            return False
+        if self._total_epochs is not None and epoch >= self._total_epochs:
+            return False  # the last epoch: nothing left to stop
+        print(f"--time: stopping after epoch {epoch}: the next epoch would end "
+              f"{now + last - self.deadline:.0f} s after the budget (epochs take {last:.1f} s "
+              "now, slower than measured at the start)", flush=True)
+        return True
+
+    def start_clock(self, deadline: float | None, total_epochs: int | None = None) -> None:
+        """Stop training (as early stopping does) once another epoch of the ``total_epochs``
+        would pass ``deadline`` (a ``time.perf_counter()`` value)."""
+        import time
+
+        self.deadline, self._epoch_start = deadline, time.perf_counter()
+        self._total_epochs = total_epochs
+
     def close(self) -> None:
         """Close the TensorBoard log (a later step opens a new one)."""
         if self._tb is not None:
@@ -290,6 +320,7 @@ class RunTracker:
         else:
             st.bad_epochs += 1
         stop = self.patience is not None and st.bad_epochs >= self.patience
+        stop = self._out_of_time(st.epoch) or stop
         st.stopped_early = stop
         if self.csv is not None:
             self.csv.append({"epoch": st.epoch, "step": st.step, **row,
