@@ -271,7 +271,7 @@ def model_from_checkpoint(
     logger: logging.Logger | None = None,
     device: str | torch.device | None = None,
 ) -> CheckpointAndModel:
-    """IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
+    r"""IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
     class map, in IceVision's dict (:class:`CheckpointAndModel`).
 
     Reads IceVision checkpoints (``meta`` supplies what is not passed), Lightning

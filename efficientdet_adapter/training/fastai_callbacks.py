@@ -232,7 +232,9 @@ class RunCallback(Callback):
                  ema: EMACallback | None = None, epoch_offset: int = 0,
                  total_epochs: int | None = None, history: Any = None,
                  resume_rng: dict[str, Any] | None = None) -> None:
-        self.tracker, self.seed, self.ema = tracker, seed, ema
+        # not `self.ema`: the learner has an `ema` attribute, the EMACallback itself, which
+        # fastai 2.7 warns that a callback attribute of that name would shadow
+        self.tracker, self.seed, self.ema_callback = tracker, seed, ema
         self.epoch_offset, self.total_epochs, self.history = epoch_offset, total_epochs, history
         self.resume_rng = resume_rng
         self.last_row: dict[str, Any] | None = None
@@ -324,8 +326,9 @@ class RunCallback(Callback):
         row.update(_coco_result(self.learn))
         row["lr"] = _lr(self.learn)
         row["seconds"] = round(time.perf_counter() - self._t0, 3)
-        model = self.ema.model if self.ema is not None else self.learn.model
-        stop = self.tracker.end_epoch(model, row, fastai_train_state(self.learn, self.ema,
+        ema = self.ema_callback
+        model = ema.model if ema is not None else self.learn.model
+        stop = self.tracker.end_epoch(model, row, fastai_train_state(self.learn, ema,
                                                                      self.history))
         self.last_row = {"epoch": self.tracker.state.epoch, **row,
                          "best": self.tracker.state.best_epoch == self.tracker.state.epoch}

@@ -164,6 +164,9 @@ def fit_host_reads(data, tmp_path, syncing_ops, images, precision, stock_opt, st
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
+@pytest.mark.skipif(tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 5),
+                    reason="torch 2.4's TorchDispatchMode (the sync counter) cannot follow "
+                           "fastai 2.7's tensor subclasses through a mixed-precision step")
 def test_mixed_precision_fit_reads_nothing_per_step(data, tmp_path, syncing_ops,  # noqa: F811
                                                     precision):
     """Mixed precision on the CPU, with the progress bar: 2 training steps read the host as
