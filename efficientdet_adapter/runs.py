@@ -185,17 +185,21 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
 def one_cycle_pct_start(total_steps: int, pct_start: float = 0.25) -> float:
     """``pct_start`` for ``torch.optim.lr_scheduler.OneCycleLR`` that never divides by zero.
 
-    OneCycleLR's warm-up phase ends at step ``pct_start * total_steps - 1``; when that is 0
-    (e.g. 4 steps at 0.25) it computes 0/0 and raises ZeroDivisionError. The warm-up is made
-    at least two steps long instead (all of a run of 2 steps; unchanged for a single step).
+    OneCycleLR's warm-up ends at step ``pct_start * total_steps - 1`` and its annealing at
+    ``total_steps - 1``; it divides by the length of each phase, so a warm-up that ends at step
+    0 (4 steps at 0.25) or an annealing of length 0 (``pct_start`` 1: what 2 steps asked for
+    before) raises ZeroDivisionError, on the warm-up's first step or on the last ``step()``
+    that Lightning calls after the last optimizer step. The warm-up is made at least two steps
+    long and always leaves half a step to anneal (2 steps: 0.75; unchanged for 1 step and for
+    8 or more).
 
     Example:
-        >>> one_cycle_pct_start(4), one_cycle_pct_start(100)
-        (0.5, 0.25)
+        >>> one_cycle_pct_start(2), one_cycle_pct_start(4), one_cycle_pct_start(100)
+        (0.75, 0.5, 0.25)
     """
     if total_steps < 2:
         return pct_start
-    return min(1.0, max(pct_start, 2.0 / total_steps))
+    return min(max(pct_start, 2.0 / total_steps), (total_steps - 0.5) / total_steps)
 
 
 def _tfms(model, img_size: int, aug: str = "full"):

@@ -47,12 +47,12 @@ def test_one_cycle_schedule_runs_every_step_without_dividing_by_zero(total_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=1e-3, total_steps=total_steps, pct_start=one_cycle_pct_start(total_steps))
     lrs = []
-    for _ in range(total_steps):
-        opt.step()
+    for _ in range(total_steps):  # as Lightning does: a scheduler step after every optimizer
+        opt.step()                # step, the last one included (2 steps divided by zero there)
         lrs.append(opt.param_groups[0]["lr"])
-        if len(lrs) < total_steps:
-            sched.step()
+        sched.step()
     assert all(0 < lr <= 1e-3 + 1e-12 for lr in lrs)
+    assert 0 < one_cycle_pct_start(total_steps) < 1
     if total_steps >= 8:
         assert one_cycle_pct_start(total_steps) == 0.25  # unchanged where it already worked
 
