@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .training.devices import PRECISIONS
 from .runs import (
@@ -339,7 +340,7 @@ def cmd_eval(args) -> int:
     metrics, _ = evaluate(model, records, device=device, show_pbar=sys.stderr.isatty())
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
     if out is not None:
-        out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        atomic_write_text(out, json.dumps(metrics, indent=2))
         print(f"wrote {out}")
     return 0
 

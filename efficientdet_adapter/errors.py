@@ -21,6 +21,8 @@ __all__ = [
     "ExportError",
     "UsageError",
     "TrainingError",
+    "SaveError",
+    "RunLockedError",
 ]
 
 
@@ -90,3 +92,12 @@ class UsageError(AdapterError, ValueError):
 class TrainingError(AdapterError, RuntimeError):
     """Training cannot go on (a non-finite loss, say); the message names the epoch, the step,
     the learning rate and the checkpoint that was kept."""
+
+
+class SaveError(AdapterError, OSError):
+    """A file cannot be written (a full disk, a read-only folder); the message names the file
+    and says that the earlier file under that name is intact (see :mod:`.atomic`)."""
+
+
+class RunLockedError(UsageError):
+    """Another process is writing the same run folder (it holds the folder's lock file)."""

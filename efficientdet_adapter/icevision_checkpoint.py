@@ -212,9 +212,6 @@ def save_icevision_checkpoint(
     data: dict[str, Any] = {"meta": info, "state_dict": state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
-    path = Path(filename)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(data, tmp)
-    tmp.replace(path)
-    return path
+    from .efficientdet.checkpoint import atomic_torch_save
+
+    return atomic_torch_save(data, filename)

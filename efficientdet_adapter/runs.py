@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_save, atomic_write_text
 from .errors import UsageError
 
 __all__ = [
@@ -239,8 +240,7 @@ class History:
         data = {"epochs": self.epochs}
         if final is not None:
             data["final"] = final
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        atomic_write_text(self.path, json.dumps(data, indent=2))
 
 
 def use_epoch_lines(opts: TrainOptions) -> bool:
@@ -536,8 +536,9 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
             "choose an output folder apart from the images"
         )
     for pred, path in pngs:
-        Image.fromarray(annotate(pred)).save(path)
-    (out_dir / "images.json").write_text(json.dumps(images, indent=1), encoding="utf-8")
+        picture = Image.fromarray(annotate(pred))
+        atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
+    atomic_write_text(out_dir / "images.json", json.dumps(images, indent=1))
     return write_coco_results(preds, out_dir / "predictions.json", category_ids,
                               image_ids=image_ids, min_score=min_score)
 
