@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
@@ -254,11 +255,19 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
 
 
 def cmd_train(args) -> int:
+    with contextlib.ExitStack() as held:  # the run folder's lock, released however the run ends
+        return _train(args, held)
+
+
+def _train(args, held: contextlib.ExitStack) -> int:
+    from .training.run_lock import hold_run_folder
     from .training.state import check_run_folder
 
     if args.resume:
         data, opts, out, fmt = _resume_args(args)
         resume: Path | None = out
+        if not _is_ddp_child():  # one run per folder (DDP's other ranks run under rank 0's)
+            held.enter_context(hold_run_folder(out, "--resume"))
     else:
         if not args.data:
             raise UsageError("the following arguments are required: --data (or --resume RUN_DIR)")
@@ -268,8 +277,11 @@ def cmd_train(args) -> int:
             raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out "
                              "of the export, choose a folder outside it")
         if not _is_ddp_child():
-            check_run_folder(out, exist_ok=args.exist_ok)
+            check_run_folder(out, exist_ok=args.exist_ok)  # before creating anything
         out = check_output_folder(out, inputs=[data])
+        if not _is_ddp_child():
+            held.enter_context(hold_run_folder(out))
+            check_run_folder(out, exist_ok=args.exist_ok)  # again, now that no one else writes
         opts = _options(args)
     _check_run_options(opts)
     child = _is_ddp_child()

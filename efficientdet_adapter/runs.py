@@ -508,7 +508,10 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
                       annotated: bool = True) -> Path:
     """Annotated PNGs (one per image) and ``predictions.json`` (COCO results) in ``out_dir``.
 
-    ``images.json`` beside it maps the results' ``image_id`` to the image files.
+    ``images.json`` beside it maps the results' ``image_id`` to the image files. ``out_dir`` may
+    be new, empty or hold an earlier prediction of the same images (replaced); a folder with
+    any other file is refused, so that ``predictions.json`` never sits beside pictures it does
+    not describe.
     """
     from PIL import Image
 
@@ -534,6 +537,15 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
         raise UsageError(
             f"{out_dir}: writing the predictions here would replace the input image {clash[0]}; "
             "choose an output folder apart from the images"
+        )
+    names = {path.name for path in planned}
+    foreign = sorted(p.name for p in out_dir.iterdir()
+                     if not p.name.startswith(".") and p.name not in names)
+    if foreign:  # predictions.json describes exactly the pictures beside it, or is not written
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UsageError(
+            f"{out_dir}: holds {len(foreign)} file(s) these predictions would not describe "
+            f"({shown}: an earlier prediction of other images?); choose an empty --out folder"
         )
     for pred, path in pngs:
         picture = Image.fromarray(annotate(pred))
