@@ -238,20 +238,77 @@ def _report_fixes(parser) -> None:
         print(f"parse: {report.summary()}", file=sys.stderr)
 
 
+#: ``train --resume``: options that say how to run (applied from now on), and those that say what
+#: the run trains (its own, from last.pt: given with another value, refused)
+RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes")
+RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
+               "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
+               "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
+               "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
+               "--ema": "ema", "--deterministic": "deterministic"}
+
+
+def _given(args) -> set[str]:
+    """The long options written on the command line (argparse's abbreviations resolved)."""
+    known = [o for o in (*RESUME_WHAT, "--data", "--format", "--out", "--exist-ok")]
+    given = set()
+    for token in getattr(args, "argv", None) or ():
+        if token == "--":
+            break
+        if token.startswith("--"):
+            name = token.split("=", 1)[0]
+            match = [o for o in known if o == name] or [o for o in known if o.startswith(name)]
+            if len(match) == 1:
+                given.add(match[0])
+    return given
+
+
 def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
-    """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues."""
+    """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues.
+
+    The rule for other options with ``--resume``: how to run (``--device``, ``--precision``,
+    ``--num-workers``, ``--progress``, ``--devices``, ``--num-nodes``, ``--threads``) applies
+    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ...) is the run's own,
+    and a different value is refused (the schedule was laid out for it: start a new run instead);
+    ``--data`` (with ``--format``) replaces the export's recorded place, for an export that moved,
+    and its classes must be the run's, in the run's order; ``--out`` and ``--exist-ok`` are
+    refused (the run folder is RUN_DIR).
+    """
     from .training.state import check_run_folder, load_train_state
 
     run_dir = check_run_folder(Path(args.resume), resume=True)
     saved, _ = load_train_state(run_dir / "last.pt")
     extra = saved.get("extra") or {}
     opts = TrainOptions.from_dict(extra.get("options") or {})
-    for name in ("device", "precision", "num_workers", "progress", "devices", "num_nodes"):
+    given = _given(args)
+    for option in sorted(given & {"--out", "--exist-ok"}):
+        raise UsageError(f"{option} with --resume {run_dir}: a resumed run goes on in its own "
+                         f"folder; leave out {option} (or start a new run with --data and --out)")
+    for option, name in RESUME_WHAT.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if option in given and value != getattr(opts, name):
+            raise UsageError(
+                f"{option} {value} with --resume {run_dir}: the run trains with {option} "
+                f"{getattr(opts, name)} (its schedule is laid out for it); leave out {option}, "
+                "or start a new run with another --out")
+    for name in RESUME_HOW:
         setattr(opts, name, getattr(args, name))  # how to run, not what to train: from now
-    data = Path(extra.get("data", ""))
-    if not data.exists():
-        raise UsageError(f"--resume {run_dir}: its data {data} is gone; put the export back there")
-    return data, opts, run_dir, extra.get("format", "auto")
+    recorded = extra.get("data")
+    if "--format" in given and "--data" not in given:
+        raise UsageError(f"--format with --resume {run_dir}: goes with --data (the run's export "
+                         f"was read as {extra.get('format', 'auto')}); give both or neither")
+    if "--data" in given:
+        data = _check_data(args.data)
+        fmt = args.format
+    else:
+        if not recorded:
+            raise UsageError(f"--resume {run_dir}: its last.pt does not say where its data is; "
+                             "give the export with --data")
+        data, fmt = Path(recorded), extra.get("format", "auto")
+        if not data.exists():
+            raise UsageError(f"--resume {run_dir}: its data {data} is gone; put the export back "
+                             "there, or give its new place with --data")
+    return data, opts, run_dir, fmt
 
 
 def cmd_train(args) -> int:
@@ -292,7 +349,8 @@ def _train(args, held: contextlib.ExitStack) -> int:
         print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
               f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
               f"for {opts.epochs} epochs ({opts.engine})"
-              + (f"; resuming {out}" if resume else ""), flush=True)
+              + (f"; resuming {out}" if resume else "")
+              + (f" on --data {data}" if resume and "--data" in _given(args) else ""), flush=True)
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
              "data": str(data.resolve()), "format": fmt}
@@ -828,6 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = PROG
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # which options were written
         prog = f"{PROG} {args.command}"
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")

@@ -285,8 +285,8 @@ def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History,
     elif precision == "bf16-mixed":
         learn.to_bf16()
     if resume_state is not None:
-        state, weights = resume_state
-        load_fastai_train_state(learn, state, weights, ema)
+        state, weights, where = resume_state
+        load_fastai_train_state(learn, state, weights, ema, where)
     if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
         base_lr = opts.lr
         learn.freeze()
@@ -345,7 +345,7 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
     )
     ckpt_path = None
     if resume_state is not None:
-        state, _ = resume_state
+        state = resume_state[0]
         if not state.get("lightning"):
             raise UsageError("--resume: this last.pt holds no Lightning training state (written "
                              "by another engine?); resume with the engine that wrote it")
@@ -381,6 +381,21 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0) or 0))
 
 
+def _check_log_matches(last: Path, csv_path: Path, epoch: int) -> None:
+    """Refuse a resume that would drop finished epochs' rows from ``metrics.csv``: the rows of
+    epochs after ``last.pt``'s are dropped (the epoch a kill interrupted is trained again), so
+    more than one such row means ``last.pt`` is older than the run's log."""
+    from .training.csvlog import read_metrics_csv
+
+    later = sorted(r["epoch"] for r in read_metrics_csv(csv_path)
+                   if isinstance(r.get("epoch"), int) and r["epoch"] > epoch)
+    if len(later) > 1 or (later and later[0] != epoch + 1):
+        raise UsageError(
+            f"--resume {last}: it ends at epoch {epoch} but {csv_path} holds finished epochs up "
+            f"to {later[-1]}; resuming would drop their rows. Put back the last.pt of epoch "
+            f"{later[-1]}, or start a new run with another --out")
+
+
 def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                 history: History | None = None, *, out: str | Path | None = None,
                 resume: str | Path | None = None, run_extra: dict[str, Any] | None = None):
@@ -407,17 +422,32 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     if resume is not None:
         path = Path(resume)
         path = path / "last.pt" if path.is_dir() else path
-        data, state = load_train_state(path)
+        data, state = load_train_state(path)  # validated whole (training.resume_check)
         if state.get("engine") != opts.engine:
             raise UsageError(f"--resume {path}: written by --engine {state.get('engine')}; resume "
                              f"with --engine {state.get('engine')}")
-        resume_state, run_state = (state, data["state_dict"]), RunState.from_dict(state["run"])
+        from .class_map import ClassMap
+        from .training.resume_check import class_map_change
+
+        change = class_map_change(ClassMap.from_dict(data["class_map"]).foreground,
+                                  class_map.foreground)
+        if change is not None:  # a head trained on circles must not go on learning squares
+            raise UsageError(f"--resume {path}: the data's classes differ from the run's ({change});"
+                             " resume on data with the run's classes in the run's order, or start "
+                             "a new run")
+        resume_state = (state, data["state_dict"], path)
+        run_state = RunState.from_dict(state["run"])
         out = out if out is not None else path.parent
+        _check_log_matches(path, Path(out) / "metrics.csv", run_state.epoch)
     if opts.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
                         img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
+    if resume_state is not None:  # the weights and optimizer state fit the model, tensor by tensor
+        from .training.resume_check import check_state_fits
+
+        check_state_fits(model, data, resume_state[0], resume_state[2])
     if resume_state is not None and opts.engine == "lightning":
         from .checkpoint import _network
 

@@ -61,6 +61,8 @@ class MetricsCSV:
 
     def keep_until(self, epoch: int) -> None:
         """Drop the rows of epochs after ``epoch`` (0: start a new file)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{self.path}: keep_until({epoch!r}): an epoch count is an int >= 0")
         kept = [r for r in self.rows if isinstance(r.get("epoch"), int) and r["epoch"] <= epoch]
         if kept != self.rows or (epoch == 0 and self.path.exists()):
             self.rows = kept
