@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from .class_map import ClassMap
+from .downloads import is_url
 from .efficientdet.checkpoint import (  # the names this module always had (training/ uses
     CHECKPOINT_FORMAT,                   # the private ones)
     FORMAT_VERSION,
@@ -72,6 +73,8 @@ def model_from_checkpoint(
     classes: Sequence[str] | None = None,
     is_coco: bool = False,
     eval_mode: bool = True,
+    check_hash: bool = False,
+    hash_prefix: str | None = None,
     **ignored: Any,
 ):
     """Rebuild the model from a checkpoint file, in eval mode on ``device``.
@@ -93,6 +96,10 @@ def model_from_checkpoint(
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
             warning on disagreement, for files that hold them). ``img_size`` defaults to the
             effdet config's size for that model, rounded up to a multiple of 128 (lite0: 384).
+        check_hash, hash_prefix: for a URL, as ``torch.hub``: compare the download's SHA-256
+            with the ``-<hex>`` in its file name, or with ``hash_prefix`` (see
+            :mod:`efficientdet_adapter.downloads`: cached by a hash of the whole URL, at most
+            2 GiB).
 
     Returns:
         ``(model, class_map, config)``: the ``EfficientDetModel``, its :class:`ClassMap` and its
@@ -106,13 +113,14 @@ def model_from_checkpoint(
     icevision_call = (
         backbone_name is not None or classes is not None or is_coco or not eval_mode
         or (model_name is not None and "." in model_name)
-        or str(path).startswith(("http://", "https://"))
+        or is_url(str(path))
     )
     data = None if icevision_call else load_checkpoint_data(Path(path))
     if data is None or data["layout"] == "icevision":
         return icevision_model_from_checkpoint(
             path, model_name=model_name, backbone_name=backbone_name, classes=classes,
             is_coco=is_coco, img_size=img_size, eval_mode=eval_mode, device=device,
+            check_hash=check_hash, hash_prefix=hash_prefix,
         )
     return rebuild_model(data, path=path, device=device, class_map=class_map,
                          model_name=model_name, img_size=img_size)

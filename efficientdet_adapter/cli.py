@@ -144,6 +144,11 @@ def _check_file(value: str, option: str, what: str) -> Path:
 
 
 def _check_data(value: str) -> Path:
+    from .downloads import is_url
+
+    if is_url(value):
+        raise UsageError(f"--data {value}: URLs are not accepted; download the export and give "
+                         "its folder or .zip")
     path = Path(value)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")

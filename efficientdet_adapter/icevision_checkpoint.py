@@ -87,16 +87,16 @@ def _effdet_name(model_name: str | None, backbone_name: str | None, where: str) 
     return factory().model_name
 
 
-def _read(filename: str | Path) -> tuple[Any, str]:
-    """The checkpoint's contents (weights_only) and where they came from; URLs go through the
-    torch hub cache (downloaded when the hub can be reached)."""
+def _read(filename: str | Path, **download: Any) -> tuple[Any, str]:
+    """The checkpoint's contents (weights_only) and where they came from; a URL is fetched by
+    :func:`~efficientdet_adapter.downloads.fetch` (``download``: its ``check_hash``,
+    ``hash_prefix``, ``max_bytes``)."""
+    from .downloads import fetch, is_url
     from .efficientdet.checkpoint import _safe_load
 
     text = str(filename)
-    if text.startswith(("http://", "https://")):
-        from .efficientdet.weights import cached_download
-
-        return _safe_load(cached_download(text)), text
+    if is_url(filename):
+        return _safe_load(fetch(text, **download)), text
     return _safe_load(Path(filename)), text
 
 
@@ -109,19 +109,26 @@ def icevision_model_from_checkpoint(
     img_size: int | Sequence[int] | None = None,
     eval_mode: bool = True,
     device: str | torch.device = "cpu",
+    check_hash: bool = False,
+    hash_prefix: str | None = None,
 ) -> dict[str, Any]:
     """IceVision's ``model_from_checkpoint``: ``{"model", "model_type", "backbone",
     "class_map", "img_size", "checkpoint"}``.
 
     Reads IceVision checkpoint files (``meta`` supplies what is not passed), files written by
     :func:`~efficientdet_adapter.checkpoint.save_checkpoint`, effdet's COCO weight files
-    (``is_coco=True``) and bare state dicts; ``filename`` may be a URL.
+    (``is_coco=True``) and bare state dicts; ``filename`` may be a URL (``http(s)://``, cached
+    by :func:`~efficientdet_adapter.downloads.fetch`, checked against ``hash_prefix`` or, with
+    ``check_hash``, the hash in its file name; or ``file://``).
     """
     from . import efficientdet
     from .efficientdet.checkpoint import _load_weights, load_checkpoint_data
     from .efficientdet.wrappers import find_network
 
-    data, where = _read(filename)
+    from .downloads import fetch, is_url
+
+    download = {"check_hash": check_hash, "hash_prefix": hash_prefix}
+    data, where = _read(filename, **download)
     meta: Mapping[str, Any] = {}
     if isinstance(data, Mapping) and isinstance(data.get("meta"), Mapping):
         meta = data["meta"]
@@ -132,7 +139,8 @@ def icevision_model_from_checkpoint(
         state = data
     ours = isinstance(data, Mapping) and data.get("format") is not None
     if ours:  # a save_checkpoint file: its own metadata
-        loaded = load_checkpoint_data(Path(filename))
+        loaded = load_checkpoint_data(fetch(str(filename), **download) if is_url(filename)
+                                      else Path(filename))
         class_map = ClassMap.from_dict(loaded["class_map"])
         name = loaded["model_name"]
         size = img_size if img_size is not None else loaded["img_size"]

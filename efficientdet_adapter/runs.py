@@ -136,6 +136,11 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
     """
     from .parsers import RandomSplitter, RoboflowParser
 
+    from .downloads import is_url
+
+    if is_url(str(data)):
+        raise UsageError(f"--data {data}: URLs are not accepted; download the export and give "
+                         "its folder or .zip")
     path = Path(data)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file")
