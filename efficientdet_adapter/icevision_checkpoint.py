@@ -96,6 +96,12 @@ def _read(filename: str | Path, **download: Any) -> tuple[Any, str]:
 
     text = str(filename)
     if is_url(filename):
+        from effdet.config.model_config import efficientdet_model_param_dict
+
+        if text in {c.get("url") for c in efficientdet_model_param_dict.values()}:
+            from .efficientdet.weights import cached_download  # effdet's own COCO weights: its
+
+            return _safe_load(cached_download(text)), text     # cache, its unique file names
         return _safe_load(fetch(text, **download)), text
     return _safe_load(Path(filename)), text
 
