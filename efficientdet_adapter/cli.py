@@ -481,6 +481,36 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
     return preds, bad
 
 
+#: ``predict --max-pixels``'s default: images above it are refused before any work. Peak memory
+#: grows with the pixels of the largest image (decoding and resizing it: about 30 bytes a pixel,
+#: 36 Mpx in 1.2-1.5 GB; the annotated copies are drawn at most 2048 px a side, whatever the
+#: photo). ``bench/predict_memory.py`` measures it.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: ``--tile`` runs above this many tiles per image print a warning that states the count.
+TILE_WARN_COUNT = 400
+
+
+def _check_pixels(files: Sequence[Path], limit: int) -> None:
+    """Refuse, by their headers, images above ``limit`` pixels (``--max-pixels``)."""
+    from PIL import Image
+
+    from .images import image_size
+
+    # PIL refuses images above twice its own limit as decompression bombs: the user's limit
+    # rules here (a file above it is refused below, by its header, before it is decoded)
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit)
+    for f in files:
+        try:
+            w, h = image_size(f)
+        except ImageLoadError:
+            continue  # listed and skipped with the other unreadable files
+        if w * h > limit:
+            raise UsageError(
+                f"{f}: {w}x{h} = {w * h / 1e6:.1f} Mpx, more than --max-pixels {limit} "
+                f"({limit / 1e6:g} Mpx); memory grows with the pixels (about 30 bytes each): "
+                f"raise --max-pixels to {w * h} if the machine has the memory, or resize it")
+
+
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_checkpoint
 
@@ -492,6 +522,7 @@ def cmd_predict(args) -> int:
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
+    _check_pixels(files, args.max_pixels)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     model, class_map, _ = model_from_checkpoint(checkpoint, device=args.device)
     extra = load_checkpoint_data(checkpoint).get("extra", {}) or {}
@@ -761,6 +792,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
     p.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    p.add_argument("--max-pixels", type=_number(int, low=1), default=DEFAULT_MAX_PIXELS,
+                   metavar="N",
+                   help="refuse images of more than N pixels (memory grows with them, about "
+                        "30 bytes a pixel; default: %(default)s)")
     _add_tile_args(p)
     p.set_defaults(func=cmd_predict)
 

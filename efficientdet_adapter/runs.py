@@ -541,7 +541,8 @@ def plot_losses(history: History, path: Path) -> Path:
 
 def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,
                       annotated: bool = True) -> Path:
-    """Annotated PNGs (one per image) and ``predictions.json`` (COCO results) in ``out_dir``.
+    """Annotated PNGs (one per image, at most ``MAX_ANNOTATED_SIDE`` pixels a side) and
+    ``predictions.json`` (COCO results, in the original images' pixels) in ``out_dir``.
 
     ``images.json`` beside it maps the results' ``image_id`` to the image files. ``out_dir`` may
     be new, empty or hold an earlier prediction of the same images (replaced); a folder with
@@ -551,6 +552,7 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
     from PIL import Image
 
     from .efficientdet.prediction import annotate
+    from .efficientdet.show import MAX_ANNOTATED_SIDE
     from .writers import write_coco_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -582,8 +584,8 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
             f"{out_dir}: holds {len(foreign)} file(s) these predictions would not describe "
             f"({shown}: an earlier prediction of other images?); choose an empty --out folder"
         )
-    for pred, path in pngs:
-        picture = Image.fromarray(annotate(pred))
+    for pred, path in pngs:  # drawn at a bounded size: memory does not grow with the photo
+        picture = Image.fromarray(annotate(pred, max_side=MAX_ANNOTATED_SIDE))
         atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
     atomic_write_text(out_dir / "images.json", json.dumps(images, indent=1))
     return write_coco_results(preds, out_dir / "predictions.json", category_ids,
