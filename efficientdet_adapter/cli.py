@@ -511,6 +511,33 @@ def _check_pixels(files: Sequence[Path], limit: int) -> None:
                 f"raise --max-pixels to {w * h} if the machine has the memory, or resize it")
 
 
+def _warn_tile_count(files: Sequence[Path], args) -> None:
+    """Say how many tiles ``--tile`` cuts the largest image into, when above TILE_WARN_COUNT."""
+    tile = getattr(args, "tile", None)
+    if not tile:
+        return
+    from .efficientdet.tiling import tile_grid
+    from .images import image_size
+
+    largest: tuple[int, Path, int, int] | None = None
+    for f in files:
+        try:
+            w, h = image_size(f)
+        except ImageLoadError:
+            continue
+        if largest is None or w * h > largest[0]:
+            largest = (w * h, f, w, h)
+    if largest is None:
+        return
+    _, f, w, h = largest
+    count = len(tile_grid(h, w, tile, getattr(args, "overlap", 0.25)))
+    if count > TILE_WARN_COUNT:
+        print(f"{PROG} predict: warning: --tile {tile[0]},{tile[1]} cuts {printable(str(f))} "
+              f"({w}x{h}) into "
+              f"{count} tiles, each predicted at the model's size (more than {TILE_WARN_COUNT}: "
+              "slow); a larger --tile means fewer", file=sys.stderr)
+
+
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_checkpoint
 
@@ -523,13 +550,14 @@ def cmd_predict(args) -> int:
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
     _check_pixels(files, args.max_pixels)
+    _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     model, class_map, _ = model_from_checkpoint(checkpoint, device=args.device)
     extra = load_checkpoint_data(checkpoint).get("extra", {}) or {}
     category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
     preds, bad = _predict_readable(model, files, class_map, args)
     for why in bad.values():
-        print(f"{PROG} predict: skipped {why}", file=sys.stderr)
+        print(f"{PROG} predict: skipped {printable(why)}", file=sys.stderr)
     if not preds:
         raise ImageLoadError(f"none of the {len(files)} images could be read (listed above); "
                              "nothing written")
@@ -900,6 +928,20 @@ def _add_check_command(sub) -> None:
     p.set_defaults(func=cmd_check)
 
 
+def printable(text: str) -> str:
+    """``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
+    written as Python escapes, so that a file name cannot drive the terminal.
+
+    Example:
+        >>> printable("a\x1b[2Jb.png")
+        'a\\x1b[2Jb.png'
+    """
+    import unicodedata
+
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co") or c == " "
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _one_line(e: BaseException) -> str:
     """The first line of the message; for an error re-raised from a DataLoader worker (whose
     first line is only "Caught ImageLoadError in DataLoader worker process 1."), the original
@@ -939,7 +981,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except AdapterError as e:
         prog = getattr(e, "prog", prog)
-        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{prog}: error: {printable(_one_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"{prog}: {str(e) or 'interrupted'}", file=sys.stderr)
