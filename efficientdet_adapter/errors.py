@@ -23,6 +23,7 @@ __all__ = [
     "TrainingError",
     "SaveError",
     "RunLockedError",
+    "ArgumentError",
 ]
 
 
@@ -101,3 +102,9 @@ class SaveError(AdapterError, OSError):
 
 class RunLockedError(UsageError):
     """Another process is writing the same run folder (it holds the folder's lock file)."""
+
+
+class ArgumentError(UsageError, TypeError):
+    """A public function's argument of the wrong type or out of range (``batch_size="2"``,
+    ``detection_threshold=5``, one path where a list is expected); the message names the
+    argument and what to pass (see :mod:`.arguments`)."""
