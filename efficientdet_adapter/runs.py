@@ -535,8 +535,7 @@ def plot_losses(history: History, path: Path) -> Path:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,

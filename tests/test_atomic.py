@@ -7,6 +7,7 @@ import errno
 import os
 import stat
 
+import numpy as np
 import pytest
 import torch
 
@@ -151,3 +152,32 @@ def test_one_atomic_writer_in_the_package():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if p.name != "atomic.py" and "mkstemp(" in p.read_text()]
     assert offenders == []
+
+
+def test_model_pt_on_a_full_disk_is_one_error_naming_it(tmp_path, monkeypatch):
+    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.runs import TrainOptions, save_model
+
+    ckpt = _tiny_checkpoint(tmp_path / "model.pt")
+    before = ckpt.read_bytes()
+    m = model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=128,
+              pretrained_backbone=False)
+    real = os.fdopen
+    monkeypatch.setattr(atomic.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k), 10_000))
+    with pytest.raises(SaveError) as info:
+        save_model(m, ClassMap(["a", "b"]), TrainOptions(), tmp_path, {})
+    assert str(info.value) == (f"{ckpt}: cannot write it (No space left on device); the earlier "
+                               "file is intact; free some disk space and run again")
+    assert ckpt.read_bytes() == before and hidden(tmp_path) == []
+
+
+def test_dataset_exports_and_plots_are_written_through_the_one_writer(tmp_path, full_disk):
+    from efficientdet_adapter.dataset_files import write_coco
+    from efficientdet_adapter.records import Record
+
+    rec = Record(record_id=0, filepath=None, width=8, height=8, class_map=ClassMap(["a"]))
+    rec.img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(SaveError, match=r"cannot write it \(No space left on device\)"):
+        write_coco({"train": [rec]}, tmp_path / "export")
+    leftovers = [p for p in (tmp_path / "export").rglob("*") if p.is_file()]
+    assert all(not p.name.startswith(".") for p in leftovers)
