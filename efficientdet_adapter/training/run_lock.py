@@ -105,7 +105,12 @@ class RunLock:
             raise UsageError(f"{self.option} {self.folder}: cannot create it ({e.strerror or e}); "
                              "choose a writable folder") from None
         for _ in range(3):
-            if self._create():
+            try:
+                created = self._create()
+            except OSError as e:
+                raise UsageError(f"{self.option} {self.folder}: cannot write its lock file "
+                                 f"({e.strerror or e}); choose a writable folder") from None
+            if created:
                 self.held = True
                 self.stale_temps = remove_stale_temps(self.folder)
                 for path in self.stale_temps:
