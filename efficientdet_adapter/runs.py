@@ -88,6 +88,23 @@ class TrainOptions:
     deterministic: bool = False  # torch.use_deterministic_algorithms (warn-only)
     progress: str = "auto"  # auto (a bar in a terminal, else one line per epoch), bar, lines
 
+    def __post_init__(self) -> None:
+        """Counts and rates of the right type and range, checked when the options are made."""
+        from .arguments import positive_int
+
+        for name in ("epochs", "batch_size", "devices", "num_nodes"):
+            positive_int(getattr(self, name), name)
+        for name in ("freeze_epochs", "num_workers"):
+            positive_int(getattr(self, name), name, low=0)
+        if self.patience is not None:
+            positive_int(self.patience, "patience")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
+                or not math.isfinite(self.lr) or self.lr <= 0:
+            from .errors import ArgumentError
+
+            raise ArgumentError(f"lr={self.lr!r}: pass a positive number (the one-cycle "
+                                "schedule's peak), e.g. lr=0.005")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}

@@ -85,3 +85,20 @@ def test_negative_or_zero_sizes(img_size):
     with pytest.raises(ModelConfigError, match="each side must be a positive multiple of 128"):
         efficientdet.model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=img_size,
                            pretrained_backbone=False)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"batch_size": "2"}, "batch_size='2' (a str): pass an int >= 1, e.g. batch_size=2"),
+    ({"epochs": 0}, "epochs=0 (an int): pass an int >= 1"),
+    ({"num_workers": -1}, "num_workers=-1 (an int): pass an int >= 0"),
+    ({"patience": 0}, "patience=0 (an int): pass an int >= 1"),
+    ({"lr": "fast"}, "lr='fast': pass a positive number"),
+    ({"lr": -1e-3}, "lr=-0.001: pass a positive number"),
+])
+def test_train_options_are_checked_when_made(kwargs, message):
+    from efficientdet_adapter.runs import TrainOptions
+
+    with pytest.raises(ArgumentError) as info:
+        TrainOptions(**kwargs)
+    assert str(info.value).startswith(message)
+    assert TrainOptions(batch_size=2, patience=3).batch_size == 2
