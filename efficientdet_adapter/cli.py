@@ -255,7 +255,7 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
 
 def _given(args) -> set[str]:
     """The long options written on the command line (argparse's abbreviations resolved)."""
-    known = [o for o in (*RESUME_WHAT, "--data", "--format", "--out", "--exist-ok")]
+    known = (*RESUME_WHAT, "--data", "--format", "--out", "--exist-ok")
     given = set()
     for token in getattr(args, "argv", None) or ():
         if token == "--":
