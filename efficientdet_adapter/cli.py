@@ -613,6 +613,15 @@ def _write_demo_data(out: Path, args, start: float) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .training.run_lock import hold_run_folder
+
+    if _is_ddp_child():  # DDP's other ranks run under rank 0's lock
+        return _demo(args)
+    with hold_run_folder(check_output_folder(args.out)):  # one run per folder, as train
+        return _demo(args)
+
+
+def _demo(args) -> int:
     from .demo import write_demo_dataset
 
     out = check_output_folder(args.out)

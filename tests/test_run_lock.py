@@ -165,3 +165,24 @@ def test_predict_into_a_folder_of_another_prediction_refuses(ckpt, tmp_path):
                     "predictions would not describe (cat.png, dog.png: an earlier prediction of "
                     "other images?); choose an empty --out folder")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # A's files untouched
+
+
+def test_demo_into_a_held_folder_stops_with_one_line(tmp_path):
+    out = tmp_path / "demo"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\n"
+         "from efficientdet_adapter.training.run_lock import RunLock\n"
+         f"RunLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = one_line(cli("demo", "--out", str(out), "--data-only", cwd=tmp_path))
+        assert line.startswith(f"efficientdet-adapter demo: error: --out {out}: another run "
+                               f"(process {holder.pid} on ")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+    finally:
+        holder.kill()
+        holder.wait()
+    proc = cli("demo", "--out", str(out), "--data-only", "--num-images", "10", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (out / LOCK_NAME).exists()
