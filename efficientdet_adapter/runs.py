@@ -197,6 +197,13 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
             "than one value per channel and the deepest feature map is 1x1; use --batch-size 2 "
             "or more, or --img-size 256"
         )
+    only_valid = sorted({name for r in valid_records for name in r.labels}
+                        - {name for r in train_records for name in r.labels})
+    if only_valid:  # trainable, but the model never sees them: say so before the hours of work
+        logger.warning(
+            "class(es) %s have boxes in the valid split but none in train: the model cannot "
+            "learn them (their AP will be 0); move some of their images to train",
+            ", ".join(only_valid))
     if one_value and len(train_records) < 2:
         raise UsageError(
             f"{len(train_records)} training image at --img-size {opts.img_size}: BatchNorm needs "
