@@ -938,12 +938,12 @@ def _add_check_command(sub) -> None:
 
 
 def printable(text: str) -> str:
-    """``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
+    r"""``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
     written as Python escapes, so that a file name cannot drive the terminal.
 
     Example:
-        >>> printable("a\x1b[2Jb.png")
-        'a\\x1b[2Jb.png'
+        >>> print(printable("a\x1b[2Jb.png"))
+        a\x1b[2Jb.png
     """
     import unicodedata
 

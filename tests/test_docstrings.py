@@ -25,6 +25,9 @@ SELF_CONTAINED = [
     "efficientdet_adapter.efficientdet._targets",
     "efficientdet_adapter.efficientdet.anchor_labels",
     "efficientdet_adapter.efficientdet.wrappers",
+    "efficientdet_adapter.arguments",
+    "efficientdet_adapter.training.resume_check",
+    "efficientdet_adapter.runs",
 ]
 
 
