@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_save
 from .efficientdet.anchor_fit import TARGET_BPR, AnchorMatch, anchor_match, input_boxes
 from .errors import UsageError
 from .images import IMAGE_EXTENSIONS
@@ -202,14 +202,8 @@ class DatasetReport:
         fig.suptitle(f"{self.data.name}: {len(self.classes)} classes, "
                      f"{sum(s.images for s in self.splits)} images")
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        try:  # written whole or not at all
-            fig.savefig(tmp, dpi=80, format="png")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        # written whole or not at all
+        return atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
 
 
 def dhash(img: np.ndarray, size: int = 8) -> int:

@@ -57,6 +57,12 @@ class ClassMap:
         self._lock = True  # IceVision's: get_by_name adds unknown names only when unlocked
         self._id2class: list[str] = []
         self._class2id: dict[str, int] = {}
+        if isinstance(classes, (str, bytes)):  # a string iterates as its characters
+            raise ClassMapError(f"ClassMap({classes!r}): classes is one string; pass a list of "
+                                f"class names, e.g. ClassMap([{classes!r}])")
+        if classes is not None and not isinstance(classes, Iterable):
+            raise ClassMapError(f"ClassMap({classes!r}): classes must be a list of class names, "
+                                f"not {type(classes).__name__} {classes!r}")
         if background is not None:
             self.add_name(background)
         for name in classes or []:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import logging
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
 from .training.devices import PRECISIONS
@@ -145,6 +147,11 @@ def _check_file(value: str, option: str, what: str) -> Path:
 
 
 def _check_data(value: str) -> Path:
+    from .downloads import is_url
+
+    if is_url(value):
+        raise UsageError(f"--data {value}: URLs are not accepted; download the export and give "
+                         "its folder or .zip")
     path = Path(value)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
@@ -249,28 +256,93 @@ def _report_fixes(parser) -> None:
         print(f"parse: {report.summary()}", file=sys.stderr)
 
 
+#: ``train --resume``: options that say how to run (applied from now on), and those that say what
+#: the run trains (its own, from last.pt: given with another value, refused)
+RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes")
+RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
+               "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
+               "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
+               "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
+               "--ema": "ema", "--deterministic": "deterministic"}
+
+
+def _given(args) -> set[str]:
+    """The long options written on the command line (argparse's abbreviations resolved)."""
+    known = (*RESUME_WHAT, "--data", "--format", "--out", "--exist-ok")
+    given = set()
+    for token in getattr(args, "argv", None) or ():
+        if token == "--":
+            break
+        if token.startswith("--"):
+            name = token.split("=", 1)[0]
+            match = [o for o in known if o == name] or [o for o in known if o.startswith(name)]
+            if len(match) == 1:
+                given.add(match[0])
+    return given
+
+
 def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
-    """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues."""
+    """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues.
+
+    The rule for other options with ``--resume``: how to run (``--device``, ``--precision``,
+    ``--num-workers``, ``--progress``, ``--devices``, ``--num-nodes``, ``--threads``) applies
+    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ...) is the run's own,
+    and a different value is refused (the schedule was laid out for it: start a new run instead);
+    ``--data`` (with ``--format``) replaces the export's recorded place, for an export that moved,
+    and its classes must be the run's, in the run's order; ``--out`` and ``--exist-ok`` are
+    refused (the run folder is RUN_DIR).
+    """
     from .training.state import check_run_folder, load_train_state
 
     run_dir = check_run_folder(Path(args.resume), resume=True)
     saved, _ = load_train_state(run_dir / "last.pt")
     extra = saved.get("extra") or {}
     opts = TrainOptions.from_dict(extra.get("options") or {})
-    for name in ("device", "precision", "num_workers", "progress", "devices", "num_nodes"):
+    given = _given(args)
+    for option in sorted(given & {"--out", "--exist-ok"}):
+        raise UsageError(f"{option} with --resume {run_dir}: a resumed run goes on in its own "
+                         f"folder; leave out {option} (or start a new run with --data and --out)")
+    for option, name in RESUME_WHAT.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if option in given and value != getattr(opts, name):
+            raise UsageError(
+                f"{option} {value} with --resume {run_dir}: the run trains with {option} "
+                f"{getattr(opts, name)} (its schedule is laid out for it); leave out {option}, "
+                "or start a new run with another --out")
+    for name in RESUME_HOW:
         setattr(opts, name, getattr(args, name))  # how to run, not what to train: from now
-    data = Path(extra.get("data", ""))
-    if not data.exists():
-        raise UsageError(f"--resume {run_dir}: its data {data} is gone; put the export back there")
-    return data, opts, run_dir, extra.get("format", "auto")
+    recorded = extra.get("data")
+    if "--format" in given and "--data" not in given:
+        raise UsageError(f"--format with --resume {run_dir}: goes with --data (the run's export "
+                         f"was read as {extra.get('format', 'auto')}); give both or neither")
+    if "--data" in given:
+        data = _check_data(args.data)
+        fmt = args.format
+    else:
+        if not recorded:
+            raise UsageError(f"--resume {run_dir}: its last.pt does not say where its data is; "
+                             "give the export with --data")
+        data, fmt = Path(recorded), extra.get("format", "auto")
+        if not data.exists():
+            raise UsageError(f"--resume {run_dir}: its data {data} is gone; put the export back "
+                             "there, or give its new place with --data")
+    return data, opts, run_dir, fmt
 
 
 def cmd_train(args) -> int:
+    with contextlib.ExitStack() as held:  # the run folder's lock, released however the run ends
+        return _train(args, held)
+
+
+def _train(args, held: contextlib.ExitStack) -> int:
+    from .training.run_lock import hold_run_folder
     from .training.state import check_run_folder
 
     if args.resume:
         data, opts, out, fmt = _resume_args(args)
         resume: Path | None = out
+        if not _is_ddp_child():  # one run per folder (DDP's other ranks run under rank 0's)
+            held.enter_context(hold_run_folder(out, "--resume"))
     else:
         if not args.data:
             raise UsageError("the following arguments are required: --data (or --resume RUN_DIR)")
@@ -280,8 +352,11 @@ def cmd_train(args) -> int:
             raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out "
                              "of the export, choose a folder outside it")
         if not _is_ddp_child():
-            check_run_folder(out, exist_ok=args.exist_ok)
+            check_run_folder(out, exist_ok=args.exist_ok)  # before creating anything
         out = check_output_folder(out, inputs=[data])
+        if not _is_ddp_child():
+            held.enter_context(hold_run_folder(out))
+            check_run_folder(out, exist_ok=args.exist_ok)  # again, now that no one else writes
         opts = _options(args)
     _check_run_options(opts)
     child = _is_ddp_child()
@@ -293,7 +368,8 @@ def cmd_train(args) -> int:
         print(f"{len(train)} train, {len(valid)} valid, {len(test)} test images; "
               f"classes {class_map.foreground}; training {opts.model_name} at {opts.img_size} px "
               f"for {_epochs_text(opts, resume)} ({opts.engine})"
-              + (f"; resuming {out}" if resume else ""), flush=True)
+              + (f"; resuming {out}" if resume else "")
+              + (f" on --data {data}" if resume and "--data" in _given(args) else ""), flush=True)
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
              "data": str(data.resolve()), "format": fmt}
@@ -383,7 +459,7 @@ def cmd_eval(args) -> int:
     print_metrics(f"COCOMetric on {len(records)} {args.split} images:", metrics, records)
     _print_class_scores(preds, f"{len(records)} {args.split} images")
     if out is not None:
-        out.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        atomic_write_text(out, json.dumps(metrics, indent=2))
         print(f"wrote {out}")
     return 0
 
@@ -449,6 +525,63 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
     return preds, bad
 
 
+#: ``predict --max-pixels``'s default: images above it are refused before any work. Peak memory
+#: grows with the pixels of the largest image (decoding and resizing it: about 30 bytes a pixel,
+#: 36 Mpx in 1.2-1.5 GB; the annotated copies are drawn at most 2048 px a side, whatever the
+#: photo). ``bench/predict_memory.py`` measures it.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: ``--tile`` runs above this many tiles per image print a warning that states the count.
+TILE_WARN_COUNT = 400
+
+
+def _check_pixels(files: Sequence[Path], limit: int) -> None:
+    """Refuse, by their headers, images above ``limit`` pixels (``--max-pixels``)."""
+    from PIL import Image
+
+    from .images import image_size
+
+    # PIL refuses images above twice its own limit as decompression bombs: the user's limit
+    # rules here (a file above it is refused below, by its header, before it is decoded)
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit)
+    for f in files:
+        try:
+            w, h = image_size(f)
+        except ImageLoadError:
+            continue  # listed and skipped with the other unreadable files
+        if w * h > limit:
+            raise UsageError(
+                f"{f}: {w}x{h} = {w * h / 1e6:.1f} Mpx, more than --max-pixels {limit} "
+                f"({limit / 1e6:g} Mpx); memory grows with the pixels (about 30 bytes each): "
+                f"raise --max-pixels to {w * h} if the machine has the memory, or resize it")
+
+
+def _warn_tile_count(files: Sequence[Path], args) -> None:
+    """Say how many tiles ``--tile`` cuts the largest image into, when above TILE_WARN_COUNT."""
+    tile = getattr(args, "tile", None)
+    if not tile:
+        return
+    from .efficientdet.tiling import tile_grid
+    from .images import image_size
+
+    largest: tuple[int, Path, int, int] | None = None
+    for f in files:
+        try:
+            w, h = image_size(f)
+        except ImageLoadError:
+            continue
+        if largest is None or w * h > largest[0]:
+            largest = (w * h, f, w, h)
+    if largest is None:
+        return
+    _, f, w, h = largest
+    count = len(tile_grid(h, w, tile, getattr(args, "overlap", 0.25)))
+    if count > TILE_WARN_COUNT:
+        print(f"{PROG} predict: warning: --tile {tile[0]},{tile[1]} cuts {printable(str(f))} "
+              f"({w}x{h}) into "
+              f"{count} tiles, each predicted at the model's size (more than {TILE_WARN_COUNT}: "
+              "slow); a larger --tile means fewer", file=sys.stderr)
+
+
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
 
@@ -460,6 +593,8 @@ def cmd_predict(args) -> int:
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
+    _check_pixels(files, args.max_pixels)
+    _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra
     model, class_map, _ = model_from_data(data, path=checkpoint, device=args.device)
@@ -467,7 +602,7 @@ def cmd_predict(args) -> int:
     category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
     preds, bad = _predict_readable(model, files, class_map, args)
     for why in bad.values():
-        print(f"{PROG} predict: skipped {why}", file=sys.stderr)
+        print(f"{PROG} predict: skipped {printable(why)}", file=sys.stderr)
     if not preds:
         raise ImageLoadError(f"none of the {len(files)} images could be read (listed above); "
                              "nothing written")
@@ -528,6 +663,15 @@ def _write_demo_data(out: Path, args, start: float) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .training.run_lock import hold_run_folder
+
+    if _is_ddp_child():  # DDP's other ranks run under rank 0's lock
+        return _demo(args)
+    with hold_run_folder(check_output_folder(args.out)):  # one run per folder, as train
+        return _demo(args)
+
+
+def _demo(args) -> int:
     from .demo import write_demo_dataset
 
     out = check_output_folder(args.out)
@@ -768,6 +912,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
     p.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    p.add_argument("--max-pixels", type=_number(int, low=1), default=DEFAULT_MAX_PIXELS,
+                   metavar="N",
+                   help="refuse images of more than N pixels (memory grows with them, about "
+                        "30 bytes a pixel; default: %(default)s)")
     _add_tile_args(p)
     p.set_defaults(func=cmd_predict)
 
@@ -876,6 +1024,20 @@ def _add_check_command(sub) -> None:
     p.set_defaults(func=cmd_check)
 
 
+def printable(text: str) -> str:
+    r"""``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
+    written as Python escapes, so that a file name cannot drive the terminal.
+
+    Example:
+        >>> print(printable("a\x1b[2Jb.png"))
+        a\x1b[2Jb.png
+    """
+    import unicodedata
+
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co") or c == " "
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _one_line(e: BaseException) -> str:
     """The first line of the message; for an error re-raised from a DataLoader worker (whose
     first line is only "Caught ImageLoadError in DataLoader worker process 1."), the original
@@ -902,6 +1064,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = PROG
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # which options were written
         prog = f"{PROG} {args.command}"
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
@@ -914,7 +1077,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except AdapterError as e:
         prog = getattr(e, "prog", prog)
-        print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{prog}: error: {printable(_one_line(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"{prog}: {str(e) or 'interrupted'}", file=sys.stderr)

@@ -72,6 +72,9 @@ class Dataset:
         Example:
             >>> ds = Dataset.from_images(["a.jpg", np.zeros((48, 64, 3), np.uint8)], tfm)
         """
+        from .arguments import not_one_path
+
+        images = not_one_path(images, "images", "Dataset.from_images")
         records = []
         for i, image in enumerate(images):
             if isinstance(image, (str, Path)):

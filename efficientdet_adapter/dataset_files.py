@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .atomic import atomic_save, atomic_write_text
 from .class_map import ClassMap
 from .records import Record
 
@@ -141,7 +142,8 @@ def _place_image(record: Record, dest_dir: Path, taken: set[str]) -> str:
     if src is None:
         from PIL import Image
 
-        Image.fromarray(record.img).convert("RGB").save(dest, format="JPEG", quality=95)
+        picture = Image.fromarray(record.img).convert("RGB")
+        atomic_save(dest, lambda tmp: picture.save(tmp, format="JPEG", quality=95))
     elif not dest.exists() or src.resolve() != dest.resolve():
         shutil.copyfile(src, dest)
     return name
@@ -240,7 +242,7 @@ def write_coco(
             "images": images,
             "annotations": annotations,
         }
-        (split_dir / COCO_ANNOTATIONS_NAME).write_text(json.dumps(data), encoding="utf-8")
+        atomic_write_text(split_dir / COCO_ANNOTATIONS_NAME, json.dumps(data))
     return out_dir
 
 
@@ -315,7 +317,7 @@ def write_voc(
             file_name = _place_image(record, split_dir, taken)
             objects = [(n, b.xyxy, None) for n, b in zip(_names(record, class_map), record.bboxes)]
             xml = _voc_xml(file_name, record.width, record.height, objects, offset)
-            (split_dir / f"{Path(file_name).stem}.xml").write_text(xml, encoding="utf-8")
+            atomic_write_text(split_dir / f"{Path(file_name).stem}.xml", xml)
     return out_dir
 
 
@@ -344,7 +346,7 @@ def write_yolo(splits: Splits, out_dir: str | Path, class_map: ClassMap | None =
             for name, box in zip(_names(record, class_map), record.bboxes):
                 rel = box.relative_xcycwh(record.width, record.height)
                 rows.append(" ".join([str(index[name]), *(_num(v) for v in rel)]) + "\n")
-            (labels / f"{Path(file_name).stem}.txt").write_text("".join(rows), encoding="utf-8")
+            atomic_write_text(labels / f"{Path(file_name).stem}.txt", "".join(rows))
     data: dict[str, object] = {}
     for split in named:
         key = {"valid": "val"}.get(split, split)
@@ -352,7 +354,7 @@ def write_yolo(splits: Splits, out_dir: str | Path, class_map: ClassMap | None =
     data["nc"] = len(index)
     data["names"] = list(index)
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
-    (out_dir / "data.yaml").write_text(text, encoding="utf-8")
+    atomic_write_text(out_dir / "data.yaml", text)
     return out_dir
 
 
@@ -379,5 +381,5 @@ def write_csv(splits: Splits, out_dir: str | Path, class_map: ClassMap | None = 
                     [file_name, int(record.width), int(record.height), name]
                     + [_num(v) for v in box.xyxy]
                 )
-        (split_dir / CSV_ANNOTATIONS_NAME).write_text(buffer.getvalue(), encoding="utf-8")
+        atomic_write_text(split_dir / CSV_ANNOTATIONS_NAME, buffer.getvalue())
     return out_dir

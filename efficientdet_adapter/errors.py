@@ -21,6 +21,9 @@ __all__ = [
     "ExportError",
     "UsageError",
     "TrainingError",
+    "SaveError",
+    "RunLockedError",
+    "ArgumentError",
 ]
 
 
@@ -90,3 +93,18 @@ class UsageError(AdapterError, ValueError):
 class TrainingError(AdapterError, RuntimeError):
     """Training cannot go on (a non-finite loss, say); the message names the epoch, the step,
     the learning rate and the checkpoint that was kept."""
+
+
+class SaveError(AdapterError, OSError):
+    """A file cannot be written (a full disk, a read-only folder); the message names the file
+    and says that the earlier file under that name is intact (see :mod:`.atomic`)."""
+
+
+class RunLockedError(UsageError):
+    """Another process is writing the same run folder (it holds the folder's lock file)."""
+
+
+class ArgumentError(UsageError, TypeError):
+    """A public function's argument of the wrong type or out of range (``batch_size="2"``,
+    ``detection_threshold=5``, one path where a list is expected); the message names the
+    argument and what to pass (see :mod:`.arguments`)."""

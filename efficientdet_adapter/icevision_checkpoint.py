@@ -233,16 +233,22 @@ class CheckpointAndModel(Mapping):
         return tuple(f.name for f in fields(cls))
 
 
-def _read(filename: str | Path, map_location: Any) -> tuple[Any, str]:
-    """The checkpoint's contents (weights_only) and where they came from; URLs go through the
-    torch hub cache (downloaded when the hub can be reached)."""
+def _read(filename: str | Path, map_location: Any, **download: Any) -> tuple[Any, str]:
+    """The checkpoint's contents (weights_only) and where they came from; a URL is fetched by
+    :func:`~efficientdet_adapter.downloads.fetch` (``download``: its ``check_hash``,
+    ``hash_prefix``, ``max_bytes``), effdet's own COCO weights through torch hub's cache."""
+    from .downloads import fetch, is_url
     from .efficientdet.checkpoint import _safe_load
 
     text = str(filename)
-    if text.startswith(("http://", "https://")):
-        from .efficientdet.weights import cached_download
+    if is_url(filename):
+        from effdet.config.model_config import efficientdet_model_param_dict
 
-        return _safe_load(cached_download(text), map_location), text
+        if text in {c.get("url") for c in efficientdet_model_param_dict.values()}:
+            from .efficientdet.weights import cached_download  # effdet's own COCO weights: its
+
+            return _safe_load(cached_download(text), map_location), text  # cache, its names
+        return _safe_load(fetch(text, **download), map_location), text
     return _safe_load(Path(filename), map_location), text
 
 
@@ -270,6 +276,8 @@ def model_from_checkpoint(
     eval_mode: bool = True,
     logger: logging.Logger | None = None,
     device: str | torch.device | None = None,
+    check_hash: bool = False,
+    hash_prefix: str | None = None,
 ) -> CheckpointAndModel:
     r"""IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
     class map, in IceVision's dict (:class:`CheckpointAndModel`).
@@ -291,6 +299,9 @@ def model_from_checkpoint(
         eval_mode: ``model.eval()`` (``False``: train mode).
         logger: where warnings go (this module's logger by default).
         device: where to put the model (not IceVision's: its model stayed on the CPU).
+        check_hash, hash_prefix: for a URL, as ``torch.hub``: compare the download's SHA-256
+            with the ``-<hex>`` in its file name, or with ``hash_prefix`` (downloads are cached
+            by a hash of the whole URL, at most 2 GiB; ``file://`` is read in place).
 
     Example:
         >>> loaded = model_from_checkpoint("epoch=9.ckpt", model_name="ross.efficientdet",
@@ -302,7 +313,7 @@ def model_from_checkpoint(
     from .efficientdet.checkpoint import checkpoint_layout, rebuild_model
     from .efficientdet.resize import set_img_size
 
-    obj, where = _read(filename, map_location)
+    obj, where = _read(filename, map_location, check_hash=check_hash, hash_prefix=hash_prefix)
     data = checkpoint_layout(obj, where)
     log = logger or _logger
     if data["layout"] == "adapter":  # this library's own file: its own metadata
@@ -382,9 +393,6 @@ def save_icevision_checkpoint(
     data: dict[str, Any] = {"meta": info, "state_dict": state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
-    path = Path(filename)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(data, tmp)
-    tmp.replace(path)
-    return path
+    from .efficientdet.checkpoint import atomic_torch_save
+
+    return atomic_torch_save(data, filename)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write_text
 from .class_map import ClassMap
 from .dataset_files import _num, _voc_xml
 from .predictions import Prediction
@@ -96,10 +97,7 @@ def write_coco_results(
                     "score": score,
                 }
             )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results), encoding="utf-8")
-    return path
+    return atomic_write_text(path, json.dumps(results))
 
 
 def _pred_names(pred: Prediction, label_ids) -> list[str]:
@@ -133,7 +131,7 @@ def write_voc_predictions(
             file_name, pred.width or 0, pred.height or 0, objects, 1.0 if one_based else 0.0
         )
         path = out_dir / f"{_pred_stem(pred, i)}.xml"
-        path.write_text(xml, encoding="utf-8")
+        atomic_write_text(path, xml)
         written.append(path)
     return written
 
@@ -164,7 +162,7 @@ def write_yolo_predictions(
             rel = ((x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h)
             rows.append(" ".join([str(label_id - shift), *(_num(v) for v in rel), _num(score)]))
         path = out_dir / f"{_pred_stem(pred, i)}.txt"
-        path.write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+        atomic_write_text(path, "".join(r + "\n" for r in rows))
         written.append(path)
     return written
 
@@ -216,7 +214,4 @@ def export_batch_inferences_as_coco_annotations(
             })
     data = {"info": dict(info or {}), "licenses": [dict(x) for x in licenses or []],
             "categories": categories, "images": images, "annotations": annotations}
-    path = Path(output_filepath)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
+    return atomic_write_text(output_filepath, json.dumps(data))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_save, atomic_write_text
 from .errors import UsageError
 
 __all__ = [
@@ -90,6 +91,23 @@ class TrainOptions:
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
 
+    def __post_init__(self) -> None:
+        """Counts and rates of the right type and range, checked when the options are made."""
+        from .arguments import positive_int
+
+        for name in ("epochs", "batch_size", "devices", "num_nodes"):
+            positive_int(getattr(self, name), name)
+        for name in ("freeze_epochs", "num_workers"):
+            positive_int(getattr(self, name), name, low=0)
+        if self.patience is not None:
+            positive_int(self.patience, "patience")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
+                or not math.isfinite(self.lr) or self.lr <= 0:
+            from .errors import ArgumentError
+
+            raise ArgumentError(f"lr={self.lr!r}: pass a positive number (the one-cycle "
+                                "schedule's peak), e.g. lr=0.005")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
@@ -138,6 +156,11 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
     """
     from .parsers import RandomSplitter, RoboflowParser
 
+    from .downloads import is_url
+
+    if is_url(str(data)):
+        raise UsageError(f"--data {data}: URLs are not accepted; download the export and give "
+                         "its folder or .zip")
     path = Path(data)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file")
@@ -177,6 +200,13 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
             "than one value per channel and the deepest feature map is 1x1; use --batch-size 2 "
             "or more, or --img-size 256"
         )
+    only_valid = sorted({name for r in valid_records for name in r.labels}
+                        - {name for r in train_records for name in r.labels})
+    if only_valid:  # trainable, but the model never sees them: say so before the hours of work
+        logger.warning(
+            "class(es) %s have boxes in the valid split but none in train: the model cannot "
+            "learn them (their AP will be 0); move some of their images to train",
+            ", ".join(only_valid))
     if one_value and len(train_records) < 2:
         raise UsageError(
             f"{len(train_records)} training image at --img-size {opts.img_size}: BatchNorm needs "
@@ -188,17 +218,21 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
 def one_cycle_pct_start(total_steps: int, pct_start: float = 0.25) -> float:
     """``pct_start`` for ``torch.optim.lr_scheduler.OneCycleLR`` that never divides by zero.
 
-    OneCycleLR's warm-up phase ends at step ``pct_start * total_steps - 1``; when that is 0
-    (e.g. 4 steps at 0.25) it computes 0/0 and raises ZeroDivisionError. The warm-up is made
-    at least two steps long instead (all of a run of 2 steps; unchanged for a single step).
+    OneCycleLR's warm-up ends at step ``pct_start * total_steps - 1`` and its annealing at
+    ``total_steps - 1``; it divides by the length of each phase, so a warm-up that ends at step
+    0 (4 steps at 0.25) or an annealing of length 0 (``pct_start`` 1: what 2 steps asked for
+    before) raises ZeroDivisionError, on the warm-up's first step or on the last ``step()``
+    that Lightning calls after the last optimizer step. The warm-up is made at least two steps
+    long and always leaves half a step to anneal (2 steps: 0.75; unchanged for 1 step and for
+    8 or more).
 
     Example:
-        >>> one_cycle_pct_start(4), one_cycle_pct_start(100)
-        (0.5, 0.25)
+        >>> one_cycle_pct_start(2), one_cycle_pct_start(4), one_cycle_pct_start(100)
+        (0.75, 0.5, 0.25)
     """
     if total_steps < 2:
         return pct_start
-    return min(1.0, max(pct_start, 2.0 / total_steps))
+    return min(max(pct_start, 2.0 / total_steps), (total_steps - 0.5) / total_steps)
 
 
 def _tfms(model, img_size: int, aug: str = "full"):
@@ -238,8 +272,7 @@ class History:
         data = {"epochs": self.epochs}
         if final is not None:
             data["final"] = final
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        atomic_write_text(self.path, json.dumps(data, indent=2))
 
 
 def use_epoch_lines(opts: TrainOptions) -> bool:
@@ -287,8 +320,8 @@ def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History,
     elif precision == "bf16-mixed":
         learn.to_bf16()
     if resume_state is not None:
-        state, weights = resume_state
-        load_fastai_train_state(learn, state, weights, ema)
+        state, weights, where = resume_state
+        load_fastai_train_state(learn, state, weights, ema, where)
     if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
         base_lr = opts.lr
         learn.freeze()
@@ -347,7 +380,7 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
     )
     ckpt_path = None
     if resume_state is not None:
-        state, _ = resume_state
+        state = resume_state[0]
         if not state.get("lightning"):
             raise UsageError("--resume: this last.pt holds no Lightning training state (written "
                              "by another engine?); resume with the engine that wrote it")
@@ -383,6 +416,21 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", 0) or 0))
 
 
+def _check_log_matches(last: Path, csv_path: Path, epoch: int) -> None:
+    """Refuse a resume that would drop finished epochs' rows from ``metrics.csv``: the rows of
+    epochs after ``last.pt``'s are dropped (the epoch a kill interrupted is trained again), so
+    more than one such row means ``last.pt`` is older than the run's log."""
+    from .training.csvlog import read_metrics_csv
+
+    later = sorted(r["epoch"] for r in read_metrics_csv(csv_path)
+                   if isinstance(r.get("epoch"), int) and r["epoch"] > epoch)
+    if len(later) > 1 or (later and later[0] != epoch + 1):
+        raise UsageError(
+            f"--resume {last}: it ends at epoch {epoch} but {csv_path} holds finished epochs up "
+            f"to {later[-1]}; resuming would drop their rows. Put back the last.pt of epoch "
+            f"{later[-1]}, or start a new run with another --out")
+
+
 def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                 history: History | None = None, *, out: str | Path | None = None,
                 resume: str | Path | None = None, run_extra: dict[str, Any] | None = None):
@@ -416,12 +464,23 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     if resume is not None:
         path = Path(resume)
         path = path / "last.pt" if path.is_dir() else path
-        data, state = load_train_state(path)
+        data, state = load_train_state(path)  # validated whole (training.resume_check)
         if state.get("engine") != opts.engine:
             raise UsageError(f"--resume {path}: written by --engine {state.get('engine')}; resume "
                              f"with --engine {state.get('engine')}")
-        resume_state, run_state = (state, data["state_dict"]), RunState.from_dict(state["run"])
+        from .class_map import ClassMap
+        from .training.resume_check import class_map_change
+
+        change = class_map_change(ClassMap.from_dict(data["class_map"]).foreground,
+                                  class_map.foreground)
+        if change is not None:  # a head trained on circles must not go on learning squares
+            raise UsageError(f"--resume {path}: the data's classes differ from the run's ({change});"
+                             " resume on data with the run's classes in the run's order, or start "
+                             "a new run")
+        resume_state = (state, data["state_dict"], path)
+        run_state = RunState.from_dict(state["run"])
         out = out if out is not None else path.parent
+        _check_log_matches(path, Path(out) / "metrics.csv", run_state.epoch)
     if resume_state is None:  # "auto" size and anchors, chosen from the boxes (a resume has
         from .auto_options import resolve_auto_options  # them in its saved options)
 
@@ -433,6 +492,10 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     model = build_model(model_name=opts.model_name, num_classes=len(class_map),
                         img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts),
                         **opts.anchor_settings)
+    if resume_state is not None:  # the weights and optimizer state fit the model, tensor by tensor
+        from .training.resume_check import check_state_fits
+
+        check_state_fits(model, data, resume_state[0], resume_state[2])
     if resume_state is not None and opts.engine == "lightning":
         from .checkpoint import _network
 
@@ -523,19 +586,23 @@ def plot_losses(history: History, path: Path) -> Path:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,
                       annotated: bool = True) -> Path:
-    """Annotated PNGs (one per image) and ``predictions.json`` (COCO results) in ``out_dir``.
+    """Annotated PNGs (one per image, at most ``MAX_ANNOTATED_SIDE`` pixels a side) and
+    ``predictions.json`` (COCO results, in the original images' pixels) in ``out_dir``.
 
-    ``images.json`` beside it maps the results' ``image_id`` to the image files.
+    ``images.json`` beside it maps the results' ``image_id`` to the image files. ``out_dir`` may
+    be new, empty or hold an earlier prediction of the same images (replaced); a folder with
+    any other file is refused, so that ``predictions.json`` never sits beside pictures it does
+    not describe.
     """
     from PIL import Image
 
     from .efficientdet.prediction import annotate
+    from .efficientdet.show import MAX_ANNOTATED_SIDE
     from .writers import write_coco_results
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -558,9 +625,19 @@ def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float 
             f"{out_dir}: writing the predictions here would replace the input image {clash[0]}; "
             "choose an output folder apart from the images"
         )
-    for pred, path in pngs:
-        Image.fromarray(annotate(pred)).save(path)
-    (out_dir / "images.json").write_text(json.dumps(images, indent=1), encoding="utf-8")
+    names = {path.name for path in planned}
+    foreign = sorted(p.name for p in out_dir.iterdir()
+                     if not p.name.startswith(".") and p.name not in names)
+    if foreign:  # predictions.json describes exactly the pictures beside it, or is not written
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UsageError(
+            f"{out_dir}: holds {len(foreign)} file(s) these predictions would not describe "
+            f"({shown}: an earlier prediction of other images?); choose an empty --out folder"
+        )
+    for pred, path in pngs:  # drawn at a bounded size: memory does not grow with the photo
+        picture = Image.fromarray(annotate(pred, max_side=MAX_ANNOTATED_SIDE))
+        atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
+    atomic_write_text(out_dir / "images.json", json.dumps(images, indent=1))
     return write_coco_results(preds, out_dir / "predictions.json", category_ids,
                               image_ids=image_ids, min_score=min_score)
 

@@ -28,6 +28,9 @@ SELF_CONTAINED = [
     "efficientdet_adapter.efficientdet.wrappers",
     "efficientdet_adapter.efficientdet.anchor_fit",
     "efficientdet_adapter.class_scores",
+    "efficientdet_adapter.arguments",
+    "efficientdet_adapter.training.resume_check",
+    "efficientdet_adapter.runs",
 ]
 
 

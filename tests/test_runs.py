@@ -47,12 +47,12 @@ def test_one_cycle_schedule_runs_every_step_without_dividing_by_zero(total_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=1e-3, total_steps=total_steps, pct_start=one_cycle_pct_start(total_steps))
     lrs = []
-    for _ in range(total_steps):
-        opt.step()
+    for _ in range(total_steps):  # as Lightning does: a scheduler step after every optimizer
+        opt.step()                # step, the last one included (2 steps divided by zero there)
         lrs.append(opt.param_groups[0]["lr"])
-        if len(lrs) < total_steps:
-            sched.step()
+        sched.step()
     assert all(0 < lr <= 1e-3 + 1e-12 for lr in lrs)
+    assert 0 < one_cycle_pct_start(total_steps) < 1
     if total_steps >= 8:
         assert one_cycle_pct_start(total_steps) == 0.25  # unchanged where it already worked
 
@@ -126,3 +126,23 @@ def test_train_with_no_validation_boxes_saves_the_model_and_says_why(tmp_path, c
     assert not [w for w in caught if "shadowing" in str(w.message)]
     assert {p.name for p in out.iterdir()} >= {"model.pt", "metrics.json", "loss.png",
                                                "valid_predictions.png"}
+
+
+def test_a_class_only_in_the_valid_split_is_warned_about(caplog):
+    from efficientdet_adapter.bbox import BBox
+
+    def rec(i, labels):
+        return Record(record_id=i, filepath=None, width=64, height=64, labels=list(labels),
+                      bboxes=[BBox.from_xyxy(1, 1, 9, 9) for _ in labels])
+
+    train = [rec(0, ["cat"]), rec(1, ["cat", "dog"])]
+    valid = [rec(2, ["owl", "cat"]), rec(3, ["emu"])]
+    with caplog.at_level("WARNING", logger="efficientdet_adapter.runs"):
+        check_trainable(train, valid, TrainOptions())
+    assert [r.getMessage() for r in caplog.records] == [
+        "class(es) emu, owl have boxes in the valid split but none in train: the model cannot "
+        "learn them (their AP will be 0); move some of their images to train"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="efficientdet_adapter.runs"):
+        check_trainable(train, [rec(2, ["dog"])], TrainOptions())
+    assert caplog.records == []

@@ -21,11 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..atomic import _umask, atomic_open
 from ..class_map import ClassMap
 from ..errors import CheckpointError, ClassMapError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
@@ -65,30 +65,16 @@ _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
 # -- saving ------------------------------------------------------------------------------------
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_torch_save(data: Any, path: str | Path) -> Path:
-    """``torch.save(data, path)`` through a temporary file in the same folder and a rename: the
-    file at ``path`` is always either the old one or the complete new one (a crash or a kill
-    while writing never leaves half a checkpoint)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a file keeps the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save(data, path)`` through :func:`~efficientdet_adapter.atomic.atomic_open`: the
+    file at ``path`` is always either the old one or the complete new one (a crash, a kill or a
+    full disk while writing never leaves half a checkpoint; a full disk is a ``SaveError``
+    naming the file)."""
+    buffer = io.BytesIO()  # serialized first: torch's zip writer turns a failed write into a
+    torch.save(data, buffer)  # RuntimeError about stream positions, not the disk's OSError
+    with atomic_open(path, "wb") as f:
+        f.write(buffer.getbuffer())
+    return Path(path)
 
 
 def model_metadata(model: nn.Module) -> dict[str, Any]:

@@ -219,6 +219,10 @@ def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchT
 
 # -- DataLoaders ----------------------------------------------------------------------------
 def _loader(dataset, collate, dataloader_kwargs) -> DataLoader:
+    from ..arguments import positive_int
+
+    if "batch_size" in dataloader_kwargs and dataloader_kwargs["batch_size"] is not None:
+        positive_int(dataloader_kwargs["batch_size"], "batch_size")
     if "collate_fn" in dataloader_kwargs:
         raise TypeError("the collate_fn is the batch builder; pass batch_tfms= to change batches")
     return DataLoader(dataset, collate_fn=collate, **dataloader_kwargs)

@@ -41,6 +41,7 @@ import torch
 from effdet.efficientdet import HeadNet
 from torch import nn
 
+from ..atomic import atomic_save
 from ._targets import label_ids_from_class_index, xyxy_limits
 from .wrappers import find_network
 
@@ -154,16 +155,17 @@ def export_onnx(
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer and deprecation chatter
-            torch.onnx.export(
+            # a temporary file renamed when complete: never a partial .onnx under ``path``
+            atomic_save(path, lambda tmp: torch.onnx.export(
                 head,
                 (dummy,),
-                str(path),
+                str(tmp),
                 input_names=["images"],
                 output_names=["boxes", "scores", "classes"],
                 opset_version=opset,
                 dynamic_axes=dynamic_axes,
                 dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
-            )
+            ))
     finally:
         model.train(was_training)
     logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
@@ -299,5 +301,5 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         scripted = torch.jit.script(net)
-    scripted.save(str(path))
+    atomic_save(path, lambda tmp: scripted.save(str(tmp)))
     return path

@@ -198,6 +198,9 @@ def predict_from_dl(
     Example:
         >>> preds = predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=8))
     """
+    from ..arguments import probability
+
+    probability(detection_threshold, "detection_threshold")
     from tqdm.auto import tqdm
 
     dataset = getattr(infer_dl, "dataset", None)
@@ -274,8 +277,11 @@ def predict(
         >>> preds = predict(model, ds, detection_threshold=0.5)
         >>> preds = predict(model, ds, tile=(384, 384), overlap=0.25)   # small objects
     """
+    from ..arguments import positive_int, probability
     from .dataloaders import infer_dl
 
+    probability(detection_threshold, "detection_threshold")
+    positive_int(batch_size, "batch_size")
     if tile is not None:
         from ..dataset import Dataset
         from .tiling import predict_tiled
@@ -393,6 +399,9 @@ def end2end_detect(
         >>> pred = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)
         >>> [(label, box.xyxy) for label, box in zip(pred.labels, pred.bboxes)]
     """
+    from ..arguments import probability
+
+    probability(detection_threshold, "detection_threshold")
     from ..dataset import Dataset
     from ..tfms import Adapter
 

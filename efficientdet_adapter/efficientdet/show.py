@@ -69,18 +69,40 @@ def _name(pred: Prediction, width: int = 24) -> str:
 
 
 def annotate(
-    pred: Prediction, *, display_label: bool = True, display_score: bool = True
+    pred: Prediction, *, display_label: bool = True, display_score: bool = True,
+    max_side: int | None = None,
 ) -> np.ndarray:
-    """The prediction's image (HxWx3 uint8, same size) with its kept boxes, names and scores.
+    """The prediction's image (HxWx3 uint8) with its kept boxes, names and scores.
+
+    ``max_side``: draw on a copy whose longer side is at most this many pixels (boxes scaled
+    with it). Drawing costs memory in proportion to the pixels drawn on (matplotlib's canvas and
+    its resampled copy of the image: about 40 bytes per pixel), so a 36-Mpx photo drawn whole
+    needs several GB; ``predict`` on the command line draws at most :data:`MAX_ANNOTATED_SIDE`
+    pixels a side. ``None``: the image's own size.
 
     Example:
         >>> PIL.Image.fromarray(annotate(pred)).save("dog_pred.png")
     """
     from ..visualize import render
 
-    return render(_pred_image(pred), pred.kept_boxes,
-                  pred.labels if display_label else None,
+    img = _pred_image(pred)
+    boxes = np.asarray(pred.kept_boxes, dtype=np.float32).reshape(-1, 4)
+    h, w = img.shape[:2]
+    if max_side is not None and max(h, w) > max_side:
+        from PIL import Image
+
+        scale = max_side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = Image.fromarray(img).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        del img
+        img = np.asarray(small)
+        boxes = boxes * np.array([size[0] / w, size[1] / h] * 2, dtype=np.float32)
+    return render(img, boxes, pred.labels if display_label else None,
                   pred.kept_scores.tolist() if display_score else None, pred.kept_label_ids)
+
+
+#: The longest side, in pixels, of the annotated copies that ``predict`` writes.
+MAX_ANNOTATED_SIDE = 2048
 
 
 def show_preds(

@@ -17,10 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from ..atomic import atomic_write_text
 
 __all__ = ["MetricsCSV", "read_metrics_csv"]
 
@@ -61,6 +61,8 @@ class MetricsCSV:
 
     def keep_until(self, epoch: int) -> None:
         """Drop the rows of epochs after ``epoch`` (0: start a new file)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{self.path}: keep_until({epoch!r}): an epoch count is an int >= 0")
         kept = [r for r in self.rows if isinstance(r.get("epoch"), int) and r["epoch"] <= epoch]
         if kept != self.rows or (epoch == 0 and self.path.exists()):
             self.rows = kept
@@ -79,15 +81,4 @@ class MetricsCSV:
         writer.writeheader()
         for row in self.rows:
             writer.writerow({k: _cell(row.get(k)) for k in columns})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        from ..checkpoint import _umask  # here: importing checkpoint imports effdet
-
-        fd, tmp = tempfile.mkstemp(prefix=".metrics.", suffix=".csv.tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(buf.getvalue())
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(self.path, buf.getvalue())

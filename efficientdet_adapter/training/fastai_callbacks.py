@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -358,14 +359,18 @@ def fastai_train_state(learn, ema: EMACallback | None = None, history: Any = Non
 
 
 def load_fastai_train_state(learn, state: dict[str, Any], weights: dict[str, torch.Tensor],
-                            ema: EMACallback | None = None) -> None:
-    """Put a :func:`fastai_train_state` back: raw weights, optimizer (created here), EMA."""
+                            ema: EMACallback | None = None, path: str | Path = "last.pt") -> None:
+    """Put a :func:`fastai_train_state` back: raw weights, optimizer (created here and checked
+    against the state first, see :func:`~.resume_check.check_fastai_optimizer`), EMA."""
     from fastcore.foundation import L
 
     _network(learn.model).load_state_dict(state.get("model", weights))
     if learn.opt is None:
         learn.create_opt()
     if "opt" in state:
+        from .resume_check import check_fastai_optimizer
+
+        check_fastai_optimizer(learn, state, path)
         learn.opt.load_state_dict({"state": state["opt"]["state"],
                                    "hypers": L(state["opt"]["hypers"])})
     if ema is not None and "ema" in state:

@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_save
+
 __all__ = ["box_iou", "confusion_matrix", "pr_curves", "plot_curves", "plot_pr_curves",
            "plot_confusion_matrix", "plot_augmented_samples", "plot_run"]
 
@@ -104,7 +106,7 @@ def pr_curves(preds: Sequence[Any], num_classes: int, iou_threshold: float = 0.5
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 
@@ -176,7 +178,7 @@ def plot_augmented_samples(records, opts, path: Path, n: int = 8) -> Path | None
     samples = [tfm(records[i % len(records)]) for i in range(n)]
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = show_samples(samples, ncols=4, denormalize=False, cell_size=2.5)
-    fig.savefig(path, format="png")
+    atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 

@@ -100,7 +100,8 @@ def check_run_folder(out: str | Path, *, resume: bool = False, exist_ok: bool = 
 
 
 def load_train_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``)."""
+    """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``),
+    validated whole (:func:`~.resume_check.check_train_state`)."""
     from ..checkpoint import load_checkpoint_data
 
     data = load_checkpoint_data(path)
@@ -108,6 +109,9 @@ def load_train_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(state, dict) or "run" not in state:
         raise CheckpointError(f"{path}: holds no training state to resume from; resume from the "
                               "last.pt of a run (model.pt and best.pt keep only the weights)")
+    from .resume_check import check_train_state
+
+    check_train_state(data, state, path)  # whole, before any of it is used
     return data, state
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..atomic import atomic_save
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..class_map import ClassMap
@@ -221,7 +222,7 @@ def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
     if save_path is not None:
         path = Path(save_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=fig.dpi, format="png")
+        atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=fig.dpi, format="png"))
     return fig
 
 

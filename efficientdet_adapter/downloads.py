@@ -1,0 +1,177 @@
+"""Files named by URL: downloaded once into a cache, safely, or read in place (``file://``).
+
+:func:`fetch` is what ``model_from_checkpoint(url)`` calls. A download
+
+* lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
+  (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
+  file name never share a cache entry and no URL (``http://host/``) can write over a folder;
+* is streamed to a temporary file renamed into place only when complete (see :mod:`.atomic`): a
+  cut connection or a kill never leaves a file that a later call would take for the download;
+* stops at ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`), from the announced length before
+  any byte is read, and while reading when the server announced none or lied;
+* is checked, when asked, against a SHA-256 prefix as ``torch.hub`` does: ``hash_prefix``, or
+  with ``check_hash=True`` the ``-<hex>`` in the file name (``model-3a7c9f01.pth``); a mismatch
+  keeps nothing.
+
+Only ``http``, ``https`` and ``file`` URLs are accepted; with ``EFFICIENTDET_ADAPTER_OFFLINE``
+(or ``HF_HUB_OFFLINE``) set, only what is cached is used.
+
+Example:
+    >>> path = fetch("https://example.org/models/fridge-1a2b3c4d.pth", check_hash=True)
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .atomic import atomic_open
+from .errors import WeightsError
+
+__all__ = ["MAX_DOWNLOAD_BYTES", "is_url", "cache_path", "fetch"]
+
+logger = logging.getLogger(__name__)
+
+#: The largest download :func:`fetch` accepts unless told otherwise (the largest effdet
+#: checkpoint, d7x, is about 0.3 GB).
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+_CHUNK = 1 << 20
+_TIMEOUT_S = 60
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's: model-<sha256 prefix>.pth
+_OFFLINE = ("EFFICIENTDET_ADAPTER_OFFLINE", "HF_HUB_OFFLINE")
+
+
+def is_url(value: object) -> bool:
+    """Whether ``value`` is a string with a URL scheme (``http://``, ``file://``, ...)."""
+    return isinstance(value, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
+
+
+def cache_dir() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "efficientdet_adapter" / "downloads"
+
+
+def cache_path(url: str, root: str | Path | None = None) -> Path:
+    """Where :func:`fetch` keeps ``url``: a folder named by the SHA-256 of the whole URL."""
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()
+    name = Path(unquote(urlparse(url).path)).name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "download"
+    return Path(root if root is not None else cache_dir()) / key / name[:100]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _expected_hash(url: str, check_hash: bool, hash_prefix: str | None) -> str | None:
+    if hash_prefix is not None:
+        if not re.fullmatch(r"[a-fA-F0-9]{1,64}", hash_prefix):
+            raise WeightsError(f"hash_prefix={hash_prefix!r}: give the first hex digits of the "
+                               "file's SHA-256")
+        return hash_prefix.lower()
+    if not check_hash:
+        return None
+    found = _HASH_IN_NAME.search(Path(urlparse(url).path).name)
+    if found is None:
+        raise WeightsError(f"{url}: check_hash=True needs a file name holding its SHA-256 prefix "
+                           "(name-<hex>.pth, as torch.hub names files); pass hash_prefix= instead")
+    return found.group(1)
+
+
+def _local(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.netloc not in ("", "localhost"):
+        raise WeightsError(f"{url}: a file:// URL on another host ({parsed.netloc}); give a local "
+                           "path or an http(s) URL")
+    path = Path(urllib.request.url2pathname(unquote(parsed.path)))
+    if not path.is_file():
+        raise WeightsError(f"{url}: no such file ({path})")
+    return path
+
+
+def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = False,
+          hash_prefix: str | None = None, root: str | Path | None = None,
+          timeout: float = _TIMEOUT_S) -> Path:
+    """The local file for ``url``: ``file://`` read in place, ``http(s)://`` downloaded into the
+    cache once (see the module docstring).
+
+    Args:
+        url: the URL.
+        max_bytes: refuse a download larger than this.
+        check_hash: compare the file's SHA-256 with the ``-<hex>`` in its name (torch.hub's rule).
+        hash_prefix: the expected start of the file's SHA-256 (instead of the name's).
+        root: the cache folder (default: under ``torch.hub.get_dir()``).
+        timeout: seconds without data before the download is given up.
+
+    Raises:
+        WeightsError: another scheme, a download that fails, is too large or has another hash.
+    """
+    scheme = urlparse(url).scheme.lower()
+    expected = _expected_hash(url, check_hash, hash_prefix)
+    if scheme == "file":
+        path = _local(url)
+        if expected is not None and not _sha256(path).startswith(expected):
+            raise WeightsError(f"{url}: its SHA-256 does not start with {expected}; the file is "
+                               "not the one expected")
+        return path
+    if scheme not in ("http", "https"):
+        raise WeightsError(f"{url}: {scheme}:// URLs are not read; give an http(s):// or file:// "
+                           "URL, or a local path")
+    target = cache_path(url, root)
+    if target.is_dir():  # never written over: a folder is not a download
+        raise WeightsError(f"{url}: its cache entry {target} is a folder; remove it and retry")
+    if target.is_file():
+        if expected is not None and not _sha256(target).startswith(expected):
+            raise WeightsError(f"{url}: the cached {target} has another SHA-256 than {expected}; "
+                               "delete it to download again")
+        return target
+    if any(os.environ.get(name) for name in _OFFLINE):
+        raise WeightsError(f"{url}: not in the cache ({target}) and downloads are off "
+                           f"({' or '.join(_OFFLINE)} is set); download it where the network "
+                           "reaches and pass the local path")
+    _download(url, target, max_bytes, expected, timeout)
+    return target
+
+
+def _download(url: str, target: Path, max_bytes: int, expected: str | None,
+              timeout: float) -> None:
+    digest = hashlib.sha256()
+    request = urllib.request.Request(url, headers={"User-Agent": "efficientdet_adapter"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > max_bytes:
+                raise WeightsError(f"{url}: {int(length)} bytes, more than max_bytes={max_bytes}; "
+                                   "nothing downloaded (raise max_bytes if you trust it)")
+            size = 0
+            with atomic_open(target, "wb") as f:  # renamed into place only when complete
+                while chunk := response.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise WeightsError(f"{url}: more than max_bytes={max_bytes} bytes; "
+                                           "download stopped, nothing kept")
+                    digest.update(chunk)
+                    f.write(chunk)
+                if expected is not None and not digest.hexdigest().startswith(expected):
+                    raise WeightsError(f"{url}: the download's SHA-256 {digest.hexdigest()[:16]}... "
+                                       f"does not start with {expected}; nothing kept")
+    except urllib.error.HTTPError as e:
+        raise WeightsError(f"{url}: the server answered HTTP {e.code} ({e.reason}); check the "
+                           "URL") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        reason = getattr(e, "reason", e)
+        raise WeightsError(f"{url}: download failed ({reason}); check the URL and the "
+                           "connection") from None
+    logger.info("downloaded %s (%d bytes) to %s", url, size, target)

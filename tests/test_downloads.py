@@ -1,0 +1,165 @@
+"""URLs done properly: a real HTTP server on 127.0.0.1 serves checkpoints; the cache is keyed by
+the whole URL, downloads are renamed into place when complete, bounded in size, checked against a
+hash when asked, never written over a folder; file:// reads the local file; --data refuses URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from efficientdet_adapter.downloads import cache_path, fetch
+from efficientdet_adapter.errors import WeightsError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    lie_length: set[str] = set()
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.hits.append(self.path)
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        self.send_response(200)
+        if self.path not in self.lie_length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    for name in ("EFFICIENTDET_ADAPTER_OFFLINE", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    _Handler.files, _Handler.lie_length, _Handler.hits = {}, set(), []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.timeout = 5
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def test_same_file_name_on_two_urls_gives_two_cache_entries(server, tmp_path):
+    base, handler = server
+    handler.files = {"/a/x/model.pth": b"first model", "/b/y/model.pth": b"second model"}
+    first = fetch(f"{base}/a/x/model.pth", root=tmp_path / "cache")
+    second = fetch(f"{base}/b/y/model.pth", root=tmp_path / "cache")
+    assert first.read_bytes() == b"first model" and second.read_bytes() == b"second model"
+    assert first != second and first.name == second.name == "model.pth"
+    assert first == cache_path(f"{base}/a/x/model.pth", tmp_path / "cache")
+    assert first.parent.name == hashlib.sha256(f"{base}/a/x/model.pth".encode()).hexdigest()
+    # cached: a second call does not download again
+    assert fetch(f"{base}/a/x/model.pth", root=tmp_path / "cache") == first
+    assert handler.hits == ["/a/x/model.pth", "/b/y/model.pth"]
+    assert not [p for p in (tmp_path / "cache").rglob(".*")]  # no temporary file left
+
+
+def test_a_url_without_a_file_name_never_writes_over_a_folder(server, tmp_path):
+    base, handler = server
+    handler.files = {"/": b"<html>a page</html>"}
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    path = fetch(f"{base}/", root=hub)
+    assert path.name == "download" and path.read_bytes() == b"<html>a page</html>"
+    assert (hub / "checkpoints").is_dir()  # torch hub's folder untouched
+
+
+def test_size_limit_from_the_header_and_while_reading(server, tmp_path):
+    base, handler = server
+    handler.files = {"/big.pth": b"x" * 5000, "/liar.pth": b"y" * 5000}
+    handler.lie_length = {"/liar.pth"}  # no Content-Length: counted while reading
+    with pytest.raises(WeightsError, match=r"big\.pth: 5000 bytes, more than max_bytes=1000; "
+                                           r"nothing downloaded"):
+        fetch(f"{base}/big.pth", root=tmp_path, max_bytes=1000)
+    with pytest.raises(WeightsError, match=r"liar\.pth: more than max_bytes=1000 bytes; download "
+                                           r"stopped, nothing kept"):
+        fetch(f"{base}/liar.pth", root=tmp_path, max_bytes=1000)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_hash_checks_as_torch_hub(server, tmp_path):
+    base, handler = server
+    body = b"weights"
+    digest = hashlib.sha256(body).hexdigest()
+    handler.files = {f"/m-{digest[:8]}.pth": body, "/m-00000000.pth": body, "/plain.pth": body}
+    good = fetch(f"{base}/m-{digest[:8]}.pth", root=tmp_path, check_hash=True)
+    assert good.read_bytes() == body
+    with pytest.raises(WeightsError, match=r"does not start with 00000000; nothing kept"):
+        fetch(f"{base}/m-00000000.pth", root=tmp_path, check_hash=True)
+    assert not cache_path(f"{base}/m-00000000.pth", tmp_path).exists()
+    assert fetch(f"{base}/plain.pth", root=tmp_path, hash_prefix=digest[:12]).is_file()
+    with pytest.raises(WeightsError, match=r"check_hash=True needs a file name holding its "
+                                           r"SHA-256 prefix"):
+        fetch(f"{base}/plain.pth", root=tmp_path / "other", check_hash=True)
+
+
+def test_http_errors_and_other_schemes_are_one_clear_error(server, tmp_path):
+    base, _ = server
+    with pytest.raises(WeightsError, match=r"missing\.pth: the server answered HTTP 404"):
+        fetch(f"{base}/missing.pth", root=tmp_path)
+    with pytest.raises(WeightsError, match=r"ftp:// URLs are not read"):
+        fetch("ftp://127.0.0.1/x.pth", root=tmp_path)
+
+
+def test_offline_uses_only_the_cache(server, tmp_path, monkeypatch):
+    base, handler = server
+    handler.files = {"/m.pth": b"m"}
+    monkeypatch.setenv("EFFICIENTDET_ADAPTER_OFFLINE", "1")
+    with pytest.raises(WeightsError, match=r"not in the cache .* downloads are off"):
+        fetch(f"{base}/m.pth", root=tmp_path)
+    assert handler.hits == []
+
+
+def test_model_from_checkpoint_of_urls(server, tmp_path):
+    """Two checkpoints with the same file name on two URLs load as two different models;
+    file:// reads the local file."""
+    from efficientdet_adapter.checkpoint import model_from_checkpoint, save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.efficientdet.model import model
+
+    base, handler = server
+    files = {}
+    for folder, names in (("a", ["cat", "dog"]), ("b", ["fox", "owl", "elk"])):
+        cm = ClassMap(names)
+        path = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=len(cm),
+                                     img_size=128, pretrained_backbone=False),
+                               tmp_path / folder / "model.pt", cm)
+        files[f"/{folder}/model.pt"] = path.read_bytes()
+    handler.files = files
+    first = model_from_checkpoint(f"{base}/a/model.pt")
+    second = model_from_checkpoint(f"{base}/b/model.pt")
+    assert first["class_map"].foreground == ["cat", "dog"]
+    assert second["class_map"].foreground == ["fox", "owl", "elk"]
+    local = model_from_checkpoint((tmp_path / "b" / "model.pt").as_uri())
+    assert local["class_map"].foreground == ["fox", "owl", "elk"]
+    assert sorted(handler.hits) == ["/a/model.pt", "/b/model.pt"]
+
+
+def test_data_url_is_refused_plainly(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore::FutureWarning"}
+    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", "train", "--data",
+                           "https://example.org/shapes.zip", "--out", str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "efficientdet-adapter train: error: --data https://example.org/shapes.zip: URLs are not "
+        "accepted; download the export and give its folder or .zip"]
+    assert not (tmp_path / "run").exists()

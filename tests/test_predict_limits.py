@@ -1,0 +1,81 @@
+"""predict's bounds: big images refused above --max-pixels, annotated copies drawn at a bounded
+size, a tile count above the limit stated, terminal control characters in names escaped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from efficientdet_adapter import cli
+from efficientdet_adapter.efficientdet.show import MAX_ANNOTATED_SIDE, annotate
+from efficientdet_adapter.predictions import Prediction
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "PYTHONWARNINGS": "ignore::FutureWarning"}
+    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_an_image_above_max_pixels_is_refused_before_any_work(tmp_path):
+    Image.new("RGB", (300, 200)).save(tmp_path / "photo.png")
+    (tmp_path / "model.pt").write_bytes(b"not read: the image is refused first")
+    proc = run("predict", "photo.png", "--checkpoint", "model.pt", "--out", "out",
+               "--max-pixels", "50000", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "efficientdet-adapter predict: error: photo.png: 300x200 = 0.1 Mpx, more than "
+        "--max-pixels 50000 (0.05 Mpx); memory grows with the pixels (about 30 bytes each): "
+        "raise --max-pixels to 60000 if the machine has the memory, or resize it"]
+    assert not (tmp_path / "out").exists()
+    assert cli.DEFAULT_MAX_PIXELS == 50_000_000  # a 36-Mpx photo passes by default
+
+
+def test_control_characters_in_a_file_name_are_escaped(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"x")
+    name = "evil\x1b[2J\x07name.jpg"
+    proc = run("predict", name, "--checkpoint", "model.pt", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert proc.stderr.strip() == ("efficientdet-adapter predict: error: evil\\x1b[2J\\x07name.jpg: "
+                                   "no such image file or folder")
+
+
+def test_annotated_copies_are_drawn_at_a_bounded_size():
+    img = np.full((1000, 3000, 3), 200, np.uint8)
+    pred = Prediction(np.array([[1500, 400, 2400, 800]], np.float32), np.array([0.9], np.float32),
+                      np.array([1]), record_id=0, img=img, width=3000, height=1000,
+                      detection_threshold=0.5)
+    small = annotate(pred, max_side=MAX_ANNOTATED_SIDE)
+    assert small.shape == (683, 2048, 3)
+    plain = np.asarray(Image.fromarray(img).resize((2048, 683)))
+    changed = np.argwhere(np.any(small != plain, axis=-1))
+    # the box's outline lies where the scaled box is: x 1024..1638, y 273..546 (plus its label)
+    assert changed[:, 1].min() >= 1024 - 4 and changed[:, 1].max() <= 1638 + 4
+    assert changed[:, 0].max() <= 546 + 4
+    assert annotate(pred).shape == (1000, 3000, 3)  # no bound: the image's own size
+
+
+def test_a_tile_count_above_the_limit_is_stated(tmp_path, capsys):
+    Image.new("RGB", (1024, 768)).save(tmp_path / "big.png")
+    Image.new("RGB", (64, 64)).save(tmp_path / "small.png")
+    args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
+                                          "--tile", "16"])
+    cli._warn_tile_count([tmp_path / "small.png", tmp_path / "big.png"], args)
+    err = capsys.readouterr().err
+    assert err == (f"efficientdet-adapter predict: warning: --tile 16,16 cuts {tmp_path / 'big.png'}"
+                   " (1024x768) into 5440 tiles, each predicted at the model's size (more than 400:"
+                   " slow); a larger --tile means fewer\n")
+    args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
+                                          "--tile", "512"])
+    cli._warn_tile_count([tmp_path / "big.png"], args)
+    assert capsys.readouterr().err == ""

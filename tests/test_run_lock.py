@@ -1,0 +1,188 @@
+"""One run per folder: a second ``train`` into a folder that a live run holds stops with one
+line; a killed run's lock and temporary files are cleaned by the next run; ``predict`` never
+writes its JSON beside pictures it does not describe."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.errors import RunLockedError
+from efficientdet_adapter.training.run_lock import LOCK_NAME, RunLock, hold_run_folder
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--epochs", "1", "--img-size", "128", "--batch-size", "4", "--threads", "1",
+        "--pretrained-backbone", "none", "--progress", "lines"]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
+            "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore::FutureWarning"}  # torch.jit's notice
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], cwd=cwd,
+                          env=env(), capture_output=True, text=True, timeout=300)
+
+
+def one_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def write_lock(folder: Path, pid: int, host: str | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOCK_NAME).write_text(json.dumps(
+        {"pid": pid, "host": host or socket.gethostname(), "started": "2026-12-06 01:02:03"}))
+
+
+# -- the lock itself ------------------------------------------------------------------------------
+def test_a_held_lock_refuses_a_second_holder_and_is_released(tmp_path):
+    with hold_run_folder(tmp_path / "run") as lock:
+        data = json.loads(lock.path.read_text())
+        assert data["pid"] == os.getpid() and data["host"] == socket.gethostname()
+        with pytest.raises(RunLockedError) as info:
+            RunLock(tmp_path / "run").acquire()
+        assert str(info.value).startswith(
+            f"--out {tmp_path / 'run'}: another run (process {os.getpid()} on "
+            f"{socket.gethostname()}, started ")
+        assert str(info.value).endswith("is writing this folder; wait for it to end or choose "
+                                        "another --out")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []  # released, nothing left
+
+
+def test_a_stale_lock_is_taken_over_and_killed_saves_are_cleaned(tmp_path):
+    run = tmp_path / "run"
+    write_lock(run, dead_pid())
+    (run / ".last.pt.x7k2m9q0.tmp").write_bytes(b"half a checkpoint")
+    (run / "last.pt").write_bytes(b"kept")
+    lock = RunLock(run).acquire()
+    assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    assert lock.stale_temps == [run / ".last.pt.x7k2m9q0.tmp"]
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME, "last.pt"]
+    lock.release()
+
+
+def test_a_lock_from_another_host_counts_as_held(tmp_path):
+    write_lock(tmp_path, 12345, host="gpu-node-7")
+    with pytest.raises(RunLockedError, match=r"process 12345 on gpu-node-7, .* \(if that run is "
+                                             r"over, delete .*\.run\.lock\)$"):
+        RunLock(tmp_path).acquire()
+
+
+def test_an_unreadable_old_lock_is_stale(tmp_path):
+    (tmp_path / LOCK_NAME).write_text("")
+    os.utime(tmp_path / LOCK_NAME, (0, 0))
+    RunLock(tmp_path).acquire().release()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+# -- train, as a user runs it ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_demo_dataset(tmp_path_factory.mktemp("lock") / "shapes", num_images=12, seed=2)
+
+
+@pytest.mark.slow
+def test_second_train_into_a_held_folder_stops_and_a_killed_holder_does_not_block(data,
+                                                                                   tmp_path):
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from efficientdet_adapter.training.run_lock import RunLock\n"
+         f"RunLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = one_line(cli("train", "--data", str(data), "--out", str(out), *TINY, cwd=tmp_path))
+        assert line.startswith(f"efficientdet-adapter train: error: --out {out}: another run "
+                               f"(process {holder.pid} on ")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing of the run
+    finally:
+        holder.kill()
+        holder.wait()
+    (out / ".last.pt.k2j_x9q1.tmp").write_bytes(b"a save that was killed")
+    proc = cli("train", "--data", str(data), "--out", str(out), *TINY, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "wrote" in proc.stdout
+    names = {p.name for p in out.iterdir()}
+    assert {"model.pt", "last.pt", "metrics.csv"} <= names
+    assert not any(n.startswith(".") for n in names)  # stale lock and temp file gone, ours too
+
+
+# -- predict ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.efficientdet.model import model
+
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    cm = ClassMap(["a", "b"])
+    save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
+                          pretrained_backbone=False), path, cm)
+    return path
+
+
+def images(folder: Path, names) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)).save(folder / name)
+    return [folder / n for n in names]
+
+
+def test_predict_into_a_folder_of_another_prediction_refuses(ckpt, tmp_path):
+    a = images(tmp_path / "A", ["cat.png", "dog.png"])
+    b = images(tmp_path / "B", ["fox.png"])
+    out = tmp_path / "p"
+    first = cli("predict", *map(str, a), "--checkpoint", str(ckpt), "--out", str(out),
+                "--threshold", "0.9", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["cat.png", "dog.png", "images.json", "predictions.json"]
+    line = one_line(cli("predict", *map(str, b), "--checkpoint", str(ckpt), "--out", str(out),
+                        "--threshold", "0.9", cwd=tmp_path))
+    assert line == (f"efficientdet-adapter predict: error: {out}: holds 2 file(s) these "
+                    "predictions would not describe (cat.png, dog.png: an earlier prediction of "
+                    "other images?); choose an empty --out folder")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # A's files untouched
+
+
+def test_demo_into_a_held_folder_stops_with_one_line(tmp_path):
+    out = tmp_path / "demo"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\n"
+         "from efficientdet_adapter.training.run_lock import RunLock\n"
+         f"RunLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = one_line(cli("demo", "--out", str(out), "--data-only", cwd=tmp_path))
+        assert line.startswith(f"efficientdet-adapter demo: error: --out {out}: another run "
+                               f"(process {holder.pid} on ")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
+    finally:
+        holder.kill()
+        holder.wait()
+    proc = cli("demo", "--out", str(out), "--data-only", "--num-images", "10", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (out / LOCK_NAME).exists()
