@@ -295,7 +295,7 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
     from .training.state import check_run_folder, load_train_state
 
     run_dir = check_run_folder(Path(args.resume), resume=True)
-    saved, _ = load_train_state(run_dir / "last.pt")
+    saved, _ = load_train_state(run_dir / "last.pt", TrainOptions)
     extra = saved.get("extra") or {}
     opts = TrainOptions.from_dict(extra.get("options") or {})
     given = _given(args)

@@ -464,7 +464,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     if resume is not None:
         path = Path(resume)
         path = path / "last.pt" if path.is_dir() else path
-        data, state = load_train_state(path)  # validated whole (training.resume_check)
+        data, state = load_train_state(path, TrainOptions)  # validated whole (resume_check)
         if state.get("engine") != opts.engine:
             raise UsageError(f"--resume {path}: written by --engine {state.get('engine')}; resume "
                              f"with --engine {state.get('engine')}")

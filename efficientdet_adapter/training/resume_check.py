@@ -86,10 +86,10 @@ def _tensors(path, field, value) -> Mapping[str, torch.Tensor]:
     return value
 
 
-def _check_options(path: Path, options: Any) -> dict[str, Any]:
-    from ..runs import TrainOptions
-
+def _check_options(path: Path, options: Any, TrainOptions: type | None) -> dict[str, Any]:  # noqa: N803
     options = _mapping(path, "extra.options", options)
+    if TrainOptions is None:
+        return options
     defaults = TrainOptions()
     for f in dataclasses.fields(TrainOptions):
         if f.name not in options or f.name == "extra":
@@ -147,28 +147,31 @@ def _check_rng(path: Path, rng: Any) -> None:
         raise _bad(path, "train_state.rng.cuda", rng["cuda"], "a list of uint8 tensors")
 
 
-def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: str | Path
-                      ) -> None:
+def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: str | Path,
+                      options_type: type | None = None,
+                      run_defaults: Mapping[str, Any] | None = None) -> None:
     """Refuse a ``last.pt`` whose options, counters or saved states are not what a run writes.
 
     ``data`` is the checkpoint (from ``load_checkpoint_data``), ``state`` its
-    ``extra["train_state"]``.
+    ``extra["train_state"]``, ``options_type`` the dataclass of the run's options
+    (``runs.TrainOptions``, passed by the layer above; without it the options are only checked
+    to be a mapping), ``run_defaults`` the counters of a new run (``RunState().to_dict()``,
+    for a field an older run lacks).
 
     Raises:
         CheckpointError: one line, naming ``path`` and the field.
     """
     from ..class_map import ClassMap
     from ..errors import ClassMapError
-    from .state import RunState
 
     path = Path(path)
     extra = _mapping(path, "extra", data.get("extra"))
-    options = _check_options(path, extra.get("options"))
+    options = _check_options(path, extra.get("options"), options_type)
     for key in ("data", "format"):  # where the command line's run came from
         if key in extra and not (isinstance(extra[key], str) and extra[key]):
             raise _bad(path, f"extra.{key}", extra[key], "a non-empty str")
     run = _mapping(path, "train_state.run", state.get("run"))
-    run = {**RunState().to_dict(), **run}  # a field an older run lacks: its default
+    run = {**(run_defaults or {}), **run}  # a field an older run lacks: its default
     epoch = _int(path, "train_state.run.epoch", state["run"].get("epoch"), 0)
     total = options.get("epochs", 10) + options.get("freeze_epochs", 0)
     if epoch > total:

@@ -99,9 +99,11 @@ def check_run_folder(out: str | Path, *, resume: bool = False, exist_ok: bool = 
     return out
 
 
-def load_train_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_train_state(path: str | Path, options_type: type | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``),
-    validated whole (:func:`~.resume_check.check_train_state`)."""
+    validated whole (:func:`~.resume_check.check_train_state`, its options against
+    ``options_type``, e.g. ``runs.TrainOptions``)."""
     from ..checkpoint import load_checkpoint_data
 
     data = load_checkpoint_data(path)
@@ -111,7 +113,8 @@ def load_train_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
                               "last.pt of a run (model.pt and best.pt keep only the weights)")
     from .resume_check import check_train_state
 
-    check_train_state(data, state, path)  # whole, before any of it is used
+    # whole, before any of it is used
+    check_train_state(data, state, path, options_type, RunState().to_dict())
     return data, state
 
 

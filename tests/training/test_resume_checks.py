@@ -111,7 +111,7 @@ TAMPERED = [
 def test_a_tampered_last_pt_is_refused_naming_the_field(run, change, message):
     path = tamper(run, change)
     with pytest.raises(CheckpointError) as info:
-        load_train_state(path)
+        load_train_state(path, TrainOptions)
     assert str(info.value) == f"{path}: {message} {FIX}"
 
 
