@@ -108,16 +108,25 @@ def test_readme_is_a_front_door():
 
 
 def _layers() -> list[tuple[str, list[str]]]:
-    tree = ast.parse((REPO_ROOT / "tests" / "test_layers.py").read_text(encoding="utf-8"))
-    [layers] = [ast.literal_eval(n.value) for n in tree.body
-                if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "LAYERS"]
-    return [(name, list(mods)) for name, mods in layers]
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    try:
+        import test_layers
+    finally:
+        sys.path.pop(0)
+    return [(name, list(mods)) for name, mods in test_layers.LAYERS]
+
+
+def _modules_cell(name: str, mods: list[str]) -> str:
+    if name == "icevision faces":  # about 90 thin modules: counted, not listed
+        return (f"{len(mods)} modules at IceVision 0.12's paths (`core`, `data`, "
+                "`models.ross.efficientdet`...; `tests/fixtures/icevision_0_12_modules.json`)")
+    return ", ".join(f"`{m or '(the package)'}`" for m in mods)
 
 
 def layer_table(layers: list[tuple[str, list[str]]]) -> str:
     """The rows of docs/architecture.md's layer table, written from test_layers.LAYERS."""
-    return "\n".join(f"| {i} | {name} | " + ", ".join(f"`{m or '(the package)'}`" for m in mods)
-                     + " |" for i, (name, mods) in enumerate(layers, 1))
+    return "\n".join(f"| {i} | {name} | {_modules_cell(name, mods)} |"
+                     for i, (name, mods) in enumerate(layers, 1))
 
 
 _ROWS = re.compile(r"^\| \d+ \| [^|]+ \| .+ \|\n?", flags=re.MULTILINE)
