@@ -1,7 +1,7 @@
 """The differences between the dependency versions this library supports, in one place.
 
 The supported range (``setup.cfg``; CI runs the suite at both ends) is torch 2.4.1 to 2.14,
-fastai 2.7.16 to 2.8, Lightning 2.4 to 2.6 in either of its two packages. Code elsewhere calls the
+fastai 2.7.16 to 2.8, Lightning 2.5.3 to 2.6 in either of its two packages. Code elsewhere calls the
 functions here instead of testing versions itself.
 
 Lightning ships one Trainer under two package names: ``lightning`` (``import lightning as L``,
