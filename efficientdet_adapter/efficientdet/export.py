@@ -30,10 +30,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -142,18 +143,12 @@ def export_onnx(
         raise ImportError(
             "export_onnx needs onnx: pip install 'efficientdet_adapter[export]' (or pip install onnx)"
         ) from None
-    h, w = _hw(model, img_size)
-    head = OnnxDetectionHead(model, (h, w)).eval()
-    was_training = model.training
-    model.eval()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, h, w, device=next(head.net.parameters()).device)
     dynamic_axes = (
         {n: {0: "batch"} for n in ("images", "boxes", "scores", "classes")} if dynamic_batch else None
     )
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
+    path = Path(path)
+    with _exporting(model, img_size, path) as (head, dummy):
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and deprecation chatter
             # a temporary file renamed when complete: never a partial .onnx under ``path``
             atomic_save(path, lambda tmp: torch.onnx.export(
@@ -166,9 +161,6 @@ def export_onnx(
                 dynamic_axes=dynamic_axes,
                 dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
             ))
-    finally:
-        model.train(was_training)
-    logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
     return path
 
 
@@ -195,23 +187,32 @@ def export_program(
         >>> export_program(model, "model.pt2")                               # doctest: +SKIP
         >>> boxes, scores, classes = torch.export.load("model.pt2").module()(images)
     """
+    shapes = {"images": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
+    path = Path(path)
+    with _exporting(model, img_size, path, batch=2 if dynamic_batch else 1) as (head, example):
+        program = torch.export.export(head, (example,), dynamic_shapes=shapes)
+        # a temporary file renamed when complete: never a partial .pt2 under ``path``
+        atomic_save(path, lambda tmp: torch.export.save(program, str(tmp)))
+    return path
+
+
+@contextlib.contextmanager
+def _exporting(model: nn.Module, img_size: int | Sequence[int] | None, path: Path,
+               batch: int = 1) -> Iterator[tuple[OnnxDetectionHead, torch.Tensor]]:
+    """The exported head of ``model`` in eval mode and an example input of ``batch`` images,
+    under ``torch.no_grad``; the model's mode is restored and the export logged afterwards."""
     h, w = _hw(model, img_size)
     head = OnnxDetectionHead(model, (h, w)).eval()
     was_training = model.training
     model.eval()
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2 if dynamic_batch else 1, 3, h, w,
-                          device=next(head.net.parameters()).device)
-    shapes = {"images": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
+    example = torch.zeros(batch, 3, h, w, device=next(head.net.parameters()).device)
     try:
         with torch.no_grad():
-            program = torch.export.export(head, (example,), dynamic_shapes=shapes)
+            yield head, example
     finally:
         model.train(was_training)
-    torch.export.save(program, str(path))
     logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
-    return path
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
