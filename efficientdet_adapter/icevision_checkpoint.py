@@ -242,7 +242,9 @@ def _read(filename: str | Path, map_location: Any, **download: Any) -> tuple[Any
 
     text = str(filename)
     if is_url(filename):
-        from effdet.config.model_config import efficientdet_model_param_dict
+        from .version_compat import import_quietly  # effdet's import-time notices: not the user's
+        efficientdet_model_param_dict = import_quietly(
+            "effdet.config.model_config").efficientdet_model_param_dict
 
         if text in {c.get("url") for c in efficientdet_model_param_dict.values()}:
             from .efficientdet.weights import cached_download  # effdet's own COCO weights: its

@@ -128,7 +128,9 @@ DEMO_NUM_IMAGES = 240
 def _backbone_weights(opts: TrainOptions) -> Any:
     choice = opts.pretrained_backbone
     if choice == "auto":  # the packaged ImageNet backbone that works offline, else none
-        from effdet.config.model_config import efficientdet_model_param_dict
+        from .version_compat import import_quietly  # effdet's import-time notices: not the user's
+        efficientdet_model_param_dict = import_quietly(
+            "effdet.config.model_config").efficientdet_model_param_dict
 
         from .efficientdet.weights import packaged_backbone_for
 

@@ -23,6 +23,7 @@ import importlib
 import importlib.util
 import os
 import contextlib
+import functools
 import sys
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -173,13 +174,18 @@ def adamw_step(*args: Any, **kwargs: Any) -> None:
     """torch's functional AdamW step (the arguments of ``torch.optim.adam.adam``, without
     ``decoupled_weight_decay``): from torch 2.6 ``adam(..., decoupled_weight_decay=True)``,
     before it ``torch.optim.adamw.adamw(...)``, which computes the same update."""
+    _functional_adamw()(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _functional_adamw() -> Callable[..., None]:
+    """Looked up once (not at every optimizer step)."""
     import inspect
 
     from torch.optim import adam as adam_module
 
     if "decoupled_weight_decay" in inspect.signature(adam_module.adam).parameters:
-        adam_module.adam(*args, decoupled_weight_decay=True, **kwargs)
-    else:  # torch < 2.6
-        from torch.optim.adamw import adamw
+        return functools.partial(adam_module.adam, decoupled_weight_decay=True)
+    from torch.optim.adamw import adamw  # torch < 2.6
 
-        adamw(*args, **kwargs)
+    return adamw

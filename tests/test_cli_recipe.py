@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.demo import write_demo_dataset
+from cli_output import dependency_warnings
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "real-exports"
@@ -33,8 +34,10 @@ def env() -> dict[str, str]:
 
 
 def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], env=env(),
+    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", *args], env=env(),
                           capture_output=True, text=True, timeout=timeout)
+    assert dependency_warnings(proc.stdout + proc.stderr) == [], proc.stderr[-2000:]
+    return proc
 
 
 @pytest.fixture(scope="module")
