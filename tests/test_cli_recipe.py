@@ -120,7 +120,7 @@ def test_fitted_anchors_are_in_every_checkpoint_and_used_at_predict_and_export(b
                                                                               tmp_path):
     from effdet.anchors import Anchors
 
-    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.checkpoint import load_model
 
     out, proc = budget_run
     found = re.search(r"--anchors auto: best possible recall ([\d.]+)% -> ([\d.]+)% \(anchor_scale"
@@ -131,7 +131,7 @@ def test_fitted_anchors_are_in_every_checkpoint_and_used_at_predict_and_export(b
     saved = torch.load(out / "last.pt", weights_only=True)["extra"]["options"]["anchor_settings"]
     assert saved["anchor_scale"] == scale and len(saved["aspect_ratios"]) == 3
     for name in ("model.pt", "best.pt", "last.pt"):
-        model, _, config = model_from_checkpoint(out / name)
+        model, _, config = load_model(out / name)
         assert config.effdet_kwargs == saved, name
         expected = Anchors(3, 7, 3, [tuple(r) for r in saved["aspect_ratios"]], scale, (128, 128))
         assert torch.equal(model.anchors.boxes, expected.boxes), name
@@ -147,7 +147,7 @@ def test_fitted_anchors_are_in_every_checkpoint_and_used_at_predict_and_export(b
 
     from efficientdet_adapter.efficientdet.export import OnnxDetectionHead, onnx_postprocess
 
-    model, _, _ = model_from_checkpoint(out / "model.pt")  # the one exported
+    model, _, _ = load_model(out / "model.pt")  # the one exported
     head = OnnxDetectionHead(model, (128, 128)).eval()
     assert torch.equal(head.anchors, expected.boxes)  # the exported decoder's anchors: fitted
     images = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(0))

@@ -50,7 +50,9 @@ API_OBJECTS = [
     ("api/efficientdet", "efficientdet_adapter.efficientdet.model.model"),
     ("api/efficientdet", "efficientdet_adapter.efficientdet.dataloaders.train_dl"),
     ("api/engines", "efficientdet_adapter.efficientdet.fastai.learner"),
-    ("api/engines", "efficientdet_adapter.efficientdet.lightning.ModelAdapter"),
+    # ModelAdapter is built per Lightning package when read: its body and its builder
+    ("api/engines", "efficientdet_adapter.efficientdet.lightning.ModelAdapterMethods"),
+    ("api/engines", "efficientdet_adapter.efficientdet.lightning.model_adapter_class"),
     ("api/training", "efficientdet_adapter.runs.TrainOptions"),
     ("api/metrics", "efficientdet_adapter.metrics.COCOMetric"),
     ("api/prediction", "efficientdet_adapter.efficientdet.prediction.predict"),

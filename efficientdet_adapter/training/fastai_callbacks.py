@@ -82,15 +82,17 @@ class EMACallback(Callback):
 
     def __init__(self, decay: float = 0.9998) -> None:
         self.decay = decay
-        self.ema = None
+        # not `self.ema`: the learner's `ema` is this callback, and fastai 2.7 warns when a
+        # callback sets an attribute of a name the learner has
+        self.averaged = None
         self.updates = 0
         self._backup: dict[str, torch.Tensor] | None = None
 
     def _ensure(self) -> None:
-        if self.ema is None:
+        if self.averaged is None:
             from timm.utils import ModelEmaV3
 
-            self.ema = ModelEmaV3(self.learn.model, decay=self.decay, use_warmup=True)
+            self.averaged = ModelEmaV3(self.learn.model, decay=self.decay, use_warmup=True)
 
     def before_fit(self) -> None:
         self._ensure()
@@ -98,16 +100,16 @@ class EMACallback(Callback):
     @property
     def model(self):
         self._ensure()
-        return self.ema.module
+        return self.averaged.module
 
     def after_step(self) -> None:
         self.updates += 1
-        self.ema.update(self.learn.model, step=self.updates)
+        self.averaged.update(self.learn.model, step=self.updates)
 
     def before_validate(self) -> None:
         net = _network(self.learn.model)
         self._backup = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        net.load_state_dict(_network(self.ema.module).state_dict())
+        net.load_state_dict(_network(self.averaged.module).state_dict())
 
     def after_validate(self) -> None:
         if self._backup is not None:

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.runs import TrainOptions
 from efficientdet_adapter.errors import CheckpointError
 from efficientdet_adapter.training.csvlog import MetricsCSV, read_metrics_csv
 from efficientdet_adapter.training.resume_check import class_map_change
