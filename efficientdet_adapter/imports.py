@@ -73,6 +73,8 @@ from tqdm.auto import tqdm
 
 from ._faces import INTERNAL, NOT_DEPENDENCY
 from ._faces import not_offered as _not_offered
+from .version_compat import import_quietly as _import_quietly
+from .version_compat import lightning_package as _lightning_package
 
 # typing's names, as IceVision's star import of typing gave them
 globals().update({_n: getattr(typing, _n) for _n in typing.__all__})
@@ -82,13 +84,16 @@ logger = logging.getLogger("efficientdet_adapter")
 NOT_OFFERED: dict[str, str] = {"SoftDependencies": INTERNAL, "sklearn": NOT_DEPENDENCY}
 
 # IceVision's soft imports: there when their extras are installed, said so when not
-for _name, _module, _attr, _extra in (("fastai", "fastai.vision.all", None, "fastai"),
-                                      ("pl", "pytorch_lightning", None, "lightning"),
-                                      ("pl_loggers", "pytorch_lightning", "loggers", "lightning"),
-                                      ("wandb", "wandb", None, "wandb")):
+# (`pl` from the Lightning package the adapter is built on; see version_compat)
+for _name, _load, _extra in (
+    ("fastai", lambda: _import_quietly("fastai.vision.all"), "fastai"),
+    ("pl", lambda: _lightning_package("pl"), "lightning"),
+    ("pl_loggers", lambda: _import_quietly(f"{_lightning_package('pl').__name__}.loggers"),
+     "lightning"),
+    ("wandb", lambda: import_module("wandb"), "wandb"),
+):
     try:
-        _found = import_module(_module)
-        globals()[_name] = getattr(_found, _attr) if _attr else _found
+        globals()[_name] = _load()
     except ImportError:
         NOT_OFFERED[_name] = f"install the extra: pip install 'efficientdet_adapter[{_extra}]'"
 __getattr__ = _not_offered(__name__, NOT_OFFERED)

@@ -43,6 +43,7 @@ def test_every_help_answers_without_importing_torch():
 
 @pytest.mark.parametrize("statement", [
     "import efficientdet_adapter.all",
+    "import efficientdet_adapter.imports",
     "from efficientdet_adapter import efficientdet; efficientdet.lightning; efficientdet.fastai",
 ])
 def test_importing_prints_no_dependency_warning(statement):

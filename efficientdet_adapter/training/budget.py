@@ -209,14 +209,16 @@ def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device
     """:func:`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs``; sets
     ``opts.epochs`` to the planned epochs (less ``opts.freeze_epochs``, which fastai's
     ``fine_tune`` trains first) and prints what it measured and chose."""
-    import importlib
-
     from ..errors import UsageError
+    from ..version_compat import import_fastai_quietly, lightning_package
 
     if opts.devices * opts.num_nodes > 1:  # every process would fit its own epochs
         raise UsageError("--time: not for multi-device (DDP) training; give --epochs")
     # the engine's import is part of the run's time: taken now, it is counted as spent
-    importlib.import_module("fastai.learner" if opts.engine == "fastai" else "pytorch_lightning")
+    if opts.engine == "fastai":
+        import_fastai_quietly()
+    else:
+        lightning_package("train --engine lightning")
     plan = plan_budget(opts.time, model, train_dl, valid_dl, started=started,
                        max_epochs=opts.epochs + opts.freeze_epochs, device=device,
                        precision=precision)
