@@ -74,6 +74,26 @@ def _temp(path: Path) -> tuple[int, Path]:
 
 
 @contextmanager
+def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
+    """A temporary file beside ``path`` (its descriptor and name) that replaces ``path`` when
+    the block ends without error; removed otherwise. An ``OSError`` becomes one
+    :class:`SaveError` naming ``path`` (the earlier file stays whole)."""
+    try:
+        fd, tmp = _temp(path)
+    except OSError as e:
+        raise _save_error(path, e) from None
+    try:
+        yield fd, tmp
+        _finish(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _save_error(path, e) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = None
                 ) -> Iterator[IO[Any]]:
     """A file object to write ``path`` with, renamed into place when the block ends.
@@ -83,23 +103,11 @@ def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = No
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open: mode {mode!r}; use 'wb' or 'w'")
-    path = Path(path)
-    try:
-        fd, tmp = _temp(path)
-    except OSError as e:
-        raise _save_error(path, e) from None
-    try:
-        kwargs = {"encoding": encoding or "utf-8", "newline": ""} if mode == "w" else {}
+    kwargs = {"encoding": encoding or "utf-8", "newline": ""} if mode == "w" else {}
+    with _replacing(Path(path)) as (fd, _):
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
-        _finish(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _save_error(path, e) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -121,20 +129,9 @@ def atomic_save(path: str | Path, write: Callable[[Path], Any]) -> Path:
     TorchScript's ``save``, PIL's and matplotlib's ``save``): ``write(tmp)`` writes the
     temporary file (its suffix is ``.tmp``: give such writers their format explicitly)."""
     path = Path(path)
-    try:
-        fd, tmp = _temp(path)
+    with _replacing(path) as (fd, tmp):
         os.close(fd)
-    except OSError as e:
-        raise _save_error(path, e) from None
-    try:
         write(tmp)
-        _finish(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _save_error(path, e) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
