@@ -58,7 +58,8 @@ logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
-from .dataset_files import EXPORT_FORMATS  # noqa: E402
+from .images import list_image_files  # noqa: E402  (the one lister)
+from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
 IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
 MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
@@ -465,14 +466,16 @@ def cmd_eval(args) -> int:
 
 
 def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
-    """The image files named or found (recursively) in ``inputs``, without those under ``skip``
-    (the output folder: annotated copies of an earlier run are not new inputs)."""
+    """The image files named or found in ``inputs`` (folders are listed recursively by
+    :func:`~efficientdet_adapter.images.list_image_files`: dot-files and hidden folders skipped),
+    without those under ``skip`` (the output folder: annotated copies of an earlier run are not
+    new inputs)."""
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                           and p.is_file() and not (skip is not None and _inside(p, skip)))
+            found = [p for p in list_image_files(path, recurse=True)
+                     if not (skip is not None and _inside(p, skip))]
             if not found:
                 raise UsageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             files += found
@@ -868,7 +871,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
                        "--resume continues from it), metrics.csv, metrics.json and PNGs to --out.")
     p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
-    p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                    help="annotation format (default: %(default)s = detect)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s); "
                    "a folder holding an earlier run is refused unless --resume or --exist-ok")
@@ -885,7 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
-    p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"))
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
                    help="which split to score; test = the export's own test split (default: "
                         "%(default)s)")
@@ -946,7 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--data-only", action="store_true",
                    help="write the synthetic export to --out and stop (no training)")
-    p.add_argument("--format", default="coco", choices=EXPORT_FORMATS,
+    p.add_argument("--format", default="coco", choices=FORMATS,
                    help="annotation format of the export with --data-only "
                         "(default: %(default)s)")
     _add_training_args(p, DEMO_DEFAULTS)
@@ -1012,7 +1015,7 @@ def _add_check_command(sub) -> None:
                        "smallest anchor at --img-size, parse fixes, near-duplicate images across "
                        "splits, class imbalance. Prints a table; --png saves a summary picture.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
-    p.add_argument("--format", default="auto", choices=("auto", "coco", "voc", "yolo", "csv"),
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                    help="annotation format (default: %(default)s = detect)")
     p.add_argument("--img-size", type=_img_size_or_auto, default=TRAIN_DEFAULTS.img_size,
                    help="the --img-size you will train at, or auto: the size train --img-size "

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .images import IMAGENET_MEAN, IMAGENET_STD
+from .images import IMAGENET_MEAN, IMAGENET_STD, list_image_files
 from .parsers.voc import voc
 from .records import ImgSize, Record
 
@@ -47,32 +47,28 @@ def ObjectDetectionRecord() -> Record:  # noqa: N802 - IceVision's name for a re
     return Record(record_id=None, filepath=None, width=0, height=0)
 
 
-def get_image_files(path: str | os.PathLike, recurse: bool = True, folders: Sequence[str] | None = None) -> list[Path]:
+def get_image_files(
+    path: str | os.PathLike, recurse: bool = True, folders: Sequence[str] | None = None
+) -> list[Path]:
     """Image files under ``path`` (recursively by default), sorted; fastai's/IceVision's helper.
+
+    Files are listed by :func:`~efficientdet_adapter.images.list_image_files` (suffix in any
+    case; names starting with ``.`` skipped; symlinked folders not followed).
 
     Args:
         path: the folder to list.
         recurse: look into sub-folders too.
-        folders: only these sub-folders (names relative to ``path``).
+        folders: only these sub-folders (names relative to ``path``); those missing are skipped.
 
     Raises:
         FileNotFoundError: ``path`` is not a folder (named in the message).
     """
-    from .parsers._files import IMAGE_EXTENSIONS
-
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder; pass the folder that holds the images")
     roots = [root / f for f in folders] if folders else [root]
-    found: list[Path] = []
-    for base in roots:
-        walker = os.walk(base) if recurse else [(str(base), [], os.listdir(base))]
-        for dirpath, dirnames, filenames in walker:
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.extend(
-                Path(dirpath) / n for n in filenames
-                if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS
-            )
+    found = [file for base in roots if base.is_dir()
+             for file in list_image_files(base, recurse=recurse)]
     return sorted(found)
 
 

@@ -31,9 +31,9 @@ from PIL import Image, ImageDraw
 from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
-from .dataset_files import EXPORT_FORMATS, image_dir, write_export
+from .writers import EXPORT_FORMATS, image_dir, write_export
 
-__all__ = ["DEMO_CLASSES", "demo_class_map", "demo_records", "write_demo_dataset", "main"]
+__all__ = ["DEMO_CLASSES", "demo_class_map", "demo_records", "write_demo_dataset", "split_summary"]
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ than Pillow, and bit-identical to it: same library, same settings). It is used o
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from .errors import ImageLoadError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "open_img", "image_size", "decompression_bomb_error",
            "exif_orientation", "pil_orientation", "swaps_sides", "oriented_size", "to_rgb",
-           "to_uint8", "IMAGE_EXTENSIONS"]
+           "to_uint8", "IMAGE_EXTENSIONS", "is_image_name", "list_image_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,57 @@ _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _JPEG_EOI = b"\xff\xd9"
 _warned_truncated_flag = False
+
+
+# -- listing --------------------------------------------------------------------------------
+def is_image_name(name: str) -> bool:
+    """Whether a file name is taken for an image when a folder is listed: its suffix, in any
+    case, is one of :data:`IMAGE_EXTENSIONS`, and it does not start with ``.``.
+
+    Example:
+        >>> is_image_name("a.JPG"), is_image_name("._a.jpg"), is_image_name("a.txt")
+        (True, False, False)
+    """
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def list_image_files(folder: str | os.PathLike, *, recurse: bool = False) -> list[Path]:
+    """The image files in ``folder``, sorted: the one folder lister of the library.
+
+    The parsers (``recurse=False``), IceVision's ``get_image_files`` and the CLI's ``predict``
+    (``recurse=True``) all list images with it, by these rules:
+
+    * an image is a file whose suffix, in any case, is in :data:`IMAGE_EXTENSIONS`
+      (``a.JPG`` counts);
+    * names starting with ``.`` are skipped: hidden files (macOS's ``._a.jpg`` copies are
+      metadata, not images) and, when recursing, hidden folders (``.git``,
+      ``.ipynb_checkpoints``);
+    * ``recurse=False`` lists the files directly inside ``folder``; ``recurse=True`` also those of
+      its sub-folders, without following symlinked folders (no loops; a symlinked file counts);
+    * the result is sorted by path (one folder's files by name).
+
+    Raises:
+        ImageLoadError: ``folder`` is not a folder (named in the message).
+
+    Example:
+        >>> list_image_files("export/train")  # doctest: +SKIP
+        [PosixPath('export/train/a.jpg'), PosixPath('export/train/b.PNG')]
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageLoadError(f"{root}: not a folder; pass the folder that holds the images")
+    found: list[Path] = []
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if is_image_name(entry.name) and entry.is_file():
+                    found.append(Path(entry.path))
+                elif recurse and entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+    return sorted(found)
 
 
 # -- headers --------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Writers: datasets and predictions to files, under the one name IceVision code imports.
 
-The work is done in two modules with one job each, whose names this module re-exports:
+Each format module writes its own files (next to its parser); this module gathers their writers:
 
-* :mod:`.dataset_files`: records -> Roboflow-layout exports (:func:`write_export`,
-  :func:`write_coco`, :func:`write_voc`, :func:`write_yolo`, :func:`write_csv`);
-* :mod:`.prediction_files`: predictions -> COCO results, VOC XML, YOLO txt
-  (:func:`write_coco_results`, :func:`write_voc_predictions`, :func:`write_yolo_predictions`) and
-  IceVision's :func:`export_batch_inferences_as_coco_annotations`.
+* datasets, as Roboflow-layout exports: :func:`write_export` (dispatching on ``format``, one of
+  :data:`EXPORT_FORMATS`), :func:`write_coco`, :func:`write_voc`, :func:`write_yolo`,
+  :func:`write_csv`;
+* predictions: :func:`write_coco_results` (COCO results), :func:`write_voc_predictions` (VOC
+  XML), :func:`write_yolo_predictions` (YOLO txt) and IceVision's
+  :func:`export_batch_inferences_as_coco_annotations`.
+
+The file names, the CSV header and the list of formats live in
+:mod:`efficientdet_adapter.parsers.formats`.
 
 Example:
     >>> write_export({"train": train_records, "valid": valid_records}, "out", format="yolo")
@@ -16,24 +20,36 @@ Example:
 
 from __future__ import annotations
 
-from . import dataset_files, prediction_files
-from .dataset_files import (
+from .parsers.coco import (
+    export_batch_inferences_as_coco_annotations,
+    write_coco,
+    write_coco_results,
+)
+from .parsers.csv import write_csv
+from .parsers.formats import (
     COCO_ANNOTATIONS_NAME,
     CSV_ANNOTATIONS_NAME,
     CSV_HEADER,
-    EXPORT_FORMATS,
     image_dir,
-    write_coco,
-    write_csv,
-    write_export,
-    write_voc,
-    write_yolo,
 )
-from .prediction_files import (
-    export_batch_inferences_as_coco_annotations,
-    write_coco_results,
-    write_voc_predictions,
-    write_yolo_predictions,
-)
+from .parsers.formats import FORMATS as EXPORT_FORMATS
+from .parsers.roboflow import write_export
+from .parsers.voc import write_voc, write_voc_predictions
+from .parsers.yolo import write_yolo, write_yolo_predictions
 
-__all__ = [*dataset_files.__all__, *prediction_files.__all__]  # every name of both
+__all__ = [
+    "EXPORT_FORMATS",
+    "CSV_HEADER",
+    "COCO_ANNOTATIONS_NAME",
+    "CSV_ANNOTATIONS_NAME",
+    "image_dir",
+    "write_export",
+    "write_coco",
+    "write_voc",
+    "write_yolo",
+    "write_csv",
+    "write_coco_results",
+    "write_voc_predictions",
+    "write_yolo_predictions",
+    "export_batch_inferences_as_coco_annotations",
+]

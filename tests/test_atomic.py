@@ -172,7 +172,7 @@ def test_model_pt_on_a_full_disk_is_one_error_naming_it(tmp_path, monkeypatch):
 
 
 def test_dataset_exports_and_plots_are_written_through_the_one_writer(tmp_path, full_disk):
-    from efficientdet_adapter.dataset_files import write_coco
+    from efficientdet_adapter.writers import write_coco
     from efficientdet_adapter.records import Record
 
     rec = Record(record_id=0, filepath=None, width=8, height=8, class_map=ClassMap(["a"]))

@@ -1,7 +1,7 @@
 """IceVision's ``icevision.data.convert_records_to_coco_style``: predictions as COCO annotations.
 
 ``export_batch_inferences_as_coco_annotations`` (IceVision master) lives in
-:mod:`efficientdet_adapter.prediction_files`. IceVision 0.12's COCO-API builders are not offered:
+:mod:`efficientdet_adapter.parsers.coco`. IceVision 0.12's COCO-API builders are not offered:
 records become a COCO file with ``efficientdet_adapter.writers`` (``write_coco``), predictions
 with ``write_coco_results``, and :class:`~efficientdet_adapter.metrics.COCOMetric` evaluates.
 """
@@ -9,7 +9,7 @@ with ``write_coco_results``, and :class:`~efficientdet_adapter.metrics.COCOMetri
 from __future__ import annotations
 
 from .._faces import not_offered
-from ..prediction_files import export_batch_inferences_as_coco_annotations
+from ..parsers.coco import export_batch_inferences_as_coco_annotations
 
 __all__ = ["export_batch_inferences_as_coco_annotations"]
 

@@ -1,18 +1,18 @@
-"""Listing image files and reading their sizes from headers (shared by the YOLO and CSV parsers)."""
+"""Listing an image folder and reading image sizes from headers, for the parsers."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..errors import ParseError
-from ..images import IMAGE_EXTENSIONS, pil_orientation, swaps_sides
+from ..images import list_image_files, pil_orientation, swaps_sides
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "displayed_size"]
+__all__ = ["list_images", "displayed_size"]
 
 
 def list_images(folder: Path) -> list[Path]:
-    """The image files directly inside ``folder`` (by extension, any case), sorted by name.
+    """The image files directly inside ``folder``, sorted by name (the rules of
+    :func:`~efficientdet_adapter.images.list_image_files`: any suffix case, no dot-files).
 
     Raises:
         ParseError: when ``folder`` is not a directory.
@@ -23,13 +23,7 @@ def list_images(folder: Path) -> list[Path]:
     """
     if not folder.is_dir():
         raise ParseError(f"image folder {folder} does not exist or is not a folder")
-    with os.scandir(folder) as entries:
-        names = [
-            e.name
-            for e in entries
-            if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and e.is_file()
-        ]
-    return [folder / name for name in sorted(names)]
+    return list_image_files(folder)
 
 
 def displayed_size(path: Path) -> tuple[int, int]:

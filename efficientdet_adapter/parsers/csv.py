@@ -1,4 +1,5 @@
-"""TensorFlow Object Detection CSV (Roboflow's ``_annotations.csv``) -> records.
+"""TensorFlow Object Detection CSV (Roboflow's ``_annotations.csv``) -> records, and records ->
+CSV files (:func:`write_csv`).
 
 The file has the header ``filename,width,height,class,xmin,ymin,xmax,ymax`` and one row per box,
 in pixels. An image without objects has no row, so the image folder is listed to keep those
@@ -9,19 +10,33 @@ images as negative samples. A headerless ``_annotations.csv`` is Roboflow's Reti
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from ..bbox import BBox
 from ..class_map import ClassMap
 from ..errors import ParseError, UnsupportedFormatError
 from ..records import Record
-from ._files import list_images as _list_image_files
+from ..images import list_image_files
 from .base import Parser, progress, safe_join
+from .formats import (
+    CSV_ANNOTATIONS_NAME,
+    CSV_HEADER,
+    Splits,
+    as_splits,
+    box_names,
+    image_dir,
+    number_text,
+    place_image,
+    resolve_class_map,
+)
 
-__all__ = ["CSVBBoxParser", "CSV_COLUMNS"]
+__all__ = ["CSVBBoxParser", "CSV_COLUMNS", "write_csv"]
 
-CSV_COLUMNS = ("filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax")
+#: The columns a TF Object Detection CSV must have (:data:`.formats.CSV_HEADER`, its one home).
+CSV_COLUMNS = CSV_HEADER
 
 
 def _looks_like_retinanet(row: list[str]) -> bool:
@@ -111,7 +126,7 @@ class CSVBBoxParser(Parser):
         paths = {safe_join(self.images_dir, r[col].strip(), annotation=self.csv_filepath)
                  for r in rows if len(r) > col}
         if self.list_images and self.images_dir.is_dir():
-            paths.update(_list_image_files(self.images_dir))
+            paths.update(list_image_files(self.images_dir))
         return len(paths)
 
     def parse_records(self) -> list[Record]:
@@ -152,10 +167,38 @@ class CSVBBoxParser(Parser):
             record.labels.append(label)
         if self.list_images and self.images_dir.is_dir():
             listed = {r.filepath for r in by_name.values()}
-            for image in _list_image_files(self.images_dir):
+            for image in list_image_files(self.images_dir):
                 if image not in listed:  # no row: an image without objects (size from header)
                     by_name[image.name] = Record(record_id=-1, filepath=image, width=0, height=0)
         records = [by_name[name] for name in sorted(by_name)]
         for i, record in enumerate(records):
             record.record_id = i
         return records
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write_csv(splits: Splits, out_dir: str | Path, class_map: ClassMap | None = None) -> Path:
+    """Roboflow TensorFlow Object Detection CSV: ``<split>/_annotations.csv`` + the images.
+
+    One row per box with the header :data:`CSV_HEADER`, in pixels; an image without objects has
+    no row (its file is still copied into the split folder).
+    """
+    named = as_splits(splits)
+    class_map = resolve_class_map(named, class_map)
+    out_dir = Path(out_dir)
+    for split, records in named.items():
+        split_dir = image_dir(out_dir, split, "csv")
+        split_dir.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        buffer = io.StringIO()
+        rows = csv.writer(buffer, lineterminator="\n")
+        rows.writerow(CSV_HEADER)
+        for record in records:
+            file_name = place_image(record, split_dir, taken)
+            for name, box in zip(box_names(record, class_map), record.bboxes):
+                rows.writerow(
+                    [file_name, int(record.width), int(record.height), name]
+                    + [number_text(v) for v in box.xyxy]
+                )
+        atomic_write_text(split_dir / CSV_ANNOTATIONS_NAME, buffer.getvalue())
+    return out_dir

@@ -31,19 +31,30 @@ from ..class_map import ClassMap, background_for
 from ..errors import ParseError, UnsupportedFormatError
 from ..records import Record
 from ..splitters import DataSplitter
-from ._files import IMAGE_EXTENSIONS
+from ..images import IMAGE_EXTENSIONS
 from ._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, safe_extract
 from .base import Parser
-from .coco import COCOBBoxParser
-from .csv import CSVBBoxParser
-from .voc import VOCBBoxParser
-from .yolo import YOLOBBoxParser, read_yolo_names
+from .coco import COCOBBoxParser, write_coco
+from .csv import CSVBBoxParser, write_csv
+from .formats import (
+    COCO_ANNOTATIONS_NAME,
+    CSV_ANNOTATIONS_NAME,
+    DARKNET_LABELS,
+    FORMATS,
+    YOLO_DATA_FILES,
+    Splits,
+    check_format,
+)
+from .voc import VOCBBoxParser, write_voc
+from .yolo import YOLOBBoxParser, read_yolo_names, write_yolo
 
-__all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_TRAIN"]
+__all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_TRAIN",
+           "write_export"]
 
 logger = logging.getLogger(__name__)
 
-ROBOFLOW_FORMATS = ("coco", "voc", "yolo", "csv")
+#: The formats of a Roboflow export that this library reads and writes (:data:`.formats.FORMATS`).
+ROBOFLOW_FORMATS = FORMATS
 _SPLIT_FOLDERS = (("train",), ("valid", "val"), ("test",))
 _ALIASES = {
     "coco": "coco", "coco_json": "coco", "voc": "voc", "pascal_voc": "voc", "yolo": "yolo",
@@ -62,13 +73,13 @@ def _detect_split(folder: Path, root: Path) -> str:
     """The format of one split folder (see the module table), or an error saying why not."""
     names = os.listdir(folder)
     lower = {n.lower() for n in names}
-    if "_annotations.coco.json" in lower:
+    if COCO_ANNOTATIONS_NAME in lower:
         return "coco"
-    if "_annotations.csv" in lower:
+    if CSV_ANNOTATIONS_NAME in lower:
         return "csv"  # a headerless (RetinaNet) file is refused by CSVBBoxParser, with advice
     if (folder / "images").is_dir() and (folder / "labels").is_dir():
         return "yolo"
-    if "_darknet.labels" in lower:
+    if DARKNET_LABELS in lower:
         return "yolo"
     if any(n.endswith(".xml") for n in lower):
         return "voc"
@@ -86,7 +97,7 @@ def _detect_split(folder: Path, root: Path) -> str:
     found = sorted(names)[:8]
     raise _unsupported(
         folder,
-        f"no annotation file found (looked for _annotations.coco.json, _annotations.csv, "
+        f"no annotation file found (looked for {COCO_ANNOTATIONS_NAME}, {CSV_ANNOTATIONS_NAME}, "
         f"images/ + labels/, *.xml; found {found})",
     )
 
@@ -128,7 +139,7 @@ def detect_format(root: str | os.PathLike) -> tuple[str, dict[str, Path]]:
     """
     root = _find_root(Path(root))
     splits = _split_folders(root)
-    if (root / "data.yaml").is_file() and all(
+    if (root / YOLO_DATA_FILES[0]).is_file() and all(
         (p / "images").is_dir() for p in splits.values()
     ):
         return "yolo", splits
@@ -235,20 +246,20 @@ class RoboflowParser(Parser):
         folder = self.split_folders[split]
         pbar = self.show_pbar
         if self.format == "coco":
-            return COCOBBoxParser(folder / "_annotations.coco.json", folder, show_pbar=pbar)
+            return COCOBBoxParser(folder / COCO_ANNOTATIONS_NAME, folder, show_pbar=pbar)
         if self.format == "voc":
             return VOCBBoxParser(folder, folder, show_pbar=pbar)
         if self.format == "csv":
-            return CSVBBoxParser(folder / "_annotations.csv", folder, show_pbar=pbar)
+            return CSVBBoxParser(folder / CSV_ANNOTATIONS_NAME, folder, show_pbar=pbar)
         if (folder / "images").is_dir():
             return YOLOBBoxParser(
                 folder / "images", folder / "labels", self._yolo_names(), show_pbar=pbar
             )
-        return YOLOBBoxParser(folder, folder, folder / "_darknet.labels", show_pbar=pbar)
+        return YOLOBBoxParser(folder, folder, folder / DARKNET_LABELS, show_pbar=pbar)
 
     def _yolo_names(self) -> list[str]:
         for folder in (self.root, *self.split_folders.values()):
-            for name in ("data.yaml", "data.yml"):
+            for name in YOLO_DATA_FILES:
                 if (folder / name).is_file():
                     return read_yolo_names(folder / name)
         raise ParseError(
@@ -359,3 +370,53 @@ class RoboflowParser(Parser):
             ['star', 'circle']
         """
         return dict(zip(self.split_names, self.parse(autofix=autofix, show_pbar=show_pbar)))
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write_export(
+    splits: Splits, out_dir: str | Path, format: str = "coco", class_map: ClassMap | None = None
+) -> Path:
+    """Write ``splits`` as a Roboflow export of ``format``, which :class:`RoboflowParser` reads
+    back unchanged.
+
+    ========  =================================================================================
+    format    layout (``<split>`` is ``train``, ``valid`` or ``test``)
+    ========  =================================================================================
+    coco      ``<split>/_annotations.coco.json`` + the images; image and annotation ids restart
+              at 0 in each split; category 0 is the "annotation group" that every class names
+              as its supercategory and no box uses; classes are categories 1..N in class-map
+              order (:func:`~.coco.write_coco`).
+    voc       ``<split>/<image>.xml`` beside ``<split>/<image>.jpg``; Roboflow's 1-based pixels
+              (COCO's ``x`` written as ``x + 1`` on all four values) (:func:`~.voc.write_voc`).
+    yolo      ``data.yaml`` (``names`` in class-map order, ``train: ../train/images``, ...) and
+              ``<split>/images/*.jpg`` + ``<split>/labels/*.txt`` (normalized ``c cx cy w h``;
+              an empty file for an image without objects) (:func:`~.yolo.write_yolo`).
+    csv       ``<split>/_annotations.csv`` with the header
+              ``filename,width,height,class,xmin,ymin,xmax,ymax`` (pixels) + the images; an
+              image without objects has no row (:func:`~.csv.write_csv`).
+    ========  =================================================================================
+
+    Coordinates are written at full float precision (integers without a decimal point), so a
+    write/parse round trip keeps boxes within 1e-6 pixels.
+
+    Args:
+        splits: ``{"train": records, "valid": records, ...}``, or a list of record lists (named
+            train, valid, test in that order), or one list of records (written as ``train``).
+        out_dir: the export folder (created). Image files are copied in unless they are there.
+        format: one of :data:`~.formats.FORMATS`.
+        class_map: class order for category ids / YOLO indices; by default the records' map.
+
+    Returns:
+        ``out_dir`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ArgumentError: an unknown ``format`` (or records that cannot be written).
+
+    Example:
+        >>> write_export({"train": train_records, "valid": valid_records}, "out", format="yolo")
+        ... # doctest: +SKIP
+        PosixPath('out')
+    """
+    check_format(format)
+    writer = {"coco": write_coco, "voc": write_voc, "yolo": write_yolo, "csv": write_csv}[format]
+    return writer(splits, out_dir, class_map=class_map)

@@ -1,4 +1,5 @@
-"""Pascal VOC XML annotations -> records (``parsers.VOCBBoxParser``).
+"""Pascal VOC XML: annotations -> records (``parsers.VOCBBoxParser``), and records or
+predictions -> one XML per image (:func:`write_voc`, :func:`write_voc_predictions`).
 
 Coordinates: Pascal VOC stores 1-based pixel indices, and Roboflow's VOC export writes each COCO
 coordinate as ``x + 1`` on all four values (``xmax = x + w + 1``). :func:`voc_to_xyxy` therefore
@@ -12,20 +13,37 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from ..bbox import BBox
+from ..atomic import atomic_write_text
 from ..class_map import ClassMap
 from ..errors import ParseError
+from ..predictions import Prediction
 from ..records import Record
 from ._paths import safe_join
 from .base import Parser, progress
+from .formats import (
+    Splits,
+    as_splits,
+    box_names,
+    image_dir,
+    kept_detections,
+    number_text,
+    place_image,
+    prediction_names,
+    prediction_stem,
+    resolve_class_map,
+)
 
-__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml", "voc"]
+__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml", "voc", "write_voc",
+           "write_voc_predictions"]
 
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -212,3 +230,109 @@ def voc(
 ) -> VOCBBoxParser:
     """IceVision's deprecated function form ``parsers.voc(...)``: a :class:`VOCBBoxParser`."""
     return VOCBBoxParser(annotations_dir, images_dir, class_map, **kwargs)
+
+
+# -- writing ---------------------------------------------------------------------------------
+def _voc_xml(
+    file_name: str,
+    width: int,
+    height: int,
+    objects: Sequence[tuple[str, tuple[float, float, float, float], float | None]],
+    offset: float,
+) -> str:
+    """One Pascal VOC annotation (bndbox in Roboflow's xmin, xmax, ymin, ymax order)."""
+    lines = [
+        "<annotation>",
+        "\t<folder></folder>",
+        f"\t<filename>{escape(file_name)}</filename>",
+        f"\t<path>{escape(file_name)}</path>",
+        "\t<source>",
+        "\t\t<database>efficientdet_adapter</database>",
+        "\t</source>",
+        "\t<size>",
+        f"\t\t<width>{int(width)}</width>",
+        f"\t\t<height>{int(height)}</height>",
+        "\t\t<depth>3</depth>",
+        "\t</size>",
+        "\t<segmented>0</segmented>",
+    ]
+    for name, (x0, y0, x1, y1), score in objects:
+        lines += [
+            "\t<object>",
+            f"\t\t<name>{escape(name)}</name>",
+            "\t\t<pose>Unspecified</pose>",
+            "\t\t<truncated>0</truncated>",
+            "\t\t<difficult>0</difficult>",
+            "\t\t<occluded>0</occluded>",
+        ]
+        if score is not None:
+            lines.append(f"\t\t<score>{number_text(score)}</score>")
+        lines += [
+            "\t\t<bndbox>",
+            f"\t\t\t<xmin>{number_text(x0 + offset)}</xmin>",
+            f"\t\t\t<xmax>{number_text(x1 + offset)}</xmax>",
+            f"\t\t\t<ymin>{number_text(y0 + offset)}</ymin>",
+            f"\t\t\t<ymax>{number_text(y1 + offset)}</ymax>",
+            "\t\t</bndbox>",
+            "\t</object>",
+        ]
+    lines.append("</annotation>")
+    return "\n".join(lines) + "\n"
+
+
+def write_voc(
+    splits: Splits,
+    out_dir: str | Path,
+    class_map: ClassMap | None = None,
+    *,
+    one_based: bool = True,
+) -> Path:
+    """Roboflow Pascal VOC: ``<image stem>.xml`` beside each image in its split folder.
+
+    With ``one_based=True`` (Roboflow's convention) every coordinate is written as COCO's value
+    plus 1; ``one_based=False`` writes the record's pixels unchanged.
+    """
+    named = as_splits(splits)
+    class_map = resolve_class_map(named, class_map)
+    offset = 1.0 if one_based else 0.0
+    out_dir = Path(out_dir)
+    for split, records in named.items():
+        split_dir = image_dir(out_dir, split, "voc")
+        split_dir.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        for record in records:
+            file_name = place_image(record, split_dir, taken)
+            objects = [(n, b.xyxy, None) for n, b in zip(box_names(record, class_map), record.bboxes)]
+            xml = _voc_xml(file_name, record.width, record.height, objects, offset)
+            atomic_write_text(split_dir / f"{Path(file_name).stem}.xml", xml)
+    return out_dir
+
+
+def write_voc_predictions(
+    predictions: Sequence[Prediction],
+    out_dir: str | Path,
+    *,
+    one_based: bool = True,
+    min_score: float | None = None,
+) -> list[Path]:
+    """One Pascal VOC XML per image (``<image stem>.xml``), each object with a ``<score>``.
+
+    Coordinates are written as :func:`write_voc` writes them: with ``one_based`` (default, the
+    convention ``VOCBBoxParser`` reads by default) each is the pixel value plus 1. Class names
+    come from the prediction's class map (ids as text without one).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, pred in enumerate(predictions):
+        boxes, scores, label_ids = kept_detections(pred, min_score)
+        names = prediction_names(pred, label_ids)
+        objects = [(n, tuple(b), s) for n, b, s in zip(names, boxes, scores)]
+        file_name = Path(pred.filepath).name if pred.filepath is not None else f"{i}.jpg"
+        xml = _voc_xml(
+            file_name, pred.width or 0, pred.height or 0, objects, 1.0 if one_based else 0.0
+        )
+        path = out_dir / f"{prediction_stem(pred, i)}.xml"
+        atomic_write_text(path, xml)
+        written.append(path)
+    return written

@@ -1,4 +1,5 @@
-"""YOLO txt labels (Ultralytics / Roboflow YOLO v5 and v8 layouts) -> records.
+"""YOLO txt labels (Ultralytics / Roboflow YOLO v5 and v8 layouts) -> records, and records or
+predictions -> YOLO files (:func:`write_yolo`, :func:`write_yolo_predictions`).
 
 One ``<image stem>.txt`` per image in a ``labels`` folder, one object per line:
 ``class cx cy w h`` with the centre and size normalized to 0..1. A line with more numbers is a
@@ -14,14 +15,30 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from ..bbox import BBox
 from ..class_map import ClassMap, background_for
-from ..errors import ParseError
+from ..errors import ArgumentError, ParseError
+from ..predictions import Prediction
 from ..records import Record
 from ._files import displayed_size, list_images
 from .base import Parser, progress
+from .formats import (
+    YOLO_DATA_FILES,
+    Splits,
+    as_splits,
+    box_names,
+    foreground_index,
+    image_dir,
+    kept_detections,
+    number_text,
+    place_image,
+    prediction_stem,
+    resolve_class_map,
+)
 
-__all__ = ["YOLOBBoxParser", "read_yolo_names", "ORPHAN_LABEL"]
+__all__ = ["YOLOBBoxParser", "read_yolo_names", "ORPHAN_LABEL", "write_yolo",
+           "write_yolo_predictions"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +136,7 @@ def read_yolo_names(path: str | os.PathLike) -> list[str]:
 
 def _find_data_yaml(images_dir: Path) -> Path | None:
     for folder in (images_dir, images_dir.parent, images_dir.parent.parent):
-        for name in ("data.yaml", "data.yml"):
+        for name in YOLO_DATA_FILES:
             if (folder / name).is_file():
                 return folder / name
     return None
@@ -252,3 +269,72 @@ class YOLOBBoxParser(Parser):
                 box = BBox.from_xyxy(min(xs) * w, min(ys) * h, max(xs) * w, max(ys) * h)
             record.bboxes.append(box)
             record.labels.append(names[cls])
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write_yolo(splits: Splits, out_dir: str | Path, class_map: ClassMap | None = None) -> Path:
+    """Roboflow YOLO (v5/v8): ``data.yaml`` + ``<split>/images`` and ``<split>/labels``.
+
+    ``data.yaml`` lists ``names`` in class-map order and points at ``../<split>/images`` (the
+    ``valid`` split under the key ``val``), as Roboflow writes it.
+    """
+    import yaml
+
+    named = as_splits(splits)
+    class_map = resolve_class_map(named, class_map)
+    index = foreground_index(class_map)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, records in named.items():
+        images = image_dir(out_dir, split, "yolo")
+        labels = images.parent / "labels"
+        images.mkdir(parents=True, exist_ok=True)
+        labels.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        for record in records:
+            file_name = place_image(record, images, taken)
+            rows = []
+            for name, box in zip(box_names(record, class_map), record.bboxes):
+                rel = box.relative_xcycwh(record.width, record.height)
+                rows.append(" ".join([str(index[name]), *(number_text(v) for v in rel)]) + "\n")
+            atomic_write_text(labels / f"{Path(file_name).stem}.txt", "".join(rows))
+    data: dict[str, object] = {}
+    for split in named:
+        key = {"valid": "val"}.get(split, split)
+        data[key] = f"../{split}/images"
+    data["nc"] = len(index)
+    data["names"] = list(index)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    atomic_write_text(out_dir / YOLO_DATA_FILES[0], text)
+    return out_dir
+
+
+def write_yolo_predictions(
+    predictions: Sequence[Prediction], out_dir: str | Path, *, min_score: float | None = None
+) -> list[Path]:
+    """One YOLO txt per image: ``class cx cy w h score`` lines (normalized, as ``save_conf``).
+
+    The class index is 0-based over the foreground classes (label id - 1 when the class map has
+    a background). Each prediction needs its image ``width`` and ``height``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, pred in enumerate(predictions):
+        if not pred.width or not pred.height:
+            raise ArgumentError(
+                f"prediction {i} ({pred.filepath or pred.record_id}) has no image width/height; "
+                "YOLO coordinates are relative to the image size"
+            )
+        has_background = pred.class_map is None or pred.class_map.background is not None
+        shift = 1 if has_background else 0
+        boxes, scores, label_ids = kept_detections(pred, min_score)
+        rows = []
+        for (x0, y0, x1, y1), score, label_id in zip(boxes, scores, label_ids):
+            w, h = pred.width, pred.height
+            rel = ((x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h)
+            rows.append(" ".join([str(label_id - shift), *(number_text(v) for v in rel), number_text(score)]))
+        path = out_dir / f"{prediction_stem(pred, i)}.txt"
+        atomic_write_text(path, "".join(r + "\n" for r in rows))
+        written.append(path)
+    return written
