@@ -310,3 +310,66 @@ def test_image_extensions_have_one_home():
     assert _files.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
     assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"} == set(
         images.IMAGE_EXTENSIONS)
+
+
+# -- the one lister ------------------------------------------------------------------------
+def _tree(root):
+    """A folder with the cases the lister's rules decide: case, dot-files, hidden and nested
+    folders, non-images, a symlinked folder."""
+    files = ["b.jpg", "a.PNG", "c.Jpeg", "notes.txt", ".hidden.jpg", "._b.jpg",
+             "sub/d.webp", "sub/deeper/e.tif", "sub/.f.png", ".git/g.jpg", "z/h.BMP"]
+    for name in files:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")  # listing reads names, never pixels
+    (root / "folder.jpg").mkdir()  # a folder named like an image is not a file
+    (root / "link").symlink_to(root / "sub", target_is_directory=True)
+    return root
+
+
+@pytest.mark.parametrize("recurse, expected", [
+    (False, ["a.PNG", "b.jpg", "c.Jpeg"]),
+    (True, ["a.PNG", "b.jpg", "c.Jpeg", "sub/d.webp", "sub/deeper/e.tif", "z/h.BMP"]),
+])
+def test_list_image_files_rules(tmp_path, recurse, expected):
+    root = _tree(tmp_path / "data")
+    found = images.list_image_files(root, recurse=recurse)
+    assert [p.relative_to(root).as_posix() for p in found] == expected
+    assert found == sorted(found)
+    assert images.list_image_files(str(root)) == images.list_image_files(root)  # str or Path
+
+
+@pytest.mark.parametrize("name, taken", [
+    ("a.jpg", True), ("a.JPG", True), ("a.tiff", True), ("a.webp", True), ("a.jpg.txt", False),
+    (".a.jpg", False), ("._a.jpg", False), ("jpg", False), ("a.", False), ("a.svg", False),
+])
+def test_is_image_name(name, taken):
+    assert images.is_image_name(name) is taken
+
+
+def test_list_image_files_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(ImageLoadError, match="nowhere: not a folder; pass the folder"):
+        images.list_image_files(tmp_path / "nowhere")
+    (tmp_path / "file.jpg").write_bytes(b"")
+    with pytest.raises(ImageLoadError, match="file.jpg: not a folder"):
+        images.list_image_files(tmp_path / "file.jpg")
+
+
+def test_every_lister_uses_the_same_rules(tmp_path):
+    """The parsers (one folder), IceVision's get_image_files and predict's inputs (recursive)
+    list the same files as the one lister."""
+    from efficientdet_adapter.cli import _image_files
+    from efficientdet_adapter.compat import get_image_files
+    from efficientdet_adapter.parsers._files import list_images
+
+    root = _tree(tmp_path / "data")
+    flat = images.list_image_files(root)
+    deep = images.list_image_files(root, recurse=True)
+    assert list_images(root) == flat
+    assert get_image_files(root, recurse=False) == flat
+    assert get_image_files(root) == deep
+    assert get_image_files(root, folders=["sub", "missing"]) == [root / "sub" / "d.webp",
+                                                                 root / "sub" / "deeper" / "e.tif"]
+    assert _image_files([str(root)]) == deep
+    assert _image_files([str(root)], skip=root / "sub") == [root / n for n in
+                                                            ("a.PNG", "b.jpg", "c.Jpeg", "z/h.BMP")]
