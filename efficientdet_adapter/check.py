@@ -30,12 +30,11 @@ import numpy as np
 from .atomic import atomic_save
 from .efficientdet.anchor_fit import TARGET_BPR, AnchorMatch, anchor_match, input_boxes
 from .errors import UsageError
-from .images import IMAGE_EXTENSIONS
+from .images import list_image_files
 
 __all__ = ["SplitSummary", "DuplicatePair", "DatasetReport", "check_dataset", "dhash",
            "best_anchor_iou"]
 
-IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # the one list, in images.py
 #: Hashes that differ in at most this many of 64 bits are near-duplicates.
 DUPLICATE_BITS = 4
 
@@ -325,7 +324,7 @@ def check_dataset(
                 split_hashes.append((name, dhash(open_img(r.filepath))))
         folder = _split_folder(path, records)
         named = {r.filepath.name for r in records if r.filepath is not None}
-        on_disk = ([p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        on_disk = (list_image_files(folder)  # the one lister's rules: no dot-files
                    if folder is not None and folder.is_dir() else [])
         summaries.append(SplitSummary(
             split=split, images=len(records), boxes=sum(len(r.bboxes) for r in records),

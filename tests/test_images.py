@@ -303,11 +303,10 @@ def test_pil_orientation_reads_the_tag(orientation):
 
 
 def test_image_extensions_have_one_home():
-    from efficientdet_adapter import check, cli
-    from efficientdet_adapter.parsers import _files
+    from efficientdet_adapter import cli
+    from efficientdet_adapter.parsers import roboflow
 
-    assert cli.IMAGE_SUFFIXES is check.IMAGE_SUFFIXES is _files.IMAGE_EXTENSIONS
-    assert _files.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
+    assert cli.IMAGE_SUFFIXES is roboflow.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
     assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"} == set(
         images.IMAGE_EXTENSIONS)
 
