@@ -13,7 +13,8 @@ from ..version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # before the modules below import effdet
 
-from . import backbones, weights  # IceVision's efficientdet.backbones.tf_lite0()
+from .. import weights  # the weights package (table, hub, reader, loading)
+from . import backbones  # IceVision's efficientdet.backbones.tf_lite0()
 from . import interpretation
 from . import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses
 from .dataloaders import (
@@ -25,7 +26,7 @@ from .dataloaders import (
     train_dl,
     valid_dl,
 )
-from .export import export_onnx, export_torchscript, onnx_postprocess
+from ..weights.export import export_onnx, export_torchscript, onnx_postprocess
 from .resize import set_img_size
 from .runtime import Accelerated, accelerate
 from .model import (

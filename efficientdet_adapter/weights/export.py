@@ -43,8 +43,8 @@ from effdet.efficientdet import HeadNet
 from torch import nn
 
 from ..atomic import atomic_save
-from ._targets import label_ids_from_class_index, xyxy_limits
-from .wrappers import find_network
+from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
+from ..efficientdet.wrappers import find_network
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
            "OnnxDetectionHead"]
