@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from ..version_compat import import_effdet_quietly
 
@@ -26,7 +27,6 @@ from .dataloaders import (
     train_dl,
     valid_dl,
 )
-from ..weights.export import export_onnx, export_torchscript, onnx_postprocess
 from .resize import set_img_size
 from .runtime import Accelerated, accelerate
 from .model import (
@@ -91,10 +91,18 @@ __all__ = [
 ]
 
 _ENGINES = ("fastai", "lightning")
+#: weights/export.py imports this package's modules: its names are bound on first access
+_EXPORT = ("export_onnx", "export_torchscript", "onnx_postprocess")
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import the optional engine modules (``fastai``, ``lightning``) on first access."""
+def __getattr__(name: str) -> Any:
+    """Import the optional engine modules (``fastai``, ``lightning``) and the exporters
+    (``export_onnx``...) on first access."""
+    if name in _EXPORT:
+        from ..weights import export
+
+        globals().update({n: getattr(export, n) for n in _EXPORT})
+        return globals()[name]
     if name in _ENGINES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
