@@ -7,7 +7,6 @@ core works without those optional packages installed.
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 from typing import Any
 
 from ..version_compat import import_effdet_quietly

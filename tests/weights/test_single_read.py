@@ -127,3 +127,43 @@ def test_predict_command_reads_model_pt_once(files, loads, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     assert loads == [str(files["adapter"])]
     assert "in 2 images" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a checkpoint at all", r"junk\.pth: not a readable PyTorch checkpoint"),
+    (None, r"junk\.pth: (checkpoint|weights) file not found"),
+])
+def test_one_reader_one_error_for_every_entry_point(tmp_path, content, message):
+    """Weights for pretrained=, backbone files, checkpoints: the same reader, the same error
+    (a CheckpointError, which is a WeightsError), the same message."""
+    from efficientdet_adapter.errors import CheckpointError, WeightsError
+    from efficientdet_adapter.weights.state_dict import load_checkpoint_data, read_state_dict
+
+    path = tmp_path / "junk.pth"
+    if content is not None:
+        path.write_bytes(content)
+    calls = [
+        lambda: read_state_dict(path),
+        lambda: load_checkpoint_data(path),
+        lambda: load_model(path),
+        lambda: model_from_checkpoint(path, backbone_name="tf_lite0", classes=CLASSES,
+                                      img_size=128),
+        lambda: efficientdet.model(model_name="tf_efficientdet_lite0", num_classes=3,
+                                   img_size=128, pretrained=path),
+        lambda: efficientdet.model(model_name="tf_efficientdet_lite0", num_classes=3,
+                                   img_size=128, pretrained_backbone=path),
+    ]
+    assert issubclass(CheckpointError, WeightsError)
+    for call in calls:
+        with pytest.raises(CheckpointError, match=message):
+            call()
+
+
+def test_efficientdet_weights_is_the_weights_package():
+    from efficientdet_adapter import weights
+    from efficientdet_adapter.efficientdet import weights as via_efficientdet
+
+    assert via_efficientdet is weights
+    assert weights.packaged_backbone("lite2-package").backbone == "tf_efficientnet_lite2"
+    assert sorted(weights.PACKAGED_BACKBONES) == ["imagenet-lite0", "imagenet-lite1",
+                                                  "imagenet-lite2"]
