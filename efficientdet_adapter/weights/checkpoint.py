@@ -186,7 +186,7 @@ def rebuild_model(
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
             warning on disagreement, for files that hold them); see
             :func:`efficientdet_adapter.checkpoint.load_model`.
-        strict: every tensor of the network must be in the file (see :func:`_match_prefix`).
+        strict: every tensor of the network must be in the file (see :func:`~.loading.match_prefix`).
 
     Returns:
         ``(model, class_map, config)``.
@@ -199,12 +199,14 @@ def rebuild_model(
         except ClassMapError as e:
             raise CheckpointError(f"{path}: the stored class map is not valid ({e})") from None
         if class_map is not None and class_map != stored_map:
-            _logger.warning("%s: using the file's class map %s, not the one passed", path, stored_map)
+            _logger.warning("%s: using the file's class map %s, not the one passed", path,
+                            stored_map)
         class_map = stored_map
     stored_name = data.get("model_name")
     if stored_name is not None:
         if model_name is not None and model_name != stored_name:
-            _logger.warning("%s: using the file's model_name %r, not %r", path, stored_name, model_name)
+            _logger.warning("%s: using the file's model_name %r, not %r", path, stored_name,
+                            model_name)
         model_name = stored_name
     if data.get("img_size") is not None:
         img_size = data["img_size"]

@@ -13,7 +13,8 @@ for other URLs. A download
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
   (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
   file name never share a cache entry and no URL (``http://host/``) can write over a folder;
-* is streamed to a temporary file renamed into place only when complete (see :mod:`.atomic`): a
+* is streamed to a temporary file renamed into place only when complete
+  (see :mod:`efficientdet_adapter.atomic`): a
   cut connection or a kill never leaves a file that a later call would take for the download;
 * stops at ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`), from the announced length before
   any byte is read, and while reading when the server announced none or lied;
