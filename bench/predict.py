@@ -26,7 +26,7 @@ import torch
 from efficientdet_adapter.dataset import Dataset
 from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.efficientdet.dataloaders import infer_dl
-from efficientdet_adapter.efficientdet.export import export_onnx, onnx_postprocess
+from efficientdet_adapter.weights.export import export_onnx, onnx_postprocess
 from efficientdet_adapter.efficientdet.model import model as build_model
 from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict, to_original
 

@@ -144,7 +144,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "show_preds": (".efficientdet.prediction", "show_preds"),
     "end2end_detect": (".efficientdet.prediction", "end2end_detect"),
     "models": (".models", None),
-    "save_icevision_checkpoint": (".icevision_checkpoint", "save_icevision_checkpoint"),
+    "save_icevision_checkpoint": (".weights.icevision", "save_icevision_checkpoint"),
     "wandb_img_preds": (".integrations", "wandb_img_preds"),
     "IDMap": (".compat", "IDMap"),
     "ObjectDetectionRecord": (".compat", "ObjectDetectionRecord"),

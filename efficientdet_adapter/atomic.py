@@ -29,7 +29,7 @@ from typing import IO, Any
 from .errors import SaveError
 
 __all__ = ["atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_save",
-           "remove_stale_temps", "TEMP_PATTERN"]
+           "atomic_torch_save", "remove_stale_temps", "TEMP_PATTERN"]
 
 #: The names of this module's temporary files (``mkstemp``'s 8 random characters).
 TEMP_PATTERN = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
@@ -133,6 +133,23 @@ def atomic_save(path: str | Path, write: Callable[[Path], Any]) -> Path:
         os.close(fd)
         write(tmp)
     return path
+
+
+def atomic_torch_save(data: Any, path: str | Path) -> Path:
+    """``torch.save(data, path)`` atomically (checkpoints, resume states); returns ``path``.
+
+    The data is serialized first: torch's zip writer turns a failed write into a
+    ``RuntimeError`` about stream positions, not the disk's ``OSError`` (a :class:`SaveError`).
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    with atomic_open(path, "wb") as f:
+        f.write(buffer.getbuffer())
+    return Path(path)
 
 
 def remove_stale_temps(folder: str | Path) -> list[Path]:

@@ -148,7 +148,7 @@ def _check_file(value: str, option: str, what: str) -> Path:
 
 
 def _check_data(value: str) -> Path:
-    from .downloads import is_url
+    from .weights.hub import is_url
 
     if is_url(value):
         raise UsageError(f"--data {value}: URLs are not accepted; download the export and give "
@@ -622,7 +622,7 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .checkpoint import load_model
-    from .efficientdet.export import export_onnx, export_program, export_torchscript
+    from .weights.export import export_onnx, export_program, export_torchscript
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     suffix = EXPORT_SUFFIXES[args.format]
@@ -634,12 +634,12 @@ def cmd_export(args) -> int:
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
         print(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
               f"std {config.std}; outputs boxes, scores, classes (NMS: "
-              "efficientdet_adapter.efficientdet.export.onnx_postprocess)")
+              "efficientdet_adapter.efficientdet.onnx_postprocess)")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
         print(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
               f"normalized with mean {config.mean}, std {config.std}; outputs boxes, scores, "
-              "classes (NMS: efficientdet_adapter.efficientdet.export.onnx_postprocess)")
+              "classes (NMS: efficientdet_adapter.efficientdet.onnx_postprocess)")
     else:
         path = export_torchscript(model, out)
         print(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")

@@ -65,8 +65,10 @@ class WeightsError(AdapterError, RuntimeError):
     """Pretrained weights cannot be found, downloaded or matched to the model."""
 
 
-class CheckpointError(AdapterError, RuntimeError):
-    """A checkpoint file is missing, of an unknown layout, or does not match the model."""
+class CheckpointError(WeightsError):
+    """A checkpoint or weights file is missing, unreadable, of an unknown layout, or does not
+    match the model (the one error of :mod:`efficientdet_adapter.weights.state_dict`, the reader
+    of every such file; a :class:`WeightsError`, so one ``except`` catches both)."""
 
 
 class ModelConfigError(AdapterError, ValueError):

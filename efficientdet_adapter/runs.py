@@ -132,7 +132,7 @@ def _backbone_weights(opts: TrainOptions) -> Any:
         efficientdet_model_param_dict = import_quietly(
             "effdet.config.model_config").efficientdet_model_param_dict
 
-        from .efficientdet.weights import packaged_backbone_for
+        from .weights.packaged import packaged_backbone_for
 
         config = efficientdet_model_param_dict.get(opts.model_name) or {}
         packaged = packaged_backbone_for(config.get("backbone_name", ""))
@@ -158,7 +158,7 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
     """
     from .parsers import RandomSplitter, RoboflowParser
 
-    from .downloads import is_url
+    from .weights.hub import is_url
 
     if is_url(str(data)):
         raise UsageError(f"--data {data}: URLs are not accepted; download the export and give "
@@ -386,7 +386,7 @@ def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: Histo
         if not state.get("lightning"):
             raise UsageError("--resume: this last.pt holds no Lightning training state (written "
                              "by another engine?); resume with the engine that wrote it")
-        from .checkpoint import atomic_torch_save
+        from .atomic import atomic_torch_save
 
         ckpt_path = atomic_torch_save(state["lightning"], tracker.out / ".resume.ckpt")
     try:
@@ -499,7 +499,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
         check_state_fits(model, data, resume_state[0], resume_state[2])
     if resume_state is not None and opts.engine == "lightning":
-        from .checkpoint import _network
+        from .efficientdet.wrappers import find_network as _network
 
         _network(model).load_state_dict(resume_state[0].get("model", resume_state[1]))
     train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
@@ -537,7 +537,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
         tracker.close()
     best = None if out is None else Path(out) / "best.pt"
     if best is not None and best.is_file() and process_rank() == 0:
-        from .checkpoint import _network, load_checkpoint_data
+        from .checkpoint import load_checkpoint_data
+        from .efficientdet.wrappers import find_network as _network
 
         _network(final).load_state_dict(load_checkpoint_data(best)["state_dict"])
     return final.eval()

@@ -87,7 +87,7 @@ def test_a_checkpoint_on_a_full_disk_keeps_the_earlier_one(tmp_path, monkeypatch
     before = path.read_bytes()
     real = os.fdopen
     monkeypatch.setattr(atomic.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k), 4096))
-    from efficientdet_adapter.efficientdet.checkpoint import atomic_torch_save
+    from efficientdet_adapter.atomic import atomic_torch_save
 
     with pytest.raises(SaveError, match=r"last\.pt: cannot write it \(No space left on device\)"):
         atomic_torch_save({"w": torch.zeros(100_000)}, path)

@@ -145,7 +145,7 @@ def test_fitted_anchors_are_in_every_checkpoint_and_used_at_predict_and_export(b
     assert proc.returncode == 0, proc.stderr[-2000:]
     import onnxruntime
 
-    from efficientdet_adapter.efficientdet.export import OnnxDetectionHead, onnx_postprocess
+    from efficientdet_adapter.weights.export import OnnxDetectionHead, onnx_postprocess
 
     model, _, _ = load_model(out / "model.pt")  # the one exported
     head = OnnxDetectionHead(model, (128, 128)).eval()

@@ -59,7 +59,7 @@ API_OBJECTS = [
     ("api/training", "efficientdet_adapter.runs.TrainOptions"),
     ("api/metrics", "efficientdet_adapter.metrics.COCOMetric"),
     ("api/prediction", "efficientdet_adapter.efficientdet.prediction.predict"),
-    ("api/prediction", "efficientdet_adapter.efficientdet.export.export_onnx"),
+    ("api/prediction", "efficientdet_adapter.weights.export.export_onnx"),
     ("api/tools", "efficientdet_adapter.check.check_dataset"),
     ("api/compat", "efficientdet_adapter.compat"),
     ("api/errors", "efficientdet_adapter.errors.AdapterError"),

@@ -30,7 +30,7 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic", "downloads"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
@@ -41,11 +41,13 @@ LAYERS: list[tuple[str, list[str]]] = [
                "parsers.roboflow", "parsers", "writers", "compat", "demo"]),
     ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
     ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",
-                            "efficientdet.weights", "efficientdet.anchor_labels",
+                            "efficientdet.anchor_labels",
                             "efficientdet.batched_nms", "efficientdet.postprocess"]),
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
-    ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit",
-               "efficientdet.export", "efficientdet.checkpoint"]),
+    # reading and writing parameters: below the model, which loads pretrained weights
+    ("weights", ["weights.state_dict", "weights.packaged", "weights.hub", "weights.loading",
+                 "weights", "weights.export", "weights.icevision"]),
+    ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",
                            "efficientdet.tiling", "efficientdet.loop",
@@ -53,7 +55,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("engines", ["training.step_values", "efficientdet.fastai_steps", "efficientdet.fastai",
                  "efficientdet.lightning", "efficientdet", "engines",
                  "engines.fastai", "models.interpretation"]),
-    ("checkpoints", ["icevision_checkpoint", "checkpoint", "check"]),
+    # model_from_checkpoint returns IceVision's model_type, the efficientdet package (engines)
+    ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
     ("training", ["training.devices", "training.csvlog", "training.state",
                   "training.tensorboard_log", "training.fastai_callbacks",
                   "training.lightning_callbacks", "training.budget", "training.resume_check",

@@ -7,13 +7,14 @@ core works without those optional packages installed.
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Any
 
 from ..version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # before the modules below import effdet
 
-from . import backbones, weights  # IceVision's efficientdet.backbones.tf_lite0()
+from .. import weights  # the weights package (table, hub, reader, loading)
+from . import backbones  # IceVision's efficientdet.backbones.tf_lite0()
 from . import interpretation
 from . import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses
 from .dataloaders import (
@@ -25,7 +26,6 @@ from .dataloaders import (
     train_dl,
     valid_dl,
 )
-from .export import export_onnx, export_torchscript, onnx_postprocess
 from .resize import set_img_size
 from .runtime import Accelerated, accelerate
 from .model import (
@@ -90,10 +90,18 @@ __all__ = [
 ]
 
 _ENGINES = ("fastai", "lightning")
+#: weights/export.py imports this package's modules: its names are bound on first access
+_EXPORT = ("export_onnx", "export_torchscript", "onnx_postprocess")
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import the optional engine modules (``fastai``, ``lightning``) on first access."""
+def __getattr__(name: str) -> Any:
+    """Import the optional engine modules (``fastai``, ``lightning``) and the exporters
+    (``export_onnx``...) on first access."""
+    if name in _EXPORT:
+        from ..weights import export
+
+        globals().update({n: getattr(export, n) for n in _EXPORT})
+        return globals()[name]
     if name in _ENGINES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module

@@ -39,6 +39,7 @@ __all__ = [
 
 _NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
 _FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
+MAX_IMG_SIZE = 4096  # the largest image side accepted (EfficientDet's largest config uses 1536)
 
 
 # --- names --------------------------------------------------------------------------------------

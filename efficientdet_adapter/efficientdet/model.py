@@ -59,7 +59,7 @@ from .config import (
 )
 from .postprocess import detections as batched_detections
 from .resize import anchors_not_saved, set_img_size
-from .weights import WeightsReport, load_backbone_weights, load_detector_weights
+from ..weights.loading import WeightsReport, load_backbone_weights, load_detector_weights
 from .wrappers import BenchType, find_network
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ..icevision_checkpoint import CLASSES, model_from_checkpoint, save_icevision_checkpoint
+from ..weights.checkpoint import model_from_checkpoint
+from ..weights.icevision import CLASSES, save_icevision_checkpoint
 
 __all__ = ["save_icevision_checkpoint", "model_from_checkpoint", "CLASSES"]

@@ -41,7 +41,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
     raise ImportError("efficientdet_adapter.training.fastai_callbacks needs fastai: "
                       "pip install 'efficientdet_adapter[fastai]'") from e
 
-from ..checkpoint import _network
+from ..efficientdet.wrappers import find_network as _network
 from ..errors import TrainingError
 from .state import RunTracker, rng_state, seed_epoch, set_rng_state
 from .step_values import StepValues

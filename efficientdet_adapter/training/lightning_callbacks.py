@@ -32,7 +32,8 @@ from typing import Any
 import torch
 
 
-from ..checkpoint import _check_plain, _network
+from ..efficientdet.wrappers import find_network as _network
+from ..weights.state_dict import check_plain as _check_plain
 from ..errors import CheckpointError, TrainingError
 from ..version_compat import lightning_package
 from .fastai_callbacks import format_epoch_line

@@ -295,7 +295,7 @@ class RunTracker:
             self._tb = None
 
     def _save(self, model, name: str, train_state: dict[str, Any] | None = None) -> Path | None:
-        from ..checkpoint import model_metadata, save_checkpoint
+        from ..weights.checkpoint import model_metadata, save_checkpoint
 
         if self.out is None or not self.is_writer:
             return None

@@ -12,9 +12,9 @@ import timm
 import torch
 from PIL import Image
 
-from efficientdet_adapter.efficientdet import weights
+from efficientdet_adapter import weights
 from efficientdet_adapter.efficientdet.model import model
-from efficientdet_adapter.efficientdet.weights import (
+from efficientdet_adapter.weights import (
     LITE0_PACKAGE,
     PACKAGED_BACKBONES,
     imagenet_classifier,
@@ -170,7 +170,7 @@ def test_detector_backbone_equals_package_weights(choice):
 @pytest.mark.parametrize("name", ["imagenet-lite0", "imagenet-lite1"])
 def test_pretrained_backbone_true_falls_back_to_package_offline(offline, caplog, name):
     start = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger=weights.__name__):
+    with caplog.at_level(logging.WARNING, logger=weights.loading.__name__):
         m = model(model_name=PACKAGES[name][0], num_classes=3, img_size=128,
                   pretrained_backbone=True)
     assert time.monotonic() - start < 10

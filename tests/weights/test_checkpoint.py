@@ -246,14 +246,27 @@ def test_bare_state_dict_default_img_size_is_valid(tmp_path):
     assert class_map == cm
 
 
-def test_checkpoint_module_keeps_its_names():
-    """The module moved below the models (efficientdet/checkpoint.py); the old import path
-    still offers every public name, and the private ones the training callbacks use."""
-    import efficientdet_adapter.checkpoint as shim
-    from efficientdet_adapter.efficientdet import checkpoint as core
+def test_checkpoint_module_is_the_public_face_of_weights():
+    """efficientdet_adapter.checkpoint offers every public name, from weights/ (the same
+    objects), and no private re-exports of an internal layout (issue 20)."""
+    import efficientdet_adapter.checkpoint as face
+    from efficientdet_adapter import atomic
+    from efficientdet_adapter.efficientdet.config import MAX_IMG_SIZE
+    from efficientdet_adapter.weights import checkpoint as core
+    from efficientdet_adapter.weights import icevision, state_dict
 
-    for name in shim.__all__ + ["_network", "_check_plain", "_umask", "model_metadata",
-                                "MAX_IMG_SIZE"]:
-        assert hasattr(shim, name), name
-    assert shim.save_checkpoint is core.save_checkpoint
-    assert shim.atomic_torch_save is core.atomic_torch_save
+    assert face.__all__ == ["CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_checkpoint",
+                            "atomic_torch_save", "load_checkpoint_data", "load_model",
+                            "model_from_data", "model_from_checkpoint", "CheckpointAndModel",
+                            "convert_checkpoint", "save_icevision_checkpoint"]
+    for name in face.__all__:
+        assert hasattr(face, name), name
+    for name in ["_network", "_check_plain", "_umask", "MAX_IMG_SIZE"]:
+        assert not hasattr(face, name), name
+    assert face.save_checkpoint is core.save_checkpoint
+    assert face.load_model is core.load_model
+    assert face.model_from_checkpoint is core.model_from_checkpoint
+    assert face.atomic_torch_save is atomic.atomic_torch_save
+    assert face.load_checkpoint_data is state_dict.load_checkpoint_data
+    assert face.save_icevision_checkpoint is icevision.save_icevision_checkpoint
+    assert MAX_IMG_SIZE == 4096

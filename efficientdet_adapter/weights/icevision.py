@@ -1,8 +1,10 @@
-"""IceVision 0.12's checkpoint contract: ``save_icevision_checkpoint`` and
-``model_from_checkpoint``, which always returns IceVision's dict (:class:`CheckpointAndModel`).
+"""IceVision 0.12's checkpoint files: what their ``meta`` says (:func:`icevision_fields`),
+``save_icevision_checkpoint``, and the dict ``model_from_checkpoint`` returns
+(:class:`CheckpointAndModel`).
 
-The library's own loader, which returns ``(model, class_map, config)``, is
-:func:`efficientdet_adapter.checkpoint.load_model`.
+Both loaders live in :mod:`efficientdet_adapter.weights.checkpoint`, side by side:
+``model_from_checkpoint`` always returns IceVision's dict, the library's own ``load_model``
+returns ``(model, class_map, config)``.
 
 An IceVision checkpoint (0.12, written by mmcv's ``save_checkpoint``) is one ``torch.save`` file::
 
@@ -24,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -35,11 +36,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .class_map import BACKGROUND, ClassMap
-from .errors import CheckpointError
+from ..atomic import atomic_torch_save
+from ..class_map import BACKGROUND, ClassMap
+from ..efficientdet.backbones import BACKBONES
+from ..efficientdet.config import MAX_IMG_SIZE
+from ..errors import ArgumentError, CheckpointError
+from .state_dict import check_plain
 
 __all__ = ["CLASSES", "COCO_CATEGORIES", "CheckpointAndModel", "IceVisionFields",
-           "coco_class_map", "icevision_fields", "model_from_checkpoint",
+           "backbone_of", "coco_class_map", "icevision_fields", "img_size_field",
            "save_icevision_checkpoint"]
 
 _logger = logging.getLogger(__name__)
@@ -115,9 +120,9 @@ def _classes(value: Any, where: str, field: str) -> ClassMap:
     return ClassMap([c for c in value if c != BACKGROUND])  # IceVision: background goes to 0
 
 
-def _img_size(value: Any, where: str, field: str) -> int | tuple[int, int]:
-    from .efficientdet.checkpoint import MAX_IMG_SIZE
-
+def img_size_field(value: Any, where: str, field: str) -> int | tuple[int, int]:
+    """``value`` checked as an image size (an int or two in ``1..MAX_IMG_SIZE``), or an error
+    naming ``where`` and ``field``."""
     sides = [value] if isinstance(value, int) else value
     if (not isinstance(sides, (list, tuple)) or len(sides) not in (1, 2)
             or any(isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_IMG_SIZE
@@ -155,8 +160,6 @@ def icevision_fields(
     Raises:
         CheckpointError: one line naming ``where`` and the field at fault.
     """
-    from .efficientdet.backbones import BACKBONES
-
     if is_coco and classes:
         (logger or _logger).warning("%s: is_coco=True is ignored because classes are passed (IceVision: "
                        "classes have priority)", where)
@@ -195,7 +198,7 @@ def icevision_fields(
     size = img_size if img_size is not None else meta.get("img_size")
     if size is None:
         raise CheckpointError(f"{where}: the file has no meta.img_size; pass img_size=...")
-    return IceVisionFields(class_map, BACKBONES[backbone], backbone, _img_size(size, where, field))
+    return IceVisionFields(class_map, BACKBONES[backbone], backbone, img_size_field(size, where, field))
 
 
 @dataclass(frozen=True)
@@ -233,131 +236,8 @@ class CheckpointAndModel(Mapping):
         return tuple(f.name for f in fields(cls))
 
 
-def _read(filename: str | Path, map_location: Any, **download: Any) -> tuple[Any, str]:
-    """The checkpoint's contents (weights_only) and where they came from; a URL is fetched by
-    :func:`~efficientdet_adapter.downloads.fetch` (``download``: its ``check_hash``,
-    ``hash_prefix``, ``max_bytes``), effdet's own COCO weights through torch hub's cache."""
-    from .downloads import fetch, is_url
-    from .efficientdet.checkpoint import _safe_load
-
-    text = str(filename)
-    if is_url(filename):
-        from .version_compat import import_quietly  # effdet's import-time notices: not the user's
-        efficientdet_model_param_dict = import_quietly(
-            "effdet.config.model_config").efficientdet_model_param_dict
-
-        if text in {c.get("url") for c in efficientdet_model_param_dict.values()}:
-            from .efficientdet.weights import cached_download  # effdet's own COCO weights: its
-
-            return _safe_load(cached_download(text), map_location), text  # cache, its names
-        return _safe_load(fetch(text, **download), map_location), text
-    return _safe_load(Path(filename), map_location), text
-
-
-def _revise(state: Mapping[str, Any], revise_keys: Sequence[tuple[str, str]], where: str) -> dict:
-    out = dict(state)
-    for pattern, replacement in revise_keys or ():
-        try:
-            out = {re.sub(pattern, replacement, k): v for k, v in out.items()}
-        except re.error as e:
-            raise CheckpointError(f"{where}: revise_keys pattern {pattern!r} is not a regular "
-                                  f"expression ({e})") from None
-    return out
-
-
-def model_from_checkpoint(
-    filename: str | Path,
-    model_name: str | None = None,
-    backbone_name: str | None = None,
-    classes: Sequence[str] | None = None,
-    is_coco: bool = False,
-    img_size: int | Sequence[int] | None = None,
-    map_location: Any = None,
-    strict: bool = False,
-    revise_keys: Sequence[tuple[str, str]] = ((r"^module\.", ""),),
-    eval_mode: bool = True,
-    logger: logging.Logger | None = None,
-    device: str | torch.device | None = None,
-    check_hash: bool = False,
-    hash_prefix: str | None = None,
-) -> CheckpointAndModel:
-    r"""IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
-    class map, in IceVision's dict (:class:`CheckpointAndModel`).
-
-    Reads IceVision checkpoints (``meta`` supplies what is not passed), Lightning
-    ``ModelCheckpoint`` files, fastai ``learn.save`` files, bare state dicts (effdet's COCO
-    weights: ``is_coco=True``) and :func:`~efficientdet_adapter.checkpoint.save_checkpoint`
-    files; ``filename`` may be a URL. Always with ``torch.load(weights_only=True)``.
-
-    Args:
-        model_name, backbone_name, classes, img_size: as IceVision's (they win over ``meta``).
-        is_coco: IceVision's 80 COCO :data:`CLASSES` (see :func:`icevision_fields`).
-        map_location: ``torch.load``'s, for the tensors in ``loaded["checkpoint"]``.
-        strict: every tensor of the network must be in the file; ``False`` (IceVision's
-            default) logs the missing ones. A tensor of another shape is always an error.
-        revise_keys: ``(pattern, replacement)`` regexes applied to the weights' names first;
-            a Lightning ``.ckpt`` loads with ``[(r"^model\.", "")]``. The prefixes the engines
-            add (``model.``, ``model.model.``) are found by themselves too.
-        eval_mode: ``model.eval()`` (``False``: train mode).
-        logger: where warnings go (this module's logger by default).
-        device: where to put the model (not IceVision's: its model stayed on the CPU).
-        check_hash, hash_prefix: for a URL, as ``torch.hub``: compare the download's SHA-256
-            with the ``-<hex>`` in its file name, or with ``hash_prefix`` (downloads are cached
-            by a hash of the whole URL, at most 2 GiB; ``file://`` is read in place).
-
-    Example:
-        >>> loaded = model_from_checkpoint("epoch=9.ckpt", model_name="ross.efficientdet",
-        ...     backbone_name="d0", img_size=512, classes=["a", "b"],
-        ...     revise_keys=[(r"^model\.", "")], map_location="cpu")           # doctest: +SKIP
-        >>> loaded["model"], loaded["class_map"], loaded["img_size"]            # doctest: +SKIP
-    """
-    from . import efficientdet
-    from .efficientdet.checkpoint import checkpoint_layout, rebuild_model
-    from .efficientdet.resize import set_img_size
-
-    obj, where = _read(filename, map_location, check_hash=check_hash, hash_prefix=hash_prefix)
-    data = checkpoint_layout(obj, where)
-    log = logger or _logger
-    if data["layout"] == "adapter":  # this library's own file: its own metadata
-        if classes is not None or is_coco:
-            log.warning("%s: the file keeps its class map; classes/is_coco are ignored", where)
-        model, class_map, config = rebuild_model(data, path=where, device=device or "cpu",
-                                                 strict=strict)
-        backbone = _backbone_of(config.model_name, where)
-        fields_ = IceVisionFields(class_map, config.model_name, backbone,
-                                  _img_size(list(config.img_size), where, "img_size"))
-        if img_size is not None:
-            fields_ = IceVisionFields(class_map, config.model_name, backbone,
-                                      _img_size(img_size, where, "img_size"))
-            set_img_size(model, fields_.img_size)
-    else:
-        meta = data.get("meta") if data["layout"] == "icevision" else None
-        state = _revise(data["state_dict"], revise_keys, where)
-        fields_ = icevision_fields(meta or {}, where, model_name=model_name,
-                                   backbone_name=backbone_name, classes=classes, is_coco=is_coco,
-                                   img_size=img_size, state=state, logger=log)
-        spec = {"layout": data["layout"], "state_dict": state, "model_name": fields_.model_name,
-                "class_map": fields_.class_map.to_dict(), "img_size": fields_.img_size}
-        model, class_map, _ = rebuild_model(spec, path=where, device=device or "cpu",
-                                            strict=strict)
-    if not eval_mode:
-        model.train()
-    checkpoint = {k: v for k, v in (obj.items() if isinstance(obj, Mapping) else [])}
-    return CheckpointAndModel(
-        model=model,
-        model_type=efficientdet,
-        backbone=getattr(efficientdet.backbones, fields_.backbone_name),
-        class_map=class_map,
-        img_size=fields_.img_size,
-        checkpoint=checkpoint or {"state_dict": obj},
-        model_name=model_name if model_name is not None else "ross.efficientdet",
-        backbone_name=fields_.backbone_name,
-    )
-
-
-def _backbone_of(effdet_name: str, where: str) -> str:
-    from .efficientdet.backbones import BACKBONES
-
+def backbone_of(effdet_name: str, where: str) -> str:
+    """IceVision's backbone name (``"tf_lite0"``) of an effdet model name."""
     for name, model_name in BACKBONES.items():
         if model_name == effdet_name:
             return name
@@ -379,12 +259,10 @@ def save_icevision_checkpoint(
 
     ``meta`` must hold plain data only (strings, numbers, lists, dicts).
     """
-    from .efficientdet.checkpoint import _check_plain
-
     if meta is not None and not isinstance(meta, Mapping):
-        raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
+        raise ArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
     info = dict(meta or {})
-    _check_plain(info, "meta")
+    check_plain(info, "meta")
     for key, value in (("classes", None if classes is None else [str(c) for c in classes]),
                        ("model_name", model_name), ("backbone_name", backbone_name),
                        ("img_size", img_size)):
@@ -395,6 +273,4 @@ def save_icevision_checkpoint(
     data: dict[str, Any] = {"meta": info, "state_dict": state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()
-    from .efficientdet.checkpoint import atomic_torch_save
-
     return atomic_torch_save(data, filename)

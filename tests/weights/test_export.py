@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.errors import ExportError
-from efficientdet_adapter.efficientdet.export import (
+from efficientdet_adapter.weights.export import (
     OnnxDetectionHead,
     export_onnx,
     export_program,

