@@ -19,7 +19,7 @@ from .errors import ClassMapError
 if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are touched
     import numpy as np
 
-__all__ = ["Record", "ImgSize"]
+__all__ = ["Record", "ImgSize", "Geometry"]
 
 #: The lists that hold one value per box.
 _PER_BOX = ("labels", "label_ids", "bboxes", "iscrowds", "areas")
@@ -31,6 +31,86 @@ class ImgSize:
 
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a transform put an image: ``x_transformed = x_original * scale_x + offset_x``
+    (likewise for y); the image went from size ``source`` to size ``size``.
+
+    Recorded by the transform when it runs (:class:`~efficientdet_adapter.tfms.A.Adapter` writes
+    it on the sample it returns, as effdet's loader records ``img_scale``), and read back to map
+    predictions onto the original image. Sizes are :class:`ImgSize` (named fields); ``width``/
+    ``height`` and ``src_width``/``src_height`` read them.
+
+    Example:
+        >>> g = Geometry(0.5, 0.5, 0.0, 8.0, size=ImgSize(64, 64), source=ImgSize(128, 96))
+        >>> g.to_original([[0, 8, 64, 56]]).tolist()
+        [[0.0, 0.0, 128.0, 96.0]]
+    """
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    size: ImgSize
+    source: ImgSize
+
+    @classmethod
+    def identity(cls, size: ImgSize) -> "Geometry":
+        """No change: an image of ``size`` stays where it is."""
+        return cls(1.0, 1.0, 0.0, 0.0, size=size, source=size)
+
+    def then(self, scale_x: float, scale_y: float, offset_x: float, offset_y: float,
+             size: ImgSize) -> "Geometry":
+        """This geometry followed by one more scale-and-offset step that gives ``size``:
+        ``x -> (x * scale + offset) * scale_x + offset_x``."""
+        return Geometry(
+            scale_x=self.scale_x * scale_x, scale_y=self.scale_y * scale_y,
+            offset_x=self.offset_x * scale_x + offset_x,
+            offset_y=self.offset_y * scale_y + offset_y, size=size, source=self.source,
+        )
+
+    def followed_by(self, other: "Geometry") -> "Geometry":
+        """This geometry, then ``other`` (whose ``source`` is this one's ``size``)."""
+        return self.then(other.scale_x, other.scale_y, other.offset_x, other.offset_y, other.size)
+
+    @property
+    def width(self) -> int:
+        return self.size.width
+
+    @property
+    def height(self) -> int:
+        return self.size.height
+
+    @property
+    def src_width(self) -> int:
+        return self.source.width
+
+    @property
+    def src_height(self) -> int:
+        return self.source.height
+
+    def to_original(self, boxes, clip: bool = True) -> "np.ndarray":
+        """``[N, 4]`` xyxy boxes of the transformed image in pixels of the original image."""
+        import numpy as np
+
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scale = np.array([self.scale_x, self.scale_y] * 2)
+        offset = np.array([self.offset_x, self.offset_y] * 2)
+        out = (b - offset) / scale
+        if clip:
+            out = np.clip(out, 0, [self.src_width, self.src_height] * 2)
+        return out
+
+    def to_transformed(self, boxes) -> "np.ndarray":
+        """``[N, 4]`` xyxy boxes of the original image in pixels of the transformed image."""
+        import numpy as np
+
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scale = np.array([self.scale_x, self.scale_y] * 2)
+        offset = np.array([self.offset_x, self.offset_y] * 2)
+        return b * scale + offset
 
 
 @dataclass(eq=False)
@@ -50,6 +130,9 @@ class Record:
         areas: COCO's annotation areas (segmentation areas), or ``None``.
         img: the loaded HxWx3 uint8 RGB image, when it has been loaded or given.
         class_map: the map that ``label_ids`` refer to, when known.
+        geometry: on a transformed sample, the resize and padding its transform applied
+            (:class:`Geometry`, recorded when it ran), or ``None`` (not transformed, or by a
+            transform that is not a scale and an offset).
 
     Example:
         >>> r = Record(record_id=0, filepath=None, width=64, height=48)
@@ -69,6 +152,7 @@ class Record:
     areas: list[float] | None = None
     img: "np.ndarray | None" = field(default=None, repr=False)
     class_map: ClassMap | None = field(default=None, repr=False)
+    geometry: Geometry | None = field(default=None, repr=False)
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -136,10 +220,11 @@ class Record:
         return self.copy(**{name: pick(getattr(self, name)) for name in _PER_BOX})
 
     def __eq__(self, other: object) -> bool:
-        """Equal annotations (the loaded pixels are not compared)."""
+        """Equal annotations (the loaded pixels and the recorded geometry are not compared)."""
         if not isinstance(other, Record):
             return NotImplemented
-        names = [f.name for f in dataclasses.fields(self) if f.name not in ("img", "class_map")]
+        names = [f.name for f in dataclasses.fields(self)
+                 if f.name not in ("img", "class_map", "geometry")]
         return all(getattr(self, n) == getattr(other, n) for n in names)
 
     # -- IceVision's BaseRecord: reading -------------------------------------------------------
