@@ -59,8 +59,6 @@ logger = logging.getLogger(__name__)
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
 from .dataset_files import EXPORT_FORMATS  # noqa: E402
-IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
-MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 #: export's formats and the suffix of the file each writes
 EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
@@ -746,17 +744,15 @@ _KIND_NAMES = {int: "an integer", float: "a number"}
 
 
 def _img_size(text: str) -> int:
-    """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)."""
+    """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
+    up to ``MAX_IMG_SIZE``, checked by :func:`~.records.normalize_img_size`."""
+    from .records import IMG_STRIDE, normalize_img_size
+
     value = _number(int, low=1)(text)
-    if value % IMG_STRIDE:
-        down = value // IMG_STRIDE * IMG_STRIDE
-        near = f"{down} or {down + IMG_STRIDE}" if down else f"{IMG_STRIDE}"
-        raise argparse.ArgumentTypeError(
-            f"{text} is not a multiple of {IMG_STRIDE} (EfficientDet's largest stride); use {near}")
-    if value > MAX_IMG_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"{text} is larger than {MAX_IMG_SIZE} (EfficientDet's largest config uses 1536)")
-    return value
+    try:
+        return normalize_img_size(value, stride=IMG_STRIDE, where="--img-size").height
+    except AdapterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _img_size_or_auto(text: str) -> int | str:

@@ -9,17 +9,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .bbox import BBox
 from .class_map import ClassMap
-from .errors import ClassMapError
+from .errors import AdapterError, ClassMapError, ModelConfigError
 
 if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are touched
     import numpy as np
 
-__all__ = ["Record", "ImgSize", "Geometry"]
+__all__ = ["Record", "ImgSize", "Geometry", "normalize_img_size", "MAX_IMG_SIZE", "IMG_STRIDE"]
 
 #: The lists that hold one value per box.
 _PER_BOX = ("labels", "label_ids", "bboxes", "iscrowds", "areas")
@@ -31,6 +32,85 @@ class ImgSize:
 
     width: int
     height: int
+
+
+#: The largest input side anyone may ask for (EfficientDet's largest config uses 1536): the
+#: command line's limit, and what a checkpoint file may ask for before anchors are allocated.
+MAX_IMG_SIZE = 4096
+#: ``2**max_level`` of every effdet config: each input side is a multiple of it.
+IMG_STRIDE = 128
+
+
+def _nearest(side: int, stride: int) -> str:
+    down = (side // stride) * stride
+    up = down + stride
+    return f"{down} or {up}" if down > 0 else f"{up}"
+
+
+def normalize_img_size(
+    value: Any,
+    *,
+    where: str,
+    stride: int | None = None,
+    max_side: int | None = MAX_IMG_SIZE,
+    error: type[AdapterError] = ModelConfigError,
+) -> ImgSize:
+    """The one reading of an image size: an int (a square), a ``(height, width)`` pair, or an
+    :class:`~efficientdet_adapter.records.ImgSize`, checked and returned as an ``ImgSize``
+    (named fields, so the order is never a guess).
+
+    Args:
+        value: the size as given.
+        where: what asked for it, for the message (``"model tf_efficientdet_lite0"``,
+            ``"--img-size"``, a file name).
+        stride: each side must be a multiple of it (``2**max_level``; :data:`IMG_STRIDE` for
+            every effdet config), or ``None``.
+        max_side: the largest side allowed (:data:`MAX_IMG_SIZE`), or ``None``.
+        error: the :class:`~efficientdet_adapter.errors.AdapterError` raised (``ModelConfigError``
+            by default; a checkpoint reader passes ``CheckpointError``).
+
+    Raises:
+        error: the value is not such a size; the message names the nearest valid sides.
+
+    Example:
+        >>> normalize_img_size((256, 384), stride=128, where="model")
+        ImgSize(width=384, height=256)
+        >>> normalize_img_size(512, where="--img-size").height
+        512
+    """
+    if isinstance(value, ImgSize):
+        sides: Any = (value.height, value.width)
+    else:
+        sides = (value, value) if isinstance(value, Integral) else value
+    ok = (
+        isinstance(sides, Sequence)
+        and not isinstance(sides, str)
+        and len(sides) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sides)
+    )
+    if not ok:
+        raise error(
+            f"img_size must be an int or a (height, width) pair of ints, got {value!r} ({where})"
+        )
+    height, width = int(sides[0]), int(sides[1])
+    shown = str(height) if isinstance(value, Integral) else f"{(height, width)}"
+    for side in (height, width):
+        if stride is not None and (side <= 0 or side % stride):
+            near = _nearest(max(side, 0), stride)
+            raise error(
+                f"{shown} is not a {'positive ' if side <= 0 else ''}multiple of {stride} "
+                f"({where}): each side must be a positive "
+                f"multiple of {stride} (2**max_level, EfficientDet's largest stride); nearest "
+                f"valid sizes for {side}: {near}; use {near}"
+            )
+        if side <= 0:
+            raise error(f"{shown} is not an image size ({where}): each side must be positive")
+        if max_side is not None and side > max_side:
+            raise error(
+                f"{shown} is larger than {max_side} ({where}; EfficientDet's largest config uses "
+                "1536)"
+            )
+    return ImgSize(width=width, height=height)
 
 
 @dataclass(frozen=True)
