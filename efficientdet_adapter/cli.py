@@ -36,7 +36,7 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
-from .training.devices import PRECISIONS
+from .devices import PRECISIONS, resolve_device, resolve_precision
 from .runs import (
     DEMO_NUM_IMAGES,
     DEMO_OPTIONS,
@@ -154,13 +154,6 @@ def _check_data(value: str) -> Path:
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
     return path
-
-
-def _check_device(device: str) -> str:
-    """The device to run on (``auto``: the GPU when PyTorch sees one), checked."""
-    from .training.devices import resolve_device
-
-    return resolve_device(device)
 
 
 def _need(module: str, option: str, extra: str) -> None:
@@ -417,8 +410,6 @@ def _epochs_text(opts: TrainOptions, resume) -> str:
 
 
 def _check_run_options(opts: TrainOptions) -> None:
-    from .training.devices import resolve_device, resolve_precision
-
     device = resolve_device(opts.device)
     resolve_precision(opts.precision, device)
     if opts.time and opts.devices * opts.num_nodes > 1:
@@ -438,7 +429,7 @@ def cmd_eval(args) -> int:
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
-    device = _check_device(args.device)
+    device = resolve_device(args.device)
     model, class_map, _ = load_model(checkpoint, device=device)
     train, valid, test, data_map, parser = load_splits(data, args.format,
                                                        check_images=args.check_images)
@@ -584,7 +575,7 @@ def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
-    args.device = _check_device(args.device)
+    args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
     below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)

@@ -454,7 +454,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .dataset import Dataset
     from .efficientdet import dataloaders
     from .efficientdet.model import model as build_model
-    from .training.devices import resolve_device, resolve_precision
+    from .devices import resolve_device, resolve_precision
     from .training.state import RunState, RunTracker, load_train_state
 
     started = time.perf_counter()
