@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import UsageError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
-from ..records import Geometry, ImgSize, Record
+from ..records import Geometry, ImgSize, Record, normalize_img_size
 
 __all__ = [
     "Adapter",
@@ -77,10 +77,9 @@ def __getattr__(name: str):
 
 
 def _hw(size: Size) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    height, width = size
-    return int(height), int(width)
+    """``(height, width)`` of a transform's ``size`` (:func:`~..records.normalize_img_size`)."""
+    hw = normalize_img_size(size, where="transform size", max_side=None, error=UsageError)
+    return hw.height, hw.width
 
 
 # -- Normalize ------------------------------------------------------------------------------
