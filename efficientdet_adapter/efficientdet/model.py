@@ -190,8 +190,8 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         Training: the first training batch after ``model.train()`` (or after the model was
         built) may switch the model to its valid size for good (IceVision's progressive
         resizing swaps the loaders only); after it, a training batch of another size is a
-        BatchError (the transforms disagree), until the next ``model.train()`` or
-        :meth:`set_img_size`. Eval: a batch of another size switches for this call only, so
+        BatchError (the transforms disagree) until the next ``model.train()`` (or a
+        :meth:`set_img_size` to that size). Eval: a batch of another size switches for this call only, so
         validating at another size never changes the size the model trains at and is saved
         with. An invalid size raises ModelConfigError."""
         size = (int(images.shape[-2]), int(images.shape[-1]))

@@ -314,9 +314,9 @@ class Adapter:
 
     def create_tfms(self) -> _albu.Compose:
         """The ``A.Compose`` this adapter runs (IceVision's ``Adapter.create_tfms``)."""
-        return self._compose()
+        return self._compose(record=False)
 
-    def _compose(self) -> _albu.Compose:
+    def _compose(self, record: bool = True) -> _albu.Compose:
         return _albu.Compose(
             self.tfms,
             bbox_params=_albu.BboxParams(
@@ -326,7 +326,7 @@ class Adapter:
                 clip=True,
                 filter_invalid_bboxes=True,
             ),
-            save_applied_params=True,  # what each step did: the sample's geometry is read off it
+            save_applied_params=record,  # what each step did: the sample's geometry is read off it
         )
 
     def __repr__(self) -> str:
