@@ -53,7 +53,8 @@ def _onnx_predict(sess, dataset, batch_size: int) -> list[np.ndarray]:
         boxes, scores, classes = sess.run(None, {"images": images.numpy()})
         dets = onnx_postprocess(boxes, scores, classes)
         originals = [dataset.records[r.record_id] for r in records]
-        mapped = to_original(dets, dataset.tfm, originals)
+        mapped = to_original(dets, dataset.tfm, originals,
+                             geometries=[r.geometry for r in records])  # recorded by the tfm
         out += [d[d[:, 4] > 0] for d in mapped]
     return out
 

@@ -44,8 +44,9 @@ CONFUSION = ("the confusion matrix: efficientdet_adapter.training.plots draws on
 BACKBONE_CONFIG = ("backbones are efficientdet.backbones.<name>(pretrained=...), which return a "
                    "BackboneSpec")
 PARSER_INTERFACE = "subclass parsers.Parser (template_record, __iter__, record_id, parse_fields)"
-GEOMETRY = ("tfms.A.geometry(...) gives the resize and padding a transform applied (recorded, "
-            "not re-derived)")
+GEOMETRY = ("each transformed sample carries the resize and padding its transform applied "
+            "(sample.geometry, recorded when it ran); tfms.A.geometry(adapter, width, height) "
+            "gives it for an image size")
 DRAW_PARTS = ("the parts of a picture: draw_record draws boxes and labels of records and "
               "predictions; visualize.draw_boxes draws boxes on an image")
 SHOW = "pictures: visualize.show_record/show_records, efficientdet.show_preds"

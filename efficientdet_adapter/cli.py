@@ -36,7 +36,7 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
-from .training.devices import PRECISIONS
+from .devices import PRECISIONS, resolve_device, resolve_precision
 from .runs import (
     DEMO_NUM_IMAGES,
     DEMO_OPTIONS,
@@ -60,8 +60,6 @@ PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
 from .images import list_image_files  # noqa: E402  (the one lister)
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
-IMG_STRIDE = 128  # 2**max_level of every effdet config: each input side is a multiple of it
-MAX_IMG_SIZE = 4096
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 #: export's formats and the suffix of the file each writes
 EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
@@ -157,13 +155,6 @@ def _check_data(value: str) -> Path:
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
     return path
-
-
-def _check_device(device: str) -> str:
-    """The device to run on (``auto``: the GPU when PyTorch sees one), checked."""
-    from .training.devices import resolve_device
-
-    return resolve_device(device)
 
 
 def _need(module: str, option: str, extra: str) -> None:
@@ -420,8 +411,6 @@ def _epochs_text(opts: TrainOptions, resume) -> str:
 
 
 def _check_run_options(opts: TrainOptions) -> None:
-    from .training.devices import resolve_device, resolve_precision
-
     device = resolve_device(opts.device)
     resolve_precision(opts.precision, device)
     if opts.time and opts.devices * opts.num_nodes > 1:
@@ -441,7 +430,7 @@ def cmd_eval(args) -> int:
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
-    device = _check_device(args.device)
+    device = resolve_device(args.device)
     model, class_map, _ = load_model(checkpoint, device=device)
     train, valid, test, data_map, parser = load_splits(data, args.format,
                                                        check_images=args.check_images)
@@ -589,7 +578,7 @@ def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
-    args.device = _check_device(args.device)
+    args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
     below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)
@@ -749,17 +738,15 @@ _KIND_NAMES = {int: "an integer", float: "a number"}
 
 
 def _img_size(text: str) -> int:
-    """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)."""
+    """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
+    up to ``MAX_IMG_SIZE``, checked by :func:`~.records.normalize_img_size`."""
+    from .records import IMG_STRIDE, normalize_img_size
+
     value = _number(int, low=1)(text)
-    if value % IMG_STRIDE:
-        down = value // IMG_STRIDE * IMG_STRIDE
-        near = f"{down} or {down + IMG_STRIDE}" if down else f"{IMG_STRIDE}"
-        raise argparse.ArgumentTypeError(
-            f"{text} is not a multiple of {IMG_STRIDE} (EfficientDet's largest stride); use {near}")
-    if value > MAX_IMG_SIZE:
-        raise argparse.ArgumentTypeError(
-            f"{text} is larger than {MAX_IMG_SIZE} (EfficientDet's largest config uses 1536)")
-    return value
+    try:
+        return normalize_img_size(value, stride=IMG_STRIDE, where="--img-size").height
+    except AdapterError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _img_size_or_auto(text: str) -> int | str:

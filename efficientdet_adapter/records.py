@@ -9,17 +9,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .bbox import BBox
 from .class_map import ClassMap
-from .errors import ClassMapError
+from .errors import AdapterError, ClassMapError, ModelConfigError
 
 if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are touched
     import numpy as np
 
-__all__ = ["Record", "ImgSize"]
+__all__ = ["Record", "ImgSize", "Geometry", "normalize_img_size", "MAX_IMG_SIZE", "IMG_STRIDE"]
 
 #: The lists that hold one value per box.
 _PER_BOX = ("labels", "label_ids", "bboxes", "iscrowds", "areas")
@@ -31,6 +32,165 @@ class ImgSize:
 
     width: int
     height: int
+
+
+#: The largest input side anyone may ask for (EfficientDet's largest config uses 1536): the
+#: command line's limit, and what a checkpoint file may ask for before anchors are allocated.
+MAX_IMG_SIZE = 4096
+#: ``2**max_level`` of every effdet config: each input side is a multiple of it.
+IMG_STRIDE = 128
+
+
+def _nearest(side: int, stride: int) -> str:
+    down = (side // stride) * stride
+    up = down + stride
+    return f"{down} or {up}" if down > 0 else f"{up}"
+
+
+def normalize_img_size(
+    value: Any,
+    *,
+    where: str,
+    stride: int | None = None,
+    max_side: int | None = MAX_IMG_SIZE,
+    error: type[AdapterError] = ModelConfigError,
+) -> ImgSize:
+    """The one reading of an image size: an int (a square), a ``(height, width)`` pair, or an
+    :class:`~efficientdet_adapter.records.ImgSize`, checked and returned as an ``ImgSize``
+    (named fields, so the order is never a guess).
+
+    Args:
+        value: the size as given.
+        where: what asked for it, for the message (``"model tf_efficientdet_lite0"``,
+            ``"--img-size"``, a file name).
+        stride: each side must be a multiple of it (``2**max_level``; :data:`IMG_STRIDE` for
+            every effdet config), or ``None``.
+        max_side: the largest side allowed (:data:`MAX_IMG_SIZE`), or ``None``.
+        error: the :class:`~efficientdet_adapter.errors.AdapterError` raised (``ModelConfigError``
+            by default; a checkpoint reader passes ``CheckpointError``).
+
+    Raises:
+        error: the value is not such a size; the message names the nearest valid sides.
+
+    Example:
+        >>> normalize_img_size((256, 384), stride=128, where="model")
+        ImgSize(width=384, height=256)
+        >>> normalize_img_size(512, where="--img-size").height
+        512
+    """
+    if isinstance(value, ImgSize):
+        sides: Any = (value.height, value.width)
+    else:
+        sides = (value, value) if isinstance(value, Integral) else value
+    ok = (
+        isinstance(sides, Sequence)
+        and not isinstance(sides, str)
+        and len(sides) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sides)
+    )
+    if not ok:
+        raise error(
+            f"img_size must be an int or a (height, width) pair of ints, got {value!r} ({where})"
+        )
+    height, width = int(sides[0]), int(sides[1])
+    shown = str(height) if isinstance(value, Integral) else f"{(height, width)}"
+    for side in (height, width):
+        if stride is not None and (side <= 0 or side % stride):
+            near = _nearest(max(side, 0), stride)
+            raise error(
+                f"{shown} is not a {'positive ' if side <= 0 else ''}multiple of {stride} "
+                f"({where}): each side must be a positive "
+                f"multiple of {stride} (2**max_level, EfficientDet's largest stride); nearest "
+                f"valid sizes for {side}: {near}; use {near}"
+            )
+        if side <= 0:
+            raise error(f"{shown} is not an image size ({where}): each side must be positive")
+        if max_side is not None and side > max_side:
+            raise error(
+                f"{shown} is larger than {max_side} ({where}; EfficientDet's largest config uses "
+                "1536)"
+            )
+    return ImgSize(width=width, height=height)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a transform put an image: ``x_transformed = x_original * scale_x + offset_x``
+    (likewise for y); the image went from size ``source`` to size ``size``.
+
+    Recorded by the transform when it runs (:class:`~efficientdet_adapter.tfms.A.Adapter` writes
+    it on the sample it returns, as effdet's loader records ``img_scale``), and read back to map
+    predictions onto the original image. Sizes are :class:`ImgSize` (named fields); ``width``/
+    ``height`` and ``src_width``/``src_height`` read them.
+
+    Example:
+        >>> g = Geometry(0.5, 0.5, 0.0, 8.0, size=ImgSize(64, 64), source=ImgSize(128, 96))
+        >>> g.to_original([[0, 8, 64, 56]]).tolist()
+        [[0.0, 0.0, 128.0, 96.0]]
+    """
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    size: ImgSize
+    source: ImgSize
+
+    @classmethod
+    def identity(cls, size: ImgSize) -> "Geometry":
+        """No change: an image of ``size`` stays where it is."""
+        return cls(1.0, 1.0, 0.0, 0.0, size=size, source=size)
+
+    def then(self, scale_x: float, scale_y: float, offset_x: float, offset_y: float,
+             size: ImgSize) -> "Geometry":
+        """This geometry followed by one more scale-and-offset step that gives ``size``:
+        ``x -> (x * scale + offset) * scale_x + offset_x``."""
+        return Geometry(
+            scale_x=self.scale_x * scale_x, scale_y=self.scale_y * scale_y,
+            offset_x=self.offset_x * scale_x + offset_x,
+            offset_y=self.offset_y * scale_y + offset_y, size=size, source=self.source,
+        )
+
+    def followed_by(self, other: "Geometry") -> "Geometry":
+        """This geometry, then ``other`` (whose ``source`` is this one's ``size``)."""
+        return self.then(other.scale_x, other.scale_y, other.offset_x, other.offset_y, other.size)
+
+    @property
+    def width(self) -> int:
+        return self.size.width
+
+    @property
+    def height(self) -> int:
+        return self.size.height
+
+    @property
+    def src_width(self) -> int:
+        return self.source.width
+
+    @property
+    def src_height(self) -> int:
+        return self.source.height
+
+    def to_original(self, boxes, clip: bool = True) -> "np.ndarray":
+        """``[N, 4]`` xyxy boxes of the transformed image in pixels of the original image."""
+        import numpy as np
+
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scale = np.array([self.scale_x, self.scale_y] * 2)
+        offset = np.array([self.offset_x, self.offset_y] * 2)
+        out = (b - offset) / scale
+        if clip:
+            out = np.clip(out, 0, [self.src_width, self.src_height] * 2)
+        return out
+
+    def to_transformed(self, boxes) -> "np.ndarray":
+        """``[N, 4]`` xyxy boxes of the original image in pixels of the transformed image."""
+        import numpy as np
+
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scale = np.array([self.scale_x, self.scale_y] * 2)
+        offset = np.array([self.offset_x, self.offset_y] * 2)
+        return b * scale + offset
 
 
 @dataclass(eq=False)
@@ -50,6 +210,9 @@ class Record:
         areas: COCO's annotation areas (segmentation areas), or ``None``.
         img: the loaded HxWx3 uint8 RGB image, when it has been loaded or given.
         class_map: the map that ``label_ids`` refer to, when known.
+        geometry: on a transformed sample, the resize and padding its transform applied
+            (:class:`Geometry`, recorded when it ran), or ``None`` (not transformed, or by a
+            transform that is not a scale and an offset).
 
     Example:
         >>> r = Record(record_id=0, filepath=None, width=64, height=48)
@@ -69,6 +232,7 @@ class Record:
     areas: list[float] | None = None
     img: "np.ndarray | None" = field(default=None, repr=False)
     class_map: ClassMap | None = field(default=None, repr=False)
+    geometry: Geometry | None = field(default=None, repr=False)
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -136,10 +300,11 @@ class Record:
         return self.copy(**{name: pick(getattr(self, name)) for name in _PER_BOX})
 
     def __eq__(self, other: object) -> bool:
-        """Equal annotations (the loaded pixels are not compared)."""
+        """Equal annotations (the loaded pixels and the recorded geometry are not compared)."""
         if not isinstance(other, Record):
             return NotImplemented
-        names = [f.name for f in dataclasses.fields(self) if f.name not in ("img", "class_map")]
+        names = [f.name for f in dataclasses.fields(self)
+                 if f.name not in ("img", "class_map", "geometry")]
         return all(getattr(self, n) == getattr(other, n) for n in names)
 
     # -- IceVision's BaseRecord: reading -------------------------------------------------------

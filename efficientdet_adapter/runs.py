@@ -82,7 +82,7 @@ class TrainOptions:
     ema: bool = False  # validate and save an EMA of the weights (timm's ModelEmaV3)
     ema_decay: float = 0.9998
     device: str = "auto"  # auto, cpu, cuda or cuda:N
-    precision: str = "auto"  # auto, 32, 16-mixed, bf16-mixed (see training.devices)
+    precision: str = "auto"  # auto, 32, 16-mixed, bf16-mixed (see devices)
     devices: int = 1  # processes per node (Lightning DDP when devices * num_nodes > 1)
     num_nodes: int = 1
     deterministic: bool = False  # torch.use_deterministic_algorithms (warn-only)
@@ -454,7 +454,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .dataset import Dataset
     from .efficientdet import dataloaders
     from .efficientdet.model import model as build_model
-    from .training.devices import resolve_device, resolve_precision
+    from .devices import resolve_device, resolve_precision
     from .training.state import RunState, RunTracker, load_train_state
 
     started = time.perf_counter()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .bbox import BBox
 from .errors import ImageLoadError
-from .records import Record
+from .records import Geometry, ImgSize, Record
 
 __all__ = ["fit_record", "orient_box", "EXIF_ROTATION", "RESIZED", "BATCH_FIXES",
            "ASPECT_TOLERANCE"]
@@ -134,7 +134,10 @@ def fit_record(record: Record, width: int, height: int, orientation: int = 1
 
 def fit_loaded(record: Record, img) -> Record:
     """``record`` fitted to its decoded image ``img`` (HxWx3), for a batch: a fix is counted in
-    :data:`BATCH_FIXES` and logged once per file; an impossible one raises ImageLoadError."""
+    :data:`BATCH_FIXES` and logged once per file; an impossible one raises ImageLoadError.
+
+    A resize fix records its scale in ``geometry``, so predictions on the sample map back to the
+    annotated size (an EXIF turn records none: predictions stay on the turned image)."""
     h, w = img.shape[:2]
     if (record.width, record.height) == (w, h):
         return record
@@ -144,6 +147,9 @@ def fit_loaded(record: Record, img) -> Record:
 
         orientation = exif_orientation(record.filepath)
     fixed, reason = fit_record(record, w, h, orientation)
+    if reason == RESIZED:  # the sample's pixels are a scaled copy of the annotated image
+        fixed.geometry = Geometry(w / record.width, h / record.height, 0.0, 0.0,
+                                  size=ImgSize(w, h), source=ImgSize(record.width, record.height))
     if reason is not None:
         BATCH_FIXES[reason] += 1
         key = (str(record.filepath), reason)

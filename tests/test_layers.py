@@ -30,7 +30,7 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
@@ -57,7 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                  "engines.fastai", "models.interpretation"]),
     # model_from_checkpoint returns IceVision's model_type, the efficientdet package (engines)
     ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
-    ("training", ["training.devices", "training.csvlog", "training.state",
+    ("training", ["training.csvlog", "training.state",
                   "training.tensorboard_log", "training.fastai_callbacks",
                   "training.lightning_callbacks", "training.budget", "training.resume_check",
                   "training.run_lock", "auto_options", "training"]),

@@ -116,3 +116,4 @@ def test_error_in_a_loader_worker_keeps_the_file_name_in_the_cli_line(tmp_path):
         list(dl)
     assert "worker" in str(info.value).splitlines()[0]  # torch's wrapper: no file name there
     assert _one_line(info.value).startswith(f"{tmp_path / 'bad.png'}: cannot decode image")
+

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from efficientdet_adapter import BBox, Record, tfms
+from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.records import Geometry, ImgSize
 from efficientdet_adapter.tfms import A
 
 RANDOM_PARTS_OFF = dict(
@@ -201,7 +203,7 @@ def test_geometry_inverts_resize_and_pad(w, h, size, scale, offset):
 )
 @pytest.mark.parametrize("w,h", [(100, 60), (37, 141), (333, 61)])
 def test_geometry_from_declared_sizes_matches_what_the_transform_does(pipeline, w, h):
-    """geometry() runs nothing: its size, scale and offset equal the transformed image's."""
+    """geometry()'s size, scale and offset equal the transformed image's."""
     adapter = A.Adapter(pipeline)
     g = tfms.geometry(adapter, w, h)
     assert (g.src_width, g.src_height) == (g.source.width, g.source.height) == (w, h)
@@ -212,9 +214,139 @@ def test_geometry_from_declared_sizes_matches_what_the_transform_does(pipeline, 
 
 
 def test_geometry_refuses_random_pipelines():
-    with pytest.raises(ValueError, match="deterministic resize/pad pipeline"):
+    with pytest.raises(UsageError, match="deterministic resize/pad pipeline"):
         tfms.geometry(A.Adapter(A.aug_tfms(64)), 100, 60)
     with pytest.raises(ValueError, match="flips or rotates"):
         tfms.geometry(A.Adapter([albumentations.HorizontalFlip(p=1.0)]), 100, 60)
     with pytest.raises(ValueError, match=r"LongestMaxSize\(p=0.5\) is applied at random"):
         tfms.geometry(A.Adapter([albumentations.LongestMaxSize(max_size=64, p=0.5)]), 100, 60)
+
+
+# -- geometry recorded when the sample is transformed ------------------------------------------
+# The rule this library used to re-derive from albumentations' parameters (its rounding and
+# centring), kept here as a fixed reference: the geometry the Adapter now records from what
+# albumentations reports must equal it exactly, so predictions did not move.
+def _reference_resized(t, w, h):
+    if isinstance(t, albumentations.Resize):
+        return int(t.width), int(t.height)
+    longest = isinstance(t, albumentations.LongestMaxSize)
+    if t.max_size is not None:
+        scale = t.max_size / (max(h, w) if longest else min(h, w))
+    else:
+        max_h, max_w = t.max_size_hw
+        if max_h is not None and max_w is not None:
+            scale = (min if longest else max)(max_h / h, max_w / w)
+        else:
+            scale = max_h / h if max_h is not None else max_w / w
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _reference_padding(current, min_size, divisor):
+    if min_size is not None:
+        if current < min_size:
+            before = int((min_size - current) / 2.0)
+            return before, min_size - current - before
+    elif divisor is not None and current % divisor:
+        total = divisor - current % divisor
+        return total // 2, total - total // 2
+    return 0, 0
+
+
+def _reference_geometry(transforms, w, h):
+    corners = {"center": None, "top_left": (0, 0), "top_right": (0, 1), "bottom_left": (1, 0),
+               "bottom_right": (1, 1)}
+    sx = sy = 1.0
+    ox = oy = 0.0
+    size = (w, h)
+    for t in transforms:
+        if isinstance(t, albumentations.ImageOnlyTransform):
+            continue
+        if isinstance(t, albumentations.PadIfNeeded):
+            top, bottom = _reference_padding(size[1], t.min_height, t.pad_height_divisor)
+            left, right = _reference_padding(size[0], t.min_width, t.pad_width_divisor)
+            corner = corners[t.position]
+            new = (size[0] + left + right, size[1] + top + bottom)
+            if corner is not None:
+                top, left = corner[0] * (top + bottom), corner[1] * (left + right)
+            step = (1.0, 1.0, float(left), float(top))
+        else:
+            new = _reference_resized(t, *size)
+            step = (new[0] / size[0], new[1] / size[1], 0.0, 0.0)
+        sx, sy = sx * step[0], sy * step[1]
+        ox, oy = ox * step[0] + step[2], oy * step[1] + step[3]
+        size = new
+    return Geometry(sx, sy, ox, oy, size=ImgSize(*size), source=ImgSize(w, h))
+
+
+ODD_SIZES = [(333, 500), (500, 333), (1, 1000), (1000, 1), (257, 129), (129, 257), (384, 384)]
+PIPELINES = {
+    "resize_and_pad": lambda: [*A.resize_and_pad(384), A.Normalize()],
+    "resize_and_pad_hw": lambda: A.resize_and_pad((128, 256)),
+    "smallest": lambda: [albumentations.SmallestMaxSize(max_size=100)],
+    "chain": lambda: [albumentations.LongestMaxSize(max_size=80), A.Normalize(),
+                      albumentations.PadIfNeeded(96, 96, position="top_left", border_mode=0),
+                      albumentations.Resize(64, 64)],
+    "divisor": lambda: [albumentations.PadIfNeeded(None, None, pad_height_divisor=32,
+                                                   pad_width_divisor=48, border_mode=0)],
+}
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+@pytest.mark.parametrize("w,h", ODD_SIZES)
+def test_recorded_geometry_round_trips_boxes(pipeline, w, h):
+    """Each sample carries the geometry its transform applied: equal to the old rule's, boxes
+    mapped forward by the real transform come back through it to < 1e-3 px."""
+    transforms = PIPELINES[pipeline]()
+    adapter = A.Adapter(transforms)
+    boxes = np.array([[0.0, 0.0, w, h], [w / 4, h / 3, w / 2, h * 0.9], [w * 0.6, 0, w, h / 2]])
+    sample = adapter(_record(w=w, h=h, boxes=[tuple(b) for b in boxes]))
+    g = sample.geometry
+    assert g == _reference_geometry(transforms, w, h)  # exactly: predictions unchanged
+    assert (g.width, g.height) == (sample.width, sample.height) == sample.img.shape[1::-1]
+    assert (g.src_width, g.src_height) == (w, h)
+    assert tfms.geometry(adapter, w, h) == g  # the public function gives the same record
+    moved = np.array([b.xyxy for b in sample.bboxes])
+    assert len(moved) == len(boxes)
+    np.testing.assert_allclose(g.to_transformed(boxes), moved, atol=2e-3)
+    # albumentations keeps boxes as float32 fractions of the image: 1e-3 px after mapping back
+    np.testing.assert_allclose(g.to_original(moved), boxes, atol=1e-3)
+    np.testing.assert_allclose(g.to_original(g.to_transformed(boxes)), boxes, atol=1e-9)
+
+
+@pytest.mark.parametrize("transforms", [
+    [albumentations.HorizontalFlip(p=1.0)],
+    A.aug_tfms(64),
+    [albumentations.OneOrOther(albumentations.Resize(32, 32), albumentations.Resize(16, 16))],
+], ids=["flip", "aug_tfms", "container"])
+def test_no_geometry_recorded_for_moves_that_are_not_a_scale_and_offset(transforms):
+    sample = A.Adapter(transforms)(_record())
+    assert sample.geometry is None
+
+
+def test_recorded_geometry_composes_over_an_earlier_transform():
+    first, second = A.Adapter(A.resize_and_pad(64)), A.Adapter(A.resize_and_pad(32))
+    sample = second(first(_record(w=100, h=60)))
+    g = sample.geometry
+    assert (g.src_width, g.src_height, g.width, g.height) == (100, 60, 32, 32)
+    assert (g.scale_x, g.offset_y) == (0.32, 6.5)  # 38 rows padded 13 above, then halved
+    box = np.array([[10.0, 10.0, 30.0, 20.0]])
+    np.testing.assert_allclose(g.to_original(g.to_transformed(box)), box, atol=1e-9)
+
+
+def test_dataset_records_the_resize_fix_so_predictions_map_to_the_annotation(tmp_path):
+    """The file is twice the size the annotation states: the sample's geometry goes from the
+    annotated size, through the fix, through the transform."""
+    from PIL import Image
+
+    from efficientdet_adapter import Dataset
+
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((120, 200, 3), np.uint8)).save(path)
+    record = _record(w=100, h=60, filepath=path)
+    sample = Dataset([record], A.Adapter(A.resize_and_pad(64)))[0]
+    g = sample.geometry
+    assert (g.src_width, g.src_height, g.width, g.height) == (100, 60, 64, 64)
+    np.testing.assert_allclose([g.scale_x, g.scale_y, g.offset_x, g.offset_y],
+                               [0.64, 38 / 60, 0.0, 13.0], rtol=1e-12)  # 120 rows -> 38
+    np.testing.assert_allclose(g.to_original([b.xyxy for b in sample.bboxes]),
+                               [b.xyxy for b in record.bboxes], atol=1e-3)

@@ -100,9 +100,13 @@ def input_boxes(records, img_size: int) -> np.ndarray:
 
     adapter = A.Adapter(A.resize_and_pad(img_size))
     out = []
+    by_size: dict = {}  # (width, height) -> its geometry: one blank-image run per size
     for r in records:
         if r.bboxes:
-            geo = geometry(adapter, r.width, r.height)
+            key = (int(r.width), int(r.height))
+            if key not in by_size:
+                by_size[key] = geometry(adapter, *key)
+            geo = by_size[key]
             out.append(geo.to_transformed(np.array([b.xyxy for b in r.bboxes], float)))
     return np.concatenate(out) if out else np.zeros((0, 4))
 

@@ -84,6 +84,7 @@ def _config(model_or_name: Any, img_size: Any) -> Any:
     if isinstance(model_or_name, str):
         from effdet.config.model_config import get_efficientdet_config
 
+        from ..records import normalize_img_size
         from .config import list_models
 
         if model_or_name not in list_models():
@@ -91,7 +92,9 @@ def _config(model_or_name: Any, img_size: Any) -> Any:
                 f"{model_or_name!r} is not an effdet model name; see efficientdet.list_models()")
         config = get_efficientdet_config(model_or_name)
         size = config.image_size if img_size is None else img_size
-        return config, ((size, size) if isinstance(size, int) else tuple(size))
+        size = normalize_img_size(size if isinstance(size, int) else tuple(size), max_side=None,
+                                  where=f"anchor sizes of {model_or_name}")
+        return config, (size.height, size.width)
     from .wrappers import find_bench
 
     bench = find_bench(model_or_name)

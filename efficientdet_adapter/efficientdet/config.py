@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from numbers import Integral
 from typing import Any
@@ -26,6 +26,7 @@ from effdet.config.model_config import efficientdet_model_param_dict
 
 from ..errors import ModelConfigError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
+from ..records import IMG_STRIDE, MAX_IMG_SIZE, normalize_img_size  # re-exported: one home
 from ._targets import num_foreground
 
 __all__ = [
@@ -35,11 +36,13 @@ __all__ = [
     "mean_std",
     "default_img_size",
     "effdet_config",
+    "normalize_img_size",
+    "MAX_IMG_SIZE",
+    "IMG_STRIDE",
 ]
 
 _NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
 _FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
-MAX_IMG_SIZE = 4096  # the largest image side accepted (EfficientDet's largest config uses 1536)
 
 
 # --- names --------------------------------------------------------------------------------------
@@ -93,33 +96,6 @@ def default_img_size(model_name: str, max_level: int | None = None) -> tuple[int
 
 
 # --- config -------------------------------------------------------------------------------------
-def _nearest(side: int, stride: int) -> str:
-    down = (side // stride) * stride
-    up = down + stride
-    return f"{down} or {up}" if down > 0 else f"{up}"
-
-
-def _check_img_size(img_size: Any, stride: int, where: str) -> tuple[int, int]:
-    sides = (img_size, img_size) if isinstance(img_size, Integral) else img_size
-    ok = (
-        isinstance(sides, Sequence)
-        and len(sides) == 2
-        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in sides)
-    )
-    if not ok:
-        raise ModelConfigError(
-            f"img_size must be an int or a (height, width) pair of ints, got {img_size!r} ({where})"
-        )
-    for side in sides:
-        if side <= 0 or side % stride:
-            raise ModelConfigError(
-                f"img_size {tuple(sides)} does not fit {where}: each side must be a positive "
-                f"multiple of {stride} (2**max_level); nearest valid sizes for {side}: "
-                f"{_nearest(max(int(side), 0), stride)}"
-            )
-    return int(sides[0]), int(sides[1])
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild an :class:`EfficientDetModel` (weights aside).
@@ -160,7 +136,9 @@ class ModelConfig:
         _check_effdet_kwargs(name, kwargs)
         base = get_efficientdet_config(name)
         stride = 2 ** int(kwargs.get("max_level", base.max_level))
-        size = _check_img_size(self.img_size, stride, f"model {name}")
+        given = normalize_img_size(self.img_size, stride=stride, max_side=None,
+                                   where=f"model {name}")
+        size = (given.height, given.width)
         default_mean, default_std = mean_std(name)
         mean = tuple(float(v) for v in (self.mean if self.mean is not None else default_mean))
         std = tuple(float(v) for v in (self.std if self.std is not None else default_std))

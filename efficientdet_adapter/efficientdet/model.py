@@ -106,6 +106,18 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         self.effdet_config = net.config
         self.config = config  # replaces the bench's copy of effdet's config (kept above)
         self.weights: tuple[WeightsReport, ...] = ()
+        self._size_open = True  # the next training batch may set the input size (see train)
+
+    def train(self, mode: bool = True) -> "EfficientDetModel":
+        """Set training mode; entering it opens the input size for the next training batch.
+
+        fastai and Lightning call ``model.train()`` at the start of each training epoch, so
+        IceVision's progressive resizing (``learn.dls = new_dls; learn.fine_tune(...)``) works:
+        the first batch of the next epoch sets the size. Within an epoch the size stays.
+        """
+        if mode:
+            self._size_open = True
+        return super().train(mode)
 
     @classmethod
     def from_config(
@@ -164,17 +176,31 @@ class EfficientDetModel(DetBenchTrain, BenchType):
             return self._detections(images.shape[0], class_out, box_out, img_scale, img_size)
 
     def set_img_size(self, img_size: int | tuple[int, int]) -> None:
-        """Take ``img_size`` images from now on (progressive resizing); see :mod:`.resize`."""
+        """Take ``img_size`` images from now on (progressive resizing); see :mod:`.resize`.
+
+        The explicit way to change size; the other is new dataloaders at the start of an epoch
+        (see :meth:`train`).
+        """
         set_img_size(self, img_size)
 
     @contextlib.contextmanager
     def _at_size(self, images: Tensor) -> Iterator[None]:
-        """Run at the batch's size. A training batch of another valid size switches the model
-        to it for good (IceVision's progressive resizing swaps the loaders only); an eval batch
-        switches for this call only, so validating at another size never changes the size the
-        model trains at and is saved with. An invalid size raises ModelConfigError."""
+        """Run at the batch's size.
+
+        Training: the first training batch after ``model.train()`` (or after the model was
+        built) may switch the model to its valid size for good (IceVision's progressive
+        resizing swaps the loaders only); after it, a training batch of another size is a
+        BatchError (the transforms disagree) until the next ``model.train()`` (or a
+        :meth:`set_img_size` to that size). Eval: a batch of another size switches for this call only, so
+        validating at another size never changes the size the model trains at and is saved
+        with. An invalid size raises ModelConfigError."""
         size = (int(images.shape[-2]), int(images.shape[-1]))
         before = tuple(self.config.img_size)
+        if self.training:
+            may_switch = getattr(self, "_size_open", True)
+            self._size_open = False  # the size is taken for the rest of the epoch
+            if size != before and not may_switch:
+                raise BatchError(_size_changed_message(before, size))
         if size == before:
             yield
             return
@@ -237,6 +263,18 @@ class EfficientDetModel(DetBenchTrain, BenchType):
             img_size=img_size,
             max_det_per_image=self.max_det_per_image,
         )
+
+
+def _size_changed_message(expected: tuple[int, int], got: tuple[int, int]) -> str:
+    return (
+        f"a training batch of {got[0]}x{got[1]} images (HxW) came in the middle of an epoch, "
+        f"but the model trains at {expected[0]}x{expected[1]} (the size it took at the epoch's "
+        "first batch): the training transforms disagree about the size. Make every transform of "
+        "the training dataset end at one size (e.g. tfms.A.aug_tfms(size) or "
+        "resize_and_pad(size), the same size as the valid tfms), or change the size between "
+        "epochs: model.set_img_size(size), or new dataloaders before the next fit "
+        "(learn.dls = ...; the model takes the new size at the first batch after model.train())"
+    )
 
 
 BackboneArg = Union[BackboneSpec, Callable[[], BackboneSpec], str, None]

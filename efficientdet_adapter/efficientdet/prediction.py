@@ -3,8 +3,8 @@
 The model sees transformed images (resized, padded, normalized). :func:`predict`,
 :func:`predict_from_dl` and :func:`end2end_detect` run it, then undo the resize and the padding
 exactly, per image and per axis (images of any size and aspect ratio can share a batch), using
-the transform's :func:`~efficientdet_adapter.tfms.geometry` (computed from its declared resize
-and pad sizes). Boxes stay floats; they are clipped to the original image. Predictions are
+the geometry each sample's transform recorded when it ran (``sample.geometry``, a
+:class:`~efficientdet_adapter.records.Geometry`, as effdet's loader records ``img_scale``). Boxes stay floats; they are clipped to the original image. Predictions are
 matched to the dataset's records by position, so record ids may repeat. Drawing them is
 :mod:`.show` (``annotate``, ``show_preds``; re-exported here).
 
@@ -36,7 +36,7 @@ from torch import nn
 from ..class_map import ClassMap
 from ..errors import BatchError, UsageError
 from ..predictions import Prediction
-from ..records import Record
+from ..records import Geometry, Record
 from ._targets import predictions_from_detections
 from .runtime import Accelerated, check_input_size, inference_device, model_device, whole_input
 from .show import annotate, show_pred, show_preds  # re-exported: drawing lives in .show
@@ -118,19 +118,34 @@ def _num_workers(num_workers: int | None, device: torch.device, dataset: Any,
 
 # -- mapping back to the original images -----------------------------------------------------
 def to_original(
-    detections: np.ndarray, tfm: Any, originals: Sequence[Record]
+    detections: np.ndarray,
+    tfm: Any,
+    originals: Sequence[Record],
+    *,
+    geometries: Sequence[Geometry | None] | None = None,
 ) -> np.ndarray:
     """``[B, K, 6]`` detections with their boxes moved from input pixels to each original image.
 
-    ``tfm`` is the deterministic inference transform (an ``Adapter``) or ``None`` (no change).
-    """
-    from ..tfms import geometry
+    ``geometries``: what the transform recorded on each sample (``sample.geometry``; the
+    batches of ``infer_dl`` carry their samples). An image with none (a sample built without
+    the Adapter) uses :func:`~efficientdet_adapter.tfms.geometry` of ``tfm`` (the deterministic
+    inference transform, an ``Adapter``) at the original's size; ``tfm=None``: no change.
 
+    Example:
+        >>> (images, _), samples = batch                  # from efficientdet.infer_dl(ds)
+        >>> to_original(dets, ds.tfm, originals, geometries=[s.geometry for s in samples])
+        ... # doctest: +SKIP
+    """
     out = np.array(detections, dtype=np.float64, copy=True)
     if tfm is None:
         return out
+    recorded = list(geometries) if geometries is not None else [None] * len(originals)
     for i, original in enumerate(originals):
-        g = geometry(tfm, original.width, original.height)
+        g = recorded[i]
+        if g is None:
+            from ..tfms import geometry
+
+            g = geometry(tfm, original.width, original.height)
         out[i, :, :4] = g.to_original(out[i, :, :4]).reshape(-1, 4)
     return out
 
@@ -230,7 +245,8 @@ def predict_from_dl(
                     raise BatchError(
                         f"the loader gave more items than its dataset's {len(originals)} records")
                 position += len(records)
-                dets = to_original(dets, tfm, batch_records)
+                dets = to_original(dets, tfm, batch_records,
+                                   geometries=[getattr(r, "geometry", None) for r in records])
             preds += predictions_from_detections(
                 dets, batch_records, detection_threshold=detection_threshold,
                 min_score=min_score, class_map=class_map, ground_truth=gt,

@@ -4,9 +4,12 @@ An EfficientDet's weights do not depend on the image size, but three things buil
 the anchors (and the labeler over them), the fixed output sizes of the BiFPN's upsampling
 layers, and the top-k before NMS (``max_detection_points``). :func:`set_img_size` rebuilds
 those for a new size and keeps every parameter (same tensors, so an optimizer that holds them
-goes on working). The model calls it by itself when a batch arrives at another size, which is
-what IceVision's progressive-resizing recipe needs: train at 384, swap the loaders for 512 ones
-(``learn.dls = ...``) and keep training.
+goes on working). The size changes at a clear point only: this function
+(``model.set_img_size``), or the first training batch after ``model.train()`` (which fastai and
+Lightning call at each epoch start), which is what IceVision's progressive-resizing recipe
+needs: train at 384, swap the loaders for 512 ones (``learn.dls = ...``) and keep training. A
+training batch of another size in the middle of an epoch is a BatchError (the transforms
+disagree); an eval batch of another size runs at its size for that call only.
 
 Example:
     >>> model = efficientdet.model(model_name="tf_efficientdet_lite0", num_classes=3,

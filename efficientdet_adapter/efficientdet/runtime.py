@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import BatchError, UsageError
+from ..devices import CANONICAL, choose_precision, engine_precision, resolve_device
+from ..errors import BatchError
 from ._targets import img_size_wh
 from .wrappers import find_bench
 
@@ -46,9 +47,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``precision=`` values of :func:`accelerate`.
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: ``precision=`` values of :func:`accelerate` (the command line's ``32``, ``16-mixed``,
+#: ``bf16-mixed`` are read too; see :mod:`efficientdet_adapter.devices`).
+PRECISIONS = ("auto", *CANONICAL)
 
 def model_device(model: nn.Module) -> torch.device:
     """Where ``model``'s parameters are (the CPU for a model without any)."""
@@ -78,21 +79,9 @@ def inference_device(device: str | torch.device | None = "auto",
     current = model_device(model) if model is not None else torch.device("cpu")
     if device is None:
         return current
-    if isinstance(device, str) and device == "auto":
-        if current.type == "cuda":
-            return current
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise UsageError(
-            f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda', 'cuda:N' or a "
-            "torch.device"
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device={device!r}: PyTorch sees no CUDA GPU here; use device='cpu' "
-                         "(or 'auto')")
-    return dev
+    if isinstance(device, str) and device == "auto" and current.type == "cuda":
+        return current
+    return torch.device(resolve_device(device, option="device"))  # the one resolver
 
 
 def check_input_size(bench: nn.Module, images: Tensor) -> None:
@@ -186,14 +175,6 @@ class Accelerated(nn.Module):
             self.train(was_training)
 
 
-def _resolve_precision(precision: str, device: torch.device) -> str:
-    if precision not in PRECISIONS:
-        raise UsageError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
-    return precision
-
-
 def accelerate(
     model: nn.Module,
     *,
@@ -211,6 +192,8 @@ def accelerate(
         device: where to run (see :func:`inference_device`); the model is moved there.
         precision: ``"fp16"`` or ``"bf16"`` (autocast of the network), ``"fp32"``, or
             ``"auto"``: fp16 on a GPU, fp32 on the CPU (where half precision rarely pays).
+            The command line's spellings (``"16-mixed"``, ...) are read too
+            (:func:`~efficientdet_adapter.devices.normalize_precision`).
         channels_last: convert the network's weights (in place; their values do not change) and
             each batch to the ``channels_last`` memory layout, which cuDNN's and oneDNN's
             convolutions prefer.
@@ -234,14 +217,14 @@ def accelerate(
     """
     bench = find_bench(model)
     dev = inference_device(device, bench)
-    precision = _resolve_precision(precision, dev)
+    precision = choose_precision(precision, dev.type, training=False, option="precision")
     if precision == "fp16" and dev.type == "cpu":
         logger.info("fp16 autocast on the CPU is slow on most processors; consider 'bf16'")
     bench.to(dev).eval()
     net = bench.model
     if channels_last:
         net.to(memory_format=torch.channels_last)
-    run = _network_call(net, dev.type, _DTYPES[precision])
+    run = _network_call(net, dev.type, engine_precision(precision, "torch"))
     do_compile = dev.type == "cuda" if compile == "auto" else bool(compile)
     cuda_graphs = False
     if do_compile:

@@ -3,8 +3,10 @@
 - :class:`Adapter` turns a list of albumentations transforms into ``record -> transformed copy``.
 - :func:`aug_tfms`, :func:`resize_and_pad`, :func:`resize` build IceVision's standard lists.
 - :class:`Normalize` is a fast drop-in for ``albumentations.Normalize`` (one table lookup).
-- :func:`geometry` computes the scale and offset of a deterministic (inference) pipeline from
-  its declared sizes, to map predicted boxes back onto the original image.
+- The Adapter records on each sample it returns the resize and padding it applied
+  (``sample.geometry``, a :class:`~efficientdet_adapter.records.Geometry`, read from what
+  albumentations reports it did), to map predicted boxes back onto the original image;
+  :func:`geometry` gives that record for an image size without a real image.
 - Any other name (``tfms.A.HorizontalFlip``, ``tfms.A.Blur``, ...) is albumentations' own class,
   reached through a module ``__getattr__``, so IceVision code keeps working unchanged.
 
@@ -21,9 +23,9 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import albumentations as _albu
 import cv2
@@ -32,7 +34,7 @@ import numpy as np
 from ..errors import UsageError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
-from ..records import ImgSize, Record
+from ..records import Geometry, ImgSize, Record, normalize_img_size
 
 __all__ = [
     "Adapter",
@@ -75,10 +77,9 @@ def __getattr__(name: str):
 
 
 def _hw(size: Size) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    height, width = size
-    return int(height), int(width)
+    """``(height, width)`` of a transform's ``size`` (:func:`~..records.normalize_img_size`)."""
+    hw = normalize_img_size(size, where="transform size", max_side=None, error=UsageError)
+    return hw.height, hw.width
 
 
 # -- Normalize ------------------------------------------------------------------------------
@@ -313,9 +314,9 @@ class Adapter:
 
     def create_tfms(self) -> _albu.Compose:
         """The ``A.Compose`` this adapter runs (IceVision's ``Adapter.create_tfms``)."""
-        return self._compose()
+        return self._compose(record=False)
 
-    def _compose(self) -> _albu.Compose:
+    def _compose(self, record: bool = True) -> _albu.Compose:
         return _albu.Compose(
             self.tfms,
             bbox_params=_albu.BboxParams(
@@ -325,6 +326,7 @@ class Adapter:
                 clip=True,
                 filter_invalid_bboxes=True,
             ),
+            save_applied_params=record,  # what each step did: the sample's geometry is read off it
         )
 
     def __repr__(self) -> str:
@@ -353,22 +355,47 @@ class Adapter:
             ``(image, boxes [M, 4] float64, kept [M] int)``: ``kept`` are the input rows the
             output boxes come from (a box can be dropped, or, with a reflect border, repeated).
         """
+        image, new_boxes, kept, _ = self._run(img, boxes)
+        return image, new_boxes, kept
+
+    def _run(self, img: np.ndarray, boxes: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Geometry | None]:
+        """:meth:`apply`, and the geometry of what the pipeline did to this image."""
         self._reseed_if_forked()
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         out = self._pipeline(image=img, bboxes=boxes, box_index=np.arange(len(boxes)))
         kept = np.asarray(out["box_index"]).astype(np.int64).reshape(-1)
         new_boxes = np.asarray(out["bboxes"], dtype=np.float64).reshape(-1, 4)[:, :4]
-        return out["image"], new_boxes, kept
+        geo = _recorded(out.get("applied_transforms", ()), img.shape, out["image"].shape,
+                        self._kinds)
+        return out["image"], new_boxes, kept, geo
+
+    @functools.cached_property
+    def _kinds(self) -> dict[str, str] | None:
+        """Each top-level transform's class name -> ``"pixels"``, ``"resize"``, ``"pad"`` or
+        ``"other"``; ``None`` when a container (``OneOf``, ``OneOrOther``...) hides its steps
+        from albumentations' record of what it applied."""
+        if any(isinstance(t, _albu.BaseCompose) for t in self.tfms):
+            return None
+        return {type(t).__name__: _kind(t) for t in self.tfms}
 
     def __call__(self, record: Record) -> Record:
         img = record.copy().load_image()  # loaded into a copy: the record keeps no pixels
         n = len(record.bboxes)
         boxes = np.array([b.xyxy for b in record.bboxes], dtype=np.float32).reshape(n, 4)
-        image, new_boxes, kept = self.apply(img, boxes)
+        image, new_boxes, kept, geo = self._run(img, boxes)
         idx = kept.tolist()
         out = record.select(idx)  # the surviving boxes' labels, ids, crowd flags and areas
         out.img = image
         out.height, out.width = int(image.shape[0]), int(image.shape[1])
+        # the sample's geometry from the original record: an earlier step's (a resize fix when
+        # loading, an earlier transform) followed by this one; None once a step is not a
+        # scale and an offset
+        if geo is not None and record.geometry is not None:
+            geo = record.geometry.followed_by(geo)
+        elif geo is not None and (img.shape[1], img.shape[0]) != (record.width, record.height):
+            geo = None  # the record does not say where its pixels came from
+        out.geometry = geo
         out.bboxes = [BBox.from_xyxy(*b) for b in new_boxes.tolist()]
         out.label_ids = [int(i) for i in out.label_ids]
         if record.areas is not None and len(record.areas) == n:
@@ -381,166 +408,94 @@ class Adapter:
 
 
 def _loaded_torch_data():
-    import sys
-
     return sys.modules.get("torch.utils.data")
 
 
-# -- geometry of a deterministic pipeline ---------------------------------------------------
-@dataclass(frozen=True)
-class Geometry:
-    """Where an image of size ``source`` lands in a deterministic pipeline.
-
-    ``x_transformed = x_original * scale_x + offset_x`` (and likewise for y); the output image has
-    size ``size``. Sizes are :class:`~efficientdet_adapter.records.ImgSize` (named ``width`` and
-    ``height``); ``width``/``height`` and ``src_width``/``src_height`` read them.
-    """
-
-    scale_x: float
-    scale_y: float
-    offset_x: float
-    offset_y: float
-    size: ImgSize
-    source: ImgSize
-
-    @property
-    def width(self) -> int:
-        return self.size.width
-
-    @property
-    def height(self) -> int:
-        return self.size.height
-
-    @property
-    def src_width(self) -> int:
-        return self.source.width
-
-    @property
-    def src_height(self) -> int:
-        return self.source.height
-
-    def to_original(self, boxes: np.ndarray, clip: bool = True) -> np.ndarray:
-        """``[N, 4]`` xyxy boxes of the transformed image in pixels of the original image."""
-        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        scale = np.array([self.scale_x, self.scale_y] * 2)
-        offset = np.array([self.offset_x, self.offset_y] * 2)
-        out = (b - offset) / scale
-        if clip:
-            out = np.clip(out, 0, [self.src_width, self.src_height] * 2)
-        return out
-
-    def to_transformed(self, boxes: np.ndarray) -> np.ndarray:
-        """``[N, 4]`` xyxy boxes of the original image in pixels of the transformed image."""
-        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        scale = np.array([self.scale_x, self.scale_y] * 2)
-        offset = np.array([self.offset_x, self.offset_y] * 2)
-        return b * scale + offset
+# -- geometry: recorded as the pipeline runs ------------------------------------------------
+_RESIZES = (_albu.LongestMaxSize, _albu.SmallestMaxSize, _albu.Resize)
 
 
-class _NoInverse(ValueError):
-    pass
-
-
-def _resized(t: _albu.BasicTransform, size: ImgSize) -> ImgSize:
-    """The size a resize transform gives an image of ``size`` (albumentations 2's own rule:
-    one scale for both sides, each side ``max(1, round(side * scale))``)."""
-    if isinstance(t, _albu.Resize):
-        return ImgSize(width=int(t.width), height=int(t.height))
-    h, w = size.height, size.width
-    longest = isinstance(t, _albu.LongestMaxSize)
-    if t.max_size is not None:
-        if not isinstance(t.max_size, int):
-            raise _NoInverse(f"{type(t).__name__}(max_size={t.max_size!r}) picks a size at random")
-        scale = t.max_size / (max(h, w) if longest else min(h, w))
-    else:
-        max_h, max_w = t.max_size_hw
-        if max_h is not None and max_w is not None:
-            pick = min if longest else max
-            scale = pick(max_h / h, max_w / w)
-        elif max_h is not None:
-            scale = max_h / h
-        else:
-            scale = max_w / w
-    return ImgSize(width=max(1, round(w * scale)), height=max(1, round(h * scale)))
-
-
-def _padding(current: int, min_size: int | None, divisor: int | None) -> tuple[int, int]:
-    """``(before, after)`` padding of one side, as albumentations 2's ``PadIfNeeded`` centres it."""
-    if min_size is not None:
-        if current < min_size:
-            before = int((min_size - current) / 2.0)
-            return before, min_size - current - before
-    elif divisor is not None and current % divisor:
-        total = divisor - current % divisor
-        return total // 2, total - total // 2
-    return 0, 0
-
-
-_PAD_POSITIONS = {  # position -> (top share, left share) of the whole padding, None: centred
-    "center": None, "top_left": (0, 0), "top_right": (0, 1), "bottom_left": (1, 0),
-    "bottom_right": (1, 1),
-}
-
-
-def _padded(t: _albu.PadIfNeeded, size: ImgSize) -> tuple[int, int, ImgSize]:
-    """``(pad_left, pad_top, padded size)`` of a ``PadIfNeeded`` on an image of ``size``."""
-    if t.position not in _PAD_POSITIONS:
-        raise _NoInverse(f"PadIfNeeded(position={t.position!r}) places the image at random")
-    top, bottom = _padding(size.height, t.min_height, t.pad_height_divisor)
-    left, right = _padding(size.width, t.min_width, t.pad_width_divisor)
-    out = ImgSize(width=size.width + left + right, height=size.height + top + bottom)
-    corner = _PAD_POSITIONS[t.position]
-    if corner is not None:
-        top, left = corner[0] * (top + bottom), corner[1] * (left + right)
-    return left, top, out
-
-
-def _step(t: _albu.BasicTransform, size: ImgSize) -> tuple[float, float, float, float, ImgSize]:
-    """``(scale_x, scale_y, offset_x, offset_y, output size)`` of one transform, from the sizes
-    and parameters it declares (nothing is run)."""
+def _kind(t: _albu.BasicTransform) -> str:
     if isinstance(t, _albu.ImageOnlyTransform):
-        return 1.0, 1.0, 0.0, 0.0, size  # pixel values only (Normalize, colour, blur...)
-    if getattr(t, "p", 1.0) < 1.0:
-        raise _NoInverse(f"{type(t).__name__}(p={t.p}) is applied at random")
-    if isinstance(t, (_albu.LongestMaxSize, _albu.SmallestMaxSize, _albu.Resize)):
-        out = _resized(t, size)
-        return out.width / size.width, out.height / size.height, 0.0, 0.0, out
+        return "pixels"  # pixel values only (Normalize, colour, blur...)
+    if isinstance(t, _RESIZES):
+        return "resize"
     if isinstance(t, _albu.PadIfNeeded):
-        left, top, out = _padded(t, size)
-        return 1.0, 1.0, float(left), float(top), out
-    raise _NoInverse(f"{type(t).__name__} is random, crops, flips or rotates the image")
+        return "pad"
+    return "other"
+
+
+def _recorded(applied: Sequence[tuple[str, dict]], in_shape: tuple[int, ...],
+              out_shape: tuple[int, ...], kinds: dict[str, str] | None) -> Geometry | None:
+    """The geometry of one run from albumentations' record of it (``applied_transforms``: each
+    step that ran, with the shape it got; a resize scales by the shape it gave, a pad offsets
+    by the padding it reports), or ``None`` when a step is not a scale and an offset."""
+    if kinds is None:
+        return None
+    geo = Geometry.identity(ImgSize(width=int(in_shape[1]), height=int(in_shape[0])))
+    for k, (name, params) in enumerate(applied):
+        h, w = (int(v) for v in params["shape"][:2])
+        nh, nw = (int(v) for v in (applied[k + 1][1]["shape"] if k + 1 < len(applied)
+                                   else out_shape)[:2])
+        size = ImgSize(width=nw, height=nh)
+        kind = kinds.get(name, "other")
+        if kind == "resize":
+            geo = geo.then(nw / w, nh / h, 0.0, 0.0, size)
+        elif kind == "pad":
+            geo = geo.then(1.0, 1.0, float(params["pad_left"]), float(params["pad_top"]), size)
+        elif kind != "pixels" or (nh, nw) != (h, w):
+            return None
+    return geo
+
+
+def _not_deterministic(t: _albu.BasicTransform) -> str | None:
+    """Why ``t`` may move an image differently each time (``None``: it never does)."""
+    kind = _kind(t)
+    if kind == "pixels":
+        return None
+    if getattr(t, "p", 1.0) < 1.0:
+        return f"{type(t).__name__}(p={t.p}) is applied at random"
+    if kind == "resize" and not isinstance(t, _albu.Resize) and t.max_size is not None \
+            and not isinstance(t.max_size, int):
+        return f"{type(t).__name__}(max_size={t.max_size!r}) picks a size at random"
+    if kind == "pad" and t.position == "random":
+        return f"PadIfNeeded(position={t.position!r}) places the image at random"
+    if kind == "other":
+        return f"{type(t).__name__} is random, crops, flips or rotates the image"
+    return None
 
 
 def geometry(adapter: Adapter, width: int, height: int) -> Geometry:
-    """The per-axis scale and offset that ``adapter`` applies to a ``width`` x ``height`` image.
+    """The scale and offset that ``adapter`` applies to a ``width`` x ``height`` image: the
+    :class:`~efficientdet_adapter.records.Geometry` it records on a sample of that size
+    (each transformed sample carries its own in ``sample.geometry``; prediction reads that).
 
-    Computed from the sizes the transforms declare (``LongestMaxSize``/``SmallestMaxSize``/
-    ``Resize`` and ``PadIfNeeded`` parameters, as :func:`resize_and_pad` builds them, with the
-    rounding albumentations applies); pixel-only transforms (:class:`Normalize`, colour) change
-    nothing. No image is transformed.
+    The pipeline runs once on a blank image of that size, so the sizes are albumentations' own.
 
     Raises:
-        ValueError: if a transform is random, crops, flips or rotates (no scale-and-offset
-            inverse), or is not one of those above.
+        UsageError: if a transform is random, crops, flips or rotates (no one scale-and-offset
+            for every image), or is not a resize, pad or pixel-only transform.
 
     Example:
         >>> g = geometry(Adapter(resize_and_pad(384)), width=640, height=480)
         >>> (g.scale_x, g.offset_y, g.size)
         (0.6, 48.0, ImgSize(width=384, height=384))
     """
+    reasons = [r for t in getattr(adapter, "tfms", ()) if (r := _not_deterministic(t))]
+    if isinstance(adapter, Adapter) and adapter._kinds is None:
+        reasons.append("a container (OneOf, OneOrOther...) picks its steps at random")
+    if reasons:
+        raise UsageError(
+            f"{adapter!r}: {reasons[0]}; geometry() needs a deterministic resize/pad pipeline "
+            "such as resize_and_pad(size) (no scale-and-offset inverse otherwise)")
     source = ImgSize(width=int(width), height=int(height))
-    size = source
-    scale_x = scale_y = 1.0
-    offset_x = offset_y = 0.0
-    for t in getattr(adapter, "tfms", ()):
-        try:
-            sx, sy, ox, oy, size = _step(t, size)
-        except _NoInverse as e:
-            raise ValueError(
-                f"{adapter!r}: {e}; geometry() needs a deterministic resize/pad pipeline such as "
-                "resize_and_pad(size) (no scale-and-offset inverse otherwise)") from None
-        # x -> (x * scale + offset) * sx + ox; a first step keeps its own floats exactly
-        scale_x, scale_y = scale_x * sx, scale_y * sy
-        offset_x, offset_y = offset_x * sx + ox, offset_y * sy + oy
-    return Geometry(scale_x=scale_x, scale_y=scale_y, offset_x=offset_x, offset_y=offset_y,
-                    size=size, source=source)
+    if not isinstance(adapter, Adapter):
+        steps = list(getattr(adapter, "tfms", ()))
+        if not steps:  # a transform with no albumentations steps: nothing moves
+            return Geometry.identity(source)
+        adapter = Adapter(steps)
+    blank = np.zeros((source.height, source.width, 3), np.uint8)
+    geo = adapter._run(blank, np.zeros((0, 4), np.float32))[3]
+    if geo is None:  # not reached: every step was checked above to be a scale and an offset
+        raise UsageError(f"{adapter!r}: albumentations did not report a resize/pad geometry")
+    return geo

@@ -1,8 +1,9 @@
 """The pieces of a training run, for the command line and for notebooks alike.
 
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
-(``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``devices``
-(``--device``/``--precision``), ``plots`` (curves, PR curves, confusion matrix, augmented
+(``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``resolve_device`` and
+``resolve_precision`` (``--device``/``--precision``, from :mod:`efficientdet_adapter.devices`),
+``plots`` (curves, PR curves, confusion matrix, augmented
 samples), and the engine callbacks that call them:
 ``fastai_callbacks`` and ``lightning_callbacks`` (imported on first use: they need their extra).
 """
@@ -14,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .csvlog import MetricsCSV, read_metrics_csv
-    from .devices import resolve_device, resolve_precision
+    from ..devices import resolve_device, resolve_precision
     from .state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
 
 # Read on first use, so that the command line's --help (which needs `devices` only) answers
 # without importing torch.
-_HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "resolve_device": "devices",
-          "resolve_precision": "devices", "MONITOR": "state", "RunState": "state",
+_HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "resolve_device": ".devices",
+          "resolve_precision": ".devices", "MONITOR": "state", "RunState": "state",
           "RunTracker": "state", "check_run_folder": "state", "load_train_state": "state",
           "seed_epoch": "state"}
 

@@ -82,9 +82,13 @@ def test_predict_mixed_sizes_equals_manual_mapping(model):
 
     for img, pred, (w, h) in zip(images, preds, SHAPES):
         rec = Record(0, None, w, h, img=img)
-        (x, _), _ = build_infer_batch([tfm(rec)])
+        sample = tfm(rec)
+        (x, _), _ = build_infer_batch([sample])
         dets = detect(model, x).numpy()
-        expected = to_original(dets, tfm, [rec])[0]
+        # the geometry the transform recorded on the sample is the one the pipeline's sizes give
+        assert sample.geometry == tfms.geometry(tfm, w, h)
+        expected = to_original(dets, tfm, [rec], geometries=[sample.geometry])[0]
+        assert np.array_equal(expected, to_original(dets, tfm, [rec])[0])
         expected = expected[(expected[:, 5] >= 1) & (expected[:, 4] > 0)]
         assert (pred.width, pred.height) == (w, h)
         assert len(pred.boxes) == len(expected) == 100  # every detection kept, not only >= 0.5

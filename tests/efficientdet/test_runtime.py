@@ -65,6 +65,7 @@ def _assert_close(fast: torch.Tensor, eager: torch.Tensor) -> None:
 )
 def test_inference_device_resolution(monkeypatch, model, device, cuda, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2 if cuda else 0)  # cuda:1 exists
     assert inference_device(device, model) == torch.device(expected)
 
 
@@ -75,7 +76,7 @@ def test_auto_resolves_to_the_cpu_here(model):
 
 @pytest.mark.parametrize(
     "device, message",
-    [("cuda", "PyTorch sees no CUDA GPU here"), ("gpu0", "is not a device"),
+    [("cuda", "PyTorch sees no CUDA GPU on this machine"), ("gpu0", "is not a device"),
      (3.5, "is not a device")],
 )
 def test_bad_devices_say_what_to_use(monkeypatch, model, device, message):

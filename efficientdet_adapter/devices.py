@@ -1,0 +1,167 @@
+"""Where and in which precision the model runs: one device resolver, one precision vocabulary.
+
+Devices: ``auto`` means the CUDA GPU when PyTorch sees one, else the CPU; ``cpu``, ``cuda``,
+``cuda:N`` and ``mps`` are checked against this machine (:func:`resolve_device`).
+
+Precision has one vocabulary, :data:`CANONICAL` (``fp32``, ``fp16``, ``bf16``: float32, or mixed
+precision in float16 / bfloat16). Every spelling the public API took is read into it once by
+:func:`normalize_precision` (the command line's and Lightning's ``32``, ``16-mixed``,
+``bf16-mixed``; :func:`~efficientdet_adapter.efficientdet.runtime.accelerate`'s ``fp32``,
+``fp16``, ``bf16``), and :func:`engine_precision` is the one mapping to what each engine wants
+(Lightning's ``precision=``, fastai's ``to_fp16``/``to_bf16``, torch's autocast dtype).
+:func:`choose_precision` resolves ``auto``: for training ``bf16`` on a GPU that supports
+bfloat16, ``fp16`` on an older GPU, ``fp32`` on the CPU; for inference ``fp16`` on a GPU.
+
+Example:
+    >>> resolve_device("auto"), choose_precision("auto", "cpu")   # on a machine without a GPU
+    ('cpu', 'fp32')
+    >>> normalize_precision("16-mixed"), engine_precision("bf16", "lightning")
+    ('fp16', 'bf16-mixed')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import UsageError
+
+__all__ = ["DEVICES", "PRECISIONS", "CANONICAL", "resolve_device", "normalize_precision",
+           "choose_precision", "engine_precision", "resolve_precision"]
+
+DEVICES = ("auto", "cpu", "cuda")
+#: The command line's ``--precision`` choices (Lightning's spelling).
+PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
+#: The one vocabulary: float32, mixed float16, mixed bfloat16.
+CANONICAL = ("fp32", "fp16", "bf16")
+#: Every accepted spelling -> its canonical name (``auto`` stays ``auto``).
+_SPELLINGS = {
+    "auto": "auto",
+    "fp32": "fp32", "32": "fp32", "32-true": "fp32", "float32": "fp32",
+    "fp16": "fp16", "16-mixed": "fp16", "16": "fp16", "float16": "fp16",
+    "bf16": "bf16", "bf16-mixed": "bf16", "bfloat16": "bf16",
+}
+#: canonical -> each engine's spelling (the one mapping).
+_ENGINES: dict[str, dict[str, Any]] = {
+    "lightning": {"fp32": "32", "fp16": "16-mixed", "bf16": "bf16-mixed"},  # also the CLI's
+    "fastai": {"fp32": None, "fp16": "to_fp16", "bf16": "to_bf16"},  # the Learner's method
+}
+
+
+def _shown(option: str, value: Any) -> str:
+    return f"{option} {value}" if option.startswith("--") else f"{option}={value!r}"
+
+
+def resolve_device(device: Any = "auto", *, option: str = "--device") -> str:
+    """``auto`` -> ``cuda`` or ``cpu``; ``cpu``, ``cuda``, ``cuda:N`` (a name or a
+    ``torch.device``) are checked against this machine.
+
+    Args:
+        device: the device asked for.
+        option: how the caller names the argument in messages (``--device``, ``device``).
+
+    Raises:
+        UsageError: a name that is not a device, or a GPU this machine does not have.
+    """
+    import torch
+
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    shown = _shown(option, device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        names = ("auto, cpu, cuda or cuda:N" if option.startswith("--")
+                 else "'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device")
+        raise UsageError(f"{shown}: {str(device)!r} is not a device; use {names}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"{shown}: PyTorch sees no CUDA GPU on this machine; use "
+                         f"{_shown(option, 'cpu')} (or auto)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UsageError(f"{shown}: only {torch.cuda.device_count()} GPU(s) here; use "
+                         f"cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"{shown}: MPS is not available here; use {_shown(option, 'cpu')}")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"{shown}: use auto, cpu, cuda or cuda:N")
+    return str(device) if isinstance(device, str) else str(dev)
+
+
+def normalize_precision(precision: Any, *, option: str = "--precision") -> str:
+    """Any accepted spelling -> ``auto`` or one of :data:`CANONICAL`.
+
+    Raises:
+        UsageError: not a precision (the message lists both spellings).
+    """
+    key = str(precision).strip().lower() if isinstance(precision, (str, int)) else None
+    if key not in _SPELLINGS:
+        raise UsageError(
+            f"{_shown(option, precision)}: choose one of auto, fp32, fp16, bf16 (also spelled 32, "
+            "16-mixed, bf16-mixed)")
+    return _SPELLINGS[key]
+
+
+def choose_precision(precision: Any, device: Any, *, training: bool = True,
+                     option: str = "--precision") -> str:
+    """The canonical precision to run in on ``device`` (``auto`` resolved, choices checked).
+
+    ``auto``: training: ``bf16`` on a GPU with bfloat16, ``fp16`` on other GPUs, ``fp32`` on the
+    CPU; inference: ``fp16`` on a GPU, ``fp32`` on the CPU (where half precision rarely pays).
+
+    Raises:
+        UsageError: an unknown spelling; for training, mixed precision on the CPU (this library
+            trains it in 32 bits) or bfloat16 on a GPU without it.
+    """
+    import torch
+
+    value = normalize_precision(precision, option=option)
+    on_gpu = str(device).startswith("cuda")
+    if value == "auto":
+        if not on_gpu:
+            return "fp32"
+        if not training:
+            return "fp16"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if training and value != "fp32" and not on_gpu:
+        raise UsageError(f"{_shown(option, precision)} on {device}: mixed precision needs a CUDA "
+                         f"GPU; use {_shown(option, '32')} on the CPU (or --device cuda)")
+    if training and value == "bf16" and not torch.cuda.is_bf16_supported():
+        raise UsageError(f"{_shown(option, precision)}: {torch.cuda.get_device_name()} has no "
+                         f"bfloat16; use {_shown(option, '16-mixed')}")
+    return value
+
+
+def engine_precision(precision: str, engine: str) -> Any:
+    """The one mapping from a canonical precision to an engine's spelling.
+
+    ``engine``: ``"lightning"`` (``Trainer(precision=...)``: ``32``, ``16-mixed``,
+    ``bf16-mixed``; the command line's spelling too), ``"fastai"`` (the Learner method to call:
+    ``None``, ``"to_fp16"``, ``"to_bf16"``) or ``"torch"`` (the autocast dtype, ``None`` for
+    float32).
+
+    Example:
+        >>> engine_precision("fp16", "fastai"), engine_precision("fp32", "lightning")
+        ('to_fp16', '32')
+    """
+    value = normalize_precision(precision, option="precision")
+    if value == "auto":
+        raise UsageError("engine_precision: resolve 'auto' first with choose_precision(...)")
+    if engine == "torch":
+        import torch
+
+        return {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[value]
+    if engine not in _ENGINES:
+        raise UsageError(f"engine={engine!r}: choose lightning, fastai or torch")
+    return _ENGINES[engine][value]
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """The command line's ``--precision`` for a training run on ``device``, in its own (and
+    Lightning's) spelling: ``auto`` -> ``bf16-mixed`` (GPU with bfloat16), ``16-mixed`` (other
+    GPUs) or ``32``. :func:`choose_precision` then :func:`engine_precision` (``"lightning"``).
+
+    Raises:
+        UsageError: as :func:`choose_precision`.
+    """
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision}: choose {', '.join(PRECISIONS)}")
+    return engine_precision(choose_precision(precision, device), "lightning")
