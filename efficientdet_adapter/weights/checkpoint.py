@@ -38,11 +38,12 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_torch_save
-from ..class_map import ClassMap
+from ..class_map import BACKGROUND, ClassMap
 from ..errors import CheckpointError, ClassMapError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..efficientdet._targets import num_classes_with_background
 from ..efficientdet.config import MAX_IMG_SIZE, ModelConfig, default_img_size
+from ..records import normalize_img_size
 from ..efficientdet.model import EfficientDetModel
 from ..efficientdet.wrappers import find_network
 from .hub import local_file
@@ -167,6 +168,21 @@ def _build_model(data: Mapping[str, Any], model_name: str, num_classes: int, img
     return EfficientDetModel.from_config(config)
 
 
+def _check_stored_classes(stored: Any, path: Path) -> None:
+    """A file's class map lists foreground names only; one that lists its background among them
+    (an IceVision-style list, ``["background", "cat"]``) is named as such, with the fix."""
+    if not isinstance(stored, Mapping):
+        return
+    classes, background = stored.get("classes"), stored.get("background", BACKGROUND)
+    if isinstance(classes, list) and background is not None and background in classes:
+        raise CheckpointError(
+            f"{path}: its class map lists the background class {background!r} among its "
+            f"{len(classes)} classes ({str(classes)[:80]}); a checkpoint lists the foreground "
+            "classes only (the background is id 0 by itself): save it again with "
+            f"data['class_map']['classes'] = [c for c in classes if c != {background!r}]"
+        )
+
+
 def rebuild_model(
     data: Mapping[str, Any],
     *,
@@ -194,6 +210,7 @@ def rebuild_model(
     path = Path(path)
     stored_map = data.get("class_map")
     if stored_map is not None:
+        _check_stored_classes(stored_map, path)
         try:
             stored_map = ClassMap.from_dict(stored_map)
         except ClassMapError as e:
@@ -226,15 +243,16 @@ def rebuild_model(
     config = data.get("model_config")
     asked = config.get("img_size") if isinstance(config, Mapping) else None
     for size in (img_size, asked):  # a crafted file must not allocate gigabytes of anchors
-        sides = (size, size) if isinstance(size, int) else size
-        if sides is not None and any(
-            not isinstance(v, int) or not 0 < v <= MAX_IMG_SIZE for v in sides
-        ):
+        if size is None:
+            continue
+        try:
+            normalize_img_size(size, where=f"{path}", error=CheckpointError)
+        except CheckpointError:
             raise CheckpointError(
                 f"{path}: img_size {size} is not a size in 1..{MAX_IMG_SIZE} (EfficientDet's "
                 "largest config uses 1536); the file is damaged or was not written by this "
                 "library"
-            )
+            ) from None
     if data.get("num_classes") is not None and int(data["num_classes"]) != len(class_map):
         raise CheckpointError(
             f"{path}: the file says num_classes={data['num_classes']} but its class map has "

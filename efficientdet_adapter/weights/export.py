@@ -49,6 +49,7 @@ from effdet.efficientdet import HeadNet  # noqa: E402
 
 from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
 from ..efficientdet.wrappers import find_network
+from ..records import normalize_img_size
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
            "OnnxDetectionHead"]
@@ -62,10 +63,8 @@ def _hw(model: nn.Module, img_size: int | Sequence[int] | None) -> tuple[int, in
         size = getattr(config, "img_size", None) or find_network(model).config.image_size
     else:
         size = img_size
-    if isinstance(size, int):
-        return (int(size), int(size))
-    h, w = (int(s) for s in size)
-    return h, w
+    hw = normalize_img_size(size, where="export img_size", max_side=None)
+    return hw.height, hw.width
 
 
 class OnnxDetectionHead(nn.Module):

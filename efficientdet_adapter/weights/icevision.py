@@ -40,6 +40,7 @@ from ..atomic import atomic_torch_save
 from ..class_map import BACKGROUND, ClassMap
 from ..efficientdet.backbones import BACKBONES
 from ..efficientdet.config import MAX_IMG_SIZE
+from ..records import normalize_img_size
 from ..errors import ArgumentError, CheckpointError
 from .state_dict import check_plain
 
@@ -123,15 +124,15 @@ def _classes(value: Any, where: str, field: str) -> ClassMap:
 def img_size_field(value: Any, where: str, field: str) -> int | tuple[int, int]:
     """``value`` checked as an image size (an int or two in ``1..MAX_IMG_SIZE``), or an error
     naming ``where`` and ``field``."""
-    sides = [value] if isinstance(value, int) else value
-    if (not isinstance(sides, (list, tuple)) or len(sides) not in (1, 2)
-            or any(isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= MAX_IMG_SIZE
-                   for v in sides)):
+    one = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+    try:  # the one size reader; this field's own message (IceVision allows [n] for a square)
+        size = normalize_img_size(one, where=f"{where}: {field}", error=CheckpointError)
+    except CheckpointError:
         raise CheckpointError(
             f"{where}: {field}={str(value)[:40]} is not an image size (an int or [height, "
             f"width] in 1..{MAX_IMG_SIZE}); pass img_size=..."
-        )
-    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
+        ) from None
+    return size.height if isinstance(one, int) else (size.height, size.width)
 
 
 def icevision_fields(

@@ -270,3 +270,18 @@ def test_checkpoint_module_is_the_public_face_of_weights():
     assert face.load_checkpoint_data is state_dict.load_checkpoint_data
     assert face.save_icevision_checkpoint is icevision.save_icevision_checkpoint
     assert MAX_IMG_SIZE == 4096
+
+
+def test_background_listed_among_the_classes_is_named_with_the_fix(tmp_path):
+    """A file whose class map lists the background among its classes (IceVision's habit) gets
+    one line naming the file, the class and the fix, not ClassMap's message about ClassMap()."""
+    path, _, _ = _tiny(tmp_path)
+    data = torch.load(path, weights_only=False)
+    data["class_map"]["classes"] = ["background", *data["class_map"]["classes"]]
+    torch.save(data, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: its class map lists the background class 'background'")
+    assert "foreground classes only" in message and "ClassMap(" not in message
+    assert "\n" not in message
