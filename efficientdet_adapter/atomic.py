@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import SaveError
+from .errors import ArgumentError, SaveError
 
 __all__ = ["atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_save",
            "atomic_torch_save", "remove_stale_temps", "TEMP_PATTERN"]
@@ -102,7 +102,7 @@ def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = No
         SaveError: an ``OSError`` while writing (``path`` keeps its earlier contents).
     """
     if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_open: mode {mode!r}; use 'wb' or 'w'")
+        raise ArgumentError(f"atomic_open: mode {mode!r}; use 'wb' or 'w'")
     kwargs = {"encoding": encoding or "utf-8", "newline": ""} if mode == "w" else {}
     with _replacing(Path(path)) as (fd, _):
         with os.fdopen(fd, mode, **kwargs) as f:

@@ -24,6 +24,7 @@ import numpy as np
 from .images import IMAGENET_MEAN, IMAGENET_STD, list_image_files
 from .parsers.voc import voc
 from .records import ImgSize, Record
+from .errors import PathNotFoundError
 
 __all__ = [
     "IDMap",
@@ -65,7 +66,7 @@ def get_image_files(
     """
     root = Path(path)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a folder; pass the folder that holds the images")
+        raise PathNotFoundError(f"{root}: not a folder; pass the folder that holds the images")
     roots = [root / f for f in folders] if folders else [root]
     found = [file for base in roots if base.is_dir()
              for file in list_image_files(base, recurse=recurse)]

@@ -24,6 +24,7 @@ __all__ = [
     "SaveError",
     "RunLockedError",
     "ArgumentError",
+    "PathNotFoundError",
 ]
 
 
@@ -110,3 +111,8 @@ class ArgumentError(UsageError, TypeError):
     """A public function's argument of the wrong type or out of range (``batch_size="2"``,
     ``detection_threshold=5``, one path where a list is expected); the message names the
     argument and what to pass (see :mod:`.arguments`)."""
+
+
+class PathNotFoundError(AdapterError, FileNotFoundError):
+    """A file or folder named by the user does not exist (the message names it and says what to
+    pass instead)."""

@@ -24,6 +24,7 @@ import numpy as np
 from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
+from .errors import ArgumentError
 
 __all__ = ["Prediction", "KeptDetections"]
 
@@ -103,7 +104,7 @@ class Prediction:
         self.scores = _as_array(self.scores, np.float32)
         self.label_ids = _as_array(self.label_ids, np.int64)
         if not (len(self.boxes) == len(self.scores) == len(self.label_ids)):
-            raise ValueError(
+            raise ArgumentError(
                 f"boxes, scores and label_ids must have one row per detection; got "
                 f"{len(self.boxes)}, {len(self.scores)} and {len(self.label_ids)}"
             )

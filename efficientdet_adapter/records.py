@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .bbox import BBox
 from .class_map import ClassMap
-from .errors import AdapterError, ClassMapError, ModelConfigError
+from .errors import AdapterError, ClassMapError, ModelConfigError, UsageError
 
 if TYPE_CHECKING:  # numpy is imported lazily at runtime only where pixels are touched
     import numpy as np
@@ -264,7 +264,7 @@ class Record:
             from .images import open_img  # local import: keeps `import records` light
 
             if self.filepath is None:
-                raise ValueError(f"record {self.record_id!r} has neither a filepath nor an image")
+                raise UsageError(f"record {self.record_id!r} has neither a filepath nor an image")
             self.img = open_img(self.filepath)
         return self.img
 

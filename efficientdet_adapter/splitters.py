@@ -11,7 +11,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-from .errors import ParseError
+from .errors import ArgumentError, ParseError
 from .records import Record
 
 __all__ = ["DataSplitter", "RandomSplitter", "FixedSplitter", "FuncSplitter",
@@ -63,7 +63,7 @@ class RandomSplitter(DataSplitter):
     def __init__(self, probs: Sequence[float], seed: int | None = None):
         probs = [float(p) for p in probs]
         if not probs or any(p < 0 for p in probs) or abs(sum(probs) - 1.0) > 1e-6:
-            raise ValueError(f"RandomSplitter probs must be non-negative and sum to 1, got {probs}")
+            raise ArgumentError(f"RandomSplitter probs must be non-negative and sum to 1, got {probs}")
         self.probs = probs
         self.seed = seed
 

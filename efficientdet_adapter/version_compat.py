@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from types import ModuleType
 from typing import Any
+from .errors import UsageError
 
 __all__ = [
     "LIGHTNING_ENV",
@@ -70,9 +71,9 @@ def lightning_package_name(installed: Collection[str], imported: Collection[str]
     """
     if env:
         if env not in LIGHTNING_PACKAGES:
-            raise ValueError(f"{LIGHTNING_ENV}={env!r}: use one of {', '.join(LIGHTNING_PACKAGES)}")
+            raise UsageError(f"{LIGHTNING_ENV}={env!r}: use one of {', '.join(LIGHTNING_PACKAGES)}")
         if env not in installed:
-            raise ValueError(f"{LIGHTNING_ENV}={env}: that package is not installed "
+            raise UsageError(f"{LIGHTNING_ENV}={env}: that package is not installed "
                              f"(pip install {env.replace('_', '-')})")
         return env
     found = [name for name in LIGHTNING_PACKAGES if name in installed]

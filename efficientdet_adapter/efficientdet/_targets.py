@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from ..class_map import ClassMap
-from ..errors import BatchError
+from ..errors import ArgumentError, BatchError
 from ..predictions import Prediction
 from ..records import Record
 
@@ -235,7 +235,7 @@ def _per_image(values, n: int, what: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
-        raise ValueError(f"{what} must hold one value per image ({n}); got shape {arr.shape}")
+        raise ArgumentError(f"{what} must hold one value per image ({n}); got shape {arr.shape}")
     return arr
 
 
@@ -279,7 +279,7 @@ def predictions_from_detections(
         np.asarray(detections, dtype=np.float32)
     )
     if dets.ndim != 3 or dets.shape[-1] != 6 or dets.shape[0] != len(records):
-        raise ValueError(
+        raise ArgumentError(
             f"detections must be [B, K, 6] with B = {len(records)} records; got {dets.shape}"
         )
     scales = None if img_scale is None else _per_image(img_scale, len(records), "img_scale")

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .config import _check_name
+from ..errors import ModelConfigError
 
 __all__ = ["AnchorSettings", "AnchorMatch", "AnchorFit", "TARGET_BPR", "MIN_AUTO_SIZE",
            "MAX_AUTO_SIZE", "MIN_GAIN", "default_anchor_settings", "input_boxes", "anchor_match",
@@ -89,7 +90,7 @@ def default_anchor_settings(model_name: str) -> AnchorSettings:
     cfg = get_efficientdet_config(_check_name(model_name))
     scale = cfg.anchor_scale
     if isinstance(scale, Sequence):  # a per-level list: not a config any effdet model ships
-        raise ValueError(f"{model_name}: per-level anchor_scale {list(scale)} is not supported")
+        raise ModelConfigError(f"{model_name}: per-level anchor_scale {list(scale)} is not supported")
     return AnchorSettings(float(scale), tuple((float(x), float(y)) for x, y in cfg.aspect_ratios))
 
 
@@ -200,7 +201,7 @@ def _anchor_boxes(model_name: str, img_size: int, settings: AnchorSettings
         sides[lv] = (base, base * 2 ** ((cfg.num_scales - 1) / cfg.num_scales))
     levels = np.concatenate(levels)
     if len(levels) != len(boxes):  # effdet changed how it lays anchors out
-        raise RuntimeError(f"{len(boxes)} anchors from effdet, {len(levels)} expected")
+        raise ModelConfigError(f"{len(boxes)} anchors from effdet, {len(levels)} expected")
     return boxes, levels, sides
 
 

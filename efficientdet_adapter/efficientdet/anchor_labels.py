@@ -45,6 +45,7 @@ from functools import reduce
 
 import torch
 from torch import Tensor
+from ..errors import BatchError
 
 __all__ = ["label_anchors", "encode_boxes"]
 
@@ -171,7 +172,7 @@ def label_anchors(
         ``(cls_targets, box_targets, num_positives)`` as ``AnchorLabeler.batch_label_anchors``.
     """
     if len(boxes) != len(classes) or not boxes:
-        raise ValueError(
+        raise BatchError(
             f"label_anchors needs one class tensor per box tensor and at least one image, got "
             f"{len(boxes)} box tensors and {len(classes)} class tensors"
         )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from ..errors import ModelConfigError
 
 __all__ = ["AnchorLevel", "AnchorSizes", "anchor_sizes", "smallest_anchor", "MATCH_IOU"]
 
@@ -88,7 +89,7 @@ def _config(model_or_name: Any, img_size: Any) -> Any:
         from .config import list_models
 
         if model_or_name not in list_models():
-            raise ValueError(
+            raise ModelConfigError(
                 f"{model_or_name!r} is not an effdet model name; see efficientdet.list_models()")
         config = get_efficientdet_config(model_or_name)
         size = config.image_size if img_size is None else img_size

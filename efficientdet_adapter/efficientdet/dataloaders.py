@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..class_map import ClassMap
-from ..errors import BatchError
+from ..errors import ArgumentError, BatchError
 from ..records import Record
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ._targets import anchor_label_targets, img_info, img_size_wh, records_targets, yxyx_to_xyxy
@@ -224,7 +224,7 @@ def _loader(dataset, collate, dataloader_kwargs) -> DataLoader:
     if "batch_size" in dataloader_kwargs and dataloader_kwargs["batch_size"] is not None:
         positive_int(dataloader_kwargs["batch_size"], "batch_size")
     if "collate_fn" in dataloader_kwargs:
-        raise TypeError("the collate_fn is the batch builder; pass batch_tfms= to change batches")
+        raise ArgumentError("the collate_fn is the batch builder; pass batch_tfms= to change batches")
     return DataLoader(dataset, collate_fn=collate, **dataloader_kwargs)
 
 

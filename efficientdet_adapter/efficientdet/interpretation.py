@@ -26,6 +26,7 @@ from torch import nn
 
 from ..predictions import Prediction
 from ..records import Record
+from ..errors import ArgumentError, UsageError
 
 __all__ = ["LossSample", "get_samples_losses", "losses_stats", "plot_top_losses", "samples_losses"]
 
@@ -116,16 +117,16 @@ def _sort_key(sort_by: str | Mapping[str, Any], samples: Sequence[LossSample]) -
     """The loss to sort by; a weighted ``sort_by`` adds ``loss_weighted`` to every sample."""
     if isinstance(sort_by, str):
         if sort_by not in LOSS_NAMES:
-            raise ValueError(f"sort_by={sort_by!r}: sort by one of {list(LOSS_NAMES)}, or by "
+            raise ArgumentError(f"sort_by={sort_by!r}: sort by one of {list(LOSS_NAMES)}, or by "
                              '{"method": "weighted", "weights": {loss: weight, ...}}')
         return sort_by
     if sort_by.get("method") != "weighted":
-        raise ValueError(f"sort_by method {sort_by.get('method')!r}: the only method is 'weighted'")
+        raise ArgumentError(f"sort_by method {sort_by.get('method')!r}: the only method is 'weighted'")
     weights = dict(sort_by.get("weights") or {})
     expected = {"effdet_total_loss", "class_loss", "box_loss"}
     unknown = sorted(set(weights) - set(LOSS_NAMES))
     if unknown or not weights:
-        raise ValueError(f"sort_by weights {sorted(weights)}: give a weight for losses among "
+        raise ArgumentError(f"sort_by weights {sorted(weights)}: give a weight for losses among "
                          f"{sorted(expected)} (unknown: {unknown})")
     for s in samples:
         s.losses["loss_weighted"] = float(sum(s.losses[k] * w for k, w in weights.items()))
@@ -165,7 +166,7 @@ def plot_top_losses(
 
     samples, preds = samples_losses(model, dataset)
     if not samples:
-        raise ValueError("plot_top_losses: the dataset is empty")
+        raise UsageError("plot_top_losses: the dataset is empty")
     key = _sort_key(sort_by, samples)
     order = sorted(range(len(samples)), key=lambda i: samples[i].losses[key], reverse=True)
     sorted_samples = [samples[i] for i in order]

@@ -45,7 +45,7 @@ from effdet.bench import _batch_detection, _post_process, unwrap_bench
 from torch import Tensor, nn
 
 from ..images import IMAGENET_MEAN, IMAGENET_STD
-from ..errors import BatchError, ModelConfigError
+from ..errors import BatchError, ModelConfigError, NotAModelError
 from ..version_compat import register_load_state_dict_pre_hook
 from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
@@ -380,7 +380,7 @@ def param_groups(model: nn.Module) -> list[list[nn.Parameter]]:
     ]
     grouped = {id(p) for group in groups for p in group}
     if grouped != {id(p) for p in net.parameters()} or sum(map(len, groups)) != len(grouped):
-        raise RuntimeError(
+        raise ModelConfigError(
             f"param_groups does not cover {type(net).__name__}'s parameters once each"
         )
     return groups
@@ -415,7 +415,7 @@ def anchor_labeler(model_or_config: Any) -> AnchorLabeler:
         if isinstance(cfg, nn.Module):
             cfg = unwrap_bench(cfg).config
         if not hasattr(cfg, "num_levels") or not hasattr(cfg, "image_size"):
-            raise TypeError(
+            raise NotAModelError(
                 f"make_anchor_labeler needs an effdet model, bench, config or AnchorLabeler; got "
                 f"{type(model_or_config).__name__}"
             )
@@ -434,5 +434,5 @@ def normalize_tfm(model: "EfficientDetModel | ModelConfig"):
 
     config = model.config if isinstance(model, EfficientDetModel) else model
     if not isinstance(config, ModelConfig):
-        raise TypeError(f"normalize_tfm needs an EfficientDetModel or a ModelConfig, got {model!r}")
+        raise NotAModelError(f"normalize_tfm needs an EfficientDetModel or a ModelConfig, got {model!r}")
     return tfms.A.Normalize(mean=config.mean, std=config.std)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..predictions import Prediction
 from ..records import Record
+from ..errors import UsageError
 
 __all__ = ["annotate", "show_pred", "show_preds"]
 
@@ -35,7 +36,7 @@ def _pred_image(pred: Prediction) -> np.ndarray:
         from ..images import open_img
 
         return open_img(pred.filepath)
-    raise ValueError(
+    raise UsageError(
         f"prediction {pred.record_id!r} has no image: predict with keep_images=True (or from files)"
     )
 

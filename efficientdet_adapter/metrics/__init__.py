@@ -41,6 +41,7 @@ import numpy as np
 
 from ..class_map import ClassMap
 from ..predictions import Prediction
+from ..errors import ArgumentError
 
 __all__ = ["Metric", "COCOMetric", "COCOMetricType"]
 
@@ -107,7 +108,7 @@ class _ImageItem:
 def _image_item(pred: Prediction) -> _ImageItem:
     gt = pred.ground_truth
     if gt is None:
-        raise ValueError(
+        raise ArgumentError(
             f"COCOMetric needs the ground truth of every prediction; prediction for image "
             f"{pred.filepath or pred.record_id!r} has ground_truth=None (predictions from a "
             "validation loop carry their record; build others with "
@@ -118,13 +119,13 @@ def _image_item(pred: Prediction) -> _ImageItem:
     gt_boxes = np.array([b.xyxy for b in gt.bboxes], dtype=np.float64).reshape(m, 4)
     gt_label_ids = np.asarray(gt.label_ids, dtype=np.int64).reshape(-1)
     if len(gt_label_ids) != m:
-        raise ValueError(
+        raise ArgumentError(
             f"record {where!r} has {m} boxes but {len(gt_label_ids)} label ids; resolve its labels "
             "through the class map (parsers do) before scoring"
         )
     for field_name, values in (("iscrowds", gt.iscrowds), ("areas", gt.areas)):
         if values is not None and len(values) != m:
-            raise ValueError(
+            raise ArgumentError(
                 f"record {where!r} has {m} boxes but {len(values)} {field_name}; give one per box "
                 "or None"
             )
@@ -333,7 +334,7 @@ class COCOMetric(Metric):
         show_pbar: bool = False,
     ):
         if metric_type not in (COCOMetricType.bbox, COCOMetricType.bbox.value):
-            raise ValueError(
+            raise ArgumentError(
                 f"COCOMetric scores boxes only (metric_type=COCOMetricType.bbox): EfficientDet "
                 f"predicts no masks, so metric_type={metric_type!r} is not supported"
             )
@@ -351,7 +352,7 @@ class COCOMetric(Metric):
             return _COCO_IOU_THRESHOLDS.copy()
         thr = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
         if thr.size == 0 or not np.all((thr > 0) & (thr <= 1)):
-            raise ValueError(
+            raise ArgumentError(
                 f"iou_thresholds must be a non-empty list of IoUs in (0, 1], got {iou_thresholds!r}"
             )
         return np.unique(thr)  # sorted, duplicates removed

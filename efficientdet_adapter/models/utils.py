@@ -7,6 +7,7 @@ from typing import Any
 
 from ..dataset import Dataset
 from ..records import Record
+from ..errors import ArgumentError
 
 __all__ = ["get_dataloaders"]
 
@@ -42,7 +43,7 @@ def get_dataloaders(
         ...                           [train_tfms, valid_tfms], batch_size=8)  # doctest: +SKIP
     """
     if len(records_list) != 2 or len(tfms_list) != 2:
-        raise ValueError(
+        raise ArgumentError(
             "get_dataloaders takes [train_records, valid_records] and [train_tfms, valid_tfms]; "
             f"got {len(records_list)} record lists and {len(tfms_list)} transforms"
         )

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from ..bbox import BBox
 from ..class_map import ClassMap
 from .. import size_check as _size_check
-from ..errors import ImageLoadError, ParseError
+from ..errors import ArgumentError, ImageLoadError, ParseError
 from ..images import pil_orientation, swaps_sides
 from ..record_collection import RecordCollection
 from ..records import Record
@@ -172,7 +172,7 @@ class Parser:
         template_record: Any = None,
     ):
         if class_map is not None and not isinstance(class_map, ClassMap):
-            raise TypeError(
+            raise ArgumentError(
                 f"class_map must be a ClassMap or None, got {type(class_map).__name__} "
                 "(IceVision's template_record is not needed here; pass it by keyword or drop it)"
             )

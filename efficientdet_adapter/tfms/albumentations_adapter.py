@@ -31,7 +31,7 @@ import albumentations as _albu
 import cv2
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import ArgumentError, UsageError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..records import Geometry, ImgSize, Record, normalize_img_size
@@ -246,7 +246,7 @@ def aug_tfms(
     if part["pad"] is not None:
         keywords = getattr(part["pad"], "keywords", {}) or {}
         if "value" in keywords:
-            raise ValueError(
+            raise ArgumentError(
                 "aug_tfms(pad=...): albumentations 2 ignores `value=` (padding would be black); "
                 "use `fill=` instead, or the `pad_color=` argument"
             )

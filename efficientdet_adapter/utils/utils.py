@@ -12,6 +12,7 @@ import numpy as np
 
 from ..compat import denormalize_imagenet, normalize_imagenet
 from ..images import IMAGENET_MEAN, IMAGENET_STD
+from ..errors import ArgumentError
 
 __all__ = ["notnone", "ifnotnone", "last", "lmap", "allequal", "cleandict", "mergeds", "zipsafe",
            "np_local_seed", "pbar", "IMAGENET_STATS", "normalize", "denormalize",
@@ -57,7 +58,7 @@ def mergeds(ds: Iterable[dict]) -> dict[Any, list]:
 def zipsafe(*its: Any) -> Iterator[tuple]:
     """``zip`` of sequences that must have one length (``ValueError`` otherwise)."""
     if not allequal([len(it) for it in its]):
-        raise ValueError(f"zipsafe: the sequences have different lengths {[len(i) for i in its]}")
+        raise ArgumentError(f"zipsafe: the sequences have different lengths {[len(i) for i in its]}")
     return zip(*its)
 
 

@@ -29,6 +29,7 @@ from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..class_map import ClassMap
 from ..records import Record
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -252,7 +253,7 @@ def pixels(record: Record) -> np.ndarray:
         return record.img
     img = record.copy().load_image()
     if record.width and record.height and (img.shape[1], img.shape[0]) != (record.width, record.height):
-        raise ValueError(
+        raise UsageError(
             f"{record.filepath}: this record's boxes are in the pixels of a {record.width}x"
             f"{record.height} transformed image, but it carries no pixels (the records of a batch "
             f"drop them) and the file is {img.shape[1]}x{img.shape[0]}; show dataset items instead "
@@ -394,7 +395,7 @@ def draw_record(
 
             img = open_img(pred.filepath)
         if img is None:
-            raise ValueError(f"prediction {pred.record_id!r} has no image: predict with "
+            raise UsageError(f"prediction {pred.record_id!r} has no image: predict with "
                              "keep_images=True (or from files)")
         boxes, ids = pred.boxes[pred.keep], pred.kept_label_ids
         names = pred.labels if display_label else None
