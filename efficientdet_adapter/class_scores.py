@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import (_COCO_IOU_THRESHOLDS, _coco_inputs, _image_item, _mean_valid, _ordered,
-                      _run_cocoeval)
+from .metrics import (COCO_IOU_THRESHOLDS, coco_inputs, image_item, mean_valid, ordered_by_image,
+                      run_cocoeval)
 from .predictions import Prediction
 
 __all__ = ["ClassScore", "class_scores", "class_table"]
@@ -55,13 +55,13 @@ def class_scores(preds: Sequence[Prediction]) -> list[ClassScore]:
     Raises:
         ValueError: a prediction without its ground truth (as :class:`COCOMetric` does).
     """
-    items = [_image_item(p) for p in preds]
+    items = [image_item(p) for p in preds]
     class_map = next((p.class_map for p in preds if p.class_map is not None), None)
-    inputs = _coco_inputs(_ordered(items), class_map)
+    inputs = coco_inputs(ordered_by_image(items), class_map)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        coco_eval = _run_cocoeval(inputs, _COCO_IOU_THRESHOLDS, "bbox")
+        coco_eval = run_cocoeval(inputs, COCO_IOU_THRESHOLDS, "bbox")
     precision = coco_eval.eval.get("precision") if coco_eval.eval else None
-    at50 = np.isclose(_COCO_IOU_THRESHOLDS, 0.5, rtol=0, atol=1e-9)
+    at50 = np.isclose(COCO_IOU_THRESHOLDS, 0.5, rtol=0, atol=1e-9)
     counts = Counter(int(a["category_id"]) for a in inputs.gt_anns if not a["iscrowd"])
     out = []
     for k, cat_id in enumerate(inputs.cat_ids):
@@ -70,8 +70,8 @@ def class_scores(preds: Sequence[Prediction]) -> list[ClassScore]:
         if precision is None:
             ap = ap50 = -1.0
         else:  # area "all" (index 0), the largest maxDets (index -1), as summarize() does
-            ap = _mean_valid(precision[:, :, k, 0, -1])
-            ap50 = _mean_valid(precision[at50, :, k, 0, -1])
+            ap = mean_valid(precision[:, :, k, 0, -1])
+            ap50 = mean_valid(precision[at50, :, k, 0, -1])
         out.append(ClassScore(name=str(name), boxes=counts.get(cat_id, 0), ap=ap, ap50=ap50))
     return out
 

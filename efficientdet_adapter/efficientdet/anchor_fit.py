@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import _check_name
+from .config import check_model_name
 from ..errors import ModelConfigError
 
 __all__ = ["AnchorSettings", "AnchorMatch", "AnchorFit", "TARGET_BPR", "MIN_AUTO_SIZE",
@@ -87,7 +87,7 @@ def default_anchor_settings(model_name: str) -> AnchorSettings:
     """effdet's own anchor settings of ``model_name`` (e.g. 3.0 and 3 ratios for Lite0)."""
     from effdet.config import get_efficientdet_config
 
-    cfg = get_efficientdet_config(_check_name(model_name))
+    cfg = get_efficientdet_config(check_model_name(model_name))
     scale = cfg.anchor_scale
     if isinstance(scale, Sequence):  # a per-level list: not a config any effdet model ships
         raise ModelConfigError(f"{model_name}: per-level anchor_scale {list(scale)} is not supported")
@@ -187,7 +187,7 @@ def _anchor_boxes(model_name: str, img_size: int, settings: AnchorSettings
     from effdet.anchors import Anchors
     from effdet.config import get_efficientdet_config
 
-    cfg = get_efficientdet_config(_check_name(model_name))
+    cfg = get_efficientdet_config(check_model_name(model_name))
     anchors = Anchors(cfg.min_level, cfg.max_level, cfg.num_scales,
                       [tuple(r) for r in settings.aspect_ratios], settings.anchor_scale,
                       (img_size, img_size))

@@ -41,7 +41,7 @@ __all__ = [
     "IMG_STRIDE",
 ]
 
-_NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
+NET_KWARGS = ("alternate_init",)  # EfficientDet(...) arguments; everything else is a config key
 _FIXED_KEYS = ("name", "num_classes", "image_size", "num_levels", "url")
 
 
@@ -57,7 +57,7 @@ def list_models(pattern: str | None = None) -> list[str]:
     return names if pattern is None else fnmatch.filter(names, pattern)
 
 
-def _check_name(model_name: Any) -> str:
+def check_model_name(model_name: Any) -> str:
     if isinstance(model_name, str) and model_name in efficientdet_model_param_dict:
         return model_name
     close = difflib.get_close_matches(str(model_name), list_models(), n=5, cutoff=0.5)
@@ -75,7 +75,7 @@ def mean_std(model_name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     The TF-ported lite and AdvProp (``_ap``) models use mean = std = 0.5; every other config uses
     ImageNet's statistics (what effdet's own training scripts resolve).
     """
-    params = efficientdet_model_param_dict[_check_name(model_name)]
+    params = efficientdet_model_param_dict[check_model_name(model_name)]
     mean = tuple(float(v) for v in params.get("mean", IMAGENET_MEAN))
     std = tuple(float(v) for v in params.get("std", IMAGENET_STD))
     return mean, std
@@ -90,7 +90,7 @@ def default_img_size(model_name: str, max_level: int | None = None) -> tuple[int
         >>> default_img_size("tf_efficientdet_lite0"), default_img_size("tf_efficientdet_d0")
         ((384, 384), (512, 512))
     """
-    base = get_efficientdet_config(_check_name(model_name))
+    base = get_efficientdet_config(check_model_name(model_name))
     stride = 2 ** int(base.max_level if max_level is None else max_level)
     return tuple(math.ceil(s / stride) * stride for s in base.image_size)
 
@@ -121,7 +121,7 @@ class ModelConfig:
     effdet_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        name = _check_name(self.model_name)
+        name = check_model_name(self.model_name)
         if (
             not isinstance(self.num_classes, Integral)
             or isinstance(self.num_classes, bool)
@@ -187,12 +187,12 @@ def _check_effdet_kwargs(model_name: str, kwargs: dict[str, Any]) -> None:
             raise ModelConfigError("pass the input size as img_size=..., not image_size")
         if key in _FIXED_KEYS:
             raise ModelConfigError(f"effdet setting {key!r} is set by efficientdet.model itself")
-        if key not in known and key not in _NET_KWARGS:
-            close = difflib.get_close_matches(key, sorted(known | set(_NET_KWARGS)), n=3)
+        if key not in known and key not in NET_KWARGS:
+            close = difflib.get_close_matches(key, sorted(known | set(NET_KWARGS)), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ModelConfigError(
                 f"unknown effdet setting {key!r} for {model_name}{hint}; valid keys: "
-                f"{', '.join(sorted(known | set(_NET_KWARGS)))}"
+                f"{', '.join(sorted(known | set(NET_KWARGS)))}"
             )
 
 
@@ -210,7 +210,7 @@ def effdet_config(config: ModelConfig) -> Any:
     """
     cfg = get_efficientdet_config(config.model_name)
     for key, value in config.effdet_kwargs.items():
-        if key not in _NET_KWARGS:
+        if key not in NET_KWARGS:
             cfg[key] = value
     cfg.num_classes = config.num_foreground
     cfg.image_size = tuple(config.img_size)

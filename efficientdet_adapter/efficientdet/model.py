@@ -50,7 +50,7 @@ from ..version_compat import register_load_state_dict_pre_hook
 from .anchor_labels import label_anchors
 from .backbones import BackboneSpec
 from .config import (
-    _NET_KWARGS,
+    NET_KWARGS,
     ModelConfig,
     default_img_size,
     effdet_config,
@@ -128,7 +128,7 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         pretrained_backbone: Weights = False,
     ) -> "EfficientDetModel":
         """Build the model of ``config``, then load pretrained weights (see :func:`model`)."""
-        net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in _NET_KWARGS}
+        net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in NET_KWARGS}
         net = EfficientDet(effdet_config(config), pretrained_backbone=False, **net_kwargs)
         reports = []
         if pretrained not in (None, False):

@@ -30,7 +30,7 @@ from effdet.anchors import AnchorLabeler, Anchors
 from effdet.efficientdet import Interpolate2d, ResampleFeatureMap
 from torch import nn
 
-from .config import _NET_KWARGS, effdet_config
+from .config import NET_KWARGS, effdet_config
 
 __all__ = ["set_img_size", "anchors_not_saved"]
 
@@ -78,7 +78,7 @@ def set_img_size(model: nn.Module, img_size: int | tuple[int, int]) -> None:
     cache: dict = model.__dict__.setdefault("_size_cache", {})
     if key not in cache:  # what a size needs, computed once per size
         cfg = effdet_config(new_config)
-        net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in _NET_KWARGS}
+        net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in NET_KWARGS}
         cache[key] = (cfg, _reference_sizes(cfg, net_kwargs), anchors_not_saved(Anchors.from_config(cfg)))
     cfg, sizes, anchors = cache[key]
     for name, module in _size_layers(model.model):

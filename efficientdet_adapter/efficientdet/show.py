@@ -136,16 +136,16 @@ def show_preds(
     Example:
         >>> show_preds(predict(model, ds, keep_images=True)[:6], save_path="preds.png")
     """
-    from ..visualize import _cell_size, _sample_image, finish, grid
+    from ..visualize import grid_cell_size, sample_image, finish, grid
 
     preds = list(preds)
     if imgs is not None:
-        preds = [dataclasses.replace(p, img=_sample_image(img, denormalize_fn=denormalize_fn))
+        preds = [dataclasses.replace(p, img=sample_image(img, denormalize_fn=denormalize_fn))
                  for p, img in zip(preds, imgs)]
     pairs = show_ground_truth and any(p.ground_truth is not None for p in preds)
     per = 2 if pairs else 1
     fig, axes = grid(len(preds) * per, ncols * per,
-                     _cell_size(figsize, ncols * per, len(preds) * per, cell_size))
+                     grid_cell_size(figsize, ncols * per, len(preds) * per, cell_size))
     for i, pred in enumerate(preds):
         img = _pred_image(pred)
         note = ""

@@ -54,7 +54,7 @@ NOT_OFFERED: dict[str, str] = {
 logger = logging.getLogger(__name__)
 
 # COCO's default IoU thresholds (.50:.05:.95), built exactly as pycocotools builds them.
-_COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 _AREAS = ("all", "small", "medium", "large")
 
 
@@ -105,7 +105,7 @@ class _ImageItem:
     dt_label_ids: np.ndarray  # [N] int64
 
 
-def _image_item(pred: Prediction) -> _ImageItem:
+def image_item(pred: Prediction) -> _ImageItem:
     gt = pred.ground_truth
     if gt is None:
         raise ArgumentError(
@@ -157,7 +157,7 @@ def _xywh(boxes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ordered(items: list[_ImageItem]) -> list[_ImageItem]:
+def ordered_by_image(items: list[_ImageItem]) -> list[_ImageItem]:
     """Items in record_id order (so image ids, and COCO's score-tie order, do not depend on the
     order batches or ranks delivered them); accumulation order when the ids do not sort."""
     try:
@@ -210,7 +210,7 @@ class _CocoInputs:
     cat_ids: list[int]
 
 
-def _coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pbar=False):
+def coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pbar=False):
     """Image ``i`` of ``items`` becomes COCO image ``i + 1``; annotation and result ids from 1.
 
     Categories: the class map's foreground ids plus every label id seen (ids are kept as they
@@ -253,7 +253,7 @@ def _coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_p
     return _CocoInputs(images, gt_anns, dt_anns, sorted(cat_ids))
 
 
-def _run_cocoeval(inputs: _CocoInputs, iou_thresholds: np.ndarray, iou_type: str):
+def run_cocoeval(inputs: _CocoInputs, iou_thresholds: np.ndarray, iou_type: str):
     """pycocotools' ``COCOeval`` after ``evaluate()`` and ``accumulate()`` (it prints: wrap it)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -274,7 +274,7 @@ def _run_cocoeval(inputs: _CocoInputs, iou_thresholds: np.ndarray, iou_type: str
     return coco_eval
 
 
-def _mean_valid(s: np.ndarray) -> float:
+def mean_valid(s: np.ndarray) -> float:
     """Mean of the defined entries (pycocotools marks undefined ones -1), or -1.0 if none."""
     valid = s[s > -1]
     return float(np.mean(valid)) if valid.size else -1.0
@@ -298,7 +298,7 @@ class _Summary:
         s = coco_eval.eval["precision" if self.ap else "recall"]
         if self.iou is not None:
             s = s[np.isclose(p.iouThrs, self.iou, rtol=0, atol=1e-9)]
-        return _mean_valid(s[..., p.areaRngLbl.index(self.area), p.maxDets.index(self.max_dets)])
+        return mean_valid(s[..., p.areaRngLbl.index(self.area), p.maxDets.index(self.max_dets)])
 
 
 class COCOMetric(Metric):
@@ -349,7 +349,7 @@ class COCOMetric(Metric):
     @staticmethod
     def _check_thresholds(iou_thresholds: Sequence[float] | None) -> np.ndarray:
         if iou_thresholds is None:
-            return _COCO_IOU_THRESHOLDS.copy()
+            return COCO_IOU_THRESHOLDS.copy()
         thr = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
         if thr.size == 0 or not np.all((thr > 0) & (thr <= 1)):
             raise ArgumentError(
@@ -401,7 +401,7 @@ class COCOMetric(Metric):
     def accumulate(self, preds: Sequence[Prediction]) -> None:
         """Store the detections and ground truth of ``preds`` (copied: later edits don't leak)."""
         for pred in preds:
-            self._items.append(_image_item(pred))
+            self._items.append(image_item(pred))
             if self._class_map is None and pred.class_map is not None:
                 self._class_map = pred.class_map
 
@@ -415,10 +415,10 @@ class COCOMetric(Metric):
         self.reset()
         if _distributed_world_size() > 1:
             items, class_map = _gather(items, class_map)
-        inputs = _coco_inputs(_ordered(items), class_map, show_pbar=self.show_pbar)
+        inputs = coco_inputs(ordered_by_image(items), class_map, show_pbar=self.show_pbar)
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):
-            coco_eval = _run_cocoeval(inputs, self.iou_thresholds, self.metric_type.value)
+            coco_eval = run_cocoeval(inputs, self.iou_thresholds, self.metric_type.value)
         if self.print_summary and coco_eval.eval:
             coco_eval.summarize()
         logs = {s.key: s.value(coco_eval) for s in self._summaries()}
@@ -426,6 +426,6 @@ class COCOMetric(Metric):
             known = class_map is not None and 0 <= cat_id < len(class_map)
             name = class_map.get_by_id(cat_id) if known else str(cat_id)
             precision = coco_eval.eval.get("precision")
-            ap = -1.0 if precision is None else _mean_valid(precision[:, :, k, 0, -1])
+            ap = -1.0 if precision is None else mean_valid(precision[:, :, k, 0, -1])
             logs[self.class_key(name)] = ap
         return logs

@@ -263,7 +263,7 @@ def pixels(record: Record) -> np.ndarray:
     return img
 
 
-def _cell_size(figsize, ncols: int, n: int, cell_size: float) -> float:
+def grid_cell_size(figsize, ncols: int, n: int, cell_size: float) -> float:
     """IceVision's ``figsize=(w, h)`` of a whole grid -> our square cell size in inches."""
     if figsize is None:
         return cell_size
@@ -272,7 +272,7 @@ def _cell_size(figsize, ncols: int, n: int, cell_size: float) -> float:
     return float(min(figsize[0] / ncols, figsize[1] / nrows))
 
 
-def _sample_image(img, denormalize=True, mean=IMAGENET_MEAN, std=IMAGENET_STD, denormalize_fn=None):
+def sample_image(img, denormalize=True, mean=IMAGENET_MEAN, std=IMAGENET_STD, denormalize_fn=None):
     if denormalize_fn is not None and np.asarray(img).dtype != np.uint8:
         return np.asarray(denormalize_fn(img))
     return display_image(img, denormalize, mean, std)
@@ -299,7 +299,7 @@ def show_records(
     Example:
         >>> show_records(train_records[:6], ncols=3, save_path="records.png")
     """
-    fig, axes = grid(len(records), ncols, _cell_size(figsize, ncols, len(records), cell_size))
+    fig, axes = grid(len(records), ncols, grid_cell_size(figsize, ncols, len(records), cell_size))
     for ax, record in zip(axes, records):
         img = pixels(record)
         draw_boxes(ax, display_image(img), record.bboxes,
@@ -345,10 +345,10 @@ def show_samples(
     Example:
         >>> show_samples([train_ds[0] for _ in range(6)], ncols=3, save_path="augs.png")
     """
-    fig, axes = grid(len(samples), ncols, _cell_size(figsize, ncols, len(samples), cell_size))
+    fig, axes = grid(len(samples), ncols, grid_cell_size(figsize, ncols, len(samples), cell_size))
     for ax, sample in zip(axes, samples):
         img = pixels(sample)
-        draw_boxes(ax, _sample_image(img, denormalize, mean, std, denormalize_fn), sample.bboxes,
+        draw_boxes(ax, sample_image(img, denormalize, mean, std, denormalize_fn), sample.bboxes,
                    _names(sample, class_map) if display_label else None,
                    label_ids=sample.label_ids or None, title=_title(sample))
     return finish(fig, save_path)
@@ -402,7 +402,7 @@ def draw_record(
         scores = pred.kept_scores.tolist() if display_score else None
     else:
         img = pixels(record)
-        img = _sample_image(img, denormalize_fn=denormalize_fn)
+        img = sample_image(img, denormalize_fn=denormalize_fn)
         boxes, ids = record.bboxes, record.label_ids or None
         names = _names(record, class_map) if display_label else None
         scores = None
