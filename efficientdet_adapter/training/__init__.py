@@ -3,8 +3,7 @@
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
 (``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``devices``
 (``--device``/``--precision``), ``plots`` (curves, PR curves, confusion matrix, augmented
-samples), and the engine callbacks that call them:
-``fastai_callbacks`` and ``lightning_callbacks`` (imported on first use: they need their extra).
+samples). The engines' callbacks that call them live in :mod:`efficientdet_adapter.engines`.
 """
 
 from __future__ import annotations

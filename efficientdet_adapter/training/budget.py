@@ -145,7 +145,7 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
     ``valid_dl`` and two checkpoint writes, on a copy of ``model`` (which is left untouched)."""
     import torch
 
-    from ..efficientdet.loop import loss_step, to_device, validation_step
+    from ..engines.steps import loss_step, to_device, validation_step
     from ..metrics import COCOMetric
 
     dev = torch.device(device)

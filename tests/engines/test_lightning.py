@@ -20,7 +20,7 @@ from efficientdet_adapter.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import infer_dl, train_dl, valid_dl
-from efficientdet_adapter.efficientdet.loop import validation_step
+from efficientdet_adapter.engines.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 from lightning_for_tests import lightning_or_skip, model_adapter
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.efficientdet.anchor_labels import label_anchors
-from efficientdet_adapter.efficientdet.loop import (
+from efficientdet_adapter.engines.steps import (
     LOSS_KEYS,
     input_memory_format,
     loss_step,
