@@ -21,7 +21,7 @@ from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.lightning import ModelAdapter
 from efficientdet_adapter.efficientdet.prediction import predict
 from efficientdet_adapter.metrics import COCOMetric
-from efficientdet_adapter.training.lightning_callbacks import lightning_row
+from efficientdet_adapter.engines.lightning.callbacks import lightning_row
 
 SIZE = 128
 AP = "COCOMetric/AP (IoU=0.50:0.95) area=all"

@@ -147,7 +147,7 @@ def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
 )
 def test_lightning_channels_last_setting(setting, device, precision, expected):
     lightning_or_skip()
-    from efficientdet_adapter.efficientdet.lightning import _wants_channels_last
+    from efficientdet_adapter.engines.lightning.adapter import _wants_channels_last
 
     assert _wants_channels_last(setting, device, precision) is expected
 

@@ -129,7 +129,12 @@ class NonFiniteLossCallback(Callback):
 
     @property
     def values(self) -> StepValues:
+        """The guard's queue of losses on their way to the host."""
         return self.guard.values
+
+    @values.setter
+    def values(self, values: StepValues) -> None:
+        self.guard.values = values
 
     def before_fit(self) -> None:
         self.guard.clear()

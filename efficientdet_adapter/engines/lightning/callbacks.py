@@ -121,7 +121,12 @@ class NonFiniteLoss(pl.Callback):
 
     @property
     def values(self) -> StepValues:
+        """The guard's queue of losses on their way to the host."""
         return self.guard.values
+
+    @values.setter
+    def values(self, values: StepValues) -> None:
+        self.guard.values = values
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.guard.clear()
