@@ -93,7 +93,7 @@ class BudgetPlan:
     too_short: bool = False  # not even one epoch fits: the run takes longer than the budget
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for checkpoints and ``metrics.json``."""
+        """Plain data for checkpoints (``last.pt`` and ``model.pt`` keep it)."""
         return {"budget_s": self.budget_s, "epochs": self.epochs,
                 "epoch_s": round(self.cost.epoch_s, 3), "measure_s": round(self.measure_s, 3),
                 "capped_by": self.capped_by, "too_short": self.too_short,

@@ -1,4 +1,4 @@
-"""fastai_steps: FusedAdam is fastai's Adam; mixed precision and the bar read nothing per step."""
+"""engines.fastai.steps: FusedAdam is fastai's Adam; mixed precision and the bar read nothing per step."""
 
 from __future__ import annotations
 
