@@ -264,7 +264,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
     With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
-    epoch's weights (the EMA's with ``opts.ema``). ``resume``: a run folder (or its ``last.pt``)
+    epoch's weights (the EMA's with ``opts.ema``); :func:`save_run` then adds ``model.pt`` and
+    the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
     ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
