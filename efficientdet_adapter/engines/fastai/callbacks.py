@@ -43,12 +43,12 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 from ...efficientdet.wrappers import find_network
 from ...training.state import RunTracker, rng_state, set_rng_state
 from ..core import (LOSSES, NonFiniteGuard, RunRecorder, StepPlace, WeightAverage,
-                    format_epoch_line, print_epoch_line)
+                    print_epoch_line)
 from ..step_values import StepValues
 from .learn import MetricColumn
 
 __all__ = ["RunCallback", "EMACallback", "NonFiniteLossCallback", "EpochLineCallback",
-           "format_epoch_line", "fastai_train_state", "load_fastai_train_state"]
+           "fastai_train_state", "load_fastai_train_state"]
 
 
 def _lr(learn) -> float | None:
