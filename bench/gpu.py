@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from effdet import DetBenchPredict, DetBenchTrain
 
-from efficientdet_adapter.efficientdet.loop import loss_step, use_channels_last
+from efficientdet_adapter.engines.steps import loss_step, use_channels_last
 from efficientdet_adapter.efficientdet.model import model as create_model
 from efficientdet_adapter.efficientdet.prediction import detect, inference_tfm, predict
 from efficientdet_adapter.efficientdet.runtime import accelerate

@@ -167,22 +167,23 @@ def run_one(export: Path, setting: str, train_args: list[str], seed: int, budget
     """Train one (export, setting, seed) within ``budget_s`` and score valid and test."""
     import tempfile
 
-    from efficientdet_adapter.runs import History, load_splits, train_model
+    from efficientdet_adapter.runs import load_splits, train_model
+    from efficientdet_adapter.training.csvlog import read_metrics_csv
 
     opts = _train_options(export, ["--time", str(budget_s), "--seed", str(seed), *train_args])
     train, valid, test, class_map, _ = load_splits(export, "auto", opts.seed)
     wall0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=out) as run_dir, contextlib.redirect_stdout(sys.stderr):
         print(f"== {export.name} / {setting} / seed {seed}", flush=True)
-        history = History(None)
-        model = train_model(train, valid, class_map, opts, history, out=run_dir)
+        model = train_model(train, valid, class_map, opts, out=run_dir)
         train_s = time.perf_counter() - wall0
+        epochs_run = len(read_metrics_csv(Path(run_dir) / "metrics.csv"))
         valid_scores, test_scores = _scores(model, valid), _scores(model, test)
     return {
         "export": export.name, "setting": setting, "train_args": train_args, "seed": seed,
         "train_images": len(train), "valid_images": len(valid), "test_images": len(test),
         "img_size": opts.img_size, "anchor_settings": opts.anchor_settings, "aug": opts.aug,
-        "epochs": opts.epochs, "epochs_run": len(history.epochs), "budget_s": budget_s,
+        "epochs": opts.epochs, "epochs_run": epochs_run, "budget_s": budget_s,
         "train_wall_s": round(train_s, 1),
         "total_wall_s": round(time.perf_counter() - wall0, 1),
         **{f"valid_{m}": v for m, v in valid_scores.items()},

@@ -40,7 +40,6 @@ from .devices import PRECISIONS, resolve_device, resolve_precision
 from .runs import (
     DEMO_NUM_IMAGES,
     DEMO_OPTIONS,
-    History,
     TrainOptions,
     check_trainable,
     evaluate,
@@ -217,12 +216,11 @@ def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extr
     from .runs import train_model
     from .training.plots import plot_augmented_samples
 
-    history = History(out / "metrics.json")
     if resume is None and not _is_ddp_child():
         plot_augmented_samples(train, opts, out / "train_samples.png")
     t0, cpu0 = time.perf_counter(), time.process_time()
     try:
-        model = train_model(train, valid, class_map, opts, history, out=out, resume=resume,
+        model = train_model(train, valid, class_map, opts, out=out, resume=resume,
                             run_extra=extra)
     except KeyboardInterrupt:
         last = out / "last.pt"
@@ -233,9 +231,9 @@ def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extr
     from .runs import process_rank
 
     if process_rank() != 0 or _is_ddp_child():
-        return model, history, None, seconds, cpu
+        return model, None, seconds, cpu
     ckpt = save_model(model, class_map, opts, out, extra)
-    return model, history, ckpt, seconds, cpu
+    return model, ckpt, seconds, cpu
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -365,7 +363,7 @@ def _train(args, held: contextlib.ExitStack) -> int:
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
              "data": str(data.resolve()), "format": fmt}
-    model, history, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
+    model, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
                                                        resume)
     from .runs import process_rank
 
@@ -374,17 +372,19 @@ def _train(args, held: contextlib.ExitStack) -> int:
     final, preds = evaluate(model, valid, show_pbar=not use_epoch_lines(opts))
     final_row = {"valid": final, "train_seconds": round(train_s, 1), "epochs": opts.epochs,
                  "time_budget_s": opts.time}
-    save_run(model, class_map, opts, history, valid, out, final_row, extra)
-    from .training.plots import plot_run
-
-    pngs = plot_run(out, preds, class_map)
+    save_run(model, class_map, opts, valid, out, final_row, extra, preds)
     print_metrics(f"COCOMetric on {len(valid)} valid images (best epoch, after {train_s:.0f} s of "
                   "training):", final, valid)
     print(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
-          f"{out / 'metrics.json'}, {out / 'loss.png'}, {out / 'valid_predictions.png'}"
-          + "".join(f", {p}" for p in pngs))
+          f"{_run_pictures(out)}")
     _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
+
+def _run_pictures(out: Path) -> str:
+    """The pictures :func:`~.runs.save_run` wrote, for the closing line."""
+    names = ("curves.png", "pr_curves.png", "confusion_matrix.png", "valid_predictions.png")
+    return ", ".join(str(out / n) for n in names if (out / n).is_file())
 
 
 def _print_class_scores(preds, where: str) -> None:
@@ -684,20 +684,20 @@ def _demo(args) -> int:
     print(f"demo data: {len(train)} train, {len(valid)} valid, {len(test)} held-out test images "
           f"in {data}; training {opts.model_name} at {opts.img_size} px for {opts.epochs} epochs "
           f"({opts.engine}, backbone: {opts.pretrained_backbone})")
-    model, history, ckpt, train_s, train_cpu = _train_and_save(train, valid, class_map, opts, out,
+    model, ckpt, train_s, train_cpu = _train_and_save(train, valid, class_map, opts, out,
                                                                {"demo": True})
     held_out = test or valid
     metrics, preds = evaluate(model, held_out, show_pbar=not use_epoch_lines(opts))
     final = {"test": metrics, "train_seconds": round(train_s, 1),
              "train_cpu_seconds": round(train_cpu, 1),
              "total_seconds": round(time.perf_counter() - start, 1)}
-    save_run(model, class_map, opts, history, valid, out, final, {"demo": True})
+    save_run(model, class_map, opts, valid, out, final, {"demo": True}, preds)
     results = write_predictions([p.with_threshold(0.5) for p in preds], out / "predictions",
                                 min_score=0.0)
     print_metrics(f"COCOMetric on {len(held_out)} held-out demo images "
                   f"(training took {train_s:.0f} s):", metrics, held_out)
-    print(f"wrote {ckpt}, {out / 'metrics.json'}, {out / 'loss.png'}, "
-          f"{out / 'valid_predictions.png'}, {results} and annotated PNGs in {out / 'predictions'}")
+    print(f"wrote {ckpt}, {out / 'metrics.csv'}, {_run_pictures(out)}, {results} and annotated "
+          f"PNGs in {out / 'predictions'}")
     print(f"total time {time.perf_counter() - start:.0f} s")
     return 0
 
@@ -856,7 +856,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train on a dataset export (folder or zip)",
                        description="Train on a Roboflow-style export (COCO, VOC, YOLO or CSV): "
                        "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
-                       "--resume continues from it), metrics.csv, metrics.json and PNGs to --out.")
+                       "--resume continues from it), metrics.csv and PNGs to --out.")
     p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                    help="annotation format (default: %(default)s = detect)")

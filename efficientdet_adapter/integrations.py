@@ -1,4 +1,5 @@
-"""Optional integrations: Weights & Biases pictures of predictions (``pip install wandb``)."""
+"""Optional integrations: Weights & Biases pictures of predictions (``pip install wandb``), and
+the patch that fastai's ``WandbCallback`` needs (applied when a learner fits with one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from .predictions import Prediction
 
-__all__ = ["wandb_img_preds"]
+__all__ = ["fix_fastai_wandb_config", "wandb_img_preds"]
 
 
 def _wandb() -> Any:
@@ -73,3 +74,37 @@ def wandb_img_preds(
             }
         images.append(wandb.Image(display_image(pred.img, denormalize=False), boxes=boxes))
     return images
+
+
+def fix_fastai_wandb_config() -> bool:
+    """Work around fastai issue #4173 (open; fastai 2.8.12 with fastcore >= 2.2.21).
+
+    ``WandbCallback`` fails in ``before_fit`` on every learner, because its config formatting
+    calls ``fastcore.init_args`` on plain values (``True``, batch sizes, strings) and ``vars()``
+    refuses them. Only when that bug is present, values without a ``__dict__`` are passed
+    through unchanged, which is what fastai did before. ``efficientdet.fastai``'s learner calls
+    this when it fits with a ``WandbCallback`` (nothing is patched on import). Returns whether
+    the fix was applied now; ``tests/test_integrations.py`` checks that the bug is still there
+    upstream.
+    """
+    try:
+        from fastai.callback import wandb as fastai_wandb
+    except ImportError:  # fastai or wandb not installed: nothing to fix
+        return False
+    original = getattr(fastai_wandb, "_format_config_value", None)
+    if original is None or getattr(original, "_primitives_pass", False):
+        return False
+    try:
+        original(True)
+        return False  # fixed upstream
+    except TypeError:
+        pass
+
+    def format_config_value(v: Any) -> Any:
+        if not isinstance(v, list) and not hasattr(v, "__dict__"):
+            return v
+        return original(v)
+
+    format_config_value._primitives_pass = True  # type: ignore[attr-defined]
+    fastai_wandb._format_config_value = format_config_value
+    return True

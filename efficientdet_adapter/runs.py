@@ -1,9 +1,11 @@
-"""A training run, as the command line does it: options, data, the fit, its history and files.
+"""A training run, as the command line does it: options, data, the fit and its files.
 
-``train_model`` fits with either engine (fastai or Lightning) and records per-epoch losses and
-COCOMetric in a :class:`History`; ``save_run`` writes the checkpoint, ``metrics.json``, the loss
-curve and a picture of validation predictions. :mod:`.cli` turns command-line arguments into
-these calls.
+``train_model`` fits with either engine (:mod:`.engines.fastai.fit`, :mod:`.engines.lightning.fit`);
+with a run folder, the run's :class:`~.training.state.RunTracker` writes one row per epoch to
+``metrics.csv`` (and ``best.pt``, ``last.pt``, TensorBoard). ``save_run`` writes what a finished
+run adds: ``model.pt`` with the final metrics, and the pictures (``curves.png``,
+``pr_curves.png``, ``confusion_matrix.png``, ``valid_predictions.png``). ``train``, ``demo``
+(:mod:`.cli`) and the Python API write the same files, with these two functions.
 """
 
 from __future__ import annotations
@@ -21,18 +23,14 @@ from .atomic import atomic_save, atomic_write_text
 from .errors import UsageError
 
 __all__ = [
-    "UserError",
     "TrainOptions",
     "DEMO_OPTIONS",
     "DEMO_NUM_IMAGES",
     "use_epoch_lines",
     "check_trainable",
-    "one_cycle_pct_start",
-    "History",
     "load_splits",
     "train_model",
     "evaluate",
-    "plot_losses",
     "write_predictions",
     "save_model",
     "save_run",
@@ -40,11 +38,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-# One error family: a mistake in the command line or its inputs is the library's UsageError
-# (an AdapterError); the old name stays for code that caught it.
-UserError = UsageError
 
 
 # -- options and data ------------------------------------------------------------------------------
@@ -217,26 +210,6 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
         )
 
 
-def one_cycle_pct_start(total_steps: int, pct_start: float = 0.25) -> float:
-    """``pct_start`` for ``torch.optim.lr_scheduler.OneCycleLR`` that never divides by zero.
-
-    OneCycleLR's warm-up ends at step ``pct_start * total_steps - 1`` and its annealing at
-    ``total_steps - 1``; it divides by the length of each phase, so a warm-up that ends at step
-    0 (4 steps at 0.25) or an annealing of length 0 (``pct_start`` 1: what 2 steps asked for
-    before) raises ZeroDivisionError, on the warm-up's first step or on the last ``step()``
-    that Lightning calls after the last optimizer step. The warm-up is made at least two steps
-    long and always leaves half a step to anneal (2 steps: 0.75; unchanged for 1 step and for
-    8 or more).
-
-    Example:
-        >>> one_cycle_pct_start(2), one_cycle_pct_start(4), one_cycle_pct_start(100)
-        (0.75, 0.5, 0.25)
-    """
-    if total_steps < 2:
-        return pct_start
-    return min(max(pct_start, 2.0 / total_steps), (total_steps - 0.5) / total_steps)
-
-
 def _tfms(model, img_size: int, aug: str = "full"):
     """Training and inference transforms. ``aug``: ``full`` (IceVision's ``aug_tfms``), ``flip``
     (resize, pad and a horizontal flip: learns faster in short runs) or ``none``."""
@@ -248,35 +221,6 @@ def _tfms(model, img_size: int, aug: str = "full"):
 
 
 # -- training ----------------------------------------------------------------------------------
-class History:
-    """Per-step training losses and per-epoch rows, written to ``metrics.json`` as they come."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.steps: list[float] = []
-        self.epochs: list[dict[str, Any]] = []
-        self._start = time.perf_counter()
-
-    def add_step(self, loss: float) -> None:
-        self.steps.append(float(loss))
-
-    def add_epoch(self, row: dict[str, Any]) -> None:
-        row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-               for k, v in row.items()}
-        row["elapsed_s"] = round(time.perf_counter() - self._start, 2)
-        self.epochs.append(row)
-        logger.info("epoch %s: %s", row.get("epoch"), row)
-        self.write()
-
-    def write(self, final: dict[str, Any] | None = None) -> None:
-        if self.path is None:
-            return
-        data = {"epochs": self.epochs}
-        if final is not None:
-            data["final"] = final
-        atomic_write_text(self.path, json.dumps(data, indent=2))
-
-
 def use_epoch_lines(opts: TrainOptions) -> bool:
     """Whether progress is one printed line per epoch (``opts.progress``: ``lines``, or ``auto``
     with stdout not a terminal) instead of progress bars, whose carriage returns fill logs."""
@@ -285,126 +229,6 @@ def use_epoch_lines(opts: TrainOptions) -> bool:
     if opts.progress == "auto":
         return not sys.stdout.isatty()
     return opts.progress == "lines"
-
-
-def _fit_fastai(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
-                resume_state, device: str, precision: str):
-    import torch
-    from .version_compat import import_fastai_quietly
-
-    import_fastai_quietly()
-    from fastai.callback.progress import ProgressCallback
-    from fastcore.basics import noop
-
-    from .efficientdet import fastai as edfastai
-    from .metrics import COCOMetric
-    from .training.fastai_callbacks import (EMACallback, EpochLineCallback,
-                                            NonFiniteLossCallback, RunCallback,
-                                            load_fastai_train_state)
-
-    if opts.devices * opts.num_nodes > 1:
-        raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai engine "
-                         "trains on one device; use --engine lightning for multi-GPU (DDP)")
-    ema = EMACallback(opts.ema_decay) if opts.ema else None
-    run = RunCallback(tracker, seed=opts.seed, ema=ema, total_epochs=opts.epochs + opts.freeze_epochs,
-                      history=history)
-    cbs = [run, NonFiniteLossCallback(tracker), *([ema] if ema else [])]
-    lines = use_epoch_lines(opts)
-    if lines:
-        cbs.append(EpochLineCallback(run))
-    learn = edfastai.learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=cbs)
-    if lines:  # our one line per epoch replaces the bar and fastai's printed table rows
-        learn.remove_cb(ProgressCallback)
-        learn.logger = noop
-    learn.dls._device = torch.device(device)  # torch DataLoaders: fastai reads it from here
-    if precision == "16-mixed":
-        learn.to_fp16()
-    elif precision == "bf16-mixed":
-        learn.to_bf16()
-    if resume_state is not None:
-        state, weights, where = resume_state
-        load_fastai_train_state(learn, state, weights, ema, where)
-    if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
-        base_lr = opts.lr
-        learn.freeze()
-        run.epoch_offset = 0
-        learn.fit_one_cycle(opts.freeze_epochs, slice(base_lr), pct_start=0.99)
-        if not tracker.state.stopped_early:
-            base_lr /= 2
-            learn.unfreeze()
-            run.epoch_offset = opts.freeze_epochs
-            learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
-                                div=5.0)
-    else:
-        learn.fit_one_cycle(opts.epochs, opts.lr)
-    return ema.model if ema is not None else model
-
-
-def _fit_lightning(model, train_dl, valid_dl, opts: TrainOptions, history: History, tracker,
-                   resume_state, device: str, precision: str):
-    import torch
-
-    from .efficientdet.lightning import model_adapter_class
-    from .metrics import COCOMetric
-    from .training.lightning_callbacks import (EpochLine, LightningEMA, NonFiniteLoss,
-                                               RunCheckpoint, pl)
-
-    if opts.freeze_epochs > 0:
-        raise UsageError(f"--freeze-epochs {opts.freeze_epochs}: fastai's fine_tune; with "
-                         "--engine lightning use --freeze-epochs 0")
-
-    class _Light(model_adapter_class(pl)):
-        def configure_optimizers(self):
-            steps = max(1, int(self.trainer.estimated_stepping_batches))
-            # fused on a GPU: one kernel for all parameters, and GradScaler (16-mixed) then
-            # unscales and skips inf steps on the device instead of reading them every step
-            opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01,
-                                    fused=self.device.type == "cuda")
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    ema = LightningEMA(opts.ema_decay) if opts.ema else None
-    run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, history=history,
-                        dataset=train_dl.dataset)
-    lines = use_epoch_lines(opts)
-    callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
-                 *([EpochLine(run, opts.epochs)] if lines else [])]
-    world = opts.devices * opts.num_nodes
-    accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
-    trainer = pl.Trainer(
-        max_epochs=opts.epochs, accelerator=accelerator, devices=opts.devices,
-        num_nodes=opts.num_nodes, strategy="ddp" if world > 1 else "auto",
-        # no Lightning logger: the RunTracker logs to TensorBoard for both engines
-        precision=precision, logger=False, enable_checkpointing=False,
-        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
-        enable_progress_bar=not lines, log_every_n_steps=1,
-    )
-    ckpt_path = None
-    if resume_state is not None:
-        state = resume_state[0]
-        if not state.get("lightning"):
-            raise UsageError("--resume: this last.pt holds no Lightning training state (written "
-                             "by another engine?); resume with the engine that wrote it")
-        from .atomic import atomic_torch_save
-
-        ckpt_path = atomic_torch_save(state["lightning"], tracker.out / ".resume.ckpt")
-    try:
-        trainer.fit(_Light(model, metrics=[COCOMetric()]), train_dl, valid_dl,
-                    ckpt_path=None if ckpt_path is None else str(ckpt_path))
-    except SystemExit:
-        if trainer.interrupted:  # Lightning ends a Ctrl-C with sys.exit(1): say how to resume
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        if ckpt_path is not None and trainer.is_global_zero:
-            ckpt_path.unlink(missing_ok=True)
-    if world > 1 and torch.distributed.is_initialized():
-        # DDP ends with the fit: rank 0 then scores and plots alone (a metric that still saw a
-        # process group would wait for ranks that have left)
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-    return ema.model if ema is not None else model
 
 
 def process_rank() -> int:
@@ -434,13 +258,14 @@ def _check_log_matches(last: Path, csv_path: Path, epoch: int) -> None:
 
 
 def train_model(train_records, valid_records, class_map, opts: TrainOptions,
-                history: History | None = None, *, out: str | Path | None = None,
+                *, out: str | Path | None = None,
                 resume: str | Path | None = None, run_extra: dict[str, Any] | None = None):
     """Build ``opts.model_name`` for ``class_map`` and train it; returns the model (eval mode).
 
     With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
-    epoch's weights (the EMA's with ``opts.ema``). ``resume``: a run folder (or its ``last.pt``)
+    epoch's weights (the EMA's with ``opts.ema``); :func:`save_run` then adds ``model.pt`` and
+    the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
     ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
@@ -454,14 +279,14 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .dataset import Dataset
     from .efficientdet import dataloaders
     from .efficientdet.model import model as build_model
-    from .devices import resolve_device, resolve_precision
+    from .devices import choose_precision, resolve_device
     from .training.state import RunState, RunTracker, load_train_state
 
     started = time.perf_counter()
     if opts.engine not in ("fastai", "lightning"):
         raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
     device = resolve_device(opts.device)
-    precision = resolve_precision(opts.precision, device)
+    precision = choose_precision(opts.precision, device)  # fp32, fp16 or bf16
     resume_state, run_state = None, None
     if resume is not None:
         path = Path(resume)
@@ -499,9 +324,9 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
         check_state_fits(model, data, resume_state[0], resume_state[2])
     if resume_state is not None and opts.engine == "lightning":
-        from .efficientdet.wrappers import find_network as _network
+        from .efficientdet.wrappers import find_network
 
-        _network(model).load_state_dict(resume_state[0].get("model", resume_state[1]))
+        find_network(model).load_state_dict(resume_state[0].get("model", resume_state[1]))
     train_tfm, valid_tfm = _tfms(model, opts.img_size, opts.aug)
     loader_kwargs = {"batch_size": opts.batch_size, "num_workers": opts.num_workers,
                      "persistent_workers": opts.num_workers > 0}
@@ -509,28 +334,25 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                                     drop_last=len(train_records) > opts.batch_size,
                                     anchor_labeler=model, **loader_kwargs)
     valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
-    history = history or History(None)
     if opts.time and resume_state is None:  # the epochs that fit the budget (a resume keeps them)
         from .training.budget import apply_budget
 
         plan = apply_budget(opts, model, train_dl, valid_dl, started=started, device=device,
                             precision=precision)
         run_extra = {**(run_extra or {}), "time_budget": plan.to_dict()}
-    if resume_state is not None:
-        history.steps = [float(v) for v in resume_state[0].get("history_steps", [])]
-        if history.path is not None and history.path.is_file():
-            old = json.loads(history.path.read_text(encoding="utf-8")).get("epochs", [])
-            history.epochs = [e for e in old if e.get("epoch", 0) <= run_state.epoch]
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0)
     if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
         tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
-    fit = _fit_fastai if opts.engine == "fastai" else _fit_lightning
     try:
-        final = fit(model, train_dl, valid_dl, opts, history, tracker, resume_state, device,
-                    precision)
+        if opts.engine == "fastai":
+            from .engines.fastai.fit import fit_run
+        else:
+            from .engines.lightning.fit import fit_run
+        final = fit_run(model, train_dl, valid_dl, opts, tracker, resume_state, device, precision,
+                        lines=use_epoch_lines(opts))
     except ImportError as e:
         raise UsageError(str(e)) from None
     finally:
@@ -538,9 +360,9 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     best = None if out is None else Path(out) / "best.pt"
     if best is not None and best.is_file() and process_rank() == 0:
         from .checkpoint import load_checkpoint_data
-        from .efficientdet.wrappers import find_network as _network
+        from .efficientdet.wrappers import find_network
 
-        _network(final).load_state_dict(load_checkpoint_data(best)["state_dict"])
+        find_network(final).load_state_dict(load_checkpoint_data(best)["state_dict"])
     return final.eval()
 
 
@@ -562,36 +384,6 @@ def evaluate(model, records, show_pbar: bool = True, device=None) -> tuple[dict[
 
 
 # -- pictures and files ------------------------------------------------------------------------
-def plot_losses(history: History, path: Path) -> Path:
-    """Training loss per step (and its running mean) and validation loss per epoch, as a PNG."""
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    ax = fig.add_subplot()
-    steps = np.asarray(history.steps, dtype=float)
-    if steps.size:
-        x = np.arange(1, steps.size + 1)
-        ax.plot(x, steps, color="0.75", linewidth=0.8, label="train (step)")
-        k = max(1, steps.size // 20)
-        smooth = np.convolve(steps, np.ones(k) / k, mode="valid")
-        ax.plot(x[k - 1:], smooth, color="tab:blue", label=f"train (mean of {k})")
-    per_epoch = max(1, steps.size // max(1, len(history.epochs)))
-    valid = [(e["epoch"] * per_epoch, e.get("valid_loss", e.get("val_loss")))
-             for e in history.epochs]
-    valid = [(x, y) for x, y in valid if y is not None]
-    if valid:
-        ax.plot(*zip(*valid), "o-", color="tab:orange", label="valid (epoch)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_save(path, lambda tmp: fig.savefig(tmp, format="png"))
-
-
 def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,
                       annotated: bool = True) -> Path:
     """Annotated PNGs (one per image, at most ``MAX_ANNOTATED_SIDE`` pixels a side) and
@@ -655,16 +447,25 @@ def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str,
         "batch_size": opts.batch_size, **({"metrics": final} if final else {}), **extra})
 
 
-def save_run(model, class_map, opts: TrainOptions, history: History, valid_records, out: Path,
-             final: dict[str, Any], extra: dict[str, Any]) -> Path:
-    """The checkpoint (again, now with the final metrics), ``metrics.json``, ``loss.png`` and
-    ``valid_predictions.png`` in ``out``; returns the checkpoint's path."""
+def save_run(model, class_map, opts: TrainOptions, valid_records, out: Path,
+             final: dict[str, Any], extra: dict[str, Any], preds=None) -> Path:
+    """What a finished run adds to its folder: ``model.pt`` again, now with the ``final``
+    metrics (``torch.load(...)["extra"]["metrics"]``), and the pictures: ``curves.png`` (losses
+    and AP per epoch, from ``metrics.csv``), ``pr_curves.png`` and ``confusion_matrix.png`` (of
+    ``preds``, the scored predictions: valid for ``train``, the held-out test for ``demo``) and
+    ``valid_predictions.png``; returns the checkpoint's path.
+
+    Example:
+        >>> metrics, preds = evaluate(model, valid)                              # doctest: +SKIP
+        >>> save_run(model, class_map, opts, valid, out, {"valid": metrics}, {}, preds)  # doctest: +SKIP
+    """
     from .dataset import Dataset
     from .efficientdet.prediction import inference_tfm, show_results
+    from .training.plots import plot_run
 
-    history.write(final)
     ckpt = save_model(model, class_map, opts, out, extra, final)
-    plot_losses(history, out / "loss.png")
+    if preds is not None:
+        plot_run(out, preds, class_map)
     show_results(model, Dataset(valid_records, inference_tfm(model)), num_samples=6, ncols=2,
                  save_path=out / "valid_predictions.png", cell_size=3.0)
     return ckpt

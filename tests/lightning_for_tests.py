@@ -13,7 +13,7 @@ def lightning_or_skip() -> ModuleType:
     """The package the library's Lightning callbacks are built on; skips the test (or module)
     when neither Lightning package is installed."""
     try:
-        from efficientdet_adapter.training.lightning_callbacks import pl
+        from efficientdet_adapter.engines.lightning.callbacks import pl
     except ImportError as e:
         pytest.skip(f"no Lightning package installed: {e}")
     return pl

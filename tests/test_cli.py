@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.training.csvlog import read_metrics_csv
 from cli_output import dependency_warnings
 from lightning_for_tests import lightning_or_skip
 
@@ -29,6 +31,10 @@ COCO_KEYS = ["AP (IoU=0.50:0.95) area=all", "AP (IoU=0.50) area=all",
 # only the `lightning` package
 ONLY_LIGHTNING = ["-c", "import sys; sys.modules['pytorch_lightning'] = None; "
                         "from efficientdet_adapter.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+#: What a finished ``train`` or ``demo`` leaves in its folder (one epoch log, one picture set).
+RUN_FILES = ("model.pt", "best.pt", "last.pt", "metrics.csv", "curves.png", "pr_curves.png",
+             "confusion_matrix.png", "valid_predictions.png")
 
 
 def run(*args: str, cwd: Path | None = None, timeout: int = 600,
@@ -78,14 +84,14 @@ def test_help(command):
 
 @pytest.mark.slow
 def test_train_writes_the_run(trained):
-    assert {p.name for p in trained.iterdir()} >= {
-        "model.pt", "metrics.json", "loss.png", "valid_predictions.png"}
-    metrics = json.loads((trained / "metrics.json").read_text())
-    [epoch] = metrics["epochs"]
+    assert {p.name for p in trained.iterdir()} >= set(RUN_FILES)
+    assert not {"metrics.json", "loss.png"} & {p.name for p in trained.iterdir()}  # one log
+    [epoch] = read_metrics_csv(trained / "metrics.csv")
     assert epoch["epoch"] == 1 and np.isfinite(epoch["train_loss"]) and epoch["valid_loss"] > 0
-    assert 0 <= epoch["AP50"] <= 1
-    assert set(COCO_KEYS) <= set(metrics["final"]["valid"])
-    for png in ("loss.png", "valid_predictions.png"):
+    assert 0 <= epoch["AP (IoU=0.50) area=all"] <= 1
+    final = torch.load(trained / "model.pt", weights_only=True)["extra"]["metrics"]
+    assert set(COCO_KEYS) <= set(final["valid"])
+    for png in ("curves.png", "pr_curves.png", "confusion_matrix.png", "valid_predictions.png"):
         with Image.open(trained / png) as im:
             assert im.format == "PNG" and im.width >= 300
 
@@ -198,9 +204,10 @@ def test_train_with_lightning(data, tmp_path, python):
     proc = run("train", "--data", str(data), "--out", str(out), "--engine", "lightning",
                "--pretrained-backbone", "none", *TINY, python=python)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    [epoch] = json.loads((out / "metrics.json").read_text())["epochs"]
-    assert epoch["epoch"] == 1 and epoch["train_loss"] > 0 and epoch["val_loss"] > 0
-    assert 0 <= epoch["COCOMetric/AP (IoU=0.50) area=all"] <= 1
+    [epoch] = read_metrics_csv(out / "metrics.csv")
+    assert epoch["epoch"] == 1 and epoch["train_loss"] > 0 and epoch["valid_loss"] > 0
+    assert 0 <= epoch["AP (IoU=0.50) area=all"] <= 1
+    assert {p.name for p in out.iterdir()} >= set(RUN_FILES)
     assert (out / "model.pt").stat().st_size > 1_000_000
 
 
@@ -211,8 +218,10 @@ def test_demo_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "COCOMetric on 2 held-out demo images" in proc.stdout
     assert "AP (IoU=0.50) area=all" in proc.stdout
-    final = json.loads((out / "metrics.json").read_text())["final"]
+    final = torch.load(out / "model.pt", weights_only=True)["extra"]["metrics"]
     assert set(COCO_KEYS) <= set(final["test"]) and final["train_seconds"] > 0
+    assert {p.name for p in out.iterdir()} >= set(RUN_FILES)  # the same files as train
+    assert [r["epoch"] for r in read_metrics_csv(out / "metrics.csv")] == [1]
     preds = out / "predictions"
     assert len(list(preds.glob("*.png"))) == 2 and (preds / "predictions.json").is_file()
     assert (out / "data" / "train" / "_annotations.coco.json").is_file()
@@ -370,11 +379,12 @@ def test_only_the_library_error_family_is_turned_into_one_line(monkeypatch, caps
         cli.main(["export", "--checkpoint", "c.pt"])
 
 
-def test_user_error_keeps_its_old_name():
+def test_usage_error_is_the_one_name_of_a_usage_mistake():
+    import efficientdet_adapter.runs as runs
     from efficientdet_adapter.errors import AdapterError, UsageError
-    from efficientdet_adapter.runs import UserError
 
-    assert UserError is UsageError and issubclass(UsageError, AdapterError)
+    assert issubclass(UsageError, AdapterError)
+    assert not hasattr(runs, "UserError")  # the shim of a layout that never shipped is gone
 
 
 # -- predict: never over an input, and a corrupt image does not stop the others ----------------

@@ -54,8 +54,9 @@ API_OBJECTS = [
     ("api/efficientdet", "efficientdet_adapter.efficientdet.dataloaders.train_dl"),
     ("api/engines", "efficientdet_adapter.efficientdet.fastai.learner"),
     # ModelAdapter is built per Lightning package when read: its body and its builder
-    ("api/engines", "efficientdet_adapter.efficientdet.lightning.ModelAdapterMethods"),
-    ("api/engines", "efficientdet_adapter.efficientdet.lightning.model_adapter_class"),
+    ("api/engines", "efficientdet_adapter.engines.lightning.adapter.ModelAdapterMethods"),
+    ("api/engines", "efficientdet_adapter.engines.lightning.adapter.model_adapter_class"),
+    ("api/engines", "efficientdet_adapter.engines.core.RunRecorder"),
     ("api/training", "efficientdet_adapter.runs.TrainOptions"),
     ("api/metrics", "efficientdet_adapter.metrics.COCOMetric"),
     ("api/prediction", "efficientdet_adapter.efficientdet.prediction.predict"),

@@ -64,19 +64,53 @@ def test_wandb_img_preds_boxes():
         wandb_img_preds([Prediction(boxes=[], scores=[], label_ids=[])])
 
 
-def test_fastai_wandb_callback_fix_is_still_needed():
+def test_fastai_wandb_callback_fix_is_still_needed(monkeypatch):
     """fastai issue #4173: when this fails, fastai fixed its WandbCallback: remove
-    ``_fix_wandb_config_of_primitives`` from efficientdet/fastai.py."""
+    ``fix_fastai_wandb_config`` from integrations.py."""
     pytest.importorskip("wandb")
+    pytest.importorskip("fastai")
     import importlib
 
-    fastai_wandb = importlib.import_module("fastai.callback.wandb")
-    import efficientdet_adapter.efficientdet.fastai  # noqa: F401  (applies the fix)
+    from efficientdet_adapter.integrations import fix_fastai_wandb_config
 
+    fastai_wandb = importlib.import_module("fastai.callback.wandb")
+    original = fastai_wandb._format_config_value
+    monkeypatch.setattr(fastai_wandb, "_format_config_value", original)  # put back afterwards
+    with pytest.raises(TypeError):
+        original(True)  # the bug, upstream
+    assert fix_fastai_wandb_config() is True
+    assert fix_fastai_wandb_config() is False  # applied once
     patched = fastai_wandb._format_config_value
     assert getattr(patched, "_primitives_pass", False)
     config = fastai_wandb._format_config({"flag": True, "bs": 8, "device": "cpu", "l": [1, 2]})
     assert config == {"flag": True, "bs": 8, "device": "cpu", "l": [1, 2]}
+
+
+def test_the_wandb_fix_comes_with_a_wandb_fit_not_with_an_import(monkeypatch):
+    """Importing efficientdet.fastai patches nothing; a fit with a WandbCallback patches fastai
+    before WandbCallback formats its config (EfficientDetCallback.before_fit, order 5 < 51)."""
+    pytest.importorskip("wandb")
+    pytest.importorskip("fastai")
+    import importlib
+    from types import SimpleNamespace
+
+    import torch
+
+    fastai_wandb = importlib.import_module("fastai.callback.wandb")
+    original = fastai_wandb._format_config_value
+    monkeypatch.setattr(fastai_wandb, "_format_config_value", original)
+    from efficientdet_adapter.efficientdet.fastai import EfficientDetCallback
+
+    assert fastai_wandb._format_config_value is original  # the import changed nothing
+    wandb_cb = fastai_wandb.WandbCallback.__new__(fastai_wandb.WandbCallback)
+    cb = EfficientDetCallback()
+    cb.learn = SimpleNamespace(model=torch.nn.Linear(1, 1), cbs=[cb])
+    cb.before_fit()
+    assert fastai_wandb._format_config_value is original  # no WandbCallback: no patch
+    cb.learn.cbs.append(wandb_cb)
+    cb.before_fit()
+    assert getattr(fastai_wandb._format_config_value, "_primitives_pass", False)
+    assert wandb_cb.order > cb.order
 
 
 def test_missing_extras_name_the_install(monkeypatch):

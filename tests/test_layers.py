@@ -50,19 +50,23 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",
-                           "efficientdet.tiling", "efficientdet.loop",
-                           "efficientdet.interpretation"]),
-    ("engines", ["training.step_values", "efficientdet.fastai_steps", "efficientdet.fastai",
-                 "efficientdet.lightning", "efficientdet", "engines",
-                 "engines.fastai", "models.interpretation"]),
-    # model_from_checkpoint returns IceVision's model_type, the efficientdet package (engines)
+                           "efficientdet.tiling"]),
+    # engines/, lower half: the plain steps and per-step numbers every loop calls
+    ("engine steps", ["engines.steps", "engines.step_values"]),
+    ("model verbs", ["efficientdet.interpretation", "efficientdet", "models.interpretation"]),
+    # model_from_checkpoint returns IceVision's model_type, the efficientdet package (model verbs)
     ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
     ("training", ["training.csvlog", "training.state",
-                  "training.tensorboard_log", "training.fastai_callbacks",
-                  "training.lightning_callbacks", "training.budget", "training.resume_check",
-                  "training.run_lock", "auto_options", "training"]),
+                  "training.tensorboard_log", "training.budget", "training.resume_check",
+                  "training.run_lock", "training.plots", "auto_options", "training"]),
+    # engines/, upper half: the run core and each engine's shells over it, and their
+    # IceVision names (efficientdet.fastai, efficientdet.lightning, engines.fastai)
+    ("engines", ["engines.core", "engines.fastai.steps", "engines.fastai.learn",
+                 "engines.fastai.callbacks", "engines.fastai.fit", "engines.lightning.adapter",
+                 "engines.lightning.callbacks", "engines.lightning.fit", "engines",
+                 "engines.fastai", "efficientdet.fastai", "efficientdet.lightning"]),
     ("runs", ["runs"]),
-    ("applications", ["training.plots", "cli", "__main__", ""]),
+    ("applications", ["cli", "__main__", ""]),
     ("icevision faces", FACES),
 ]
 

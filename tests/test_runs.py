@@ -8,7 +8,8 @@ import pytest
 
 from efficientdet_adapter.errors import UsageError
 from efficientdet_adapter.records import Record
-from efficientdet_adapter.runs import TrainOptions, check_trainable, one_cycle_pct_start
+from efficientdet_adapter.engines.steps import one_cycle_pct_start
+from efficientdet_adapter.runs import TrainOptions, check_trainable
 
 
 def records(n: int) -> list[Record]:
@@ -124,8 +125,10 @@ def test_train_with_no_validation_boxes_saves_the_model_and_says_why(tmp_path, c
     assert "no ground-truth boxes in these" in stdout
     # fastai named the run callback "run", shadowed by every callback's "run" switch
     assert not [w for w in caught if "shadowing" in str(w.message)]
-    assert {p.name for p in out.iterdir()} >= {"model.pt", "metrics.json", "loss.png",
+    assert {p.name for p in out.iterdir()} >= {"model.pt", "metrics.csv", "curves.png",
+                                               "pr_curves.png", "confusion_matrix.png",
                                                "valid_predictions.png"}
+    assert not {"metrics.json", "loss.png"} & {p.name for p in out.iterdir()}  # one epoch log
 
 
 def test_a_class_only_in_the_valid_split_is_warned_about(caplog):

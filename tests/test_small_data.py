@@ -8,7 +8,7 @@ import math
 import pytest
 
 from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.runs import History, TrainOptions, load_splits, train_model
+from efficientdet_adapter.runs import TrainOptions, load_splits, train_model
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 
 
@@ -28,8 +28,7 @@ def test_two_optimizer_steps_train_with_either_engine(engine, tiny, tmp_path):
     opts = TrainOptions(img_size=128, epochs=1, batch_size=4, engine=engine,
                         pretrained_backbone="none", progress="lines", device="cpu",
                         precision="32")
-    model = train_model(train, valid, class_map, opts, History(tmp_path / "metrics.json"),
-                        out=tmp_path)
+    model = train_model(train, valid, class_map, opts, out=tmp_path)
     assert not model.training
     rows = read_metrics_csv(tmp_path / "metrics.csv")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1, 2)]  # 8 images / 4 = 2 steps

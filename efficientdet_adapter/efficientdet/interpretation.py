@@ -68,7 +68,7 @@ def samples_losses(model: nn.Module, dataset: Any) -> tuple[list[LossSample], li
     """
     from ..visualize import display_image
     from .dataloaders import build_valid_batch
-    from .loop import validation_step
+    from ..engines.steps import validation_step
 
     samples: list[LossSample] = []
     preds: list[Prediction] = []

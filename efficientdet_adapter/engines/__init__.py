@@ -1,1 +1,10 @@
-"""IceVision's ``engines`` package: ``engines.fastai`` converts loaders for fastai."""
+"""The training engines over one run core, and IceVision's ``engines`` package.
+
+* :mod:`.steps` and :mod:`.step_values`: the plain training/validation steps and the sync-free
+  reading of per-step numbers, which both engines (and a hand-written loop) call;
+* :mod:`.core`: the engine-agnostic run core (EMA, non-finite loss guard, epoch line, run
+  checkpoint), written once;
+* :mod:`.fastai` (``learn``, ``steps``, ``callbacks``, ``fit``) and :mod:`.lightning`
+  (``adapter``, ``callbacks``, ``fit``): each engine's thin shells over them. ``engines.fastai``
+  is also IceVision's name: it converts loaders for fastai.
+"""

@@ -2,10 +2,8 @@
 
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
 (``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``resolve_device`` and
-``resolve_precision`` (``--device``/``--precision``, from :mod:`efficientdet_adapter.devices`),
-``plots`` (curves, PR curves, confusion matrix, augmented
-samples), and the engine callbacks that call them:
-``fastai_callbacks`` and ``lightning_callbacks`` (imported on first use: they need their extra).
+``resolve_precision`` (``--device``/``--precision``, from :mod:`efficientdet_adapter.devices`), ``plots`` (curves, PR curves, confusion matrix, augmented
+samples). The engines' callbacks that call them live in :mod:`efficientdet_adapter.engines`.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class BudgetPlan:
     too_short: bool = False  # not even one epoch fits: the run takes longer than the budget
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for checkpoints and ``metrics.json``."""
+        """Plain data for checkpoints (``last.pt`` and ``model.pt`` keep it)."""
         return {"budget_s": self.budget_s, "epochs": self.epochs,
                 "epoch_s": round(self.cost.epoch_s, 3), "measure_s": round(self.measure_s, 3),
                 "capped_by": self.capped_by, "too_short": self.too_short,
@@ -126,8 +126,10 @@ def _autocast(device: str, precision: str):
 
     import torch
 
-    if precision in ("16-mixed", "bf16-mixed"):
-        dtype = torch.float16 if precision == "16-mixed" else torch.bfloat16
+    from ..devices import engine_precision
+
+    dtype = engine_precision(precision, "torch")  # any spelling: fp16, 16-mixed...
+    if dtype is not None:
         return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
     return contextlib.nullcontext()
 
@@ -145,7 +147,7 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
     ``valid_dl`` and two checkpoint writes, on a copy of ``model`` (which is left untouched)."""
     import torch
 
-    from ..efficientdet.loop import loss_step, to_device, validation_step
+    from ..engines.steps import loss_step, to_device, validation_step
     from ..metrics import COCOMetric
 
     dev = torch.device(device)

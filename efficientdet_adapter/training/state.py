@@ -1,7 +1,8 @@
 """What a training run keeps between epochs: its state, its checkpoints, its random generators.
 
-The engine-agnostic core of the training callbacks (:mod:`.fastai_callbacks`,
-:mod:`.lightning_callbacks`): both call :class:`RunTracker.end_epoch` once per validated epoch,
+The run folder's per-epoch writer, under the engines' run core
+(:class:`~efficientdet_adapter.engines.core.RunRecorder`, which both engines' run callbacks call):
+:class:`RunTracker.end_epoch` runs once per validated epoch,
 which decides whether the model improved, writes ``best.pt``, ``last.pt``, ``metrics.csv`` and
 the TensorBoard scalars (:mod:`.tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
 (:func:`~efficientdet_adapter.checkpoint.save_checkpoint`, loadable with
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: The validation score that decides ``best.pt`` and early stopping: COCO AP at IoU 0.50:0.95.
 MONITOR = "AP (IoU=0.50:0.95) area=all"
 #: Files whose presence means a folder holds an earlier run.
-RUN_FILES = ("last.pt", "best.pt", "model.pt", "metrics.csv", "metrics.json")
+RUN_FILES = ("last.pt", "best.pt", "model.pt", "metrics.csv")
 
 
 @dataclass
@@ -225,7 +226,7 @@ class RunTracker:
     def step(self, n: int = 1, loss: Any = None) -> None:
         """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
         new step count (a tensor is read on the host: the training callbacks pass numbers later,
-        through :meth:`log_step_loss`, see :mod:`.step_values`)."""
+        through :meth:`log_step_loss`, see :mod:`efficientdet_adapter.engines.step_values`)."""
         self.state.step += n
         if loss is not None:
             self.log_step_loss(loss, self.state.step)

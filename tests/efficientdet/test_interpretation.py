@@ -11,7 +11,7 @@ from efficientdet_adapter.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import interp, normalize_tfm
 from efficientdet_adapter.efficientdet import model as build_model
 from efficientdet_adapter.efficientdet.dataloaders import build_valid_batch
-from efficientdet_adapter.efficientdet.loop import validation_step
+from efficientdet_adapter.engines.steps import validation_step
 from efficientdet_adapter.models.interpretation import get_samples_losses
 
 

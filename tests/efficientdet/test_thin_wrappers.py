@@ -119,7 +119,7 @@ def test_validation_and_predict_steps_move_the_batch_to_the_model():
     device, which every machine has)."""
     import torch
 
-    from efficientdet_adapter.efficientdet.loop import to_device
+    from efficientdet_adapter.engines.steps import to_device
 
     batch = ((torch.zeros(2, 3, 8, 8), {"bbox": [torch.zeros(1, 4)], "img_size": torch.ones(2, 2),
                                         "note": "kept"}), ["r0", "r1"])

@@ -99,34 +99,49 @@ def test_apply_budget_sets_the_epochs_less_the_frozen_ones(loaders, capsys):
                      started=time.perf_counter())
 
 
-def test_tracker_stops_when_another_epoch_would_pass_the_deadline(capsys):
+class _Clock:
+    """``time.perf_counter`` that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tracker_stops_when_another_epoch_would_pass_the_deadline(capsys, monkeypatch):
     import time
 
     from efficientdet_adapter.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
 
+    clock = _Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
     tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
-    start = time.perf_counter()
-    tracker.start_clock(start + 0.5, total_epochs=4)
-    time.sleep(0.1)
+    tracker.start_clock(clock.now + 0.5, total_epochs=4)
+    clock.now += 0.1
     assert tracker.end_epoch(None, {"AP": 0.1}) is False  # 0.1 s epochs: the next one fits
-    time.sleep(0.3)  # the machine slowed down: 0.3 s epochs from 0.4 s pass 0.5 s
+    clock.now += 0.3  # the machine slowed down: 0.3 s epochs from 0.4 s pass 0.5 s
     assert tracker.end_epoch(None, {"AP": 0.2}) is True
     assert tracker.state.stopped_early and tracker.state.epoch == 2
-    assert "--time: stopping after epoch 2: the next epoch would end" in capsys.readouterr().out
-    tracker.start_clock(time.perf_counter() + 0.01, total_epochs=3)
-    time.sleep(0.05)
+    out = capsys.readouterr().out
+    assert "--time: stopping after epoch 2: the next epoch would end 0 s after the budget " \
+           "(epochs take 0.3 s now" in out
+    tracker.start_clock(clock.now + 0.01, total_epochs=3)
+    clock.now += 0.05
     tracker.state.epoch = 2
     assert tracker.end_epoch(None, {"AP": 0.3}) is False  # the last epoch: nothing to stop
 
 
-def test_tracker_without_a_deadline_never_stops_for_time():
+def test_tracker_without_a_deadline_never_stops_for_time(monkeypatch):
     import time
 
     from efficientdet_adapter.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
 
+    clock = _Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
     tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
     for _ in range(3):
-        time.sleep(0.01)
+        clock.now += 100.0
         assert tracker.end_epoch(None, {"AP": 0.1}) is False

@@ -25,7 +25,7 @@ def test_two_process_ddp_run_keeps_the_metrics_and_best_checkpoint_of_one(tmp_pa
     from efficientdet_adapter.checkpoint import load_model
     from efficientdet_adapter.dataset import Dataset
     from efficientdet_adapter.efficientdet.dataloaders import valid_dl
-    from efficientdet_adapter.efficientdet.loop import validation_step
+    from efficientdet_adapter.engines.steps import validation_step
     from efficientdet_adapter.metrics import COCOMetric
     from efficientdet_adapter.runs import _tfms, load_splits
 

@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.engines.core import SIGNAL_AT_STEP_ENV
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from lightning_for_tests import lightning_or_skip
 
@@ -25,9 +25,9 @@ RUN = ["--epochs", "3", "--img-size", "128", "--batch-size", "4", "--threads", "
        "--ema", "--patience", "5"]
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen:
+def start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EFFICIENTDET_ADAPTER_OFFLINE": "1",
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "efficientdet_adapter", "train", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -59,15 +59,12 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(engine, data,
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run = [*RUN, "--engine", engine]
     ref = start("--data", str(data), "--out", str(whole), *run, cwd=tmp_path)
-    victim = start("--data", str(data), "--out", str(killed), *run, cwd=tmp_path)
-    deadline = time.time() + 120
-    while not (killed / "last.pt").exists():  # epoch 1 has finished ...
-        assert victim.poll() is None and time.time() < deadline, victim.communicate()[1][-2000:]
-        time.sleep(0.05)
-    time.sleep(0.6)  # ... and epoch 2 is under way
-    assert victim.poll() is None
-    victim.send_signal(signal.SIGKILL)
-    victim.communicate()
+    # 14 train images in batches of 4 (the last dropped): 3 steps an epoch; SIGKILL right
+    # after step 5, the second step of epoch 2 (the run core's test-only hook)
+    victim = start("--data", str(data), "--out", str(killed), *run, cwd=tmp_path,
+                   env={SIGNAL_AT_STEP_ENV: "5:KILL"})
+    _, err = victim.communicate(timeout=180)
+    assert victim.returncode == -signal.SIGKILL, err[-2000:]
     assert last_epoch(killed / "last.pt") == 1  # epoch 2 never finished
     assert [r["epoch"] for r in read_metrics_csv(killed / "metrics.csv")] == [1]
 

@@ -1,4 +1,5 @@
-"""IceVision's ``engines.fastai``: turn ``train_dl``/``valid_dl`` into fastai ``DataLoaders``.
+"""IceVision's ``engines.fastai`` (and this library's fastai engine: :mod:`.learn`, :mod:`.steps`,
+:mod:`.callbacks`, :mod:`.fit`): turn ``train_dl``/``valid_dl`` into fastai ``DataLoaders``.
 
 IceVision's progressive-resizing recipe swaps a learner's data: ``learn.dls =
 convert_dataloaders_to_fastai(dls)``. The model follows the new image size by itself (see
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...efficientdet.fastai import TorchDataLoaders
+from .learn import TorchDataLoaders
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ....compat import denormalize_imagenet
-from ....efficientdet.loop import predictions_from_output
+from ....engines.steps import predictions_from_output
 from ....efficientdet.prediction import end2end_detect, predict, predict_from_dl
 from ....predictions import Prediction
 from ....records import Record

@@ -1,18 +1,20 @@
-"""Lightning callbacks of a training run; ``efficientdet-adapter train --engine lightning`` uses
-exactly these (the fastai twins are in :mod:`.fastai_callbacks`).
+"""Lightning callbacks of a training run, thin shells over the run core (:mod:`..core`);
+``efficientdet-adapter train --engine lightning`` uses exactly these (the fastai twins are in
+:mod:`..fastai.callbacks`).
 
 * :class:`RunCheckpoint`: per-epoch seeding, the epoch's losses and COCO metrics, ``best.pt`` /
-  ``last.pt`` / ``metrics.csv`` through a :class:`~.state.RunTracker` (only the global rank 0
-  writes; under DDP every rank holds the same metric, see ``COCOMetric``), early stopping
-  (``trainer.should_stop``), and in ``last.pt`` Lightning's own checkpoint dict for resuming.
-  The sanity-check validation never counts.
-* :class:`LightningEMA`: timm's ``ModelEmaV3`` of the weights, validated and saved.
+  ``last.pt`` / ``metrics.csv`` through a :class:`~efficientdet_adapter.training.state.RunTracker`
+  (only the global rank 0 writes; under DDP every rank holds the same metric, see
+  ``COCOMetric``), early stopping (``trainer.should_stop``), and in ``last.pt`` Lightning's own
+  checkpoint dict for resuming. The sanity-check validation never counts.
+* :class:`LightningEMA`: the EMA of the weights (:class:`~..core.WeightAverage`), validated and
+  saved.
 * :class:`NonFiniteLoss`: a :class:`~efficientdet_adapter.errors.TrainingError` at the first NaN
-  or infinite training loss, naming the epoch, step and learning rate.
+  or infinite training loss (:class:`~..core.NonFiniteGuard`).
 * :class:`EpochLine`: one printed line per epoch.
 
-As in :mod:`.fastai_callbacks`, no callback reads a loss on the host while a step runs: on a GPU
-the losses come through :class:`~.step_values.StepValues`.
+As with fastai, no callback reads a loss on the host while a step runs: on a GPU the losses come
+through :class:`~..step_values.StepValues`.
 
 Example:
     >>> tracker = RunTracker("runs/x", class_map, patience=3)                     # doctest: +SKIP
@@ -23,31 +25,22 @@ Example:
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
-
-from ..efficientdet.wrappers import find_network as _network
-from ..weights.state_dict import check_plain as _check_plain
-from ..errors import CheckpointError, TrainingError
-from ..version_compat import lightning_package
-from .fastai_callbacks import format_epoch_line
-from .state import RunTracker, rng_state, seed_epoch
-from .step_values import StepValues
+from ...weights.state_dict import check_plain
+from ...errors import CheckpointError
+from ...training.state import RunTracker, rng_state
+from ...version_compat import lightning_package
+from ..core import NonFiniteGuard, RunRecorder, StepPlace, WeightAverage, print_epoch_line
+from ..step_values import StepValues
 
 #: The Lightning package these callbacks are built on (``pytorch_lightning`` or
 #: ``lightning.pytorch``, see :func:`~efficientdet_adapter.version_compat.lightning_package`): use
-#: its ``Trainer`` and :func:`~efficientdet_adapter.efficientdet.lightning.model_adapter_class`.
-pl = lightning_package("efficientdet_adapter.training.lightning_callbacks")
+#: its ``Trainer`` and :func:`~.adapter.model_adapter_class`.
+pl = lightning_package("efficientdet_adapter.engines.lightning.callbacks")
 
 __all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "lightning_row"]
-
-_RENAME = {"val_": "valid_"}
 
 
 def _lr(trainer) -> float | None:
@@ -78,101 +71,82 @@ def lightning_row(metrics: dict[str, Any], aliases: Sequence[str] = ()) -> dict[
 
 
 class LightningEMA(pl.Callback):
-    """timm's ``ModelEmaV3`` (warm-up on) of ``pl_module.model``, swapped in for validation and
-    handed to :class:`RunCheckpoint` as the model to save."""
+    """The EMA (:class:`~..core.WeightAverage`) of ``pl_module.model``, swapped in for
+    validation and handed to :class:`RunCheckpoint` as the model to save."""
 
     def __init__(self, decay: float = 0.9998) -> None:
-        self.decay = decay
-        self.ema = None
-        self.updates = 0
-        self._backup: dict[str, torch.Tensor] | None = None
-        self._pending: dict[str, Any] | None = None
+        self.average = WeightAverage(decay)
 
-    def on_fit_start(self, trainer, pl_module) -> None:
-        from timm.utils import ModelEmaV3
+    @property
+    def ema(self) -> Any:
+        """timm's ``ModelEmaV3`` (``None`` before the fit starts)."""
+        return self.average.averaged
 
-        if self.ema is None:
-            self.ema = ModelEmaV3(pl_module.model, decay=self.decay, use_warmup=True)
-        if self._pending is not None:
-            _network(self.ema.module).load_state_dict(self._pending["weights"])
-            self._pending = None
+    @property
+    def updates(self) -> int:
+        return self.average.updates
 
     @property
     def model(self):
-        return self.ema.module
+        return self.average.model
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.average.ensure(pl_module.model)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.updates += 1
-        self.ema.update(pl_module.model, step=self.updates)
+        self.average.update(pl_module.model)
 
     def on_validation_start(self, trainer, pl_module) -> None:
-        if self.ema is None or trainer.sanity_checking:
-            return
-        net = _network(pl_module.model)
-        self._backup = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        net.load_state_dict(_network(self.ema.module).state_dict())
+        if not trainer.sanity_checking:
+            self.average.swap_in(pl_module.model)
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        if self._backup is not None:
-            _network(pl_module.model).load_state_dict(self._backup)
-            self._backup = None
+        self.average.swap_out(pl_module.model)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"updates": self.updates,
-                "weights": {} if self.ema is None else _network(self.ema.module).state_dict()}
+        return self.average.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.updates = int(state["updates"])
-        self._pending = state if state.get("weights") else None
+        self.average.load_state_dict(state)
 
 
 class NonFiniteLoss(pl.Callback):
-    """Stop at a NaN or infinite training loss (see :class:`TrainingError`).
-
-    On a GPU the check may come one or a few steps late, at the latest before validation and
-    before any checkpoint is written (the fastai twin,
-    :class:`~.fastai_callbacks.NonFiniteLossCallback`, says more).
-    """
+    """Stop at a NaN or infinite training loss, naming the epoch, the optimizer step, the batch
+    and the learning rate (see :class:`~..core.NonFiniteGuard`)."""
 
     def __init__(self, tracker: RunTracker | None = None, *,
                  values: StepValues | None = None) -> None:
-        self.tracker = tracker
-        self.values = values if values is not None else StepValues()
-        if tracker is not None:
-            tracker.check_before_save(self.check_pending)
+        self.guard = NonFiniteGuard(tracker, values=values)
+        self._batch = 0
+
+    @property
+    def values(self) -> StepValues:
+        """The guard's queue of losses on their way to the host."""
+        return self.guard.values
+
+    @values.setter
+    def values(self, values: StepValues) -> None:
+        self.guard.values = values
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self.values.clear()
+        self.guard.clear()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._batch = batch_idx + 1
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
-        where = (trainer.current_epoch + 1, trainer.global_step + 1, _lr(trainer))
-        self._check(self.values.push({"loss": loss}, where))
+        self.guard.push(loss, StepPlace(trainer.current_epoch + 1, trainer.global_step + 1,
+                                        self._batch, _lr(trainer)))
 
     def on_validation_start(self, trainer, pl_module) -> None:
-        self.check_pending()
+        self.guard.check_pending()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.check_pending()
+        self.guard.check_pending()
 
     def check_pending(self) -> None:
         """Wait for the losses still on their way to the host and check them."""
-        self._check(self.values.flush())
-
-    def _check(self, entries) -> None:
-        for (epoch, step, lr), values in entries:
-            if not math.isfinite(values["loss"]):
-                self.values.clear()
-                self._fail(values["loss"], epoch, step, lr)
-
-    def _fail(self, value: float, epoch: int, step: int, lr: float | None) -> None:
-        kept = ""
-        if self.tracker is not None and self.tracker.out is not None:
-            done = self.tracker.state.epoch
-            kept = (f"; {self.tracker.out / 'last.pt'} keeps epoch {done}" if done else
-                    "; no epoch finished, so no checkpoint was kept")
-        raise TrainingError(f"training loss is {value} in epoch {epoch}, step {step} at learning "
-                            f"rate {lr:.3g}{kept}; lower --lr, check the boxes of the "
-                            "data, or train with --precision 32")
+        self.guard.check_pending()
 
 
 class EpochLine(pl.Callback):
@@ -183,31 +157,34 @@ class EpochLine(pl.Callback):
         self.run, self.total, self.file = run, total_epochs, file
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero and self.run.last_row is not None:
-            print(format_epoch_line(self.run.last_row, self.total), file=self.file or sys.stdout,
-                  flush=True)
+        if trainer.is_global_zero:
+            print_epoch_line(self.run.last_row, self.total, self.file)
 
 
 class RunCheckpoint(pl.Callback):
-    """The run's bookkeeping around ``Trainer.fit`` (see the module docstring).
+    """The run's bookkeeping around ``Trainer.fit`` (see the module docstring and
+    :class:`~..core.RunRecorder`).
 
     Args:
         tracker: where the run's state and files live.
         seed: every training epoch starts from generators seeded by ``(seed, epoch)``.
         ema: the :class:`LightningEMA` whose model is validated and saved, if any.
-        history: something with ``add_step(loss)`` and ``add_epoch(row)`` (``runs.History``).
         dataset: the training dataset, whose transform's generator is seeded with the others
             (default: the dataset of ``trainer.train_dataloader`` once Lightning has made it).
     """
 
     def __init__(self, tracker: RunTracker, *, seed: int | None = None,
-                 ema: LightningEMA | None = None, history: Any = None,
-                 dataset: Any = None) -> None:
-        self.tracker, self.seed, self.ema, self.history = tracker, seed, ema, history
+                 ema: LightningEMA | None = None, dataset: Any = None) -> None:
+        self.recorder = RunRecorder(tracker, seed)
+        self.tracker, self.seed, self.ema = tracker, seed, ema
         self.dataset = dataset
-        self.last_row: dict[str, Any] | None = None
         self._seeded: int | None = None
         self.values = StepValues()
+
+    @property
+    def last_row(self) -> dict[str, Any] | None:
+        """The last finished epoch's row, as printed (:func:`~..core.format_epoch_line`)."""
+        return self.recorder.last_row
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.tracker.is_writer = trainer.is_global_zero
@@ -222,16 +199,14 @@ class RunCheckpoint(pl.Callback):
             self._seed_epoch(trainer, self.tracker.state.epoch)
 
     def _seed_epoch(self, trainer, epoch: int) -> None:
-        if self.seed is None:
-            return
         dataset = self.dataset
-        if dataset is None:
+        if dataset is None and self.seed is not None:
             dataset = getattr(trainer.train_dataloader, "dataset", None)
-        seed_epoch(self.seed, epoch, dataset)
-        self._seeded = epoch
+        if self.recorder.seed_epoch(epoch, dataset):
+            self._seeded = epoch
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._t0 = time.perf_counter()
+        self.recorder.start_epoch()
         if self._seeded != trainer.current_epoch:  # later epochs: their iterator comes next
             self._seed_epoch(trainer, trainer.current_epoch)
         self._seeded = None
@@ -241,44 +216,32 @@ class RunCheckpoint(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.tracker.step()
-        if loss is not None:
-            self.tracker.tensorboard_log()  # opened at the first step, as before (purge_step)
-            # to the host without a sync; _use takes it, in order, once there (at once on CPU)
-            self._use(self.values.push({"loss": loss}, self.tracker.state.step))
+        if loss is None:  # a skipped step (training_step returned None): counted, nothing logged
+            self.tracker.step()
+            return
+        step = self.recorder.count_step()
+        # to the host without a sync; _use takes it, in order, once there (at once on the CPU)
+        self._use(self.values.push({"loss": loss}, step))
 
     def _use(self, entries) -> None:
         for step, values in entries:
             self.tracker.log_step_loss(values["loss"], step)
-            if self.history is not None:
-                self.history.add_step(values["loss"])
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         self._use(self.values.flush())
-        self.tracker.close()  # the TensorBoard log: flushed and closed
+        self.recorder.close()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         self._use(self.values.flush())  # the epoch's every step, before last.pt keeps them
         aliases = [shown for _, shown in getattr(pl_module, "metrics_keys_to_log_to_prog_bar", ())]
-        metrics = {k: v for k, v in trainer.callback_metrics.items()
-                   if not _icevision_alias(k, aliases)}
-        row = lightning_row(metrics)
-        row["lr"], row["seconds"] = _lr(trainer), round(time.perf_counter() - self._t0, 3)
+        row = lightning_row({k: v for k, v in trainer.callback_metrics.items()
+                             if not _icevision_alias(k, aliases)})
         model = self.ema.model if self.ema is not None else pl_module.model
         train_state = {"engine": "lightning", "rng": rng_state(),
                        "lightning": self._lightning_state(trainer)}
-        if self.history is not None:
-            train_state["history_steps"] = list(self.history.steps)
-        stop = self.tracker.end_epoch(model, row, train_state)
-        st = self.tracker.state
-        self.last_row = {"epoch": st.epoch, **row, "best": st.best_epoch == st.epoch}
-        if self.history is not None:
-            old = {k: float(v) for k, v in metrics.items() if not k.endswith("_step")}
-            self.history.add_epoch({"epoch": st.epoch,
-                                    **{k.removesuffix("_epoch"): v for k, v in old.items()}})
-        if stop:
+        if self.recorder.end_epoch(model, row, train_state, _lr(trainer)):
             trainer.should_stop = True
 
     def _lightning_state(self, trainer) -> dict[str, Any] | None:
@@ -289,7 +252,7 @@ class RunCheckpoint(pl.Callback):
         plain = {k: v for k, v in ckpt.items() if k not in ("hyper_parameters", "hparams_name",
                                                              "datamodule_hyper_parameters")}
         try:
-            _check_plain(plain, "lightning checkpoint")
+            check_plain(plain, "lightning checkpoint")
         except CheckpointError:
             return None  # e.g. a user's callback state that is not plain data: no resume
         return plain

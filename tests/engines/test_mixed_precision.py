@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.efficientdet.anchor_labels import label_anchors
-from efficientdet_adapter.efficientdet.loop import (
+from efficientdet_adapter.engines.steps import (
     LOSS_KEYS,
     input_memory_format,
     loss_step,
@@ -147,7 +147,7 @@ def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
 )
 def test_lightning_channels_last_setting(setting, device, precision, expected):
     lightning_or_skip()
-    from efficientdet_adapter.efficientdet.lightning import _wants_channels_last
+    from efficientdet_adapter.engines.lightning.adapter import _wants_channels_last
 
     assert _wants_channels_last(setting, device, precision) is expected
 

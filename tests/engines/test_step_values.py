@@ -13,7 +13,7 @@ import torch
 
 from efficientdet_adapter.errors import TrainingError
 from efficientdet_adapter.training.state import RunTracker
-from efficientdet_adapter.training.step_values import StepValues
+from efficientdet_adapter.engines.step_values import StepValues
 from lightning_for_tests import lightning_or_skip, model_adapter
 
 
@@ -81,7 +81,7 @@ def test_a_host_that_runs_far_ahead_waits_for_the_oldest_step():
 
 def _fastai_callback(tracker, clock):
     pytest.importorskip("fastai")
-    from efficientdet_adapter.training.fastai_callbacks import NonFiniteLossCallback
+    from efficientdet_adapter.engines.fastai.callbacks import NonFiniteLossCallback
 
     cb = NonFiniteLossCallback(tracker, values=StepValues(make_event=clock))
 
@@ -96,13 +96,14 @@ def _fastai_callback(tracker, clock):
 
 def _lightning_callback(tracker, clock):
     lightning_or_skip()
-    from efficientdet_adapter.training.lightning_callbacks import NonFiniteLoss
+    from efficientdet_adapter.engines.lightning.callbacks import NonFiniteLoss
 
     cb = NonFiniteLoss(tracker, values=StepValues(make_event=clock))
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
 
     def step(loss: float, i: int) -> None:
         trainer = SimpleNamespace(current_epoch=0, global_step=i, optimizers=[opt])
+        cb.on_train_batch_start(trainer, None, None, i)
         cb.on_before_backward(trainer, None, torch.tensor(loss))
         tracker.step()
 
@@ -120,7 +121,7 @@ def test_a_late_nan_names_its_own_step(callback, tmp_path):
     with pytest.raises(TrainingError) as info:
         step(1.0, 4)
     message = str(info.value)
-    assert message.startswith("training loss is nan in epoch 1, step 2 ")
+    assert message.startswith("training loss is nan in epoch 1, step 2 (batch 2 of the epoch) ")
     assert "at learning rate 0.001" in message and "no checkpoint was kept" in message
 
 
@@ -154,37 +155,27 @@ def test_a_pending_nan_stops_the_epoch_before_any_checkpoint(callback, tmp_path,
         (tmp_path / "metrics.csv").read_text()
 
 
-class _History:
-    """The part of ``runs.History`` the run callbacks use."""
-
-    def __init__(self):
-        self.steps: list[float] = []
-
-    def add_step(self, loss):
-        self.steps.append(loss)
-
-
 def test_the_run_callbacks_keep_every_step_loss_in_order(tmp_path):
-    """RunCheckpoint with deferred values: the per-step history and the TensorBoard steps are
-    those of an immediate read, in order, all there at the epoch's end."""
+    """RunCheckpoint with deferred values: the TensorBoard step losses are those of an
+    immediate read, in order, all there at the epoch's end."""
     lightning_or_skip()
-    from efficientdet_adapter.training.lightning_callbacks import RunCheckpoint
+    from efficientdet_adapter.engines.lightning.callbacks import RunCheckpoint
 
     logged = []
 
     tracker = RunTracker(None, None, tensorboard=False)
     tracker.log_step_loss = lambda loss, step: logged.append((step, loss))
     clock = Clock()
-    run = RunCheckpoint(tracker, history=_History())
+    run = RunCheckpoint(tracker)
     run.values = StepValues(make_event=clock)
     losses = [torch.tensor(v) for v in (0.9, 0.7, 0.8, 0.5)]
     for i, loss in enumerate(losses):
         run.on_train_batch_end(None, None, {"loss": loss}, None, i)
         clock.done = i + 1  # the next push finds this step's copy landed
     expected = [float(v) for v in losses]
-    assert run.history.steps == expected[:3] and logged == list(zip([1, 2, 3], expected[:3]))
+    assert logged == list(zip([1, 2, 3], expected[:3]))
     run._use(run.values.flush())  # what on_train_epoch_end does first
-    assert run.history.steps == expected and [s for s, _ in logged] == [1, 2, 3, 4]
+    assert logged == list(zip([1, 2, 3, 4], expected))
 
 
 @pytest.mark.slow
@@ -194,8 +185,7 @@ def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops
     pl = lightning_or_skip()
     from efficientdet_adapter.efficientdet import model as create_model
     ModelAdapter = model_adapter()
-    from efficientdet_adapter.runs import History
-    from efficientdet_adapter.training.lightning_callbacks import NonFiniteLoss, RunCheckpoint
+    from efficientdet_adapter.engines.lightning.callbacks import NonFiniteLoss, RunCheckpoint
 
     class Light(ModelAdapter):
         def configure_optimizers(self):  # SGD: Adam reads its step counter (a CPU tensor here)
@@ -212,8 +202,9 @@ def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops
         torch.manual_seed(0)
         light = Light(create_model(model_name="tf_efficientdet_lite0", num_classes=4,
                                    img_size=128))
-        tracker, history = RunTracker(None, None, tensorboard=False), History(None)
-        run, check = RunCheckpoint(tracker, history=history), NonFiniteLoss(tracker)
+        tracker, logged = RunTracker(None, None, tensorboard=False), []
+        tracker.log_step_loss = lambda loss, step: logged.append(loss)
+        run, check = RunCheckpoint(tracker), NonFiniteLoss(tracker)
         run.values = StepValues(make_event=Clock())
         check.values = StepValues(make_event=Clock())
         trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False,
@@ -222,7 +213,7 @@ def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops
                              callbacks=[run, check], default_root_dir=tmp_path)
         loader = torch.utils.data.DataLoader([batch(i) for i in range(steps)], batch_size=None,
                                              collate_fn=lambda b: b)
-        return len(syncing_ops(lambda: trainer.fit(light, loader))), history.steps
+        return len(syncing_ops(lambda: trainer.fit(light, loader))), logged
 
     two, _ = syncs(2)
     four, steps = syncs(4)
@@ -233,12 +224,12 @@ def test_the_lightning_run_callbacks_read_nothing_per_step(tmp_path, syncing_ops
 @pytest.mark.parametrize("deferred", [False, True])
 def test_the_fastai_run_callback_sums_and_steps_match_an_immediate_read(deferred):
     pytest.importorskip("fastai")
-    from efficientdet_adapter.training.fastai_callbacks import RunCallback
+    from efficientdet_adapter.engines.fastai.callbacks import RunCallback
 
     tracker = RunTracker(None, None, tensorboard=False)
     logged = []
     tracker.log_step_loss = lambda loss, step: logged.append((step, loss))
-    run = RunCallback(tracker, history=_History())
+    run = RunCallback(tracker)
     if deferred:
         run.values = StepValues(make_event=Clock())  # never ready before the epoch ends
     run.learn = SimpleNamespace(epoch=0, training=True)
@@ -260,4 +251,4 @@ def test_the_fastai_run_callback_sums_and_steps_match_an_immediate_read(deferred
     assert run._sums["train_loss"] == f[0][0] * 2 + f[1][0] * 3
     assert run._sums["valid_box_loss"] == f[2][2] * 4
     assert run._counts == {"train": 5, "valid": 4}
-    assert run.history.steps == [f[0][0], f[1][0]] and logged == [(1, f[0][0]), (2, f[1][0])]
+    assert logged == [(1, f[0][0]), (2, f[1][0])]

@@ -15,9 +15,9 @@ parameter:
   optimizer it does exactly what fastai's does. It keeps no ``scales`` history.
 * The progress bar prints the smoothed loss with ``.item()``. :class:`ProgressCallback` prints the
   latest value that has already reached the host
-  (:class:`~efficientdet_adapter.training.step_values.StepValues`; on the CPU, the current one).
+  (:class:`~efficientdet_adapter.engines.step_values.StepValues`; on the CPU, the current one).
 
-:func:`~efficientdet_adapter.efficientdet.fastai.learner` uses all three by default.
+:func:`~efficientdet_adapter.engines.fastai.learn.learner` uses all three by default.
 
 Example:
     >>> learn = efficientdet.fastai.learner(dls, model)   # opt_func=FusedAdam  # doctest: +SKIP
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..version_compat import adamw_step, import_fastai_quietly
+from ...version_compat import adamw_step, import_fastai_quietly
 
 import_fastai_quietly()
 
@@ -38,7 +38,7 @@ from fastai.callback import fp16, progress
 from fastai.callback.core import CancelStepException
 from fastai.optimizer import Optimizer
 
-from ..training.step_values import StepValues
+from ..step_values import StepValues
 
 __all__ = ["FusedAdam", "MixedPrecision", "ProgressCallback"]
 

@@ -1,4 +1,4 @@
-"""fastai_steps: FusedAdam is fastai's Adam; mixed precision and the bar read nothing per step."""
+"""engines.fastai.steps: FusedAdam is fastai's Adam; mixed precision and the bar read nothing per step."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from fastai.callback.core import Callback, CancelValidException
 from fastai.optimizer import Adam
 from torch import nn
 
-from efficientdet_adapter.efficientdet.fastai_steps import (
+from efficientdet_adapter.engines.fastai.steps import (
     FusedAdam,
     MixedPrecision,
     ProgressCallback,
 )
-from efficientdet_adapter.training.step_values import StepValues
+from efficientdet_adapter.engines.step_values import StepValues
 
 from test_fastai import data, make_learner  # noqa: F401  (its module-scoped data fixture)
 

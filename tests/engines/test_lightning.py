@@ -20,7 +20,7 @@ from efficientdet_adapter.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import infer_dl, train_dl, valid_dl
-from efficientdet_adapter.efficientdet.loop import validation_step
+from efficientdet_adapter.engines.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 from lightning_for_tests import lightning_or_skip, model_adapter
 
@@ -56,7 +56,7 @@ def build(data, seed=0):
 
 
 def direct_validation(model, dl):
-    """(per-image mean loss, COCOMetric dict) computed by efficientdet.loop, no engine."""
+    """(per-image mean loss, COCOMetric dict) computed by engines.steps, no engine."""
     metric, total, n = COCOMetric(), 0.0, 0
     for batch in dl:
         losses, preds = validation_step(model, batch)
@@ -221,6 +221,8 @@ def test_ddp_two_cpu_processes_report_the_whole_validation_set(data, tmp_path):
 def test_missing_lightning_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pytorch_lightning", None)
     monkeypatch.setitem(sys.modules, "lightning", None)
-    monkeypatch.delitem(sys.modules, "efficientdet_adapter.efficientdet.lightning")
+    for name in ("efficientdet_adapter.efficientdet.lightning",
+                 "efficientdet_adapter.engines.lightning.adapter"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(ImportError, match=r"pip install 'efficientdet_adapter\[lightning\]'"):
         importlib.import_module("efficientdet_adapter.efficientdet.lightning")

@@ -21,7 +21,7 @@ from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.lightning import ModelAdapter
 from efficientdet_adapter.efficientdet.prediction import predict
 from efficientdet_adapter.metrics import COCOMetric
-from efficientdet_adapter.training.lightning_callbacks import lightning_row
+from efficientdet_adapter.engines.lightning.callbacks import lightning_row
 
 SIZE = 128
 AP = "COCOMetric/AP (IoU=0.50:0.95) area=all"
@@ -129,7 +129,7 @@ def test_the_ckpt_loads_through_model_from_checkpoint_and_predicts_the_same(fitt
 
 def test_convert_raw_predictions_as_custom_adapters_call_it(fitted):
     """IceVision users' own validation_step: raw effdet output -> predictions for the metric."""
-    from efficientdet_adapter.efficientdet.loop import validation_step
+    from efficientdet_adapter.engines.steps import validation_step
     from efficientdet_adapter.models.ross import efficientdet as model_type
 
     tr, light, ckpt, reader, valid_ds = fitted

@@ -17,7 +17,7 @@ from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.fastai import learner
-from efficientdet_adapter.efficientdet.loop import validation_step
+from efficientdet_adapter.engines.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 from efficientdet_adapter.parsers import RoboflowParser
 

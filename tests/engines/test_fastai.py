@@ -1,4 +1,4 @@
-"""efficientdet.fastai: a real fastai Learner over the plain steps of efficientdet.loop."""
+"""efficientdet.fastai: a real fastai Learner over the plain steps of engines.steps."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
 from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.fastai import fastai_metrics, learner
-from efficientdet_adapter.efficientdet.loop import validation_step
+from efficientdet_adapter.engines.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 
 SIZE = 128
@@ -46,7 +46,7 @@ def make_learner(data, tmp_path, metrics=None, **kwargs):
 
 
 def direct_validation(model, dl):
-    """Per-batch losses and sizes, and a COCOMetric fed directly by efficientdet.loop."""
+    """Per-batch losses and sizes, and a COCOMetric fed directly by engines.steps."""
     metric, losses, sizes = COCOMetric(), [], []
     for batch in dl:
         batch_losses, preds = validation_step(model, batch)
@@ -202,7 +202,9 @@ def test_to_fp16_trains_on_the_models_device(data, tmp_path, device):
 
 def test_missing_fastai_says_which_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fastai.callback", None)
-    monkeypatch.delitem(sys.modules, "efficientdet_adapter.efficientdet.fastai")
+    for name in ("efficientdet_adapter.efficientdet.fastai", "efficientdet_adapter.engines.fastai",
+                 "efficientdet_adapter.engines.fastai.learn"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(ImportError, match=r"pip install 'efficientdet_adapter\[fastai\]'"):
         importlib.import_module("efficientdet_adapter.efficientdet.fastai")
 

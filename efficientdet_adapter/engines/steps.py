@@ -1,7 +1,7 @@
 """The training and validation steps, as plain functions that any loop can call.
 
-A batch from :mod:`.dataloaders` is ``((images, targets), records)``. The fastai learner
-(:mod:`.fastai`), the Lightning adapter (:mod:`.lightning`) and a hand-written loop all call these
+A batch from :mod:`~efficientdet_adapter.efficientdet.dataloaders` is ``((images, targets), records)``. The fastai learner
+(:mod:`.fastai.learn`), the Lightning adapter (:mod:`.lightning.adapter`) and a hand-written loop all call these
 functions, so they compute the same thing by construction:
 
 >>> for batch in train_dl:                                  # doctest: +SKIP
@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..efficientdet.wrappers import find_network
 from ..errors import BatchError
 from ..predictions import Prediction
 from ..records import Record
@@ -42,6 +43,7 @@ __all__ = [
     "eval_mode",
     "input_memory_format",
     "loss_step",
+    "one_cycle_pct_start",
     "predict_step",
     "predictions_from_output",
     "split_batch",
@@ -111,8 +113,6 @@ def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
         >>> input_memory_format(model)                                   # doctest: +SKIP
         torch.channels_last
     """
-    from .wrappers import find_network
-
     fmt = torch.channels_last if enabled else torch.contiguous_format
     find_network(model).to(memory_format=fmt)
     return model
@@ -170,7 +170,7 @@ def predictions_from_output(
     of 0 every real detection is kept (COCO AP ranks all of them); effdet's zero-padded rows are
     dropped by the conversion.
     """
-    from ._targets import predictions_from_detections  # the one place that knows effdet's rows
+    from ..efficientdet._targets import predictions_from_detections  # knows effdet's rows
 
     if "detections" not in output:
         raise BatchError(
@@ -222,8 +222,8 @@ def predict_step(
     :func:`efficientdet.predict_from_dl` maps them back to the original images. The predictions
     carry no ``ground_truth`` (score a validation batch with :func:`validation_step`).
     """
-    from ._targets import predictions_from_detections
-    from .prediction import detect
+    from ..efficientdet._targets import predictions_from_detections
+    from ..efficientdet.prediction import detect
 
     try:
         (images, _info), records = batch
@@ -243,3 +243,23 @@ def _len(x: Any) -> str:
         return str(len(x))
     except TypeError:
         return "?"
+
+
+def one_cycle_pct_start(total_steps: int, pct_start: float = 0.25) -> float:
+    """``pct_start`` for ``torch.optim.lr_scheduler.OneCycleLR`` that never divides by zero.
+
+    OneCycleLR's warm-up ends at step ``pct_start * total_steps - 1`` and its annealing at
+    ``total_steps - 1``; it divides by the length of each phase, so a warm-up that ends at step
+    0 (4 steps at 0.25) or an annealing of length 0 (``pct_start`` 1: what 2 steps asked for
+    before) raises ZeroDivisionError, on the warm-up's first step or on the last ``step()``
+    that Lightning calls after the last optimizer step. The warm-up is made at least two steps
+    long and always leaves half a step to anneal (2 steps: 0.75; unchanged for 1 step and for
+    8 or more).
+
+    Example:
+        >>> one_cycle_pct_start(2), one_cycle_pct_start(4), one_cycle_pct_start(100)
+        (0.75, 0.5, 0.25)
+    """
+    if total_steps < 2:
+        return pct_start
+    return min(max(pct_start, 2.0 / total_steps), (total_steps - 0.5) / total_steps)

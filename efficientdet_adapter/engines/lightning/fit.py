@@ -1,0 +1,93 @@
+"""A training run's fit with Lightning: the adapter with AdamW and one-cycle, the run callbacks.
+
+What ``efficientdet-adapter train --engine lightning`` (through
+:func:`efficientdet_adapter.runs.train_model`) runs: a ``ModelAdapter`` (:mod:`.adapter`) whose
+``configure_optimizers`` is AdamW (fused on a GPU) under ``OneCycleLR``, a ``Trainer`` with the
+run callbacks of :mod:`.callbacks` (DDP when ``devices * num_nodes > 1``), resumed from
+Lightning's own checkpoint dict kept in ``last.pt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...atomic import atomic_torch_save
+from ...devices import engine_precision
+from ...errors import UsageError
+from ...training.state import RunTracker
+from ..steps import one_cycle_pct_start
+from .adapter import model_adapter_class
+from .callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint, pl
+
+__all__ = ["fit_run"]
+
+
+def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: RunTracker,
+            resume_state: tuple[dict[str, Any], dict[str, torch.Tensor], Any] | None,
+            device: str, precision: str, *, lines: bool = False) -> nn.Module:
+    """Fit ``model`` as ``opts`` (a ``runs.TrainOptions``) says; returns the model to keep (the
+    EMA's with ``opts.ema``). The arguments are those of
+    :func:`efficientdet_adapter.engines.fastai.fit.fit_run`.
+
+    Raises:
+        UsageError: ``opts.freeze_epochs`` (fastai's ``fine_tune``), or a ``last.pt`` that holds
+            no Lightning state.
+    """
+    from ...metrics import COCOMetric
+
+    if opts.freeze_epochs > 0:
+        raise UsageError(f"--freeze-epochs {opts.freeze_epochs}: fastai's fine_tune; with "
+                         "--engine lightning use --freeze-epochs 0")
+
+    class _Light(model_adapter_class(pl)):
+        def configure_optimizers(self):
+            steps = max(1, int(self.trainer.estimated_stepping_batches))
+            # fused on a GPU: one kernel for all parameters, and GradScaler (16-mixed) then
+            # unscales and skips inf steps on the device instead of reading them every step
+            opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01,
+                                    fused=self.device.type == "cuda")
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    ema = LightningEMA(opts.ema_decay) if opts.ema else None
+    run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, dataset=train_dl.dataset)
+    callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
+                 *([EpochLine(run, opts.epochs)] if lines else [])]
+    world = opts.devices * opts.num_nodes
+    accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
+    trainer = pl.Trainer(
+        max_epochs=opts.epochs, accelerator=accelerator, devices=opts.devices,
+        num_nodes=opts.num_nodes, strategy="ddp" if world > 1 else "auto",
+        # no Lightning logger: the RunTracker logs to TensorBoard for both engines
+        precision=engine_precision(precision, "lightning"), logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
+        enable_progress_bar=not lines, log_every_n_steps=1,
+    )
+    ckpt_path = None
+    if resume_state is not None:
+        state = resume_state[0]
+        if not state.get("lightning"):
+            raise UsageError("--resume: this last.pt holds no Lightning training state (written "
+                             "by another engine?); resume with the engine that wrote it")
+        ckpt_path = atomic_torch_save(state["lightning"], tracker.out / ".resume.ckpt")
+    try:
+        trainer.fit(_Light(model, metrics=[COCOMetric()]), train_dl, valid_dl,
+                    ckpt_path=None if ckpt_path is None else str(ckpt_path))
+    except SystemExit:
+        if trainer.interrupted:  # Lightning ends a Ctrl-C with sys.exit(1): say how to resume
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if ckpt_path is not None and trainer.is_global_zero:
+            ckpt_path.unlink(missing_ok=True)
+    if world > 1 and torch.distributed.is_initialized():
+        # DDP ends with the fit: rank 0 then scores and plots alone (a metric that still saw a
+        # process group would wait for ranks that have left)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return ema.model if ema is not None else model
