@@ -375,7 +375,7 @@ def _train(args, held: contextlib.ExitStack) -> int:
     save_run(model, class_map, opts, valid, out, final_row, extra, preds)
     print_metrics(f"COCOMetric on {len(valid)} valid images (best epoch, after {train_s:.0f} s of "
                   "training):", final, valid)
-    print(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
+    say(f"wrote {ckpt} (= best.pt), {out / 'last.pt'}, {out / 'metrics.csv'}, "
           f"{_run_pictures(out)}")
     _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
@@ -450,7 +450,7 @@ def cmd_eval(args) -> int:
     _print_class_scores(preds, f"{len(records)} {args.split} images")
     if out is not None:
         atomic_write_text(out, json.dumps(metrics, indent=2))
-        print(f"wrote {out}")
+        say(f"wrote {out}")
     return 0
 
 
@@ -601,7 +601,7 @@ def cmd_predict(args) -> int:
     results = write_predictions(preds, out, category_ids, min_score=args.threshold,
                                 annotated=not args.no_images)
     kept = sum(len(p) for p in preds)
-    print(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
+    say(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
           f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated PNGs in {out}"))
     if bad:
         raise ImageLoadError(f"{len(bad)} of {len(files)} images could not be read and were "
@@ -621,17 +621,17 @@ def cmd_export(args) -> int:
     model, _, config = load_model(checkpoint)
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
-        print(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
+        say(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
               f"std {config.std}; outputs boxes, scores, classes (NMS: "
               "efficientdet_adapter.efficientdet.onnx_postprocess)")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
-        print(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
+        say(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
               f"normalized with mean {config.mean}, std {config.std}; outputs boxes, scores, "
               "classes (NMS: efficientdet_adapter.efficientdet.onnx_postprocess)")
     else:
         path = export_torchscript(model, out)
-        print(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")
+        say(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")
     return 0
 
 
@@ -647,7 +647,7 @@ def _write_demo_data(out: Path, args, start: float) -> int:
     seconds = time.perf_counter() - start
     parser = RoboflowParser(out)  # read it back: the summary shows what a parser sees
     splits = dict(zip(parser.split_names, parser.parse()))
-    print(f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} "
+    say(f"wrote {args.num_images} images as a Roboflow {args.format} export to {out} "
           f"in {seconds:.2f} s")
     print(f"  classes: {', '.join(parser.class_map.foreground)}")
     print("\n".join(split_summary(splits)))
@@ -696,7 +696,7 @@ def _demo(args) -> int:
                                 min_score=0.0)
     print_metrics(f"COCOMetric on {len(held_out)} held-out demo images "
                   f"(training took {train_s:.0f} s):", metrics, held_out)
-    print(f"wrote {ckpt}, {out / 'metrics.csv'}, {_run_pictures(out)}, {results} and annotated "
+    say(f"wrote {ckpt}, {out / 'metrics.csv'}, {_run_pictures(out)}, {results} and annotated "
           f"PNGs in {out / 'predictions'}")
     print(f"total time {time.perf_counter() - start:.0f} s")
     return 0
@@ -989,9 +989,9 @@ def cmd_check(args) -> int:
         png = check_output_file(png, "--png", inputs=[data])
     report = check_dataset(data, img_size=args.img_size, model_name=args.model,
                            format=args.format)
-    print(report.table())
+    say(report.table())
     if png is not None:
-        print(f"wrote {report.save_png(png)}")
+        say(f"wrote {report.save_png(png)}")
     return 0
 
 
@@ -1012,6 +1012,12 @@ def _add_check_command(sub) -> None:
                         "%(default)s)")
     p.add_argument("--png", default=None, help="also save the summary as this PNG file")
     p.set_defaults(func=cmd_check)
+
+
+def say(text: str) -> None:
+    """Print ``text`` (one or more lines) to stdout with the control characters of any file
+    name in it escaped (:func:`printable`)."""
+    print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
 
 
 def printable(text: str) -> str:

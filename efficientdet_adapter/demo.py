@@ -31,14 +31,15 @@ from PIL import Image, ImageDraw
 from .bbox import BBox
 from .class_map import ClassMap
 from .records import Record
+from .parsers.formats import SPLIT_NAMES, YOLO_DATA_FILES
 from .writers import EXPORT_FORMATS, image_dir, write_export
+from .errors import ArgumentError, PathExistsError
 
 __all__ = ["DEMO_CLASSES", "demo_class_map", "demo_records", "write_demo_dataset", "split_summary"]
 
 logger = logging.getLogger(__name__)
 
 DEMO_CLASSES = ("circle", "square", "star", "triangle")  # alphabetical, as Roboflow orders classes
-_SPLIT_NAMES = ("train", "valid", "test")
 _SUPERSAMPLE = 4
 _MIN_OBJECT = 20.0  # smallest box side in pixels
 _NEGATIVE_EVERY = 10  # image i is a negative when i % 10 == 5
@@ -67,7 +68,7 @@ def _unit_polygon(kind: str, angle: float) -> np.ndarray:
         t = np.arange(10) * (math.pi / 5) - math.pi / 2
         radii = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
     else:
-        raise ValueError(f"unknown demo shape {kind!r}; choose one of {DEMO_CLASSES}")
+        raise ArgumentError(f"unknown demo shape {kind!r}; choose one of {DEMO_CLASSES}")
     t = t + angle
     return np.stack([radii * np.cos(t), radii * np.sin(t)], axis=1)
 
@@ -169,11 +170,11 @@ def _render(
 def _split_sizes(num_images: int, splits: Sequence[float]) -> dict[str, int]:
     """Images per split: valid and test get their rounded share, train the rest."""
     if not 1 <= len(splits) <= 3 or any(p < 0 for p in splits) or sum(splits) <= 0:
-        raise ValueError(
+        raise ArgumentError(
             f"splits must be 1 to 3 non-negative fractions (train, valid, test), got {splits}"
         )
     total = float(sum(splits))
-    sizes = {name: int(round(num_images * p / total)) for name, p in zip(_SPLIT_NAMES, splits)}
+    sizes = {name: int(round(num_images * p / total)) for name, p in zip(SPLIT_NAMES, splits)}
     sizes["train"] = num_images - sum(n for name, n in sizes.items() if name != "train")
     return {name: n for name, n in sizes.items() if n > 0}
 
@@ -201,9 +202,9 @@ def demo_records(
         (['test', 'train', 'valid'], 10)
     """
     if num_images < 1:
-        raise ValueError(f"num_images must be at least 1, got {num_images}")
+        raise ArgumentError(f"num_images must be at least 1, got {num_images}")
     if not _MIN_OBJECT * 2 <= min_size <= max_size:
-        raise ValueError(
+        raise ArgumentError(
             f"need {int(_MIN_OBJECT * 2)} <= min_size <= max_size, got {min_size}, {max_size}"
         )
     rng = np.random.default_rng(seed)
@@ -239,13 +240,13 @@ def demo_records(
 
 def _clear_previous_demo(out_dir: Path) -> None:
     """Remove an earlier demo export in ``out_dir``; refuse to touch anything else."""
-    ours = [out_dir / name for name in (*_SPLIT_NAMES, "data.yaml", _MARKER)]
+    ours = [out_dir / name for name in (*SPLIT_NAMES, *YOLO_DATA_FILES, _MARKER)]
     present = [p for p in ours if p.exists()]
     if not present:
         return
     marker = out_dir / _MARKER
     if not (marker.is_file() and marker.read_text(encoding="utf-8").startswith(_MARKER_TEXT)):
-        raise FileExistsError(
+        raise PathExistsError(
             f"{out_dir} already holds {[p.name for p in present]} that the demo did not write; "
             "choose an empty folder"
         )
@@ -279,7 +280,7 @@ def write_demo_dataset(
         PosixPath('demo_data')
     """
     if format not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {format!r}; choose one of {EXPORT_FORMATS}")
+        raise ArgumentError(f"unknown export format {format!r}; choose one of {EXPORT_FORMATS}")
     out_dir = Path(out_dir)
     _clear_previous_demo(out_dir)
     records = demo_records(

@@ -25,6 +25,7 @@ __all__ = [
     "RunLockedError",
     "ArgumentError",
     "PathNotFoundError",
+    "PathExistsError",
 ]
 
 
@@ -116,3 +117,8 @@ class ArgumentError(UsageError, TypeError):
 class PathNotFoundError(AdapterError, FileNotFoundError):
     """A file or folder named by the user does not exist (the message names it and says what to
     pass instead)."""
+
+
+class PathExistsError(AdapterError, FileExistsError):
+    """An output path already holds files this library did not write and will not overwrite
+    (the message names them and says to choose another place)."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .predictions import Prediction
+from .errors import UsageError
 
 __all__ = ["fix_fastai_wandb_config", "wandb_img_preds"]
 
@@ -54,7 +55,7 @@ def wandb_img_preds(
     images = []
     for pred in preds:
         if pred.img is None:
-            raise ValueError(
+            raise UsageError(
                 f"prediction {pred.record_id!r} has no image: predict with keep_images=True"
             )
         class_map = pred.class_map

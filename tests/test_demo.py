@@ -145,3 +145,14 @@ def test_module_entry_point_points_to_the_cli(tmp_path):
     assert done.returncode == 1
     assert "efficientdet-adapter demo --data-only --out OUT_DIR" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_wrote_lines_escape_control_characters_of_paths(tmp_path, capsys):
+    """A folder name with terminal escapes (ESC, BEL) reaches stdout as visible escapes only."""
+    out_dir = tmp_path / "a\x1b[2Jb\x07c"
+    assert main(["demo", "--data-only", "--out", str(out_dir), "--format", "coco",
+                 "--num-images", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "a\\x1b[2Jb\\x07c" in out
+    assert (out_dir / "train").is_dir()  # the folder itself keeps its real name

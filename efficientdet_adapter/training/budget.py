@@ -27,6 +27,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+from ..errors import UsageError
 
 __all__ = ["SAFETY", "MAX_BUDGET_EPOCHS", "parse_duration", "EpochCost", "measure_epoch_cost",
            "epochs_for_budget", "BudgetPlan", "plan_budget", "apply_budget"]
@@ -55,7 +56,7 @@ def parse_duration(text: str) -> float:
         if value and _PART.sub("", value) == "":
             seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"{text!r} is not a duration above zero: give seconds (600, 600s) or "
+        raise UsageError(f"{text!r} is not a duration above zero: give seconds (600, 600s) or "
                          "minutes/hours (10m, 1h, 1h30m)")
     return float(seconds)
 

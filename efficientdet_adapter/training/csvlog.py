@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
+from ..errors import ArgumentError
 
 __all__ = ["MetricsCSV", "read_metrics_csv"]
 
@@ -62,7 +63,7 @@ class MetricsCSV:
     def keep_until(self, epoch: int) -> None:
         """Drop the rows of epochs after ``epoch`` (0: start a new file)."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"{self.path}: keep_until({epoch!r}): an epoch count is an int >= 0")
+            raise ArgumentError(f"{self.path}: keep_until({epoch!r}): an epoch count is an int >= 0")
         kept = [r for r in self.rows if isinstance(r.get("epoch"), int) and r["epoch"] <= epoch]
         if kept != self.rows or (epoch == 0 and self.path.exists()):
             self.rows = kept

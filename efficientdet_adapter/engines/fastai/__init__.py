@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .learn import TorchDataLoaders
+from ...errors import ArgumentError
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 
@@ -32,5 +33,5 @@ def convert_dataloaders_to_fastai(dls: Sequence[Any], device: Any = None) -> Tor
     builds it, ready for ``learn.dls = ...``."""
     loaders = list(dls)
     if len(loaders) != 2:
-        raise ValueError(f"dls must be [train_dl, valid_dl]; got {len(loaders)} loaders")
+        raise ArgumentError(f"dls must be [train_dl, valid_dl]; got {len(loaders)} loaders")
     return TorchDataLoaders(*loaders, device=device)

@@ -57,6 +57,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 
 from ..steps import predictions_from_output, split_batch, use_channels_last
 from .steps import FusedAdam, MixedPrecision, ProgressCallback
+from ...errors import ArgumentError
 
 
 __all__ = [
@@ -224,7 +225,7 @@ def fastai_metrics(metric: Any, columns: Mapping[str, str] | None = None) -> lis
         ['AP']
     """
     if not (callable(getattr(metric, "accumulate", None)) and callable(getattr(metric, "finalize", None))):
-        raise TypeError(
+        raise ArgumentError(
             f"{type(metric).__name__} is not a metric: it needs accumulate(preds) and finalize()"
         )
     if columns is None:
@@ -342,7 +343,7 @@ def learner(
     if not isinstance(dls, DataLoaders):
         loaders = list(dls)
         if len(loaders) != 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"dls must be [train_dl, valid_dl] (two DataLoaders); got {len(loaders)} loaders"
             )
         dls = TorchDataLoaders(*loaders, path=learner_kwargs.get("path") or ".", device=device)

@@ -39,6 +39,7 @@ from fastai.callback.core import CancelStepException
 from fastai.optimizer import Optimizer
 
 from ..step_values import StepValues
+from ...errors import ArgumentError, UsageError
 
 __all__ = ["FusedAdam", "MixedPrecision", "ProgressCallback"]
 
@@ -63,7 +64,7 @@ class FusedAdam(Optimizer):
                  sqr_mom: float = 0.99, eps: float = 1e-5, wd: float = 0.01,
                  decouple_wd: bool = True) -> None:
         if not decouple_wd:
-            raise ValueError("FusedAdam decouples weight decay (AdamW); for L2 regularization "
+            raise ArgumentError("FusedAdam decouples weight decay (AdamW); for L2 regularization "
                              "pass opt_func=fastai.optimizer.Adam with decouple_wd=False")
         super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
 
@@ -118,7 +119,7 @@ class MixedPrecision(fp16.MixedPrecision):
         device = _model_device_type(self.learn)
         if self.amp_mode == fp16.AMPMode.BF16:
             if device == "cuda" and not torch.cuda.is_bf16_supported():
-                raise ValueError("this GPU has no bfloat16: use learn.to_fp16() instead")
+                raise UsageError("this GPU has no bfloat16: use learn.to_fp16() instead")
             dtype = torch.bfloat16
         else:
             dtype = torch.float16
