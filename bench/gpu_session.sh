@@ -41,7 +41,7 @@ part training 220 bash -c "$PY bench/gpu.py ${QUICK_ARGS[*]} --sections training
 XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 4")  # pytest-xdist, where installed
 part tests 120 bash -c "$PY -m pytest -q -x -p no:cacheprovider $XDIST \
   tests/efficientdet/test_batched_nms.py tests/efficientdet/test_postprocess.py \
-  tests/efficientdet/test_fastai_steps.py tests/efficientdet/test_mixed_precision.py \
-  tests/efficientdet/test_fastai.py tests/efficientdet/test_lightning.py \
-  tests/efficientdet/test_runtime.py tests/training/test_step_values.py > '$OUT/tests.txt' 2>&1"
+  tests/engines/test_fastai_steps.py tests/engines/test_mixed_precision.py \
+  tests/engines/test_fastai.py tests/engines/test_lightning.py \
+  tests/efficientdet/test_runtime.py tests/engines/test_step_values.py > '$OUT/tests.txt' 2>&1"
 tail -3 "$OUT/tests.txt"

@@ -800,9 +800,10 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="backbone weights: auto = the packaged ImageNet Lite0/1/2 weights for "
                         "tf_efficientdet_lite0/1/2 (offline), none otherwise (default: "
                         "%(default)s)")
-    g.add_argument("--aug", choices=("full", "flip", "none"), default=defaults.aug,  # AUG_PRESETS
-                   help="training augmentation: full = IceVision's aug_tfms, flip = resize, pad "
-                        "and horizontal flip (default: %(default)s)")
+    g.add_argument("--aug", choices=("full", "flip", "scale", "none"), default=defaults.aug,
+                   help="training augmentation (tfms.A.AUG_PRESETS): full = IceVision's aug_tfms, "
+                        "flip = resize, pad and horizontal flip, scale = scale jitter 0.5-1.5x, "
+                        "random crop and flip (default: %(default)s)")
     g.add_argument("--freeze-epochs", type=_number(int, low=0), default=defaults.freeze_epochs,
                    help="epochs with the backbone frozen first (fastai fine_tune; default: "
                         "%(default)s)")

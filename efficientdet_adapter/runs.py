@@ -187,7 +187,10 @@ def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
     if not valid_records:
         raise UsageError("no validation images: add a valid split (or more train images, 20% of "
                          "which then validate)")
-    smallest = min((opts.img_size,) * 2 if isinstance(opts.img_size, int) else opts.img_size)
+    from .records import normalize_img_size
+
+    hw = normalize_img_size(opts.img_size, where="--img-size", error=UsageError)
+    smallest = min(hw.height, hw.width)
     one_value = smallest <= 128  # P7 (stride 128) is 1x1: one value per channel per image
     if one_value and opts.batch_size < 2:
         raise UsageError(

@@ -350,3 +350,27 @@ def test_dataset_records_the_resize_fix_so_predictions_map_to_the_annotation(tmp
                                [0.64, 38 / 60, 0.0, 13.0], rtol=1e-12)  # 120 rows -> 38
     np.testing.assert_allclose(g.to_original([b.xyxy for b in sample.bboxes]),
                                [b.xyxy for b in record.bboxes], atol=1e-3)
+
+
+def test_scale_preset_jitters_the_object_size_and_keeps_boxes_inside(tmp_path):
+    """``aug_preset(size, "scale")``: every sample is ``size`` square, its boxes lie inside it,
+    and a box's size varies over samples within SCALE_JITTER of the plain resize's."""
+    from PIL import Image
+
+    path = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), np.uint8)).save(path)
+    rec = _record(w=400, h=300, boxes=((150, 100, 250, 200),), img=None, filepath=path)
+    adapter = A.Adapter(A.aug_preset(128, "scale"))
+    widths = []
+    for _ in range(60):
+        out = adapter(rec)
+        assert out.img.shape == (128, 128, 3) and (out.width, out.height) == (128, 128)
+        for box in out.bboxes:
+            assert 0 <= box.xmin < box.xmax <= 128 and 0 <= box.ymin < box.ymax <= 128
+        if out.bboxes and out.bboxes[0].xmin > 0 and out.bboxes[0].xmax < 128:  # not cut
+            widths.append(out.bboxes[0].width)
+    plain = 100 * 128 / 400  # the box's width after the longest side goes to 128
+    low, high = A.SCALE_JITTER
+    assert min(widths) < 0.9 * plain and max(widths) > 1.1 * plain  # it does jitter
+    assert low * plain - 1 <= min(widths) and max(widths) <= high * plain + 1
+    assert "scale" in A.AUG_PRESETS

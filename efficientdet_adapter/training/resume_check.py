@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
+from ..records import normalize_img_size
 
 __all__ = ["check_train_state", "check_state_fits", "check_fastai_optimizer", "class_map_change"]
 
@@ -195,8 +196,12 @@ def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: s
         if expected is not None and data.get(key) != expected:
             raise _bad(path, key, data.get(key), f"{expected!r}, as extra.options.model_name")
     size = options.get("img_size")
-    if size is not None:
-        want = [size, size] if isinstance(size, int) else list(size)
+    if size is not None and size != "auto":
+        try:  # the one size reader; a size it refuses is a damaged file's field
+            hw = normalize_img_size(size, where=f"{path}", error=CheckpointError)
+        except CheckpointError:
+            raise _bad(path, "extra.options.img_size", size, "an int or [height, width]") from None
+        want = [hw.height, hw.width]
         if list(data.get("img_size") or []) != want:
             raise _bad(path, "img_size", data.get("img_size"),
                        f"{want}, as extra.options.img_size")

@@ -436,5 +436,5 @@ def test_aug_choices_are_the_tfms_presets():
     assert tuple(aug.choices) == A.AUG_PRESETS
     assert [type(t).__name__ for t in A.aug_preset(128, "flip")] == [
         "LongestMaxSize", "PadIfNeeded", "HorizontalFlip"]
-    with pytest.raises(UsageError, match="--aug 'crop': choose one of full, flip, none"):
+    with pytest.raises(UsageError, match="--aug 'crop': choose one of full, flip, scale, none"):
         A.aug_preset(128, "crop")
