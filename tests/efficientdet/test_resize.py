@@ -123,7 +123,7 @@ def records(tmp_path_factory):
 
 
 def test_plain_loop_and_a_loader_that_mixes_sizes_within_an_epoch(records):
-    from efficientdet_adapter.efficientdet.loop import loss_step
+    from efficientdet_adapter.engines.steps import loss_step
 
     model = fresh_demo(128).train()
     for batch in _loader(records, 128):  # the plain loop: one size throughout
