@@ -26,6 +26,7 @@ from .bbox import BBox
 from .class_map import BACKGROUND, ClassMap
 from .errors import (
     AdapterError,
+    ArgumentError,
     BatchError,
     CheckpointError,
     ClassMapError,
@@ -33,8 +34,15 @@ from .errors import (
     ImageLoadError,
     InvalidBBoxError,
     ModelConfigError,
+    NotAModelError,
     ParseError,
+    PathExistsError,
+    PathNotFoundError,
+    RunLockedError,
+    SaveError,
+    TrainingError,
     UnsupportedFormatError,
+    UsageError,
     WeightsError,
 )
 from .predictions import Prediction
@@ -118,6 +126,14 @@ __all__ = [
     "show_samples",
     "tfms",
     "wandb_img_preds",
+    "ArgumentError",
+    "NotAModelError",
+    "PathExistsError",
+    "PathNotFoundError",
+    "RunLockedError",
+    "SaveError",
+    "TrainingError",
+    "UsageError",
 ]
 
 # Names that pull in torch, albumentations, pycocotools or matplotlib load on first use, so that

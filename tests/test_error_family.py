@@ -86,3 +86,11 @@ def test_the_sweep_kept_the_builtins_callers_catch():
         get_image_files("nowhere")
     assert isinstance(caught.value, PathNotFoundError)
     assert ClassMap(["a"]).get_by_name("a") == 1
+
+
+def test_the_package_offers_every_error():
+    import efficientdet_adapter
+
+    assert sorted(set(errors.__all__) - set(efficientdet_adapter.__all__)) == []
+    for name in errors.__all__:
+        assert getattr(efficientdet_adapter, name) is getattr(errors, name)
