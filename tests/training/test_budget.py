@@ -69,6 +69,21 @@ def test_measure_times_real_steps_on_a_copy(loaders):
     assert model.training == was_training
 
 
+def test_measure_times_eight_steps_by_default_cycling_a_short_loader(loaders, monkeypatch):
+    """Three timed steps were too few (0.78-1.08 s a step for the same work on the pothole set);
+    the default times MEASURED_STEPS after one warm-up, starting a short loader again."""
+    from efficientdet_adapter.engines import steps as engine_steps
+    from efficientdet_adapter.training.budget import MEASURED_STEPS
+
+    model, train_dl, valid_dl = loaders
+    calls = []
+    real = engine_steps.loss_step
+    monkeypatch.setattr(engine_steps, "loss_step", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cost = measure_epoch_cost(model, train_dl, valid_dl)
+    assert MEASURED_STEPS == 8 and len(calls) == MEASURED_STEPS + 1 > len(train_dl)
+    assert cost.step_s > 0
+
+
 def test_plan_caps_and_says_when_the_budget_is_too_short(loaders):
     import time
 
