@@ -11,16 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..devices import resolve_device, resolve_precision  # light: no torch at import
+
 if TYPE_CHECKING:
     from .csvlog import MetricsCSV, read_metrics_csv
-    from ..devices import resolve_device, resolve_precision
     from .state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
 
-# Read on first use, so that the command line's --help (which needs `devices` only) answers
-# without importing torch.
-_HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "resolve_device": ".devices",
-          "resolve_precision": ".devices", "MONITOR": "state", "RunState": "state",
-          "RunTracker": "state", "check_run_folder": "state", "load_train_state": "state",
+# Read on first use: these modules import torch.
+_HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "MONITOR": "state",
+          "RunState": "state", "RunTracker": "state", "check_run_folder": "state", "load_train_state": "state",
           "seed_epoch": "state"}
 
 
