@@ -249,6 +249,11 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
+    The model starts from ``opts.weights`` (``auto``, ``coco``, ``none``, a checkpoint or a run
+    folder: :mod:`.start`), printed in one line; the checkpoints keep that record in
+    ``extra["start"]`` (the returned model in ``.start``, which :func:`save_model` keeps). A
+    resume takes its weights from ``last.pt``: nothing is downloaded or transferred again.
+
     ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
     become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
     call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
