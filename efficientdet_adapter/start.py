@@ -146,9 +146,8 @@ class Start:
         """The one line a run prints about its start."""
         note = f" ({self.note})" if self.note else ""
         if self.kind == "coco":
-            what = (f"effdet's COCO-pretrained detector, {self.source}{note}; class head new for "
-                    f"{len(self.new)} classes" if self.new else
-                    f"effdet's COCO-pretrained detector, {self.source}{note}; class head new")
+            what = (f"effdet's COCO-pretrained detector ({self.source}){note}; class head new"
+                    + (f" for {len(self.new)} classes" if self.new else ""))
         elif self.kind == "checkpoint":
             what = (f"{self.source}{note}; class head: {_names(self.kept, 'kept')}, "
                     f"{_names(self.new, 'new')}, {_names(self.dropped, 'dropped')}")

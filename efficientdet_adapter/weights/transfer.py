@@ -97,8 +97,7 @@ def _coco(net: "nn.Module", weights: str, classes: Sequence[str] | None, note: s
           ) -> tuple[Start, WeightsReport]:
     report = load_detector_weights(net, True)  # the cached file, or downloaded into the cache
     new = tuple(classes) if classes is not None else ()
-    return Start(weights, "coco", report.source.removeprefix("effdet COCO weights "), new=new,
-                 note=note), report
+    return Start(weights, "coco", str(hub_cache_file(net.config.url)), new=new, note=note), report
 
 
 # --- a checkpoint -------------------------------------------------------------------------------
