@@ -21,7 +21,8 @@ Example:
     >>> start = Start("runs/a", "checkpoint", "runs/a/best.pt", kept=("cat",), new=("dog",),
     ...               note="run folder runs/a: its best.pt")
     >>> start.line()
-    'start (weights runs/a): runs/a/best.pt (run folder runs/a: its best.pt); class head: 1 kept (cat), 1 new (dog), 0 dropped'
+    'start (weights runs/a): runs/a/best.pt (run folder runs/a: its best.pt); class head:
+    1 kept (cat), 1 new (dog), 0 dropped'
     >>> Start.from_dict(start.to_dict(), "last.pt") == start
     True
 """
