@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_save, atomic_write_text
+from .choices import BACKBONE_HUB, BACKBONE_NONE
 from .errors import UsageError
 
 __all__ = [
@@ -64,12 +64,12 @@ class TrainOptions:
     epochs: int = 10  # with ``time``: the most epochs, the budget fits the number
     batch_size: int = 8
     lr: float = 5e-3  # peak of the one-cycle schedule
-    engine: str = "fastai"
+    engine: str = "fastai"  # engines.ENGINES
     pretrained_backbone: str = "auto"
     freeze_epochs: int = 0
     num_workers: int = 0
     seed: int = 0
-    aug: str = "flip"  # full (IceVision's aug_tfms), flip or none
+    aug: str = "flip"  # choices.AUG_PRESETS: full (IceVision's aug_tfms), flip, scale or none
     extra: dict[str, Any] = field(default_factory=dict)
     patience: int | None = None  # early stopping: epochs without a better validation AP
     ema: bool = False  # validate and save an EMA of the weights (timm's ModelEmaV3)
@@ -85,21 +85,15 @@ class TrainOptions:
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
 
     def __post_init__(self) -> None:
-        """Counts and rates of the right type and range, checked when the options are made."""
-        from .arguments import positive_int
+        """Every field of the right type, range and vocabulary, checked when the options are
+        made (:func:`~.run_options.check_options`; ``--resume`` checks a ``last.pt`` with it).
 
-        for name in ("epochs", "batch_size", "devices", "num_nodes"):
-            positive_int(getattr(self, name), name)
-        for name in ("freeze_epochs", "num_workers"):
-            positive_int(getattr(self, name), name, low=0)
-        if self.patience is not None:
-            positive_int(self.patience, "patience")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
-                or not math.isfinite(self.lr) or self.lr <= 0:
-            from .errors import ArgumentError
+        Raises:
+            OptionError: naming the field.
+        """
+        from .run_options import check_options
 
-            raise ArgumentError(f"lr={self.lr!r}: pass a positive number (the one-cycle "
-                                "schedule's peak), e.g. lr=0.005")
+        check_options(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
@@ -134,9 +128,9 @@ def _backbone_weights(opts: TrainOptions) -> Any:
         logger.warning("no offline pretrained backbone for %s: training from scratch",
                        opts.model_name)
         return False
-    if choice in ("none", "false", "no"):
+    if choice in BACKBONE_NONE:
         return False
-    if choice in ("hub", "true"):
+    if choice in BACKBONE_HUB:
         return True
     return choice  # "imagenet-lite0/1/2" or a file
 
@@ -286,8 +280,9 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .training.state import RunState, RunTracker, load_train_state
 
     started = time.perf_counter()
-    if opts.engine not in ("fastai", "lightning"):
-        raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
+    from .run_options import check_options
+
+    check_options(opts)  # fields set after it was made (engine, aug...) are checked again
     device = resolve_device(opts.device)
     precision = choose_precision(opts.precision, device)  # fp32, fp16 or bf16
     resume_state, run_state = None, None
@@ -346,7 +341,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
-                         is_writer=process_rank() == 0)
+                         is_writer=process_rank() == 0,
+                         last_row=None if resume_state is None else resume_state[0].get("row"))
     if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
         tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
     try:
