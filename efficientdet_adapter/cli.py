@@ -345,6 +345,7 @@ def cmd_train(args) -> int:
 
 
 def _train(args, held: contextlib.ExitStack) -> int:
+    from .run_splits import load_run_data
     from .training.run_lock import hold_run_folder
     from .training.state import check_run_folder
 
@@ -370,8 +371,9 @@ def _train(args, held: contextlib.ExitStack) -> int:
         opts = _options(args)
     _check_run_options(opts)
     child = _is_ddp_child()
-    train, valid, test, class_map, parser = load_splits(data, fmt, opts.seed,
-                                                        check_images=args.check_images)
+    run_data = load_run_data(data, fmt, opts.seed, check_images=args.check_images)
+    train, valid, test, class_map, parser = (run_data.train, run_data.valid, run_data.test,
+                                             run_data.class_map, run_data.parser)
     _resolve_auto(opts, train, quiet=child or resume is not None)
     check_trainable(train, valid, opts)
     if not child:
@@ -382,7 +384,8 @@ def _train(args, held: contextlib.ExitStack) -> int:
               + (f" on --data {data}" if resume and "--data" in _given(args) else ""), flush=True)
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
-             "data": str(data.resolve()), "format": fmt}
+             "data": str(data.resolve()), "format": fmt,
+             "split": run_data.split.to_dict()}  # which images validated: eval reads it
     model, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
                                                        resume)
     from .runs import process_rank
@@ -443,7 +446,8 @@ def _check_run_options(opts: TrainOptions) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_checkpoint_data, model_from_data
+    from .run_splits import load_run_data, split_note
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     data = _check_data(args.data)
@@ -451,9 +455,17 @@ def cmd_eval(args) -> int:
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
     device = resolve_device(args.device)
-    model, class_map, _ = load_model(checkpoint, device=device)
-    train, valid, test, data_map, parser = load_splits(data, args.format,
-                                                       check_images=args.check_images)
+    saved = load_checkpoint_data(checkpoint)
+    model, class_map, _ = model_from_data(saved, path=checkpoint, device=device)
+    # an export without a valid split: the split the run used (run_splits), or a line saying
+    # that it cannot be known
+    split, note = split_note(saved.get("extra"), checkpoint)
+    run_data = load_run_data(data, args.format, check_images=args.check_images,
+                             split=split if args.split != "test" else None)
+    train, valid, test, data_map, parser = (run_data.train, run_data.valid, run_data.test,
+                                            run_data.class_map, run_data.parser)
+    if note and run_data.split.rule == "holdout" and args.split != "test":
+        print(note, flush=True)
     _report_fixes(parser)
     records = {"train": train, "valid": valid, "test": test}[args.split]
     if not records:

@@ -141,29 +141,13 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
-    :class:`~efficientdet_adapter.parsers.Parser`).
+    :class:`~efficientdet_adapter.parsers.Parser`). :func:`~.run_splits.load_run_data` also
+    says how the valid split came to be (what ``train`` records for ``eval``).
     """
-    from .parsers import RandomSplitter, RoboflowParser
+    from .run_splits import load_run_data
 
-    from .weights.hub import is_url
-
-    if is_url(str(data)):
-        raise UsageError(f"--data {data}: URLs are not accepted; download the export and give "
-                         "its folder or .zip")
-    path = Path(data)
-    if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format, check_images=check_images)
-    splits = parser.parse_splits()
-    train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
-    if not train:
-        raise UsageError(f"--data {path}: the export has no train split with images")
-    if not valid:
-        by_id = {r.record_id: r for r in train}
-        train_ids, valid_ids = RandomSplitter([0.8, 0.2], seed=seed).split(train)
-        train, valid = [by_id[i] for i in train_ids], [by_id[i] for i in valid_ids]
-        logger.info("no valid split: holding out %d of the train images", len(valid))
-    return train, valid, test, parser.class_map, parser
+    d = load_run_data(data, format, seed, check_images=check_images)
+    return d.train, d.valid, d.test, d.class_map, d.parser
 
 
 def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
