@@ -191,12 +191,11 @@ def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: s
         ema = _mapping(path, "train_state.ema", state["ema"])
         _int(path, "train_state.ema.updates", ema.get("updates"), 0)
         _tensors(path, "train_state.ema.weights", ema.get("weights"))
-    if "row" in state:  # the epoch's metrics.csv row, kept with the checkpoint
+    if "row" in state:  # the epoch's metrics.csv row (written back only for its own epoch)
         row = _mapping(path, "train_state.row", state["row"])
-        if row.get("epoch") != epoch or not all(
-                isinstance(k, str) and (v is None or isinstance(v, (int, float, str)))
-                for k, v in row.items()):
-            raise _bad(path, "train_state.row", row, f"epoch {epoch}'s row of numbers")
+        if not all(isinstance(k, str) and (v is None or isinstance(v, (int, float, str)))
+                   for k, v in row.items()):
+            raise _bad(path, "train_state.row", row, "a metrics.csv row (names to numbers)")
     if "history_steps" in state:
         steps = state["history_steps"]
         if not isinstance(steps, (list, tuple)) or not all(
