@@ -294,8 +294,10 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
 
     The rule for other options with ``--resume``: how to run (``--device``, ``--precision``,
     ``--num-workers``, ``--progress``, ``--devices``, ``--num-nodes``, ``--threads``) applies
-    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ...) is the run's own,
-    and a different value is refused (the schedule was laid out for it: start a new run instead);
+    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ``--time``,
+    ``--anchors``, ...: :data:`RESUME_WHAT`) is the run's own, and a different value is refused
+    with the list of what a resume may change (the schedule was laid out for it: start a new run
+    instead);
     ``--data`` (with ``--format``) replaces the export's recorded place, for an export that moved,
     and its classes must be the run's, in the run's order; ``--out`` and ``--exist-ok`` are
     refused (the run folder is RUN_DIR).
