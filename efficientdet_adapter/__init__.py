@@ -27,6 +27,7 @@ from .class_map import BACKGROUND, ClassMap
 from .errors import (
     AdapterError,
     ArgumentError,
+    OptionError,
     BatchError,
     CheckpointError,
     ClassMapError,
@@ -127,6 +128,7 @@ __all__ = [
     "tfms",
     "wandb_img_preds",
     "ArgumentError",
+    "OptionError",
     "NotAModelError",
     "PathExistsError",
     "PathNotFoundError",

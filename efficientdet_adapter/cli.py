@@ -36,6 +36,10 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
+from .choices import AUG_PRESETS, BACKBONE_CHOICES
+from .engines import ENGINES
+from .run_options import PROGRESS_CHOICES
+from .training.interrupts import Terminated, stop_on_sigterm
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .start import WEIGHTS_CHOICES, check_weights
 from .runs import (
@@ -59,14 +63,12 @@ logger = logging.getLogger(__name__)
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
 from .images import list_image_files  # noqa: E402  (the one lister)
-from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
+from .parsers.formats import FORMATS, SPLIT_NAMES  # noqa: E402  (the one lists)
+FORMATS_OR_AUTO = ("auto", *FORMATS)  # --format of train, eval and check: auto detects it
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 #: export's formats and the suffix of the file each writes
 EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
-BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
-                    "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
-                    "lite2-package")
 # The defaults of train's and demo's training flags have one home: runs.TrainOptions (why these
 # values: its docstring). Demo: held-out AP50 0.84 after 12 epochs on 2 shared CPU cores; with
 # IceVision's full augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
@@ -225,11 +227,12 @@ def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extr
     try:
         model = train_model(train, valid, class_map, opts, out=out, resume=resume,
                             run_extra=extra)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (training.interrupts.stop_on_sigterm)
         last = out / "last.pt"
         kept = (f"{last} keeps the last finished epoch; continue with: {PROG} train --resume "
                 f"{out}") if last.is_file() else "no epoch had finished, nothing to resume"
-        raise _Interrupted(f"training interrupted; {kept}") from None
+        how = "stopped by SIGTERM" if isinstance(e, Terminated) else "interrupted"
+        raise _Interrupted(f"training {how}; {kept}", getattr(e, "exit_code", 130)) from None
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     from .runs import process_rank
 
@@ -240,7 +243,11 @@ def _train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extr
 
 
 class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training, with the line that says how to resume."""
+    """Ctrl-C (or SIGTERM) during training, with the line that says how to resume."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _report_fixes(parser) -> None:
@@ -257,7 +264,18 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
                "--weights": "weights", "--pretrained-backbone": "pretrained_backbone",
                "--aug": "aug",
                "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
-               "--ema": "ema", "--deterministic": "deterministic"}
+               "--ema": "ema", "--deterministic": "deterministic", "--time": "time",
+               "--anchors": "anchors"}
+#: What a refusal says a resume may change (RESUME_HOW's flags, --threads and --data).
+RESUME_MAY_CHANGE = ("--device, --precision, --num-workers, --progress, --devices, --num-nodes, "
+                     "--threads and --data")
+
+
+def _option_text(option: str, value: Any) -> str:
+    """``--lr 0.005``; ``--time 3600 s`` (``no --time`` when the run has none)."""
+    if option == "--time":
+        return "no --time" if value is None else f"--time {value:g} s"
+    return f"{option} {value}"
 
 
 def _given(args) -> set[str]:
@@ -280,8 +298,10 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
 
     The rule for other options with ``--resume``: how to run (``--device``, ``--precision``,
     ``--num-workers``, ``--progress``, ``--devices``, ``--num-nodes``, ``--threads``) applies
-    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ...) is the run's own,
-    and a different value is refused (the schedule was laid out for it: start a new run instead);
+    from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ``--time``,
+    ``--anchors``, ...: :data:`RESUME_WHAT`) is the run's own, and a different value is refused
+    with the list of what a resume may change (the schedule was laid out for it: start a new run
+    instead);
     ``--data`` (with ``--format``) replaces the export's recorded place, for an export that moved,
     and its classes must be the run's, in the run's order; ``--out`` and ``--exist-ok`` are
     refused (the run folder is RUN_DIR).
@@ -300,9 +320,10 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
         value = getattr(args, option[2:].replace("-", "_"))
         if option in given and value != getattr(opts, name):
             raise UsageError(
-                f"{option} {value} with --resume {run_dir}: the run trains with {option} "
-                f"{getattr(opts, name)} (its schedule is laid out for it); leave out {option}, "
-                "or start a new run with another --out")
+                f"{_option_text(option, value)} with --resume {run_dir}: the run trains with "
+                f"{_option_text(option, getattr(opts, name))} (its schedule is laid out for "
+                f"it); leave out {option} (a resume may change only {RESUME_MAY_CHANGE}), or "
+                "start a new run with another --out")
     for name in RESUME_HOW:
         setattr(opts, name, getattr(args, name))  # how to run, not what to train: from now
     recorded = extra.get("data")
@@ -324,11 +345,13 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
 
 
 def cmd_train(args) -> int:
-    with contextlib.ExitStack() as held:  # the run folder's lock, released however the run ends
+    # the run folder's lock, released however the run ends; SIGTERM ends it as Ctrl-C does
+    with stop_on_sigterm(), contextlib.ExitStack() as held:
         return _train(args, held)
 
 
 def _train(args, held: contextlib.ExitStack) -> int:
+    from .run_splits import load_run_data
     from .training.run_lock import hold_run_folder
     from .training.state import check_run_folder
 
@@ -354,8 +377,9 @@ def _train(args, held: contextlib.ExitStack) -> int:
         opts = _options(args)
     _check_run_options(opts)
     child = _is_ddp_child()
-    train, valid, test, class_map, parser = load_splits(data, fmt, opts.seed,
-                                                        check_images=args.check_images)
+    run_data = load_run_data(data, fmt, opts.seed, check_images=args.check_images)
+    train, valid, test, class_map, parser = (run_data.train, run_data.valid, run_data.test,
+                                             run_data.class_map, run_data.parser)
     _resolve_auto(opts, train, quiet=child or resume is not None)
     check_trainable(train, valid, opts)
     if not child:
@@ -366,7 +390,8 @@ def _train(args, held: contextlib.ExitStack) -> int:
               + (f" on --data {data}" if resume and "--data" in _given(args) else ""), flush=True)
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
-             "data": str(data.resolve()), "format": fmt}
+             "data": str(data.resolve()), "format": fmt,
+             "split": run_data.split.to_dict()}  # which images validated: eval reads it
     model, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
                                                        resume)
     from .runs import process_rank
@@ -427,7 +452,8 @@ def _check_run_options(opts: TrainOptions) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_checkpoint_data, model_from_data
+    from .run_splits import load_run_data, split_note
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     data = _check_data(args.data)
@@ -435,9 +461,17 @@ def cmd_eval(args) -> int:
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
     device = resolve_device(args.device)
-    model, class_map, _ = load_model(checkpoint, device=device)
-    train, valid, test, data_map, parser = load_splits(data, args.format,
-                                                       check_images=args.check_images)
+    saved = load_checkpoint_data(checkpoint)
+    model, class_map, _ = model_from_data(saved, path=checkpoint, device=device)
+    # an export without a valid split: the split the run used (run_splits), or a line saying
+    # that it cannot be known
+    split, note = split_note(saved.get("extra"), checkpoint)
+    run_data = load_run_data(data, args.format, check_images=args.check_images,
+                             split=split if args.split != "test" else None)
+    train, valid, test, data_map, parser = (run_data.train, run_data.valid, run_data.test,
+                                            run_data.class_map, run_data.parser)
+    if note and run_data.split.rule == "holdout" and args.split != "test":
+        print(note, flush=True)
     _report_fixes(parser)
     records = {"train": train, "valid": valid, "test": test}[args.split]
     if not records:
@@ -663,7 +697,7 @@ def cmd_demo(args) -> int:
 
     if _is_ddp_child():  # DDP's other ranks run under rank 0's lock
         return _demo(args)
-    with hold_run_folder(check_output_folder(args.out)):  # one run per folder, as train
+    with stop_on_sigterm(), hold_run_folder(check_output_folder(args.out)):  # as train
         return _demo(args)
 
 
@@ -797,7 +831,7 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="images per batch, at least 1 (default: %(default)s)")
     g.add_argument("--lr", type=_number(float, low=0, low_open=True), default=defaults.lr,
                    help="peak learning rate of the one-cycle schedule (default: %(default)s)")
-    g.add_argument("--engine", choices=("fastai", "lightning"), default=defaults.engine,
+    g.add_argument("--engine", choices=ENGINES, default=defaults.engine,
                    help="training loop (default: %(default)s)")
     g.add_argument("--weights", default=defaults.weights,
                    metavar="|".join(WEIGHTS_CHOICES) + "|FILE|RUN_DIR",
@@ -813,7 +847,7 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                         "tf_efficientdet_lite0/1/2 (offline), none otherwise, when --weights "
                         "auto does not find COCO weights; another value (with --weights auto) "
                         "is the start (default: %(default)s)")
-    g.add_argument("--aug", choices=("full", "flip", "scale", "none"), default=defaults.aug,
+    g.add_argument("--aug", choices=AUG_PRESETS, default=defaults.aug,
                    help="training augmentation (tfms.A.AUG_PRESETS): full = IceVision's aug_tfms, "
                         "flip = resize, pad and horizontal flip, scale = scale jitter 0.5-1.5x, "
                         "random crop and flip (default: %(default)s)")
@@ -835,7 +869,7 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                         "validate it and save it as the model")
     g.add_argument("--deterministic", action="store_true", default=defaults.deterministic,
                    help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
-    g.add_argument("--progress", choices=("auto", "bar", "lines"), default=defaults.progress,
+    g.add_argument("--progress", choices=PROGRESS_CHOICES, default=defaults.progress,
                    help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
                         "lines otherwise (default: %(default)s)")
     d = p.add_argument_group("devices")
@@ -872,7 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
                        "--resume continues from it), metrics.csv and PNGs to --out.")
     p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
+    p.add_argument("--format", default="auto", choices=FORMATS_OR_AUTO,
                    help="annotation format (default: %(default)s = detect)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s); "
                    "a folder holding an earlier run is refused unless --resume or --exist-ok")
@@ -889,8 +923,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
-    p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
+    p.add_argument("--format", default="auto", choices=FORMATS_OR_AUTO)
+    p.add_argument("--split", default="valid", choices=SPLIT_NAMES,
                    help="which split to score; test = the export's own test split (default: "
                         "%(default)s)")
     p.add_argument("--out", help="also write the metrics to this JSON file")
@@ -1016,7 +1050,7 @@ def _add_check_command(sub) -> None:
                        "smallest anchor at --img-size, parse fixes, near-duplicate images across "
                        "splits, class imbalance. Prints a table; --png saves a summary picture.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
+    p.add_argument("--format", default="auto", choices=FORMATS_OR_AUTO,
                    help="annotation format (default: %(default)s = detect)")
     p.add_argument("--img-size", type=_img_size_or_auto, default=TRAIN_DEFAULTS.img_size,
                    help="the --img-size you will train at, or auto: the size train --img-size "
@@ -1091,7 +1125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as e:
         print(f"{prog}: {str(e) or 'interrupted'}", file=sys.stderr)
-        return 130
+        return getattr(e, "exit_code", 130)  # 143 after SIGTERM
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ __all__ = [
     "SaveError",
     "RunLockedError",
     "ArgumentError",
+    "OptionError",
     "PathNotFoundError",
     "PathExistsError",
 ]
@@ -112,6 +113,19 @@ class ArgumentError(UsageError, TypeError):
     """A public function's argument of the wrong type or out of range (``batch_size="2"``,
     ``detection_threshold=5``, one path where a list is expected); the message names the
     argument and what to pass (see :mod:`.arguments`)."""
+
+
+class OptionError(ArgumentError):
+    """A training option (a field of ``runs.TrainOptions``) of the wrong type or out of range.
+
+    ``field``, ``value`` and ``expected`` say which option, what it holds and what it should
+    hold, so that ``--resume`` can name the field of an edited ``last.pt`` with the same check.
+    """
+
+    def __init__(self, message: str, field: str = "", value: object = None,
+                 expected: str = "") -> None:
+        super().__init__(message)
+        self.field, self.value, self.expected = field, value, expected
 
 
 class PathNotFoundError(AdapterError, FileNotFoundError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +63,13 @@ class TrainOptions:
     epochs: int = 10  # with ``time``: the most epochs, the budget fits the number
     batch_size: int = 8
     lr: float = 5e-3  # peak of the one-cycle schedule
-    engine: str = "fastai"
+    engine: str = "fastai"  # engines.ENGINES
     weights: str = "auto"  # auto, coco, none, a checkpoint or a run folder (see start)
     pretrained_backbone: str = "auto"  # with weights "auto": a named backbone is the start
     freeze_epochs: int = 0
     num_workers: int = 0
     seed: int = 0
-    aug: str = "flip"  # full (IceVision's aug_tfms), flip or none
+    aug: str = "flip"  # choices.AUG_PRESETS: full (IceVision's aug_tfms), flip, scale or none
     extra: dict[str, Any] = field(default_factory=dict)
     patience: int | None = None  # early stopping: epochs without a better validation AP
     ema: bool = False  # validate and save an EMA of the weights (timm's ModelEmaV3)
@@ -86,21 +85,15 @@ class TrainOptions:
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
 
     def __post_init__(self) -> None:
-        """Counts and rates of the right type and range, checked when the options are made."""
-        from .arguments import positive_int
+        """Every field of the right type, range and vocabulary, checked when the options are
+        made (:func:`~.run_options.check_options`; ``--resume`` checks a ``last.pt`` with it).
 
-        for name in ("epochs", "batch_size", "devices", "num_nodes"):
-            positive_int(getattr(self, name), name)
-        for name in ("freeze_epochs", "num_workers"):
-            positive_int(getattr(self, name), name, low=0)
-        if self.patience is not None:
-            positive_int(self.patience, "patience")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
-                or not math.isfinite(self.lr) or self.lr <= 0:
-            from .errors import ArgumentError
+        Raises:
+            OptionError: naming the field.
+        """
+        from .run_options import check_options
 
-            raise ArgumentError(f"lr={self.lr!r}: pass a positive number (the one-cycle "
-                                "schedule's peak), e.g. lr=0.005")
+        check_options(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
@@ -125,29 +118,13 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
-    :class:`~efficientdet_adapter.parsers.Parser`).
+    :class:`~efficientdet_adapter.parsers.Parser`). :func:`~.run_splits.load_run_data` also
+    says how the valid split came to be (what ``train`` records for ``eval``).
     """
-    from .parsers import RandomSplitter, RoboflowParser
+    from .run_splits import load_run_data
 
-    from .weights.hub import is_url
-
-    if is_url(str(data)):
-        raise UsageError(f"--data {data}: URLs are not accepted; download the export and give "
-                         "its folder or .zip")
-    path = Path(data)
-    if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format, check_images=check_images)
-    splits = parser.parse_splits()
-    train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
-    if not train:
-        raise UsageError(f"--data {path}: the export has no train split with images")
-    if not valid:
-        by_id = {r.record_id: r for r in train}
-        train_ids, valid_ids = RandomSplitter([0.8, 0.2], seed=seed).split(train)
-        train, valid = [by_id[i] for i in train_ids], [by_id[i] for i in valid_ids]
-        logger.info("no valid split: holding out %d of the train images", len(valid))
-    return train, valid, test, parser.class_map, parser
+    d = load_run_data(data, format, seed, check_images=check_images)
+    return d.train, d.valid, d.test, d.class_map, d.parser
 
 
 def check_trainable(train_records, valid_records, opts: TrainOptions) -> None:
@@ -269,8 +246,9 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     from .training.state import RunState, RunTracker, load_train_state
 
     started = time.perf_counter()
-    if opts.engine not in ("fastai", "lightning"):
-        raise UsageError(f"--engine {opts.engine!r}: choose fastai or lightning")
+    from .run_options import check_options
+
+    check_options(opts)  # fields set after it was made (engine, aug...) are checked again
     device = resolve_device(opts.device)
     precision = choose_precision(opts.precision, device)  # fp32, fp16 or bf16
     resume_state, run_state = None, None
@@ -339,7 +317,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {}),
              **({} if start is None else {"start": start.to_dict()})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
-                         is_writer=process_rank() == 0)
+                         is_writer=process_rank() == 0,
+                         last_row=None if resume_state is None else resume_state[0].get("row"))
     if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
         tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
     try:

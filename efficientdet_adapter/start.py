@@ -36,6 +36,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, Union, get_args
 
+from .choices import BACKBONE_NONE
 from .errors import CheckpointError, WeightsError
 
 __all__ = ["WeightsChoice", "WEIGHTS_CHOICES", "START_KINDS", "RUN_DIR_FILES",
@@ -51,7 +52,7 @@ RUN_DIR_FILES = ("best.pt", "model.pt", "last.pt")
 #: ``pretrained_backbone`` values that leave the backbone to ``weights`` (the command line's
 #: default ``"auto"``, the Python API's ``False``/``None``).
 BACKBONE_UNCHOSEN = (None, False, "auto")
-_NO_BACKBONE = ("none", "false", "no")
+_NO_BACKBONE = BACKBONE_NONE
 
 Weights = Union[str, PathLike]
 

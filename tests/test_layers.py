@@ -30,7 +30,7 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start", "choices"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
@@ -58,14 +58,15 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
     ("training", ["training.csvlog", "training.state",
                   "training.tensorboard_log", "training.budget", "training.resume_check",
-                  "training.run_lock", "training.plots", "auto_options", "training"]),
+                  "training.run_lock", "training.interrupts", "training.plots", "auto_options",
+                  "training"]),
     # engines/, upper half: the run core and each engine's shells over it, and their
     # IceVision names (efficientdet.fastai, efficientdet.lightning, engines.fastai)
     ("engines", ["engines.core", "engines.fastai.steps", "engines.fastai.learn",
                  "engines.fastai.callbacks", "engines.fastai.fit", "engines.lightning.adapter",
                  "engines.lightning.callbacks", "engines.lightning.fit", "engines",
                  "engines.fastai", "efficientdet.fastai", "efficientdet.lightning"]),
-    ("runs", ["runs"]),
+    ("runs", ["run_options", "run_splits", "runs"]),
     ("applications", ["cli", "__main__", ""]),
     ("icevision faces", FACES),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from PIL import Image
 
 from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import RunLockedError
+from efficientdet_adapter.errors import RunLockedError, UsageError
 from efficientdet_adapter.training.run_lock import LOCK_NAME, RunLock, hold_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,16 +43,27 @@ def one_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def dead_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True)
-    return int(proc.stdout)
-
-
-def write_lock(folder: Path, pid: int, host: str | None = None) -> None:
+def write_lock(folder: Path, text: str) -> None:
+    """A lock file as a killed run (or damage) leaves it: no process holds it."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / LOCK_NAME).write_text(json.dumps(
-        {"pid": pid, "host": host or socket.gethostname(), "started": "2026-12-06 01:02:03"}))
+    (folder / LOCK_NAME).write_text(text)
+
+
+def info(pid: int, host: str | None = None) -> str:
+    return json.dumps({"pid": pid, "host": host or socket.gethostname(),
+                       "started": "2026-12-06 01:02:03"})
+
+
+def holder(folder: Path, *code: str) -> subprocess.Popen:
+    """Another process that holds ``folder``'s lock (after running ``code``) until killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from efficientdet_adapter.training.run_lock import RunLock\n"
+         f"lock = RunLock({str(folder)!r}).acquire()\n" + "".join(f"{c}\n" for c in code)
+         + "print('held', flush=True); time.sleep(120)"],
+        env=env(), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
 
 
 # -- the lock itself ------------------------------------------------------------------------------
@@ -59,40 +71,74 @@ def test_a_held_lock_refuses_a_second_holder_and_is_released(tmp_path):
     with hold_run_folder(tmp_path / "run") as lock:
         data = json.loads(lock.path.read_text())
         assert data["pid"] == os.getpid() and data["host"] == socket.gethostname()
-        with pytest.raises(RunLockedError) as info:
+        with pytest.raises(RunLockedError) as caught:
             RunLock(tmp_path / "run").acquire()
-        assert str(info.value).startswith(
+        assert str(caught.value).startswith(
             f"--out {tmp_path / 'run'}: another run (process {os.getpid()} on "
             f"{socket.gethostname()}, started ")
-        assert str(info.value).endswith("is writing this folder; wait for it to end or choose "
-                                        "another --out")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []  # released, nothing left
+        assert str(caught.value).endswith("is writing this folder; wait for it to end or choose "
+                                          "another --out")
+    # released: the empty file stays (no one may delete a file another run may be opening)
+    assert [(p.name, p.stat().st_size) for p in (tmp_path / "run").iterdir()] == [(LOCK_NAME, 0)]
+    RunLock(tmp_path / "run").acquire().release()  # and the next run takes it
 
 
-def test_a_stale_lock_is_taken_over_and_killed_saves_are_cleaned(tmp_path):
+@pytest.mark.parametrize("text", [
+    info(os.getpid()),  # a container restart: the resuming process has the same pid (1)
+    info(os.getppid()),  # pid reuse: the pid belongs to another live process now
+    info(12345, host="gpu-node-7"),  # another host's text, no one holding it
+    json.dumps({"pid": 10**25}), json.dumps({"pid": "x"}), "[1, 2]", "\x00garbage", "",
+], ids=["own-pid", "live-other-pid", "other-host", "huge-pid", "str-pid", "list", "garbage",
+        "empty"])
+def test_a_lock_file_that_no_process_holds_is_taken_over(tmp_path, text):
     run = tmp_path / "run"
-    write_lock(run, dead_pid())
+    write_lock(run, text)
     (run / ".last.pt.x7k2m9q0.tmp").write_bytes(b"half a checkpoint")
+    (run / ".run.lock.4242.new").write_text("left by the hand-written lock of older versions")
     (run / "last.pt").write_bytes(b"kept")
     lock = RunLock(run).acquire()
     assert json.loads(lock.path.read_text())["pid"] == os.getpid()
-    assert lock.stale_temps == [run / ".last.pt.x7k2m9q0.tmp"]
+    assert lock.stale_temps == [run / ".last.pt.x7k2m9q0.tmp", run / ".run.lock.4242.new"]
     assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME, "last.pt"]
     lock.release()
 
 
-def test_a_lock_from_another_host_counts_as_held(tmp_path):
-    write_lock(tmp_path, 12345, host="gpu-node-7")
-    with pytest.raises(RunLockedError, match=r"process 12345 on gpu-node-7, .* \(if that run is "
-                                             r"over, delete .*\.run\.lock\)$"):
+def test_a_held_lock_with_damaged_text_still_refuses_with_one_line(tmp_path):
+    proc = holder(tmp_path, f"open({str(tmp_path / LOCK_NAME)!r}, 'w').write('{{\"pid\": ' "
+                            "+ str(10**25) + '}')")
+    try:
+        with pytest.raises(RunLockedError) as caught:
+            RunLock(tmp_path).acquire()
+        assert str(caught.value) == (f"--out {tmp_path}: another run (process unknown) is "
+                                     "writing this folder; wait for it to end or choose another "
+                                     "--out")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_lock_path_that_is_a_folder(tmp_path):
+    (tmp_path / "a" / LOCK_NAME).mkdir(parents=True)  # empty: taken over
+    RunLock(tmp_path / "a").acquire().release()
+    assert (tmp_path / "a" / LOCK_NAME).is_file()
+    (tmp_path / "b" / LOCK_NAME / "x").mkdir(parents=True)  # not empty: refused, left as it is
+    with pytest.raises(UsageError) as caught:
+        RunLock(tmp_path / "b").acquire()
+    assert str(caught.value) == (f"--out {tmp_path / 'b'}: its lock file {tmp_path / 'b' / LOCK_NAME} "
+                                 "is a folder; move that folder away and run again")
+    assert (tmp_path / "b" / LOCK_NAME / "x").is_dir()
+
+
+def test_a_holder_killed_with_sigkill_leaves_a_free_lock_and_no_temporary_file(tmp_path):
+    proc = holder(tmp_path)
+    with pytest.raises(RunLockedError, match=f"another run \\(process {proc.pid} on "):
         RunLock(tmp_path).acquire()
-
-
-def test_an_unreadable_old_lock_is_stale(tmp_path):
-    (tmp_path / LOCK_NAME).write_text("")
-    os.utime(tmp_path / LOCK_NAME, (0, 0))
-    RunLock(tmp_path).acquire().release()
-    assert not (tmp_path / LOCK_NAME).exists()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]  # no .run.lock.<pid>.new
+    lock = RunLock(tmp_path).acquire()  # the kernel released it with the process
+    assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    lock.release()
 
 
 # -- train, as a user runs it ---------------------------------------------------------------------
@@ -105,27 +151,23 @@ def data(tmp_path_factory) -> Path:
 def test_second_train_into_a_held_folder_stops_and_a_killed_holder_does_not_block(data,
                                                                                    tmp_path):
     out = tmp_path / "run"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\n"
-         "from efficientdet_adapter.training.run_lock import RunLock\n"
-         f"RunLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
-        env=env(), stdout=subprocess.PIPE, text=True)
+    held = holder(out)
     try:
-        assert holder.stdout.readline().strip() == "held"
         line = one_line(cli("train", "--data", str(data), "--out", str(out), *TINY, cwd=tmp_path))
         assert line.startswith(f"efficientdet-adapter train: error: --out {out}: another run "
-                               f"(process {holder.pid} on ")
+                               f"(process {held.pid} on ")
         assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing of the run
     finally:
-        holder.kill()
-        holder.wait()
+        held.kill()  # SIGKILL: nothing of it runs, the kernel releases its lock
+        held.wait()
     (out / ".last.pt.k2j_x9q1.tmp").write_bytes(b"a save that was killed")
     proc = cli("train", "--data", str(data), "--out", str(out), *TINY, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "wrote" in proc.stdout
     names = {p.name for p in out.iterdir()}
     assert {"model.pt", "last.pt", "metrics.csv"} <= names
-    assert not any(n.startswith(".") for n in names)  # stale lock and temp file gone, ours too
+    assert [n for n in names if n.startswith(".")] == [LOCK_NAME]  # the temp file gone
+    assert (out / LOCK_NAME).stat().st_size == 0  # released
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -169,20 +211,15 @@ def test_predict_into_a_folder_of_another_prediction_refuses(ckpt, tmp_path):
 
 def test_demo_into_a_held_folder_stops_with_one_line(tmp_path):
     out = tmp_path / "demo"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\n"
-         "from efficientdet_adapter.training.run_lock import RunLock\n"
-         f"RunLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(120)"],
-        env=env(), stdout=subprocess.PIPE, text=True)
+    held = holder(out)
     try:
-        assert holder.stdout.readline().strip() == "held"
         line = one_line(cli("demo", "--out", str(out), "--data-only", cwd=tmp_path))
         assert line.startswith(f"efficientdet-adapter demo: error: --out {out}: another run "
-                               f"(process {holder.pid} on ")
+                               f"(process {held.pid} on ")
         assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]
     finally:
-        holder.kill()
-        holder.wait()
+        held.kill()
+        held.wait()
     proc = cli("demo", "--out", str(out), "--data-only", "--num-images", "10", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert not (out / LOCK_NAME).exists()
+    assert (out / LOCK_NAME).stat().st_size == 0  # released

@@ -8,3 +8,9 @@
   (``adapter``, ``callbacks``, ``fit``): each engine's thin shells over them. ``engines.fastai``
   is also IceVision's name: it converts loaders for fastai.
 """
+
+__all__ = ["ENGINES"]
+
+#: The training loops ``train --engine`` (``TrainOptions.engine``) chooses between: the
+#: subpackages beside this file. The one list: argparse's choices and ``--resume``'s checks read it.
+ENGINES = ("fastai", "lightning")

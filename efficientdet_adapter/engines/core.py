@@ -14,9 +14,10 @@ that translate their engine's events into calls of these:
   optimizer steps counted in the :class:`~efficientdet_adapter.training.state.RunTracker` (which
   writes ``best.pt``, ``last.pt``, ``metrics.csv`` and TensorBoard), the epoch's row.
 
-A test-only hook: with ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT]`` in the
-environment, a run sends itself SIGKILL (or SIGINT, a Ctrl-C) right after optimizer step ``K``
-(:func:`signal_at_step`), so tests interrupt a run at a known step without waiting on a clock.
+A test-only hook: with ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT|TERM]`` in the
+environment, a run sends itself SIGKILL (or SIGINT, a Ctrl-C, or SIGTERM) right after optimizer
+step ``K`` (:func:`signal_at_step`, from :mod:`~efficientdet_adapter.training.interrupts`), so
+tests interrupt a run at a known step without waiting on a clock.
 
 Example:
     >>> format_epoch_line({"epoch": 2, "train_loss": 1.5, "lr": 0.001, "best": True}, 10)
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterable
@@ -39,6 +39,7 @@ from torch import nn
 
 from ..efficientdet.wrappers import find_network
 from ..errors import TrainingError
+from ..training.interrupts import SIGNAL_AT_STEP_ENV, signal_at_step  # (re-exported here)
 from ..training.state import RunTracker, seed_epoch
 from .step_values import StepValues
 
@@ -48,8 +49,6 @@ __all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "NonFiniteGuard", "RunRecorder", "Ste
 
 #: The losses effdet's bench returns, as the epoch's row names them (``train_loss``...).
 LOSSES = ("loss", "class_loss", "box_loss")
-#: The test-only hook's environment variable (see the module docstring).
-SIGNAL_AT_STEP_ENV = "EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP"
 
 
 # -- EMA ---------------------------------------------------------------------------------------
@@ -203,17 +202,6 @@ def print_epoch_line(row: dict[str, Any] | None, total: int | None, file: Any = 
 
 
 # -- the run checkpoint ----------------------------------------------------------------------------
-def signal_at_step(step: int, setting: str | None = None) -> None:
-    """The test-only hook: send this process the signal that ``setting`` (default: the
-    :data:`SIGNAL_AT_STEP_ENV` variable, ``K`` or ``K:KILL`` or ``K:INT``) names at step ``K``."""
-    setting = os.environ.get(SIGNAL_AT_STEP_ENV) if setting is None else setting
-    if not setting:
-        return
-    at, _, name = setting.partition(":")
-    if int(at) == step:
-        os.kill(os.getpid(), getattr(signal, f"SIG{(name or 'KILL').upper()}"))
-
-
 class RunRecorder:
     """The run checkpoint logic of both engines' run callbacks.
 

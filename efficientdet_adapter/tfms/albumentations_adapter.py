@@ -31,6 +31,7 @@ import albumentations as _albu
 import cv2
 import numpy as np
 
+from ..choices import AUG_PRESETS as _AUG_PRESETS
 from ..errors import ArgumentError, UsageError
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
@@ -254,8 +255,9 @@ def aug_tfms(
     return [t for t in tfms if t is not None]
 
 
-#: The names :func:`aug_preset` (and the command line's ``--aug``) take.
-AUG_PRESETS = ("full", "flip", "scale", "none")
+#: The names :func:`aug_preset` (and the command line's ``--aug``) take: one tuple, kept in the
+#: light :mod:`efficientdet_adapter.choices` so that the command line reads it without albumentations.
+AUG_PRESETS = _AUG_PRESETS
 
 #: ``scale``'s range of the image's size before its random crop (EfficientDet's own training
 #: jitters 0.1-2.0 over hundreds of epochs; a narrower band suits runs of minutes).

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,9 +33,6 @@ from ..records import normalize_img_size
 __all__ = ["check_train_state", "check_state_fits", "check_fastai_optimizer", "class_map_change"]
 
 _FIX = "the file was edited or damaged; resume from an intact last.pt or start a new run"
-_ENGINES = ("fastai", "lightning")
-_CHOICES = {"engine": _ENGINES, "aug": ("full", "flip", "none"),
-            "progress": ("auto", "bar", "lines")}
 
 
 def _kind(value: Any) -> str:
@@ -88,41 +84,17 @@ def _tensors(path, field, value) -> Mapping[str, torch.Tensor]:
 
 
 def _check_options(path: Path, options: Any, TrainOptions: type | None) -> dict[str, Any]:  # noqa: N803
+    """The saved options, made into ``TrainOptions`` (its own check, the Python API's: one home
+    of what an option may hold), a refusal naming ``extra.options.<field>``."""
+    from ..errors import OptionError
+
     options = _mapping(path, "extra.options", options)
     if TrainOptions is None:
         return options
-    defaults = TrainOptions()
-    for f in dataclasses.fields(TrainOptions):
-        if f.name not in options or f.name == "extra":
-            continue  # an older run without this option: its default
-        field, value, default = f"extra.options.{f.name}", options[f.name], getattr(defaults, f.name)
-        if f.name in _CHOICES:
-            if value not in _CHOICES[f.name]:
-                raise _bad(path, field, value, " or ".join(_CHOICES[f.name]))
-        elif f.name == "img_size":
-            if isinstance(value, (list, tuple)) and len(value) == 2:
-                for i, side in enumerate(value):
-                    _int(path, f"{field}[{i}]", side, 128, 4096)
-            else:
-                _int(path, field, value, 128, 4096)
-        elif f.name == "patience":
-            if value is not None:
-                _int(path, field, value, 1)
-        elif f.name == "ema_decay":
-            _number(path, field, value, low=0.0, high=1.0)
-        elif f.name == "lr":
-            _number(path, field, value, low=0.0)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise _bad(path, field, value, "true or false")
-        elif isinstance(default, int):
-            low = 1 if f.name in ("epochs", "batch_size", "devices", "num_nodes") else 0
-            if f.name == "seed":
-                low = -(2**63)
-            _int(path, field, value, low)
-        elif isinstance(default, str):
-            if not isinstance(value, str) or not value:
-                raise _bad(path, field, value, "a non-empty str")
+    try:
+        TrainOptions.from_dict(dict(options))  # an older run's missing field: its default
+    except OptionError as e:
+        raise _bad(path, f"extra.options.{e.field}", e.value, e.expected) from None
     return dict(options)
 
 
@@ -187,7 +159,7 @@ def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: s
     if "epoch" in extra and extra["epoch"] != epoch:
         raise _bad(path, "extra.epoch", extra["epoch"], f"{epoch}, as train_state.run.epoch")
     engine = state.get("engine", options.get("engine"))
-    if engine not in _ENGINES or engine != options.get("engine", "fastai"):
+    if engine != options.get("engine", "fastai"):  # (the options' engine: one of ENGINES)
         raise _bad(path, "train_state.engine", engine,
                    f"the engine of extra.options.engine ({options.get('engine', 'fastai')})")
     _check_rng(path, state.get("rng"))
@@ -219,6 +191,11 @@ def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: s
         ema = _mapping(path, "train_state.ema", state["ema"])
         _int(path, "train_state.ema.updates", ema.get("updates"), 0)
         _tensors(path, "train_state.ema.weights", ema.get("weights"))
+    if "row" in state:  # the epoch's metrics.csv row (written back only for its own epoch)
+        row = _mapping(path, "train_state.row", state["row"])
+        if not all(isinstance(k, str) and (v is None or isinstance(v, (int, float, str)))
+                   for k, v in row.items()):
+            raise _bad(path, "train_state.row", row, "a metrics.csv row (names to numbers)")
     if "history_steps" in state:
         steps = state["history_steps"]
         if not isinstance(steps, (list, tuple)) or not all(

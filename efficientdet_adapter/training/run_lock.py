@@ -1,15 +1,17 @@
-"""One run per folder: the lock file that a training run holds on its ``--out`` folder.
+"""One run per folder: the lock that a training run holds on its ``--out`` folder.
 
-``train`` (and ``train --resume``) takes ``<out>/.run.lock`` before it checks or writes anything
-there and removes it when it ends, however it ends short of being killed. The file names the
-process (``pid``, ``host``, start time); it is created whole or not at all (written beside, then
-hard-linked into place), so a second run never reads half a lock. A second ``train`` into the same
-folder finds the lock, sees that its process is alive and stops with one line
-(:class:`~efficientdet_adapter.errors.RunLockedError`). A lock whose process is gone (a run
-killed with SIGKILL, a power cut) is stale: the next run says so in the log, takes it over and
-removes the temporary files the killed run's saves left (see :mod:`efficientdet_adapter.atomic`).
-A lock taken on another host cannot be checked from here and counts as held: the message says
-to remove it by hand if that run is over.
+``train`` (and ``train --resume``, ``demo``) locks ``<out>/.run.lock`` before it checks or writes
+anything there, with :mod:`filelock`: a lock the kernel holds for the process (``flock``), so it
+is released whenever the process ends, however it ends (SIGKILL, a power cut, a container
+restart) and no pid or host has to be judged afterwards. A second ``train`` into the same folder
+finds it held and stops with one line (:class:`~efficientdet_adapter.errors.RunLockedError`)
+naming the folder and, from the lock file's text, the process that holds it. A lock file that
+no process holds is free, whatever it says (the pid of this very process after a restart, a pid
+now used by another program, damaged text): the next run takes it. Taking it also removes the
+temporary files that killed saves left (see :mod:`efficientdet_adapter.atomic`).
+
+The file stays in the folder after the run (empty): deleting it while another process may be
+opening it would let two runs lock two different files of the same name.
 
 Example:
     >>> with hold_run_folder("runs/x"):          # doctest: +SKIP
@@ -28,10 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ..atomic import remove_stale_temps
 from ..errors import RunLockedError, UsageError
 
-__all__ = ["LOCK_NAME", "RunLock", "hold_run_folder", "process_alive"]
+__all__ = ["LOCK_NAME", "RunLock", "hold_run_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,25 +43,20 @@ logger = logging.getLogger(__name__)
 LOCK_NAME = ".run.lock"
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    if pid <= 0:
-        return False
+def _holder(path: Path) -> str:
+    """Who the lock file says holds it: ``process 12 on host, started ...`` (or ``unknown``)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    return True
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8")[:4096])
     except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("pid"), int) else None
+        return "process unknown"
+    if not isinstance(data, dict) or isinstance(data.get("pid"), bool) \
+            or not isinstance(data.get("pid"), int) or not 0 < data["pid"] < 2**32:
+        return "process unknown"
+    text = [f"process {data['pid']}"]
+    for key, word in (("host", "on"), ("started", "started")):
+        if isinstance(data.get(key), str) and data[key].isprintable() and len(data[key]) < 100:
+            text.append(f"{word} {data[key]}")
+    return text[0] + " " + ", ".join(text[1:]) if len(text) > 1 else text[0]
 
 
 class RunLock:
@@ -70,85 +69,72 @@ class RunLock:
         self.option = option
         self.held = False
         self.stale_temps: list[Path] = []
+        self._lock: Any = None
 
-    def _create(self) -> bool:
-        """Create the lock file with our details in one step; ``False`` if it exists."""
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        tmp = self.folder / f"{LOCK_NAME}.{os.getpid()}.new"
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        try:
-            os.link(tmp, self.path)
-            return True
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: an exclusive create instead
+    def _check_path(self) -> None:
+        """A lock path that is a folder: removed when empty, else refused."""
+        if self.path.is_dir() and not self.path.is_symlink():
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(info))
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
+                self.path.rmdir()
+                logger.warning("%s: removed an empty folder in place of the lock file", self.path)
+            except OSError:
+                raise UsageError(f"{self.option} {self.folder}: its lock file {self.path} is a "
+                                 "folder; move that folder away and run again") from None
 
     def acquire(self) -> "RunLock":
-        """Take the folder's lock (taking over a stale one) and clean what killed saves left.
+        """Take the folder's lock and clean what killed saves left.
 
         Raises:
             RunLockedError: another live process holds it.
+            UsageError: the folder or its lock file cannot be written.
         """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"{self.option} {self.folder}: cannot create it ({e.strerror or e}); "
                              "choose a writable folder") from None
-        for _ in range(3):
-            try:
-                created = self._create()
-            except OSError as e:
-                raise UsageError(f"{self.option} {self.folder}: cannot write its lock file "
-                                 f"({e.strerror or e}); choose a writable folder") from None
-            if created:
-                self.held = True
-                self.stale_temps = remove_stale_temps(self.folder)
-                for path in self.stale_temps:
-                    logger.info("removed %s, left by a save that was killed", path)
-                return self
-            holder = _read(self.path)
-            here = holder is not None and holder.get("host") == socket.gethostname()
-            if holder is None or (here and not process_alive(holder["pid"])):
-                if holder is None and time.time() - self._mtime() < 5:
-                    time.sleep(0.2)  # being written by a run that starts this instant
-                    continue
-                logger.warning("%s: taking over a stale lock (%s)", self.path,
-                               "unreadable" if holder is None else f"process {holder['pid']} "
-                               "has ended")
-                self.path.unlink(missing_ok=True)
-                continue
-            raise RunLockedError(
-                f"{self.option} {self.folder}: another run (process {holder['pid']} on "
-                f"{holder.get('host')}, started {holder.get('started')}) is writing this folder; "
-                "wait for it to end or choose another --out"
-                + ("" if here else f" (if that run is over, delete {self.path})"))
-        raise RunLockedError(f"{self.option} {self.folder}: its lock {self.path} keeps changing "
-                             "hands; another run is starting there, choose another --out")
-
-    def _mtime(self) -> float:
+        self._check_path()
+        holder = _holder(self.path)  # read first: an older filelock empties it as it tries
+        lock = FileLock(str(self.path), timeout=0)
         try:
-            return self.path.stat().st_mtime
+            lock.acquire()
+        except Timeout:
+            now = _holder(self.path)
+            shown = now if now != "process unknown" else holder
+            raise RunLockedError(
+                f"{self.option} {self.folder}: another run ({shown}) is writing this folder; "
+                "wait for it to end or choose another --out") from None
+        except OSError as e:
+            raise UsageError(f"{self.option} {self.folder}: cannot write its lock file {self.path} "
+                             f"({e.strerror or e}); choose a writable folder") from None
+        self._lock, self.held = lock, True
+        self._write({"pid": os.getpid(), "host": socket.gethostname(),
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+        self.stale_temps = remove_stale_temps(self.folder)
+        for path in self.folder.glob(f"{LOCK_NAME}.*.new"):  # left by versions before filelock
+            path.unlink(missing_ok=True)
+            self.stale_temps.append(path)
+        for path in self.stale_temps:
+            logger.info("removed %s, left by a save that was killed", path)
+        return self
+
+    def _write(self, info: dict[str, Any] | None) -> None:
+        """Who holds the lock, for a second run's message (in place: the locked file itself,
+        not a replacement, which would be another file that no one locked)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_TRUNC)
         except OSError:
-            return 0.0
+            return  # the message then says "process unknown"; the lock holds all the same
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("" if info is None else json.dumps(info))
 
     def release(self) -> None:
-        """Remove the lock file if this process holds it."""
+        """Release the lock if this process holds it (the empty file stays)."""
         if not self.held:
             return
-        holder = _read(self.path)
-        if holder is not None and holder.get("pid") == os.getpid():
-            self.path.unlink(missing_ok=True)
-        self.held = False
+        self._write(None)
+        self._lock.release()
+        self._lock, self.held = None, False
 
 
 @contextmanager

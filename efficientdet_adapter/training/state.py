@@ -195,6 +195,9 @@ class RunTracker:
             (``None``: never).
         extra: plain data saved in every checkpoint (options, data path, ...).
         state: a :class:`RunState` to continue (``--resume``).
+        last_row: the ``metrics.csv`` row saved in the resumed ``last.pt``
+            (``train_state["row"]``): written when the log lacks it (the run was killed between
+            the two writes).
         is_writer: whether this process writes files (rank 0 under DDP).
         tensorboard: also log to ``out/tensorboard`` when tensorboard is installed (see
             :mod:`.tensorboard_log`).
@@ -203,7 +206,7 @@ class RunTracker:
     def __init__(self, out: str | Path | None, class_map: Any, *, patience: int | None = None,
                  extra: dict[str, Any] | None = None, state: RunState | None = None,
                  monitor: str = MONITOR, is_writer: bool = True,
-                 tensorboard: bool = True) -> None:
+                 tensorboard: bool = True, last_row: dict[str, Any] | None = None) -> None:
         from .csvlog import MetricsCSV
 
         if patience is not None and patience < 1:
@@ -222,6 +225,9 @@ class RunTracker:
             else None
         if self.csv is not None:
             self.csv.keep_until(self.state.epoch)  # rows of epochs a resumed run repeats go
+            if last_row is not None and last_row.get("epoch") == self.state.epoch > 0 and not any(
+                    r.get("epoch") == self.state.epoch for r in self.csv.rows):
+                self.csv.append(last_row)  # the row a kill kept from the log, from last.pt
 
     def step(self, n: int = 1, loss: Any = None) -> None:
         """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
@@ -311,7 +317,8 @@ class RunTracker:
     def end_epoch(self, model, row: dict[str, Any], train_state: dict[str, Any] | None = None
                   ) -> bool:
         """Close a validated epoch: count it, keep ``best.pt`` if :data:`MONITOR` improved,
-        append ``row`` to ``metrics.csv``, write ``last.pt``; returns whether to stop early.
+        write ``last.pt`` (with the epoch's row), then append the row to ``metrics.csv``;
+        returns whether to stop early.
 
         ``model`` is the model users get (the EMA when there is one); ``row`` holds the
         epoch's losses and metrics; ``train_state`` what resuming needs besides the counters.
@@ -330,13 +337,18 @@ class RunTracker:
         stop = self.patience is not None and st.bad_epochs >= self.patience
         stop = self._out_of_time(st.epoch) or stop
         st.stopped_early = stop
+        logged = {"epoch": st.epoch, "step": st.step, **row, "best": int(improved)}
+        # last.pt first, holding the row: a kill before the row reaches metrics.csv loses
+        # nothing (a resume writes the row from last.pt); the reverse order lost the epoch
+        self._save(model, "last.pt", {**(train_state or {}), "row": logged})
+        from .interrupts import signal_after_checkpoint
+
+        signal_after_checkpoint(st.epoch)  # the tests' hook between the two writes
         if self.csv is not None:
-            self.csv.append({"epoch": st.epoch, "step": st.step, **row,
-                             "best": int(improved)})
+            self.csv.append(logged)
         tb = self.tensorboard_log()
         if tb is not None:
             tb.row({"epoch": st.epoch, **row, "best": int(improved)}, st.step)
-        self._save(model, "last.pt", train_state if train_state is not None else {})
         if stop:
             logger.info("early stopping after epoch %d: no better %s for %d epochs (best %.4f "
                         "at epoch %d)", st.epoch, self.monitor, st.bad_epochs,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from efficientdet_adapter.choices import AUG_PRESETS
 from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.runs import TrainOptions
 from efficientdet_adapter.errors import CheckpointError
@@ -26,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = ["--epochs", "2", "--img-size", "128", "--batch-size", "4", "--threads", "1",
         "--pretrained-backbone", "none", "--progress", "lines"]
 FIX = "(the file was edited or damaged; resume from an intact last.pt or start a new run)"
+MAY = (" (a resume may change only --device, --precision, --num-workers, --progress, --devices, "
+       "--num-nodes, --threads and --data)")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -88,6 +91,17 @@ TAMPERED = [
     (_set("options", "img_size", 100), "extra.options.img_size is 100; expected an int >= 128 "
                                        "and <= 4096"),
     (_set("extra", "options", ["x"]), "extra.options is a list; expected a dict"),
+    (_set("options", "time", "10m"), "extra.options.time is '10m'; expected a positive number of "
+                                      "seconds or None"),
+    (_set("options", "anchor_settings", {"anchor_scale": "x"}),
+     "extra.options.anchor_settings.anchor_scale is 'x'; expected a positive number"),
+    (_set("options", "anchor_settings", {"anchor_scale": -3.0}),
+     "extra.options.anchor_settings.anchor_scale is -3.0; expected a positive number"),
+    (_set("options", "anchor_settings", -3.0),
+     "extra.options.anchor_settings is -3.0; expected a dict of anchor_scale (a positive number) "
+     "and aspect_ratios (a list of [x, y] positive pairs)"),
+    (_set("options", "aug", "jitter"), "extra.options.aug is 'jitter'; expected full or flip or "
+                                       "scale or none"),
     (_set("run", "epoch", -3), "train_state.run.epoch is -3; expected an int >= 0"),
     (_set("run", "epoch", 7), "train_state.run.epoch is 7; expected at most the run's 2 epochs "
                               "(extra.options)"),
@@ -117,6 +131,32 @@ def test_a_tampered_last_pt_is_refused_naming_the_field(run, change, message):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("aug", AUG_PRESETS)
+def test_a_last_pt_of_every_aug_choice_is_valid_for_resume(run, aug):
+    """``--resume`` checks the saved options with TrainOptions itself: every --aug choice (the
+    one list, choices.AUG_PRESETS) passes, as --aug scale did not when resume had its own list."""
+    path = tamper(run, _set("options", "aug", aug))
+    data, _ = load_train_state(path, TrainOptions)
+    assert data["extra"]["options"]["aug"] == aug
+    assert TrainOptions.from_dict(data["extra"]["options"]).aug == aug
+
+
+@pytest.mark.slow
+def test_a_run_with_aug_scale_resumes(run, tmp_path):
+    def scale_at_epoch_one(ckpt, state):  # as if the run had been killed after epoch 1
+        ckpt["extra"]["options"]["aug"] = "scale"
+        state["run"].update(epoch=1, best_epoch=min(state["run"]["best_epoch"], 1), bad_epochs=0)
+        ckpt["extra"]["epoch"] = 1
+
+    tamper(run, scale_at_epoch_one)
+    proc = cli("--resume", str(run), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"resuming {run}" in proc.stdout
+    assert [r["epoch"] for r in read_metrics_csv(run / "metrics.csv")] == [1, 2]
+    saved = torch.load(run / "last.pt", weights_only=True)["extra"]
+    assert (saved["options"]["aug"], saved["epoch"]) == ("scale", 2)
+
+
 def test_negative_epoch_on_the_command_line_keeps_every_row(run, tmp_path):
     rows = read_metrics_csv(run / "metrics.csv")
     assert [r["epoch"] for r in rows] == [1, 2]
@@ -204,13 +244,20 @@ def test_data_whose_classes_changed_is_refused_with_what_changed(finished, run, 
 @pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (["--epochs", "4"], "--epochs 4 with --resume {run}: the run trains with --epochs 2 (its "
-                        "schedule is laid out for it); leave out --epochs, or start a new run "
-                        "with another --out"),
+                        "schedule is laid out for it); leave out --epochs" + MAY + ", or start a "
+                        "new run with another --out"),
     (["--lr=0.1"], "--lr 0.1 with --resume {run}: the run trains with --lr 0.005 (its schedule "
-                   "is laid out for it); leave out --lr, or start a new run with another --out"),
+                   "is laid out for it); leave out --lr" + MAY + ", or start a new run with "
+                   "another --out"),
     (["--batch", "2"], "--batch-size 2 with --resume {run}: the run trains with --batch-size 4 "
-                       "(its schedule is laid out for it); leave out --batch-size, or start a "
+                       "(its schedule is laid out for it); leave out --batch-size" + MAY + ", or "
+                       "start a new run with another --out"),
+    (["--time", "1h"], "--time 3600 s with --resume {run}: the run trains with no --time (its "
+                       "schedule is laid out for it); leave out --time" + MAY + ", or start a "
                        "new run with another --out"),
+    (["--anchors", "auto"], "--anchors auto with --resume {run}: the run trains with --anchors "
+                            "default (its schedule is laid out for it); leave out --anchors" + MAY
+                            + ", or start a new run with another --out"),
     (["--out", "elsewhere"], "--out with --resume {run}: a resumed run goes on in its own folder; "
                              "leave out --out (or start a new run with --data and --out)"),
     (["--format", "coco"], "--format with --resume {run}: goes with --data (the run's export was "

@@ -17,6 +17,7 @@ from torch import nn
 from ...atomic import atomic_torch_save
 from ...devices import engine_precision
 from ...errors import UsageError
+from ...training.interrupts import Terminated
 from ...training.state import RunTracker
 from ..steps import one_cycle_pct_start
 from .adapter import model_adapter_class
@@ -80,6 +81,8 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
                     ckpt_path=None if ckpt_path is None else str(ckpt_path))
     except SystemExit:
         if trainer.interrupted:  # Lightning ends a Ctrl-C with sys.exit(1): say how to resume
+            if getattr(trainer, "received_sigterm", False):  # its handler saw SIGTERM first
+                raise Terminated("stopped by SIGTERM") from None
             raise KeyboardInterrupt from None
         raise
     finally:

@@ -1,0 +1,34 @@
+"""Word lists of options whose implementations import heavy packages, kept light here.
+
+``--aug`` is implemented in :mod:`efficientdet_adapter.tfms` (albumentations) and the packaged
+backbones in :mod:`efficientdet_adapter.weights.packaged` (torch); the command line reads these
+lists to build its parser without loading either. Each implementation takes its list from here
+(``tfms.A.AUG_PRESETS`` is this tuple), and ``tests/test_run_options.py`` checks that the
+packaged backbones' names are the ones listed. Other lists live beside their light
+implementation: :data:`~efficientdet_adapter.engines.ENGINES`,
+:data:`~efficientdet_adapter.devices.PRECISIONS`,
+:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`,
+:data:`~efficientdet_adapter.run_options.PROGRESS_CHOICES`.
+
+Example:
+    >>> "scale" in AUG_PRESETS
+    True
+"""
+
+from __future__ import annotations
+
+__all__ = ["AUG_PRESETS", "BACKBONE_NONE", "BACKBONE_HUB", "PACKAGED_BACKBONE_NAMES",
+           "BACKBONE_CHOICES"]
+
+#: ``--aug`` / ``aug_preset``: IceVision's aug_tfms, resize+pad+flip, scale jitter, resize+pad.
+AUG_PRESETS = ("full", "flip", "scale", "none")
+#: ``pretrained_backbone`` words for no pretrained backbone.
+BACKBONE_NONE = ("none", "false", "no")
+#: ``pretrained_backbone`` words for timm's hub weights (a download).
+BACKBONE_HUB = ("hub", "true")
+#: The packaged ImageNet backbones' names and aliases (``weights.packaged.PACKAGED_BACKBONES``).
+PACKAGED_BACKBONE_NAMES = ("imagenet-lite0", "lite0-package", "imagenet-lite1", "lite1-package",
+                           "imagenet-lite2", "lite2-package")
+#: Every ``pretrained_backbone`` word (besides a weights file); ``auto``: the packaged weights
+#: when the model has them, else none.
+BACKBONE_CHOICES = ("auto", *BACKBONE_NONE, *BACKBONE_HUB, *PACKAGED_BACKBONE_NAMES)

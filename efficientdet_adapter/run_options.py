@@ -1,0 +1,131 @@
+"""The one check of a run's options: ``TrainOptions(...)`` and ``--resume`` both call it.
+
+:class:`~efficientdet_adapter.runs.TrainOptions` calls :func:`check_options` when it is made, and
+``--resume`` makes a ``TrainOptions`` from the options saved in ``last.pt``
+(:mod:`~efficientdet_adapter.training.resume_check`), so a value the Python API refuses is the
+value a resume refuses, with the same words. Each refusal is an
+:class:`~efficientdet_adapter.errors.OptionError` naming the field, the value and what it should
+be.
+
+The lists of choices are read from their homes, beside the code that implements them
+(:data:`~efficientdet_adapter.choices.AUG_PRESETS`, the light list that tfms implements,
+:data:`~efficientdet_adapter.engines.ENGINES`,
+:data:`~efficientdet_adapter.devices.PRECISIONS`,
+:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`, :data:`PROGRESS_CHOICES`); the command
+line's ``choices=`` read the same tuples (:data:`OPTION_CHOICES`).
+
+Example:
+    >>> OPTION_CHOICES["aug"]
+    ('full', 'flip', 'scale', 'none')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .arguments import positive_int
+from .auto_options import ANCHOR_CHOICES
+from .choices import AUG_PRESETS
+from .devices import PRECISIONS
+from .engines import ENGINES
+from .errors import ArgumentError, OptionError
+
+__all__ = ["PROGRESS_CHOICES", "OPTION_CHOICES", "IMG_SIZE_RANGE", "ANCHOR_SETTING_KEYS",
+           "check_options"]
+
+#: ``progress``: a bar in a terminal and lines otherwise, a bar, or one line per epoch
+#: (``runs.use_epoch_lines`` implements it).
+PROGRESS_CHOICES = ("auto", "bar", "lines")
+#: Each option that takes one of a list of words, and its list.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "engine": ENGINES, "aug": AUG_PRESETS, "progress": PROGRESS_CHOICES,
+    "precision": PRECISIONS, "anchors": ANCHOR_CHOICES,
+}
+#: The smallest and largest side of ``img_size`` (pixels).
+IMG_SIZE_RANGE = (128, 4096)
+#: The anchor overrides ``anchor_settings`` may hold (what ``--anchors auto`` fits).
+ANCHOR_SETTING_KEYS = ("anchor_scale", "aspect_ratios")
+
+
+def _got(value: Any) -> str:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    kind = type(value).__name__
+    return f"{shown} ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
+
+
+def _refuse(field: str, value: Any, expected: str, hint: str = "") -> OptionError:
+    return OptionError(f"{field}={_got(value)}: pass {expected}{hint}", field, value, expected)
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _int_field(name: str, value: Any, low: int) -> None:
+    try:
+        positive_int(value, name, low=low)
+    except ArgumentError as e:  # its words, with the field for --resume
+        raise OptionError(str(e), name, value, f"an int >= {low}") from None
+
+
+def _check_img_size(value: Any) -> None:
+    low, high = IMG_SIZE_RANGE
+    expected = f"an int >= {low} and <= {high}"
+    if value == "auto":
+        return
+    sides = value if isinstance(value, (list, tuple)) and len(value) == 2 else [value]
+    for side in sides:
+        if isinstance(side, bool) or not isinstance(side, int) or not low <= side <= high:
+            raise _refuse("img_size", value, expected, " (or [height, width] of them, or 'auto')")
+
+
+def _check_anchor_settings(value: Any) -> None:
+    expected = ("a dict of anchor_scale (a positive number) and aspect_ratios (a list of "
+                "[x, y] positive pairs)")
+    if not isinstance(value, dict) or not set(value) <= set(ANCHOR_SETTING_KEYS):
+        raise _refuse("anchor_settings", value, expected)
+    scale = value.get("anchor_scale", 1.0)
+    if not _number(scale) or scale <= 0:
+        raise _refuse("anchor_settings.anchor_scale", scale, "a positive number")
+    ratios = value.get("aspect_ratios", [[1.0, 1.0]])
+    if not isinstance(ratios, (list, tuple)) or not ratios or not all(
+            isinstance(r, (list, tuple)) and len(r) == 2 and all(_number(x) and x > 0 for x in r)
+            for r in ratios):
+        raise _refuse("anchor_settings.aspect_ratios", ratios, "a list of [x, y] positive pairs")
+
+
+def check_options(opts: Any) -> None:
+    """Refuse a ``TrainOptions`` whose fields are of the wrong type, range or vocabulary.
+
+    Raises:
+        OptionError: the first wrong field (``.field``, ``.value``, ``.expected``).
+    """
+    for name in ("epochs", "batch_size", "devices", "num_nodes"):
+        _int_field(name, getattr(opts, name), 1)
+    for name in ("freeze_epochs", "num_workers"):
+        _int_field(name, getattr(opts, name), 0)
+    if opts.patience is not None:
+        _int_field("patience", opts.patience, 1)
+    if isinstance(opts.seed, bool) or not isinstance(opts.seed, int):
+        raise _refuse("seed", opts.seed, "an int")
+    if not _number(opts.lr) or opts.lr <= 0:
+        raise OptionError(f"lr={opts.lr!r}: pass a positive number (the one-cycle schedule's "
+                          "peak), e.g. lr=0.005", "lr", opts.lr, "a finite number in (0.0, inf)")
+    if not _number(opts.ema_decay) or not 0 < opts.ema_decay < 1:
+        raise _refuse("ema_decay", opts.ema_decay, "a finite number in (0.0, 1.0)")
+    for name, choices in OPTION_CHOICES.items():
+        if getattr(opts, name) not in choices:
+            raise _refuse(name, getattr(opts, name), " or ".join(choices))
+    for name in ("ema", "deterministic"):
+        if not isinstance(getattr(opts, name), bool):
+            raise _refuse(name, getattr(opts, name), "true or false")
+    for name in ("model_name", "pretrained_backbone", "device"):
+        if not isinstance(getattr(opts, name), str) or not getattr(opts, name):
+            raise _refuse(name, getattr(opts, name), "a non-empty str")
+    _check_img_size(opts.img_size)
+    if opts.time is not None and (not _number(opts.time) or opts.time <= 0):
+        raise _refuse("time", opts.time, "a positive number of seconds or None",
+                      ", e.g. time=600 (the command line's --time takes 10m)")
+    _check_anchor_settings(opts.anchor_settings)

@@ -1,0 +1,108 @@
+"""A run's options are checked in one place (``run_options.check_options``, called by
+``TrainOptions``), against lists of choices defined once; the command line reads those lists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from efficientdet_adapter import cli
+from efficientdet_adapter.choices import AUG_PRESETS, BACKBONE_CHOICES, PACKAGED_BACKBONE_NAMES
+from efficientdet_adapter.devices import PRECISIONS
+from efficientdet_adapter.engines import ENGINES
+from efficientdet_adapter.errors import ArgumentError, OptionError
+from efficientdet_adapter.run_options import OPTION_CHOICES, PROGRESS_CHOICES
+from efficientdet_adapter.runs import TrainOptions
+
+CLI = Path(cli.__file__)
+
+
+def test_cli_has_no_literal_list_of_choices():
+    """Every argparse ``choices=`` names a list defined once beside its implementation."""
+    text = CLI.read_text(encoding="utf-8")
+    assert re.findall(r"choices\s*=\s*[\(\[]", text) == []
+
+
+@pytest.mark.parametrize("flag,choices", [
+    ("--aug", AUG_PRESETS), ("--engine", ENGINES), ("--progress", PROGRESS_CHOICES),
+    ("--precision", PRECISIONS), ("--anchors", OPTION_CHOICES["anchors"]),
+])
+def test_train_flags_read_the_one_list(flag, choices):
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]  # argparse's own table
+    action = next(a for a in train._actions if flag in a.option_strings)
+    assert action.choices is choices
+
+
+def test_the_aug_list_is_the_one_tfms_implements():
+    from efficientdet_adapter.tfms import A
+
+    assert A.AUG_PRESETS is AUG_PRESETS
+    for aug in AUG_PRESETS:
+        assert A.aug_preset(128, aug)  # each name builds a transform
+
+
+def test_the_backbone_words_name_the_packaged_backbones():
+    from efficientdet_adapter.weights.packaged import PACKAGED_BACKBONES
+
+    aliases = {a for spec in PACKAGED_BACKBONES.values()
+               for a in (spec.name, f"lite{spec.backbone[-1]}-package")}
+    assert set(PACKAGED_BACKBONE_NAMES) == aliases
+    assert set(PACKAGED_BACKBONE_NAMES) <= set(BACKBONE_CHOICES)
+
+
+@pytest.mark.parametrize("aug", AUG_PRESETS)
+def test_every_aug_choice_makes_options(aug):
+    opts = TrainOptions(aug=aug)
+    assert TrainOptions.from_dict(opts.to_dict()).aug == aug
+
+
+@pytest.mark.parametrize("kwargs,field,expected,message", [
+    ({"time": "10m"}, "time", "a positive number of seconds or None",
+     "time='10m' (a str): pass a positive number of seconds or None, e.g. time=600 (the command "
+     "line's --time takes 10m)"),
+    ({"time": -5}, "time", "a positive number of seconds or None", None),
+    ({"anchor_settings": {"anchor_scale": "x"}}, "anchor_settings.anchor_scale",
+     "a positive number", "anchor_settings.anchor_scale='x' (a str): pass a positive number"),
+    ({"anchor_settings": {"anchor_scale": -3.0}}, "anchor_settings.anchor_scale",
+     "a positive number", None),
+    ({"anchor_settings": {"aspect_ratios": [[1.0]]}}, "anchor_settings.aspect_ratios",
+     "a list of [x, y] positive pairs", None),
+    ({"anchor_settings": {"anchor_sclae": 2.0}}, "anchor_settings",
+     "a dict of anchor_scale (a positive number) and aspect_ratios (a list of [x, y] positive "
+     "pairs)", None),
+    ({"aug": "jitter"}, "aug", "full or flip or scale or none",
+     "aug='jitter' (a str): pass full or flip or scale or none"),
+    ({"engine": "keras"}, "engine", "fastai or lightning", None),
+    ({"progress": "dots"}, "progress", "auto or bar or lines", None),
+    ({"precision": "fp8"}, "precision", "auto or 32 or 16-mixed or bf16-mixed", None),
+    ({"anchors": "fit"}, "anchors", "default or auto", None),
+    ({"img_size": 100}, "img_size", "an int >= 128 and <= 4096", None),
+    ({"img_size": [256, "256"]}, "img_size", "an int >= 128 and <= 4096", None),
+    ({"ema": 1}, "ema", "true or false", None),
+    ({"ema_decay": 1.0}, "ema_decay", "a finite number in (0.0, 1.0)", None),
+    ({"seed": 1.5}, "seed", "an int", None),
+    ({"model_name": ""}, "model_name", "a non-empty str", None),
+    ({"batch_size": "2"}, "batch_size", "an int >= 1",
+     "batch_size='2' (a str): pass an int >= 1, e.g. batch_size=2"),
+    ({"lr": "fast"}, "lr", "a finite number in (0.0, inf)", None),
+])
+def test_a_wrong_option_is_refused_naming_the_field(kwargs, field, expected, message):
+    with pytest.raises(OptionError) as info:
+        TrainOptions(**kwargs)
+    assert isinstance(info.value, ArgumentError)  # the Python API's error, one family
+    assert (info.value.field, info.value.expected) == (field, expected)
+    if message is not None:
+        assert str(info.value) == message
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"img_size": "auto", "anchors": "auto"}, {"img_size": [256, 384]}, {"time": 600.0},
+    {"anchor_settings": {"anchor_scale": 2.0, "aspect_ratios": [[1.0, 1.0], [1.4, 0.7]]}},
+    {"seed": -3, "patience": 2, "precision": "bf16-mixed", "engine": "lightning"},
+])
+def test_valid_options_pass(kwargs):
+    opts = TrainOptions(**kwargs)
+    assert TrainOptions.from_dict(opts.to_dict()) == opts
