@@ -405,9 +405,10 @@ def _resolve_auto(opts: TrainOptions, train, quiet: bool = False) -> None:
 
 
 def _epochs_text(opts: TrainOptions, resume) -> str:
-    if opts.time and resume is None:
-        return f"the epochs that fit --time {opts.time:g} s (at most {opts.epochs})"
-    return f"{opts.epochs} epochs" + (f" (fitted to --time {opts.time:g} s)" if opts.time else "")
+    if opts.time:
+        left = "--time" if resume is None else "what is left of --time"
+        return f"the epochs that fit {left} {opts.time:g} s (at most {opts.epochs})"
+    return f"{opts.epochs} epochs"
 
 
 def _check_run_options(opts: TrainOptions) -> None:

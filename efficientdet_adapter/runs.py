@@ -271,11 +271,12 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
-    ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
-    become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
-    call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
-    (:mod:`.training.budget`); the run's checkpoints keep them, so a resume follows the same
-    schedule.
+    ``opts`` is completed in place: ``img_size="auto"`` and ``anchors="auto"`` become the chosen
+    values (:mod:`.auto_options`) before training; with ``opts.time`` (seconds from this call) a
+    clock plans the optimizer steps that fit the budget, at most ``opts.epochs`` epochs, and
+    plans again at each epoch from its measured time (:mod:`.training.budget`,
+    :mod:`.training.budget_clock`); after training ``opts.epochs`` is the epochs run. The
+    checkpoints keep the clock, so a resume goes on with the budget its last epoch left.
     """
     import torch
 
@@ -337,18 +338,26 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                                     drop_last=len(train_records) > opts.batch_size,
                                     anchor_labeler=model, **loader_kwargs)
     valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
-    if opts.time and resume_state is None:  # the epochs that fit the budget (a resume keeps them)
+    clock = None  # --time: the steps that fit the budget, planned again at each epoch
+    if opts.time and resume_state is None:
         from .training.budget import apply_budget
 
         plan = apply_budget(opts, model, train_dl, valid_dl, started=started, device=device,
                             precision=precision)
+        clock = plan.clock
         run_extra = {**(run_extra or {}), "time_budget": plan.to_dict()}
+    elif opts.time:  # a resume goes on with the budget its last finished epoch left
+        from .training.budget_clock import BudgetClock
+
+        saved = (data.get("extra") or {}).get("time_budget") or {}
+        if isinstance(saved.get("clock"), dict):
+            clock = BudgetClock.from_dict(saved["clock"], started=started)
+            run_extra = {**(run_extra or {}), "time_budget": saved}
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0)
-    if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
-        tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
+    tracker.budget = clock
     try:
         if opts.engine == "fastai":
             from .engines.fastai.fit import fit_run
@@ -360,6 +369,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
         raise UsageError(str(e)) from None
     finally:
         tracker.close()
+    if clock is not None:  # the epochs the budget gave (the options keep the cap for --resume)
+        opts.epochs = max(1, tracker.state.epoch - opts.freeze_epochs)
     best = None if out is None else Path(out) / "best.pt"
     if best is not None and best.is_file() and process_rank() == 0:
         from .checkpoint import load_checkpoint_data

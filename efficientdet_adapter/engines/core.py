@@ -17,6 +17,8 @@ that translate their engine's events into calls of these:
 A test-only hook: with ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT]`` in the
 environment, a run sends itself SIGKILL (or SIGINT, a Ctrl-C) right after optimizer step ``K``
 (:func:`signal_at_step`), so tests interrupt a run at a known step without waiting on a clock.
+A second one, ``EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS=S``, sleeps ``S`` seconds after every
+optimizer step, so tests of ``--time`` see steps of a known, steady length.
 
 Example:
     >>> format_epoch_line({"epoch": 2, "train_loss": 1.5, "lr": 0.001, "best": True}, 10)
@@ -42,7 +44,7 @@ from ..errors import TrainingError
 from ..training.state import RunTracker, seed_epoch
 from .step_values import StepValues
 
-__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "NonFiniteGuard", "RunRecorder", "StepPlace",
+__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "STEP_SECONDS_ENV", "NonFiniteGuard", "RunRecorder", "StepPlace",
            "WeightAverage", "format_epoch_line", "non_finite_message", "print_epoch_line",
            "signal_at_step"]
 
@@ -50,6 +52,8 @@ __all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "NonFiniteGuard", "RunRecorder", "Ste
 LOSSES = ("loss", "class_loss", "box_loss")
 #: The test-only hook's environment variable (see the module docstring).
 SIGNAL_AT_STEP_ENV = "EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP"
+#: The test-only hook that makes every optimizer step last longer (see the module docstring).
+STEP_SECONDS_ENV = "EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS"
 
 
 # -- EMA ---------------------------------------------------------------------------------------
@@ -234,6 +238,7 @@ class RunRecorder:
         self.last_row: dict[str, Any] | None = None
         self._t0 = time.perf_counter()
         self._signal = os.environ.get(SIGNAL_AT_STEP_ENV)
+        self._sleep = float(os.environ.get(STEP_SECONDS_ENV) or 0)
 
     def seed_epoch(self, epoch: int, dataset: Any = None) -> bool:
         """Seed the generators for the run's 0-based ``epoch``; whether there was a seed."""
@@ -250,6 +255,8 @@ class RunRecorder:
         self.tracker.step()
         self.tracker.tensorboard_log()  # opened at the first step (its purge_step)
         step = self.tracker.state.step
+        if self._sleep:
+            time.sleep(self._sleep)
         if self._signal:
             signal_at_step(step, self._signal)
         return step
@@ -262,6 +269,12 @@ class RunRecorder:
         st = self.tracker.state
         self.last_row = {"epoch": st.epoch, **row, "best": st.best_epoch == st.epoch}
         return stop
+
+    def total_epochs(self, planned: int | None) -> int | None:
+        """The run's epochs for the epoch lines: the ``--time`` clock's current plan, or
+        ``planned``."""
+        budget = self.tracker.budget
+        return budget.epochs if budget is not None else planned
 
     def close(self) -> None:
         """The fit ended: flush and close the TensorBoard log."""

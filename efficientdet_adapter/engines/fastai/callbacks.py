@@ -167,7 +167,9 @@ class EpochLineCallback(Callback):
 
     def after_epoch(self) -> None:
         if not self.source.skipped:
-            print_epoch_line(self.source.last_row, self.source.total_epochs, self.file)
+            print_epoch_line(self.source.last_row,
+                             self.source.recorder.total_epochs(self.source.total_epochs),
+                             self.file)
 
 
 class RunCallback(Callback):

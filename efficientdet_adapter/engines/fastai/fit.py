@@ -25,6 +25,7 @@ from fastcore.basics import noop  # noqa: E402
 
 from .callbacks import (EMACallback, EpochLineCallback, NonFiniteLossCallback,  # noqa: E402
                         RunCallback, load_fastai_train_state)
+from .budget import fit_budget  # noqa: E402
 from .learn import learner  # noqa: E402
 
 __all__ = ["fit_run"]
@@ -76,8 +77,16 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             base_lr /= 2
             learn.unfreeze()
             run.epoch_offset = opts.freeze_epochs
-            learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
-                                div=5.0)
+            if tracker.budget is not None:  # --time: the clock plans and ends the fit
+                if tracker.state.epoch == opts.freeze_epochs:  # not resumed past its start
+                    tracker.budget.restart(tracker.state.step)
+                fit_budget(learn, opts.epochs, slice(base_lr / 100, base_lr), tracker.budget,
+                           tracker)
+            else:
+                learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
+                                    div=5.0)
+    elif tracker.budget is not None:
+        fit_budget(learn, opts.epochs, opts.lr, tracker.budget, tracker)
     else:
         learn.fit_one_cycle(opts.epochs, opts.lr)
     return ema.model if ema is not None else model

@@ -158,7 +158,8 @@ class EpochLine(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            print_epoch_line(self.run.last_row, self.total, self.file)
+            print_epoch_line(self.run.last_row, self.run.recorder.total_epochs(self.total),
+                             self.file)
 
 
 class RunCheckpoint(pl.Callback):

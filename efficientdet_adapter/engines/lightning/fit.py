@@ -20,6 +20,7 @@ from ...errors import UsageError
 from ...training.state import RunTracker
 from ..steps import one_cycle_pct_start
 from .adapter import model_adapter_class
+from .budget import BudgetOneCycleLR, BudgetStop
 from .callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint, pl
 
 __all__ = ["fit_run"]
@@ -49,13 +50,17 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             # unscales and skips inf steps on the device instead of reading them every step
             opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01,
                                     fused=self.device.type == "cuda")
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
+            if tracker.budget is not None:  # --time: the schedule follows the budget's clock
+                sched = BudgetOneCycleLR(opt, tracker.budget, opts.lr)
+            else:
+                sched = torch.optim.lr_scheduler.OneCycleLR(
+                    opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     ema = LightningEMA(opts.ema_decay) if opts.ema else None
     run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, dataset=train_dl.dataset)
     callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
+                 *([BudgetStop(tracker.budget, tracker)] if tracker.budget is not None else []),
                  *([EpochLine(run, opts.epochs)] if lines else [])]
     world = opts.devices * opts.num_nodes
     accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
