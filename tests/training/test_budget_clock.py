@@ -62,7 +62,7 @@ def test_one_cycle_matches_fastais_fit_one_cycle_and_ends_on_its_final_value(tot
     mom = combined_cos(0.25, 0.95, 0.85, 0.95)
     for i in range(total):
         p = i / (total - 1)
-        assert one_cycle(p, peak) == pytest.approx((float(lr(p)), float(mom(p))), rel=1e-6)  # fastai computes in float32
+        assert one_cycle(p, peak) == pytest.approx((float(lr(p)), float(mom(p))), rel=1e-5)  # fastai computes in float32
     assert one_cycle(1.0, peak) == pytest.approx((peak / 1e5, 0.95), rel=1e-9)
 
 
