@@ -20,10 +20,10 @@ Example:
     >>> clock.total_steps, clock.epochs, clock.progress(0), clock.progress(73)
     (74, 8, 0.0, 1.0)
     >>> clock.end_step(10, now=15.0)  # the first epoch's 10 steps took 15 s, not 10
-    >>> clock.start_epoch(step=10, now=20.0)  # planned again: 5 epochs now
+    >>> clock.start_epoch(step=10, now=20.0)  # planned again: 5 epochs now, the last 9 steps
     5
-    >>> clock.total_steps, round(clock.progress(10), 4), clock.progress(47)
-    (48, 0.137, 1.0)
+    >>> clock.total_steps, round(clock.progress(10), 4), clock.progress(48)
+    (49, 0.137, 1.0)
 """
 
 from __future__ import annotations
@@ -120,15 +120,31 @@ class BudgetClock:
         part = min(n - 1, max(0, int((rest - over) // step)))
         return full * n + part
 
+    def seconds_of(self, steps: int) -> float:
+        """Estimated seconds of ``steps`` training steps from an epoch's start, with the
+        validation (and the rest, :attr:`overhead_s`) of every epoch they touch."""
+        epochs = math.ceil(steps / self.steps_per_epoch)
+        return steps * self.step_s + epochs * self.overhead_s
+
+    def steps_nearest(self, seconds: float) -> int:
+        """The steps whose end is nearest to ``seconds`` from an epoch's start: those that fit
+        (:meth:`steps_that_fit`), or one more when it ends closer after ``seconds`` than they
+        end before it (a new epoch's validation can leave more than a step unused)."""
+        fit = self.steps_that_fit(seconds)
+        under = seconds - self.seconds_of(fit)
+        over = self.seconds_of(fit + 1) - seconds
+        return fit + 1 if over < under else fit
+
     def plan(self, step: int, now: float | None = None) -> int:
         """Fit :attr:`total_steps` to what is left of the budget at ``step`` (an epoch's start),
-        keeping the progress reached; at least one more step, at most :attr:`max_steps`."""
+        keeping the progress reached; at least one more step, at most :attr:`max_steps`. The
+        last epoch ends as near as the steps allow to the budget less :attr:`reserve_s`."""
         now = time.perf_counter() if now is None else now
         if self.total_steps:  # the schedule goes on from where it is
             self.anchor_pct = self.progress(step)
         self.anchor_step = step
         left = self.budget_s - self.reserve_s - self.elapsed(now)
-        self.total_steps = max(step + 1, min(self.max_steps, step + self.steps_that_fit(left)))
+        self.total_steps = max(step + 1, min(self.max_steps, step + self.steps_nearest(left)))
         self.replans += 1
         return self.total_steps
 

@@ -39,8 +39,13 @@ def test_a_replan_keeps_the_progress_reached_and_ends_at_one():
     assert c.step_s == 2.0 and c.overhead_s == 4.0
     assert c.progress(10) == pytest.approx(first[-1] + (first[1] - first[0]))  # no jump
     assert c.progress(c.total_steps - 1) == 1.0 and c.finished(c.total_steps)
-    # 76 s left: 3 epochs of 24 s, then 4 s is not enough for a step and validation
-    assert c.total_steps == 40 and c.epochs == 4
+    # 76 s left: 3 epochs of 24 s end 4 s early; one more step and its validation 2 s late
+    assert c.total_steps == 41 and c.epochs == 5
+
+
+@pytest.mark.parametrize("seconds, steps", [(13.0, 10), (14.0, 11), (24.0, 20), (15.5, 11)])
+def test_steps_nearest_adds_a_step_that_ends_closer_after(seconds, steps):
+    assert clock().steps_nearest(seconds) == steps
 
 
 def test_the_clock_round_trips_through_a_checkpoint_and_counts_the_earlier_time():
