@@ -200,6 +200,7 @@ def _options(args) -> TrainOptions:
         patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
         progress=args.progress, anchors=args.anchors, time=args.time,
+        backbone_lr_mult=args.backbone_lr_mult, freeze_bn=args.freeze_bn,
     )
 
 
@@ -253,7 +254,8 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
                "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
                "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
                "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
-               "--ema": "ema", "--deterministic": "deterministic"}
+               "--ema": "ema", "--deterministic": "deterministic",
+               "--backbone-lr-mult": "backbone_lr_mult", "--freeze-bn": "freeze_bn"}
 
 
 def _given(args) -> set[str]:
@@ -785,10 +787,11 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                         "the most epochs the budget may fit (default then: 300)")
     g.add_argument("--time", type=_duration, default=defaults.time, metavar="DURATION",
                    help="wall-clock budget for training, e.g. 600, 600s, 10m, 1h: a few "
-                        "training steps and a validation pass are timed first, then the epochs "
-                        "are set so the one-cycle schedule (validation and checkpoints "
-                        "included) ends inside it; --epochs caps them; --resume keeps the "
-                        "epochs chosen (default: no budget, --epochs decides)")
+                        "seconds of steps are timed, then the run's steps are planned and "
+                        "planned again at each epoch from its measured time, so the last "
+                        "epoch (validation and checkpoints included) ends near the budget with "
+                        "the one-cycle schedule complete; --epochs caps them; --resume goes on "
+                        "with the budget left (default: no budget, --epochs decides)")
     p.set_defaults(default_epochs=defaults.epochs)
     g.add_argument("--batch-size", type=_number(int, low=1), default=defaults.batch_size,
                    help="images per batch, at least 1 (default: %(default)s)")
@@ -821,6 +824,13 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
     g.add_argument("--ema", action="store_true", default=defaults.ema,
                    help="keep an exponential moving average of the weights (timm ModelEmaV3); "
                         "validate it and save it as the model")
+    g.add_argument("--backbone-lr-mult", type=_number(float, low=0, low_open=True),
+                   default=defaults.backbone_lr_mult, metavar="M",
+                   help="the backbone's peak lr is --lr times M, in (0, 1]; the FPN and heads "
+                        "train at --lr (default: %(default)s)")
+    g.add_argument("--freeze-bn", action="store_true", default=defaults.freeze_bn,
+                   help="keep BatchNorm's running statistics as the weights came (from the "
+                        "pretrained backbone); their scale and shift still train")
     g.add_argument("--deterministic", action="store_true", default=defaults.deterministic,
                    help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
     g.add_argument("--progress", choices=("auto", "bar", "lines"), default=defaults.progress,

@@ -83,6 +83,8 @@ class TrainOptions:
     anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
+    backbone_lr_mult: float = 1.0  # the backbone's peak lr is lr times this (heads and FPN: lr)
+    freeze_bn: bool = False  # BatchNorm running statistics kept as loaded (affine still trained)
 
     def __post_init__(self) -> None:
         """Counts and rates of the right type and range, checked when the options are made."""
@@ -100,6 +102,29 @@ class TrainOptions:
 
             raise ArgumentError(f"lr={self.lr!r}: pass a positive number (the one-cycle "
                                 "schedule's peak), e.g. lr=0.005")
+        mult = self.backbone_lr_mult
+        if isinstance(mult, bool) or not isinstance(mult, (int, float)) \
+                or not math.isfinite(mult) or not 0 < mult <= 1:
+            from .errors import ArgumentError
+
+            raise ArgumentError(f"backbone_lr_mult={mult!r}: pass a number in (0, 1], the "
+                                "backbone's share of the peak lr, e.g. backbone_lr_mult=0.1")
+        if mult != 1 and self.freeze_epochs:
+            from .errors import ArgumentError
+
+            raise ArgumentError(f"backbone_lr_mult={mult!r} with freeze_epochs="
+                                f"{self.freeze_epochs}: fastai's fine_tune sets its own lr per "
+                                "group; use one of them")
+
+    def group_lrs(self) -> list[float]:
+        """Peak learning rates of the parameter groups of
+        :func:`~efficientdet_adapter.efficientdet.model.param_groups` (backbone, FPN, heads).
+
+        Example:
+            >>> TrainOptions(lr=0.01, backbone_lr_mult=0.25).group_lrs()
+            [0.0025, 0.01, 0.01]
+        """
+        return [self.lr * self.backbone_lr_mult, self.lr, self.lr]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""

@@ -44,7 +44,7 @@ from ..errors import TrainingError
 from ..training.state import RunTracker, seed_epoch
 from .step_values import StepValues
 
-__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "STEP_SECONDS_ENV", "NonFiniteGuard", "RunRecorder", "StepPlace",
+__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "STEP_SECONDS_ENV", "freeze_bn_stats", "NonFiniteGuard", "RunRecorder", "StepPlace",
            "WeightAverage", "format_epoch_line", "non_finite_message", "print_epoch_line",
            "signal_at_step"]
 
@@ -204,6 +204,24 @@ def print_epoch_line(row: dict[str, Any] | None, total: int | None, file: Any = 
     """Print :func:`format_epoch_line` of ``row`` (nothing when ``row`` is ``None``)."""
     if row is not None:
         print(format_epoch_line(row, total), file=file or sys.stdout, flush=True)
+
+
+# -- frozen BatchNorm statistics --------------------------------------------------------------------
+def freeze_bn_stats(model: nn.Module) -> int:
+    """Put every BatchNorm layer of ``model`` in eval mode (``train --freeze-bn``): training then
+    normalizes with the running statistics the weights came with and leaves them as they are;
+    the layers' scale and shift still learn. Call it after each ``model.train()``; returns the
+    number of layers.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+        >>> freeze_bn_stats(net), net[1].training, net[0].training
+        (1, False, True)
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for layer in layers:
+        layer.eval()
+    return len(layers)
 
 
 # -- the run checkpoint ----------------------------------------------------------------------------

@@ -43,11 +43,12 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 from ...efficientdet.wrappers import find_network
 from ...training.state import RunTracker, rng_state, set_rng_state
 from ..core import (LOSSES, NonFiniteGuard, RunRecorder, StepPlace, WeightAverage,
-                    print_epoch_line)
+                    freeze_bn_stats, print_epoch_line)
 from ..step_values import StepValues
 from .learn import MetricColumn
 
 __all__ = ["RunCallback", "EMACallback", "NonFiniteLossCallback", "EpochLineCallback",
+           "FreezeBNStatsCallback",
            "fastai_train_state", "load_fastai_train_state"]
 
 
@@ -155,6 +156,15 @@ class NonFiniteLossCallback(Callback):
     def check_pending(self) -> None:
         """Wait for the losses still on their way to the host and check them."""
         self.guard.check_pending()
+
+
+class FreezeBNStatsCallback(Callback):
+    """Keep BatchNorm's running statistics as loaded (:func:`~..core.freeze_bn_stats`)."""
+
+    order = 0  # after fastai's TrainEvalCallback (-10) has called model.train()
+
+    def before_train(self) -> None:
+        freeze_bn_stats(self.learn.model)
 
 
 class EpochLineCallback(Callback):
