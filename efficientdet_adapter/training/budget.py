@@ -8,7 +8,8 @@ warms allocators and kernels up, is not counted), a couple of validation batches
 checkpoints written per epoch. :func:`plan_budget` turns that into a first plan, a
 :class:`~.budget_clock.BudgetClock`, which the engines' callbacks plan again at every epoch's
 start from what the last epoch really took (:mod:`.budget_clock`): the probe only has to be
-good enough for the first epoch. One validation pass is kept back for the final scoring.
+good enough for the first epoch. The budget is the training's: its last epoch ends near it, and
+the final scoring of the best epoch (about one validation pass) follows.
 
 Example:
     >>> parse_duration("10m"), parse_duration("1h30m"), parse_duration("600")
@@ -229,11 +230,11 @@ def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
     measure_s = time.perf_counter() - t0
     cap = MAX_BUDGET_EPOCHS if max_epochs is None else max_epochs
     clock = BudgetClock(budget_s=float(budget_s), steps_per_epoch=cost.steps_per_epoch,
-                        max_steps=cap * cost.steps_per_epoch, reserve_s=cost.valid_s,
+                        max_steps=cap * cost.steps_per_epoch, reserve_s=0.0,
                         step_s=cost.step_s, overhead_s=cost.valid_s + cost.save_s,
                         started=started)
     clock.plan(step=0)
-    uncapped = clock.steps_that_fit(budget_s - cost.valid_s - clock.elapsed())
+    uncapped = clock.steps_nearest(budget_s - clock.elapsed())
     capped = max_epochs is not None and uncapped > clock.max_steps
     return BudgetPlan(budget_s=float(budget_s), cost=cost, measure_s=measure_s, clock=clock,
                       capped_by=max_epochs if capped else None)
