@@ -54,8 +54,9 @@ DEFAULT_RESULTS = ROOT / "bench" / "results" / "real_data.jsonl"
 #: The recipe bench's settings: a name and the ``train`` arguments it adds to the defaults.
 SETTINGS: dict[str, list[str]] = {
     "defaults": [],
-    "320px": ["--img-size", "320"],
+    # sizes are multiples of 128 (EfficientDet's largest stride): 320 is not one
     "384px": ["--img-size", "384"],
+    "512px": ["--img-size", "512"],
     "aug-scale": ["--aug", "scale"],
     "aug-full": ["--aug", "full"],  # IceVision's aug_tfms
     "lite1": ["--model", "tf_efficientdet_lite1"],
