@@ -41,7 +41,7 @@ class BudgetScheduler(ParamScheduler):
 
     def before_train(self) -> None:
         epochs = self.clock.start_epoch(self.tracker.state.step)
-        if epochs is not None:
+        if epochs is not None and self.tracker.state.epoch == 1:  # the first epoch measured
             print(f"--time: planned again at epoch {self.tracker.state.epoch + 1} from the last "
                   f"epoch's time: {epochs} epochs ({self.clock.total_steps} steps)", flush=True)
 

@@ -56,7 +56,7 @@ class BudgetStop(pl.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         epochs = self.clock.start_epoch(self.tracker.state.step)
-        if epochs is not None and trainer.is_global_zero:
+        if epochs is not None and self.tracker.state.epoch == 1 and trainer.is_global_zero:
             print(f"--time: planned again at epoch {self.tracker.state.epoch + 1} from the last "
                   f"epoch's time: {epochs} epochs ({self.clock.total_steps} steps)", flush=True)
 
