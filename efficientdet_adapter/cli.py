@@ -36,6 +36,7 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
+from .small_boxes import SMALL_BOX_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .runs import (
     DEMO_NUM_IMAGES,
@@ -201,6 +202,7 @@ def _options(args) -> TrainOptions:
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
         progress=args.progress, anchors=args.anchors, time=args.time,
         backbone_lr_mult=args.backbone_lr_mult, freeze_bn=args.freeze_bn,
+        small_boxes=args.small_boxes,
     )
 
 
@@ -255,7 +257,8 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
                "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
                "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
                "--ema": "ema", "--deterministic": "deterministic",
-               "--backbone-lr-mult": "backbone_lr_mult", "--freeze-bn": "freeze_bn"}
+               "--backbone-lr-mult": "backbone_lr_mult", "--freeze-bn": "freeze_bn",
+               "--small-boxes": "small_boxes"}
 
 
 def _given(args) -> set[str]:
@@ -824,6 +827,10 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
     g.add_argument("--ema", action="store_true", default=defaults.ema,
                    help="keep an exponential moving average of the weights (timm ModelEmaV3); "
                         "validate it and save it as the model")
+    g.add_argument("--small-boxes", choices=SMALL_BOX_CHOICES, default=defaults.small_boxes,
+                   help="when most training boxes are below the smallest anchor: remedy = train "
+                        "at a larger --img-size (that --time can afford) or with smaller anchors, "
+                        "and say which; keep = train as given (default: %(default)s)")
     g.add_argument("--backbone-lr-mult", type=_number(float, low=0, low_open=True),
                    default=defaults.backbone_lr_mult, metavar="M",
                    help="the backbone's peak lr is --lr times M, in (0, 1]; the FPN and heads "

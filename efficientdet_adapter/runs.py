@@ -83,6 +83,7 @@ class TrainOptions:
     anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
+    small_boxes: str = "remedy"  # remedy or keep (small_boxes.SMALL_BOX_CHOICES)
     backbone_lr_mult: float = 1.0  # the backbone's peak lr is lr times this (heads and FPN: lr)
     freeze_bn: bool = False  # BatchNorm running statistics kept as loaded (affine still trained)
 
@@ -342,6 +343,11 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
         for line in resolve_auto_options(opts, train_records):
             logger.info(line)
+        from .small_boxes import remedy_small_boxes
+
+        remedy = remedy_small_boxes(opts, train_records)  # most boxes below the anchors
+        if remedy is not None:
+            print(remedy, flush=True)
     if opts.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
@@ -483,7 +489,8 @@ def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str,
 
     return save_checkpoint(model, out / "model.pt", class_map, extra={
         "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
-        "batch_size": opts.batch_size, **({"metrics": final} if final else {}), **extra})
+        "batch_size": opts.batch_size, "options": opts.to_dict(),
+        **({"metrics": final} if final else {}), **extra})
 
 
 def save_run(model, class_map, opts: TrainOptions, valid_records, out: Path,
