@@ -62,10 +62,10 @@ def bn_stats(model) -> dict[str, torch.Tensor]:
 
 def fresh_model(opts, class_map):
     from efficientdet_adapter.efficientdet.model import model as build_model
-    from efficientdet_adapter.runs import _backbone_weights
 
-    return build_model(model_name=opts.model_name, num_classes=len(class_map),
-                       img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts))
+    # as train_model builds it: the same start (offline in the tests: the packaged backbone)
+    return build_model(model_name=opts.model_name, class_map=class_map, img_size=opts.img_size,
+                       weights=opts.weights, pretrained_backbone=opts.pretrained_backbone)
 
 
 def run(tiny, tmp_path, **kwargs):
