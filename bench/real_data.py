@@ -1,25 +1,31 @@
-"""Held-out accuracy of ``train`` settings on real exports, three seeds each, under a time budget.
+"""Held-out accuracy of ``train`` settings on real exports, two seeds each, under a time budget.
 
 For each export under ``--root`` (default: the shared real Roboflow exports: brain MRI, game
-screenshots and the pothole set), each setting (``--setting NAME=TRAIN_ARGS``, e.g.
-``--setting "auto=--img-size auto --anchors auto"``; default: ``defaults=``, the CLI's defaults)
-and each seed (``--seeds``, default 0 1 2), this trains as ``efficientdet-adapter train --data
-EXPORT --time BUDGET --seed SEED TRAIN_ARGS`` would (``runs.train_model``: the epochs are fitted
-to the wall-clock ``--time`` from measured steps, so the one-cycle schedule completes), then
-scores the model as ``train`` and ``eval`` do (``runs.evaluate``: pycocotools) on the export's
-``valid`` split and on its ``test`` split.
+screenshots and the pothole set), each setting of :data:`SETTINGS` (or those named with
+``--settings``, or given with ``--setting NAME=TRAIN_ARGS``) and each seed (``--seeds``, default
+0 1), this trains as ``efficientdet-adapter train --data EXPORT --time BUDGET --seed SEED
+TRAIN_ARGS`` would (``runs.train_model``: the budget's clock plans the steps, so the one-cycle
+schedule completes), then scores the model as ``train`` and ``eval`` do (``runs.evaluate``:
+pycocotools) on the export's ``valid`` split and on its ``test`` split.
 
-The report (one JSON object on stdout; ``--markdown FILE`` also writes the table) gives, per
-export and setting, the mean and spread (sample standard deviation over the seeds) of AP and
-AP50 on both splits, and a verdict for every pair of settings and every one of those four
-numbers: a setting *wins* only when its mean beats the other's by more than the larger of the
-two spreads; otherwise there is no winner (and with one seed there is no verdict at all). The
-machine, the date and the budget head the report. Progress goes to stderr.
+Every finished run is appended at once to ``--results`` (default
+``bench/results/real_data.jsonl`` in the repository, one JSON line per run: setting, its train
+arguments, seed, export, budget, epochs, valid/test AP and AP50, git commit, machine, load, date),
+and a run already there (same export, setting, train arguments, seed and budget) is skipped: a
+bench stopped in one session goes on in the next. ``--summary`` prints, from that file only, the
+mean valid AP50 of every setting per export and across the exports.
 
-    python bench/real_data.py --time 10m
-    python bench/real_data.py --time 30m --only pothole_yolov5 \\
-        --setting defaults= --setting "flip=--aug flip" --setting "full=--aug full"
-    python bench/real_data.py --time 20s --seeds 0 --only metin2_game_tfcsv   # a smoke run
+The report of the runs asked for (one JSON object on stdout; ``--markdown FILE`` also writes the
+table) gives, per export and setting, the mean and spread (sample standard deviation over the
+seeds) of AP and AP50 on both splits, and a verdict for every pair of settings and every one of
+those four numbers: a setting *wins* only when its mean beats the other's by more than the larger
+of the two spreads; otherwise there is no winner (and with one seed there is no verdict at all).
+Progress goes to stderr.
+
+    python bench/real_data.py --time 10m                       # every setting, 2 seeds, resumable
+    python bench/real_data.py --summary                        # mean valid AP50 per setting
+    python bench/real_data.py --time 10m --settings defaults ema --only pothole_yolov5
+    python bench/real_data.py --time 20s --seeds 0 --setting "x=--lr 1e-2" --results /tmp/r.jsonl
 """
 
 from __future__ import annotations
@@ -43,6 +49,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EXPORTS = ROOT.parent / "shared" / "data" / "real-exports"
 METRICS = {"AP": "AP (IoU=0.50:0.95) area=all", "AP50": "AP (IoU=0.50) area=all"}
 NUMBERS = [f"{split}_{m}" for split in ("valid", "test") for m in METRICS]
+DEFAULT_RESULTS = ROOT / "bench" / "results" / "real_data.jsonl"
+
+#: The recipe bench's settings: a name and the ``train`` arguments it adds to the defaults.
+SETTINGS: dict[str, list[str]] = {
+    "defaults": [],
+    # sizes are multiples of 128 (EfficientDet's largest stride): 320 is not one
+    "384px": ["--img-size", "384"],
+    "512px": ["--img-size", "512"],
+    "aug-scale": ["--aug", "scale"],
+    "aug-full": ["--aug", "full"],  # IceVision's aug_tfms
+    "lite1": ["--model", "tf_efficientdet_lite1"],
+    "backbone-lr-0.1": ["--backbone-lr-mult", "0.1"],
+    "ema": ["--ema"],
+    "frozen-bn": ["--freeze-bn"],
+}
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -118,6 +139,82 @@ def markdown(report: dict) -> str:
         for pair, v in entry["verdicts"].items():
             lines.append(f"- {export}, {pair}: " + "; ".join(f"{n} {w}" for n, w in v.items()))
     return "\n".join(lines)
+
+
+# -- the results file ----------------------------------------------------------------------------
+def run_key(export: str, setting: str, train_args: list[str], seed: int, budget_s: float
+            ) -> tuple:
+    """What makes two runs the same run (the results file holds each once)."""
+    return export, setting, " ".join(train_args), int(seed), float(budget_s)
+
+
+def read_results(path: Path) -> list[dict]:
+    """The runs in a results file (none when it does not exist yet)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def append_result(path: Path, run: dict) -> None:
+    """Add ``run`` as one JSON line (the file is rewritten atomically: never half a line)."""
+    sys.path.insert(0, str(ROOT))
+    from efficientdet_adapter.atomic import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    atomic_write_text(path, old + json.dumps(run, sort_keys=True) + "\n")
+
+
+def summary_table(runs: list[dict], budget_s: float | None = None) -> str:
+    """Mean valid AP50 per setting: per export (mean over its seeds) and over the exports,
+    best first; a setting missing an export is marked and ranked by what it has."""
+    if budget_s is not None:
+        runs = [r for r in runs if float(r["budget_s"]) == float(budget_s)]
+    if not runs:
+        return "no runs in the results file" + (f" at --time {budget_s:g} s" if budget_s else "")
+    exports = list(dict.fromkeys(r["export"] for r in runs))
+    rows = []
+    for setting in dict.fromkeys(r["setting"] for r in runs):
+        cells, means = [], []
+        for export in exports:
+            values = [r["valid_AP50"] for r in runs if r["setting"] == setting
+                      and r["export"] == export and r.get("valid_AP50") is not None]
+            m = statistics.fmean(values) if values else None
+            cells.append("-" if m is None else f"{m:.3f} ({len(values)})")
+            if m is not None:
+                means.append(m)
+        overall = statistics.fmean(means) if means else math.nan
+        mark = "" if len(means) == len(exports) else f" ({len(means)}/{len(exports)} exports)"
+        rows.append((overall, setting, cells, mark))
+    rows.sort(key=lambda r: -r[0] if not math.isnan(r[0]) else math.inf)
+    budgets = sorted({float(r["budget_s"]) for r in runs})
+    lines = [f"mean valid AP50 (seeds) at --time {', '.join(f'{b:g}' for b in budgets)} s",
+             "| setting | " + " | ".join(exports) + " | mean |",
+             "| --- |" + " --- |" * (len(exports) + 1)]
+    for overall, setting, cells, mark in rows:
+        lines.append(f"| {setting} | " + " | ".join(cells) + f" | {overall:.3f}{mark} |")
+    return "\n".join(lines)
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _machine() -> str:
+    import torch
+
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available() else
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    return f"{device}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 # -- runs --------------------------------------------------------------------------------------
@@ -196,13 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=DEFAULT_EXPORTS,
                    help="folder of export folders (default: %(default)s)")
     p.add_argument("--only", nargs="*", default=None, help="export folder names to run")
-    p.add_argument("--time", required=True,
-                   help="wall-clock budget per run, as train --time takes it (600, 10m, 1h)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                   help="seeds per setting (default: 0 1 2)")
+    p.add_argument("--time", default="10m",
+                   help="wall-clock budget per run, as train --time takes it (default: 10m)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                   help="seeds per setting (default: 0 1)")
+    p.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=None,
+                   metavar="NAME", help=f"settings of the table to run: {', '.join(SETTINGS)} "
+                                        "(default: all of them)")
     p.add_argument("--setting", type=_setting, action="append", default=None,
                    metavar="NAME=TRAIN_ARGS",
-                   help="a named set of train options; repeat to compare (default: defaults=)")
+                   help="a setting of your own (repeat to compare); replaces the table's")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS,
+                   help="the JSON-lines file runs are appended to and skipped from "
+                        "(default: %(default)s)")
+    p.add_argument("--summary", action="store_true",
+                   help="print the mean valid AP50 per setting from --results and exit")
     p.add_argument("--threads", type=int, default=None,
                    help="PyTorch intra-op threads (default: PyTorch's choice)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON here")
@@ -211,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="where run folders are made (and removed) (default: a temporary folder)")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    if args.summary:
+        print(summary_table(read_results(args.results)))
+        return 0
     import torch
 
     from efficientdet_adapter.training.budget import parse_duration
@@ -223,21 +331,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("EFFICIENTDET_ADAPTER_OFFLINE", "1")
-    settings = dict(args.setting or [("defaults", [])])
+    if args.setting:
+        settings = dict(args.setting)
+    else:
+        settings = {name: SETTINGS[name] for name in (args.settings or SETTINGS)}
     exports = _exports(args.root, args.only)
     import tempfile
 
+    done = {run_key(r["export"], r["setting"], r.get("train_args", []), r["seed"],
+                    r["budget_s"]): r for r in read_results(args.results)}
+    commit, machine = _git_commit(), _machine()
+    runs = []
     with contextlib.ExitStack() as stack:
         work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         work.mkdir(parents=True, exist_ok=True)
-        runs = [run_one(e, name, train_args, seed, budget_s, work)
-                for e in exports for name, train_args in settings.items() for seed in args.seeds]
-    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available() else
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+        for e, (name, train_args), seed in itertools.product(exports, settings.items(),
+                                                              args.seeds):
+            key = run_key(e.name, name, train_args, seed, budget_s)
+            if key in done:
+                print(f"== {e.name} / {name} / seed {seed}: in {args.results}, skipped",
+                      file=sys.stderr, flush=True)
+                runs.append(done[key])
+                continue
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+            run = run_one(e, name, train_args, seed, budget_s, work)
+            run.update({"commit": commit, "machine": machine, "load_1min": load,
+                        "date": datetime.datetime.now(datetime.timezone.utc)
+                        .strftime("%Y-%m-%d %H:%M UTC")})
+            append_result(args.results, run)  # at once: a stopped bench keeps what it finished
+            done[key] = run
+            runs.append(run)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{device}, torch {torch.__version__} ({torch.get_num_threads()} threads)",
-        "budget_s": budget_s, "seeds": args.seeds,
+        "machine": machine, "budget_s": budget_s, "seeds": args.seeds,
         "settings": {k: " ".join(v) for k, v in settings.items()},
         "runs": runs, "summary": summarize(runs, list(settings)),
     }

@@ -40,6 +40,7 @@ from .choices import AUG_PRESETS, BACKBONE_CHOICES
 from .engines import ENGINES
 from .run_options import PROGRESS_CHOICES
 from .training.interrupts import Terminated, stop_on_sigterm
+from .small_boxes import SMALL_BOX_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .start import WEIGHTS_CHOICES, check_weights
 from .runs import (
@@ -205,6 +206,8 @@ def _options(args) -> TrainOptions:
         patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
         progress=args.progress, anchors=args.anchors, time=args.time,
+        backbone_lr_mult=args.backbone_lr_mult, freeze_bn=args.freeze_bn,
+        small_boxes=args.small_boxes,
     )
 
 
@@ -265,7 +268,10 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
                "--aug": "aug",
                "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
                "--ema": "ema", "--deterministic": "deterministic", "--time": "time",
-               "--anchors": "anchors"}
+               "--anchors": "anchors",
+               "--backbone-lr-mult": "backbone_lr_mult", "--freeze-bn": "freeze_bn",
+               "--small-boxes": "small_boxes"}
+
 #: What a refusal says a resume may change (RESUME_HOW's flags, --threads and --data).
 RESUME_MAY_CHANGE = ("--device, --precision, --num-workers, --progress, --devices, --num-nodes, "
                      "--threads and --data")
@@ -434,9 +440,10 @@ def _resolve_auto(opts: TrainOptions, train, quiet: bool = False) -> None:
 
 
 def _epochs_text(opts: TrainOptions, resume) -> str:
-    if opts.time and resume is None:
-        return f"the epochs that fit --time {opts.time:g} s (at most {opts.epochs})"
-    return f"{opts.epochs} epochs" + (f" (fitted to --time {opts.time:g} s)" if opts.time else "")
+    if opts.time:
+        left = "--time" if resume is None else "what is left of --time"
+        return f"the epochs that fit {left} {opts.time:g} s (at most {opts.epochs})"
+    return f"{opts.epochs} epochs"
 
 
 def _check_run_options(opts: TrainOptions) -> None:
@@ -822,10 +829,11 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                         "the most epochs the budget may fit (default then: 300)")
     g.add_argument("--time", type=_duration, default=defaults.time, metavar="DURATION",
                    help="wall-clock budget for training, e.g. 600, 600s, 10m, 1h: a few "
-                        "training steps and a validation pass are timed first, then the epochs "
-                        "are set so the one-cycle schedule (validation and checkpoints "
-                        "included) ends inside it; --epochs caps them; --resume keeps the "
-                        "epochs chosen (default: no budget, --epochs decides)")
+                        "seconds of steps are timed, then the run's steps are planned and "
+                        "planned again at each epoch from its measured time, so the last "
+                        "epoch (validation and checkpoints included) ends near the budget with "
+                        "the one-cycle schedule complete; --epochs caps them; --resume goes on "
+                        "with the budget left (default: no budget, --epochs decides)")
     p.set_defaults(default_epochs=defaults.epochs)
     g.add_argument("--batch-size", type=_number(int, low=1), default=defaults.batch_size,
                    help="images per batch, at least 1 (default: %(default)s)")
@@ -867,6 +875,17 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
     g.add_argument("--ema", action="store_true", default=defaults.ema,
                    help="keep an exponential moving average of the weights (timm ModelEmaV3); "
                         "validate it and save it as the model")
+    g.add_argument("--small-boxes", choices=SMALL_BOX_CHOICES, default=defaults.small_boxes,
+                   help="when most training boxes are below the smallest anchor: remedy = train "
+                        "at a larger --img-size (that --time can afford) or with smaller anchors, "
+                        "and say which; keep = train as given (default: %(default)s)")
+    g.add_argument("--backbone-lr-mult", type=_number(float, low=0, low_open=True),
+                   default=defaults.backbone_lr_mult, metavar="M",
+                   help="the backbone's peak lr is --lr times M, in (0, 1]; the FPN and heads "
+                        "train at --lr (default: %(default)s)")
+    g.add_argument("--freeze-bn", action="store_true", default=defaults.freeze_bn,
+                   help="keep BatchNorm's running statistics as the weights came (from the "
+                        "pretrained backbone); their scale and shift still train")
     g.add_argument("--deterministic", action="store_true", default=defaults.deterministic,
                    help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
     g.add_argument("--progress", choices=PROGRESS_CHOICES, default=defaults.progress,

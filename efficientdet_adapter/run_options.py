@@ -11,7 +11,8 @@ The lists of choices are read from their homes, beside the code that implements 
 (:data:`~efficientdet_adapter.choices.AUG_PRESETS`, the light list that tfms implements,
 :data:`~efficientdet_adapter.engines.ENGINES`,
 :data:`~efficientdet_adapter.devices.PRECISIONS`,
-:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`, :data:`PROGRESS_CHOICES`); the command
+:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`,
+:data:`~efficientdet_adapter.small_boxes.SMALL_BOX_CHOICES`, :data:`PROGRESS_CHOICES`); the command
 line's ``choices=`` read the same tuples (:data:`OPTION_CHOICES`).
 
 Example:
@@ -30,6 +31,7 @@ from .choices import AUG_PRESETS
 from .devices import PRECISIONS
 from .engines import ENGINES
 from .errors import ArgumentError, OptionError
+from .small_boxes import SMALL_BOX_CHOICES
 
 __all__ = ["PROGRESS_CHOICES", "OPTION_CHOICES", "IMG_SIZE_RANGE", "ANCHOR_SETTING_KEYS",
            "check_options"]
@@ -40,7 +42,7 @@ PROGRESS_CHOICES = ("auto", "bar", "lines")
 #: Each option that takes one of a list of words, and its list.
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ENGINES, "aug": AUG_PRESETS, "progress": PROGRESS_CHOICES,
-    "precision": PRECISIONS, "anchors": ANCHOR_CHOICES,
+    "precision": PRECISIONS, "anchors": ANCHOR_CHOICES, "small_boxes": SMALL_BOX_CHOICES,
 }
 #: The smallest and largest side of ``img_size`` (pixels).
 IMG_SIZE_RANGE = (128, 4096)
@@ -118,7 +120,15 @@ def check_options(opts: Any) -> None:
     for name, choices in OPTION_CHOICES.items():
         if getattr(opts, name) not in choices:
             raise _refuse(name, getattr(opts, name), " or ".join(choices))
-    for name in ("ema", "deterministic"):
+    mult = opts.backbone_lr_mult
+    if not _number(mult) or not 0 < mult <= 1:
+        raise _refuse("backbone_lr_mult", mult, "a number in (0, 1]",
+                      ", the backbone's share of the peak lr, e.g. backbone_lr_mult=0.1")
+    if mult != 1 and opts.freeze_epochs:
+        raise OptionError(f"backbone_lr_mult={mult!r} with freeze_epochs={opts.freeze_epochs}: "
+                          "fastai's fine_tune sets its own lr per group; use one of them",
+                          "backbone_lr_mult", mult, "1.0 with freeze_epochs")
+    for name in ("ema", "deterministic", "freeze_bn"):
         if not isinstance(getattr(opts, name), bool):
             raise _refuse(name, getattr(opts, name), "true or false")
     for name in ("model_name", "pretrained_backbone", "device"):

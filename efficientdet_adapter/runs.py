@@ -83,6 +83,9 @@ class TrainOptions:
     anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
+    small_boxes: str = "remedy"  # remedy or keep (small_boxes.SMALL_BOX_CHOICES)
+    backbone_lr_mult: float = 1.0  # the backbone's peak lr is lr times this (heads and FPN: lr)
+    freeze_bn: bool = False  # BatchNorm running statistics kept as loaded (affine still trained)
 
     def __post_init__(self) -> None:
         """Every field of the right type, range and vocabulary, checked when the options are
@@ -94,6 +97,16 @@ class TrainOptions:
         from .run_options import check_options
 
         check_options(self)
+
+    def group_lrs(self) -> list[float]:
+        """Peak learning rates of the parameter groups of
+        :func:`~efficientdet_adapter.efficientdet.model.param_groups` (backbone, FPN, heads).
+
+        Example:
+            >>> TrainOptions(lr=0.01, backbone_lr_mult=0.25).group_lrs()
+            [0.0025, 0.01, 0.01]
+        """
+        return [self.lr * self.backbone_lr_mult, self.lr, self.lr]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as saved in ``last.pt`` for ``--resume``."""
@@ -231,11 +244,13 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     ``extra["start"]`` (the returned model in ``.start``, which :func:`save_model` keeps). A
     resume takes its weights from ``last.pt``: nothing is downloaded or transferred again.
 
-    ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
-    become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
-    call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
-    (:mod:`.training.budget`); the run's checkpoints keep them, so a resume follows the same
-    schedule.
+    ``opts`` is completed in place: ``img_size="auto"`` and ``anchors="auto"`` become the chosen
+    values (:mod:`.auto_options`) before training, and most boxes below the smallest anchor get
+    a remedy (:mod:`.small_boxes`); with ``opts.time`` (seconds from this call) a clock plans the
+    optimizer steps that fit the budget, at most ``opts.epochs`` epochs, and plans again at each
+    epoch from its measured time (:mod:`.training.budget`, :mod:`.training.budget_clock`); after
+    training ``opts.epochs`` is the epochs run. The checkpoints keep the clock, so a resume goes
+    on with the budget its last epoch left.
     """
     import torch
 
@@ -277,6 +292,11 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
         for line in resolve_auto_options(opts, train_records):
             logger.info(line)
+        from .small_boxes import remedy_small_boxes
+
+        remedy = remedy_small_boxes(opts, train_records)  # most boxes below the anchors
+        if remedy is not None:
+            print(remedy, flush=True)
     if opts.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
@@ -307,20 +327,28 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                                     drop_last=len(train_records) > opts.batch_size,
                                     anchor_labeler=model, **loader_kwargs)
     valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
-    if opts.time and resume_state is None:  # the epochs that fit the budget (a resume keeps them)
+    clock = None  # --time: the steps that fit the budget, planned again at each epoch
+    if opts.time and resume_state is None:
         from .training.budget import apply_budget
 
         plan = apply_budget(opts, model, train_dl, valid_dl, started=started, device=device,
                             precision=precision)
+        clock = plan.clock
         run_extra = {**(run_extra or {}), "time_budget": plan.to_dict()}
+    elif opts.time:  # a resume goes on with the budget its last finished epoch left
+        from .training.budget_clock import BudgetClock
+
+        saved = (data.get("extra") or {}).get("time_budget") or {}
+        if isinstance(saved.get("clock"), dict):
+            clock = BudgetClock.from_dict(saved["clock"], started=started)
+            run_extra = {**(run_extra or {}), "time_budget": saved}
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {}),
              **({} if start is None else {"start": start.to_dict()})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0,
                          last_row=None if resume_state is None else resume_state[0].get("row"))
-    if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
-        tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
+    tracker.budget = clock
     try:
         if opts.engine == "fastai":
             from .engines.fastai.fit import fit_run
@@ -332,6 +360,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
         raise UsageError(str(e)) from None
     finally:
         tracker.close()
+    if clock is not None:  # the epochs the budget gave (the options keep the cap for --resume)
+        opts.epochs = max(1, tracker.state.epoch - opts.freeze_epochs)
     best = None if out is None else Path(out) / "best.pt"
     if best is not None and best.is_file() and process_rank() == 0:
         from .checkpoint import load_checkpoint_data
@@ -421,7 +451,8 @@ def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str,
     start = getattr(model, "start", None)  # where training started (train_model sets it)
     return save_checkpoint(model, out / "model.pt", class_map, extra={
         "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
-        "batch_size": opts.batch_size, **({"metrics": final} if final else {}),
+        "batch_size": opts.batch_size, "options": opts.to_dict(),
+        **({"metrics": final} if final else {}),
         **({} if start is None else {"start": start.to_dict()}), **extra})
 
 

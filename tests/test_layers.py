@@ -57,14 +57,15 @@ LAYERS: list[tuple[str, list[str]]] = [
     # model_from_checkpoint returns IceVision's model_type, the efficientdet package (model verbs)
     ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
     ("training", ["training.csvlog", "training.state",
-                  "training.tensorboard_log", "training.budget", "training.resume_check",
-                  "training.run_lock", "training.interrupts", "training.plots", "auto_options",
-                  "training"]),
+                  "training.tensorboard_log", "training.budget_clock", "training.budget",
+                  "training.resume_check", "training.run_lock", "training.interrupts", "training.plots", "auto_options",
+                  "small_boxes", "training"]),
     # engines/, upper half: the run core and each engine's shells over it, and their
     # IceVision names (efficientdet.fastai, efficientdet.lightning, engines.fastai)
     ("engines", ["engines.core", "engines.fastai.steps", "engines.fastai.learn",
-                 "engines.fastai.callbacks", "engines.fastai.fit", "engines.lightning.adapter",
-                 "engines.lightning.callbacks", "engines.lightning.fit", "engines",
+                 "engines.fastai.callbacks", "engines.fastai.budget", "engines.fastai.fit",
+                 "engines.lightning.adapter", "engines.lightning.callbacks",
+                 "engines.lightning.budget", "engines.lightning.fit", "engines",
                  "engines.fastai", "efficientdet.fastai", "efficientdet.lightning"]),
     ("runs", ["run_options", "run_splits", "runs"]),
     ("applications", ["cli", "__main__", ""]),

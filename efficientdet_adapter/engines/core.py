@@ -39,12 +39,16 @@ from torch import nn
 
 from ..efficientdet.wrappers import find_network
 from ..errors import TrainingError
-from ..training.interrupts import SIGNAL_AT_STEP_ENV, signal_at_step  # (re-exported here)
+from ..training.interrupts import (  # (re-exported here)
+    SIGNAL_AT_STEP_ENV,
+    STEP_SECONDS_ENV,
+    signal_at_step,
+)
 from ..training.state import RunTracker, seed_epoch
 from .step_values import StepValues
 
-__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "NonFiniteGuard", "RunRecorder", "StepPlace",
-           "WeightAverage", "format_epoch_line", "non_finite_message", "print_epoch_line",
+__all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "STEP_SECONDS_ENV", "freeze_bn_stats", "NonFiniteGuard",
+           "RunRecorder", "StepPlace", "WeightAverage", "format_epoch_line", "non_finite_message", "print_epoch_line",
            "signal_at_step"]
 
 #: The losses effdet's bench returns, as the epoch's row names them (``train_loss``...).
@@ -201,6 +205,24 @@ def print_epoch_line(row: dict[str, Any] | None, total: int | None, file: Any = 
         print(format_epoch_line(row, total), file=file or sys.stdout, flush=True)
 
 
+# -- frozen BatchNorm statistics --------------------------------------------------------------------
+def freeze_bn_stats(model: nn.Module) -> int:
+    """Put every BatchNorm layer of ``model`` in eval mode (``train --freeze-bn``): training then
+    normalizes with the running statistics the weights came with and leaves them as they are;
+    the layers' scale and shift still learn. Call it after each ``model.train()``; returns the
+    number of layers.
+
+    Example:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+        >>> freeze_bn_stats(net), net[1].training, net[0].training
+        (1, False, True)
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for layer in layers:
+        layer.eval()
+    return len(layers)
+
+
 # -- the run checkpoint ----------------------------------------------------------------------------
 class RunRecorder:
     """The run checkpoint logic of both engines' run callbacks.
@@ -222,6 +244,7 @@ class RunRecorder:
         self.last_row: dict[str, Any] | None = None
         self._t0 = time.perf_counter()
         self._signal = os.environ.get(SIGNAL_AT_STEP_ENV)
+        self._sleep = float(os.environ.get(STEP_SECONDS_ENV) or 0)
 
     def seed_epoch(self, epoch: int, dataset: Any = None) -> bool:
         """Seed the generators for the run's 0-based ``epoch``; whether there was a seed."""
@@ -238,6 +261,8 @@ class RunRecorder:
         self.tracker.step()
         self.tracker.tensorboard_log()  # opened at the first step (its purge_step)
         step = self.tracker.state.step
+        if self._sleep:
+            time.sleep(self._sleep)
         if self._signal:
             signal_at_step(step, self._signal)
         return step
@@ -250,6 +275,12 @@ class RunRecorder:
         st = self.tracker.state
         self.last_row = {"epoch": st.epoch, **row, "best": st.best_epoch == st.epoch}
         return stop
+
+    def total_epochs(self, planned: int | None) -> int | None:
+        """The run's epochs for the epoch lines: the ``--time`` clock's current plan, or
+        ``planned``."""
+        budget = self.tracker.budget
+        return budget.epochs if budget is not None else planned
 
     def close(self) -> None:
         """The fit ended: flush and close the TensorBoard log."""

@@ -1,21 +1,22 @@
-"""A wall-clock budget for training (``train --time 10m``): epochs fitted from measured steps.
+"""A wall-clock budget for training (``train --time 10m``): a short probe, then a clock.
 
-Ultralytics' ``time=`` cuts a run when its time is up; here the budget decides the number of
-epochs *before* training instead, so the one-cycle schedule (warm-up, peak, annealing) completes
-inside it. :func:`measure_epoch_cost` times, on a throwaway copy of the model and the run's own
-data loaders, a few training steps (forward, backward, optimizer; the first one, which warms
-allocators and kernels up, is not counted), a whole validation pass (losses, detections and
-COCOMetric, as every epoch runs it) and the two checkpoints written per epoch.
-:func:`epochs_for_budget` then gives the epochs that fit what is left of the budget after the
-measurement, keeping back one more validation pass for the final scoring and a safety share
-(:data:`SAFETY`) for what varies (machine load, the first epoch's start-up).
+Ultralytics' ``time=`` cuts a run when its time is up; here the budget plans the run's optimizer
+steps instead, so the one-cycle schedule (warm-up, peak, annealing) completes inside it.
+:func:`measure_epoch_cost` probes, on a throwaway copy of the model and the run's own data
+loaders, a few seconds of training steps (forward, backward, optimizer; the first one, which
+warms allocators and kernels up, is not counted), a couple of validation batches and the two
+checkpoints written per epoch. :func:`plan_budget` turns that into a first plan, a
+:class:`~.budget_clock.BudgetClock`, which the engines' callbacks plan again at every epoch's
+start from what the last epoch really took (:mod:`.budget_clock`): the probe only has to be
+good enough for the first epoch. The budget is the training's: its last epoch ends near it, and
+the final scoring of the best epoch (about one validation pass) follows.
 
 Example:
     >>> parse_duration("10m"), parse_duration("1h30m"), parse_duration("600")
     (600.0, 5400.0, 600.0)
     >>> cost = EpochCost(step_s=0.5, steps_per_epoch=20, valid_s=4.0, save_s=1.0)
     >>> cost.epoch_s, epochs_for_budget(600, cost, spent_s=10)
-    (15.0, 35)
+    (15.0, 39)
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from ..errors import UsageError
 
-__all__ = ["SAFETY", "MAX_BUDGET_EPOCHS", "MEASURED_STEPS", "parse_duration", "EpochCost",
+from .budget_clock import BudgetClock
+
+__all__ = ["MAX_BUDGET_EPOCHS", "MEASURED_STEPS", "PROBE_SECONDS", "parse_duration", "EpochCost",
            "measure_epoch_cost", "epochs_for_budget", "BudgetPlan", "plan_budget", "apply_budget"]
 
-#: The share of the budget left unplanned, for what varies between the measurement and the run.
-SAFETY = 0.10
 #: The most epochs a budget gives when ``--epochs`` does not cap it.
 MAX_BUDGET_EPOCHS = 300
 
@@ -84,41 +85,55 @@ class EpochCost:
 
 @dataclass(frozen=True)
 class BudgetPlan:
-    """What a budget gave: ``epochs`` from ``cost``, after ``measure_s`` of measuring."""
+    """What a budget's probe gave: ``cost``, measured in ``measure_s``, and the first plan of
+    the run's :class:`~.budget_clock.BudgetClock` (``clock``), which each epoch plans again."""
 
     budget_s: float
-    epochs: int
     cost: EpochCost
     measure_s: float
+    clock: BudgetClock
     capped_by: int | None  # the --epochs cap, when it was lower than the budget's epochs
-    too_short: bool = False  # not even one epoch fits: the run takes longer than the budget
+
+    @property
+    def epochs(self) -> int:
+        """The first plan's epochs (the last one may be shorter)."""
+        return self.clock.epochs
+
+    @property
+    def too_short(self) -> bool:
+        """Not even one whole epoch fits: the run trains part of one."""
+        return self.clock.total_steps < self.cost.steps_per_epoch
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for checkpoints (``last.pt`` and ``model.pt`` keep it)."""
+        """Plain data for checkpoints (``last.pt`` and ``model.pt`` keep it, with the clock's
+        latest state under ``clock``)."""
         return {"budget_s": self.budget_s, "epochs": self.epochs,
                 "epoch_s": round(self.cost.epoch_s, 3), "measure_s": round(self.measure_s, 3),
                 "capped_by": self.capped_by, "too_short": self.too_short,
                 **{k: round(v, 4) if isinstance(v, float) else v
-                   for k, v in asdict(self.cost).items()}}
+                   for k, v in asdict(self.cost).items()},
+                "clock": self.clock.to_dict()}
 
     def describe(self) -> str:
-        c = self.cost
-        text = (f"--time {self.budget_s:g} s: an epoch takes ~{c.epoch_s:.1f} s here "
-                f"({c.steps_per_epoch} steps of {c.step_s:.2f} s, validation {c.valid_s:.1f} s, "
-                f"checkpoints {c.save_s:.1f} s; measured in {self.measure_s:.1f} s): "
-                f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}")
+        c, clock = self.cost, self.clock
+        text = (f"--time {self.budget_s:g} s: a step takes ~{c.step_s:.2f} s here "
+                f"({c.steps_per_epoch} steps an epoch, then validation ~{c.valid_s:.1f} s and "
+                f"checkpoints ~{c.save_s:.1f} s; probed in {self.measure_s:.1f} s): "
+                f"{clock.total_steps} steps, {self.epochs} epoch{'s' if self.epochs != 1 else ''}"
+                ", planned again at each epoch from its measured time")
         if self.capped_by is not None:
             text += f" (--epochs {self.capped_by} caps the budget's epochs)"
         if self.too_short:
-            text += (" (the budget is shorter than one epoch here: this run will take longer; "
-                     "give more --time, or a smaller --img-size)")
+            text += (f" (the budget is shorter than one epoch here: the run trains "
+                     f"{clock.total_steps} of its {c.steps_per_epoch} steps; give more --time, "
+                     "or a smaller --img-size)")
         return text
 
 
 def epochs_for_budget(budget_s: float, cost: EpochCost, spent_s: float = 0.0) -> int:
-    """The epochs that fit ``budget_s`` after ``spent_s``: one validation pass is kept back for
-    the final scoring and :data:`SAFETY` of the budget for what varies; at least 1."""
-    usable = budget_s * (1 - SAFETY) - spent_s - cost.valid_s
+    """The whole epochs that fit ``budget_s`` after ``spent_s``, one validation pass kept back
+    for the final scoring; at least 1."""
+    usable = budget_s - spent_s - cost.valid_s
     return max(1, int(usable // max(cost.epoch_s, 1e-9)))
 
 
@@ -142,30 +157,33 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-#: Training steps timed by :func:`measure_epoch_cost`. On the pothole export (2 CPU cores, 0.9 s
-#: a step) three steps measured 0.78, 0.89 and 1.08 s a step for the same work: a plan 20% short
-#: (the run stopped an epoch early, its learning rate not yet annealed) or 30% long (a third of
-#: the budget unused). Eight steps bring that spread down by the square root of 8/3.
+#: The most training steps :func:`measure_epoch_cost` times (after a warm-up step).
 MEASURED_STEPS = 8
+#: Seconds of training steps after which the probe stops timing (at least two steps): the
+#: probe only plans the first epoch, whose measured time then plans the rest. Eight steps on
+#: the pothole export took 34 s of a 90 s budget.
+PROBE_SECONDS = 3.0
+#: Validation batches the probe times (their mean, times the loader's length, is its estimate).
+VALID_PROBE_BATCHES = 2
 
 
 def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
                        precision: str = "32", steps: int = MEASURED_STEPS,
-                       lr: float = 1e-4) -> EpochCost:
-    """Time ``steps`` training steps (after one warm-up step), a validation pass over all of
-    ``valid_dl`` and two checkpoint writes, on a copy of ``model`` (which is left untouched).
-    A loader shorter than ``steps`` starts again from its first batch."""
+                       seconds: float = PROBE_SECONDS, lr: float = 1e-4) -> EpochCost:
+    """Time training steps (after one warm-up step) until ``seconds`` have passed or ``steps``
+    were timed (at least two), up to :data:`VALID_PROBE_BATCHES` validation batches (scaled to
+    the whole loader) and two checkpoint writes, on a copy of ``model`` (left untouched). A
+    loader shorter than the steps starts again from its first batch."""
     import torch
 
     from ..engines.steps import loss_step, to_device, validation_step
-    from ..metrics import COCOMetric
 
     dev = torch.device(device)
     probe = copy.deepcopy(model).to(dev).train()
     opt = torch.optim.AdamW(probe.parameters(), lr=lr)
     times: list[float] = []
-    batches = iter(train_dl)
-    for i in range(steps + 1):
+    batches, warm = iter(train_dl), False
+    while len(times) < steps and (len(times) < 2 or sum(times) < seconds):
         t0 = time.perf_counter()
         try:
             batch = next(batches)
@@ -180,17 +198,18 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
         loss.backward()
         opt.step()
         _sync(device)
-        if i:  # the first step warms allocators and kernels up
+        if warm:  # the first step warms allocators and kernels up: not counted
             times.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    metric = COCOMetric()
-    for batch in valid_dl:
+        warm = True
+    valid_times: list[float] = []
+    batches = iter(valid_dl)
+    for _ in range(min(VALID_PROBE_BATCHES, len(valid_dl))):
+        t0 = time.perf_counter()
         with _autocast(device, precision):
-            _, preds = validation_step(probe, batch)
-        metric.accumulate(preds)
-    metric.finalize()
-    _sync(device)
-    valid_s = time.perf_counter() - t0
+            validation_step(probe, next(batches))
+        _sync(device)
+        valid_times.append(time.perf_counter() - t0)
+    valid_s = sum(valid_times) / max(1, len(valid_times)) * len(valid_dl)
     t0 = time.perf_counter()
     for _ in range(2):  # last.pt and (often) best.pt
         torch.save({k: v.detach().cpu() for k, v in probe.state_dict().items()}, io.BytesIO())
@@ -202,25 +221,31 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
 def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
                 max_epochs: int | None = None, device: str = "cpu", precision: str = "32"
                 ) -> BudgetPlan:
-    """Measure (:func:`measure_epoch_cost`) and fit the epochs to what is left of ``budget_s``
-    since ``started`` (a ``time.perf_counter()`` value); ``max_epochs`` caps them."""
+    """Probe (:func:`measure_epoch_cost`) and make the run's :class:`~.budget_clock.BudgetClock`
+    with its first plan for what is left of ``budget_s`` since ``started`` (a
+    ``time.perf_counter()`` value); ``max_epochs`` caps the epochs (default
+    :data:`MAX_BUDGET_EPOCHS`)."""
     t0 = time.perf_counter()
     cost = measure_epoch_cost(model, train_dl, valid_dl, device=device, precision=precision)
     measure_s = time.perf_counter() - t0
-    spent = time.perf_counter() - started
-    fitted = epochs_for_budget(budget_s, cost, spent_s=spent)
-    capped = max_epochs is not None and max_epochs < fitted
-    too_short = budget_s * (1 - SAFETY) - spent - cost.valid_s < cost.epoch_s
-    return BudgetPlan(budget_s=float(budget_s), epochs=max_epochs if capped else fitted,
-                      cost=cost, measure_s=measure_s, capped_by=max_epochs if capped else None,
-                      too_short=too_short)
+    cap = MAX_BUDGET_EPOCHS if max_epochs is None else max_epochs
+    clock = BudgetClock(budget_s=float(budget_s), steps_per_epoch=cost.steps_per_epoch,
+                        max_steps=cap * cost.steps_per_epoch, reserve_s=0.0,
+                        step_s=cost.step_s, overhead_s=cost.valid_s + cost.save_s,
+                        started=started)
+    clock.plan(step=0)
+    uncapped = clock.steps_nearest(budget_s - clock.elapsed())
+    capped = max_epochs is not None and uncapped > clock.max_steps
+    return BudgetPlan(budget_s=float(budget_s), cost=cost, measure_s=measure_s, clock=clock,
+                      capped_by=max_epochs if capped else None)
 
 
 def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device: str = "cpu",
                  precision: str = "32") -> BudgetPlan:
-    """:func:`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs``; sets
-    ``opts.epochs`` to the planned epochs (less ``opts.freeze_epochs``, which fastai's
-    ``fine_tune`` trains first) and prints what it measured and chose."""
+    """:func:`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs`` (plus
+    ``opts.freeze_epochs``, which fastai's ``fine_tune`` trains first); prints what it measured
+    and planned. ``opts.epochs`` stays the cap: the clock ends the run (see
+    :mod:`.budget_clock`)."""
     from ..errors import UsageError
     from ..version_compat import import_fastai_quietly, lightning_package
 
@@ -234,6 +259,5 @@ def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device
     plan = plan_budget(opts.time, model, train_dl, valid_dl, started=started,
                        max_epochs=opts.epochs + opts.freeze_epochs, device=device,
                        precision=precision)
-    opts.epochs = max(1, plan.epochs - opts.freeze_epochs)
     print(plan.describe(), flush=True)
     return plan

@@ -13,7 +13,9 @@ Test-only hooks, set in the environment of a run's process:
   signal right after optimizer step ``K`` (:func:`signal_at_step`);
 * ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AFTER_CHECKPOINT=E[:KILL|INT|TERM]``: right after epoch
   ``E``'s ``last.pt`` is written and before its row reaches ``metrics.csv``
-  (:func:`signal_after_checkpoint`, called by the run tracker).
+  (:func:`signal_after_checkpoint`, called by the run tracker);
+* ``EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS=S``: every optimizer step sleeps ``S`` seconds more,
+  so tests of ``--time`` see steps of a known, steady length (read by the run core).
 
 Example:
     >>> with stop_on_sigterm():        # doctest: +SKIP
@@ -29,12 +31,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = ["Terminated", "stop_on_sigterm", "SIGNAL_AT_STEP_ENV", "SIGNAL_AFTER_CHECKPOINT_ENV",
-           "signal_at_step", "signal_after_checkpoint"]
+           "STEP_SECONDS_ENV", "signal_at_step", "signal_after_checkpoint"]
 
 #: The step hook's environment variable (see the module docstring).
 SIGNAL_AT_STEP_ENV = "EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP"
 #: The checkpoint hook's environment variable (see the module docstring).
 SIGNAL_AFTER_CHECKPOINT_ENV = "EFFICIENTDET_ADAPTER_TEST_SIGNAL_AFTER_CHECKPOINT"
+#: The steady-steps hook's environment variable (see the module docstring).
+STEP_SECONDS_ENV = "EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS"
 
 
 class Terminated(KeyboardInterrupt):

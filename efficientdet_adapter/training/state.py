@@ -265,35 +265,9 @@ class RunTracker:
             self._tb = TensorBoardLog(self.out / "tensorboard", purge_step=self.state.step + 1)
         return self._tb if self.is_writer else None
 
-    #: ``time.perf_counter()`` by which training must end (``--time``), or ``None``
-    deadline: float | None = None
-    _epoch_start: float | None = None
-    _total_epochs: int | None = None
-
-    def _out_of_time(self, epoch: int) -> bool:
-        """Whether another epoch, as long as the one just ended, would end after
-        :attr:`deadline` (the budget's plan assumed a faster machine: say so, and stop)."""
-        import time
-
-        now = time.perf_counter()
-        last, self._epoch_start = (None if self._epoch_start is None
-                                   else now - self._epoch_start), now
-        if self.deadline is None or last is None or now + last <= self.deadline:
-            return False
-        if self._total_epochs is not None and epoch >= self._total_epochs:
-            return False  # the last epoch: nothing left to stop
-        print(f"--time: stopping after epoch {epoch}: the next epoch would end "
-              f"{now + last - self.deadline:.0f} s after the budget (epochs take {last:.1f} s "
-              "now, slower than measured at the start)", flush=True)
-        return True
-
-    def start_clock(self, deadline: float | None, total_epochs: int | None = None) -> None:
-        """Stop training (as early stopping does) once another epoch of the ``total_epochs``
-        would pass ``deadline`` (a ``time.perf_counter()`` value)."""
-        import time
-
-        self.deadline, self._epoch_start = deadline, time.perf_counter()
-        self._total_epochs = total_epochs
+    #: The ``--time`` run's :class:`~.budget_clock.BudgetClock` (``None``: no budget): the run
+    #: stops once its planned steps are done, and each checkpoint keeps the clock's state.
+    budget: Any = None
 
     def close(self) -> None:
         """Close the TensorBoard log (a later step opens a new one)."""
@@ -327,6 +301,10 @@ class RunTracker:
             check()
         st = self.state
         st.epoch += 1
+        if self.budget is not None:  # the budget used so far, in the row and the checkpoints
+            row = {**row, "elapsed_s": round(self.budget.elapsed(), 3)}
+            self.extra["time_budget"] = {**self.extra.get("time_budget", {}),
+                                         "clock": self.budget.to_dict()}
         score = _finite(row.get(self.monitor))
         improved = score is not None and (st.best_score is None or score > st.best_score)
         if improved:
@@ -334,8 +312,9 @@ class RunTracker:
             self._save(model, "best.pt")
         else:
             st.bad_epochs += 1
-        stop = self.patience is not None and st.bad_epochs >= self.patience
-        stop = self._out_of_time(st.epoch) or stop
+        stop = patient = self.patience is not None and st.bad_epochs >= self.patience
+        if self.budget is not None:  # the budget's plan is done: the run ends here
+            stop = stop or self.budget.finished(st.step)
         st.stopped_early = stop
         logged = {"epoch": st.epoch, "step": st.step, **row, "best": int(improved)}
         # last.pt first, holding the row: a kill before the row reaches metrics.csv loses
@@ -349,7 +328,7 @@ class RunTracker:
         tb = self.tensorboard_log()
         if tb is not None:
             tb.row({"epoch": st.epoch, **row, "best": int(improved)}, st.step)
-        if stop:
+        if patient:
             logger.info("early stopping after epoch %d: no better %s for %d epochs (best %.4f "
                         "at epoch %d)", st.epoch, self.monitor, st.bad_epochs,
                         st.best_score if st.best_score is not None else float("nan"),

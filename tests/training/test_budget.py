@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from efficientdet_adapter.training.budget import (SAFETY, EpochCost, apply_budget,
+from efficientdet_adapter.training.budget import (EpochCost, apply_budget,
                                                   epochs_for_budget, measure_epoch_cost,
                                                   parse_duration, plan_budget)
 
@@ -24,16 +24,15 @@ def test_parse_duration_refuses(text):
 
 
 @pytest.mark.parametrize("budget, spent, expected", [
-    (600, 10, 35),   # 600 * 0.9 - 10 - 4 (final scoring) = 526 s: 35 epochs of 15 s
-    (600, 0, 35),    # 536 s
-    (100, 0, 5),     # 86 s
+    (600, 10, 39),   # 600 - 10 - 4 (final scoring) = 586 s: 39 epochs of 15 s
+    (600, 0, 39),    # 596 s
+    (100, 0, 6),     # 96 s
     (20, 10, 1),     # nothing fits: one epoch all the same
 ])
 def test_epochs_for_budget(budget, spent, expected):
     cost = EpochCost(step_s=0.5, steps_per_epoch=20, valid_s=4.0, save_s=1.0)
     assert cost.epoch_s == 15.0
     assert epochs_for_budget(budget, cost, spent_s=spent) == expected
-    assert SAFETY == 0.10
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +68,25 @@ def test_measure_times_real_steps_on_a_copy(loaders):
     assert model.training == was_training
 
 
-def test_measure_times_eight_steps_by_default_cycling_a_short_loader(loaders, monkeypatch):
-    """Three timed steps were too few (0.78-1.08 s a step for the same work on the pothole set);
-    the default times MEASURED_STEPS after one warm-up, starting a short loader again."""
+def test_the_probe_stops_after_its_seconds_or_eight_steps(loaders, monkeypatch):
+    """The probe plans only the first epoch: a few seconds of steps (at least two timed), at most
+    MEASURED_STEPS, cycling a short loader; two validation batches, not the whole pass."""
     from efficientdet_adapter.engines import steps as engine_steps
-    from efficientdet_adapter.training.budget import MEASURED_STEPS
+    from efficientdet_adapter.training.budget import MEASURED_STEPS, VALID_PROBE_BATCHES
 
     model, train_dl, valid_dl = loaders
-    calls = []
-    real = engine_steps.loss_step
+    calls, valid_calls = [], []
+    real, real_valid = engine_steps.loss_step, engine_steps.validation_step
     monkeypatch.setattr(engine_steps, "loss_step", lambda *a, **k: calls.append(1) or real(*a, **k))
-    cost = measure_epoch_cost(model, train_dl, valid_dl)
+    monkeypatch.setattr(engine_steps, "validation_step",
+                        lambda *a, **k: valid_calls.append(1) or real_valid(*a, **k))
+    cost = measure_epoch_cost(model, train_dl, valid_dl, seconds=1e6)
     assert MEASURED_STEPS == 8 and len(calls) == MEASURED_STEPS + 1 > len(train_dl)
+    assert len(valid_calls) == min(VALID_PROBE_BATCHES, len(valid_dl)) and VALID_PROBE_BATCHES == 2
     assert cost.step_s > 0
+    calls.clear()
+    measure_epoch_cost(model, train_dl, valid_dl, seconds=0.0)
+    assert len(calls) == 3  # the warm-up and two timed steps
 
 
 def test_plan_caps_and_says_when_the_budget_is_too_short(loaders):
@@ -98,7 +103,7 @@ def test_plan_caps_and_says_when_the_budget_is_too_short(loaders):
     assert "the budget is shorter than one epoch here" in plan.describe()
 
 
-def test_apply_budget_sets_the_epochs_less_the_frozen_ones(loaders, capsys):
+def test_apply_budget_caps_the_epochs_with_the_frozen_ones(loaders, capsys):
     import time
 
     from efficientdet_adapter.errors import UsageError
@@ -108,55 +113,34 @@ def test_apply_budget_sets_the_epochs_less_the_frozen_ones(loaders, capsys):
     opts = TrainOptions(time=3600, epochs=5, freeze_epochs=2)
     plan = apply_budget(opts, model, train_dl, valid_dl, started=time.perf_counter())
     assert plan.epochs == 7 and opts.epochs == 5  # 2 frozen + 5: the cap holds
-    assert capsys.readouterr().out.startswith("--time 3600 s: an epoch takes ~")
+    assert plan.clock.total_steps == 21 and plan.clock.max_steps == 21
+    assert capsys.readouterr().out.startswith("--time 3600 s: a step takes ~")
     with pytest.raises(UsageError, match="not for multi-device"):
         apply_budget(TrainOptions(time=60, devices=2), model, train_dl, valid_dl,
                      started=time.perf_counter())
 
 
-class _Clock:
-    """``time.perf_counter`` that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_tracker_stops_when_another_epoch_would_pass_the_deadline(capsys, monkeypatch):
-    import time
-
+def test_tracker_stops_when_the_budget_clock_is_done_and_logs_the_time_used():
     from efficientdet_adapter.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
+    from efficientdet_adapter.training.budget_clock import BudgetClock
 
-    clock = _Clock()
-    monkeypatch.setattr(time, "perf_counter", clock)
     tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
-    tracker.start_clock(clock.now + 0.5, total_epochs=4)
-    clock.now += 0.1
-    assert tracker.end_epoch(None, {"AP": 0.1}) is False  # 0.1 s epochs: the next one fits
-    clock.now += 0.3  # the machine slowed down: 0.3 s epochs from 0.4 s pass 0.5 s
-    assert tracker.end_epoch(None, {"AP": 0.2}) is True
-    assert tracker.state.stopped_early and tracker.state.epoch == 2
-    out = capsys.readouterr().out
-    assert "--time: stopping after epoch 2: the next epoch would end 0 s after the budget " \
-           "(epochs take 0.3 s now" in out
-    tracker.start_clock(clock.now + 0.01, total_epochs=3)
-    clock.now += 0.05
-    tracker.state.epoch = 2
-    assert tracker.end_epoch(None, {"AP": 0.3}) is False  # the last epoch: nothing to stop
+    tracker.budget = BudgetClock(budget_s=60, steps_per_epoch=3, max_steps=30, reserve_s=0,
+                                 step_s=1, overhead_s=1, total_steps=5, spent_s=7.0)
+    tracker.state.step = 3
+    assert tracker.end_epoch(None, {"AP": 0.1}) is False
+    clock = tracker.extra["time_budget"]["clock"]
+    assert clock["total_steps"] == 5 and clock["spent_s"] >= 7.0
+    tracker.state.step = 5  # the plan's steps are done: the run ends after this epoch
+    assert tracker.end_epoch(None, {"AP": 0.05}) is True and tracker.state.stopped_early
 
 
-def test_tracker_without_a_deadline_never_stops_for_time(monkeypatch):
-    import time
-
+def test_tracker_without_a_budget_never_stops_for_time():
     from efficientdet_adapter.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
 
-    clock = _Clock()
-    monkeypatch.setattr(time, "perf_counter", clock)
     tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)
     for _ in range(3):
-        clock.now += 100.0
+        tracker.state.step += 100
         assert tracker.end_epoch(None, {"AP": 0.1}) is False

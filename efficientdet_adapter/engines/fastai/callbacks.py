@@ -43,11 +43,12 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
 from ...efficientdet.wrappers import find_network
 from ...training.state import RunTracker, rng_state, set_rng_state
 from ..core import (LOSSES, NonFiniteGuard, RunRecorder, StepPlace, WeightAverage,
-                    print_epoch_line)
+                    freeze_bn_stats, print_epoch_line)
 from ..step_values import StepValues
 from .learn import MetricColumn
 
 __all__ = ["RunCallback", "EMACallback", "NonFiniteLossCallback", "EpochLineCallback",
+           "FreezeBNStatsCallback",
            "fastai_train_state", "load_fastai_train_state"]
 
 
@@ -157,6 +158,15 @@ class NonFiniteLossCallback(Callback):
         self.guard.check_pending()
 
 
+class FreezeBNStatsCallback(Callback):
+    """Keep BatchNorm's running statistics as loaded (:func:`~..core.freeze_bn_stats`)."""
+
+    order = 0  # after fastai's TrainEvalCallback (-10) has called model.train()
+
+    def before_train(self) -> None:
+        freeze_bn_stats(self.learn.model)
+
+
 class EpochLineCallback(Callback):
     """Print one line per finished epoch: losses, AP, AP50, learning rate, seconds."""
 
@@ -167,7 +177,9 @@ class EpochLineCallback(Callback):
 
     def after_epoch(self) -> None:
         if not self.source.skipped:
-            print_epoch_line(self.source.last_row, self.source.total_epochs, self.file)
+            print_epoch_line(self.source.last_row,
+                             self.source.recorder.total_epochs(self.source.total_epochs),
+                             self.file)
 
 
 class RunCallback(Callback):

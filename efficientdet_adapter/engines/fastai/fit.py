@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,8 +24,9 @@ import_fastai_quietly()
 from fastai.callback.progress import ProgressCallback  # noqa: E402
 from fastcore.basics import noop  # noqa: E402
 
-from .callbacks import (EMACallback, EpochLineCallback, NonFiniteLossCallback,  # noqa: E402
-                        RunCallback, load_fastai_train_state)
+from .callbacks import (EMACallback, EpochLineCallback, FreezeBNStatsCallback,  # noqa: E402
+                        NonFiniteLossCallback, RunCallback, load_fastai_train_state)
+from .budget import fit_budget  # noqa: E402
 from .learn import learner  # noqa: E402
 
 __all__ = ["fit_run"]
@@ -53,7 +55,8 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     ema = EMACallback(opts.ema_decay) if opts.ema else None
     run = RunCallback(tracker, seed=opts.seed, ema=ema,
                       total_epochs=opts.epochs + opts.freeze_epochs)
-    cbs = [run, NonFiniteLossCallback(tracker), *([ema] if ema else [])]
+    cbs = [run, NonFiniteLossCallback(tracker), *([ema] if ema else []),
+           *([FreezeBNStatsCallback()] if opts.freeze_bn else [])]
     if lines:
         cbs.append(EpochLineCallback(run))
     learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=cbs)
@@ -76,8 +79,18 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             base_lr /= 2
             learn.unfreeze()
             run.epoch_offset = opts.freeze_epochs
-            learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
-                                div=5.0)
-    else:
-        learn.fit_one_cycle(opts.epochs, opts.lr)
+            if tracker.budget is not None:  # --time: the clock plans and ends the fit
+                if tracker.state.epoch == opts.freeze_epochs:  # not resumed past its start
+                    tracker.budget.restart(tracker.state.step)
+                fit_budget(learn, opts.epochs, slice(base_lr / 100, base_lr), tracker.budget,
+                           tracker)
+            else:
+                learn.fit_one_cycle(opts.epochs, slice(base_lr / 100, base_lr), pct_start=0.3,
+                                    div=5.0)
+    else:  # one peak lr, or one per parameter group (backbone, FPN, heads)
+        lr = opts.lr if opts.backbone_lr_mult == 1 else np.array(opts.group_lrs())
+        if tracker.budget is not None:
+            fit_budget(learn, opts.epochs, lr, tracker.budget, tracker)
+        else:
+            learn.fit_one_cycle(opts.epochs, lr)
     return ema.model if ema is not None else model

@@ -32,7 +32,8 @@ from ...weights.state_dict import check_plain
 from ...errors import CheckpointError
 from ...training.state import RunTracker, rng_state
 from ...version_compat import lightning_package
-from ..core import NonFiniteGuard, RunRecorder, StepPlace, WeightAverage, print_epoch_line
+from ..core import (NonFiniteGuard, RunRecorder, StepPlace, WeightAverage, freeze_bn_stats,
+                    print_epoch_line)
 from ..step_values import StepValues
 
 #: The Lightning package these callbacks are built on (``pytorch_lightning`` or
@@ -40,7 +41,8 @@ from ..step_values import StepValues
 #: its ``Trainer`` and :func:`~.adapter.model_adapter_class`.
 pl = lightning_package("efficientdet_adapter.engines.lightning.callbacks")
 
-__all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "lightning_row"]
+__all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "FreezeBNStats",
+           "lightning_row"]
 
 
 def _lr(trainer) -> float | None:
@@ -149,6 +151,16 @@ class NonFiniteLoss(pl.Callback):
         self.guard.check_pending()
 
 
+class FreezeBNStats(pl.Callback):
+    """Keep BatchNorm's running statistics as loaded (:func:`~..core.freeze_bn_stats`)."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        # at an epoch's first batch: the module's own on_train_epoch_start, which Lightning
+        # calls after the callbacks' hook, puts every layer back in training mode
+        if batch_idx == 0:
+            freeze_bn_stats(pl_module)
+
+
 class EpochLine(pl.Callback):
     """Print one line per finished epoch (rank 0 only)."""
 
@@ -158,7 +170,8 @@ class EpochLine(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            print_epoch_line(self.run.last_row, self.total, self.file)
+            print_epoch_line(self.run.last_row, self.run.recorder.total_epochs(self.total),
+                             self.file)
 
 
 class RunCheckpoint(pl.Callback):

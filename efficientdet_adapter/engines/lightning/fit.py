@@ -21,7 +21,10 @@ from ...training.interrupts import Terminated
 from ...training.state import RunTracker
 from ..steps import one_cycle_pct_start
 from .adapter import model_adapter_class
-from .callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint, pl
+from .budget import BudgetOneCycleLR, BudgetStop
+from ...efficientdet.model import param_groups
+from .callbacks import (EpochLine, FreezeBNStats, LightningEMA, NonFiniteLoss, RunCheckpoint,
+                        pl)
 
 __all__ = ["fit_run"]
 
@@ -48,15 +51,24 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             steps = max(1, int(self.trainer.estimated_stepping_batches))
             # fused on a GPU: one kernel for all parameters, and GradScaler (16-mixed) then
             # unscales and skips inf steps on the device instead of reading them every step
-            opt = torch.optim.AdamW(self.parameters(), lr=opts.lr, weight_decay=0.01,
+            # one group per part (backbone, FPN, heads): --backbone-lr-mult scales the first
+            lrs = opts.group_lrs()
+            groups = [{"params": params, "lr": lr, "lr_scale": lr / opts.lr}
+                      for params, lr in zip(param_groups(self.model), lrs)]
+            opt = torch.optim.AdamW(groups, lr=opts.lr, weight_decay=0.01,
                                     fused=self.device.type == "cuda")
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=opts.lr, total_steps=steps, pct_start=one_cycle_pct_start(steps))
+            if tracker.budget is not None:  # --time: the schedule follows the budget's clock
+                sched = BudgetOneCycleLR(opt, tracker.budget, opts.lr)
+            else:
+                sched = torch.optim.lr_scheduler.OneCycleLR(
+                    opt, max_lr=lrs, total_steps=steps, pct_start=one_cycle_pct_start(steps))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     ema = LightningEMA(opts.ema_decay) if opts.ema else None
     run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, dataset=train_dl.dataset)
     callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
+                 *([FreezeBNStats()] if opts.freeze_bn else []),
+                 *([BudgetStop(tracker.budget, tracker)] if tracker.budget is not None else []),
                  *([EpochLine(run, opts.epochs)] if lines else [])]
     world = opts.devices * opts.num_nodes
     accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
