@@ -45,8 +45,8 @@ LAYERS: list[tuple[str, list[str]]] = [
                             "efficientdet.batched_nms", "efficientdet.postprocess"]),
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     # reading and writing parameters: below the model, which loads pretrained weights
-    ("weights", ["weights.state_dict", "weights.packaged", "weights.hub", "weights.loading",
-                 "weights", "weights.export", "weights.icevision"]),
+    ("weights", ["weights.state_dict", "weights.packaged", "weights._download", "weights.hub",
+                 "weights.loading", "weights", "weights.export", "weights.icevision"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",

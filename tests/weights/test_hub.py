@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,19 +24,34 @@ REPO = Path(__file__).resolve().parents[1]
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     lie_length: set[str] = set()
+    cut: set[str] = set()  # the length announced, half the body sent, the connection closed
+    trickle: set[str] = set()  # 1 KB every 0.1 s, without end
+    types: dict[str, str] = {}
     hits: list[str] = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.hits.append(self.path)
+        if self.path in self.trickle:
+            self.send_response(200)
+            self.end_headers()
+            while True:
+                try:
+                    self.wfile.write(b"t" * 1024)
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.1)
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404, "Not Found")
             return
         self.send_response(200)
+        self.send_header("Content-Type", self.types.get(self.path, "application/octet-stream"))
         if self.path not in self.lie_length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body[: len(body) // 2] if self.path in self.cut else body)
+        self.close_connection = True
 
     def log_message(self, *args):
         pass
@@ -47,6 +63,7 @@ def server(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     _Handler.files, _Handler.lie_length, _Handler.hits = {}, set(), []
+    _Handler.cut, _Handler.trickle, _Handler.types = set(), set(), {}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.timeout = 5
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -74,11 +91,11 @@ def test_same_file_name_on_two_urls_gives_two_cache_entries(server, tmp_path):
 
 def test_a_url_without_a_file_name_never_writes_over_a_folder(server, tmp_path):
     base, handler = server
-    handler.files = {"/": b"<html>a page</html>"}
+    handler.files = {"/": b"\x80weights"}
     hub = tmp_path / "hub"
     (hub / "checkpoints").mkdir(parents=True)
     path = fetch(f"{base}/", root=hub)
-    assert path.name == "download" and path.read_bytes() == b"<html>a page</html>"
+    assert path.name == "download" and path.read_bytes() == b"\x80weights"
     assert (hub / "checkpoints").is_dir()  # torch hub's folder untouched
 
 
@@ -163,3 +180,63 @@ def test_data_url_is_refused_plainly(tmp_path):
         "efficientdet-adapter train: error: --data https://example.org/shapes.zip: URLs are not "
         "accepted; download the export and give its folder or .zip"]
     assert not (tmp_path / "run").exists()
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+def test_a_cut_download_keeps_nothing_and_the_next_call_downloads_afresh(server, tmp_path):
+    base, handler = server
+    body = bytes(range(256)) * 40
+    handler.files, handler.cut = {"/m.pth": body}, {"/m.pth"}
+    url = f"{base}/m.pth"
+    with pytest.raises(WeightsError) as e:
+        fetch(url, root=tmp_path)
+    assert str(e.value) == (f"{url}: the connection closed after 5120 of the 10240 bytes "
+                            "announced; nothing kept, run again")
+    assert _files(tmp_path) == []  # neither the half file nor a temporary one
+    handler.cut = set()  # the server is fixed
+    assert fetch(url, root=tmp_path).read_bytes() == body
+    assert handler.hits == ["/m.pth", "/m.pth"]
+
+
+def test_an_endless_trickle_is_cut_off_by_the_time_limit(server, tmp_path):
+    base, handler = server
+    handler.trickle = {"/slow.pth"}
+    with pytest.raises(WeightsError, match=r"slow\.pth: the download took longer than "
+                                           r"time_limit=0\.5 s \(\d+ bytes so far\); nothing kept"):
+        fetch(f"{base}/slow.pth", root=tmp_path, time_limit=0.5)
+    assert _files(tmp_path) == []
+
+
+@pytest.mark.parametrize("content_type, body, why", [
+    ("text/html; charset=utf-8", b"<p>Sign in to the hotel wifi</p>", "Content-Type text/html"),
+    ("application/octet-stream", b"\n  <!DOCTYPE html><html>login</html>",
+     "its body starts with an HTML tag"),
+])
+def test_an_html_page_answered_with_200_is_refused(server, tmp_path, content_type, body, why):
+    base, handler = server
+    handler.files, handler.types = {"/m.pth": body}, {"/m.pth": content_type}
+    with pytest.raises(WeightsError) as e:
+        fetch(f"{base}/m.pth", root=tmp_path)
+    assert str(e.value) == (
+        f"{base}/m.pth: the server answered with an HTML page ({why}), not a file; a login or "
+        "captive-portal page, or a link to a web page? Open the URL in a browser and give the "
+        "direct link to the file")
+    assert _files(tmp_path) == []
+
+
+def test_a_url_without_a_file_name_is_named_in_the_error(server):
+    """``model_from_checkpoint('http://host:port/')``: the line names the URL, not the cache."""
+    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.errors import CheckpointError
+
+    base, handler = server
+    handler.files, handler.types = {"/": b"<html>Directory listing</html>"}, {"/": "text/html"}
+    with pytest.raises(WeightsError, match=rf"^{base}/: the server answered with an HTML page"):
+        model_from_checkpoint(f"{base}/")
+    handler.files, handler.types = {"/": b"\x00 not a checkpoint"}, {}
+    with pytest.raises(CheckpointError) as e:
+        model_from_checkpoint(f"{base}/")
+    assert str(e.value).startswith(f"{base}/: not a readable PyTorch checkpoint")
