@@ -60,8 +60,7 @@ from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one l
 from .images import list_image_files  # noqa: E402  (the one lister)
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
-#: export's formats and the suffix of the file each writes
-EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
+from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
 BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
                     "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
@@ -142,6 +141,15 @@ def _check_file(value: str, option: str, what: str) -> Path:
         problem = "no such file" if not path.exists() else "not a file"
         raise UsageError(f"{option} {path}: {problem}; give the path of {what}")
     return path
+
+
+def _checkpoint(value: str) -> Path:
+    """``--checkpoint``: a local file, or a URL downloaded into the cache (as the Python API)."""
+    from .weights.hub import is_url, local_file
+
+    if is_url(value):
+        return local_file(value)
+    return _check_file(value, "--checkpoint", "a model.pt written by train (or its URL)")
 
 
 def _check_data(value: str) -> Path:
@@ -425,8 +433,8 @@ def _check_run_options(opts: TrainOptions) -> None:
 def cmd_eval(args) -> int:
     from .checkpoint import load_model
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     data = _check_data(args.data)
+    checkpoint = _checkpoint(args.checkpoint)
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
@@ -577,7 +585,7 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    checkpoint = _checkpoint(args.checkpoint)
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
@@ -611,27 +619,25 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .checkpoint import load_model
-    from .weights.export import export_onnx, export_program, export_torchscript
+    from .weights.export import export_onnx, export_program, export_summary, export_torchscript
+    from .weights.hub import is_url
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     suffix = EXPORT_SUFFIXES[args.format]
-    out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
+    if args.out:  # checked before any download or work
+        check_export_suffix(check_output_file(args.out), args.format)
+    checkpoint = _checkpoint(args.checkpoint)
+    default = Path(checkpoint.name) if is_url(args.checkpoint) else checkpoint  # a URL: here
+    out = check_output_file(args.out or default.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
-    model, _, config = load_model(checkpoint)
+    model, _, _ = load_model(checkpoint)
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
-        say(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
-              f"std {config.std}; outputs boxes, scores, classes (NMS: "
-              "efficientdet_adapter.efficientdet.onnx_postprocess)")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
-        say(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
-              f"normalized with mean {config.mean}, std {config.std}; outputs boxes, scores, "
-              "classes (NMS: efficientdet_adapter.efficientdet.onnx_postprocess)")
     else:
         path = export_torchscript(model, out)
-        say(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")
+    say(export_summary(model, path, args.format, args.img_size))
     return 0
 
 
