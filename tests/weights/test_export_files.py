@@ -32,18 +32,6 @@ def _checkpoint(path: Path) -> Path:
     return save_checkpoint(m, path, ClassMap(["a", "b"]))
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A checkpoint, and the ``.pt2`` program ``export`` wrote from it (with its stdout)."""
-    folder = tmp_path_factory.mktemp("export")
-    ckpt = _checkpoint(folder / "model.pt")
-    out = subprocess.run([sys.executable, "-m", "efficientdet_adapter", "export", "--checkpoint",
-                          str(ckpt), "--format", "torch-export"], env=_env(), capture_output=True,
-                         text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return ckpt, folder / "model.pt2", out.stdout
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
             "EFFICIENTDET_ADAPTER_OFFLINE": "1", "PYTHONWARNINGS": "ignore::FutureWarning"}
@@ -53,29 +41,44 @@ def _hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def test_the_summary_says_what_the_program_takes_and_it_runs(exported):
-    _, program, stdout = exported
-    assert stdout.strip() == (
+class _Tiny(torch.nn.Module):
+    """One op and 400 KB of weights: more than the full folder's room."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(100_000))
+
+    def forward(self, x):
+        return x + self.w[:2]
+
+
+def _tiny_program(monkeypatch):
+    """``torch.export.export`` of a one-op module: the file-writing path without the tracing
+    (the detector's program is run in test_export.py)."""
+    real = torch.export.export
+    monkeypatch.setattr(torch.export, "export",
+                        lambda *a, **k: real(_Tiny(), (torch.zeros(2),)))
+
+
+def test_the_summary_says_what_the_program_takes_and_predict_names_it(tmp_path, monkeypatch,
+                                                                       capsys):
+    from PIL import Image
+
+    ckpt = _checkpoint(tmp_path / "model.pt")
+    _tiny_program(monkeypatch)
+    assert cli.main(["export", "--checkpoint", str(ckpt), "--format", "torch-export"]) == 0
+    program = tmp_path / "model.pt2"  # beside the checkpoint by default
+    assert capsys.readouterr().out.strip() == (
         f"wrote {program}, a torch.export program: boxes, scores, classes = "
         "torch.export.load(path).module()(images); images float32 [B, 3, 128, 128] (only this "
         "size; B from 1 to 1024), RGB in 0..1 normalized with mean (0.5, 0.5, 0.5), std (0.5, "
         "0.5, 0.5); outputs are candidates before NMS (boxes xyxy in input pixels): finish with "
         "efficientdet_adapter.efficientdet.onnx_postprocess(boxes, scores, classes)")
-    boxes, scores, classes = torch.export.load(str(program)).module()(torch.zeros(3, 3, 128, 128))
-    assert boxes.shape[0] == scores.shape[0] == classes.shape[0] == 3
-
-
-def test_predict_with_a_program_says_what_it_is(exported, tmp_path):
-    from PIL import Image
-
-    _, program, _ = exported
     Image.new("RGB", (64, 48)).save(tmp_path / "a.png")
-    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", "predict",
-                           str(tmp_path / "a.png"), "--checkpoint", str(program), "--out",
-                           str(tmp_path / "preds")], env=_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+    code = cli.main(["predict", str(tmp_path / "a.png"), "--checkpoint", str(program), "--out",
+                     str(tmp_path / "preds")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"{PREFIX} predict: error: {program}: a torch.export program (what `export --format "
         "torch-export` writes), not a checkpoint; run it with torch.export.load(path).module()"
         "(images) and efficientdet_adapter.efficientdet.onnx_postprocess (see docs/export.md), "
@@ -103,24 +106,6 @@ def test_the_python_api_refuses_the_suffix_too(tmp_path):
 
     with pytest.raises(ExportError, match=r"m\.onnx: its suffix \.onnx is the onnx format's"):
         export_program(torch.nn.Identity(), tmp_path / "m.onnx")
-
-
-class _Tiny(torch.nn.Module):
-    """One op and 400 KB of weights: more than the full folder's room."""
-
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.ones(100_000))
-
-    def forward(self, x):
-        return x + self.w[:2]
-
-
-def _tiny_program(monkeypatch):
-    """``torch.export.export`` of a one-op module: the file-writing path without the tracing."""
-    real = torch.export.export
-    monkeypatch.setattr(torch.export, "export",
-                        lambda *a, **k: real(_Tiny(), (torch.zeros(2),)))
 
 
 @pytest.fixture
@@ -206,21 +191,28 @@ _KILLED_MID_WRITE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path, sig):
+def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path):
+    """SIGTERM (what docker stop sends) and SIGKILL while the new file is being written: the
+    older file under the name stays whole (the two runs side by side, to save time)."""
     ckpt = _checkpoint(tmp_path / "model.pt")
-    older = tmp_path / "out" / "m.pt2"
-    older.parent.mkdir()
-    older.write_bytes(b"the older program")
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_MID_WRITE, str(ckpt), str(older)],
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = {}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        older = tmp_path / sig.name / "m.pt2"
+        older.parent.mkdir()
+        older.write_bytes(b"the older program")
+        runs[sig] = older, subprocess.Popen(
+            [sys.executable, "-c", _KILLED_MID_WRITE, str(ckpt), str(older)], env=_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "writing", proc.stderr.read()[-2000:]
-        proc.send_signal(sig)
-        proc.wait(timeout=60)
+        for sig, (older, proc) in runs.items():
+            assert proc.stdout.readline().strip() == "writing", proc.stderr.read()[-2000:]
+            proc.send_signal(sig)
+            assert proc.wait(timeout=60) == -sig
+            assert older.read_bytes() == b"the older program"
     finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -sig
-    assert older.read_bytes() == b"the older program"
+        for _, proc in runs.values():
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
     assert torch.load(ckpt, weights_only=True)["num_classes"] == 3  # the input untouched
