@@ -62,6 +62,8 @@ from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation 
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
+CHECKPOINT_HELP = ("a model.pt written by train or demo, or its http(s):// URL (downloaded once "
+                   "into the cache, as model_from_checkpoint does)")
 BACKBONE_CHOICES = ("auto", "none", "false", "no", "hub", "true", "imagenet-lite0",
                     "lite0-package", "imagenet-lite1", "lite1-package", "imagenet-lite2",
                     "lite2-package")
@@ -881,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
                    help="which split to score; test = the export's own test split (default: "
@@ -899,7 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "apart from the inputs. Unreadable images are listed and skipped (exit "
                        "status 2 after predicting the others).")
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--threshold", type=_number(float, low=0, high=1), default=0.5,
                    help="keep detections scoring at least this, 0..1 (default: %(default)s)")
@@ -921,7 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "torch.export program): outputs boxes, scores, classes before NMS. "
                        "torchscript (.ts): deprecated by torch, kept while torch ships it; "
                        "non-lite models only (e.g. efficientdet_d0).")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--format", default="onnx", choices=tuple(EXPORT_SUFFIXES),
                    help="onnx, torch-export, or torchscript (deprecated) (default: %(default)s)")
     p.add_argument("--out", help="output file (default: beside the checkpoint)")

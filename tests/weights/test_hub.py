@@ -5,6 +5,7 @@ hash when asked, never written over a folder; file:// reads the local file; --da
 from __future__ import annotations
 
 import hashlib
+import json
 import http.server
 import os
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from efficientdet_adapter.weights.hub import cache_path, fetch
 from efficientdet_adapter.errors import WeightsError
@@ -240,3 +242,44 @@ def test_a_url_without_a_file_name_is_named_in_the_error(server):
     with pytest.raises(CheckpointError) as e:
         model_from_checkpoint(f"{base}/")
     assert str(e.value).startswith(f"{base}/: not a readable PyTorch checkpoint")
+
+
+def test_the_cli_takes_checkpoint_urls(server, tmp_path, monkeypatch, capsys):
+    """``predict``/``eval``/``export --checkpoint http://...`` read the URL through the cache
+    (downloaded once); the export lands in the current folder under the URL's file name."""
+    from PIL import Image
+
+    from efficientdet_adapter import cli
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.efficientdet.model import model
+
+    base, handler = server
+    ckpt = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=5,
+                                 img_size=128, pretrained_backbone=False),
+                           tmp_path / "served.pt", ClassMap(list(DEMO_CLASSES)))
+    handler.files = {"/models/shapes.pt": ckpt.read_bytes()}
+    url = f"{base}/models/shapes.pt"
+    Image.new("RGB", (64, 48)).save(tmp_path / "a.png")
+    assert cli.main(["predict", str(tmp_path / "a.png"), "--checkpoint", url, "--out",
+                     str(tmp_path / "preds"), "--no-images"]) == 0
+    assert (tmp_path / "preds" / "predictions.json").is_file()
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
+    assert cli.main(["eval", "--data", str(data), "--checkpoint", url, "--split", "test",
+                     "--out", str(tmp_path / "metrics.json")]) == 0
+    assert "AP (IoU=0.50) area=all" in json.loads((tmp_path / "metrics.json").read_text())
+    real = torch.export.export  # the tracing is tested elsewhere: a one-op program here
+    monkeypatch.setattr(torch.export, "export",
+                        lambda *a, **k: real(torch.nn.Identity(), (torch.zeros(2),)))
+    monkeypatch.chdir(tmp_path / "preds")
+    assert cli.main(["export", "--checkpoint", url, "--format", "torch-export"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        "wrote shapes.pt2, a torch.export program")
+    assert (tmp_path / "preds" / "shapes.pt2").is_file()
+    assert handler.hits == ["/models/shapes.pt"]  # downloaded once, then read from the cache
+    handler.files = {}
+    assert cli.main(["export", "--checkpoint", f"{base}/models/other.pt"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"efficientdet-adapter export: error: {base}/models/other.pt: the server answered "
+        "HTTP 404 (Not Found); check the URL")
