@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
-from .images import list_image_files  # noqa: E402  (the one lister)
+from .images import check_pixels, list_image_files  # noqa: E402  (the one lister, the guard)
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
@@ -478,7 +478,7 @@ def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
             if not found:
                 raise UsageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             files += found
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():  # a FIFO or a link loop: the reader names it
             files.append(path)
         else:
             raise UsageError(f"{path}: no such image file or folder")
@@ -536,27 +536,6 @@ DEFAULT_MAX_PIXELS = 50_000_000
 TILE_WARN_COUNT = 400
 
 
-def _check_pixels(files: Sequence[Path], limit: int) -> None:
-    """Refuse, by their headers, images above ``limit`` pixels (``--max-pixels``)."""
-    from PIL import Image
-
-    from .images import image_size
-
-    # PIL refuses images above twice its own limit as decompression bombs: the user's limit
-    # rules here (a file above it is refused below, by its header, before it is decoded)
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit)
-    for f in files:
-        try:
-            w, h = image_size(f)
-        except ImageLoadError:
-            continue  # listed and skipped with the other unreadable files
-        if w * h > limit:
-            raise UsageError(
-                f"{f}: {w}x{h} = {w * h / 1e6:.1f} Mpx, more than --max-pixels {limit} "
-                f"({limit / 1e6:g} Mpx); memory grows with the pixels (about 30 bytes each): "
-                f"raise --max-pixels to {w * h} if the machine has the memory, or resize it")
-
-
 def _warn_tile_count(files: Sequence[Path], args) -> None:
     """Say how many tiles ``--tile`` cuts the largest image into, when above TILE_WARN_COUNT."""
     tile = getattr(args, "tile", None)
@@ -595,7 +574,7 @@ def cmd_predict(args) -> int:
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
-    _check_pixels(files, args.max_pixels)
+    check_pixels(files, args.max_pixels, option="--max-pixels")
     _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra

@@ -1,0 +1,75 @@
+"""Odd inputs end in one line naming the file: a 400 Mpx PNG of 1.2 MB is refused by its header
+like a 144 Mpx one, a FIFO named like an image is called a FIFO (and never opened: that would
+hang), a symbolic link loop among the images is named, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from efficientdet_adapter import cli
+from efficientdet_adapter.errors import ImageLoadError
+from efficientdet_adapter.images import (check_pixels, header_pixels, image_size,
+                                         list_image_files, open_img)
+
+
+def _blank_png(path: Path, width: int, height: int) -> Path:
+    """A 1-bit PNG of any size: a header and zlib-compressed zero rows (kilobytes on disk)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [12000, 20000])  # 144 Mpx (Pillow warns), 400 Mpx (it refuses)
+def test_huge_images_are_refused_by_their_header(tmp_path, capsys, side):
+    png = _blank_png(tmp_path / "big.png", side, side)
+    assert png.stat().st_size < 2_000_000
+    assert header_pixels(png) == (side, side)
+    mpx = side * side
+    with pytest.raises(ImageLoadError) as e:
+        check_pixels([png], 50_000_000)
+    assert str(e.value) == (
+        f"{png}: {side}x{side} = {mpx / 1e6:.1f} Mpx, more than max_pixels 50000000 (50 Mpx); "
+        "memory grows with the pixels (about 30 bytes each): raise max_pixels to "
+        f"{mpx} if the machine has the memory, or resize it")
+    fake_checkpoint = tmp_path / "model.pt"  # refused before the checkpoint is read
+    fake_checkpoint.write_bytes(b"x")
+    assert cli.main(["predict", str(png), "--checkpoint", str(fake_checkpoint), "--out",
+                     str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"efficientdet-adapter predict: error: {png}: {side}x{side} = "
+                   f"{mpx / 1e6:.1f} Mpx, more than --max-pixels 50000000 (50 Mpx); memory grows "
+                   f"with the pixels (about 30 bytes each): raise --max-pixels to {mpx} if the "
+                   "machine has the memory, or resize it"]
+
+
+def test_a_fifo_and_a_link_loop_are_listed_and_named_when_read(tmp_path):
+    Image.new("RGB", (8, 6)).save(tmp_path / "ok.png")
+    os.mkfifo(tmp_path / "f.jpg")
+    os.symlink(tmp_path / "x.jpg", tmp_path / "y.jpg")
+    os.symlink(tmp_path / "y.jpg", tmp_path / "x.jpg")
+    assert [p.name for p in list_image_files(tmp_path, recurse=True)] == [
+        "f.jpg", "ok.png", "x.jpg", "y.jpg"]
+    for read in (open_img, image_size, header_pixels):
+        with pytest.raises(ImageLoadError) as e:
+            read(tmp_path / "f.jpg")  # returns at once: the FIFO is never opened
+        assert str(e.value) == (f"{tmp_path / 'f.jpg'}: is a FIFO (named pipe), not an image "
+                                "file; remove it or give the image files")
+        with pytest.raises(ImageLoadError) as e:
+            read(tmp_path / "x.jpg")
+        assert str(e.value) == (f"{tmp_path / 'x.jpg'}: cannot be opened (Too many levels of "
+                                "symbolic links; a symbolic link loop?); fix or remove the link")
+    assert open_img(tmp_path / "ok.png").shape == (6, 8, 3)
