@@ -509,7 +509,8 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
         ds = Dataset.from_images(chunk, tfm, class_map=class_map)
         return predict(model, ds, detection_threshold=args.threshold, batch_size=args.batch_size,
                        device=args.device, tile=getattr(args, "tile", None),
-                       overlap=getattr(args, "overlap", 0.25))
+                       overlap=getattr(args, "overlap", 0.25),
+                       max_tiles=getattr(args, "max_tiles", None))
 
     preds = []
     for start in range(0, len(good), args.batch_size):
@@ -541,7 +542,7 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
     tile = getattr(args, "tile", None)
     if not tile:
         return
-    from .efficientdet.tiling import tile_grid
+    from .efficientdet.tiling import MAX_TILES, check_tile_count
     from .images import image_size
 
     largest: tuple[int, Path, int, int] | None = None
@@ -555,7 +556,8 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
     if largest is None:
         return
     _, f, w, h = largest
-    count = len(tile_grid(h, w, tile, getattr(args, "overlap", 0.25)))
+    count = check_tile_count(h, w, tile, getattr(args, "overlap", 0.25), max_tiles=args.max_tiles or MAX_TILES,
+                             name=printable(str(f)), option="--max-tiles")  # refused above the limit
     if count > TILE_WARN_COUNT:
         print(f"{PROG} predict: warning: --tile {tile[0]},{tile[1]} cuts {printable(str(f))} "
               f"({w}x{h}) into "
@@ -960,6 +962,9 @@ def _add_tile_args(p: argparse.ArgumentParser) -> None:
                    help="predict each image in overlapping H x W tiles (original pixels) and "
                         "merge them with NMS: finds small objects in large images (default: "
                         "the whole image at once)")
+    p.add_argument("--max-tiles", type=_number(int, low=1), default=None, metavar="N",
+                   help="refuse an image that --tile cuts into more than N tiles, each a whole "
+                        "prediction (default: efficientdet_adapter.efficientdet.tiling.MAX_TILES)")
     p.add_argument("--overlap", type=_overlap, default=0.25,
                    help="between tiles: a fraction of the tile (<1) or pixels, at most half a "
                         "tile (default: %(default)s)")
