@@ -123,16 +123,52 @@ def _classes(value: Any, where: str, field: str) -> ClassMap:
 
 def img_size_field(value: Any, where: str, field: str) -> int | tuple[int, int]:
     """``value`` checked as an image size (an int or two in ``1..MAX_IMG_SIZE``), or an error
-    naming ``where`` and ``field``."""
+    naming ``where``, ``field``, the value as written (``'128'`` is a string) and what is wrong.
+
+    ``[n]`` (IceVision's square) and whole floats (``128.0``, JSON's numbers) are read as ints.
+    """
     one = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-    try:  # the one size reader; this field's own message (IceVision allows [n] for a square)
+    one = _whole(one) if not isinstance(one, (list, tuple)) else [_whole(v) for v in one]
+    try:  # the one size reader; this field's own message
         size = normalize_img_size(one, where=f"{where}: {field}", error=CheckpointError)
     except CheckpointError:
         raise CheckpointError(
-            f"{where}: {field}={str(value)[:40]} is not an image size (an int or [height, "
-            f"width] in 1..{MAX_IMG_SIZE}); pass img_size=..."
+            f"{where}: {field}={_shown(value)} is not an image size ({_why_not(one)}); expected "
+            f"an int or [height, width], each in 1..{MAX_IMG_SIZE}; pass img_size=..."
         ) from None
     return size.height if isinstance(one, int) else (size.height, size.width)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value: Any) -> Any:
+    """A float with no fraction as an int (128.0 -> 128); anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _why_not(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            extra = ", an image shape with channels?" if len(value) == 3 else ""
+            return f"{len(value)} values{extra}"
+        value = next((v for v in value if not isinstance(v, int) or isinstance(v, bool)
+                      or not 1 <= v <= MAX_IMG_SIZE), value[0])
+    if isinstance(value, str):
+        return "a string, not a number"
+    if not isinstance(value, int):
+        return f"a {type(value).__name__}, not a whole number"
+    if value < 1:
+        return "not positive"
+    if value > MAX_IMG_SIZE:
+        return f"more than {MAX_IMG_SIZE}"
+    return "of another form"
 
 
 def icevision_fields(
