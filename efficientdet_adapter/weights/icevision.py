@@ -281,6 +281,22 @@ def backbone_of(effdet_name: str, where: str) -> str:
     raise CheckpointError(f"{where}: no IceVision backbone name for {effdet_name!r}")
 
 
+def _check_class_count(classes: Any, head: int | None, filename: str | Path) -> None:
+    """Refuse class names that the model's class head does not predict (the file would not
+    load back: the reader builds the head from the names)."""
+    if classes is None or head is None:
+        return
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise ArgumentError(f"classes={classes!r}: pass a list of class names, e.g. "
+                            "classes=class_map.get_classes()")
+    names = [c for c in classes if c != BACKGROUND]
+    if len(names) != head:
+        raise ArgumentError(
+            f"{filename}: classes={_shown(list(classes))} names {len(names)} classes (besides "
+            f"background), but the model predicts {head}; the file would not load. Pass the "
+            "model's class names, e.g. classes=class_map.get_classes(); nothing written")
+
+
 def save_icevision_checkpoint(
     model: nn.Module,
     filename: str | Path,
@@ -295,6 +311,10 @@ def save_icevision_checkpoint(
     by :func:`~efficientdet_adapter.checkpoint.model_from_checkpoint`.
 
     ``meta`` must hold plain data only (strings, numbers, lists, dicts).
+
+    Raises:
+        ArgumentError: ``classes`` (or ``meta["classes"]``) names another number of classes than
+            the model predicts.
     """
     if meta is not None and not isinstance(meta, Mapping):
         raise ArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
@@ -307,6 +327,7 @@ def save_icevision_checkpoint(
             info[key] = value
     info.setdefault("time", time.asctime())
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _check_class_count(info.get("classes"), _head_classes(state), filename)
     data: dict[str, Any] = {"meta": info, "state_dict": state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()

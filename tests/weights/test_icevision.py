@@ -251,3 +251,24 @@ def test_unambiguous_img_sizes_in_meta_are_read(tmp_path, written):
     loaded = model_from_checkpoint(path)
     assert loaded["img_size"] == (128 if not isinstance(written, list) or len(written) == 1
                                   else (128, 128))
+
+
+def test_class_names_that_the_model_does_not_predict_are_refused(tmp_path):
+    """``classes=['a']`` for a model with two foreground classes: refused, nothing written (the
+    file could never be loaded)."""
+    from efficientdet_adapter.errors import ArgumentError
+
+    model = build(num_classes=3)  # background + 2
+    path = tmp_path / "x.pth"
+    with pytest.raises(ArgumentError) as e:
+        save_icevision_checkpoint(model, path, classes=["a"])
+    assert str(e.value) == (
+        f"{path}: classes=['a'] names 1 classes (besides background), but the model predicts 2; "
+        "the file would not load. Pass the model's class names, e.g. "
+        "classes=class_map.get_classes(); nothing written")
+    with pytest.raises(ArgumentError, match=r"names 3 classes .* but the model predicts 2"):
+        save_icevision_checkpoint(model, path, meta={"classes": ["background", "a", "b", "c"]})
+    assert not path.exists()
+    save_icevision_checkpoint(model, path, classes=["background", "a", "b"], img_size=128,
+                              backbone_name="tf_lite0")
+    assert model_from_checkpoint(path)["class_map"].foreground == ["a", "b"]
