@@ -61,6 +61,7 @@ from .images import check_pixels, list_image_files  # noqa: E402  (the one liste
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
+from .terminal import printable  # noqa: E402  (the one escaper of names shown on a terminal)
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
 CHECKPOINT_HELP = ("a model.pt written by train or demo, or its http(s):// URL (downloaded once "
                    "into the cache, as model_from_checkpoint does)")
@@ -1011,20 +1012,6 @@ def say(text: str) -> None:
     """Print ``text`` (one or more lines) to stdout with the control characters of any file
     name in it escaped (:func:`printable`)."""
     print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
-
-
-def printable(text: str) -> str:
-    r"""``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
-    written as Python escapes, so that a file name cannot drive the terminal.
-
-    Example:
-        >>> print(printable("a\x1b[2Jb.png"))
-        a\x1b[2Jb.png
-    """
-    import unicodedata
-
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co") or c == " "
-                   else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _one_line(e: BaseException) -> str:

@@ -30,7 +30,8 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "terminal",
+                "export_formats"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),

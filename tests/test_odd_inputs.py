@@ -73,3 +73,36 @@ def test_a_fifo_and_a_link_loop_are_listed_and_named_when_read(tmp_path):
         assert str(e.value) == (f"{tmp_path / 'x.jpg'}: cannot be opened (Too many levels of "
                                 "symbolic links; a symbolic link loop?); fix or remove the link")
     assert open_img(tmp_path / "ok.png").shape == (6, 8, 3)
+
+
+def test_class_names_with_terminal_escapes_are_printed_escaped(tmp_path, capsys):
+    """``eval``'s metric lines and per-class table (train prints the same two) show a class
+    named ``circle<ESC>[2J`` escaped, and the columns still line up."""
+    import json
+
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.efficientdet.model import model
+
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
+    evil = "circle\x1b[2J"
+    for split in ("train", "valid", "test"):
+        path = data / split / "_annotations.coco.json"
+        coco = json.loads(path.read_text())
+        for category in coco["categories"]:
+            category["name"] = evil if category["name"] == "circle" else category["name"]
+        path.write_text(json.dumps(coco))
+    names = [evil if n == "circle" else n for n in DEMO_CLASSES]
+    ckpt = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=5, img_size=128,
+                                 pretrained_backbone=False), tmp_path / "m.pt", ClassMap(names))
+    capsys.readouterr()
+    assert cli.main(["eval", "--data", str(data), "--checkpoint", str(ckpt), "--split",
+                     "test"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "  AP (IoU=0.50:0.95) area=all class=circle\\x1b[2J" in out
+    table = out[out.index("per class on"):].splitlines()
+    shown = "circle\\x1b[2J"  # 13 characters: the column is that wide
+    assert table[1] == f"  {'class':<13}  boxes      AP    AP50"
+    assert table[2].startswith(f"  {shown}      1  ")
