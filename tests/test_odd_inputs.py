@@ -106,3 +106,47 @@ def test_class_names_with_terminal_escapes_are_printed_escaped(tmp_path, capsys)
     shown = "circle\\x1b[2J"  # 13 characters: the column is that wide
     assert table[1] == f"  {'class':<13}  boxes      AP    AP50"
     assert table[2].startswith(f"  {shown}      1  ")
+
+
+@pytest.mark.parametrize("width, height", [(2, 1024), (1024, 2), (1, 500), (2, 2)])
+def test_scale_jitter_on_images_with_a_side_of_one_or_two_pixels(width, height):
+    """``--aug scale``: the longest side to 256 px leaves a 1 px side, which the jitter's 0.5
+    used to round to 0 px (an OpenCV assertion); every draw now gives a 256 px sample."""
+    import numpy as np
+
+    from efficientdet_adapter.bbox import BBox
+    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.tfms.albumentations_adapter import Adapter, aug_preset
+
+    record = Record(0, None, width, height, labels=["a"], label_ids=[1],
+                    bboxes=[BBox.from_xyxy(0, 0, width, height)],
+                    img=np.full((height, width, 3), 200, np.uint8))
+    tfm = Adapter(aug_preset(256, "scale"))
+    for _ in range(30):  # the jitter's factor is random: 0.5 is drawn among them
+        assert tfm(record).img.shape == (256, 256, 3)
+
+
+def test_auto_size_and_anchors_without_a_single_box_are_refused(tmp_path, capsys):
+    import json
+
+    from efficientdet_adapter.demo import write_demo_dataset
+
+    data = write_demo_dataset(tmp_path / "empty", num_images=10, seed=1)
+    for split in ("train", "valid", "test"):
+        path = data / split / "_annotations.coco.json"
+        coco = json.loads(path.read_text())
+        coco["annotations"] = []
+        path.write_text(json.dumps(coco))
+    for flags, message in (
+        (["--img-size", "auto", "--anchors", "auto"],
+         "--img-size auto --anchors auto: the 7 training images hold no boxes to fit to; "
+         "annotate objects in them, or give --img-size N and --anchors default"),
+        (["--anchors", "auto"], "--anchors auto: the 7 training images hold no boxes to fit to; "
+                                "annotate objects in them, or give --anchors default"),
+    ):
+        code = cli.main(["train", "--data", str(data), "--out", str(tmp_path / "run"),
+                         "--epochs", "1", *flags])
+        assert code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"efficientdet-adapter train: error: {message}")
+        assert not (tmp_path / "run" / "last.pt").exists()
