@@ -38,7 +38,7 @@ from .errors import ImageLoadError
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "open_img", "image_size", "decompression_bomb_error",
            "exif_orientation", "pil_orientation", "swaps_sides", "oriented_size", "to_rgb",
            "to_uint8", "IMAGE_EXTENSIONS", "is_image_name", "list_image_files",
-           "header_pixels", "check_pixels"]
+           "header_pixels", "check_pixels", "regular_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +121,13 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
-def _regular_file(path: Path) -> None:
+def regular_file(path: str | os.PathLike) -> None:
     """Refuse, before opening it, what is not a regular file: opening a FIFO would wait for a
-    writer forever, and a symbolic link loop is no file at all."""
+    writer forever, and a symbolic link loop is no file at all.
+
+    Raises:
+        ImageLoadError: missing, a link loop, a FIFO, a socket, a device or a folder (named).
+    """
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -145,7 +149,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     EXIF orientation is not applied: this is the size of the stored pixel grid (see
     :func:`oriented_size` for the size :func:`open_img` returns).
     """
-    _regular_file(Path(path))
+    regular_file(Path(path))
     try:
         with Image.open(path) as im:
             return im.size
@@ -160,7 +164,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def header_pixels(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` from the header even above Pillow's decompression-bomb limit (reading
     a header decodes no pixel); for a guard that judges the size itself (:func:`check_pixels`)."""
-    _regular_file(Path(path))
+    regular_file(Path(path))
     with _BOMB_CHECK_OFF:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
@@ -256,7 +260,7 @@ def open_img(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     _warn_if_truncated_images_allowed()
-    _regular_file(path)
+    regular_file(path)
     try:
         with Image.open(path) as im:
             orientation = pil_orientation(im)

@@ -150,3 +150,27 @@ def test_auto_size_and_anchors_without_a_single_box_are_refused(tmp_path, capsys
         assert capsys.readouterr().err.strip().splitlines()[-1] == (
             f"efficientdet-adapter train: error: {message}")
         assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_fifo_in_an_export_is_named_by_the_parser_not_opened(tmp_path):
+    """Sizes read from headers: a FIFO named like the image would block ``Image.open``; it is
+    dropped and counted as unreadable, named as a FIFO."""
+    import json
+
+    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.parsers import RoboflowParser
+
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
+    path = data / "train" / "_annotations.coco.json"
+    coco = json.loads(path.read_text())
+    for image in coco["images"]:  # no sizes: the parser reads every header
+        del image["width"], image["height"]
+    path.write_text(json.dumps(coco))
+    fifo = data / "train" / coco["images"][0]["file_name"]
+    fifo.unlink()
+    os.mkfifo(fifo)
+    parser = RoboflowParser(data)
+    train, _, _ = parser.parse()
+    assert len(train) == 6
+    assert (f"{fifo}: is a FIFO (named pipe), not an image file; remove it or give the image "
+            f"files (record 0)") in str(parser.report)
