@@ -557,8 +557,9 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
     if largest is None:
         return
     _, f, w, h = largest
-    count = check_tile_count(h, w, tile, getattr(args, "overlap", 0.25), max_tiles=args.max_tiles or MAX_TILES,
-                             name=printable(str(f)), option="--max-tiles")  # refused above the limit
+    count = check_tile_count(h, w, tile, getattr(args, "overlap", 0.25),  # refused above it
+                             max_tiles=getattr(args, "max_tiles", None) or MAX_TILES,
+                             name=printable(str(f)), option="--max-tiles")
     if count > TILE_WARN_COUNT:
         print(f"{PROG} predict: warning: --tile {tile[0]},{tile[1]} cuts {printable(str(f))} "
               f"({w}x{h}) into "

@@ -116,7 +116,8 @@ def test_train_options_are_checked_when_made(kwargs, message):
     (lambda: model_from_checkpoint(123), "filename=123 (an int)"),
 ])
 def test_paths_of_another_type_name_the_argument(make, message):
-    """``train_dl(batch_size='2')`` is above (test_loaders_and_end2end_arguments). A number or a list where a path goes: one ArgumentError naming the argument, not a bare
+    """``train_dl(batch_size='2')`` is above (test_loaders_and_end2end_arguments). A number or
+    a list where a path goes: one ArgumentError naming the argument, not a bare
     TypeError from pathlib."""
     with pytest.raises(ArgumentError) as info:
         make()

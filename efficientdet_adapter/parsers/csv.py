@@ -86,7 +86,8 @@ class CSVBBoxParser(Parser):
     ):
         super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
         self.csv_filepath = path_arg(csv_filepath, "csv_filepath")
-        self.images_dir = path_arg(images_dir, "images_dir") if images_dir is not None else self.csv_filepath.parent
+        self.images_dir = (path_arg(images_dir, "images_dir") if images_dir is not None
+                           else self.csv_filepath.parent)
         self.list_images = list_images
 
     def _read_rows(self) -> tuple[list[str], list[list[str]]]:

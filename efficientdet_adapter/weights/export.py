@@ -248,8 +248,11 @@ def export_summary(model: nn.Module, path: str | Path, fmt: str,
     net_config = find_network(model).config
     mean = getattr(config, "mean", None) or net_config.get("mean", None)
     std = getattr(config, "std", None) or net_config.get("std", None)
-    norm = ("" if mean is None else f", RGB in 0..1 normalized with mean "
-            f"{tuple(round(float(v), 4) for v in mean)}, std {tuple(round(float(v), 4) for v in std)}")
+    def rounded(values) -> tuple[float, ...]:
+        return tuple(round(float(v), 4) for v in values)
+
+    norm = ("" if mean is None else f", RGB in 0..1 normalized with mean {rounded(mean)}, std "
+            f"{rounded(std)}")
     run = ("torch.export.load(path).module()(images)" if fmt == "torch-export"
            else "onnxruntime.InferenceSession(path).run(None, {'images': images})")
     kind = "a torch.export program" if fmt == "torch-export" else "an ONNX graph"
