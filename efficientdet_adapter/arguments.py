@@ -18,13 +18,14 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import ArgumentError
 
-__all__ = ["probability", "positive_int", "not_one_path"]
+__all__ = ["probability", "positive_int", "not_one_path", "path_arg"]
 
 
 def _got(value: Any) -> str:
@@ -59,3 +60,11 @@ def not_one_path(value: Any, name: str, call: str) -> Iterable:
     if not isinstance(value, Iterable):
         raise ArgumentError(f"{name}={_got(value)}: pass a list")
     return value
+
+
+def path_arg(value: Any, name: str) -> Path:
+    """``value`` as a ``Path``: a ``str`` or ``os.PathLike`` only (not a number, not a list)."""
+    if not isinstance(value, (str, os.PathLike)) or value == "":
+        raise ArgumentError(f"{name}={_got(value)}: pass a path (a str or pathlib.Path) of a "
+                            "file or folder")
+    return Path(value)

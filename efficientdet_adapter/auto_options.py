@@ -41,7 +41,8 @@ def resolve_auto_options(opts: Any, train_records) -> list[str]:
     and why (before/after best possible recall). Options without ``"auto"`` are left as they are.
 
     Raises:
-        UsageError: an ``anchors`` value other than :data:`ANCHOR_CHOICES`.
+        UsageError: an ``anchors`` value other than :data:`ANCHOR_CHOICES`, or ``"auto"`` for
+            training images without a single box.
     """
     from .efficientdet.anchor_fit import (MAX_AUTO_SIZE, MIN_AUTO_SIZE, TARGET_BPR,
                                           choose_img_size, fit_anchors, input_boxes,
@@ -49,6 +50,14 @@ def resolve_auto_options(opts: Any, train_records) -> list[str]:
 
     if opts.anchors not in ANCHOR_CHOICES:
         raise UsageError(f"--anchors {opts.anchors!r}: choose {' or '.join(ANCHOR_CHOICES)}")
+    wanted = {f"--{name} auto": fix for name, value, fix in (
+        ("img-size", opts.img_size, "--img-size N"),
+        ("anchors", "" if opts.anchor_settings else opts.anchors, "--anchors default"))
+        if value == "auto"}
+    if wanted and not any(r.bboxes for r in train_records):  # nothing to fit: 100% of nothing
+        raise UsageError(
+            f"{' '.join(wanted)}: the {len(train_records)} training images hold no boxes to fit "
+            f"to; annotate objects in them, or give {' and '.join(wanted.values())}")
     lines: list[str] = []
     if opts.img_size == "auto":
         size, match = choose_img_size(train_records, opts.model_name)

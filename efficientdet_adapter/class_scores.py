@@ -27,6 +27,7 @@ import numpy as np
 from .metrics import (COCO_IOU_THRESHOLDS, coco_inputs, image_item, mean_valid, ordered_by_image,
                       run_cocoeval)
 from .predictions import Prediction
+from .terminal import printable
 
 __all__ = ["ClassScore", "class_scores", "class_table"]
 
@@ -87,12 +88,13 @@ def class_table(scores: Sequence[ClassScore], title: str | None = None) -> str:
           dog        0       -       -  (no boxes: undefined)
     """
     title = title or "per class (COCO AP averaged over IoU 0.50:0.95, and AP at IoU 0.50):"
-    width = max([len("class"), *(len(s.name) for s in scores)])
+    names = [printable(s.name) for s in scores]  # a name from a file must not drive the terminal
+    width = max([len("class"), *map(len, names)])
     lines = [title, f"  {'class':<{width}}  boxes      AP    AP50"]
-    for s in scores:
+    for name, s in zip(names, scores):
         if s.boxes == 0 and s.ap < 0:
-            lines.append(f"  {s.name:<{width}}  {s.boxes:5d}  {'-':>6}  {'-':>6}  "
+            lines.append(f"  {name:<{width}}  {s.boxes:5d}  {'-':>6}  {'-':>6}  "
                          "(no boxes: undefined)")
         else:
-            lines.append(f"  {s.name:<{width}}  {s.boxes:5d}  {s.ap:6.4f}  {s.ap50:6.4f}")
+            lines.append(f"  {name:<{width}}  {s.boxes:5d}  {s.ap:6.4f}  {s.ap50:6.4f}")
     return "\n".join(lines)

@@ -63,13 +63,15 @@ logger = logging.getLogger(__name__)
 
 PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
-from .images import list_image_files  # noqa: E402  (the one lister)
+from .images import check_pixels, list_image_files  # noqa: E402  (the one lister, the guard)
 from .parsers.formats import FORMATS, SPLIT_NAMES  # noqa: E402  (the one lists)
 FORMATS_OR_AUTO = ("auto", *FORMATS)  # --format of train, eval and check: auto detects it
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
-#: export's formats and the suffix of the file each writes
-EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
+from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
+from .terminal import printable  # noqa: E402  (the one escaper of names shown on a terminal)
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
+CHECKPOINT_HELP = ("a model.pt written by train or demo, or its http(s):// URL (downloaded once "
+                   "into the cache, as model_from_checkpoint does)")
 # The defaults of train's and demo's training flags have one home: runs.TrainOptions (why these
 # values: its docstring). Demo: held-out AP50 0.84 after 12 epochs on 2 shared CPU cores; with
 # IceVision's full augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
@@ -146,6 +148,15 @@ def _check_file(value: str, option: str, what: str) -> Path:
         problem = "no such file" if not path.exists() else "not a file"
         raise UsageError(f"{option} {path}: {problem}; give the path of {what}")
     return path
+
+
+def _checkpoint(value: str) -> Path:
+    """``--checkpoint``: a local file, or a URL downloaded into the cache (as the Python API)."""
+    from .weights.hub import is_url, local_file
+
+    if is_url(value):
+        return local_file(value)
+    return _check_file(value, "--checkpoint", "a model.pt written by train (or its URL)")
 
 
 def _check_data(value: str) -> Path:
@@ -462,8 +473,8 @@ def cmd_eval(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
     from .run_splits import load_run_data, split_note
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     data = _check_data(args.data)
+    checkpoint = _checkpoint(args.checkpoint)
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
@@ -513,7 +524,7 @@ def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
             if not found:
                 raise UsageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             files += found
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():  # a FIFO or a link loop: the reader names it
             files.append(path)
         else:
             raise UsageError(f"{path}: no such image file or folder")
@@ -544,7 +555,8 @@ def _predict_readable(model, files: list[Path], class_map, args) -> tuple[list, 
         ds = Dataset.from_images(chunk, tfm, class_map=class_map)
         return predict(model, ds, detection_threshold=args.threshold, batch_size=args.batch_size,
                        device=args.device, tile=getattr(args, "tile", None),
-                       overlap=getattr(args, "overlap", 0.25))
+                       overlap=getattr(args, "overlap", 0.25),
+                       max_tiles=getattr(args, "max_tiles", None))
 
     preds = []
     for start in range(0, len(good), args.batch_size):
@@ -571,33 +583,12 @@ DEFAULT_MAX_PIXELS = 50_000_000
 TILE_WARN_COUNT = 400
 
 
-def _check_pixels(files: Sequence[Path], limit: int) -> None:
-    """Refuse, by their headers, images above ``limit`` pixels (``--max-pixels``)."""
-    from PIL import Image
-
-    from .images import image_size
-
-    # PIL refuses images above twice its own limit as decompression bombs: the user's limit
-    # rules here (a file above it is refused below, by its header, before it is decoded)
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit)
-    for f in files:
-        try:
-            w, h = image_size(f)
-        except ImageLoadError:
-            continue  # listed and skipped with the other unreadable files
-        if w * h > limit:
-            raise UsageError(
-                f"{f}: {w}x{h} = {w * h / 1e6:.1f} Mpx, more than --max-pixels {limit} "
-                f"({limit / 1e6:g} Mpx); memory grows with the pixels (about 30 bytes each): "
-                f"raise --max-pixels to {w * h} if the machine has the memory, or resize it")
-
-
 def _warn_tile_count(files: Sequence[Path], args) -> None:
     """Say how many tiles ``--tile`` cuts the largest image into, when above TILE_WARN_COUNT."""
     tile = getattr(args, "tile", None)
     if not tile:
         return
-    from .efficientdet.tiling import tile_grid
+    from .efficientdet.tiling import MAX_TILES, check_tile_count
     from .images import image_size
 
     largest: tuple[int, Path, int, int] | None = None
@@ -611,7 +602,9 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
     if largest is None:
         return
     _, f, w, h = largest
-    count = len(tile_grid(h, w, tile, getattr(args, "overlap", 0.25)))
+    count = check_tile_count(h, w, tile, getattr(args, "overlap", 0.25),  # refused above it
+                             max_tiles=getattr(args, "max_tiles", None) or MAX_TILES,
+                             name=printable(str(f)), option="--max-tiles")
     if count > TILE_WARN_COUNT:
         print(f"{PROG} predict: warning: --tile {tile[0]},{tile[1]} cuts {printable(str(f))} "
               f"({w}x{h}) into "
@@ -622,7 +615,7 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
 def cmd_predict(args) -> int:
     from .checkpoint import load_checkpoint_data, model_from_data
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    checkpoint = _checkpoint(args.checkpoint)
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
@@ -630,7 +623,7 @@ def cmd_predict(args) -> int:
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
     files = _image_files(args.images, skip=out if below else None)
-    _check_pixels(files, args.max_pixels)
+    check_pixels(files, args.max_pixels, option="--max-pixels")
     _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra
@@ -656,27 +649,25 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .checkpoint import load_model
-    from .weights.export import export_onnx, export_program, export_torchscript
+    from .weights.export import export_onnx, export_program, export_summary, export_torchscript
+    from .weights.hub import is_url
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
     suffix = EXPORT_SUFFIXES[args.format]
-    out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
+    if args.out:  # checked before any download or work
+        check_export_suffix(check_output_file(args.out), args.format)
+    checkpoint = _checkpoint(args.checkpoint)
+    default = Path(checkpoint.name) if is_url(args.checkpoint) else checkpoint  # a URL: here
+    out = check_output_file(args.out or default.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
-    model, _, config = load_model(checkpoint)
+    model, _, _ = load_model(checkpoint)
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
-        say(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
-              f"std {config.std}; outputs boxes, scores, classes (NMS: "
-              "efficientdet_adapter.efficientdet.onnx_postprocess)")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
-        say(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
-              f"normalized with mean {config.mean}, std {config.std}; outputs boxes, scores, "
-              "classes (NMS: efficientdet_adapter.efficientdet.onnx_postprocess)")
     else:
         path = export_torchscript(model, out)
-        say(f"wrote {path} (TorchScript is deprecated by torch: prefer --format torch-export)")
+    say(export_summary(model, path, args.format, args.img_size))
     return 0
 
 
@@ -941,7 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--format", default="auto", choices=FORMATS_OR_AUTO)
     p.add_argument("--split", default="valid", choices=SPLIT_NAMES,
                    help="which split to score; test = the export's own test split (default: "
@@ -959,7 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "apart from the inputs. Unreadable images are listed and skipped (exit "
                        "status 2 after predicting the others).")
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--threshold", type=_number(float, low=0, high=1), default=0.5,
                    help="keep detections scoring at least this, 0..1 (default: %(default)s)")
@@ -981,7 +972,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "torch.export program): outputs boxes, scores, classes before NMS. "
                        "torchscript (.ts): deprecated by torch, kept while torch ships it; "
                        "non-lite models only (e.g. efficientdet_d0).")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--format", default="onnx", choices=tuple(EXPORT_SUFFIXES),
                    help="onnx, torch-export, or torchscript (deprecated) (default: %(default)s)")
     p.add_argument("--out", help="output file (default: beside the checkpoint)")
@@ -1039,6 +1030,9 @@ def _add_tile_args(p: argparse.ArgumentParser) -> None:
                    help="predict each image in overlapping H x W tiles (original pixels) and "
                         "merge them with NMS: finds small objects in large images (default: "
                         "the whole image at once)")
+    p.add_argument("--max-tiles", type=_number(int, low=1), default=None, metavar="N",
+                   help="refuse an image that --tile cuts into more than N tiles, each a whole "
+                        "prediction (default: efficientdet_adapter.efficientdet.tiling.MAX_TILES)")
     p.add_argument("--overlap", type=_overlap, default=0.25,
                    help="between tiles: a fraction of the tile (<1) or pixels, at most half a "
                         "tile (default: %(default)s)")
@@ -1085,20 +1079,6 @@ def say(text: str) -> None:
     """Print ``text`` (one or more lines) to stdout with the control characters of any file
     name in it escaped (:func:`printable`)."""
     print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
-
-
-def printable(text: str) -> str:
-    r"""``text`` with terminal control characters (ESC, BEL, carriage return, bidi overrides...)
-    written as Python escapes, so that a file name cannot drive the terminal.
-
-    Example:
-        >>> print(printable("a\x1b[2Jb.png"))
-        a\x1b[2Jb.png
-    """
-    import unicodedata
-
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co") or c == " "
-                   else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _one_line(e: BaseException) -> str:

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,8 @@ from .errors import ImageLoadError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "open_img", "image_size", "decompression_bomb_error",
            "exif_orientation", "pil_orientation", "swaps_sides", "oriented_size", "to_rgb",
-           "to_uint8", "IMAGE_EXTENSIONS", "is_image_name", "list_image_files"]
+           "to_uint8", "IMAGE_EXTENSIONS", "is_image_name", "list_image_files",
+           "header_pixels", "check_pixels", "regular_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ _HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _JPEG_EOI = b"\xff\xd9"
 _warned_truncated_flag = False
+_BOMB_CHECK_OFF = threading.Lock()
 
 
 # -- listing --------------------------------------------------------------------------------
@@ -81,6 +86,8 @@ def list_image_files(folder: str | os.PathLike, *, recurse: bool = False) -> lis
       ``.ipynb_checkpoints``);
     * ``recurse=False`` lists the files directly inside ``folder``; ``recurse=True`` also those of
       its sub-folders, without following symlinked folders (no loops; a symlinked file counts);
+    * an image-named entry that is not a regular file (a FIFO, a symbolic link loop) is listed,
+      and refused with one line naming it when it is read (never dropped silently);
     * the result is sorted by path (one folder's files by name).
 
     Raises:
@@ -100,11 +107,39 @@ def list_image_files(folder: str | os.PathLike, *, recurse: bool = False) -> lis
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if is_image_name(entry.name) and entry.is_file():
-                    found.append(Path(entry.path))
+                if is_image_name(entry.name) and not _is_dir(entry):
+                    found.append(Path(entry.path))  # a FIFO or a link loop: refused when read
                 elif recurse and entry.is_dir(follow_symlinks=False):
                     pending.append(Path(entry.path))
     return sorted(found)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symbolic link loop
+        return False
+
+
+def regular_file(path: str | os.PathLike) -> None:
+    """Refuse, before opening it, what is not a regular file: opening a FIFO would wait for a
+    writer forever, and a symbolic link loop is no file at all.
+
+    Raises:
+        ImageLoadError: missing, a link loop, a FIFO, a socket, a device or a folder (named).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: image file not found") from None
+    except OSError as e:
+        raise ImageLoadError(f"{path}: cannot be opened ({e.strerror}; a symbolic link loop?); "
+                             "fix or remove the link") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise ImageLoadError(f"{path}: is {kind}, not an image file; remove it or give the image "
+                             "files")
 
 
 # -- headers --------------------------------------------------------------------------------
@@ -114,6 +149,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
     EXIF orientation is not applied: this is the size of the stored pixel grid (see
     :func:`oriented_size` for the size :func:`open_img` returns).
     """
+    regular_file(Path(path))
     try:
         with Image.open(path) as im:
             return im.size
@@ -123,6 +159,40 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise decompression_bomb_error(path, e) from None
     except (UnidentifiedImageError, OSError) as e:
         raise ImageLoadError(f"{path}: not a readable image ({e})") from None
+
+
+def header_pixels(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` from the header even above Pillow's decompression-bomb limit (reading
+    a header decodes no pixel); for a guard that judges the size itself (:func:`check_pixels`)."""
+    regular_file(Path(path))
+    with _BOMB_CHECK_OFF:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return image_size(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def check_pixels(files: Sequence[str | Path], limit: int, option: str = "max_pixels") -> None:
+    """Refuse, by their headers and before any decoding, images of more than ``limit`` pixels
+    (memory grows with them, about 30 bytes a pixel in prediction). Unreadable files are left
+    to the reader, which names them.
+
+    Raises:
+        ImageLoadError: the first image above ``limit`` (named, with its size and the fix).
+    """
+    for f in files:
+        try:
+            w, h = header_pixels(f)
+        except ImageLoadError:
+            continue
+        if w * h > limit:
+            raise ImageLoadError(
+                f"{f}: {w}x{h} = {w * h / 1e6:.1f} Mpx, more than {option} {limit} "
+                f"({limit / 1e6:g} Mpx); memory grows with the pixels (about 30 bytes each): "
+                f"raise {option} to {w * h} if the machine has the memory, or resize it")
+    # Pillow warns (and above twice its limit refuses) on open: files allowed here are not bombs
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit)
 
 
 def decompression_bomb_error(path: str | Path, e: Exception) -> ImageLoadError:
@@ -190,6 +260,7 @@ def open_img(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     _warn_if_truncated_images_allowed()
+    regular_file(path)
     try:
         with Image.open(path) as im:
             orientation = pil_orientation(im)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .predictions import Prediction
-from .errors import UsageError
+from .errors import ArgumentError, UsageError
 
 __all__ = ["fix_fastai_wandb_config", "wandb_img_preds"]
 
@@ -49,6 +49,14 @@ def wandb_img_preds(
     Example:
         >>> wandb.log({"Predicted images": wandb_img_preds(preds, add_ground_truth=True)})  # doctest: +SKIP
     """
+    if isinstance(preds, (str, bytes, Prediction)) or not isinstance(preds, Sequence):
+        raise ArgumentError(f"wandb_img_preds: preds={str(preds)[:60]!r} ({type(preds).__name__}):"
+                            " pass the list that predict(..., keep_images=True) returns")
+    for i, pred in enumerate(preds):
+        if not isinstance(pred, Prediction):
+            raise ArgumentError(
+                f"wandb_img_preds: preds[{i}] is {str(pred)[:60]!r} ({type(pred).__name__}), not "
+                "a Prediction: pass the list that predict(..., keep_images=True) returns")
     wandb = _wandb()
     from .visualize import display_image
 

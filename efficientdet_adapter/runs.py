@@ -20,6 +20,7 @@ from typing import Any
 
 from .atomic import atomic_save, atomic_write_text
 from .errors import UsageError
+from .terminal import printable
 
 __all__ = [
     "TrainOptions",
@@ -491,5 +492,5 @@ def print_metrics(title: str, metrics: dict[str, float], records=None) -> None:
         if "class=" not in key:
             print(f"  {key:<44} {value:7.4f}")
     per_class = {k: v for k, v in metrics.items() if "class=" in k}
-    for key, value in per_class.items():
-        print(f"  {key:<44} {value:7.4f}")
+    for key, value in per_class.items():  # class names come from files: escaped
+        print(f"  {printable(key):<44} {value:7.4f}")

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from efficientdet_adapter.checkpoint import model_from_checkpoint
+from efficientdet_adapter.parsers import COCOBBoxParser, VOCBBoxParser
 from efficientdet_adapter import efficientdet
 from efficientdet_adapter.class_map import ClassMap
 from efficientdet_adapter.dataset import Dataset
@@ -102,3 +104,21 @@ def test_train_options_are_checked_when_made(kwargs, message):
         TrainOptions(**kwargs)
     assert str(info.value).startswith(message)
     assert TrainOptions(batch_size=2, patience=3).batch_size == 2
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: COCOBBoxParser(annotations_filepath=123, img_dir="."),
+     "annotations_filepath=123 (an int)"),
+    (lambda: COCOBBoxParser(annotations_filepath="a.json", img_dir=["images"]),
+     "img_dir=['images'] (a list)"),
+    (lambda: VOCBBoxParser(annotations_dir=None, images_dir="."),
+     "annotations_dir=None (a NoneType)"),
+    (lambda: model_from_checkpoint(123), "filename=123 (an int)"),
+])
+def test_paths_of_another_type_name_the_argument(make, message):
+    """``train_dl(batch_size='2')`` is above (test_loaders_and_end2end_arguments). A number or
+    a list where a path goes: one ArgumentError naming the argument, not a bare
+    TypeError from pathlib."""
+    with pytest.raises(ArgumentError) as info:
+        make()
+    assert str(info.value) == f"{message}: pass a path (a str or pathlib.Path) of a file or folder"

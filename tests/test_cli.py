@@ -160,7 +160,7 @@ def test_export_torch_program(trained, tmp_path):
     proc = run("export", "--checkpoint", str(trained / "model.pt"), "--format", "torch-export")
     assert proc.returncode == 0, proc.stderr[-3000:]
     path = trained / "model.pt2"  # beside the checkpoint by default
-    assert proc.stdout.startswith(f"wrote {path}: torch.export.load(path)")
+    assert proc.stdout.startswith(f"wrote {path}, a torch.export program: boxes, scores, classes")
     boxes, scores, classes = torch.export.load(str(path)).module()(torch.zeros(2, 3, 128, 128))
     assert boxes.shape[:2] == scores.shape == classes.shape and boxes.shape[0] == 2
     path.unlink()

@@ -64,6 +64,21 @@ def test_wandb_img_preds_boxes():
         wandb_img_preds([Prediction(boxes=[], scores=[], label_ids=[])])
 
 
+@pytest.mark.parametrize("preds, message", [
+    (["a.jpg", "b.jpg"], "wandb_img_preds: preds[0] is 'a.jpg' (str), not a Prediction: pass "
+                         "the list that predict(..., keep_images=True) returns"),
+    ("a.jpg", "wandb_img_preds: preds='a.jpg' (str): pass the list that predict(..., "
+              "keep_images=True) returns"),
+])
+def test_wandb_img_preds_of_something_else_says_what_to_pass(preds, message):
+    from efficientdet_adapter.errors import ArgumentError
+    from efficientdet_adapter.integrations import wandb_img_preds
+
+    with pytest.raises(ArgumentError) as e:  # checked before wandb is even imported
+        wandb_img_preds(preds)
+    assert str(e.value) == message
+
+
 def test_fastai_wandb_callback_fix_is_still_needed(monkeypatch):
     """fastai issue #4173: when this fails, fastai fixed its WandbCallback: remove
     ``fix_fastai_wandb_config`` from integrations.py."""

@@ -30,7 +30,8 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start", "choices"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start", "choices",
+                "terminal", "export_formats"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
@@ -39,14 +40,16 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",
                "parsers.base", "parsers.coco", "parsers.csv", "parsers.voc", "parsers.yolo",
                "parsers.roboflow", "parsers", "writers", "compat", "demo"]),
-    ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
+    ("transforms", ["tfms._scale", "tfms.albumentations_adapter", "tfms", "dataset",
+                    "models.utils"]),
     ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",
                             "efficientdet.anchor_labels",
                             "efficientdet.batched_nms", "efficientdet.postprocess"]),
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     # reading and writing parameters: below the model, which loads pretrained weights
-    ("weights", ["weights.state_dict", "weights.packaged", "weights.hub", "weights.loading",
-                 "weights", "weights.export", "weights.icevision", "weights.transfer"]),
+    ("weights", ["weights.state_dict", "weights.packaged", "weights._download", "weights.hub",
+                 "weights.loading", "weights", "weights.export", "weights.icevision",
+                 "weights.transfer"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",

@@ -69,13 +69,29 @@ def test_a_tile_count_above_the_limit_is_stated(tmp_path, capsys):
     Image.new("RGB", (1024, 768)).save(tmp_path / "big.png")
     Image.new("RGB", (64, 64)).save(tmp_path / "small.png")
     args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
-                                          "--tile", "16"])
+                                          "--tile", "32"])
     cli._warn_tile_count([tmp_path / "small.png", tmp_path / "big.png"], args)
     err = capsys.readouterr().err
-    assert err == (f"efficientdet-adapter predict: warning: --tile 16,16 cuts {tmp_path / 'big.png'}"
-                   " (1024x768) into 5440 tiles, each predicted at the model's size (more than 400:"
+    assert err == (f"efficientdet-adapter predict: warning: --tile 32,32 cuts {tmp_path / 'big.png'}"
+                   " (1024x768) into 1376 tiles, each predicted at the model's size (more than 400:"
                    " slow); a larger --tile means fewer\n")
     args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
                                           "--tile", "512"])
     cli._warn_tile_count([tmp_path / "big.png"], args)
     assert capsys.readouterr().err == ""
+
+
+def test_a_tile_count_above_the_limit_is_refused_with_the_fix(tmp_path, capsys):
+    """``--tile 16`` on one 1024 px image: 7,225 tiles, refused before the model is read."""
+    from efficientdet_adapter.efficientdet.tiling import check_tile_count
+
+    Image.new("RGB", (1024, 1024)).save(tmp_path / "big.png")
+    (tmp_path / "model.pt").write_bytes(b"never read")
+    code = cli.main(["predict", str(tmp_path / "big.png"), "--checkpoint",
+                     str(tmp_path / "model.pt"), "--out", str(tmp_path / "out"), "--tile", "16"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"efficientdet-adapter predict: error: {tmp_path / 'big.png'} (1024x1024) in 16x16 tiles "
+        "is 7225 tiles, more than --max-tiles 4096 (each tile is a whole prediction); use larger "
+        "tiles (32x32 gives 1849) or raise --max-tiles"]
+    assert check_tile_count(1024, 1024, (16, 16), max_tiles=8000) == 7225

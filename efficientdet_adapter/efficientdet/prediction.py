@@ -271,6 +271,7 @@ def predict(
     class_map: ClassMap | None = None,
     tile: Sequence[int] | None = None,
     overlap: float | int = 0.25,
+    max_tiles: int | None = None,
 ) -> list[Prediction]:
     """Run the model on a :class:`~efficientdet_adapter.dataset.Dataset`: one prediction per item.
 
@@ -285,7 +286,8 @@ def predict(
     ``tile=(h, w)``: predict each image in overlapping ``h`` x ``w`` crops (``overlap``: a
     fraction of the tile or pixels) and merge them with NMS in original pixels, for small objects
     in large images (see :func:`~efficientdet_adapter.efficientdet.tiling.predict_tiled`; the
-    tiles use the model's own inference transform).
+    tiles use the model's own inference transform); an image that makes more than ``max_tiles``
+    tiles (default :data:`~efficientdet_adapter.efficientdet.tiling.MAX_TILES`) is refused.
 
     Example:
         >>> ds = Dataset.from_images(images, tfms.A.Adapter([*tfms.A.resize_and_pad(384),
@@ -300,7 +302,7 @@ def predict(
     positive_int(batch_size, "batch_size")
     if tile is not None:
         from ..dataset import Dataset
-        from .tiling import predict_tiled
+        from .tiling import MAX_TILES, predict_tiled
 
         tile_tfm = inference_tfm(model)
 
@@ -309,7 +311,8 @@ def predict(
                            batch_size=batch_size, device=device, min_score=min_score)
 
         preds = predict_tiled(dataset, tile, overlap, detection_threshold,
-                              predict_crops=predict_crops, keep_images=keep_images)
+                              predict_crops=predict_crops, keep_images=keep_images,
+                              max_tiles=MAX_TILES if max_tiles is None else max_tiles)
         if class_map is not None:
             preds = [dataclasses.replace(p, class_map=class_map) for p in preds]
         return preds

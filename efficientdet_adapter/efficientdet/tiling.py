@@ -26,14 +26,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import BatchError
+from ..errors import ArgumentError, BatchError
 from ..predictions import Prediction
 from ..records import Record
 
-__all__ = ["Tile", "tile_grid", "overlap_pixels", "merge_tiles", "predict_tiled"]
+__all__ = ["Tile", "tile_grid", "overlap_pixels", "merge_tiles", "predict_tiled",
+           "check_tile_count", "MAX_TILES"]
 
 #: A box edge within this many original pixels of an inner tile edge touches it.
 EDGE_TOLERANCE = 1.0
+#: The most tiles one image is cut into unless told otherwise: each is a full prediction, so
+#: 4096 tiles take about as long as 4096 images (16 px tiles cut a 1024 px image into 7,225).
+MAX_TILES = 4096
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,33 @@ def tile_grid(height: int, width: int, tile: Sequence[int], overlap: float | int
         for y0 in _starts(height, th, th - oh)
         for x0 in _starts(width, tw, tw - ow)
     ]
+
+
+def check_tile_count(height: int, width: int, tile: Sequence[int], overlap: float | int = 0.25,
+                     *, max_tiles: int = MAX_TILES, name: str = "an image",
+                     option: str = "max_tiles") -> int:
+    """The number of tiles of a ``height`` x ``width`` image, refused above ``max_tiles`` with
+    the tile size that would fit.
+
+    Raises:
+        ArgumentError: more than ``max_tiles`` tiles (the message names ``name``, the count,
+            a tile size within the limit and ``option``).
+
+    Example:
+        >>> check_tile_count(768, 1024, (512, 512))
+        6
+    """
+    count = len(tile_grid(height, width, tile, overlap))
+    if count > max_tiles:
+        th, tw = int(tile[0]), int(tile[1])
+        while len(tile_grid(height, width, (th, tw), overlap)) > max_tiles:
+            th, tw = th * 2, tw * 2
+        fits = len(tile_grid(height, width, (th, tw), overlap))
+        raise ArgumentError(
+            f"{name} ({width}x{height}) in {tile[0]}x{tile[1]} tiles is {count} tiles, more than "
+            f"{option} {max_tiles} (each tile is a whole prediction); use larger tiles "
+            f"({th}x{tw} gives {fits}) or raise {option}")
+    return count
 
 
 def _cut_by_inner_edge(boxes: np.ndarray, t: Tile, width: int, height: int,
@@ -169,6 +200,7 @@ def predict_tiled(
     iou_threshold: float = 0.5,
     max_det: int = 300,
     keep_images: bool = False,
+    max_tiles: int = MAX_TILES,
 ) -> list[Prediction]:
     """Predict each image of ``dataset`` tile by tile; what ``efficientdet.predict(model, dataset,
     tile=...)`` runs (call that: it supplies ``predict_crops``).
@@ -188,6 +220,7 @@ def predict_tiled(
             tile of the model's own size shows objects at their original size.
         iou_threshold, max_det: of the merge (:func:`merge_tiles`).
         keep_images: attach each original image as ``pred.img``.
+        max_tiles: refuse an image that makes more tiles (:func:`check_tile_count`).
 
     Example:
         >>> preds = efficientdet.predict(model, Dataset.from_images(["big.jpg"]),
@@ -205,6 +238,8 @@ def predict_tiled(
         original = record.copy()
         img = original.load_image()
         height, width = img.shape[:2]
+        check_tile_count(height, width, tile, overlap, max_tiles=max_tiles,
+                         name=str(record.filepath or f"image {record.record_id}"))
         tiles = tile_grid(height, width, tile, overlap)
         crops = [
             Record(record_id=i, filepath=None, width=t.x1 - t.x0, height=t.y1 - t.y0,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ParseError
-from ..images import list_image_files, pil_orientation, swaps_sides
+from ..errors import ImageLoadError, ParseError
+from ..images import list_image_files, pil_orientation, regular_file, swaps_sides
 
 __all__ = ["list_images", "displayed_size"]
 
@@ -34,6 +34,10 @@ def displayed_size(path: Path) -> tuple[int, int]:
     """
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        regular_file(Path(path))  # a FIFO would block Image.open forever
+    except ImageLoadError as e:
+        raise ParseError(str(e)) from None
     try:
         with Image.open(path) as im:
             width, height = im.size

@@ -28,7 +28,7 @@ from ..bbox import BBox
 from ..class_map import ClassMap
 from .. import size_check as _size_check
 from ..errors import ArgumentError, ImageLoadError, ParseError
-from ..images import pil_orientation, swaps_sides
+from ..images import pil_orientation, regular_file, swaps_sides
 from ..record_collection import RecordCollection
 from ..records import Record
 from ..size_check import fit_record
@@ -461,6 +461,10 @@ def _header(r: Record) -> tuple[int, int, int]:
     """Stored ``width, height`` and EXIF orientation of the record's image: one header read."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        regular_file(r.filepath)  # a FIFO would block Image.open forever
+    except ImageLoadError as e:
+        raise ParseError(f"{e} (record {r.record_id!r})") from None
     try:
         with Image.open(r.filepath) as im:
             orientation = pil_orientation(im)

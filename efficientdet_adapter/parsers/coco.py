@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import path_arg
 from ..atomic import atomic_write_text
 from ..bbox import BBox
 from ..class_map import ClassMap, background_for
@@ -147,8 +148,8 @@ class COCOBBoxParser(Parser):
         show_pbar: bool | None = None,
     ):
         super().__init__(None, check_images=check_images, show_pbar=show_pbar)
-        self.annotations_filepath = Path(annotations_filepath)
-        self.img_dir = Path(img_dir)
+        self.annotations_filepath = path_arg(annotations_filepath, "annotations_filepath")
+        self.img_dir = path_arg(img_dir, "img_dir")
         self.keep_negatives = keep_negatives
         self.category_ids: dict[int, int] = {}
 

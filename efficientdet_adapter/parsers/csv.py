@@ -14,6 +14,7 @@ import io
 import os
 from pathlib import Path
 
+from ..arguments import path_arg
 from ..atomic import atomic_write_text
 from ..bbox import BBox
 from ..class_map import ClassMap
@@ -84,8 +85,9 @@ class CSVBBoxParser(Parser):
         show_pbar: bool | None = None,
     ):
         super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
-        self.csv_filepath = Path(csv_filepath)
-        self.images_dir = Path(images_dir) if images_dir is not None else self.csv_filepath.parent
+        self.csv_filepath = path_arg(csv_filepath, "csv_filepath")
+        self.images_dir = (path_arg(images_dir, "images_dir") if images_dir is not None
+                           else self.csv_filepath.parent)
         self.list_images = list_images
 
     def _read_rows(self) -> tuple[list[str], list[list[str]]]:

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from ..arguments import path_arg
 from ..bbox import BBox
 from ..atomic import atomic_write_text
 from ..class_map import ClassMap
@@ -189,8 +190,8 @@ class VOCBBoxParser(Parser):
         show_pbar: bool | None = None,
     ):
         super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
-        self.annotations_dir = Path(annotations_dir)
-        self.images_dir = Path(images_dir)
+        self.annotations_dir = path_arg(annotations_dir, "annotations_dir")
+        self.images_dir = path_arg(images_dir, "images_dir")
         self.one_based = one_based
         if not self.annotations_dir.is_dir():
             raise ParseError(f"{self.annotations_dir}: annotations folder not found")

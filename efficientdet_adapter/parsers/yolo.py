@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..arguments import path_arg
 from ..atomic import atomic_write_text
 from ..bbox import BBox
 from ..class_map import ClassMap, background_for
@@ -198,8 +199,8 @@ class YOLOBBoxParser(Parser):
         show_pbar: bool | None = None,
     ):
         super().__init__(class_map, check_images=check_images, show_pbar=show_pbar)
-        self.images_dir = Path(images_dir)
-        self.labels_dir = Path(labels_dir) if labels_dir is not None else (
+        self.images_dir = path_arg(images_dir, "images_dir")
+        self.labels_dir = path_arg(labels_dir, "labels_dir") if labels_dir is not None else (
             self.images_dir.parent / "labels"
         )
         self.class_names = self._resolve_names(class_names, class_map)

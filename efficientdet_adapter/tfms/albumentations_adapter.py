@@ -33,6 +33,7 @@ import numpy as np
 
 from ..choices import AUG_PRESETS as _AUG_PRESETS
 from ..errors import ArgumentError, UsageError
+from ._scale import RandomScale
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..records import Geometry, ImgSize, Record, normalize_img_size
@@ -283,7 +284,7 @@ def aug_preset(size: Size, aug: str = "full") -> list:
     if aug == "scale":
         height, width = _hw(size)
         low, high = SCALE_JITTER
-        return [resize(size), _albu.RandomScale(scale_limit=(low - 1, high - 1), p=1.0),
+        return [resize(size), RandomScale(scale_limit=(low - 1, high - 1), p=1.0),
                 _pad(min_height=height, min_width=width), _albu.RandomCrop(height, width),
                 _albu.HorizontalFlip(p=0.5)]
     if aug == "none":

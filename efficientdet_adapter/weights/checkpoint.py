@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..arguments import path_arg
 from ..atomic import atomic_torch_save
 from ..class_map import BACKGROUND, ClassMap
 from ..errors import CheckpointError, ClassMapError
@@ -46,7 +47,7 @@ from ..efficientdet.config import MAX_IMG_SIZE, ModelConfig, default_img_size
 from ..records import normalize_img_size
 from ..efficientdet.model import EfficientDetModel
 from ..efficientdet.wrappers import find_network
-from .hub import local_file
+from .hub import is_url, local_file
 from .icevision import (
     CheckpointAndModel,
     IceVisionFields,
@@ -402,9 +403,11 @@ def model_from_checkpoint(
     from .. import efficientdet  # IceVision's model_type: this library's efficientdet package
     from ..efficientdet.resize import set_img_size
 
+    if not is_url(filename):
+        path_arg(filename, "filename")
     where = str(filename)
     obj = read_file(local_file(filename, check_hash=check_hash, hash_prefix=hash_prefix),
-                    map_location)  # the one read; everything below dispatches on it
+                    map_location, name=where)  # the one read; everything below dispatches on it
     data = checkpoint_layout(obj, where)
     log = logger or _logger
     if data["layout"] == "adapter":  # this library's own file: its own metadata

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
@@ -41,7 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import atomic_save
+from ..atomic import atomic_save, atomic_write_bytes
+from ..export_formats import EXPORT_SUFFIXES, check_export_suffix
 from ..version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # effdet's import-time notices are not the user's
@@ -52,7 +54,10 @@ from ..efficientdet.wrappers import find_network
 from ..records import normalize_img_size
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
-           "OnnxDetectionHead"]
+           "export_summary", "OnnxDetectionHead", "EXPORT_SUFFIXES"]
+
+#: The largest batch a ``torch.export`` program with a dynamic batch accepts.
+MAX_BATCH = 1024
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +154,7 @@ def export_onnx(
     dynamic_axes = (
         {n: {0: "batch"} for n in ("images", "boxes", "scores", "classes")} if dynamic_batch else None
     )
-    path = Path(path)
+    path = check_export_suffix(path, "onnx")
     with _exporting(model, img_size, path) as (head, dummy):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and deprecation chatter
@@ -186,16 +191,24 @@ def export_program(
         img_size: the input size, int or ``(H, W)``; the model's own ``img_size`` by default.
         dynamic_batch: let the batch size vary from 1 to 1024 (otherwise it is fixed at 1).
 
+    Raises:
+        ExportError: ``path``'s suffix is another format's (``.onnx``, ``.ts``).
+        SaveError: the file cannot be written (a full disk); an earlier file there is intact.
+
     Example:
         >>> export_program(model, "model.pt2")                               # doctest: +SKIP
         >>> boxes, scores, classes = torch.export.load("model.pt2").module()(images)
     """
-    shapes = {"images": {0: torch.export.Dim("batch", min=1, max=1024)}} if dynamic_batch else None
-    path = Path(path)
+    shapes = ({"images": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH)}}
+              if dynamic_batch else None)
+    path = check_export_suffix(path, "torch-export")
     with _exporting(model, img_size, path, batch=2 if dynamic_batch else 1) as (head, example):
         program = torch.export.export(head, (example,), dynamic_shapes=shapes)
-        # a temporary file renamed when complete: never a partial .pt2 under ``path``
-        atomic_save(path, lambda tmp: torch.export.save(program, str(tmp)))
+        # serialized in memory first: torch's zip writer turns a full disk into a RuntimeError
+        # about stream positions; the atomic write makes it a SaveError (the earlier file whole)
+        buffer = io.BytesIO()
+        torch.export.save(program, buffer)
+        atomic_write_bytes(path, buffer.getbuffer())
     return path
 
 
@@ -216,6 +229,38 @@ def _exporting(model: nn.Module, img_size: int | Sequence[int] | None, path: Pat
     finally:
         model.train(was_training)
     logger.info("exported %s at %dx%d to %s", find_network(model).config.name, h, w, path)
+
+
+def export_summary(model: nn.Module, path: str | Path, fmt: str,
+                   img_size: int | Sequence[int] | None = None) -> str:
+    """One line that says what the exported file at ``path`` takes and gives, and how to run it.
+
+    Example:
+        >>> export_summary(model, "m.pt2", "torch-export")                  # doctest: +SKIP
+        "wrote m.pt2, a torch.export program: boxes, scores, classes = ..."
+    """
+    if fmt == "torchscript":
+        return (f"wrote {path}, a TorchScript module: torch.jit.load(path)(images) gives effdet's "
+                "raw (class_outputs, box_outputs) per level (TorchScript is deprecated by torch: "
+                "prefer --format torch-export)")
+    h, w = _hw(model, img_size)
+    config = getattr(model, "config", None)
+    net_config = find_network(model).config
+    mean = getattr(config, "mean", None) or net_config.get("mean", None)
+    std = getattr(config, "std", None) or net_config.get("std", None)
+    def rounded(values) -> tuple[float, ...]:
+        return tuple(round(float(v), 4) for v in values)
+
+    norm = ("" if mean is None else f", RGB in 0..1 normalized with mean {rounded(mean)}, std "
+            f"{rounded(std)}")
+    run = ("torch.export.load(path).module()(images)" if fmt == "torch-export"
+           else "onnxruntime.InferenceSession(path).run(None, {'images': images})")
+    kind = "a torch.export program" if fmt == "torch-export" else "an ONNX graph"
+    batch = f"B from 1 to {MAX_BATCH}" if fmt == "torch-export" else "any B"
+    return (f"wrote {path}, {kind}: boxes, scores, classes = {run}; images float32 "
+            f"[B, 3, {h}, {w}] (only this size; {batch}){norm}; outputs are "
+            "candidates before NMS (boxes xyxy in input pixels): finish with "
+            "efficientdet_adapter.efficientdet.onnx_postprocess(boxes, scores, classes)")
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
@@ -300,7 +345,7 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
         if not head.bn_level_first:
             head.toggle_bn_level_first()
         head.__class__ = _LevelFirstHeadNet  # drops the other path, which cannot be saved
-    path = Path(path)
+    path = check_export_suffix(path, "torchscript")
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice

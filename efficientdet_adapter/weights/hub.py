@@ -13,11 +13,11 @@ for other URLs. A download
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
   (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
   file name never share a cache entry and no URL (``http://host/``) can write over a folder;
-* is streamed to a temporary file renamed into place only when complete
-  (see :mod:`efficientdet_adapter.atomic`): a
-  cut connection or a kill never leaves a file that a later call would take for the download;
-* stops at ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`), from the announced length before
-  any byte is read, and while reading when the server announced none or lied;
+* is made by torch.hub's ``download_url_to_file`` (a temporary file moved into place when
+  complete, a progress bar on a terminal), guarded by :mod:`._download`: a connection cut before
+  the announced length, a body past ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`) or past
+  ``time_limit`` seconds (default :data:`TIME_LIMIT_S`), and an HTML page (a captive portal) are
+  refused with one line and keep nothing, so a later call downloads afresh;
 * is checked, when asked, against a SHA-256 prefix as ``torch.hub`` does: ``hash_prefix``, or
   with ``check_hash=True`` the ``-<hex>`` in the file name (``model-3a7c9f01.pth``); a mismatch
   keeps nothing.
@@ -36,18 +36,18 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..atomic import atomic_open, atomic_save
 from ..errors import WeightsError
+from ._download import Limits, download
 from .packaged import LITE0_PACKAGE, LITE1_PACKAGE, LITE2_PACKAGE
 
-__all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "declared_offline", "hub_reachable",
+__all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "TIME_LIMIT_S", "declared_offline", "hub_reachable",
            "offline_options", "hub_cache_file", "cached_download", "is_url", "cache_path",
            "fetch", "local_file"]
 
@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 #: The largest download :func:`fetch` accepts unless told otherwise (the largest effdet
 #: checkpoint, d7x, is about 0.3 GB).
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
+#: The longest a download may take unless told otherwise (30 minutes: 0.3 GB at 170 kB/s).
+TIME_LIMIT_S = 1800.0
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's: model-<sha256 prefix>.pth
@@ -143,8 +145,6 @@ def cached_download(url: str, model_name: str | None = None) -> Path:
     Raises:
         WeightsError: not cached and the hub cannot be reached, or the download failed.
     """
-    import torch
-
     cached = hub_cache_file(url)
     if cached.is_file():
         return cached
@@ -156,17 +156,11 @@ def cached_download(url: str, model_name: str | None = None) -> Path:
             f"{url} is not in the cache ({cached}) and the hub cannot be reached (no connection "
             f"within {PROBE_TIMEOUT_S:g} s, or {OFFLINE_ENV}/HF_HUB_OFFLINE is set). " + advice
         )
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_HUB_DOWNLOAD_TIMEOUT_S)  # urllib in torch.hub has no timeout
     try:
-        atomic_save(cached, lambda tmp: torch.hub.download_url_to_file(  # fsync-ed, renamed
-            url, str(tmp), progress=False))
-    except WeightsError:
-        raise
-    except Exception as e:
-        raise WeightsError(f"downloading {url} failed: {e}. " + advice) from e
-    finally:
-        socket.setdefaulttimeout(previous)
+        download(url, cached, Limits(MAX_DOWNLOAD_BYTES, timeout=_HUB_DOWNLOAD_TIMEOUT_S),
+                 progress=sys.stderr.isatty())
+    except WeightsError as e:
+        raise WeightsError(f"{e}. " + advice) from None
     return cached
 
 
@@ -228,7 +222,8 @@ def _local(url: str) -> Path:
 
 def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = False,
           hash_prefix: str | None = None, root: str | Path | None = None,
-          timeout: float = _TIMEOUT_S) -> Path:
+          timeout: float = _TIMEOUT_S, time_limit: float = TIME_LIMIT_S,
+          progress: bool | None = None) -> Path:
     """The local file for ``url``: ``file://`` read in place, ``http(s)://`` downloaded into the
     cache once (see the module docstring).
 
@@ -239,9 +234,12 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = F
         hash_prefix: the expected start of the file's SHA-256 (instead of the name's).
         root: the cache folder (default: under ``torch.hub.get_dir()``).
         timeout: seconds without data before the download is given up.
+        time_limit: seconds for the whole download (default :data:`TIME_LIMIT_S`).
+        progress: show torch.hub's progress bar (default: when stderr is a terminal).
 
     Raises:
-        WeightsError: another scheme, a download that fails, is too large or has another hash.
+        WeightsError: another scheme, a download that fails, is cut, too large, too slow, an
+            HTML page, or has another hash.
     """
     scheme = urlparse(url).scheme.lower()
     expected = _expected_hash(url, check_hash, hash_prefix)
@@ -266,40 +264,10 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = F
         raise WeightsError(f"{url}: not in the cache ({target}) and downloads are off "
                            f"({' or '.join(_OFFLINE)} is set); download it where the network "
                            "reaches and pass the local path")
-    _download(url, target, max_bytes, expected, timeout)
+    download(url, target, Limits(max_bytes, time_limit=time_limit, timeout=timeout),
+             hash_prefix=expected, progress=sys.stderr.isatty() if progress is None else progress)
+    logger.info("downloaded %s to %s", url, target)
     return target
-
-
-def _download(url: str, target: Path, max_bytes: int, expected: str | None,
-              timeout: float) -> None:
-    digest = hashlib.sha256()
-    request = urllib.request.Request(url, headers={"User-Agent": "efficientdet_adapter"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            if length is not None and length.isdigit() and int(length) > max_bytes:
-                raise WeightsError(f"{url}: {int(length)} bytes, more than max_bytes={max_bytes}; "
-                                   "nothing downloaded (raise max_bytes if you trust it)")
-            size = 0
-            with atomic_open(target, "wb") as f:  # renamed into place only when complete
-                while chunk := response.read(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise WeightsError(f"{url}: more than max_bytes={max_bytes} bytes; "
-                                           "download stopped, nothing kept")
-                    digest.update(chunk)
-                    f.write(chunk)
-                if expected is not None and not digest.hexdigest().startswith(expected):
-                    raise WeightsError(f"{url}: the download's SHA-256 {digest.hexdigest()[:16]}... "
-                                       f"does not start with {expected}; nothing kept")
-    except urllib.error.HTTPError as e:
-        raise WeightsError(f"{url}: the server answered HTTP {e.code} ({e.reason}); check the "
-                           "URL") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = getattr(e, "reason", e)
-        raise WeightsError(f"{url}: download failed ({reason}); check the URL and the "
-                           "connection") from None
-    logger.info("downloaded %s (%d bytes) to %s", url, size, target)
 
 
 def local_file(filename: str | os.PathLike, **download: Any) -> Path:

@@ -123,16 +123,52 @@ def _classes(value: Any, where: str, field: str) -> ClassMap:
 
 def img_size_field(value: Any, where: str, field: str) -> int | tuple[int, int]:
     """``value`` checked as an image size (an int or two in ``1..MAX_IMG_SIZE``), or an error
-    naming ``where`` and ``field``."""
+    naming ``where``, ``field``, the value as written (``'128'`` is a string) and what is wrong.
+
+    ``[n]`` (IceVision's square) and whole floats (``128.0``, JSON's numbers) are read as ints.
+    """
     one = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
-    try:  # the one size reader; this field's own message (IceVision allows [n] for a square)
+    one = _whole(one) if not isinstance(one, (list, tuple)) else [_whole(v) for v in one]
+    try:  # the one size reader; this field's own message
         size = normalize_img_size(one, where=f"{where}: {field}", error=CheckpointError)
     except CheckpointError:
         raise CheckpointError(
-            f"{where}: {field}={str(value)[:40]} is not an image size (an int or [height, "
-            f"width] in 1..{MAX_IMG_SIZE}); pass img_size=..."
+            f"{where}: {field}={_shown(value)} is not an image size ({_why_not(one)}); expected "
+            f"an int or [height, width], each in 1..{MAX_IMG_SIZE}; pass img_size=..."
         ) from None
     return size.height if isinstance(one, int) else (size.height, size.width)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _whole(value: Any) -> Any:
+    """A float with no fraction as an int (128.0 -> 128); anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _why_not(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            extra = ", an image shape with channels?" if len(value) == 3 else ""
+            return f"{len(value)} values{extra}"
+        value = next((v for v in value if not isinstance(v, int) or isinstance(v, bool)
+                      or not 1 <= v <= MAX_IMG_SIZE), value[0])
+    if isinstance(value, str):
+        return "a string, not a number"
+    if not isinstance(value, int):
+        return f"a {type(value).__name__}, not a whole number"
+    if value < 1:
+        return "not positive"
+    if value > MAX_IMG_SIZE:
+        return f"more than {MAX_IMG_SIZE}"
+    return "of another form"
 
 
 def icevision_fields(
@@ -245,6 +281,22 @@ def backbone_of(effdet_name: str, where: str) -> str:
     raise CheckpointError(f"{where}: no IceVision backbone name for {effdet_name!r}")
 
 
+def _check_class_count(classes: Any, head: int | None, filename: str | Path) -> None:
+    """Refuse class names that the model's class head does not predict (the file would not
+    load back: the reader builds the head from the names)."""
+    if classes is None or head is None:
+        return
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise ArgumentError(f"classes={classes!r}: pass a list of class names, e.g. "
+                            "classes=class_map.get_classes()")
+    names = [c for c in classes if c != BACKGROUND]
+    if len(names) != head:
+        raise ArgumentError(
+            f"{filename}: classes={_shown(list(classes))} names {len(names)} classes (besides "
+            f"background), but the model predicts {head}; the file would not load. Pass the "
+            "model's class names, e.g. classes=class_map.get_classes(); nothing written")
+
+
 def save_icevision_checkpoint(
     model: nn.Module,
     filename: str | Path,
@@ -259,6 +311,10 @@ def save_icevision_checkpoint(
     by :func:`~efficientdet_adapter.checkpoint.model_from_checkpoint`.
 
     ``meta`` must hold plain data only (strings, numbers, lists, dicts).
+
+    Raises:
+        ArgumentError: ``classes`` (or ``meta["classes"]``) names another number of classes than
+            the model predicts.
     """
     if meta is not None and not isinstance(meta, Mapping):
         raise ArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
@@ -271,6 +327,7 @@ def save_icevision_checkpoint(
             info[key] = value
     info.setdefault("time", time.asctime())
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _check_class_count(info.get("classes"), _head_classes(state), filename)
     data: dict[str, Any] = {"meta": info, "state_dict": state}
     if optimizer is not None:
         data["optimizer"] = optimizer.state_dict()

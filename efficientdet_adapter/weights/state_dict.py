@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -69,7 +70,7 @@ def _safe_globals() -> list:
 
 
 def read_file(path: str | PathLike, map_location: Any = "cpu", *,
-              what: str = "checkpoint file") -> Any:
+              what: str = "checkpoint file", name: str | None = None) -> Any:
     """What the file at ``path`` holds: ``torch.load(path, weights_only=True)``, or the tensors
     of a ``.safetensors`` file. Never runs pickled code.
 
@@ -77,14 +78,23 @@ def read_file(path: str | PathLike, map_location: Any = "cpu", *,
         path: the file.
         map_location: ``torch.load``'s (``None``: the CPU).
         what: how messages name the file (``"weights file"``).
+        name: how messages name where the file came from (a URL), ``path`` by default.
 
     Raises:
         CheckpointError: the file is missing, not a PyTorch file, damaged, or holds pickled
             Python objects (the message says how to re-save only the weights).
     """
     path = Path(path)
+    where = name or str(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: {what} not found")
+        raise CheckpointError(f"{where}: {what} not found")
+    if _is_program(path):
+        raise CheckpointError(
+            f"{where}: a torch.export program (what `export --format torch-export` writes), not a "
+            "checkpoint; run it with torch.export.load(path).module()(images) and "
+            "efficientdet_adapter.efficientdet.onnx_postprocess (see docs/export.md), or give "
+            "the model.pt it was exported from"
+        )
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -96,21 +106,30 @@ def read_file(path: str | PathLike, map_location: Any = "cpu", *,
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:  # not a pickle at all (a truncated or foreign file)
             raise CheckpointError(
-                f"{path}: not a readable PyTorch checkpoint (the file is corrupt, truncated or of "
+                f"{where}: not a readable PyTorch checkpoint (the file is corrupt, truncated or of "
                 "another kind)"
             ) from None
         raise CheckpointError(
-            f"{path}: refused to load: the file holds a pickled Python object ({found.group(1)}), "
+            f"{where}: refused to load: the file holds a pickled Python object ({found.group(1)}), "
             "not only tensors and plain data, and loading it could run code. Checkpoints load "
             "with torch.load(weights_only=True). If you trust the file, re-save only its weights: "
             "torch.save(torch.load(path, weights_only=False)['state_dict'], 'weights.pt')"
         ) from None
     except Exception as e:  # zip, struct, EOF, safetensors...: whatever a damaged file raises
         raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e}); expected a "
+            f"{where}: not a readable PyTorch checkpoint ({type(e).__name__}: {e}); expected a "
             "state dict (.pth/.pt/.bin, loadable with torch.load(weights_only=True)) or a "
             ".safetensors file"
         ) from None
+
+
+def _is_program(path: Path) -> bool:
+    """Whether ``path`` is a ``torch.export`` archive (a zip with ``<name>/archive_format``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.endswith("/archive_format") for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def is_state_dict(obj: Any) -> bool:

@@ -5,14 +5,17 @@ hash when asked, never written over a folder; file:// reads the local file; --da
 from __future__ import annotations
 
 import hashlib
+import json
 import http.server
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from efficientdet_adapter.weights.hub import cache_path, fetch
 from efficientdet_adapter.errors import WeightsError
@@ -23,19 +26,34 @@ REPO = Path(__file__).resolve().parents[1]
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     lie_length: set[str] = set()
+    cut: set[str] = set()  # the length announced, half the body sent, the connection closed
+    trickle: set[str] = set()  # 1 KB every 0.1 s, without end
+    types: dict[str, str] = {}
     hits: list[str] = []
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         self.hits.append(self.path)
+        if self.path in self.trickle:
+            self.send_response(200)
+            self.end_headers()
+            while True:
+                try:
+                    self.wfile.write(b"t" * 1024)
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.1)
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404, "Not Found")
             return
         self.send_response(200)
+        self.send_header("Content-Type", self.types.get(self.path, "application/octet-stream"))
         if self.path not in self.lie_length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body[: len(body) // 2] if self.path in self.cut else body)
+        self.close_connection = True
 
     def log_message(self, *args):
         pass
@@ -47,6 +65,7 @@ def server(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     _Handler.files, _Handler.lie_length, _Handler.hits = {}, set(), []
+    _Handler.cut, _Handler.trickle, _Handler.types = set(), set(), {}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.timeout = 5
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -74,11 +93,11 @@ def test_same_file_name_on_two_urls_gives_two_cache_entries(server, tmp_path):
 
 def test_a_url_without_a_file_name_never_writes_over_a_folder(server, tmp_path):
     base, handler = server
-    handler.files = {"/": b"<html>a page</html>"}
+    handler.files = {"/": b"\x80weights"}
     hub = tmp_path / "hub"
     (hub / "checkpoints").mkdir(parents=True)
     path = fetch(f"{base}/", root=hub)
-    assert path.name == "download" and path.read_bytes() == b"<html>a page</html>"
+    assert path.name == "download" and path.read_bytes() == b"\x80weights"
     assert (hub / "checkpoints").is_dir()  # torch hub's folder untouched
 
 
@@ -163,3 +182,104 @@ def test_data_url_is_refused_plainly(tmp_path):
         "efficientdet-adapter train: error: --data https://example.org/shapes.zip: URLs are not "
         "accepted; download the export and give its folder or .zip"]
     assert not (tmp_path / "run").exists()
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+def test_a_cut_download_keeps_nothing_and_the_next_call_downloads_afresh(server, tmp_path):
+    base, handler = server
+    body = bytes(range(256)) * 40
+    handler.files, handler.cut = {"/m.pth": body}, {"/m.pth"}
+    url = f"{base}/m.pth"
+    with pytest.raises(WeightsError) as e:
+        fetch(url, root=tmp_path)
+    assert str(e.value) == (f"{url}: the connection closed after 5120 of the 10240 bytes "
+                            "announced; nothing kept, run again")
+    assert _files(tmp_path) == []  # neither the half file nor a temporary one
+    handler.cut = set()  # the server is fixed
+    assert fetch(url, root=tmp_path).read_bytes() == body
+    assert handler.hits == ["/m.pth", "/m.pth"]
+
+
+def test_an_endless_trickle_is_cut_off_by_the_time_limit(server, tmp_path):
+    base, handler = server
+    handler.trickle = {"/slow.pth"}
+    with pytest.raises(WeightsError, match=r"slow\.pth: the download took longer than "
+                                           r"time_limit=0\.5 s \(\d+ bytes so far\); nothing kept"):
+        fetch(f"{base}/slow.pth", root=tmp_path, time_limit=0.5)
+    assert _files(tmp_path) == []
+
+
+@pytest.mark.parametrize("content_type, body, why", [
+    ("text/html; charset=utf-8", b"<p>Sign in to the hotel wifi</p>", "Content-Type text/html"),
+    ("application/octet-stream", b"\n  <!DOCTYPE html><html>login</html>",
+     "its body starts with an HTML tag"),
+])
+def test_an_html_page_answered_with_200_is_refused(server, tmp_path, content_type, body, why):
+    base, handler = server
+    handler.files, handler.types = {"/m.pth": body}, {"/m.pth": content_type}
+    with pytest.raises(WeightsError) as e:
+        fetch(f"{base}/m.pth", root=tmp_path)
+    assert str(e.value) == (
+        f"{base}/m.pth: the server answered with an HTML page ({why}), not a file; a login or "
+        "captive-portal page, or a link to a web page? Open the URL in a browser and give the "
+        "direct link to the file")
+    assert _files(tmp_path) == []
+
+
+def test_a_url_without_a_file_name_is_named_in_the_error(server):
+    """``model_from_checkpoint('http://host:port/')``: the line names the URL, not the cache."""
+    from efficientdet_adapter.checkpoint import model_from_checkpoint
+    from efficientdet_adapter.errors import CheckpointError
+
+    base, handler = server
+    handler.files, handler.types = {"/": b"<html>Directory listing</html>"}, {"/": "text/html"}
+    with pytest.raises(WeightsError, match=rf"^{base}/: the server answered with an HTML page"):
+        model_from_checkpoint(f"{base}/")
+    handler.files, handler.types = {"/": b"\x00 not a checkpoint"}, {}
+    with pytest.raises(CheckpointError) as e:
+        model_from_checkpoint(f"{base}/")
+    assert str(e.value).startswith(f"{base}/: not a readable PyTorch checkpoint")
+
+
+def test_the_cli_takes_checkpoint_urls(server, tmp_path, monkeypatch, capsys):
+    """``predict``/``eval``/``export --checkpoint http://...`` read the URL through the cache
+    (downloaded once); the export lands in the current folder under the URL's file name."""
+    from PIL import Image
+
+    from efficientdet_adapter import cli
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.efficientdet.model import model
+
+    base, handler = server
+    ckpt = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=5,
+                                 img_size=128, pretrained_backbone=False),
+                           tmp_path / "served.pt", ClassMap(list(DEMO_CLASSES)))
+    handler.files = {"/models/shapes.pt": ckpt.read_bytes()}
+    url = f"{base}/models/shapes.pt"
+    Image.new("RGB", (64, 48)).save(tmp_path / "a.png")
+    assert cli.main(["predict", str(tmp_path / "a.png"), "--checkpoint", url, "--out",
+                     str(tmp_path / "preds"), "--no-images"]) == 0
+    assert (tmp_path / "preds" / "predictions.json").is_file()
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
+    assert cli.main(["eval", "--data", str(data), "--checkpoint", url, "--split", "test",
+                     "--out", str(tmp_path / "metrics.json")]) == 0
+    assert "AP (IoU=0.50) area=all" in json.loads((tmp_path / "metrics.json").read_text())
+    real = torch.export.export  # the tracing is tested elsewhere: a one-op program here
+    monkeypatch.setattr(torch.export, "export",
+                        lambda *a, **k: real(torch.nn.Identity(), (torch.zeros(2),)))
+    monkeypatch.chdir(tmp_path / "preds")
+    assert cli.main(["export", "--checkpoint", url, "--format", "torch-export"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        "wrote shapes.pt2, a torch.export program")
+    assert (tmp_path / "preds" / "shapes.pt2").is_file()
+    assert handler.hits == ["/models/shapes.pt"]  # downloaded once, then read from the cache
+    handler.files = {}
+    assert cli.main(["export", "--checkpoint", f"{base}/models/other.pt"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"efficientdet-adapter export: error: {base}/models/other.pt: the server answered "
+        "HTTP 404 (Not Found); check the URL")

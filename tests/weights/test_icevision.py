@@ -213,7 +213,15 @@ def test_map_location_and_pickled_objects(tmp_path):
     "meta, message",
     [
         ({"img_size": 10**6}, r"meta.img_size=1000000 is not an image size .* in 1..4096"),
-        ({"img_size": [128, "x"]}, "meta.img_size=.* is not an image size"),
+        ({"img_size": [128, "x"]}, r"meta.img_size=\[128, 'x'\] is not an image size \(a string"),
+        ({"img_size": "128"}, r"meta.img_size='128' is not an image size \(a string, not a "
+                              r"number\); expected an int or \[height, width\], each in "
+                              r"1..4096; pass img_size=\.\.\.$"),
+        ({"img_size": [128, 128, 3]}, r"meta.img_size=\[128, 128, 3\] is not an image size "
+                                      r"\(3 values, an image shape with channels\?\)"),
+        ({"img_size": True}, r"meta.img_size=True is not an image size \(a bool\)"),
+        ({"img_size": -128}, r"meta.img_size=-128 is not an image size \(not positive\)"),
+        ({"img_size": 128.5}, r"meta.img_size=128.5 is not an image size \(a float, not a whole"),
         ({"backbone_name": "BackboneSpec"}, "meta.backbone_name='BackboneSpec' is not one of"),
         ({"backbone_name": "_factory"}, "meta.backbone_name='_factory' is not one of"),
         ({"backbone_name": ["tf_lite0"]}, "meta.backbone_name=.* is not one of"),
@@ -232,3 +240,35 @@ def test_icevision_meta_is_validated_by_both_loaders(tmp_path, meta, message):
         with pytest.raises(CheckpointError, match=message) as err:
             load(path)
         assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("written", [128.0, [128], [128.0, 128.0]])
+def test_unambiguous_img_sizes_in_meta_are_read(tmp_path, written):
+    """JSON's whole floats and IceVision's one-item square are the int they mean."""
+    path = tmp_path / "ok.pth"
+    torch.save({"meta": {"classes": CLASSES, "backbone_name": "tf_lite0", "img_size": written},
+                "state_dict": build().state_dict()}, path)
+    loaded = model_from_checkpoint(path)
+    assert loaded["img_size"] == (128 if not isinstance(written, list) or len(written) == 1
+                                  else (128, 128))
+
+
+def test_class_names_that_the_model_does_not_predict_are_refused(tmp_path):
+    """``classes=['a']`` for a model with two foreground classes: refused, nothing written (the
+    file could never be loaded)."""
+    from efficientdet_adapter.errors import ArgumentError
+
+    model = build(num_classes=3)  # background + 2
+    path = tmp_path / "x.pth"
+    with pytest.raises(ArgumentError) as e:
+        save_icevision_checkpoint(model, path, classes=["a"])
+    assert str(e.value) == (
+        f"{path}: classes=['a'] names 1 classes (besides background), but the model predicts 2; "
+        "the file would not load. Pass the model's class names, e.g. "
+        "classes=class_map.get_classes(); nothing written")
+    with pytest.raises(ArgumentError, match=r"names 3 classes .* but the model predicts 2"):
+        save_icevision_checkpoint(model, path, meta={"classes": ["background", "a", "b", "c"]})
+    assert not path.exists()
+    save_icevision_checkpoint(model, path, classes=["background", "a", "b"], img_size=128,
+                              backbone_name="tf_lite0")
+    assert model_from_checkpoint(path)["class_map"].foreground == ["a", "b"]
