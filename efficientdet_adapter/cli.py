@@ -37,6 +37,7 @@ from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
+from .run_config import RUN_FOLDER_ENV, expand_config, next_run_folder, write_run_args
 from .runs import (
     DEMO_NUM_IMAGES,
     DEMO_OPTIONS,
@@ -337,7 +338,7 @@ def _train(args, held: contextlib.ExitStack) -> int:
         if not args.data:
             raise UsageError("the following arguments are required: --data (or --resume RUN_DIR)")
         data, fmt, resume = _check_data(args.data), args.format, None
-        out = Path(args.out)
+        out = Path(args.out) if args.out else _numbered_run_folder()
         if data.is_dir() and _inside(out, data):
             raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out "
                              "of the export, choose a folder outside it")
@@ -363,8 +364,13 @@ def _train(args, held: contextlib.ExitStack) -> int:
         _report_fixes(parser)
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
              "data": str(data.resolve()), "format": fmt}
+    flags = {"check_images": args.check_images or None, "threads": args.threads}
+    if resume is None and not child:  # the run record: train --config OUT/args.yaml reruns it
+        write_run_args(out, data, fmt, opts, **flags)
     model, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
                                                        resume)
+    if resume is None and not child and opts.time:  # the epochs the budget fitted
+        write_run_args(out, data, fmt, opts, fitted=True, **flags)
     from .runs import process_rank
 
     if process_rank() != 0 or child:
@@ -379,6 +385,17 @@ def _train(args, held: contextlib.ExitStack) -> int:
           f"{_run_pictures(out)}")
     _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
+
+def _numbered_run_folder() -> Path:
+    """``runs/train``, ``runs/train2``...: the first free one (DDP's other ranks get rank 0's)."""
+    import os
+
+    out = next_run_folder()
+    if not _is_ddp_child():
+        os.environ[RUN_FOLDER_ENV] = str(out)  # the ranks Lightning's DDP starts re-run the command
+        print(f"run folder: {out}", flush=True)
+    return out
 
 
 def _run_pictures(out: Path) -> str:
@@ -858,11 +875,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on a Roboflow-style export (COCO, VOC, YOLO or CSV): "
                        "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
                        "--resume continues from it), metrics.csv and PNGs to --out.")
-    p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help="read train's options from this YAML file (keys: the long option names, "
+                        "e.g. epochs: 20; a run's args.yaml reruns it); flags given here win")
+    p.add_argument("--data", help="the export folder, .zip or YOLO data.yaml (required unless "
+                                  "--resume)")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s); "
-                   "a folder holding an earlier run is refused unless --resume or --exist-ok")
+    p.add_argument("--out", default=None, help="output folder (default: runs/train, then "
+                   "runs/train2, runs/train3...); a folder holding an earlier run is refused "
+                   "unless --resume or --exist-ok")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last.pt (its data and options; "
                         "the next epoch starts exactly where the last finished one left off)")
@@ -1060,8 +1082,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     prog = PROG
     try:
-        args = build_parser().parse_args(argv)
-        args.argv = list(sys.argv[1:] if argv is None else argv)  # which options were written
+        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
+        expanded = expand_config(parser, argv, args)  # --config: its flags, then the written ones
+        if expanded is not None:
+            args = parser.parse_args(expanded)
+            argv = expanded
+        args.argv = argv  # which options were given (the config file's included)
         prog = f"{PROG} {args.command}"
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")

@@ -65,7 +65,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                  "engines.fastai.callbacks", "engines.fastai.fit", "engines.lightning.adapter",
                  "engines.lightning.callbacks", "engines.lightning.fit", "engines",
                  "engines.fastai", "efficientdet.fastai", "efficientdet.lightning"]),
-    ("runs", ["runs"]),
+    ("runs", ["runs", "run_config"]),
     ("applications", ["cli", "__main__", ""]),
     ("icevision faces", FACES),
 ]
