@@ -291,12 +291,12 @@ def check_dataset(
         (12, 0)
     """
     from .images import open_img
-    from .parsers import RoboflowParser
+    from .parsers.yolo_data import dataset_parser
 
     path = Path(data)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format)
+    parser = dataset_parser(path, format)
     splits = parser.parse_splits()
     classes = list(parser.class_map.foreground)
     if img_size == "auto":  # what train --img-size auto picks (needs a train split)

@@ -153,7 +153,7 @@ def _check_data(value: str) -> Path:
                          "its folder or .zip")
     path = Path(value)
     if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
+        raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export (a folder, .zip or data.yaml)")
     return path
 
 

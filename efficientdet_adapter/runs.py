@@ -143,13 +143,15 @@ def _backbone_weights(opts: TrainOptions) -> Any:
 
 def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
                 check_images: bool = False):
-    """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip).
+    """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip),
+    or of the splits an Ultralytics ``data.yaml`` lists (:mod:`.parsers.yolo_data`).
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
     :class:`~efficientdet_adapter.parsers.Parser`).
     """
-    from .parsers import RandomSplitter, RoboflowParser
+    from .parsers import RandomSplitter
+    from .parsers.yolo_data import dataset_parser
 
     from .weights.hub import is_url
 
@@ -158,8 +160,8 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
                          "its folder or .zip")
     path = Path(data)
     if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format, check_images=check_images)
+        raise UsageError(f"--data {path}: no such folder or zip file (nor data.yaml)")
+    parser = dataset_parser(path, format, check_images=check_images)
     splits = parser.parse_splits()
     train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
     if not train:

@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                      "models.inference_sahi"]),
     ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",
                "parsers.base", "parsers.coco", "parsers.csv", "parsers.voc", "parsers.yolo",
-               "parsers.roboflow", "parsers", "writers", "compat", "demo"]),
+               "parsers.roboflow", "parsers.yolo_data", "parsers", "writers", "compat", "demo"]),
     ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
     ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",
                             "efficientdet.anchor_labels",
