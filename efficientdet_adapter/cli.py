@@ -856,9 +856,9 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="machines for DDP (--engine lightning) (default: %(default)s)")
 
 
-def _add_check_images(p: argparse.ArgumentParser) -> None:
+def _add_check_images(p: argparse.ArgumentParser, before: str = "training") -> None:
     p.add_argument("--check-images", action="store_true",
-                   help="open every image header before training and compare its size (and EXIF "
+                   help=f"open every image header before {before} and compare its size (and EXIF "
                         "rotation) with the annotation, fixing what has one fix and reporting "
                         "it (slower on large data; the same check runs anyway when an image is "
                         "loaded)")
@@ -869,6 +869,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train on a dataset export (folder or zip)",
@@ -894,7 +897,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, TRAIN_DEFAULTS)
     p.set_defaults(func=cmd_train, check=_check_training_args)
 
-    p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
+    p = sub.add_parser("eval", aliases=["val"],
+                       help="score a checkpoint on a dataset (COCOMetric; alias: val)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
@@ -906,7 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
-    _add_check_images(p)
+    _add_check_images(p, "scoring")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="detect objects in images",
