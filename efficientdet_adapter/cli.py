@@ -37,6 +37,7 @@ from .atomic import atomic_write_text
 from .errors import AdapterError, ImageLoadError, UsageError
 from .auto_options import ANCHOR_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
+from .training.loggers import LOGGERS, check_loggers
 from .run_config import RUN_FOLDER_ENV, expand_config, next_run_folder, write_run_args
 from .runs import (
     DEMO_NUM_IMAGES,
@@ -180,6 +181,7 @@ def _check_training_args(args) -> None:
                          "imagenet-lite0/1/2 nor an existing weights file")
     _need("fastai" if args.engine == "fastai" else "lightning|pytorch_lightning",
           f"--engine {args.engine}", args.engine)
+    args.loggers = check_loggers(args.loggers)  # known, installed, each once
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -201,6 +203,7 @@ def _options(args) -> TrainOptions:
         patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
         progress=args.progress, anchors=args.anchors, time=args.time,
+        loggers=args.loggers,
     )
 
 
@@ -249,7 +252,8 @@ def _report_fixes(parser) -> None:
 
 #: ``train --resume``: options that say how to run (applied from now on), and those that say what
 #: the run trains (its own, from last.pt: given with another value, refused)
-RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes")
+RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes",
+              "loggers")
 RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
                "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
                "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
@@ -842,6 +846,10 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
     g.add_argument("--progress", choices=("auto", "bar", "lines"), default=defaults.progress,
                    help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
                         "lines otherwise (default: %(default)s)")
+    g.add_argument("--logger", dest="loggers", action="append", choices=LOGGERS, default=None,
+                   help="also report to this experiment tracker, repeatable: tensorboard, "
+                        "wandb, mlflow or csv, through the engine's own integration, in the run "
+                        "folder (default: TensorBoard when installed)")
     d = p.add_argument_group("devices")
     d.add_argument("--device", default=defaults.device, metavar="auto|cpu|cuda|cuda:N",
                    help="where to train; auto = the GPU when there is one (default: %(default)s)")
@@ -869,9 +877,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # the package is imported before any of its modules (an import of it here would be a cycle)
+    version = sys.modules[__package__].__version__
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train on a dataset export (folder or zip)",

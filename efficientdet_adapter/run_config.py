@@ -48,7 +48,7 @@ RUN_FOLDER_ENV = "EFFICIENTDET_ADAPTER_RUN_DIR"
 #: ``TrainOptions`` fields without a flag of their own (``extra``: the Python API's; the anchor
 #: settings follow from ``anchors``; ``ema_decay``: the Python API's), and renamed ones.
 _NOT_FLAGS = ("extra", "anchor_settings", "ema_decay")
-_FLAG_NAMES = {"model_name": "model"}
+_FLAG_NAMES = {"model_name": "model", "loggers": "logger"}
 #: Flags that a config file cannot hold: the file itself, and what points at another run.
 _NOT_IN_CONFIG = ("config", "help")
 MAX_CONFIG_BYTES = 1 << 20

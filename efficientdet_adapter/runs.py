@@ -83,6 +83,7 @@ class TrainOptions:
     anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
+    loggers: list[str] = field(default_factory=list)  # --logger (training.loggers.LOGGERS)
 
     def __post_init__(self) -> None:
         """Counts and rates of the right type and range, checked when the options are made."""
@@ -348,7 +349,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
              "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
-                         is_writer=process_rank() == 0)
+                         is_writer=process_rank() == 0,
+                         tensorboard=not opts.loggers)  # --logger: the engine's loggers write
     if opts.time and resume_state is None:  # an overrun of the plan stops after an epoch
         tracker.start_clock(started + opts.time, opts.epochs + opts.freeze_epochs)
     try:

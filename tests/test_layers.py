@@ -58,12 +58,14 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("checkpoints", ["weights.checkpoint", "checkpoint", "check"]),
     ("training", ["training.csvlog", "training.state",
                   "training.tensorboard_log", "training.budget", "training.resume_check",
-                  "training.run_lock", "training.plots", "auto_options", "training"]),
+                  "training.run_lock", "training.plots", "training.loggers", "auto_options",
+                  "training"]),
     # engines/, upper half: the run core and each engine's shells over it, and their
     # IceVision names (efficientdet.fastai, efficientdet.lightning, engines.fastai)
     ("engines", ["engines.core", "engines.fastai.steps", "engines.fastai.learn",
-                 "engines.fastai.callbacks", "engines.fastai.fit", "engines.lightning.adapter",
-                 "engines.lightning.callbacks", "engines.lightning.fit", "engines",
+                 "engines.fastai.callbacks", "engines.fastai.loggers", "engines.fastai.fit",
+                 "engines.lightning.adapter", "engines.lightning.callbacks",
+                 "engines.lightning.loggers", "engines.lightning.fit", "engines",
                  "engines.fastai", "efficientdet.fastai", "efficientdet.lightning"]),
     ("runs", ["runs", "run_config"]),
     ("applications", ["cli", "__main__", ""]),

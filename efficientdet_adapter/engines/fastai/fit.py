@@ -26,6 +26,7 @@ from fastcore.basics import noop  # noqa: E402
 from .callbacks import (EMACallback, EpochLineCallback, NonFiniteLossCallback,  # noqa: E402
                         RunCallback, load_fastai_train_state)
 from .learn import learner  # noqa: E402
+from .loggers import logger_callbacks  # noqa: E402
 
 __all__ = ["fit_run"]
 
@@ -56,6 +57,8 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     cbs = [run, NonFiniteLossCallback(tracker), *([ema] if ema else [])]
     if lines:
         cbs.append(EpochLineCallback(run))
+    logger_cbs, closers = logger_callbacks(opts.loggers, tracker.out, opts.to_dict())  # --logger
+    cbs += logger_cbs
     learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=cbs)
     if lines:  # our one line per epoch replaces the bar and fastai's printed table rows
         learn.remove_cb(ProgressCallback)
@@ -67,7 +70,17 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     if resume_state is not None:
         state, weights, where = resume_state
         load_fastai_train_state(learn, state, weights, ema, where)
-    if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
+    try:
+        _fit(learn, opts, run, tracker)
+    finally:
+        for close in closers:
+            close()
+    return ema.model if ema is not None else model
+
+
+def _fit(learn: Any, opts: Any, run: RunCallback, tracker: RunTracker) -> None:
+    """``fit_one_cycle``, or fastai's ``fine_tune`` in two fits that a resume can skip into."""
+    if opts.freeze_epochs > 0:
         base_lr = opts.lr
         learn.freeze()
         run.epoch_offset = 0
@@ -80,4 +93,3 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
                                 div=5.0)
     else:
         learn.fit_one_cycle(opts.epochs, opts.lr)
-    return ema.model if ema is not None else model

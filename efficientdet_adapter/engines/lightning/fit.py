@@ -21,6 +21,7 @@ from ...training.state import RunTracker
 from ..steps import one_cycle_pct_start
 from .adapter import model_adapter_class
 from .callbacks import EpochLine, LightningEMA, NonFiniteLoss, RunCheckpoint, pl
+from .loggers import lightning_loggers
 
 __all__ = ["fit_run"]
 
@@ -57,13 +58,14 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     run = RunCheckpoint(tracker, seed=opts.seed, ema=ema, dataset=train_dl.dataset)
     callbacks = [run, NonFiniteLoss(tracker), *([ema] if ema else []),
                  *([EpochLine(run, opts.epochs)] if lines else [])]
+    loggers = lightning_loggers(opts.loggers, tracker.out, pl)  # --logger
     world = opts.devices * opts.num_nodes
     accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
     trainer = pl.Trainer(
         max_epochs=opts.epochs, accelerator=accelerator, devices=opts.devices,
         num_nodes=opts.num_nodes, strategy="ddp" if world > 1 else "auto",
-        # no Lightning logger: the RunTracker logs to TensorBoard for both engines
-        precision=engine_precision(precision, "lightning"), logger=False,
+        # without --logger the RunTracker writes TensorBoard (both engines alike)
+        precision=engine_precision(precision, "lightning"), logger=loggers or False,
         enable_checkpointing=False,
         enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
         enable_progress_bar=not lines, log_every_n_steps=1,
