@@ -115,3 +115,18 @@ def test_config_values_go_through_the_flags_own_checks(tmp_path):
     cfg.write_text("data: x\nepochs: 0\n")
     proc = run("train", "--config", str(cfg), cwd=tmp_path)
     assert_user_error(proc, r"argument --epochs: 0 must be at least 1")
+
+
+def test_the_config_file_shown_in_the_docs_reads(tmp_path):
+    import re
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "command-line.md"
+    [block] = re.findall(r"```yaml\n(.*?)```", page.read_text(), flags=re.S)
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text(block)
+    tokens = config_argv(train_parser(), cfg)
+    assert tokens[:2] == ["--data", "pothole/data.yaml"]
+    assert tokens[-4:] == ["--logger", "tensorboard", "--logger", "csv"]
+    args = build_parser().parse_args(["train", *tokens])
+    assert (args.img_size, args.epochs, args.lr, args.ema) == (384, 30, 0.005, True)
+    assert args.loggers == ["tensorboard", "csv"]
