@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.errors import UsageError
 from efficientdet_adapter.training.loggers import LOGGERS, check_loggers, mlflow_key
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_cli import TINY, assert_user_error, run  # noqa: E402
+from test_cli import TINY, assert_user_error, run
 
 HAVE = {name: importlib.util.find_spec(module) is not None
         for name, module in (("tensorboard", "tensorboard"), ("wandb", "wandb"),
