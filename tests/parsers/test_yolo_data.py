@@ -100,3 +100,16 @@ def test_the_shared_pothole_export_reads_through_its_data_yaml(tmp_path, caplog)
     assert parser.split_names == ["train", "valid"]  # the yaml lists no test split
     assert parser.names == ["pothole"]
     assert [len(list(p.iterdir())) for p in parser.split_folders.values()] == [465, 133]
+
+
+def test_the_command_line_takes_a_data_yaml(tmp_path):
+    """`--data data.yaml` was read as a zip ("not a readable zip file")."""
+    from test_cli import run
+
+    ultralytics_tree(tmp_path / "coco2")
+    (tmp_path / "pets.yaml").write_text("path: coco2\ntrain: images/train\nval: images/val\n"
+                                        "names: [cat, dog]\n")
+    proc = run("check", "--data", str(tmp_path / "pets.yaml"), "--img-size", "128")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split()[:4] for line in proc.stdout.splitlines()]
+    assert ["train", "2", "0", "3"] in rows and ["valid", "1", "0", "1"] in rows, proc.stdout
