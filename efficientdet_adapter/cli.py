@@ -39,6 +39,7 @@ from .auto_options import ANCHOR_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .training.loggers import LOGGERS, check_loggers
 from .run_config import RUN_FOLDER_ENV, expand_config, next_run_folder, write_run_args
+from .start import WEIGHTS_CHOICES, check_weights
 from .runs import (
     DEMO_NUM_IMAGES,
     DEMO_OPTIONS,
@@ -179,6 +180,7 @@ def _check_training_args(args) -> None:
     if backbone.lower() not in BACKBONE_CHOICES and not Path(backbone).is_file():
         raise UsageError(f"--pretrained-backbone {backbone}: neither auto, none, hub, "
                          "imagenet-lite0/1/2 nor an existing weights file")
+    check_weights(args.weights, backbone, option="--weights")
     _need("fastai" if args.engine == "fastai" else "lightning|pytorch_lightning",
           f"--engine {args.engine}", args.engine)
     args.loggers = check_loggers(args.loggers)  # known, installed, each once
@@ -198,7 +200,8 @@ def _options(args) -> TrainOptions:
     return TrainOptions(
         model_name=args.model, img_size=args.img_size, epochs=_epochs(args),
         batch_size=args.batch_size, lr=args.lr, engine=args.engine,
-        pretrained_backbone=args.pretrained_backbone, freeze_epochs=args.freeze_epochs,
+        weights=args.weights, pretrained_backbone=args.pretrained_backbone,
+        freeze_epochs=args.freeze_epochs,
         num_workers=args.num_workers, seed=args.seed, aug=args.aug,
         patience=args.patience, ema=args.ema, device=args.device, precision=args.precision,
         devices=args.devices, num_nodes=args.num_nodes, deterministic=args.deterministic,
@@ -256,7 +259,8 @@ RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_
               "loggers")
 RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
                "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
-               "--pretrained-backbone": "pretrained_backbone", "--aug": "aug",
+               "--weights": "weights", "--pretrained-backbone": "pretrained_backbone",
+               "--aug": "aug",
                "--freeze-epochs": "freeze_epochs", "--seed": "seed", "--patience": "patience",
                "--ema": "ema", "--deterministic": "deterministic"}
 
@@ -816,11 +820,20 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="peak learning rate of the one-cycle schedule (default: %(default)s)")
     g.add_argument("--engine", choices=("fastai", "lightning"), default=defaults.engine,
                    help="training loop (default: %(default)s)")
+    g.add_argument("--weights", default=defaults.weights,
+                   metavar="|".join(WEIGHTS_CHOICES) + "|FILE|RUN_DIR",
+                   help="where training starts: auto = effdet's COCO-pretrained detector when "
+                        "cached or downloadable (a probe of 2 s), else the packaged ImageNet "
+                        "backbone; coco; none = random; FILE = a model.pt/best.pt/last.pt or "
+                        "IceVision checkpoint, RUN_DIR = a run folder (its best.pt, else model.pt, "
+                        "else last.pt): class-head rows kept by class name (default: "
+                        "%(default)s)")
     g.add_argument("--pretrained-backbone", default=defaults.pretrained_backbone,
                    metavar="auto|none|hub|imagenet-lite0|imagenet-lite1|imagenet-lite2|FILE",
                    help="backbone weights: auto = the packaged ImageNet Lite0/1/2 weights for "
-                        "tf_efficientdet_lite0/1/2 (offline), none otherwise (default: "
-                        "%(default)s)")
+                        "tf_efficientdet_lite0/1/2 (offline), none otherwise, when --weights "
+                        "auto does not find COCO weights; another value (with --weights auto) "
+                        "is the start (default: %(default)s)")
     g.add_argument("--aug", choices=("full", "flip", "scale", "none"), default=defaults.aug,
                    help="training augmentation (tfms.A.AUG_PRESETS): full = IceVision's aug_tfms, "
                         "flip = resize, pad and horizontal flip, scale = scale jitter 0.5-1.5x, "

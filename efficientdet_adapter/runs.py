@@ -65,7 +65,8 @@ class TrainOptions:
     batch_size: int = 8
     lr: float = 5e-3  # peak of the one-cycle schedule
     engine: str = "fastai"
-    pretrained_backbone: str = "auto"
+    weights: str = "auto"  # auto, coco, none, a checkpoint or a run folder (see start)
+    pretrained_backbone: str = "auto"  # with weights "auto": a named backbone is the start
     freeze_epochs: int = 0
     num_workers: int = 0
     seed: int = 0
@@ -117,29 +118,6 @@ class TrainOptions:
 DEMO_OPTIONS = TrainOptions(epochs=12, lr=1e-2)
 #: Images ``demo`` generates over train/valid/test.
 DEMO_NUM_IMAGES = 240
-
-
-def _backbone_weights(opts: TrainOptions) -> Any:
-    choice = opts.pretrained_backbone
-    if choice == "auto":  # the packaged ImageNet backbone that works offline, else none
-        from .version_compat import import_quietly  # effdet's import-time notices: not the user's
-        efficientdet_model_param_dict = import_quietly(
-            "effdet.config.model_config").efficientdet_model_param_dict
-
-        from .weights.packaged import packaged_backbone_for
-
-        config = efficientdet_model_param_dict.get(opts.model_name) or {}
-        packaged = packaged_backbone_for(config.get("backbone_name", ""))
-        if packaged is not None:  # tf_efficientdet_lite0/1/2
-            return packaged.name
-        logger.warning("no offline pretrained backbone for %s: training from scratch",
-                       opts.model_name)
-        return False
-    if choice in ("none", "false", "no"):
-        return False
-    if choice in ("hub", "true"):
-        return True
-    return choice  # "imagenet-lite0/1/2" or a file
 
 
 def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
@@ -274,6 +252,11 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
+    The model starts from ``opts.weights`` (``auto``, ``coco``, ``none``, a checkpoint or a run
+    folder: :mod:`.start`), printed in one line; the checkpoints keep that record in
+    ``extra["start"]`` (the returned model in ``.start``, which :func:`save_model` keeps). A
+    resume takes its weights from ``last.pt``: nothing is downloaded or transferred again.
+
     ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
     become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
     call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
@@ -322,12 +305,21 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     if opts.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(opts.seed)
-    model = build_model(model_name=opts.model_name, num_classes=len(class_map),
-                        img_size=opts.img_size, pretrained_backbone=_backbone_weights(opts),
-                        **opts.anchor_settings)
-    if resume_state is not None:  # the weights and optimizer state fit the model, tensor by tensor
+    if resume_state is None:  # the start (--weights): COCO, a checkpoint, a backbone or none
+        model = build_model(model_name=opts.model_name, class_map=class_map,
+                            img_size=opts.img_size, weights=opts.weights,
+                            pretrained_backbone=opts.pretrained_backbone, **opts.anchor_settings)
+        start = model.start
+        if process_rank() == 0:
+            print(start.line(), flush=True)
+    else:  # the weights come from last.pt: nothing downloaded or transferred again
+        from .start import Start
         from .training.resume_check import check_state_fits
 
+        model = build_model(model_name=opts.model_name, class_map=class_map,
+                            img_size=opts.img_size, **opts.anchor_settings)
+        recorded = data.get("extra", {}).get("start")
+        start = None if recorded is None else Start.from_dict(recorded, resume_state[2])
         check_state_fits(model, data, resume_state[0], resume_state[2])
     if resume_state is not None and opts.engine == "lightning":
         from .efficientdet.wrappers import find_network
@@ -347,7 +339,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
                             precision=precision)
         run_extra = {**(run_extra or {}), "time_budget": plan.to_dict()}
     extra = {"engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
-             "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {})}
+             "batch_size": opts.batch_size, "options": opts.to_dict(), **(run_extra or {}),
+             **({} if start is None else {"start": start.to_dict()})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0,
                          tensorboard=not opts.loggers)  # --logger: the engine's loggers write
@@ -370,6 +363,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
         from .efficientdet.wrappers import find_network
 
         find_network(final).load_state_dict(load_checkpoint_data(best)["state_dict"])
+    final.start = start  # save_model records it in model.pt
     return final.eval()
 
 
@@ -449,9 +443,11 @@ def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str,
     """``out/model.pt``: written as soon as training ends, before any scoring or plotting."""
     from .checkpoint import save_checkpoint
 
+    start = getattr(model, "start", None)  # where training started (train_model sets it)
     return save_checkpoint(model, out / "model.pt", class_map, extra={
         "engine": opts.engine, "epochs": opts.epochs, "lr": opts.lr,
-        "batch_size": opts.batch_size, **({"metrics": final} if final else {}), **extra})
+        "batch_size": opts.batch_size, **({"metrics": final} if final else {}),
+        **({} if start is None else {"start": start.to_dict()}), **extra})
 
 
 def save_run(model, class_map, opts: TrainOptions, valid_records, out: Path,

@@ -9,6 +9,10 @@ import pytest
 
 # Keep the suite light on a 2-core machine: one intra-op thread per test process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# No test reaches the real hub: `train`'s default `--weights auto` would download effdet's COCO
+# weights on a machine with internet. Tests of the probe and of downloads (from 127.0.0.1) unset
+# this themselves.
+os.environ.setdefault("EFFICIENTDET_ADAPTER_OFFLINE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "data" / "icevision-samples"

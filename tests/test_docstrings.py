@@ -31,6 +31,8 @@ SELF_CONTAINED = [
     "efficientdet_adapter.arguments",
     "efficientdet_adapter.training.resume_check",
     "efficientdet_adapter.runs",
+    "efficientdet_adapter.start",
+    "efficientdet_adapter.weights.transfer",
 ]
 
 

@@ -30,7 +30,7 @@ FACES = sorted(
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
-    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices"]),
+    ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
     ("pictures", ["visualize"]),
@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     # reading and writing parameters: below the model, which loads pretrained weights
     ("weights", ["weights.state_dict", "weights.packaged", "weights.hub", "weights.loading",
-                 "weights", "weights.export", "weights.icevision"]),
+                 "weights", "weights.export", "weights.icevision", "weights.transfer"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
     ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",

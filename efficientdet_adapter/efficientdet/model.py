@@ -59,7 +59,10 @@ from .config import (
 )
 from .postprocess import detections as batched_detections
 from .resize import anchors_not_saved, set_img_size
+from ..class_map import ClassMap
+from ..start import Start
 from ..weights.loading import WeightsReport, load_backbone_weights, load_detector_weights
+from ..weights.transfer import load_start
 from .wrappers import BenchType, find_network
 
 __all__ = [
@@ -97,7 +100,11 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         config: the :class:`ModelConfig` it was built from.
         effdet_config: effdet's own (OmegaConf) config of the network.
         weights: one :class:`~.weights.WeightsReport` per pretrained load.
+        start: the :class:`~efficientdet_adapter.start.Start` of a model built with
+            ``weights=`` (``None`` otherwise).
     """
+
+    start: Start | None = None
 
     def __init__(self, net: EfficientDet, config: ModelConfig):
         super().__init__(net, create_labeler=True)
@@ -126,12 +133,23 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         *,
         pretrained: Weights = False,
         pretrained_backbone: Weights = False,
+        weights: Weights = None,
+        classes: list[str] | None = None,
     ) -> "EfficientDetModel":
-        """Build the model of ``config``, then load pretrained weights (see :func:`model`)."""
+        """Build the model of ``config``, then load pretrained weights (see :func:`model`;
+        ``classes``: the foreground class names, for ``weights=`` a checkpoint)."""
         net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in NET_KWARGS}
         net = EfficientDet(effdet_config(config), pretrained_backbone=False, **net_kwargs)
-        reports = []
-        if pretrained not in (None, False):
+        reports, start = [], None
+        if weights is not None:
+            if pretrained not in (None, False):
+                raise ModelConfigError(f"pretrained={pretrained!r} and weights={weights!r}: give "
+                                       "one (weights='coco' is pretrained=True)")
+            start, report = load_start(net, weights, pretrained_backbone=pretrained_backbone,
+                                       classes=classes)
+            reports.append(report)
+            logger.info(start.line())
+        elif pretrained not in (None, False):
             if pretrained_backbone not in (None, False):
                 logger.info("pretrained detector weights given: pretrained_backbone is not loaded")
             reports.append(load_detector_weights(net, pretrained))
@@ -139,6 +157,7 @@ class EfficientDetModel(DetBenchTrain, BenchType):
             reports.append(load_backbone_weights(net, pretrained_backbone))
         bench = cls(net, config)
         bench.weights = tuple(r for r in reports if r is not None)
+        bench.start = start
         return bench
 
     def forward(self, images: Tensor, targets: Mapping[str, Any]) -> dict[str, Tensor]:
@@ -319,6 +338,8 @@ def model(
     model_name: str | None = None,
     pretrained: Weights = False,
     pretrained_backbone: Weights = False,
+    weights: Weights = None,
+    class_map: ClassMap | None = None,
     **effdet_kwargs: Any,
 ) -> EfficientDetModel:
     """Build an EfficientDet in effdet's training bench.
@@ -334,6 +355,11 @@ def model(
         pretrained_backbone: ``True`` (timm hub; offline falls back to the packaged Lite0 weights
             for ``tf_efficientdet_lite0``), ``"imagenet-lite0"`` (the package), or a local file.
             See :mod:`.weights`.
+        weights: where training starts, as ``train --weights`` (:mod:`efficientdet_adapter.start`):
+            ``"auto"``, ``"coco"``, ``"none"``, a checkpoint file or a run folder (its class head
+            is matched to ``class_map`` by class name); the model's ``start`` records it.
+        class_map: the model's classes (``num_classes`` is then ``len(class_map)``); needed
+            with ``weights=`` a checkpoint.
         **effdet_kwargs: effdet config overrides, e.g. ``max_det_per_image=50``, ``soft_nms=True``,
             ``label_smoothing=0.1``, ``anchor_scale=3.0``, or ``alternate_init=True``.
 
@@ -347,6 +373,11 @@ def model(
         18
     """
     name, pretrained = _resolve_name(backbone, model_name, pretrained)
+    if class_map is not None:
+        if num_classes is not None and num_classes != len(class_map):
+            raise ModelConfigError(f"num_classes={num_classes} but the class_map has "
+                                   f"{len(class_map)} classes (background included): give one")
+        num_classes = len(class_map)
     if num_classes is None:
         raise ModelConfigError(
             f"num_classes is required for {name}: pass len(class_map) (background included)"
@@ -357,7 +388,8 @@ def model(
         logger.info("img_size not given: using %s for %s", img_size, name)
     config = ModelConfig(name, num_classes, img_size, mean, std, effdet_kwargs)
     return EfficientDetModel.from_config(
-        config, pretrained=pretrained, pretrained_backbone=pretrained_backbone
+        config, pretrained=pretrained, pretrained_backbone=pretrained_backbone, weights=weights,
+        classes=None if class_map is None else class_map.foreground,
     )
 
 

@@ -48,7 +48,8 @@ from ..errors import WeightsError
 from .packaged import LITE0_PACKAGE, LITE1_PACKAGE, LITE2_PACKAGE
 
 __all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "declared_offline", "hub_reachable",
-           "offline_options", "cached_download", "is_url", "cache_path", "fetch", "local_file"]
+           "offline_options", "hub_cache_file", "cached_download", "is_url", "cache_path",
+           "fetch", "local_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,12 @@ def _hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def hub_cache_file(url: str) -> Path:
+    """Where torch hub's cache keeps the file of ``url`` (effdet's COCO weights): under its own
+    name in ``torch.hub.get_dir()/checkpoints``, as ``torch.hub.load_state_dict_from_url`` does."""
+    return _hub_checkpoints() / Path(urlparse(url).path).name
+
+
 def offline_options(model_name: str) -> str:
     """The ways to get weights without the hub, in words (ends every offline error)."""
     return (
@@ -138,7 +145,7 @@ def cached_download(url: str, model_name: str | None = None) -> Path:
     """
     import torch
 
-    cached = _hub_checkpoints() / Path(urlparse(url).path).name
+    cached = hub_cache_file(url)
     if cached.is_file():
         return cached
     advice = offline_options(model_name) if model_name else (
