@@ -175,8 +175,12 @@ class DatasetReport:
         from matplotlib.figure import Figure
 
         path = Path(path)
-        fig = Figure(figsize=(12, 7))
-        ax1, ax2 = fig.add_subplot(2, 2, 1), fig.add_subplot(2, 2, 2)
+        lines = self.problems() or ["no problems found"]
+        # the text row as tall as its lines (it took half a 7-inch figure, 40% of it blank)
+        text_in = 0.2 * len(lines) + 0.2
+        fig = Figure(figsize=(12, 4.2 + text_in))
+        rows = fig.add_gridspec(2, 2, height_ratios=[4.2, text_in])
+        ax1, ax2 = fig.add_subplot(rows[0, 0]), fig.add_subplot(rows[0, 1])
         names = [s.split for s in self.splits]
         bottom = np.zeros(len(names))
         for c in self.classes:
@@ -194,15 +198,15 @@ class DatasetReport:
         ax2.set_xlabel(f"sqrt(w*h) at --img-size {self.img_size} (px)")
         ax2.set_title("box sizes at the model's input")
         ax2.legend(fontsize=7)
-        ax3 = fig.add_subplot(2, 1, 2)
+        ax3 = fig.add_subplot(rows[1, :])
         ax3.axis("off")
-        lines = self.problems() or ["no problems found"]
         ax3.text(0, 1, "\n".join(f"- {p}" for p in lines), va="top", fontsize=9, wrap=True)
         fig.suptitle(f"{self.data.name}: {len(self.classes)} classes, "
                      f"{sum(s.images for s in self.splits)} images")
         fig.tight_layout()
         # written whole or not at all
-        return atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+        return atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png",
+                                                         bbox_inches="tight", pad_inches=0.1))
 
 
 def dhash(img: np.ndarray, size: int = 8) -> int:
@@ -291,12 +295,12 @@ def check_dataset(
         (12, 0)
     """
     from .images import open_img
-    from .parsers import RoboflowParser
+    from .parsers.yolo_data import dataset_parser
 
     path = Path(data)
     if not path.exists():
         raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format)
+    parser = dataset_parser(path, format)
     splits = parser.parse_splits()
     classes = list(parser.class_map.foreground)
     if img_size == "auto":  # what train --img-size auto picks (needs a train split)

@@ -42,6 +42,8 @@ from .run_options import PROGRESS_CHOICES
 from .training.interrupts import Terminated, stop_on_sigterm
 from .small_boxes import SMALL_BOX_CHOICES
 from .devices import PRECISIONS, resolve_device, resolve_precision
+from .training.loggers import LOGGERS, check_loggers
+from .run_config import RUN_FOLDER_ENV, expand_config, next_run_folder, write_run_args
 from .start import WEIGHTS_CHOICES, check_weights
 from .runs import (
     DEMO_NUM_IMAGES,
@@ -167,7 +169,7 @@ def _check_data(value: str) -> Path:
                          "its folder or .zip")
     path = Path(value)
     if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export")
+        raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export (a folder, .zip or data.yaml)")
     return path
 
 
@@ -195,6 +197,7 @@ def _check_training_args(args) -> None:
     check_weights(args.weights, backbone, option="--weights")
     _need("fastai" if args.engine == "fastai" else "lightning|pytorch_lightning",
           f"--engine {args.engine}", args.engine)
+    args.loggers = check_loggers(args.loggers)  # known, installed, each once
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -219,6 +222,7 @@ def _options(args) -> TrainOptions:
         progress=args.progress, anchors=args.anchors, time=args.time,
         backbone_lr_mult=args.backbone_lr_mult, freeze_bn=args.freeze_bn,
         small_boxes=args.small_boxes,
+        loggers=args.loggers,
     )
 
 
@@ -272,7 +276,8 @@ def _report_fixes(parser) -> None:
 
 #: ``train --resume``: options that say how to run (applied from now on), and those that say what
 #: the run trains (its own, from last.pt: given with another value, refused)
-RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes")
+RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes",
+              "loggers")
 RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
                "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
                "--weights": "weights", "--pretrained-backbone": "pretrained_backbone",
@@ -381,7 +386,7 @@ def _train(args, held: contextlib.ExitStack) -> int:
         if not args.data:
             raise UsageError("the following arguments are required: --data (or --resume RUN_DIR)")
         data, fmt, resume = _check_data(args.data), args.format, None
-        out = Path(args.out)
+        out = Path(args.out) if args.out else _numbered_run_folder()
         if data.is_dir() and _inside(out, data):
             raise UsageError(f"--out {out}: lies inside --data {data}; keep the run's files out "
                              "of the export, choose a folder outside it")
@@ -409,8 +414,13 @@ def _train(args, held: contextlib.ExitStack) -> int:
     extra = {"category_ids": {int(k): int(v) for k, v in parser.category_ids.items()},
              "data": str(data.resolve()), "format": fmt,
              "split": run_data.split.to_dict()}  # which images validated: eval reads it
+    flags = {"check_images": args.check_images or None, "threads": args.threads}
+    if resume is None and not child:  # the run record: train --config OUT/args.yaml reruns it
+        write_run_args(out, data, fmt, opts, **flags)
     model, ckpt, train_s, _ = _train_and_save(train, valid, class_map, opts, out, extra,
                                                        resume)
+    if resume is None and not child and opts.time:  # the epochs the budget fitted
+        write_run_args(out, data, fmt, opts, fitted=True, **flags)
     from .runs import process_rank
 
     if process_rank() != 0 or child:
@@ -425,6 +435,17 @@ def _train(args, held: contextlib.ExitStack) -> int:
           f"{_run_pictures(out)}")
     _print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
+
+def _numbered_run_folder() -> Path:
+    """``runs/train``, ``runs/train2``...: the first free one (DDP's other ranks get rank 0's)."""
+    import os
+
+    out = next_run_folder()
+    if not _is_ddp_child():
+        os.environ[RUN_FOLDER_ENV] = str(out)  # the ranks Lightning's DDP starts re-run the command
+        print(f"run folder: {out}", flush=True)
+    return out
 
 
 def _run_pictures(out: Path) -> str:
@@ -882,6 +903,10 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
     g.add_argument("--progress", choices=PROGRESS_CHOICES, default=defaults.progress,
                    help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
                         "lines otherwise (default: %(default)s)")
+    g.add_argument("--logger", dest="loggers", action="append", choices=LOGGERS, default=None,
+                   help="also report to this experiment tracker, repeatable: tensorboard, "
+                        "wandb, mlflow or csv, through the engine's own integration, in the run "
+                        "folder (default: TensorBoard when installed)")
     d = p.add_argument_group("devices")
     d.add_argument("--device", default=defaults.device, metavar="auto|cpu|cuda|cuda:N",
                    help="where to train; auto = the GPU when there is one (default: %(default)s)")
@@ -896,9 +921,9 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="machines for DDP (--engine lightning) (default: %(default)s)")
 
 
-def _add_check_images(p: argparse.ArgumentParser) -> None:
+def _add_check_images(p: argparse.ArgumentParser, before: str = "training") -> None:
     p.add_argument("--check-images", action="store_true",
-                   help="open every image header before training and compare its size (and EXIF "
+                   help=f"open every image header before {before} and compare its size (and EXIF "
                         "rotation) with the annotation, fixing what has one fix and reporting "
                         "it (slower on large data; the same check runs anyway when an image is "
                         "loaded)")
@@ -909,17 +934,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    # the package is imported before any of its modules (an import of it here would be a cycle)
+    version = sys.modules[__package__].__version__
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("train", help="train on a dataset export (folder or zip)",
                        description="Train on a Roboflow-style export (COCO, VOC, YOLO or CSV): "
                        "writes best.pt and model.pt (the best epoch's weights), last.pt (every epoch; "
                        "--resume continues from it), metrics.csv and PNGs to --out.")
-    p.add_argument("--data", help="the export folder or .zip (required unless --resume)")
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help="read train's options from this YAML file (keys: the long option names, "
+                        "e.g. epochs: 20; a run's args.yaml reruns it); flags given here win")
+    p.add_argument("--data", help="the export folder, .zip or YOLO data.yaml (required unless "
+                                  "--resume)")
     p.add_argument("--format", default="auto", choices=FORMATS_OR_AUTO,
                    help="annotation format (default: %(default)s = detect)")
-    p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s); "
-                   "a folder holding an earlier run is refused unless --resume or --exist-ok")
+    p.add_argument("--out", default=None, help="output folder (default: runs/train, then "
+                   "runs/train2, runs/train3...); a folder holding an earlier run is refused "
+                   "unless --resume or --exist-ok")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last.pt (its data and options; "
                         "the next epoch starts exactly where the last finished one left off)")
@@ -929,7 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_args(p, TRAIN_DEFAULTS)
     p.set_defaults(func=cmd_train, check=_check_training_args)
 
-    p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
+    p = sub.add_parser("eval", aliases=["val"],
+                       help="score a checkpoint on a dataset (COCOMetric; alias: val)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
@@ -941,7 +975,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
-    _add_check_images(p)
+    _add_check_images(p, "scoring")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="detect objects in images",
@@ -1106,8 +1140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     prog = PROG
     try:
-        args = build_parser().parse_args(argv)
-        args.argv = list(sys.argv[1:] if argv is None else argv)  # which options were written
+        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(argv)
+        expanded = expand_config(parser, argv, args)  # --config: its flags, then the written ones
+        if expanded is not None:
+            args = parser.parse_args(expanded)
+            argv = expanded
+        args.argv = argv  # which options were given (the config file's included)
         prog = f"{PROG} {args.command}"
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")

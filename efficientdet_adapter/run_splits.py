@@ -91,7 +91,8 @@ class RunData:
 
 def load_run_data(data: str | Path, format: str = "auto", seed: int = 0, *,
                   check_images: bool = False, split: RunSplit | None = None) -> RunData:
-    """The splits of a Roboflow-style export (folder or zip), as a run uses them.
+    """The splits of a Roboflow-style export (folder or zip) or a YOLO ``data.yaml``, as a run
+    uses them.
 
     Without a ``valid`` split, ``split`` (a run's, read from its checkpoint) says which train
     images the run held out (or, without their names, the seed that drew them); without
@@ -101,7 +102,7 @@ def load_run_data(data: str | Path, format: str = "auto", seed: int = 0, *,
         UsageError: no such export, no train images, images the run held out that the
             export's train split no longer has, or no valid split where the run had the export's.
     """
-    from .parsers import RoboflowParser
+    from .parsers.yolo_data import dataset_parser
     from .weights.hub import is_url
 
     if is_url(str(data)):
@@ -109,8 +110,8 @@ def load_run_data(data: str | Path, format: str = "auto", seed: int = 0, *,
                          "its folder or .zip")
     path = Path(data)
     if not path.exists():
-        raise UsageError(f"--data {path}: no such folder or zip file")
-    parser = RoboflowParser(path, format=format, check_images=check_images)
+        raise UsageError(f"--data {path}: no such folder or zip file (nor data.yaml)")
+    parser = dataset_parser(path, format, check_images=check_images)
     splits = parser.parse_splits()
     train, valid, test = (splits.get(k, []) for k in ("train", "valid", "test"))
     if not train:

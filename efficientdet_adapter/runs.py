@@ -87,6 +87,7 @@ class TrainOptions:
     small_boxes: str = "remedy"  # remedy or keep (small_boxes.SMALL_BOX_CHOICES)
     backbone_lr_mult: float = 1.0  # the backbone's peak lr is lr times this (heads and FPN: lr)
     freeze_bn: bool = False  # BatchNorm running statistics kept as loaded (affine still trained)
+    loggers: list[str] = field(default_factory=list)  # --logger (training.loggers.LOGGERS)
 
     def __post_init__(self) -> None:
         """Every field of the right type, range and vocabulary, checked when the options are
@@ -128,7 +129,8 @@ DEMO_NUM_IMAGES = 240
 
 def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
                 check_images: bool = False):
-    """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip).
+    """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip),
+    or of the splits an Ultralytics ``data.yaml`` lists (:mod:`.parsers.yolo_data`).
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
@@ -348,6 +350,7 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
              **({} if start is None else {"start": start.to_dict()})}
     tracker = RunTracker(out, class_map, patience=opts.patience, extra=extra, state=run_state,
                          is_writer=process_rank() == 0,
+                         tensorboard=not opts.loggers,  # --logger: the engine's loggers write
                          last_row=None if resume_state is None else resume_state[0].get("row"))
     tracker.budget = clock
     try:

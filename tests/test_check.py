@@ -159,3 +159,14 @@ def test_auto_size_is_the_one_train_picks(tmp_path):
     report = check_dataset(_export(tmp_path / "export"), img_size="auto")
     assert report.img_size == 256 and report.anchor_match.img_size == 256
     assert "tf_efficientdet_lite0 at --img-size 256" in report.table().splitlines()[0]
+
+
+def test_png_is_cropped_to_its_content(tmp_path):
+    """The summary was 42% blank rows (a half-figure text row for four lines); now the text
+    row is as tall as its lines and the margins are cropped."""
+    report = check_dataset(_export(tmp_path / "export"), img_size=128)
+    with Image.open(report.save_png(tmp_path / "check.png")) as im:
+        gray = np.asarray(im.convert("L"))
+    blank_rows = (gray >= 250).all(axis=1).mean()
+    assert blank_rows < 0.2, blank_rows
+    assert gray[-int(gray.shape[0] * 0.05):].min() < 128  # the problems' text reaches the bottom

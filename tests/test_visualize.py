@@ -123,3 +123,26 @@ def test_file_name_that_is_not_utf8_still_plots(tmp_path):
     show_records([record], save_path=out)
     with Image.open(out) as im:
         assert im.format == "PNG" and im.width > 100
+
+
+def test_long_roboflow_file_names_fit_their_cells_without_overlapping():
+    """train_samples.png (show_samples at 4 columns of 2.5 in) titled 60-character Roboflow
+    names over each other: each title now fits its cell."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from efficientdet_adapter.visualize import show_samples
+
+    names = [f"pothole_{i}_very_long_camera_name_jpg.rf.{i:032x}.jpg" for i in range(8)]
+    samples = [Record(record_id=i, filepath=f"/data/{n}", width=256, height=256,
+                      img=np.zeros((256, 256, 3), np.uint8)) for i, n in enumerate(names)]
+    fig = show_samples(samples, ncols=4, denormalize=False, cell_size=2.5)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    titles = [ax.title for ax in fig.axes]
+    assert [t.get_text() for t in titles][:2] == ["pothole_0_very_long_came…g.jpg",
+                                                  "pothole_1_very_long_came…g.jpg"]
+    for ax in fig.axes:
+        assert ax.title.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width
+    for left, right in zip(titles[:3], titles[1:4]):  # one row: neighbours' extents are apart
+        assert left.get_window_extent(renderer).x1 < right.get_window_extent(renderer).x0

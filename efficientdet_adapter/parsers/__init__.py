@@ -10,6 +10,7 @@ from .csv import CSVBBoxParser
 from .roboflow import RoboflowParser
 from .voc import VOCBBoxParser, voc
 from .yolo import YOLOBBoxParser
+from .yolo_data import YOLODataParser
 
 __all__ = [
     "AbortParseRecord",
@@ -24,6 +25,7 @@ __all__ = [
     "SingleSplitSplitter",
     "VOCBBoxParser",
     "YOLOBBoxParser",
+    "YOLODataParser",
     "voc",
 ]
 

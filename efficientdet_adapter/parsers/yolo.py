@@ -38,7 +38,8 @@ from .formats import (
     resolve_class_map,
 )
 
-__all__ = ["YOLOBBoxParser", "read_yolo_names", "ORPHAN_LABEL", "write_yolo",
+__all__ = ["YOLOBBoxParser", "read_yolo_names", "read_yolo_yaml", "yolo_data_names",
+           "ORPHAN_LABEL", "write_yolo",
            "write_yolo_predictions"]
 
 logger = logging.getLogger(__name__)
@@ -114,25 +115,48 @@ def read_yolo_names(path: str | os.PathLike) -> list[str]:
         ['circle', 'square', 'star', 'triangle']
     """
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_YAML_BYTES:
-            raise ParseError(f"{path}: {path.stat().st_size} bytes; a class names file is far "
-                             f"smaller (limit {MAX_YAML_BYTES}): is this the right file?")
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of a name
-    except OSError as e:
-        raise ParseError(f"{path}: cannot read the class names file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ParseError(f"{path}: not UTF-8 text ({e}); save it as UTF-8") from None
+    text = _read_small_text(path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         return [line.strip() for line in text.splitlines() if line.strip()]
-    data = _safe_yaml(text, path)
-    if not isinstance(data, Mapping) or "names" not in data:
+    return yolo_data_names(read_yolo_yaml(path, text), path)
+
+
+def read_yolo_yaml(path: str | os.PathLike, text: str | None = None) -> Mapping:
+    """The mapping of a YOLO ``data.yaml`` (read safely: size-limited, no YAML aliases).
+
+    Raises:
+        ParseError: unreadable, not YAML, or not a mapping.
+    """
+    path = Path(path)
+    data = _safe_yaml(_read_small_text(path) if text is None else text, path)
+    if not isinstance(data, Mapping):
+        raise ParseError(f"{path}: not a YOLO data.yaml (a mapping with 'names', 'train', "
+                         "'val'...)")
+    return data
+
+
+def yolo_data_names(data: Mapping, path: str | os.PathLike) -> list[str]:
+    """The class names of a parsed ``data.yaml`` (``names`` list or dict), checked against
+    ``nc``; ``path`` names the file in errors."""
+    if "names" not in data:
         raise ParseError(f"{path}: no 'names' entry; a YOLO data.yaml lists its class names there")
     names = _names_from_value(data["names"], str(path))
     nc = data.get("nc")
     if nc is not None and nc != len(names):
         raise ParseError(f"{path}: nc is {nc} but 'names' lists {len(names)} classes: {names}")
     return names
+
+
+def _read_small_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ParseError(f"{path}: {path.stat().st_size} bytes; a class names file is far "
+                             f"smaller (limit {MAX_YAML_BYTES}): is this the right file?")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of a name
+    except OSError as e:
+        raise ParseError(f"{path}: cannot read the class names file ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ParseError(f"{path}: not UTF-8 text ({e}); save it as UTF-8") from None
 
 
 def _find_data_yaml(images_dir: Path) -> Path | None:

@@ -17,6 +17,7 @@ The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` 
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = [
     "grid",
     "pixels",
     "render",
+    "short_title",
     "show_record",
     "show_records",
     "show_sample",
@@ -186,7 +188,10 @@ def draw_boxes(
                     bbox=dict(facecolor=rgb, edgecolor="none", pad=1.5))
     if title:  # a file name that is not UTF-8 holds lone surrogates, which fonts cannot draw
         title = str(title).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        ax.set_title(title, fontsize=fontsize + 1)
+        width_in = ax.get_position().width * ax.figure.get_figwidth()
+        # a character of the title's font is about 0.6 em wide: what fits the cell, no more
+        ax.set_title(short_title(title, int(width_in * 72 / (0.6 * (fontsize + 1)))),
+                     fontsize=fontsize + 1)
     ax.set_axis_off()
     return ax
 
@@ -235,6 +240,27 @@ def _names(record: Record, class_map: ClassMap | None) -> list[str]:
     if cm is not None:
         return [cm.get_by_id(i) for i in record.label_ids]
     return [str(i) for i in record.label_ids]
+
+
+_ROBOFLOW_HASH = re.compile(r"\.rf\.[0-9a-f]{16,}")
+
+
+def short_title(name: str, max_chars: int) -> str:
+    """``name`` in at most ``max_chars`` characters: Roboflow's ``.rf.<hash>`` dropped, then
+    the middle cut (the start and the extension stay).
+
+    Example:
+        >>> short_title("IMG_0042_jpg.rf.3f2b9c0d4e5f60718293a4b5c6d7e8f9.jpg", 40)
+        'IMG_0042_jpg.jpg'
+        >>> short_title("a_very_long_photo_name_from_a_camera.jpeg", 20)
+        'a_very_long_p…a.jpeg'
+    """
+    name = _ROBOFLOW_HASH.sub("", name)
+    max_chars = max(int(max_chars), 5)
+    if len(name) <= max_chars:
+        return name
+    tail = min(len(Path(name).suffix) + 1, max_chars // 2)
+    return name[:max_chars - tail - 1] + "…" + name[len(name) - tail:]
 
 
 def _title(record: Record) -> str:

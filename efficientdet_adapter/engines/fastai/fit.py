@@ -28,6 +28,7 @@ from .callbacks import (EMACallback, EpochLineCallback, FreezeBNStatsCallback,  
                         NonFiniteLossCallback, RunCallback, load_fastai_train_state)
 from .budget import fit_budget  # noqa: E402
 from .learn import learner  # noqa: E402
+from .loggers import logger_callbacks  # noqa: E402
 
 __all__ = ["fit_run"]
 
@@ -59,6 +60,8 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
            *([FreezeBNStatsCallback()] if opts.freeze_bn else [])]
     if lines:
         cbs.append(EpochLineCallback(run))
+    logger_cbs, closers = logger_callbacks(opts.loggers, tracker.out, opts.to_dict())  # --logger
+    cbs += logger_cbs
     learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()], cbs=cbs)
     if lines:  # our one line per epoch replaces the bar and fastai's printed table rows
         learn.remove_cb(ProgressCallback)
@@ -70,7 +73,17 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     if resume_state is not None:
         state, weights, where = resume_state
         load_fastai_train_state(learn, state, weights, ema, where)
-    if opts.freeze_epochs > 0:  # fastai's fine_tune, in two fits that a resume can skip into
+    try:
+        _fit(learn, opts, run, tracker)
+    finally:
+        for close in closers:
+            close()
+    return ema.model if ema is not None else model
+
+
+def _fit(learn: Any, opts: Any, run: RunCallback, tracker: RunTracker) -> None:
+    """``fit_one_cycle``, or fastai's ``fine_tune`` in two fits that a resume can skip into."""
+    if opts.freeze_epochs > 0:
         base_lr = opts.lr
         learn.freeze()
         run.epoch_offset = 0
@@ -93,4 +106,3 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             fit_budget(learn, opts.epochs, lr, tracker.budget, tracker)
         else:
             learn.fit_one_cycle(opts.epochs, lr)
-    return ema.model if ema is not None else model

@@ -25,6 +25,7 @@ from .budget import BudgetOneCycleLR, BudgetStop
 from ...efficientdet.model import param_groups
 from .callbacks import (EpochLine, FreezeBNStats, LightningEMA, NonFiniteLoss, RunCheckpoint,
                         pl)
+from .loggers import lightning_loggers
 
 __all__ = ["fit_run"]
 
@@ -70,13 +71,14 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
                  *([FreezeBNStats()] if opts.freeze_bn else []),
                  *([BudgetStop(tracker.budget, tracker)] if tracker.budget is not None else []),
                  *([EpochLine(run, opts.epochs)] if lines else [])]
+    loggers = lightning_loggers(opts.loggers, tracker.out, pl)  # --logger
     world = opts.devices * opts.num_nodes
     accelerator = "cpu" if device == "cpu" else ("gpu" if device.startswith("cuda") else "auto")
     trainer = pl.Trainer(
         max_epochs=opts.epochs, accelerator=accelerator, devices=opts.devices,
         num_nodes=opts.num_nodes, strategy="ddp" if world > 1 else "auto",
-        # no Lightning logger: the RunTracker logs to TensorBoard for both engines
-        precision=engine_precision(precision, "lightning"), logger=False,
+        # without --logger the RunTracker writes TensorBoard (both engines alike)
+        precision=engine_precision(precision, "lightning"), logger=loggers or False,
         enable_checkpointing=False,
         enable_model_summary=False, callbacks=callbacks, num_sanity_val_steps=0,
         enable_progress_bar=not lines, log_every_n_steps=1,
