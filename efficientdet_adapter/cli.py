@@ -60,6 +60,7 @@ from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one l
 from .images import list_image_files  # noqa: E402  (the one lister)
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
+CHECKPOINT_WHAT = "a model.pt written by train, or a .onnx written by export"
 #: export's formats and the suffix of the file each writes
 EXPORT_SUFFIXES = {"onnx": ".onnx", "torch-export": ".pt2", "torchscript": ".ts"}
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
@@ -423,15 +424,16 @@ def _check_run_options(opts: TrainOptions) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_for_inference
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    checkpoint = _check_file(args.checkpoint, "--checkpoint", CHECKPOINT_WHAT)
     data = _check_data(args.data)
     out = None
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
     device = resolve_device(args.device)
-    model, class_map, _ = load_model(checkpoint, device=device)
+    loaded = load_for_inference(checkpoint, device=device)
+    model, class_map = loaded.model, loaded.class_map
     train, valid, test, data_map, parser = load_splits(data, args.format,
                                                        check_images=args.check_images)
     _report_fixes(parser)
@@ -575,9 +577,9 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
 
 
 def cmd_predict(args) -> int:
-    from .checkpoint import load_checkpoint_data, model_from_data
+    from .checkpoint import load_for_inference
 
-    checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
+    checkpoint = _check_file(args.checkpoint, "--checkpoint", CHECKPOINT_WHAT)
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
@@ -588,10 +590,8 @@ def cmd_predict(args) -> int:
     _check_pixels(files, args.max_pixels)
     _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
-    data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra
-    model, class_map, _ = model_from_data(data, path=checkpoint, device=args.device)
-    extra = data.get("extra", {}) or {}
-    category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
+    loaded = load_for_inference(checkpoint, device=args.device)
+    model, class_map, category_ids = loaded.model, loaded.class_map, loaded.category_ids
     preds, bad = _predict_readable(model, files, class_map, args)
     for why in bad.values():
         print(f"{PROG} predict: skipped {printable(why)}", file=sys.stderr)
@@ -610,7 +610,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_for_inference
     from .weights.export import export_onnx, export_program, export_torchscript
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", "a model.pt written by train")
@@ -618,12 +618,17 @@ def cmd_export(args) -> int:
     out = check_output_file(args.out or checkpoint.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
-    model, _, config = load_model(checkpoint)
+    if checkpoint.suffix.lower() == ".onnx":
+        raise UsageError(f"--checkpoint {checkpoint}: is an export already; export from the "
+                         "model.pt it was written from")
+    loaded = load_for_inference(checkpoint)
+    model, config = loaded.model, loaded.model.config
     if args.format == "onnx":
-        path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
-        say(f"wrote {path}: input 'images' [B, 3, H, W] normalized with mean {config.mean}, "
-              f"std {config.std}; outputs boxes, scores, classes (NMS: "
-              "efficientdet_adapter.efficientdet.onnx_postprocess)")
+        path = export_onnx(model, out, img_size=args.img_size, opset=args.opset,
+                           class_map=loaded.class_map, category_ids=loaded.category_ids)
+        say(f"wrote {path}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; outputs "
+            "boxes, scores, classes, num_detections (NMS inside); class names, size and "
+            f"normalization in its metadata. Run it: {PROG} predict IMAGES --checkpoint {path}")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
         say(f"wrote {path}: torch.export.load(path).module()(images), images [B, 3, H, W] "
@@ -875,7 +880,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a checkpoint on a dataset (COCOMetric)",
                        description="Print COCOMetric of a checkpoint on one split of an export.")
     p.add_argument("--data", required=True, help="the export folder or .zip")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True,
+                   help="a model.pt written by train or demo, or a .onnx written by export")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
                    help="which split to score; test = the export's own test split (default: "
@@ -893,7 +899,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "apart from the inputs. Unreadable images are listed and skipped (exit "
                        "status 2 after predicting the others).")
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
+    p.add_argument("--checkpoint", required=True,
+                   help="a model.pt written by train or demo, or a .onnx written by export")
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--threshold", type=_number(float, low=0, high=1), default=0.5,
                    help="keep detections scoring at least this, 0..1 (default: %(default)s)")
@@ -911,8 +918,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX, torch.export or TorchScript",
-                       description="Export a checkpoint. onnx (.onnx) and torch-export (.pt2, a "
-                       "torch.export program): outputs boxes, scores, classes before NMS. "
+                       description="Export a checkpoint. onnx (.onnx): uint8 images in, final "
+                       "detections out (NMS inside), class names, size and normalization in its "
+                       "metadata; predict and eval run it. torch-export (.pt2, a torch.export "
+                       "program): outputs boxes, scores, classes before NMS. "
                        "torchscript (.ts): deprecated by torch, kept while torch ships it; "
                        "non-lite models only (e.g. efficientdet_d0).")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")

@@ -46,9 +46,10 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     # reading and writing parameters: below the model, which loads pretrained weights
     ("weights", ["weights.state_dict", "weights.packaged", "weights.hub", "weights.loading",
-                 "weights", "weights.export", "weights.icevision"]),
+                 "weights", "weights.onnx_graph", "weights.export", "weights.icevision"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
-    ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
+    ("running the model", ["efficientdet.runtime", "efficientdet.onnx_model",
+                           "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",
                            "efficientdet.tiling"]),
     # engines/, lower half: the plain steps and per-step numbers every loop calls

@@ -34,7 +34,7 @@ import contextlib
 import copy
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,9 @@ import_effdet_quietly()  # effdet's import-time notices are not the user's
 from effdet.efficientdet import HeadNet  # noqa: E402
 
 from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
-from ..efficientdet.wrappers import find_network
+from ..class_map import ClassMap
+from ..efficientdet.wrappers import find_bench, find_network
+from ..errors import ExportError, NotAModelError
 from ..records import normalize_img_size
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
@@ -99,6 +101,11 @@ class OnnxDetectionHead(nn.Module):
         )
 
     def forward(self, images: torch.Tensor):
+        boxes, scores, index = self.candidates(images)
+        return boxes, scores, label_ids_from_class_index(index)
+
+    def candidates(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(boxes, scores, class index)``: :meth:`forward` with effdet's 0-based class index."""
         from effdet.anchors import decode_box_outputs
 
         class_out, box_out = self.net(images)
@@ -109,12 +116,12 @@ class OnnxDetectionHead(nn.Module):
         box_all = torch.cat([b.permute(0, 2, 3, 1).reshape(batch, -1, 4) for b in box_out], 1)
         top_logits, top_flat = torch.topk(cls_all.reshape(batch, -1), k=self.k, dim=1)
         anchor_idx = torch.div(top_flat, self.num_classes, rounding_mode="floor")
-        classes = label_ids_from_class_index(top_flat - anchor_idx * self.num_classes)
+        index = top_flat - anchor_idx * self.num_classes
         codes = torch.gather(box_all, 1, anchor_idx.unsqueeze(2).expand(-1, -1, 4))
         anchors = self.anchors[anchor_idx.reshape(-1)]
         boxes = decode_box_outputs(codes.reshape(-1, 4).float(), anchors, output_xyxy=True)
         boxes = torch.minimum(boxes.clamp(min=0), self.size_xyxy).reshape(batch, self.k, 4)
-        return boxes, top_logits.sigmoid(), classes
+        return boxes, top_logits.sigmoid(), index
 
 
 def export_onnx(
@@ -122,49 +129,112 @@ def export_onnx(
     path: str | Path,
     img_size: int | Sequence[int] | None = None,
     *,
+    class_map: ClassMap | None = None,
+    category_ids: Mapping[int, int] | None = None,
     opset: int = 17,
     dynamic_batch: bool = True,
+    max_det: int = 100,
+    iou_threshold: float = 0.5,
 ) -> Path:
-    """Write the model as an ONNX graph (outputs ``boxes, scores, classes``; NMS outside).
+    """Write the model as a self-contained ONNX graph: uint8 images in, final detections out.
+
+    The contract (input, the four outputs, NMS inside) and the metadata it carries (class names,
+    image size, normalization, model name, library version) are in
+    :mod:`~efficientdet_adapter.weights.onnx_graph`. ``efficientdet.load_onnx(path)`` runs it
+    with ONNX Runtime wherever a model is taken for prediction.
 
     Args:
         model: an ``EfficientDetModel`` (or an effdet bench / network).
         path: the ``.onnx`` file to write.
         img_size: the input size, int or ``(H, W)``; the model's own ``img_size`` by default.
-        opset: the ONNX opset.
+        class_map: the class map the model was trained with, for the ``names`` metadata
+            (default: ``class_1``, ``class_2``...).
+        category_ids: ``{label id: dataset category id}`` to keep in the metadata (the COCO
+            export's original ids, written into ``predictions.json`` by ``predict``).
+        opset: the ONNX opset (``NonMaxSuppression`` needs 10 or later).
         dynamic_batch: let the batch size vary (otherwise it is fixed at 1).
+        max_det: detection rows per image.
+        iou_threshold: the NMS IoU threshold.
 
     Returns:
-        The path written. Post-process the outputs with :func:`onnx_postprocess`.
+        The path written (atomically).
+
+    Raises:
+        ExportError: ``class_map`` does not fit the model.
 
     Example:
-        >>> export_onnx(model, "model.onnx", img_size=384)
+        >>> export_onnx(model, "model.onnx", class_map=class_map)
     """
     try:
-        import onnx  # noqa: F401  (the exporter needs it)
+        import onnx
     except ImportError:
         raise ImportError(
             "export_onnx needs onnx: pip install 'efficientdet_adapter[export]' (or pip install onnx)"
         ) from None
+    from ..tfms.albumentations_adapter import DEFAULT_PAD_COLOR
+    from .onnx_graph import ONNX_INPUT, ONNX_OUTPUTS, OnnxEndToEnd, onnx_metadata
+
+    net_config = find_network(model).config
+    num_fg = int(net_config.num_classes)
+    if class_map is None:
+        names = [f"class_{i}" for i in range(1, num_fg + 1)]
+    elif len(class_map.foreground) != num_fg:
+        raise ExportError(f"class_map has {len(class_map.foreground)} classes besides the "
+                          f"background; the model predicts {num_fg}: pass its own class map")
+    else:
+        names = list(class_map.foreground)
+    mean, std = _mean_std(model)
     dynamic_axes = (
-        {n: {0: "batch"} for n in ("images", "boxes", "scores", "classes")} if dynamic_batch else None
+        {n: {0: "batch"} for n in (ONNX_INPUT, *ONNX_OUTPUTS)} if dynamic_batch else None
     )
     path = Path(path)
     with _exporting(model, img_size, path) as (head, dummy):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer and deprecation chatter
-            # a temporary file renamed when complete: never a partial .onnx under ``path``
-            atomic_save(path, lambda tmp: torch.onnx.export(
-                head,
-                (dummy,),
-                str(tmp),
-                input_names=["images"],
-                output_names=["boxes", "scores", "classes"],
-                opset_version=opset,
-                dynamic_axes=dynamic_axes,
-                dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
-            ))
+        graph = OnnxEndToEnd(head, mean, std, max_det=max_det, iou_threshold=iou_threshold).eval()
+        h, w = dummy.shape[-2:]
+        images = torch.full((1, h, w, 3), 128, dtype=torch.uint8, device=dummy.device)
+        meta = onnx_metadata(model_name=str(net_config.name), names=names, img_size=(h, w),
+                             mean=mean, std=std, pad_color=DEFAULT_PAD_COLOR, max_det=max_det,
+                             iou_threshold=iou_threshold, library_version=_library_version(),
+                             category_ids=category_ids)
+
+        def write(tmp: Path) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer and deprecation chatter
+                torch.onnx.export(
+                    graph, (images,), str(tmp), input_names=[ONNX_INPUT],
+                    output_names=list(ONNX_OUTPUTS), opset_version=opset,
+                    dynamic_axes=dynamic_axes,
+                    dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
+                )
+            proto = onnx.load(str(tmp))
+            onnx.helper.set_model_props(proto, meta)
+            onnx.save(proto, str(tmp))
+
+        # a temporary file renamed when complete: never a partial .onnx under ``path``
+        atomic_save(path, write)
     return path
+
+
+def _mean_std(model: nn.Module) -> tuple[list[float], list[float]]:
+    """The model's RGB normalization: its ``ModelConfig``'s, else effdet's config's (ImageNet's
+    when that has none)."""
+    from ..images import IMAGENET_MEAN, IMAGENET_STD
+
+    try:
+        config = find_bench(model).config
+        return [float(v) for v in config.mean], [float(v) for v in config.std]
+    except NotAModelError:
+        net_config = find_network(model).config
+        mean = net_config.get("mean", None) or IMAGENET_MEAN
+        std = net_config.get("std", None) or IMAGENET_STD
+        return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _library_version() -> str:
+    """This library's version (the package is imported whenever this module is)."""
+    import sys
+
+    return str(getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown"))
 
 
 def export_program(
