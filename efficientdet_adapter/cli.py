@@ -59,6 +59,7 @@ PROG = "efficientdet-adapter"
 from .images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES  # noqa: E402  (the one list)
 from .images import list_image_files  # noqa: E402  (the one lister)
 from .parsers.formats import FORMATS  # noqa: E402  (the one list of annotation formats)
+from .video import VIDEO_EXTENSIONS  # noqa: E402  (the one list of video suffixes)
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 CHECKPOINT_WHAT = "a model.pt written by train, or a .onnx written by export"
 #: export's formats and the suffix of the file each writes
@@ -578,31 +579,46 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
 
 def cmd_predict(args) -> int:
     from .checkpoint import load_for_inference
+    from .video import is_video_name, predict_video, video_outputs
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", CHECKPOINT_WHAT)
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
+    videos = [i for i in inputs if i.is_file() and is_video_name(i)]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
     below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
-    files = _image_files(args.images, skip=out if below else None)
+    images = [str(i) for i in inputs if i not in videos]
+    files = _image_files(images, skip=out if below else None) if images else []
     _check_pixels(files, args.max_pixels)
     _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
     loaded = load_for_inference(checkpoint, device=args.device)
     model, class_map, category_ids = loaded.model, loaded.class_map, loaded.category_ids
-    preds, bad = _predict_readable(model, files, class_map, args)
+    preds, bad = _predict_readable(model, files, class_map, args) if files else ([], {})
     for why in bad.values():
         print(f"{PROG} predict: skipped {printable(why)}", file=sys.stderr)
-    if not preds:
+    if files and not preds:
         raise ImageLoadError(f"none of the {len(files)} images could be read (listed above); "
                              "nothing written")
-    results = write_predictions(preds, out, category_ids, min_score=args.threshold,
-                                annotated=not args.no_images)
-    kept = sum(len(p) for p in preds)
-    say(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
-          f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated PNGs in {out}"))
+    if preds:
+        also = [name for v in videos for name in video_outputs(v, not args.no_images)]
+        results = write_predictions(preds, out, category_ids, min_score=args.threshold,
+                                    annotated=not args.no_images, save_txt=args.save_txt,
+                                    save_conf=args.save_conf, also_written=also)
+        kept = sum(len(p) for p in preds)
+        say(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
+            f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated images in "
+                                                      f"{out}"))
+    for video in videos:
+        done = predict_video(model, video, out, detection_threshold=args.threshold,
+                             batch_size=args.batch_size, device=args.device,
+                             annotated=not args.no_images, save_txt=args.save_txt,
+                             save_conf=args.save_conf, category_ids=category_ids,
+                             class_map=class_map)
+        say(f"{done.detections} detections (score >= {args.threshold}) in {done.frames} frames "
+            f"of {video}; wrote {done.results}" + (f" and {done.video}" if done.video else ""))
     if bad:
         raise ImageLoadError(f"{len(bad)} of {len(files)} images could not be read and were "
                              f"skipped (listed above); the other {len(preds)} are predicted")
@@ -894,11 +910,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="detect objects in images",
-                       description="Detect objects in image files or folders: writes annotated "
-                       "PNGs, predictions.json (COCO results) and images.json to --out, a folder "
-                       "apart from the inputs. Unreadable images are listed and skipped (exit "
+                       description="Detect objects in image files, folders and video files: "
+                       "writes annotated copies (in each image's own format), predictions.json "
+                       "(COCO results) and images.json to --out, a folder apart from the inputs; "
+                       "for a video, an annotated <video>.mp4 and <video>.jsonl (one line of "
+                       "results per frame). Unreadable images are listed and skipped (exit "
                        "status 2 after predicting the others).")
-    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("images", nargs="+",
+                   help="image files or folders, or video files "
+                        f"({', '.join(VIDEO_EXTENSIONS)})")
     p.add_argument("--checkpoint", required=True,
                    help="a model.pt written by train or demo, or a .onnx written by export")
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
@@ -909,7 +929,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
-    p.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    p.add_argument("--no-images", action="store_true",
+                   help="write only the JSON files (no annotated images or videos)")
+    p.add_argument("--save-txt", action="store_true",
+                   help="also write YOLO labels, one labels/<image>.txt per image (and "
+                        "<video>_<frame>.txt per frame): class cx cy w h, normalized, class "
+                        "0-based without the background")
+    p.add_argument("--save-conf", action="store_true",
+                   help="with --save-txt: add each detection's score to its line")
     p.add_argument("--max-pixels", type=_number(int, low=1), default=DEFAULT_MAX_PIXELS,
                    metavar="N",
                    help="refuse images of more than N pixels (memory grows with them, about "

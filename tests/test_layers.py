@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("running the model", ["efficientdet.runtime", "efficientdet.onnx_model",
                            "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",
-                           "efficientdet.tiling"]),
+                           "efficientdet.tiling", "prediction_files", "video"]),
     # engines/, lower half: the plain steps and per-step numbers every loop calls
     ("engine steps", ["engines.steps", "engines.step_values"]),
     ("model verbs", ["efficientdet.interpretation", "efficientdet", "models.interpretation"]),
