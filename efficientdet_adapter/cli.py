@@ -949,8 +949,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "detections out (NMS inside), class names, size and normalization in its "
                        "metadata; predict and eval run it. torch-export (.pt2, a torch.export "
                        "program): outputs boxes, scores, classes before NMS. "
-                       "torchscript (.ts): deprecated by torch, kept while torch ships it; "
-                       "non-lite models only (e.g. efficientdet_d0).")
+                       "torchscript (.ts): the bare network's per-level outputs; deprecated "
+                       "by torch, kept while torch ships it.")
     p.add_argument("--checkpoint", required=True, help="a model.pt written by train or demo")
     p.add_argument("--format", default="onnx", choices=tuple(EXPORT_SUFFIXES),
                    help="onnx, torch-export, or torchscript (deprecated) (default: %(default)s)")

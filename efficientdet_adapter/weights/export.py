@@ -45,7 +45,7 @@ from ..atomic import atomic_save
 from ..version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # effdet's import-time notices are not the user's
-from effdet.efficientdet import HeadNet  # noqa: E402
+from effdet.efficientdet import FpnCombine, HeadNet  # noqa: E402
 
 from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
 from ..class_map import ClassMap
@@ -340,36 +340,42 @@ class _LevelFirstHeadNet(HeadNet):
         return self._forward_level_first(x)
 
 
+class _SumFpnCombine(FpnCombine):
+    """effdet's BiFPN node input fusion for ``weight_method='sum'`` (the lite models'
+    ``bifpn_sum``) alone: effdet's ``forward`` also holds the weighted branches, which use
+    ``edge_weights``; that is None here, and TorchScript compiles every branch, so it fails."""
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        nodes = []
+        for offset, resample in zip(self.inputs_offsets, self.resample.values()):
+            nodes.append(resample(x[offset]))
+        return torch.sum(torch.stack(nodes, dim=-1), dim=-1)
+
+
 def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     """Script the network (no bench) with ``torch.jit.script`` and save it.
 
     Deprecated by torch (``torch.jit.script`` warns since torch 2.10): prefer
     :func:`export_program` (``torch.export``) or :func:`export_onnx`. Kept while torch ships it.
 
-    The saved module maps ``images`` to effdet's raw ``(class_outputs, box_outputs)`` per level.
-    effdet's lite models (``tf_efficientdet_lite*``) do not script: their BiFPN uses
-    ``bifpn_sum``, which TorchScript cannot compile; export those with :func:`export_onnx`.
+    The saved module maps ``images`` (normalized, ``[B, 3, H, W]``) to effdet's raw
+    ``(class_outputs, box_outputs)`` per level: no anchors, decoding or NMS. Every model scripts,
+    lite ones included (their ``bifpn_sum`` fusion is scripted through a sum-only copy of effdet's
+    node, the same arithmetic).
 
     Example:
-        >>> export_torchscript(model, "model.ts")  # efficientdet_d0 and other non-lite models
+        >>> export_torchscript(model, "model.ts")
     """
-    net = find_network(model)
-    name = str(net.config.name)
-    fpn_name = str(net.config.get("fpn_name", None) or "")
-    if "lite" in name or fpn_name == "bifpn_sum":
-        from ..errors import ExportError
-
-        raise ExportError(
-            f"{name} cannot be exported to TorchScript: effdet's lite models fuse their BiFPN "
-            "inputs with 'bifpn_sum', which torch.jit.script cannot compile. Use "
-            "export_onnx(model, path) (or `efficientdet-adapter export --format onnx`) instead"
-        )
-    # TorchScript needs the head's batch norms indexed level first; toggle a copy, not the model.
-    net = copy.deepcopy(net).eval()
+    # TorchScript needs the head's batch norms indexed level first and the lite BiFPN's fusion
+    # without its unused weighted branches: change a copy, not the model.
+    net = copy.deepcopy(find_network(model)).eval()
     for head in (net.class_net, net.box_net):
         if not head.bn_level_first:
             head.toggle_bn_level_first()
         head.__class__ = _LevelFirstHeadNet  # drops the other path, which cannot be saved
+    for module in net.modules():
+        if type(module) is FpnCombine and module.weight_method == "sum":
+            module.__class__ = _SumFpnCombine
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():

@@ -111,10 +111,11 @@ class OnnxEndToEnd(nn.Module):
         self.max_det = int(max_det)
         self.iou_threshold = float(iou_threshold)
         # (x / 255 - mean) / std, as (x - 255 mean) / (255 std): one subtraction, one division
-        self.register_buffer("shift", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255,
-                             persistent=False)
-        self.register_buffer("scale", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255,
-                             persistent=False)
+        def channels(values: Sequence[float]) -> Tensor:
+            return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1) * 255
+
+        self.register_buffer("shift", channels(mean), persistent=False)
+        self.register_buffer("scale", channels(std), persistent=False)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         x = (images.permute(0, 3, 1, 2).float() - self.shift) / self.scale
@@ -184,16 +185,16 @@ def read_metadata(props: Mapping[str, str], where: str) -> dict:
     fix = ("export it again with `efficientdet-adapter export --format onnx` (or "
            "efficientdet.export_onnx) from its checkpoint")
     if props.get("format") != ONNX_FORMAT:
-        raise CheckpointError(f"{where}: not a self-contained efficientdet_adapter ONNX graph (its "
-                          f"metadata has no format {ONNX_FORMAT!r}); {fix}")
-    missing = [k for k in _REQUIRED if k not in props]
+        raise CheckpointError(f"{where}: not a self-contained efficientdet_adapter ONNX graph "
+                              f"(its metadata has no format {ONNX_FORMAT!r}); {fix}")
     version = props.get("format_version")
     if version != str(ONNX_FORMAT_VERSION):
         raise CheckpointError(f"{where}: ONNX format_version {version!r}; this version of "
-                          f"efficientdet_adapter reads {ONNX_FORMAT_VERSION}; {fix}")
+                              f"efficientdet_adapter reads {ONNX_FORMAT_VERSION}; {fix}")
+    missing = [k for k in _REQUIRED if k not in props]
+    if missing:
+        raise CheckpointError(f"{where}: its metadata lacks {', '.join(missing)}; {fix}")
     try:
-        if missing:
-            raise KeyError(", ".join(missing))
         h, w = json.loads(props["img_size"])
         ids = json.loads(props["category_ids"]) if "category_ids" in props else None
         return {
@@ -209,4 +210,5 @@ def read_metadata(props: Mapping[str, str], where: str) -> dict:
             "category_ids": {int(k): int(v) for k, v in ids.items()} if ids else None,
         }
     except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{where}: unreadable metadata ({type(e).__name__}: {e}); {fix}") from None
+        raise CheckpointError(f"{where}: unreadable metadata ({type(e).__name__}: {e}); "
+                              f"{fix}") from None

@@ -134,8 +134,10 @@ def test_onnx_postprocess_is_class_aware_nms():
     assert dets[0, 3:].sum() == 0
 
 
-def test_torchscript_d0_matches_network(tmp_path):
-    model = tiny_model("efficientdet_d0")
+@pytest.mark.parametrize("model_name", ["efficientdet_d0", "tf_efficientdet_lite0"])
+def test_torchscript_matches_network(tmp_path, model_name):
+    """d0 (its fast-attention BiFPN) and lite0 (its plain-sum BiFPN, 'bifpn_sum') both script."""
+    model = tiny_model(model_name)
     path = export_torchscript(model, tmp_path / "model.ts")
     scripted = torch.jit.load(str(path))
     images = torch.randn(2, 3, IMG, IMG)
@@ -146,10 +148,15 @@ def test_torchscript_d0_matches_network(tmp_path):
     diff = max(float((a - b).abs().max()) for a, b in zip(cls_ts + box_ts, cls_pt + box_pt))
     assert diff < 1e-5, diff
     assert not model.model.class_net.bn_level_first  # the model itself was not changed
+    assert {type(m).__name__ for m in model.model.modules()} & {"_SumFpnCombine",
+                                                               "_LevelFirstHeadNet"} == set()
 
 
-def test_torchscript_lite_says_use_onnx(tmp_path):
-    model = tiny_model("tf_efficientdet_lite0")
-    with pytest.raises(ExportError, match=r"bifpn_sum.*export_onnx"):
-        export_torchscript(model, tmp_path / "model.ts")
-    assert not (tmp_path / "model.ts").exists()
+def test_export_onnx_refuses_a_class_map_of_another_size(tmp_path):
+    from efficientdet_adapter.class_map import ClassMap
+
+    model = tiny_model("tf_efficientdet_lite0")  # 2 foreground classes
+    with pytest.raises(ExportError, match=r"class_map has 3 classes besides the background; "
+                                          r"the model predicts 2: pass its own class map"):
+        export_onnx(model, tmp_path / "model.onnx", class_map=ClassMap(["a", "b", "c"]))
+    assert not (tmp_path / "model.onnx").exists()
