@@ -120,13 +120,15 @@ class OnnxModel(nn.Module):
         return torch.from_numpy(dets)
 
 
-def load_onnx(path: str | Path, *, providers: Sequence[str] | None = None) -> OnnxModel:
+def load_onnx(path: str | Path, *, providers: Sequence[str] | None = None,
+              threads: int | None = None) -> OnnxModel:
     """Open a graph written by ``export_onnx`` with ONNX Runtime.
 
     Args:
         path: the ``.onnx`` file.
         providers: ONNX Runtime's execution providers, in order of preference (default: CUDA
             when this ONNX Runtime has it, then the CPU).
+        threads: ONNX Runtime's intra-op threads (default: its own choice, all cores).
 
     Raises:
         PathNotFoundError: no such file.
@@ -150,7 +152,10 @@ def load_onnx(path: str | Path, *, providers: Sequence[str] | None = None) -> On
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                      if p in available]
     try:
-        session = ort.InferenceSession(str(path), providers=list(providers))
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        session = ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as e:  # ORT raises its own Fail/InvalidProtobuf/... types
         raise CheckpointError(f"{path}: ONNX Runtime cannot open it ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200]}); give a .onnx written by "
