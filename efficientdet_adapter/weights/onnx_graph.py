@@ -128,8 +128,9 @@ class OnnxEndToEnd(nn.Module):
         image, box = selected[:, 0], selected[:, 2]
         # each kept box's row in its image: how many kept boxes of that image come before it
         same = image.unsqueeze(0) == image.unsqueeze(1)
-        before = torch.ones_like(same).tril(-1)
-        row = (same & before).sum(1)
+        order = torch.arange(image.shape[0], device=image.device)
+        before = order.unsqueeze(0) < order.unsqueeze(1)  # [i, j]: j comes before i (no Trilu:
+        row = (same & before).sum(1)                      # opset 11 has none)
         slot = image * self.max_det + row
         flat = image * k + box
         out_boxes = boxes.new_zeros(batch * self.max_det, 4).index_copy(
