@@ -210,7 +210,8 @@ def predict_from_dl(
         device: where to run: ``"auto"`` (the GPU when there is one, else the CPU), ``"cpu"``,
             ``"cuda"``, a ``torch.device``, or ``None`` (where the model is). The model is moved
             there and stays there. See :func:`~.runtime.inference_device`.
-        class_map: names for the label ids (default: each record's class map).
+        class_map: names for the label ids (default: each record's class map; an ONNX
+            model's own).
 
     ``model`` may be an accelerated model (:func:`~.runtime.accelerate`: compiled, fp16).
 
@@ -222,6 +223,8 @@ def predict_from_dl(
     probability(detection_threshold, "detection_threshold")
     from tqdm.auto import tqdm
 
+    if class_map is None and isinstance(model, OnnxModel):
+        class_map = model.class_map  # the names its metadata holds
     dataset = getattr(infer_dl, "dataset", None)
     originals = getattr(dataset, "records", None)
     tfm = getattr(dataset, "tfm", None)

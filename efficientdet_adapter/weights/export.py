@@ -1,31 +1,26 @@
-"""Export a trained EfficientDet to ONNX or a ``torch.export`` program (any model), or to
-TorchScript (deprecated by torch; where effdet allows it).
+"""Export a trained EfficientDet to ONNX, a ``torch.export`` program or TorchScript.
 
-The ONNX graph holds the network, the sigmoid, effdet's top-k candidate selection and the anchor
-decoding. Its outputs, for a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the
-training images):
+- :func:`export_onnx`: a self-contained graph, uint8 images in and final detections out, NMS
+  inside, its contract and the class names, size and normalization in its metadata (the graph
+  and its contract: :mod:`.onnx_graph`; ``efficientdet.load_onnx`` runs it with ONNX Runtime).
+- :func:`export_program`: a ``torch.export`` program (``.pt2``) of :class:`OnnxDetectionHead`,
+  the candidate head, which ``torch.export.load(path).module()`` runs in PyTorch without this
+  library. For a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the training
+  images) its outputs are
 
-- ``boxes`` ``[B, K, 4]`` float32: candidate boxes, xyxy pixels of the model input, clipped to it;
-- ``scores`` ``[B, K]`` float32: their scores (after the sigmoid);
-- ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0).
+  - ``boxes`` ``[B, K, 4]`` float32: candidate boxes, xyxy pixels of the model input, clipped;
+  - ``scores`` ``[B, K]`` float32: their scores (after the sigmoid);
+  - ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0);
 
-``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when there are fewer.
-Non-maximum suppression is NOT in the graph (ONNX's ``NonMaxSuppression`` is per image and class,
-and the padding effdet does afterwards has no tidy ONNX form); :func:`onnx_postprocess` does it in
-NumPy exactly as effdet does (class-aware NMS at IoU 0.5, then the ``max_det`` best), returning
-effdet's ``[B, max_det, 6]`` detections ``(x1, y1, x2, y2, score, class)`` with zero rows as
-padding. The same conversion as PyTorch's then turns them into predictions.
-
-:func:`export_program` writes the same graph (same inputs, same three outputs) as a
-``torch.export`` program (``.pt2``), which ``torch.export.load(path).module()`` runs in PyTorch
-without this library; :func:`onnx_postprocess` applies to its outputs too.
+  ``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when fewer.
+  :func:`onnx_postprocess` does effdet's NMS on them in NumPy (class-aware at IoU 0.5, then the
+  ``max_det`` best), returning effdet's ``[B, max_det, 6]`` detections
+  ``(x1, y1, x2, y2, score, class)`` with zero rows as padding.
+- :func:`export_torchscript`: the bare network, scripted (deprecated by torch).
 
 Example:
-    >>> export_onnx(model, "model.onnx", img_size=384)
-    >>> import onnxruntime as ort
-    >>> sess = ort.InferenceSession("model.onnx")
-    >>> boxes, scores, classes = sess.run(None, {"images": batch})
-    >>> detections = onnx_postprocess(boxes, scores, classes)
+    >>> export_onnx(model, "model.onnx", class_map=class_map)
+    >>> preds = efficientdet.predict(efficientdet.load_onnx("model.onnx"), ds)
 """
 
 from __future__ import annotations
