@@ -428,6 +428,8 @@ def cmd_eval(args) -> int:
     from .checkpoint import load_for_inference
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", CHECKPOINT_WHAT)
+    if checkpoint.suffix.lower() == ".onnx":
+        _need("onnxruntime", f"--checkpoint {checkpoint}", "export")
     data = _check_data(args.data)
     out = None
     if args.out:
@@ -582,6 +584,8 @@ def cmd_predict(args) -> int:
     from .video import is_video_name, predict_video, video_outputs
 
     checkpoint = _check_file(args.checkpoint, "--checkpoint", CHECKPOINT_WHAT)
+    if checkpoint.suffix.lower() == ".onnx":
+        _need("onnxruntime", f"--checkpoint {checkpoint}", "export")
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
     videos = [i for i in inputs if i.is_file() and is_video_name(i)]

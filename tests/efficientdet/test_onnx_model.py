@@ -162,3 +162,27 @@ def test_load_onnx_refuses_other_files(tmp_path):
     text.write_text("not a graph")
     with pytest.raises(CheckpointError, match=r"notes\.onnx: ONNX Runtime cannot open it"):
         load_onnx(text)
+
+
+def test_cli_predict_refuses_an_onnx_of_another_contract_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    linear = tmp_path / "old.onnx"
+    torch.onnx.export(torch.nn.Linear(2, 2), (torch.zeros(1, 2),), str(linear), dynamo=False)
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])
+           + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "efficientdet_adapter", "predict",
+                           str(tmp_path / "a.png"), "--checkpoint", str(linear), "--out",
+                           str(tmp_path / "out")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"efficientdet-adapter predict: error: {linear}: not a self-contained efficientdet_adapter "
+        "ONNX graph")
+    assert not (tmp_path / "out" / "predictions.json").exists()
