@@ -4,9 +4,10 @@ Prints one JSON object: for ``tf_efficientdet_lite0`` and ``efficientdet_d0`` (u
 classes; speed does not depend on the weights: effdet always ranks its 5000 best candidates and
 runs NMS on them. The weights are randomized so that scores differ: a fresh net scores every box
 alike, and ties make NMS pick arbitrary boxes), at batch 1 and 8, images per second through
-``efficientdet.predict`` (PyTorch) and through the exported ONNX graph in ONNX Runtime (same decode
-and transforms, NumPy NMS, same mapping back to the original images), plus how far the ONNX boxes
-are from PyTorch's. Images are the synthetic demo JPEGs (160-320 px, several aspect ratios).
+``efficientdet.predict`` (PyTorch) and through the exported ONNX graph in ONNX Runtime
+(``efficientdet.predict`` on ``load_onnx``'s model: same decode, resize and pad, NMS inside the
+graph, same mapping back to the original images), plus how far the ONNX boxes are from
+PyTorch's. Images are the synthetic demo JPEGs (160-320 px, several aspect ratios).
 
 Usage: ``python bench/predict.py [--images 16] [--threads N] [--models ...]``
 """
@@ -26,9 +27,10 @@ import torch
 from efficientdet_adapter.dataset import Dataset
 from efficientdet_adapter.demo import write_demo_dataset
 from efficientdet_adapter.efficientdet.dataloaders import infer_dl
-from efficientdet_adapter.weights.export import export_onnx, onnx_postprocess
+from efficientdet_adapter.efficientdet.onnx_model import load_onnx
+from efficientdet_adapter.weights.export import export_onnx
 from efficientdet_adapter.efficientdet.model import model as build_model
-from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict, to_original
+from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict
 
 SIZES = {"tf_efficientdet_lite0": 384, "efficientdet_d0": 512}
 
@@ -46,17 +48,12 @@ def _distinct_scores(model) -> None:
             p.normal_(0.0, 0.3, generator=g)
 
 
-def _onnx_predict(sess, dataset, batch_size: int) -> list[np.ndarray]:
-    """Detections per image, in original pixels, through ONNX Runtime (decode to mapping)."""
-    out = []
-    for (images, _info), records in infer_dl(dataset, batch_size=batch_size):
-        boxes, scores, classes = sess.run(None, {"images": images.numpy()})
-        dets = onnx_postprocess(boxes, scores, classes)
-        originals = [dataset.records[r.record_id] for r in records]
-        mapped = to_original(dets, dataset.tfm, originals,
-                             geometries=[r.geometry for r in records])  # recorded by the tfm
-        out += [d[d[:, 4] > 0] for d in mapped]
-    return out
+def _onnx_predict(onnx_model, files: list[Path], batch_size: int) -> list[np.ndarray]:
+    """Detections per image, in original pixels, through ONNX Runtime: ``[N, 6]`` rows
+    ``x1, y1, x2, y2, score, label id``."""
+    ds = Dataset.from_images(files, inference_tfm(onnx_model))
+    preds = predict(onnx_model, ds, batch_size=batch_size, device="cpu")
+    return [np.concatenate([p.boxes, p.scores[:, None], p.label_ids[:, None]], 1) for p in preds]
 
 
 def _rate(fn, n_images: int, repeats: int = 2) -> dict[str, float]:
@@ -72,23 +69,20 @@ def _rate(fn, n_images: int, repeats: int = 2) -> dict[str, float]:
 
 
 def bench_model(name: str, files: list[Path], tmp: Path, batch_sizes: list[int]) -> dict:
-    import onnxruntime as ort
-
     torch.manual_seed(0)
     model = build_model(model_name=name, num_classes=6, img_size=SIZES[name]).eval()
     _distinct_scores(model)
     ds = Dataset.from_images(files, inference_tfm(model))
     onnx_path = export_onnx(model, tmp / f"{name}.onnx")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    onnx_model = load_onnx(onnx_path, providers=["CPUExecutionProvider"],
+                           threads=torch.get_num_threads())
 
     result = {"img_size": SIZES[name], "images": len(files)}
     for bs in batch_sizes:
         result[f"pytorch_batch{bs}"] = _rate(lambda: predict(model, ds, batch_size=bs), len(files))
-        result[f"onnxruntime_batch{bs}"] = _rate(lambda: _onnx_predict(sess, ds, bs), len(files))
+        result[f"onnxruntime_batch{bs}"] = _rate(lambda: _onnx_predict(onnx_model, files, bs), len(files))
     preds = predict(model, ds, batch_size=8)
-    onnx = _onnx_predict(sess, ds, 8)
+    onnx = _onnx_predict(onnx_model, files, 8)
     # Each PyTorch detection against the nearest ONNX one of the same class: the same boxes
     # up to float noise, except where a near-tie lets NMS keep another box of a cluster.
     nearest, total = [], 0

@@ -7,7 +7,9 @@ model's parameters); this module names what users call:
 - :func:`save_checkpoint` / :func:`load_model` (``(model, class_map, config)``) /
   :func:`convert_checkpoint`: the library's own (:mod:`.weights.checkpoint`);
 - :func:`model_from_checkpoint` (always IceVision's dict, :class:`CheckpointAndModel`) and
-  :func:`save_icevision_checkpoint`: IceVision's (:mod:`.weights.icevision`).
+  :func:`save_icevision_checkpoint`: IceVision's (:mod:`.weights.icevision`);
+- :func:`load_for_inference`: what ``predict`` and ``eval`` need from a checkpoint or from a
+  self-contained ONNX export (run by ONNX Runtime).
 
 Example:
     >>> save_checkpoint(model, "runs/shapes/model.pt", class_map, extra={"epochs": 12})
@@ -18,7 +20,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+from torch import nn
+
 from .atomic import atomic_torch_save
+from .class_map import ClassMap
 from .weights.checkpoint import (
     convert_checkpoint,
     load_model,
@@ -41,4 +49,47 @@ __all__ = [
     "CheckpointAndModel",
     "convert_checkpoint",
     "save_icevision_checkpoint",
+    "InferenceModel",
+    "load_for_inference",
 ]
+
+
+@dataclasses.dataclass
+class InferenceModel:
+    """A model file, ready to predict: what :func:`load_for_inference` returns.
+
+    Attributes:
+        model: the ``EfficientDetModel``, or an ``OnnxModel`` for a ``.onnx`` file; every
+            prediction function takes either.
+        class_map: its class map.
+        category_ids: ``{label id: dataset category id}`` (a COCO export's own ids, kept by
+            ``train``), or None when the file does not hold them.
+        extra: the checkpoint's ``extra`` (the run's options, start and split); empty for an
+            ONNX file.
+    """
+
+    model: nn.Module
+    class_map: ClassMap
+    category_ids: dict[int, int] | None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+def load_for_inference(path: str | Path, device: str = "cpu") -> InferenceModel:
+    """Open a checkpoint (read once, as :func:`load_model`) or, for a ``.onnx`` file, a
+    self-contained ONNX export (:func:`~efficientdet_adapter.efficientdet.onnx_model.load_onnx`).
+
+    Example:
+        >>> loaded = load_for_inference("runs/shapes/model.onnx")          # doctest: +SKIP
+        >>> preds = efficientdet.predict(loaded.model, ds)                 # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from .efficientdet.onnx_model import load_onnx
+
+        onnx_model = load_onnx(path)
+        return InferenceModel(onnx_model, onnx_model.class_map, onnx_model.category_ids)
+    data = load_checkpoint_data(path)  # read once: the model and the file's extra
+    model, class_map, _ = model_from_data(data, path=path, device=device)
+    extra = data.get("extra", {}) or {}
+    ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
+    return InferenceModel(model, class_map, ids, extra)

@@ -71,9 +71,10 @@ FORMATS_OR_AUTO = ("auto", *FORMATS)  # --format of train, eval and check: auto 
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
 from .export_formats import EXPORT_SUFFIXES, check_export_suffix  # noqa: E402  (the one table)
 from .terminal import printable  # noqa: E402  (the one escaper of names shown on a terminal)
+from .video import VIDEO_EXTENSIONS  # noqa: E402  (the one list of video suffixes)
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
-CHECKPOINT_HELP = ("a model.pt written by train or demo, or its http(s):// URL (downloaded once "
-                   "into the cache, as model_from_checkpoint does)")
+CHECKPOINT_HELP = ("a model.pt written by train or demo, a .onnx written by export, or its "
+                   "http(s):// URL (downloaded once into the cache, as model_from_checkpoint does)")
 # The defaults of train's and demo's training flags have one home: runs.TrainOptions (why these
 # values: its docstring). Demo: held-out AP50 0.84 after 12 epochs on 2 shared CPU cores; with
 # IceVision's full augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
@@ -153,12 +154,15 @@ def _check_file(value: str, option: str, what: str) -> Path:
 
 
 def _checkpoint(value: str) -> Path:
-    """``--checkpoint``: a local file, or a URL downloaded into the cache (as the Python API)."""
+    """``--checkpoint``: a local file, or a URL downloaded into the cache (as the Python API); a
+    ``.onnx`` needs ONNX Runtime."""
     from .weights.hub import is_url, local_file
 
-    if is_url(value):
-        return local_file(value)
-    return _check_file(value, "--checkpoint", "a model.pt written by train (or its URL)")
+    path = local_file(value) if is_url(value) else _check_file(
+        value, "--checkpoint", "a model.pt written by train, a .onnx written by export (or its URL)")
+    if path.suffix.lower() == ".onnx":
+        _need("onnxruntime", f"--checkpoint {value}", "export")
+    return path
 
 
 def _check_data(value: str) -> Path:
@@ -491,7 +495,7 @@ def _check_run_options(opts: TrainOptions) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_checkpoint_data, model_from_data
+    from .checkpoint import load_for_inference
     from .run_splits import load_run_data, split_note
 
     data = _check_data(args.data)
@@ -500,11 +504,11 @@ def cmd_eval(args) -> int:
     if args.out:
         out = check_output_file(args.out, inputs=[checkpoint, data])
     device = resolve_device(args.device)
-    saved = load_checkpoint_data(checkpoint)
-    model, class_map, _ = model_from_data(saved, path=checkpoint, device=device)
+    loaded = load_for_inference(checkpoint, device=device)
+    model, class_map = loaded.model, loaded.class_map
     # an export without a valid split: the split the run used (run_splits), or a line saying
     # that it cannot be known
-    split, note = split_note(saved.get("extra"), checkpoint)
+    split, note = split_note(loaded.extra, checkpoint)
     run_data = load_run_data(data, args.format, check_images=args.check_images,
                              split=split if args.split != "test" else None)
     train, valid, test, data_map, parser = (run_data.train, run_data.valid, run_data.test,
@@ -634,34 +638,47 @@ def _warn_tile_count(files: Sequence[Path], args) -> None:
 
 
 def cmd_predict(args) -> int:
-    from .checkpoint import load_checkpoint_data, model_from_data
+    from .checkpoint import load_for_inference
+    from .video import is_video_name, predict_video, video_outputs
 
     checkpoint = _checkpoint(args.checkpoint)
     args.device = resolve_device(args.device)
     out, inputs = Path(args.out), [Path(i) for i in args.images]
+    videos = [i for i in inputs if i.is_file() and is_video_name(i)]
     # an output folder inside an input folder: its files (an earlier run's) are not inputs
     below = out.exists() and any(i.is_dir() and _inside(out, i) and not _same(out, i)
                                  for i in inputs)
     check_output_folder(out, inputs=inputs, create=False)
-    files = _image_files(args.images, skip=out if below else None)
+    images = [str(i) for i in inputs if i not in videos]
+    files = _image_files(images, skip=out if below else None) if images else []
     check_pixels(files, args.max_pixels, option="--max-pixels")
     _warn_tile_count(files, args)
     out = check_output_folder(out, inputs=[*inputs, *files, checkpoint])
-    data = load_checkpoint_data(checkpoint)  # read once: the model and the file's extra
-    model, class_map, _ = model_from_data(data, path=checkpoint, device=args.device)
-    extra = data.get("extra", {}) or {}
-    category_ids = {int(k): int(v) for k, v in (extra.get("category_ids") or {}).items()} or None
-    preds, bad = _predict_readable(model, files, class_map, args)
+    loaded = load_for_inference(checkpoint, device=args.device)
+    model, class_map, category_ids = loaded.model, loaded.class_map, loaded.category_ids
+    preds, bad = _predict_readable(model, files, class_map, args) if files else ([], {})
     for why in bad.values():
         print(f"{PROG} predict: skipped {printable(why)}", file=sys.stderr)
-    if not preds:
+    if files and not preds:
         raise ImageLoadError(f"none of the {len(files)} images could be read (listed above); "
                              "nothing written")
-    results = write_predictions(preds, out, category_ids, min_score=args.threshold,
-                                annotated=not args.no_images)
-    kept = sum(len(p) for p in preds)
-    say(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
-          f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated PNGs in {out}"))
+    if preds:
+        also = [name for v in videos for name in video_outputs(v, not args.no_images)]
+        results = write_predictions(preds, out, category_ids, min_score=args.threshold,
+                                    annotated=not args.no_images, save_txt=args.save_txt,
+                                    save_conf=args.save_conf, also_written=also)
+        kept = sum(len(p) for p in preds)
+        say(f"{kept} detections (score >= {args.threshold}) in {len(preds)} images; wrote "
+            f"{results}" + ("" if args.no_images else f" and {len(preds)} annotated images in "
+                                                      f"{out}"))
+    for video in videos:
+        done = predict_video(model, video, out, detection_threshold=args.threshold,
+                             batch_size=args.batch_size, device=args.device,
+                             annotated=not args.no_images, save_txt=args.save_txt,
+                             save_conf=args.save_conf, category_ids=category_ids,
+                             class_map=class_map)
+        say(f"{done.detections} detections (score >= {args.threshold}) in {done.frames} frames "
+            f"of {video}; wrote {done.results}" + (f" and {done.video}" if done.video else ""))
     if bad:
         raise ImageLoadError(f"{len(bad)} of {len(files)} images could not be read and were "
                              f"skipped (listed above); the other {len(preds)} are predicted")
@@ -669,7 +686,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_for_inference
     from .weights.export import export_onnx, export_program, export_summary, export_torchscript
     from .weights.hub import is_url
 
@@ -681,9 +698,17 @@ def cmd_export(args) -> int:
     out = check_output_file(args.out or default.with_suffix(suffix), inputs=[checkpoint])
     if args.format == "onnx":
         _need("onnx", "--format onnx", "export")
-    model, _, _ = load_model(checkpoint)
+    if checkpoint.suffix.lower() == ".onnx":
+        raise UsageError(f"--checkpoint {checkpoint}: is an export already; export from the "
+                         "model.pt it was written from")
+    loaded = load_for_inference(checkpoint)
+    model = loaded.model
     if args.format == "onnx":
-        path = export_onnx(model, out, img_size=args.img_size, opset=args.opset)
+        path = export_onnx(model, out, img_size=args.img_size, opset=args.opset,
+                           class_map=loaded.class_map, category_ids=loaded.category_ids)
+        say(f"wrote {path}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; outputs "
+            "boxes, scores, classes, num_detections (NMS inside); class names, size and "
+            f"normalization in its metadata. Run it: {PROG} predict IMAGES --checkpoint {path}")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
     else:
@@ -979,11 +1004,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="detect objects in images",
-                       description="Detect objects in image files or folders: writes annotated "
-                       "PNGs, predictions.json (COCO results) and images.json to --out, a folder "
-                       "apart from the inputs. Unreadable images are listed and skipped (exit "
+                       description="Detect objects in image files, folders and video files: "
+                       "writes annotated copies (in each image's own format), predictions.json "
+                       "(COCO results) and images.json to --out, a folder apart from the inputs; "
+                       "for a video, an annotated <video>.mp4 and <video>.jsonl (one line of "
+                       "results per frame). Unreadable images are listed and skipped (exit "
                        "status 2 after predicting the others).")
-    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("images", nargs="+",
+                   help="image files or folders, or video files "
+                        f"({', '.join(VIDEO_EXTENSIONS)})")
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--threshold", type=_number(float, low=0, high=1), default=0.5,
@@ -993,7 +1022,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto",
                    help="auto, cpu, cuda or cuda:N; auto = the GPU when there is one "
                         "(default: %(default)s)")
-    p.add_argument("--no-images", action="store_true", help="write only the JSON files")
+    p.add_argument("--no-images", action="store_true",
+                   help="write only the JSON files (no annotated images or videos)")
+    p.add_argument("--save-txt", action="store_true",
+                   help="also write YOLO labels, one labels/<image>.txt per image (and "
+                        "<video>_<frame>.txt per frame): class cx cy w h, normalized, class "
+                        "0-based without the background")
+    p.add_argument("--save-conf", action="store_true",
+                   help="with --save-txt: add each detection's score to its line")
     p.add_argument("--max-pixels", type=_number(int, low=1), default=DEFAULT_MAX_PIXELS,
                    metavar="N",
                    help="refuse images of more than N pixels (memory grows with them, about "
@@ -1002,10 +1038,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX, torch.export or TorchScript",
-                       description="Export a checkpoint. onnx (.onnx) and torch-export (.pt2, a "
-                       "torch.export program): outputs boxes, scores, classes before NMS. "
-                       "torchscript (.ts): deprecated by torch, kept while torch ships it; "
-                       "non-lite models only (e.g. efficientdet_d0).")
+                       description="Export a checkpoint. onnx (.onnx): uint8 images in, final "
+                       "detections out (NMS inside), class names, size and normalization in its "
+                       "metadata; predict and eval run it. torch-export (.pt2, a torch.export "
+                       "program): outputs boxes, scores, classes before NMS. "
+                       "torchscript (.ts): the bare network's per-level outputs; deprecated "
+                       "by torch, kept while torch ships it.")
     p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--format", default="onnx", choices=tuple(EXPORT_SUFFIXES),
                    help="onnx, torch-export, or torchscript (deprecated) (default: %(default)s)")

@@ -11,16 +11,15 @@ run adds: ``model.pt`` with the final metrics, and the pictures (``curves.png``,
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_save, atomic_write_text
 from .errors import UsageError
 from .terminal import printable
+from .prediction_files import write_predictions  # re-exported: predict's files live there
 
 __all__ = [
     "TrainOptions",
@@ -394,59 +393,6 @@ def evaluate(model, records, show_pbar: bool = True, device=None) -> tuple[dict[
 
 
 # -- pictures and files ------------------------------------------------------------------------
-def write_predictions(preds, out_dir: Path, category_ids=None, min_score: float | None = None,
-                      annotated: bool = True) -> Path:
-    """Annotated PNGs (one per image, at most ``MAX_ANNOTATED_SIDE`` pixels a side) and
-    ``predictions.json`` (COCO results, in the original images' pixels) in ``out_dir``.
-
-    ``images.json`` beside it maps the results' ``image_id`` to the image files. ``out_dir`` may
-    be new, empty or hold an earlier prediction of the same images (replaced); a folder with
-    any other file is refused, so that ``predictions.json`` never sits beside pictures it does
-    not describe.
-    """
-    from PIL import Image
-
-    from .efficientdet.prediction import annotate
-    from .efficientdet.show import MAX_ANNOTATED_SIDE
-    from .writers import write_coco_results
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = {Path(p.filepath).resolve() for p in preds if p.filepath is not None}
-    images, image_ids, taken, pngs = [], {}, set(), []
-    for i, pred in enumerate(preds):
-        image_ids[pred.record_id] = i
-        name = Path(pred.filepath).name if pred.filepath is not None else f"image_{i}"
-        images.append({"id": i, "file_name": str(pred.filepath or name),
-                       "width": pred.width, "height": pred.height})
-        if annotated:
-            stem = Path(name).stem
-            png = f"{stem}.png" if f"{stem}.png" not in taken else f"{stem}_{i}.png"
-            taken.add(png)
-            pngs.append((pred, out_dir / png))
-    planned = [path for _, path in pngs] + [out_dir / "images.json", out_dir / "predictions.json"]
-    clash = [path for path in planned if path.resolve() in inputs]
-    if clash:  # checked before anything is written: an input is never replaced by an output
-        raise UsageError(
-            f"{out_dir}: writing the predictions here would replace the input image {clash[0]}; "
-            "choose an output folder apart from the images"
-        )
-    names = {path.name for path in planned}
-    foreign = sorted(p.name for p in out_dir.iterdir()
-                     if not p.name.startswith(".") and p.name not in names)
-    if foreign:  # predictions.json describes exactly the pictures beside it, or is not written
-        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise UsageError(
-            f"{out_dir}: holds {len(foreign)} file(s) these predictions would not describe "
-            f"({shown}: an earlier prediction of other images?); choose an empty --out folder"
-        )
-    for pred, path in pngs:  # drawn at a bounded size: memory does not grow with the photo
-        picture = Image.fromarray(annotate(pred, max_side=MAX_ANNOTATED_SIDE))
-        atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
-    atomic_write_text(out_dir / "images.json", json.dumps(images, indent=1))
-    return write_coco_results(preds, out_dir / "predictions.json", category_ids,
-                              image_ids=image_ids, min_score=min_score)
-
-
 def save_model(model, class_map, opts: TrainOptions, out: Path, extra: dict[str, Any],
                final: dict[str, Any] | None = None) -> Path:
     """``out/model.pt``: written as soon as training ends, before any scoring or plotting."""

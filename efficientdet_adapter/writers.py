@@ -5,7 +5,8 @@ Each format module writes its own files (next to its parser); this module gather
 * datasets, as Roboflow-layout exports: :func:`write_export` (dispatching on ``format``, one of
   :data:`EXPORT_FORMATS`), :func:`write_coco`, :func:`write_voc`, :func:`write_yolo`,
   :func:`write_csv`;
-* predictions: :func:`write_coco_results` (COCO results), :func:`write_voc_predictions` (VOC
+* predictions: :func:`write_coco_results` (COCO results; :func:`coco_results` gives one image's
+  rows), :func:`write_voc_predictions` (VOC
   XML), :func:`write_yolo_predictions` (YOLO txt) and IceVision's
   :func:`export_batch_inferences_as_coco_annotations`.
 
@@ -21,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from .parsers.coco import (
+    coco_results,
     export_batch_inferences_as_coco_annotations,
     write_coco,
     write_coco_results,
@@ -49,6 +51,7 @@ __all__ = [
     "write_yolo",
     "write_csv",
     "write_coco_results",
+    "coco_results",
     "write_voc_predictions",
     "write_yolo_predictions",
     "export_batch_inferences_as_coco_annotations",

@@ -48,12 +48,13 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("model config", ["efficientdet.config", "efficientdet.wrappers", "efficientdet.resize"]),
     # reading and writing parameters: below the model, which loads pretrained weights
     ("weights", ["weights.state_dict", "weights.packaged", "weights._download", "weights.hub",
-                 "weights.loading", "weights", "weights.export", "weights.icevision",
-                 "weights.transfer"]),
+                 "weights.loading", "weights", "weights.onnx_graph", "weights.export",
+                 "weights.icevision", "weights.transfer"]),
     ("model", ["efficientdet.model", "efficientdet.anchor_sizes", "efficientdet.anchor_fit"]),
-    ("running the model", ["efficientdet.runtime", "efficientdet.dataloaders",
+    ("running the model", ["efficientdet.runtime", "efficientdet.onnx_model",
+                           "efficientdet.dataloaders",
                            "efficientdet.show", "efficientdet.prediction",
-                           "efficientdet.tiling"]),
+                           "efficientdet.tiling", "prediction_files", "video"]),
     # engines/, lower half: the plain steps and per-step numbers every loop calls
     ("engine steps", ["engines.steps", "engines.step_values"]),
     ("model verbs", ["efficientdet.interpretation", "efficientdet", "models.interpretation"]),

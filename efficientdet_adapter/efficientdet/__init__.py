@@ -26,6 +26,7 @@ from .dataloaders import (
     train_dl,
     valid_dl,
 )
+from .onnx_model import OnnxModel, load_onnx
 from .resize import set_img_size
 from .runtime import Accelerated, accelerate
 from .model import (
@@ -54,6 +55,7 @@ __all__ = [
     "EfficientDetModel",
     "ModelConfig",
     "ModelConfigError",
+    "OnnxModel",
     "accelerate",
     "anchor_labeler",
     "annotate",
@@ -71,6 +73,7 @@ __all__ = [
     "interpretation",
     "lightning",
     "list_models",
+    "load_onnx",
     "mean_std",
     "model",
     "normalize_tfm",

@@ -38,6 +38,7 @@ from ..errors import BatchError, UsageError
 from ..predictions import Prediction
 from ..records import Geometry, Record
 from ._targets import predictions_from_detections
+from .onnx_model import OnnxModel
 from .runtime import Accelerated, check_input_size, inference_device, model_device, whole_input
 from .show import annotate, show_pred, show_preds  # re-exported: drawing lives in .show
 from .wrappers import find_bench
@@ -71,7 +72,8 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     (:func:`~.runtime.accelerate`), whose network then runs in its faster form.
 
     Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
-    :class:`~.runtime.Accelerated`), checks the input size and clips to the whole input. The
+    :class:`~.runtime.Accelerated`) or an :class:`~.onnx_model.OnnxModel`, checks the input
+    size and clips to the whole input. The
     method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
     ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
     that pass effdet's image info themselves.
@@ -83,6 +85,8 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     Raises:
         BatchError: if the images are not the size the model was built for.
     """
+    if isinstance(model, OnnxModel):  # ONNX Runtime: the graph post-processes itself
+        return model(images)
     bench = find_bench(model)
     check_input_size(bench, images)
     runner = model if isinstance(model, Accelerated) else bench
@@ -206,7 +210,8 @@ def predict_from_dl(
         device: where to run: ``"auto"`` (the GPU when there is one, else the CPU), ``"cpu"``,
             ``"cuda"``, a ``torch.device``, or ``None`` (where the model is). The model is moved
             there and stays there. See :func:`~.runtime.inference_device`.
-        class_map: names for the label ids (default: each record's class map).
+        class_map: names for the label ids (default: each record's class map; an ONNX
+            model's own).
 
     ``model`` may be an accelerated model (:func:`~.runtime.accelerate`: compiled, fp16).
 
@@ -218,6 +223,8 @@ def predict_from_dl(
     probability(detection_threshold, "detection_threshold")
     from tqdm.auto import tqdm
 
+    if class_map is None and isinstance(model, OnnxModel):
+        class_map = model.class_map  # the names its metadata holds
     dataset = getattr(infer_dl, "dataset", None)
     originals = getattr(dataset, "records", None)
     tfm = getattr(dataset, "tfm", None)
@@ -373,6 +380,8 @@ def inference_tfm(model: nn.Module):
     """
     from .. import tfms
 
+    if isinstance(model, OnnxModel):  # resize and pad alike; the graph normalizes
+        return model.inference_tfm()
     config = find_bench(model).config
     return tfms.A.Adapter(
         [*tfms.A.resize_and_pad(tuple(config.img_size)),

@@ -43,6 +43,7 @@ from .formats import (
 
 __all__ = [
     "COCOBBoxParser",
+    "coco_results",
     "coco_categories",
     "write_coco",
     "write_coco_results",
@@ -375,20 +376,28 @@ def write_coco_results(
             raise ArgumentError(
                 f"prediction {i} has record id {key!r}, not an int COCO image id; pass image_ids="
             )
-        boxes, scores, label_ids = kept_detections(pred, min_score)
-        xywh = np.asarray(boxes, np.float32).reshape(-1, 4)
-        xywh[:, 2:] -= xywh[:, :2]
-        for box, score, label_id in zip(xywh, scores, label_ids):
-            category = category_ids[label_id] if category_ids is not None else label_id
-            results.append(
-                {
-                    "image_id": int(image_id),
-                    "category_id": int(category),
-                    "bbox": short_floats(box),
-                    "score": score,
-                }
-            )
+        results += coco_results(pred, image_id, category_ids, min_score=min_score)
     return atomic_write_text(path, json.dumps(results))
+
+
+def coco_results(
+    pred: Prediction,
+    image_id: int,
+    category_ids: Mapping[int, int] | Sequence[int] | None = None,
+    *,
+    min_score: float | None = None,
+) -> list[dict[str, Any]]:
+    """One image's rows of :func:`write_coco_results`: ``{"image_id", "category_id",
+    "bbox": [x, y, w, h], "score"}`` per kept detection (the arguments as there)."""
+    boxes, scores, label_ids = kept_detections(pred, min_score)
+    xywh = np.asarray(boxes, np.float32).reshape(-1, 4)
+    xywh[:, 2:] -= xywh[:, :2]
+    rows = []
+    for box, score, label_id in zip(xywh, scores, label_ids):
+        category = category_ids[label_id] if category_ids is not None else label_id
+        rows.append({"image_id": int(image_id), "category_id": int(category),
+                     "bbox": short_floats(box), "score": score})
+    return rows
 
 
 def export_batch_inferences_as_coco_annotations(

@@ -335,13 +335,18 @@ def write_yolo(splits: Splits, out_dir: str | Path, class_map: ClassMap | None =
 
 
 def write_yolo_predictions(
-    predictions: Sequence[Prediction], out_dir: str | Path, *, min_score: float | None = None
+    predictions: Sequence[Prediction], out_dir: str | Path, *, min_score: float | None = None,
+    conf: bool = True, stems: Sequence[str] | None = None,
 ) -> list[Path]:
-    """One YOLO txt per image: ``class cx cy w h score`` lines (normalized, as ``save_conf``).
+    """One YOLO txt per image: ``class cx cy w h score`` lines (normalized, as Ultralytics'
+    ``save_conf``; ``conf=False`` leaves the score out).
 
     The class index is 0-based over the foreground classes (label id - 1 when the class map has
-    a background). Each prediction needs its image ``width`` and ``height``.
+    a background). Each prediction needs its image ``width`` and ``height``. ``stems``: the
+    file names (without ``.txt``), one per prediction; by default each image's stem.
     """
+    if stems is not None and len(stems) != len(predictions):
+        raise ArgumentError(f"stems: {len(stems)} names for {len(predictions)} predictions")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -358,8 +363,10 @@ def write_yolo_predictions(
         for (x0, y0, x1, y1), score, label_id in zip(boxes, scores, label_ids):
             w, h = pred.width, pred.height
             rel = ((x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h)
-            rows.append(" ".join([str(label_id - shift), *(number_text(v) for v in rel), number_text(score)]))
-        path = out_dir / f"{prediction_stem(pred, i)}.txt"
+            fields = [str(label_id - shift), *(number_text(v) for v in rel)]
+            rows.append(" ".join(fields + ([number_text(score)] if conf else [])))
+        stem = stems[i] if stems is not None else prediction_stem(pred, i)
+        path = out_dir / f"{stem}.txt"
         atomic_write_text(path, "".join(r + "\n" for r in rows))
         written.append(path)
     return written

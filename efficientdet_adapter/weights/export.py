@@ -1,31 +1,26 @@
-"""Export a trained EfficientDet to ONNX or a ``torch.export`` program (any model), or to
-TorchScript (deprecated by torch; where effdet allows it).
+"""Export a trained EfficientDet to ONNX, a ``torch.export`` program or TorchScript.
 
-The ONNX graph holds the network, the sigmoid, effdet's top-k candidate selection and the anchor
-decoding. Its outputs, for a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the
-training images):
+- :func:`export_onnx`: a self-contained graph, uint8 images in and final detections out, NMS
+  inside, its contract and the class names, size and normalization in its metadata (the graph
+  and its contract: :mod:`.onnx_graph`; ``efficientdet.load_onnx`` runs it with ONNX Runtime).
+- :func:`export_program`: a ``torch.export`` program (``.pt2``) of :class:`OnnxDetectionHead`,
+  the candidate head, which ``torch.export.load(path).module()`` runs in PyTorch without this
+  library. For a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the training
+  images) its outputs are
 
-- ``boxes`` ``[B, K, 4]`` float32: candidate boxes, xyxy pixels of the model input, clipped to it;
-- ``scores`` ``[B, K]`` float32: their scores (after the sigmoid);
-- ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0).
+  - ``boxes`` ``[B, K, 4]`` float32: candidate boxes, xyxy pixels of the model input, clipped;
+  - ``scores`` ``[B, K]`` float32: their scores (after the sigmoid);
+  - ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0);
 
-``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when there are fewer.
-Non-maximum suppression is NOT in the graph (ONNX's ``NonMaxSuppression`` is per image and class,
-and the padding effdet does afterwards has no tidy ONNX form); :func:`onnx_postprocess` does it in
-NumPy exactly as effdet does (class-aware NMS at IoU 0.5, then the ``max_det`` best), returning
-effdet's ``[B, max_det, 6]`` detections ``(x1, y1, x2, y2, score, class)`` with zero rows as
-padding. The same conversion as PyTorch's then turns them into predictions.
-
-:func:`export_program` writes the same graph (same inputs, same three outputs) as a
-``torch.export`` program (``.pt2``), which ``torch.export.load(path).module()`` runs in PyTorch
-without this library; :func:`onnx_postprocess` applies to its outputs too.
+  ``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when fewer.
+  :func:`onnx_postprocess` does effdet's NMS on them in NumPy (class-aware at IoU 0.5, then the
+  ``max_det`` best), returning effdet's ``[B, max_det, 6]`` detections
+  ``(x1, y1, x2, y2, score, class)`` with zero rows as padding.
+- :func:`export_torchscript`: the bare network, scripted (deprecated by torch).
 
 Example:
-    >>> export_onnx(model, "model.onnx", img_size=384)
-    >>> import onnxruntime as ort
-    >>> sess = ort.InferenceSession("model.onnx")
-    >>> boxes, scores, classes = sess.run(None, {"images": batch})
-    >>> detections = onnx_postprocess(boxes, scores, classes)
+    >>> export_onnx(model, "model.onnx", class_map=class_map)
+    >>> preds = efficientdet.predict(efficientdet.load_onnx("model.onnx"), ds)
 """
 
 from __future__ import annotations
@@ -35,7 +30,7 @@ import copy
 import io
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +42,12 @@ from ..export_formats import EXPORT_SUFFIXES, check_export_suffix
 from ..version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # effdet's import-time notices are not the user's
-from effdet.efficientdet import HeadNet  # noqa: E402
+from effdet.efficientdet import FpnCombine, HeadNet  # noqa: E402
 
 from ..efficientdet._targets import label_ids_from_class_index, xyxy_limits
-from ..efficientdet.wrappers import find_network
+from ..class_map import ClassMap
+from ..efficientdet.wrappers import find_bench, find_network
+from ..errors import ExportError, NotAModelError
 from ..records import normalize_img_size
 
 __all__ = ["export_onnx", "export_program", "export_torchscript", "onnx_postprocess",
@@ -104,6 +101,11 @@ class OnnxDetectionHead(nn.Module):
         )
 
     def forward(self, images: torch.Tensor):
+        boxes, scores, index = self.candidates(images)
+        return boxes, scores, label_ids_from_class_index(index)
+
+    def candidates(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(boxes, scores, class index)``: :meth:`forward` with effdet's 0-based class index."""
         from effdet.anchors import decode_box_outputs
 
         class_out, box_out = self.net(images)
@@ -114,12 +116,12 @@ class OnnxDetectionHead(nn.Module):
         box_all = torch.cat([b.permute(0, 2, 3, 1).reshape(batch, -1, 4) for b in box_out], 1)
         top_logits, top_flat = torch.topk(cls_all.reshape(batch, -1), k=self.k, dim=1)
         anchor_idx = torch.div(top_flat, self.num_classes, rounding_mode="floor")
-        classes = label_ids_from_class_index(top_flat - anchor_idx * self.num_classes)
+        index = top_flat - anchor_idx * self.num_classes
         codes = torch.gather(box_all, 1, anchor_idx.unsqueeze(2).expand(-1, -1, 4))
         anchors = self.anchors[anchor_idx.reshape(-1)]
         boxes = decode_box_outputs(codes.reshape(-1, 4).float(), anchors, output_xyxy=True)
         boxes = torch.minimum(boxes.clamp(min=0), self.size_xyxy).reshape(batch, self.k, 4)
-        return boxes, top_logits.sigmoid(), classes
+        return boxes, top_logits.sigmoid(), index
 
 
 def export_onnx(
@@ -127,49 +129,112 @@ def export_onnx(
     path: str | Path,
     img_size: int | Sequence[int] | None = None,
     *,
+    class_map: ClassMap | None = None,
+    category_ids: Mapping[int, int] | None = None,
     opset: int = 17,
     dynamic_batch: bool = True,
+    max_det: int = 100,
+    iou_threshold: float = 0.5,
 ) -> Path:
-    """Write the model as an ONNX graph (outputs ``boxes, scores, classes``; NMS outside).
+    """Write the model as a self-contained ONNX graph: uint8 images in, final detections out.
+
+    The contract (input, the four outputs, NMS inside) and the metadata it carries (class names,
+    image size, normalization, model name, library version) are in
+    :mod:`~efficientdet_adapter.weights.onnx_graph`. ``efficientdet.load_onnx(path)`` runs it
+    with ONNX Runtime wherever a model is taken for prediction.
 
     Args:
         model: an ``EfficientDetModel`` (or an effdet bench / network).
         path: the ``.onnx`` file to write.
         img_size: the input size, int or ``(H, W)``; the model's own ``img_size`` by default.
-        opset: the ONNX opset.
+        class_map: the class map the model was trained with, for the ``names`` metadata
+            (default: ``class_1``, ``class_2``...).
+        category_ids: ``{label id: dataset category id}`` to keep in the metadata (the COCO
+            export's original ids, written into ``predictions.json`` by ``predict``).
+        opset: the ONNX opset (``NonMaxSuppression`` needs 10 or later).
         dynamic_batch: let the batch size vary (otherwise it is fixed at 1).
+        max_det: detection rows per image.
+        iou_threshold: the NMS IoU threshold.
 
     Returns:
-        The path written. Post-process the outputs with :func:`onnx_postprocess`.
+        The path written (atomically).
+
+    Raises:
+        ExportError: ``class_map`` does not fit the model.
 
     Example:
-        >>> export_onnx(model, "model.onnx", img_size=384)
+        >>> export_onnx(model, "model.onnx", class_map=class_map)
     """
     try:
-        import onnx  # noqa: F401  (the exporter needs it)
+        import onnx
     except ImportError:
         raise ImportError(
             "export_onnx needs onnx: pip install 'efficientdet_adapter[export]' (or pip install onnx)"
         ) from None
+    from ..tfms.albumentations_adapter import DEFAULT_PAD_COLOR
+    from .onnx_graph import ONNX_INPUT, ONNX_OUTPUTS, OnnxEndToEnd, onnx_metadata
+
+    net_config = find_network(model).config
+    num_fg = int(net_config.num_classes)
+    if class_map is None:
+        names = [f"class_{i}" for i in range(1, num_fg + 1)]
+    elif len(class_map.foreground) != num_fg:
+        raise ExportError(f"class_map has {len(class_map.foreground)} classes besides the "
+                          f"background; the model predicts {num_fg}: pass its own class map")
+    else:
+        names = list(class_map.foreground)
+    mean, std = _mean_std(model)
     dynamic_axes = (
-        {n: {0: "batch"} for n in ("images", "boxes", "scores", "classes")} if dynamic_batch else None
+        {n: {0: "batch"} for n in (ONNX_INPUT, *ONNX_OUTPUTS)} if dynamic_batch else None
     )
     path = check_export_suffix(path, "onnx")
     with _exporting(model, img_size, path) as (head, dummy):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer and deprecation chatter
-            # a temporary file renamed when complete: never a partial .onnx under ``path``
-            atomic_save(path, lambda tmp: torch.onnx.export(
-                head,
-                (dummy,),
-                str(tmp),
-                input_names=["images"],
-                output_names=["boxes", "scores", "classes"],
-                opset_version=opset,
-                dynamic_axes=dynamic_axes,
-                dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
-            ))
+        graph = OnnxEndToEnd(head, mean, std, max_det=max_det, iou_threshold=iou_threshold).eval()
+        h, w = dummy.shape[-2:]
+        images = torch.full((1, h, w, 3), 128, dtype=torch.uint8, device=dummy.device)
+        meta = onnx_metadata(model_name=str(net_config.name), names=names, img_size=(h, w),
+                             mean=mean, std=std, pad_color=DEFAULT_PAD_COLOR, max_det=max_det,
+                             iou_threshold=iou_threshold, library_version=_library_version(),
+                             category_ids=category_ids)
+
+        def write(tmp: Path) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tracer and deprecation chatter
+                torch.onnx.export(
+                    graph, (images,), str(tmp), input_names=[ONNX_INPUT],
+                    output_names=list(ONNX_OUTPUTS), opset_version=opset,
+                    dynamic_axes=dynamic_axes,
+                    dynamo=False,  # the TorchScript exporter: the dynamo one needs onnxscript
+                )
+            proto = onnx.load(str(tmp))
+            onnx.helper.set_model_props(proto, meta)
+            onnx.save(proto, str(tmp))
+
+        # a temporary file renamed when complete: never a partial .onnx under ``path``
+        atomic_save(path, write)
     return path
+
+
+def _mean_std(model: nn.Module) -> tuple[list[float], list[float]]:
+    """The model's RGB normalization: its ``ModelConfig``'s, else effdet's config's (ImageNet's
+    when that has none)."""
+    from ..images import IMAGENET_MEAN, IMAGENET_STD
+
+    try:
+        config = find_bench(model).config
+        return [float(v) for v in config.mean], [float(v) for v in config.std]
+    except NotAModelError:
+        net_config = find_network(model).config
+        mean = net_config.get("mean", None) or IMAGENET_MEAN
+        std = net_config.get("std", None) or IMAGENET_STD
+        return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _library_version() -> str:
+    """This library's version (the package is imported whenever this module is)."""
+    import sys
+
+    return str(getattr(sys.modules.get(__name__.split(".")[0]), "__version__", "unknown"))
 
 
 def export_program(
@@ -315,36 +380,42 @@ class _LevelFirstHeadNet(HeadNet):
         return self._forward_level_first(x)
 
 
+class _SumFpnCombine(FpnCombine):
+    """effdet's BiFPN node input fusion for ``weight_method='sum'`` (the lite models'
+    ``bifpn_sum``) alone: effdet's ``forward`` also holds the weighted branches, which use
+    ``edge_weights``; that is None here, and TorchScript compiles every branch, so it fails."""
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        nodes = []
+        for offset, resample in zip(self.inputs_offsets, self.resample.values()):
+            nodes.append(resample(x[offset]))
+        return torch.sum(torch.stack(nodes, dim=-1), dim=-1)
+
+
 def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     """Script the network (no bench) with ``torch.jit.script`` and save it.
 
     Deprecated by torch (``torch.jit.script`` warns since torch 2.10): prefer
     :func:`export_program` (``torch.export``) or :func:`export_onnx`. Kept while torch ships it.
 
-    The saved module maps ``images`` to effdet's raw ``(class_outputs, box_outputs)`` per level.
-    effdet's lite models (``tf_efficientdet_lite*``) do not script: their BiFPN uses
-    ``bifpn_sum``, which TorchScript cannot compile; export those with :func:`export_onnx`.
+    The saved module maps ``images`` (normalized, ``[B, 3, H, W]``) to effdet's raw
+    ``(class_outputs, box_outputs)`` per level: no anchors, decoding or NMS. Every model scripts,
+    lite ones included (their ``bifpn_sum`` fusion is scripted through a sum-only copy of effdet's
+    node, the same arithmetic).
 
     Example:
-        >>> export_torchscript(model, "model.ts")  # efficientdet_d0 and other non-lite models
+        >>> export_torchscript(model, "model.ts")
     """
-    net = find_network(model)
-    name = str(net.config.name)
-    fpn_name = str(net.config.get("fpn_name", None) or "")
-    if "lite" in name or fpn_name == "bifpn_sum":
-        from ..errors import ExportError
-
-        raise ExportError(
-            f"{name} cannot be exported to TorchScript: effdet's lite models fuse their BiFPN "
-            "inputs with 'bifpn_sum', which torch.jit.script cannot compile. Use "
-            "export_onnx(model, path) (or `efficientdet-adapter export --format onnx`) instead"
-        )
-    # TorchScript needs the head's batch norms indexed level first; toggle a copy, not the model.
-    net = copy.deepcopy(net).eval()
+    # TorchScript needs the head's batch norms indexed level first and the lite BiFPN's fusion
+    # without its unused weighted branches: change a copy, not the model.
+    net = copy.deepcopy(find_network(model)).eval()
     for head in (net.class_net, net.box_net):
         if not head.bn_level_first:
             head.toggle_bn_level_first()
         head.__class__ = _LevelFirstHeadNet  # drops the other path, which cannot be saved
+    for module in net.modules():
+        if type(module) is FpnCombine and module.weight_method == "sum":
+            module.__class__ = _SumFpnCombine
     path = check_export_suffix(path, "torchscript")
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():

@@ -55,23 +55,38 @@ def _sorted_rows(dets: np.ndarray) -> np.ndarray:
     return out
 
 
+def onnx_as_effdet_rows(boxes, scores, classes) -> np.ndarray:
+    """The ONNX graph's outputs as effdet's ``[B, D, 6]`` rows (1-based classes, zero padding)."""
+    rows = np.zeros((*scores.shape, 6), np.float32)
+    rows[..., :4], rows[..., 4], rows[..., 5] = boxes, scores, classes + 1
+    rows[classes < 0] = 0
+    return rows
+
+
 @pytest.mark.parametrize("model_name", ["tf_efficientdet_lite0", "efficientdet_d0"])
 def test_onnx_detections_match_pytorch(tmp_path, model_name, record_property):
+    """uint8 pixels in, NMS inside: the graph's detections are effdet's for the normalized
+    images (the same 300 detections, boxes and scores within 1e-3)."""
     ort = pytest.importorskip("onnxruntime")
+    from efficientdet_adapter.tfms.albumentations_adapter import Normalize
+
     model = tiny_model(model_name)
     path = export_onnx(model, tmp_path / "model.onnx", img_size=IMG)
     assert path.stat().st_size > 1_000_000  # the weights are inside
 
-    images = torch.randn(3, 3, IMG, IMG, generator=torch.Generator().manual_seed(1))
+    pixels = np.random.default_rng(1).integers(0, 256, (3, IMG, IMG, 3), dtype=np.uint8)
+    normalize = Normalize(model.config.mean, model.config.std)
+    images = torch.from_numpy(np.stack([normalize(image=p)["image"] for p in pixels]))
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    assert [o.name for o in sess.get_outputs()] == ["boxes", "scores", "classes"]
-    boxes, scores, classes = sess.run(None, {"images": images.numpy()})  # batch 3, exported at 1
-    k = boxes.shape[1]
-    assert boxes.shape == (3, k, 4) and scores.shape == (3, k) and classes.shape == (3, k)
-    assert set(np.unique(classes)) <= {1, 2}  # 1-based label ids of the 2 foreground classes
+    assert [o.name for o in sess.get_outputs()] == ["boxes", "scores", "classes",
+                                                    "num_detections"]
+    boxes, scores, classes, count = sess.run(None, {"images": pixels})  # batch 3, exported at 1
+    assert boxes.shape == (3, 100, 4) and scores.shape == classes.shape == (3, 100)
+    assert count.tolist() == [100, 100, 100]
+    assert set(np.unique(classes)) <= {0, 1}  # 0-based indexes of the 2 foreground classes
 
-    ours = onnx_postprocess(boxes, scores, classes)
-    ref = torch_detections(model, images)
+    ours = onnx_as_effdet_rows(boxes, scores, classes)
+    ref = torch_detections(model, images.permute(0, 3, 1, 2).contiguous())
     assert ours.shape == ref.shape == (3, 100, 6)
     assert (ref[..., 4] > 0).sum() == (ours[..., 4] > 0).sum() == 300
     # An untrained net scores many boxes alike (to 1e-7), so equal-score rows may come in
@@ -119,8 +134,10 @@ def test_onnx_postprocess_is_class_aware_nms():
     assert dets[0, 3:].sum() == 0
 
 
-def test_torchscript_d0_matches_network(tmp_path):
-    model = tiny_model("efficientdet_d0")
+@pytest.mark.parametrize("model_name", ["efficientdet_d0", "tf_efficientdet_lite0"])
+def test_torchscript_matches_network(tmp_path, model_name):
+    """d0 (its fast-attention BiFPN) and lite0 (its plain-sum BiFPN, 'bifpn_sum') both script."""
+    model = tiny_model(model_name)
     path = export_torchscript(model, tmp_path / "model.ts")
     scripted = torch.jit.load(str(path))
     images = torch.randn(2, 3, IMG, IMG)
@@ -131,10 +148,15 @@ def test_torchscript_d0_matches_network(tmp_path):
     diff = max(float((a - b).abs().max()) for a, b in zip(cls_ts + box_ts, cls_pt + box_pt))
     assert diff < 1e-5, diff
     assert not model.model.class_net.bn_level_first  # the model itself was not changed
+    assert {type(m).__name__ for m in model.model.modules()} & {"_SumFpnCombine",
+                                                               "_LevelFirstHeadNet"} == set()
 
 
-def test_torchscript_lite_says_use_onnx(tmp_path):
-    model = tiny_model("tf_efficientdet_lite0")
-    with pytest.raises(ExportError, match=r"bifpn_sum.*export_onnx"):
-        export_torchscript(model, tmp_path / "model.ts")
-    assert not (tmp_path / "model.ts").exists()
+def test_export_onnx_refuses_a_class_map_of_another_size(tmp_path):
+    from efficientdet_adapter.class_map import ClassMap
+
+    model = tiny_model("tf_efficientdet_lite0")  # 2 foreground classes
+    with pytest.raises(ExportError, match=r"class_map has 3 classes besides the background; "
+                                          r"the model predicts 2: pass its own class map"):
+        export_onnx(model, tmp_path / "model.onnx", class_map=ClassMap(["a", "b", "c"]))
+    assert not (tmp_path / "model.onnx").exists()
