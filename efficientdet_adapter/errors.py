@@ -10,6 +10,7 @@ __all__ = [
     "AdapterError",
     "ParseError",
     "UnsupportedFormatError",
+    "InvalidDataError",
     "ImageLoadError",
     "InvalidBBoxError",
     "ClassMapError",
@@ -44,6 +45,11 @@ class UnsupportedFormatError(ParseError):
     """An export format (or a variant of one) that the parsers do not read."""
 
 
+class InvalidDataError(ParseError):
+    """IceVision's ``InvalidDataError``: a record's data cannot be used as it is (for example
+    a box whose corners are in the wrong order)."""
+
+
 class ImageLoadError(AdapterError, OSError):
     """An image file is missing, truncated, corrupt, or of a pixel type we cannot use."""
 
@@ -52,8 +58,9 @@ class InvalidBBoxError(AdapterError, ValueError):
     """A bounding box is degenerate or lies outside its image."""
 
 
-class ClassMapError(AdapterError, KeyError):
-    """A class name or id is unknown, or a name is added twice."""
+class ClassMapError(AdapterError, KeyError, ValueError):
+    """A class name or id is unknown, or a name is added twice (a ``ValueError`` too, as
+    IceVision's class map raised)."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly instead
         return str(self.args[0]) if self.args else ""

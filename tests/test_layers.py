@@ -29,10 +29,10 @@ FACES = sorted(
 )
 
 LAYERS: list[tuple[str, list[str]]] = [
-    ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
+    ("face helpers", ["_faces", "_icevision_names"]),  # IceVision's not-offered reasons: imports nothing
     ("errors", ["errors", "version_compat", "arguments", "atomic", "devices"]),
     ("values", ["bbox", "class_map", "images"]),
-    ("records", ["records", "size_check", "splitters", "record_collection"]),
+    ("records", ["records", "size_check", "splitters", "record_collection", "record_components"]),
     ("pictures", ["visualize"]),
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),

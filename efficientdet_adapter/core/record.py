@@ -1,15 +1,17 @@
-"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is :class:`~efficientdet_adapter.records.Record`."""
+"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord(components)`` is a
+:class:`~efficientdet_adapter.record_components.ComponentRecord` (a ``Record`` with components)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from ..record_collection import RecordCollection
+from ..record_components import ComponentRecord
 from ..records import Record
 
 __all__ = ["BaseRecord", "autofix_records"]
 
-BaseRecord = Record
+BaseRecord = ComponentRecord
 
 
 def autofix_records(records: Iterable[Record], show_pbar: bool = True) -> list[Record]:

@@ -1,0 +1,267 @@
+"""IceVision 0.12's record components, as working classes over this library's :class:`Record`.
+
+IceVision builds a custom parser's template record from components::
+
+    BaseRecord((FilepathRecordComponent(), InstancesLabelsRecordComponent(), BBoxesRecordComponent()))
+
+Here such a record is a :class:`ComponentRecord`: a :class:`Record` (so datasets, transforms and
+the model take it as they take any record) that also lists its components. A component holds no
+copy of the data: reading ``component.bboxes`` reads the record's ``bboxes`` (the same list), so
+IceVision's setters (``record.set_filepath``, ``record.detection.add_bboxes``...) and its checks
+(``getattr(record.detection, name) is getattr(component, name)``) both hold. Fields that a
+:class:`Record` has no slot for (``scores``, ``losses``) live on their component. Masks and
+keypoints components exist (a template may name them) and raise one clear error when used.
+
+The library's own :class:`Record` stays the fast path: built-in parsers make plain records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .errors import UsageError
+from .records import Record
+
+__all__ = [
+    "Task", "common", "detection", "classification", "Component", "Composite", "RecordComponent",
+    "ComponentRecord", "RecordIDRecordComponent", "ClassMapRecordComponent",
+    "FilepathRecordComponent", "ImageRecordComponent", "GrayScaleRecordComponent",
+    "SizeRecordComponent", "BaseLabelsRecordComponent", "InstancesLabelsRecordComponent",
+    "ClassificationLabelsRecordComponent", "BBoxesRecordComponent", "AreasRecordComponent",
+    "IsCrowdsRecordComponent", "ScoresRecordComponent", "LossesRecordComponent",
+    "BaseMasksRecordComponent", "InstanceMasksRecordComponent", "SemanticMaskRecordComponent",
+    "MasksRecordComponent", "KeyPointsRecordComponent",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A group of record fields (IceVision's ``tasks.common`` / ``tasks.detection``)."""
+
+    name: str
+    order: float = 0.5
+
+
+common = Task("common", order=0)
+detection = Task("detection", order=0.5)
+classification = Task("classification", order=0.5)
+
+
+class Component:
+    """IceVision's ``Component``: a part of a :class:`Composite`."""
+
+    order: ClassVar[float] = 0.5
+
+    def __init__(self, composite: Any = None) -> None:
+        self.composite = composite
+
+    def set_composite(self, composite: Any) -> None:
+        self.composite = composite
+
+
+class Composite:
+    """IceVision's ``Composite``: an object made of components; a component's attributes and
+    methods are reached through the composite (``composite.add_thing`` calls the component's)."""
+
+    def __init__(self, components: Iterable[Component] = ()) -> None:
+        self.components: list[Component] = []
+        for component in components:
+            self.add_component(component)
+
+    def add_component(self, component: Component) -> None:
+        component.set_composite(self)
+        self.components.append(component)
+        self.components.sort(key=lambda c: c.order)
+
+    def get_component_by_type(self, component_type: type) -> Component | None:
+        return next((c for c in self.components if isinstance(c, component_type)), None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "components":
+            raise AttributeError(name)
+        for component in self.__dict__.get("components", ()):
+            if _offers(component, name):
+                return getattr(component, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+
+#: Class attributes of components that are not record fields.
+_PLUMBING = frozenset({"fields", "own", "default_task", "order", "what", "task", "composite"})
+
+
+def _offers(component: Component, name: str) -> bool:
+    """Whether ``name`` is a field or method of ``component`` that its composite exposes."""
+    if name.startswith("_") or name in _PLUMBING:
+        return False
+    if name in component.__dict__:
+        return True
+    for klass in type(component).__mro__:
+        if klass in (RecordComponent, Component, object):
+            return False
+        if name in klass.__dict__:
+            return True
+    return False
+
+
+class RecordComponent(Component):
+    """A component of a record. ``fields`` are the record's attributes it stands for (read
+    through to the record); ``own`` are those it keeps itself (``name -> default``)."""
+
+    fields: ClassVar[tuple[str, ...]] = ()
+    own: ClassVar[dict[str, Any]] = {}
+    default_task: ClassVar[Task] = detection
+
+    def __init__(self, task: Task | None = None) -> None:
+        super().__init__()
+        self.task = task or self.default_task
+        for name, default in self.own.items():
+            setattr(self, name, list(default) if isinstance(default, list) else default)
+
+    def __getattr__(self, name: str) -> Any:
+        composite = self.__dict__.get("composite")
+        if name in type(self).fields and composite is not None:
+            return getattr(composite, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class RecordIDRecordComponent(RecordComponent):
+    fields = ("record_id",)
+    default_task = common
+    order = 0.1
+
+
+class ClassMapRecordComponent(RecordComponent):
+    fields = ("class_map",)
+
+
+class ImageRecordComponent(RecordComponent):
+    fields = ("img",)
+    default_task = common
+    order = 0.2
+
+
+class FilepathRecordComponent(ImageRecordComponent):
+    fields = ("filepath", "img")
+
+
+class GrayScaleRecordComponent(FilepathRecordComponent):
+    """IceVision's grayscale record: the image still loads as RGB here (see ``open_img``)."""
+
+
+class SizeRecordComponent(RecordComponent):
+    fields = ("img_size", "width", "height")
+    default_task = common
+    order = 0.2
+
+
+class BaseLabelsRecordComponent(RecordComponent):
+    fields = ("labels", "label_ids", "class_map")
+
+
+class InstancesLabelsRecordComponent(BaseLabelsRecordComponent):
+    pass
+
+
+class BBoxesRecordComponent(RecordComponent):
+    fields = ("bboxes",)
+
+
+class AreasRecordComponent(RecordComponent):
+    fields = ("areas",)
+
+
+class IsCrowdsRecordComponent(RecordComponent):
+    fields = ("iscrowds",)
+
+
+class ScoresRecordComponent(RecordComponent):
+    own = {"scores": None}
+
+    def set_scores(self, scores: Sequence[float]) -> None:
+        self.scores = scores
+
+
+class LossesRecordComponent(RecordComponent):
+    own = {"losses": None}
+
+    def set_losses(self, losses: dict) -> None:
+        self.losses = losses
+
+
+class _NotOffered(RecordComponent):
+    what: ClassVar[str] = ""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(f"{type(self).__name__}: {self.what} are not offered: "
+                         "efficientdet_adapter trains EfficientDet, which predicts boxes")
+
+
+class BaseMasksRecordComponent(_NotOffered):
+    what = "masks"
+    add_masks = set_masks = set_mask = set_mask_array = _NotOffered._refuse
+
+
+class InstanceMasksRecordComponent(BaseMasksRecordComponent):
+    pass
+
+
+class SemanticMaskRecordComponent(BaseMasksRecordComponent):
+    pass
+
+
+MasksRecordComponent = InstanceMasksRecordComponent
+
+
+class KeyPointsRecordComponent(_NotOffered):
+    what = "keypoints"
+    add_keypoints = set_keypoints = _NotOffered._refuse
+
+
+class ClassificationLabelsRecordComponent(_NotOffered):
+    what = "classification labels"
+    add_labels = set_labels = _NotOffered._refuse
+
+
+class ComponentRecord(Composite, Record):
+    """IceVision's ``BaseRecord(components)``: a :class:`Record` that lists its components.
+
+    A record id and a size component are always part of it, as in IceVision. Until its setters
+    run, ``filepath``, ``width`` and ``height`` are ``None``.
+    """
+
+    def __init__(self, components: Iterable[RecordComponent] = (), **fields: Any) -> None:
+        fields.setdefault("record_id", None)
+        fields.setdefault("filepath", None)
+        fields.setdefault("width", None)
+        fields.setdefault("height", None)
+        Record.__init__(self, **fields)
+        components = list(components)
+        for extra in (RecordIDRecordComponent, SizeRecordComponent):
+            if not any(isinstance(c, extra) for c in components):
+                components.append(extra())
+        Composite.__init__(self, components)
+        self.is_new = True
+
+    def __getattr__(self, name: str) -> Any:
+        return Composite.__getattr__(self, name)
+
+    def copy(self, **changes: Any) -> "ComponentRecord":
+        copied = Record.copy(self, **changes)
+        copied.components = []
+        for component in self.components:
+            new = type(component)(component.task)
+            for name in type(component).own:
+                setattr(new, name, getattr(component, name))
+            copied.add_component(new)
+        copied.is_new = getattr(self, "is_new", False)
+        return copied
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(c).__name__ for c in self.components)
+        return (f"ComponentRecord(record_id={self.record_id!r}, filepath={self.filepath!r}, "
+                f"{len(self.bboxes)} boxes; components: {names})")
