@@ -60,4 +60,5 @@ ICEVISION_STAR: dict[str, str] = {
     'tasks': 'core',
     'FuncSplitter': 'data',
     'RecordCollection': 'data',
+    'SimpleConfusionMatrix': 'metrics',
 }

@@ -1,13 +1,36 @@
-"""IceVision 0.12's ``icevision.tfms.albumentations.albumentations_adapter``."""
+"""IceVision 0.12's ``icevision.tfms.albumentations.albumentations_adapter``.
+
+``Adapter`` is this library's; IceVision's per-component classes are kept as names (modules that
+import them load) and raise one clear error when made: ``Adapter`` transforms a record's image,
+boxes, labels, crowd flags and areas itself."""
 
 from __future__ import annotations
 
-from ..._faces import ALBU_COMPONENTS, not_offered
+from typing import Any
+
+from ...errors import UsageError
 from ...tfms.albumentations_adapter import Adapter
 
-__all__ = ["Adapter"]
+NOT_OFFERED: dict[str, str] = {}
+__all__ = ["Adapter", "AlbumentationsAdapterComponent", "AlbumentationsBBoxesComponent",
+           "AlbumentationsImgComponent", "AlbumentationsInstancesLabelsComponent",
+           "AlbumentationsIsCrowdsComponent", "AlbumentationsKeypointsComponent",
+           "AlbumentationsMasksComponent", "AlbumentationsSizeComponent"]
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['AlbumentationsAdapterComponent', 'AlbumentationsBBoxesComponent', 'AlbumentationsImgComponent', 'AlbumentationsInstancesLabelsComponent', 'AlbumentationsIsCrowdsComponent', 'AlbumentationsKeypointsComponent', 'AlbumentationsMasksComponent', 'AlbumentationsSizeComponent'], ALBU_COMPONENTS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+
+class AlbumentationsAdapterComponent:
+    """Not offered: ``tfms.A.Adapter`` does each component's work itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise UsageError(f"{type(self).__name__}: IceVision's albumentations components are not "
+                         "offered; tfms.A.Adapter transforms the image, boxes, labels, crowd "
+                         "flags and areas itself")
+
+
+class AlbumentationsBBoxesComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsImgComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsInstancesLabelsComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsIsCrowdsComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsKeypointsComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsMasksComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsSizeComponent(AlbumentationsAdapterComponent): ...
