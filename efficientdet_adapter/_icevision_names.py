@@ -29,6 +29,7 @@ ICEVISION_STAR: dict[str, str] = {
     'zipsafe': 'utils',
     'AbortParseRecord': 'core',
     'AreasRecordComponent': 'core',
+    'AutofixAbort': 'core',
     'BBoxesRecordComponent': 'core',
     'BaseLabelsRecordComponent': 'core',
     'BaseMasksRecordComponent': 'core',

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import UsageError
+from .errors import AutofixAbort, UsageError
 from .records import Record
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Task", "common", "detection", "classification", "Component", "Composite", "RecordComponent",
-    "ComponentRecord", "RecordIDRecordComponent", "ClassMapRecordComponent",
+    "ComponentRecord", "TaskView", "RecordIDRecordComponent", "ClassMapRecordComponent",
     "FilepathRecordComponent", "ImageRecordComponent", "GrayScaleRecordComponent",
     "SizeRecordComponent", "BaseLabelsRecordComponent", "InstancesLabelsRecordComponent",
     "ClassificationLabelsRecordComponent", "BBoxesRecordComponent", "AreasRecordComponent",
@@ -74,6 +78,19 @@ class Composite:
         component.set_composite(self)
         self.components.append(component)
         self.components.sort(key=lambda c: c.order)
+
+    def reduce_on_components(self, fn_name: str, reduction: str | None = None,
+                             **kwargs: Any) -> Any:
+        """Call ``fn_name(**kwargs)`` on each component that has it, in component order, and
+        combine the results: ``"extend"`` (lists), ``"update"`` (dicts), or ``None`` (a list
+        of the results)."""
+        results = [getattr(c, fn_name)(**kwargs) for c in self.components if hasattr(c, fn_name)]
+        if reduction is None:
+            return results
+        out: Any = [] if reduction == "extend" else {}
+        for result in results:
+            getattr(out, reduction)(result)
+        return out
 
     def get_component_by_type(self, component_type: type) -> Component | None:
         return next((c for c in self.components if isinstance(c, component_type)), None)
@@ -222,9 +239,61 @@ class KeyPointsRecordComponent(_NotOffered):
     add_keypoints = set_keypoints = _NotOffered._refuse
 
 
-class ClassificationLabelsRecordComponent(_NotOffered):
-    what = "classification labels"
-    add_labels = set_labels = _NotOffered._refuse
+class ClassificationLabelsRecordComponent(RecordComponent):
+    """IceVision's image-level labels (``record.classification``): ids through a class map,
+    one or several per image (``is_multilabel``), and their one-hot encoding."""
+
+    default_task = classification
+    own = {"labels": [], "label_ids": [], "class_map": None}
+
+    def __init__(self, task: Task | None = None, is_multilabel: bool = False) -> None:
+        super().__init__(task)
+        self.is_multilabel = is_multilabel
+
+    def set_class_map(self, class_map: Any) -> None:
+        self.class_map = class_map
+
+    def set_labels_by_id(self, label_ids: Sequence[int]) -> None:
+        self.label_ids = [int(i) for i in label_ids]
+        self.labels = [self.class_map.get_by_id(i) for i in self.label_ids]
+
+    def add_labels_by_id(self, label_ids: Sequence[int]) -> None:
+        self.set_labels_by_id([*self.label_ids, *label_ids])
+
+    def set_labels(self, labels: Sequence[Any]) -> None:
+        self.set_labels_by_id([self.class_map.get_by_name(name) for name in labels])
+
+    def add_labels(self, labels: Sequence[Any]) -> None:
+        self.set_labels([*self.labels, *labels])
+
+    def one_hot_encoded(self) -> "np.ndarray":
+        """One 0/1 value per class of the class map."""
+        import numpy as np
+
+        out = np.zeros(len(self.class_map), dtype=int)
+        out[self.label_ids] = 1
+        return out
+
+    def _autofix(self) -> dict[str, bool]:
+        if not self.is_multilabel and len(self.label_ids) > 1:
+            raise AutofixAbort(f"{len(self.label_ids)} labels on a record that is not "
+                               "multilabel (is_multilabel=False)")
+        return {"labels": True}
+
+
+class TaskView:
+    """``record.<task>`` for a task other than detection (``record.classification``): its
+    components' fields and methods."""
+
+    def __init__(self, record: "ComponentRecord", task: str) -> None:
+        self._record, self._task = record, task
+
+    def __getattr__(self, name: str) -> Any:
+        for component in self._record.components:
+            if component.task.name == self._task and (_offers(component, name)
+                                                       or hasattr(type(component), name)):
+                return getattr(component, name)
+        raise AttributeError(f"record.{self._task} has no attribute {name!r}")
 
 
 class ComponentRecord(Composite, Record):
@@ -248,7 +317,64 @@ class ComponentRecord(Composite, Record):
         self.is_new = True
 
     def __getattr__(self, name: str) -> Any:
+        components = self.__dict__.get("components", ())
+        if any(c.task.name == name and c.task is not detection for c in components):
+            return TaskView(self, name)
         return Composite.__getattr__(self, name)
+
+    def add_labels(self, labels: Sequence[Any]) -> None:
+        """Add class names; with a class map set, their ids too (IceVision's order of calls:
+        ``set_class_map`` then ``add_labels``)."""
+        Record.add_labels(self, labels)
+        if self.class_map is not None and len(self.label_ids) + len(labels) == len(self.labels):
+            self.label_ids.extend(self.class_map.get_by_name(name) for name in labels)
+
+    def set_img_size(self, size: Any, original: bool = False) -> None:
+        Record.set_img_size(self, size)
+
+    def num_annotations(self) -> dict[str, dict[str, int]]:
+        """Items per annotation list, by task: ``{"common": {}, "detection": {...}}``."""
+        counts: dict[str, dict[str, int]] = {"common": {}}
+        names = {"labels": InstancesLabelsRecordComponent, "bboxes": BBoxesRecordComponent,
+                 "areas": AreasRecordComponent, "iscrowds": IsCrowdsRecordComponent}
+        detection_counts = {}
+        for name, kind in names.items():
+            if self.get_component_by_type(kind) is not None:
+                detection_counts[name] = len(getattr(self, name) or [])
+        if detection_counts:
+            counts["detection"] = detection_counts
+        return counts
+
+    def check_num_annotations(self) -> None:
+        """Raise :class:`AutofixAbort` when the annotation lists differ in length."""
+        counts = self.num_annotations().get("detection", {})
+        if len(set(counts.values())) > 1:
+            raise AutofixAbort(f"record {self.record_id!r}: the annotation lists differ in "
+                               f"length: {counts}")
+
+    def autofix(self) -> dict[str, dict[str, list[bool]]]:
+        """IceVision's ``record.autofix()``: :class:`AutofixAbort` for a missing image file or
+        annotation lists of different lengths; then boxes clipped and those without area
+        dropped (see :meth:`Record.autofix`)."""
+        if self.filepath is not None and not Path(self.filepath).exists():
+            raise AutofixAbort(f"record {self.record_id!r}: {self.filepath} does not exist")
+        self.check_num_annotations()
+        for component in self.components:
+            if hasattr(component, "_autofix"):
+                component._autofix()
+        return Record.autofix(self)
+
+    def load(self) -> "ComponentRecord":
+        """A copy with the image loaded: a PIL image from a file, as IceVision's (a grayscale
+        component keeps the array)."""
+        import PIL.Image
+
+        loaded = self.copy()
+        if loaded.img is None and loaded.filepath is not None:
+            loaded.load_image()
+            if self.get_component_by_type(GrayScaleRecordComponent) is None:
+                loaded.img = PIL.Image.fromarray(loaded.img)
+        return loaded
 
     def copy(self, **changes: Any) -> "ComponentRecord":
         copied = Record.copy(self, **changes)

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("pictures", ["visualize"]),
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),
-    ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",
+    ("files", ["parsers._cache", "parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",
                "parsers.base", "parsers.coco", "parsers.csv", "parsers.voc", "parsers.yolo",
                "parsers.roboflow", "parsers", "writers", "compat", "demo"]),
     ("transforms", ["tfms.albumentations_adapter", "tfms", "dataset", "models.utils"]),
