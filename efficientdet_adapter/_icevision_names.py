@@ -7,6 +7,7 @@ that it lists every such name the faces offer. Data only: the package resolves a
 first access, so ``import efficientdet_adapter`` stays light."""
 
 ICEVISION_STAR: dict[str, str] = {
+    'CaptureStdout': 'utils',
     'IMAGENET_STATS': 'utils',
     'allequal': 'utils',
     'cleandict': 'utils',
@@ -24,6 +25,7 @@ ICEVISION_STAR: dict[str, str] = {
     'params': 'utils',
     'pbar': 'utils',
     'requires_grad': 'utils',
+    'show_img': 'utils',
     'tensor_to_image': 'utils',
     'to_np': 'utils',
     'zipsafe': 'utils',
@@ -62,4 +64,6 @@ ICEVISION_STAR: dict[str, str] = {
     'FuncSplitter': 'data',
     'RecordCollection': 'data',
     'SimpleConfusionMatrix': 'metrics',
+    'as_rgb_tuple': 'visualize',
+    'draw_sample': 'visualize',
 }
