@@ -137,7 +137,7 @@ __all__ = [
     "UsageError",
 ]
 
-# IceVision's `from icevision import *` also brought the names of its utils, core, data, metrics
+# IceVision's package-wide star import also brought the names of its utils, core, data, metrics
 # and visualize packages; they come from IceVision's paths here (the faces), on first access.
 __all__ += list(ICEVISION_STAR)
 

@@ -1,4 +1,4 @@
-"""The names IceVision 0.12's ``from icevision import *`` brought from its ``utils``, ``core``,
+"""The names IceVision 0.12's package-wide star import brought from its ``utils``, ``core``,
 ``data``, ``metrics`` and ``visualize`` packages, beyond the package's own ``__all__``: name ->
 the face (IceVision's package path under efficientdet_adapter) that offers it.
 

@@ -17,6 +17,7 @@ The library's own :class:`Record` stays the fast path: built-in parsers make pla
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,8 +291,8 @@ class TaskView:
 
     def __getattr__(self, name: str) -> Any:
         for component in self._record.components:
-            if component.task.name == self._task and (_offers(component, name)
-                                                       or hasattr(type(component), name)):
+            if component.task.name == self._task and (
+                    name in type(component).fields or _offers(component, name)):
                 return getattr(component, name)
         raise AttributeError(f"record.{self._task} has no attribute {name!r}")
 
@@ -315,6 +316,15 @@ class ComponentRecord(Composite, Record):
                 components.append(extra())
         Composite.__init__(self, components)
         self.is_new = True
+
+    @classmethod
+    def from_record(cls, record: Record,
+                    component_types: Iterable[type[RecordComponent]]) -> "ComponentRecord":
+        """``record``'s fields (its lists, not copies) in a record with these components."""
+        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(Record) if f.init}
+        out = cls([kind() for kind in component_types], **fields)
+        out.is_new = record.is_new
+        return out
 
     def __getattr__(self, name: str) -> Any:
         components = self.__dict__.get("components", ())
@@ -391,3 +401,8 @@ class ComponentRecord(Composite, Record):
         names = ", ".join(type(c).__name__ for c in self.components)
         return (f"ComponentRecord(record_id={self.record_id!r}, filepath={self.filepath!r}, "
                 f"{len(self.bboxes)} boxes; components: {names})")
+
+
+#: The components of the records IceVision's box parsers made (COCO adds areas and crowd flags).
+BOX_COMPONENTS = (FilepathRecordComponent, InstancesLabelsRecordComponent, BBoxesRecordComponent)
+COCO_COMPONENTS = (*BOX_COMPONENTS, AreasRecordComponent, IsCrowdsRecordComponent)

@@ -5,15 +5,18 @@ IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxP
 
 from ..splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
 from .base import AbortParseRecord, Parser, ParseReport
-from .coco import COCOBBoxParser
+from .coco import COCOParser
+from .coco_bbox import COCOBBoxParser
 from .csv import CSVBBoxParser
 from .roboflow import RoboflowParser
-from .voc import VOCBBoxParser, voc
+from .via import VIABaseParser, VIABBoxParser, VIAParseError, via
+from .voc import VOCBBoxParser, VOCParser, voc
 from .yolo import YOLOBBoxParser
 
 __all__ = [
     "AbortParseRecord",
     "COCOBBoxParser",
+    "COCOParser",
     "CSVBBoxParser",
     "DataSplitter",
     "FixedSplitter",
@@ -22,8 +25,13 @@ __all__ = [
     "RandomSplitter",
     "RoboflowParser",
     "SingleSplitSplitter",
+    "VIABBoxParser",
+    "VIABaseParser",
+    "VIAParseError",
     "VOCBBoxParser",
+    "VOCParser",
     "YOLOBBoxParser",
+    "via",
     "voc",
 ]
 
@@ -32,9 +40,6 @@ NOT_OFFERED: dict[str, str] = {
     **dict.fromkeys(["COCOMaskParser", "VOCMaskParser"], "masks: EfficientDet detects boxes here"),
     **dict.fromkeys(["COCOKeyPointsParser", "COCOKeypointsMetadata"],
                     "keypoints: EfficientDet detects boxes here"),
-    **dict.fromkeys(["VIABBoxParser", "VIABaseParser", "VIAParseError", "via"],
-                    "the VIA parser: use COCOBBoxParser, VOCBBoxParser, CSVBBoxParser, "
-                    "YOLOBBoxParser or RoboflowParser (or a custom Parser)"),
     "COCOBaseParser": "an IceVision internal: subclass Parser, or use COCOBBoxParser",
     "ParserInterface": "subclass Parser (template_record, __iter__, record_id, parse_fields)",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._faces import INTERNAL, KEYPOINTS, MASKS, not_offered
 from ..core.keypoints import KeypointsMetadata
-from ..parsers.coco import COCOBBoxParser
+from ..parsers.coco_bbox import COCOBBoxParser
 
 __all__ = ["COCOBBoxParser", "COCOKeypointsMetadata"]
 
