@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import AutofixAbort, UsageError
-from .records import Record
+from .records import ImgSize, Record
 
 if TYPE_CHECKING:
     import numpy as np
@@ -292,7 +292,8 @@ class TaskView:
     def __getattr__(self, name: str) -> Any:
         for component in self._record.components:
             if component.task.name == self._task and (
-                    name in type(component).fields or _offers(component, name)):
+                    name in type(component).fields or _offers(component, name)
+                    or (name not in _PLUMBING and hasattr(type(component), name))):
                 return getattr(component, name)
         raise AttributeError(f"record.{self._task} has no attribute {name!r}")
 
@@ -331,6 +332,15 @@ class ComponentRecord(Composite, Record):
         if any(c.task.name == name and c.task is not detection for c in components):
             return TaskView(self, name)
         return Composite.__getattr__(self, name)
+
+    @property
+    def img_size(self) -> ImgSize:
+        """``ImgSize(width, height)``: the same object while the size is unchanged (IceVision's
+        record and its size component hold one)."""
+        size = self.__dict__.get("_img_size")
+        if size is None or (size.width, size.height) != (self.width, self.height):
+            size = self.__dict__["_img_size"] = ImgSize(self.width, self.height)
+        return size
 
     def add_labels(self, labels: Sequence[Any]) -> None:
         """Add class names; with a class map set, their ids too (IceVision's order of calls:

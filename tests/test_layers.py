@@ -25,7 +25,9 @@ _TREE = json.loads((Path(__file__).parent / "fixtures" / "icevision_0_12_modules
 #: one-liner): the top layer, since nothing inside the package may import them.
 FACES = sorted(
     {m.removeprefix("icevision.") for m in _TREE["modules"]} - ICEVISION_PATHS_OF_OUR_MODULES
-    | {"models.mmdet", "models.torchvision", "models.ultralytics", "models.fastai", "all"}
+    | {"models.mmdet", "models.torchvision", "models.ultralytics", "models.fastai", "all",
+       "soft_dependencies"}
+    | {f"models.torchvision.{m}" for m in ("faster_rcnn", "retinanet", "mask_rcnn", "keypoint_rcnn")}
 )
 
 LAYERS: list[tuple[str, list[str]]] = [

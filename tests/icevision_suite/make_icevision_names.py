@@ -14,7 +14,7 @@ for face in ("utils", "core", "data", "metrics", "visualize"):
         except AttributeError:
             continue
         out[n] = face
-lines = ['"""The names IceVision 0.12\'s IceVision's package-wide star import brought from its ``utils``, ``core``,',
+    lines = ['"""The names IceVision 0.12\'s package-wide star import brought from its ``utils``, ``core``,',
          '``data``, ``metrics`` and ``visualize`` packages, beyond the package\'s own ``__all__``: name ->',
          'the face (IceVision\'s package path under efficientdet_adapter) that offers it.',
          '',
