@@ -63,6 +63,7 @@ ICEVISION_STAR: dict[str, str] = {
     'tasks': 'core',
     'FuncSplitter': 'data',
     'RecordCollection': 'data',
+    'create_coco_eval': 'data',
     'SimpleConfusionMatrix': 'metrics',
     'as_rgb_tuple': 'visualize',
     'draw_sample': 'visualize',

@@ -43,21 +43,19 @@ from ..class_map import ClassMap
 from ..predictions import Prediction
 from ..errors import ArgumentError
 
-__all__ = ["Metric", "COCOMetric", "COCOMetricType", "SimpleConfusionMatrix", "create_coco_eval"]
+__all__ = ["Metric", "COCOMetric", "COCOMetricType", "SimpleConfusionMatrix"]
 
 #: IceVision 0.12's names of ``icevision.metrics`` that this library does not offer, and why.
 NOT_OFFERED: dict[str, str] = {}
 
 
 def __getattr__(name: str):
-    """``SimpleConfusionMatrix`` and ``create_coco_eval`` live in IceVision's paths,
-    ``metrics.confusion_matrix`` and ``metrics.coco_metric`` (faces, which this layer does not
-    import at load): imported on first use."""
-    if name in ("SimpleConfusionMatrix", "create_coco_eval"):
+    """``SimpleConfusionMatrix`` lives in IceVision's path, ``metrics.confusion_matrix`` (a face,
+    which this layer does not import at load): imported on first use."""
+    if name == "SimpleConfusionMatrix":
         import importlib
 
-        module = ".confusion_matrix" if name == "SimpleConfusionMatrix" else ".coco_metric"
-        return getattr(importlib.import_module(module, __name__), name)
+        return importlib.import_module(".confusion_matrix", __name__).SimpleConfusionMatrix
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,19 @@ class AlbumentationsAdapterComponent:
                          "flags and areas itself")
 
 
-class AlbumentationsBBoxesComponent(AlbumentationsAdapterComponent): ...
+class AlbumentationsBBoxesComponent(AlbumentationsAdapterComponent):
+    """Not offered (see the base class); IceVision's ``_clip_bboxes`` helper is kept."""
+
+    @staticmethod
+    def _clip_bboxes(xyxy: tuple[float, float, float, float], h: int, w: int) -> tuple:
+        """A box clipped to the band an ``h`` x ``w`` image fills once padded, centered, to a
+        square of side ``max(h, w)`` (IceVision's helper)."""
+        x1, y1, x2, y2 = xyxy
+        if w >= h:
+            pad = (w - h) // 2
+            return (x1, max(y1, pad), x2, min(y2, w - pad))
+        pad = (h - w) // 2
+        return (max(x1, pad), y1, min(x2, h - pad), y2)
 class AlbumentationsImgComponent(AlbumentationsAdapterComponent): ...
 class AlbumentationsInstancesLabelsComponent(AlbumentationsAdapterComponent): ...
 class AlbumentationsIsCrowdsComponent(AlbumentationsAdapterComponent): ...
