@@ -40,6 +40,7 @@ from .model import (
     param_groups,
 )
 from .prediction import (
+    detect_image,
     end2end_detect,
     inference_tfm,
     predict,
@@ -61,6 +62,7 @@ __all__ = [
     "build_infer_batch",
     "build_train_batch",
     "build_valid_batch",
+    "detect_image",
     "end2end_detect",
     "export_onnx",
     "export_torchscript",
