@@ -60,8 +60,8 @@ def rename_imports(source: str) -> str:
     """
     source = _IMPORT.sub(r"\1efficientdet_adapter", source)
     # `import icevision` binds the name `icevision`, which the test then reads
-    source = re.sub(r"^(\s*import\s+efficientdet_adapter)\s*$", r"\1 as icevision", source,
-                    flags=re.MULTILINE)
+    source = re.sub(r"^([ \t]*import[ \t]+efficientdet_adapter)[ \t]*$", r"\1 as icevision",
+                    source, flags=re.MULTILINE)
     return _PATCH_TARGET.sub(r"\1efficientdet_adapter.", source)
 
 
