@@ -228,3 +228,32 @@ def test_open_img_gives_icevision_a_pil_image():
     img = open_img(path)
     assert img.size == (2592, 3888) and img.shape == (3888, 2592)  # EXIF orientation applied
     assert np.asarray(img).shape == (3888, 2592, 3) and open_img(path, gray=True).mode == "L"
+
+
+@pytest.mark.parametrize("pad_value, fill", [(0, [0, 0, 0]), ((1, 2, 3), [1, 2, 3])])
+def test_img_pad_stack_pads_bottom_right_and_keeps_the_sizes(pad_value, fill):
+    from efficientdet_adapter.record_components import ImageRecordComponent
+    from efficientdet_adapter.tfms.batch import ImgPadStack
+
+    records = []
+    for shape in [(2, 4, 3), (3, 2, 3)]:
+        r = ComponentRecord((ImageRecordComponent(),))
+        r.set_img(np.full(shape, 9.0))
+        records.append(r)
+    out = ImgPadStack(pad_value)(records)
+    assert [r.img.shape for r in out] == [(3, 4, 3), (3, 4, 3)]
+    assert out[0].img[2, 0].tolist() == fill and out[1].img[0, 3].tolist() == fill
+    assert out[1].img[:3, :2].min() == 9.0
+    assert [(r.height, r.width) for r in out] == [(2, 4), (3, 2)]
+
+
+def test_postprocess_bbox_maps_a_box_back_to_the_original_image():
+    from PIL import Image
+
+    from efficientdet_adapter import tfms
+    from efficientdet_adapter.models.inference import postprocess_bbox
+
+    img = Image.new("RGB", (200, 100))  # 128 px: scale 0.64, 32 px of padding above and below
+    tfm_list = [*tfms.A.resize_and_pad(128), tfms.A.Normalize()]
+    box = BBox.from_xyxy(32, 48, 96, 80)
+    assert postprocess_bbox(img, box, tfm_list, 128, 128) == (50, 25, 150, 75)

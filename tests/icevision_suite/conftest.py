@@ -68,16 +68,20 @@ def _fridge_weights_cached() -> bool:
 def build_samples() -> bool:
     """Make ``samples/`` once (atomically, so that parallel workers agree); ``False`` when the
     shared data is absent."""
-    if SAMPLES.is_dir():
+    text = (HERE / "samples.json").read_text(encoding="utf-8")
+    stamp = SAMPLES / ".samples.json"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == text:
         return True
     if not SHARED.is_dir():
         return False
-    manifest = json.loads((HERE / "samples.json").read_text(encoding="utf-8"))["from_shared"]
+    shutil.rmtree(SAMPLES, ignore_errors=True)  # absent, or built from another samples.json
+    manifest = json.loads(text)["from_shared"]
     staging = Path(tempfile.mkdtemp(prefix=".samples-", dir=HERE))
     for target, source in manifest.items():
         (staging / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SHARED / source, staging / target)
     shutil.copytree(HERE / "samples_extra", staging, dirs_exist_ok=True)
+    (staging / ".samples.json").write_text(text, encoding="utf-8")
     try:
         os.rename(staging, SAMPLES)
     except OSError:  # another worker was first
