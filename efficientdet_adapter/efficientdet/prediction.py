@@ -448,9 +448,8 @@ def end2end_detect(
     ``{"detection": {"bboxes", "scores", "label_ids", "labels"}`` (the kept detections, in the
     original image's pixels), ``"img"`` (the image with them drawn: a PIL image, an array with
     ``return_as_pil_img=False``, ``None`` with ``return_img=False``), ``"width"``,
-    ``"height"`` (the original image's size)}. IceVision's styling arguments (``font_path``,
-    ``label_color``, ``display_bbox``...) are accepted and ignored. For a :class:`Prediction`,
-    use :func:`detect_image` (the arguments are the same).
+    ``"height"`` (the original image's size)}. IceVision's styling arguments (``font_path``...)
+    are ignored. :func:`detect_image` takes the same arguments and returns a :class:`Prediction`.
 
     Example:
         >>> out = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)

@@ -308,8 +308,7 @@ class Parser:
                 fix in ``self.report``. With ``False`` the first problem raises
                 :class:`ParseError` naming the file and the annotation.
             show_pbar: overrides the parser's ``show_pbar`` for this call.
-            cache_filepath: IceVision's cache: when the file exists, the splits are loaded from
-                it and nothing is parsed; otherwise they are parsed and saved there (a pickle).
+            cache_filepath: a pickle of the splits: loaded when it exists, else written.
 
         Returns:
             One :class:`~efficientdet_adapter.record_collection.RecordCollection` (a list of
@@ -362,16 +361,12 @@ class Parser:
         return splits
 
     def create_record(self) -> Record:
-        """An empty record: a copy of ``template_record`` (IceVision's record built from
-        components), or this library's plain :class:`Record`, the fast path."""
-        if self.template_record is not None:
-            record = copy.deepcopy(self.template_record)
-            record.is_new = True
-            return record
-        return Record(record_id=None, filepath=None, width=0, height=0)
+        """An empty record: a copy of ``template_record``, or a plain :class:`Record`."""
+        if self.template_record is None:
+            return Record(record_id=None, filepath=None, width=0, height=0)
+        return copy.deepcopy(self.template_record)
 
-    def _check_path(self, path: str | Path | None = None) -> bool:
-        """IceVision's name: whether ``path`` is an existing parse cache."""
+    def _check_path(self, path: str | Path | None = None) -> bool:  # IceVision's name
         return has_cache(path)
 
     # -- steps of parse ---------------------------------------------------------------------

@@ -67,14 +67,11 @@ DEFAULT = _Default()
 
 
 def __getattr__(name: str):
-    """Fall back to albumentations for every other name: ``tfms.A.HorizontalFlip()`` works.
-    IceVision's ``tfms.A.Albumentations*Component`` names come from its path (a face, imported
-    on first use)."""
+    """Fall back to albumentations for every other name: ``tfms.A.HorizontalFlip()`` works
+    (IceVision's ``Albumentations*Component`` names: from their face, on first use)."""
     if name.startswith("Albumentations") and name.endswith("Component"):
-        import importlib
-
-        face = importlib.import_module(".albumentations.albumentations_adapter", __package__)
-        return getattr(face, name)
+        from importlib import import_module
+        return getattr(import_module(".albumentations.albumentations_adapter", __package__), name)
     try:
         return getattr(_albu, name)
     except AttributeError:
