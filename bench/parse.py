@@ -128,14 +128,14 @@ def _measure(kind: str, a: str, b: str) -> dict:
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         n = len(data["images"])
     else:
-        from efficientdet_adapter.parsers import COCOBBoxParser, VOCBBoxParser
+        from efficientdet_adapter.parsers import COCOParser, VOCParser
 
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the package import
         c0, t0 = time.process_time(), time.perf_counter()
         if kind == "coco":
-            parser = COCOBBoxParser(a, b, show_pbar=False)
+            parser = COCOParser(a, b, show_pbar=False)
         else:
-            parser = VOCBBoxParser(a, b, show_pbar=False)
+            parser = VOCParser(a, b, show_pbar=False)
         splits = parser.parse()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         n = sum(len(s) for s in splits)

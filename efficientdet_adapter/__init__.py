@@ -46,6 +46,7 @@ from .errors import (
     UsageError,
     WeightsError,
 )
+from ._icevision_names import ICEVISION_STAR
 from .predictions import Prediction
 from .records import ImgSize, Record
 from .splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
@@ -138,6 +139,10 @@ __all__ = [
     "UsageError",
 ]
 
+# IceVision's package-wide star import also brought the names of its utils, core, data, metrics
+# and visualize packages; they come from IceVision's paths here (the faces), on first access.
+__all__ += list(ICEVISION_STAR)
+
 # Names that pull in torch, albumentations, pycocotools or matplotlib load on first use, so that
 # ``import efficientdet_adapter.parsers`` stays light (a COCO parse at train2017 scale then peaks
 # at about 0.9 GB instead of 1.7 GB). name -> (module, attribute or None for the module itself).
@@ -179,10 +184,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 def __getattr__(name: str) -> Any:
     """Import the heavy parts of the public surface (see ``_LAZY``) on first access."""
-    try:
-        module_name, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    if name in ICEVISION_STAR:
+        module_name, attribute = f".{ICEVISION_STAR[name]}", name
+    else:
+        try:
+            module_name, attribute = _LAZY[name]
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     module = importlib.import_module(module_name, __name__)
     value: ModuleType | Any = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
@@ -190,4 +198,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(ICEVISION_STAR))

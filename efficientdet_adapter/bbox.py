@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidBBoxError
 
@@ -90,8 +91,9 @@ class BBox:
         """True when the box has a positive width and height."""
         return self.xmax > self.xmin and self.ymax > self.ymin
 
-    def autofix(self, img_w: float, img_h: float) -> "BBox":
-        """This box clipped to a ``img_w`` x ``img_h`` image.
+    def clipped(self, img_w: float, img_h: float) -> "BBox":
+        """A new box: this one clipped to a ``img_w`` x ``img_h`` image (this box is unchanged:
+        the library's boxes are values; :meth:`autofix` is IceVision's in-place version).
 
         Raises:
             InvalidBBoxError: if nothing of the box is left after clipping (zero or negative width
@@ -109,3 +111,19 @@ class BBox:
                 f"clipping (clipped: {fixed.xyxy}); remove it or fix its coordinates"
             )
         return fixed
+
+    def autofix(self, img_w: float, img_h: float, record_id: Any = None) -> "BBox":
+        """IceVision's ``autofix``: clip this box to the image **in place** and return it.
+
+        IceVision's returned ``True``/``False`` (fixed or not); this returns the box itself,
+        so that ``box.autofix(w, h).xyxy`` reads the result. For a new box and this one
+        unchanged, use :meth:`clipped`.
+
+        Raises:
+            InvalidBBoxError: (an :class:`~efficientdet_adapter.errors.InvalidDataError`, as
+                IceVision's) nothing of the box is left inside the image.
+        """
+        fixed = self.clipped(img_w, img_h)
+        for name in ("xmin", "ymin", "xmax", "ymax"):
+            object.__setattr__(self, name, getattr(fixed, name))
+        return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import ClassMapError
@@ -52,7 +52,8 @@ class ClassMap:
         (3, 2, 'background')
     """
 
-    def __init__(self, classes: Sequence[str] | None = None, background: str | None = BACKGROUND):
+    def __init__(self, classes: Sequence[str] | None = None,
+                 background: Hashable | None = BACKGROUND):
         self.background = background
         self._lock = True  # IceVision's: get_by_name adds unknown names only when unlocked
         self._id2class: list[str] = []
@@ -63,8 +64,12 @@ class ClassMap:
         if classes is not None and not isinstance(classes, Iterable):
             raise ClassMapError(f"ClassMap({classes!r}): classes must be a list of class names, "
                                 f"not {type(classes).__name__} {classes!r}")
-        if background is not None:
-            self.add_name(background)
+        if isinstance(background, str) or background is None:
+            if background is not None:
+                self.add_name(background)
+        else:  # IceVision allowed any hashable background name, e.g. ClassMap(c, background=0)
+            self._class2id[background] = 0
+            self._id2class.append(background)
         for name in classes or []:
             if name == background and background is not None:
                 raise ClassMapError(

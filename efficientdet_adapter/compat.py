@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +113,40 @@ class IDMap:
 
     def __init__(self, initial_names: Sequence[Any] | None = None):
         self._name2id: dict[Any, int] = {}
-        self._id2name: list[Any] = []
+        self._id2name: dict[int, Any] = {}
         for name in initial_names or []:
             self[name]
 
     def __getitem__(self, name: Any) -> int:
         if name not in self._name2id:
-            self._name2id[name] = len(self._id2name)
-            self._id2name.append(name)
+            new = max(self._id2name, default=-1) + 1
+            self._name2id[name] = new
+            self._id2name[new] = name
         return self._name2id[name]
 
     def get_id(self, id: int) -> Any:
         return self._id2name[id]
 
     def get_name(self, name: Any) -> int:
-        return self._name2id[name]
+        """The id of ``name``; a new name gets the next id (as IceVision's)."""
+        return self[name]
+
+    def get_ids(self) -> list[int]:
+        """Every id, in order."""
+        return list(self._name2id.values())
+
+    def get_names(self) -> list[Any]:
+        """Every name, in id order."""
+        return list(self._name2id)
+
+    def filter_ids(self, ids: Iterable[int]) -> "IDMap":
+        """A map of only ``ids``, each keeping its id and name."""
+        out = IDMap()
+        by_id = {i: n for n, i in self._name2id.items()}
+        for i in ids:
+            out._name2id[by_id[i]] = i
+            out._id2name[i] = by_id[i]
+        return out
 
     def __len__(self) -> int:
         return len(self._id2name)

@@ -10,6 +10,8 @@ __all__ = [
     "AdapterError",
     "ParseError",
     "UnsupportedFormatError",
+    "InvalidDataError",
+    "AutofixAbort",
     "ImageLoadError",
     "InvalidBBoxError",
     "ClassMapError",
@@ -34,6 +36,11 @@ class AdapterError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
+class InvalidDataError(AdapterError, ValueError):
+    """IceVision's ``InvalidDataError``: a record's data cannot be used as it is (for example
+    a box whose corners are in the wrong order)."""
+
+
 class ParseError(AdapterError, ValueError):
     """An annotation file is malformed, inconsistent or unsafe.
 
@@ -45,16 +52,22 @@ class UnsupportedFormatError(ParseError):
     """An export format (or a variant of one) that the parsers do not read."""
 
 
+class AutofixAbort(InvalidDataError):
+    """IceVision's ``AutofixAbort``: a record that autofix cannot mend (its image file is
+    missing, its annotation lists differ in length); ``autofix_records`` drops it."""
+
+
 class ImageLoadError(AdapterError, OSError):
     """An image file is missing, truncated, corrupt, or of a pixel type we cannot use."""
 
 
-class InvalidBBoxError(AdapterError, ValueError):
+class InvalidBBoxError(InvalidDataError):
     """A bounding box is degenerate or lies outside its image."""
 
 
-class ClassMapError(AdapterError, KeyError):
-    """A class name or id is unknown, or a name is added twice."""
+class ClassMapError(AdapterError, KeyError, ValueError):
+    """A class name or id is unknown, or a name is added twice (a ``ValueError`` too, as
+    IceVision's class map raised)."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly instead
         return str(self.args[0]) if self.args else ""

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Prediction:
 
     boxes: np.ndarray
     scores: np.ndarray
-    label_ids: np.ndarray
+    label_ids: np.ndarray = None  # type: ignore[assignment]  # None only in IceVision's form
     detection_threshold: float = 0.5
     class_map: ClassMap | None = None
     ground_truth: Record | None = None
@@ -100,6 +101,11 @@ class Prediction:
     img: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.boxes, Record):  # IceVision's Prediction(pred_record, ground_truth)
+            self._from_records(self.boxes, self.scores)
+        elif self.label_ids is None:
+            raise ArgumentError("Prediction needs boxes, scores and label_ids (or IceVision's "
+                                "Prediction(pred_record, ground_truth_record))")
         self.boxes = _as_array(self.boxes, np.float32, (4,))
         self.scores = _as_array(self.scores, np.float32)
         self.label_ids = _as_array(self.label_ids, np.int64)
@@ -116,6 +122,18 @@ class Prediction:
             self.height = gt.height if self.height is None else self.height
             if self.class_map is None:
                 self.class_map = gt.class_map
+
+    def _from_records(self, pred: Record, ground_truth: Any) -> None:
+        """IceVision's form: the detections of a record (its boxes, label ids and, from a scores
+        component, scores; 1.0 without one), all kept (IceVision's prediction records held only
+        the detections above its threshold)."""
+        self.ground_truth = ground_truth if isinstance(ground_truth, Record) else None
+        scores = getattr(pred, "scores", None)
+        self.boxes = [b.xyxy for b in pred.bboxes]
+        self.scores = np.ones(len(pred.bboxes)) if scores is None else scores
+        self.label_ids = list(pred.label_ids)
+        self.detection_threshold = 0.0
+        self.class_map = self.class_map or pred.class_map
 
     # -- thresholded views -----------------------------------------------------------------
     @property

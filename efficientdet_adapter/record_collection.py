@@ -52,6 +52,7 @@ class RecordCollection(list):
         """
         for record in self:
             if record.record_id == record_id:
+                record.is_new = False
                 return record
         if self.create_record_fn is None:
             some = [r.record_id for r in self[:5]]
@@ -59,6 +60,7 @@ class RecordCollection(list):
                            f"records (ids like {some})")
         record = self.create_record_fn()
         record.set_record_id(record_id)
+        record.is_new = True
         self.append(record)
         return record
 
@@ -67,7 +69,12 @@ class RecordCollection(list):
         return type(self)(records, create_record_fn=self.create_record_fn)
 
     def __add__(self, other: Iterable[Record]) -> "RecordCollection":  # type: ignore[override]
-        return self.new([*self, *other])
+        """Both collections' records, merged by ``record_id`` as IceVision's: a record of
+        ``other`` replaces this one's record of the same id, in its place."""
+        by_id: dict[Hashable, Record] = {}
+        for record in [*self, *other]:
+            by_id[record.record_id] = record
+        return self.new(by_id.values())
 
     def __getitem__(self, i: Any) -> Any:
         got = super().__getitem__(i)

@@ -233,6 +233,9 @@ class Record:
     img: "np.ndarray | None" = field(default=None, repr=False)
     class_map: ClassMap | None = field(default=None, repr=False)
     geometry: Geometry | None = field(default=None, repr=False)
+    #: IceVision's flag: True until a parser or ``RecordCollection.get_by_record_id`` meets the
+    #: record a second time.
+    is_new: bool = field(default=True, init=False, repr=False, compare=False)
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -304,7 +307,7 @@ class Record:
         if not isinstance(other, Record):
             return NotImplemented
         names = [f.name for f in dataclasses.fields(self)
-                 if f.name not in ("img", "class_map", "geometry")]
+                 if f.name not in ("img", "class_map", "geometry", "is_new")]
         return all(getattr(self, n) == getattr(other, n) for n in names)
 
     # -- IceVision's BaseRecord: reading -------------------------------------------------------
@@ -345,7 +348,7 @@ class Record:
             self.img = None
 
     def autofix(self) -> dict[str, dict[str, list[bool]]]:
-        """Clip the boxes to the image (:meth:`BBox.autofix`) and drop, with their labels, label
+        """Clip the boxes to the image (:meth:`BBox.clipped`) and drop, with their labels, label
         ids, crowd flags and areas, those with no area left or a non-finite coordinate, in
         place (IceVision's ``record.autofix()``; parsers do this with a report, see
         ``Parser.parse``).
@@ -369,7 +372,7 @@ class Record:
             try:
                 if not all(math.isfinite(v) for v in box.xyxy):
                     raise InvalidBBoxError(f"box {box.xyxy}: a coordinate is not finite")
-                boxes.append(box.autofix(self.width, self.height))
+                boxes.append(box.clipped(self.width, self.height))
                 kept.append(True)
             except InvalidBBoxError:
                 boxes.append(box)

@@ -328,7 +328,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
     train_dl = dataloaders.train_dl(Dataset(train_records, train_tfm), shuffle=True,
                                     drop_last=len(train_records) > opts.batch_size,
                                     anchor_labeler=model, **loader_kwargs)
-    valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), **loader_kwargs)
+    valid_dl = dataloaders.valid_dl(Dataset(valid_records, valid_tfm), clip_to_image=True,
+                                    **loader_kwargs)
     clock = None  # --time: the steps that fit the budget, planned again at each epoch
     if opts.time and resume_state is None:
         from .training.budget import apply_budget

@@ -101,8 +101,8 @@ def test_not_offered_names_say_why():
     with pytest.raises(AttributeError, match=r"core\.mask\.MaskArray: IceVision's MaskArray is "
                                              r"not offered by efficientdet_adapter \(masks"):
         mask.MaskArray  # noqa: B018
-    with pytest.raises(ImportError, match="cannot import name 'VIABBoxParser'"):
-        exec("from efficientdet_adapter.parsers.via_parser import VIABBoxParser", {})  # noqa: S102
+    with pytest.raises(ImportError, match="cannot import name 'COCOMaskParser'"):
+        exec("from efficientdet_adapter.parsers.coco_parser import COCOMaskParser", {})  # noqa: S102
 
 
 def test_faces_are_the_library_objects():
@@ -114,7 +114,9 @@ def test_faces_are_the_library_objects():
     from efficientdet_adapter.records import Record
     from efficientdet_adapter.tfms import albumentations as A
 
-    assert BaseRecord is Record and ClassMap is importlib.import_module(
+    # IceVision's BaseRecord(components): a Record that lists its components
+    assert issubclass(BaseRecord, Record) and BaseRecord.__name__ == "ComponentRecord"
+    assert ClassMap is importlib.import_module(
         "efficientdet_adapter.class_map").ClassMap
     assert model_type.model is efficientdet.model and model_type.train_dl is efficientdet.train_dl
     assert model_type.set_img_size is efficientdet.set_img_size  # every name of efficientdet
@@ -131,9 +133,14 @@ def test_faces_are_the_library_objects():
 @pytest.mark.parametrize("family", ["mmdet", "torchvision", "ultralytics", "fastai"])
 def test_other_model_families_say_only_efficientdet(family):
     assert any(m.startswith(f"icevision.models.{family}") for m in TREE["other_families"])
-    with pytest.raises(ImportError, match=f"IceVision's {family} models are not offered; "
-                                          "efficientdet_adapter trains EfficientDet only"):
-        importlib.import_module(f"efficientdet_adapter.models.{family}")
+    message = f"IceVision's {family} models are not offered; efficientdet_adapter trains EfficientDet only"
+    if family == "torchvision":  # IceVision's conftest imports faster_rcnn and keypoint_rcnn
+        module = importlib.import_module("efficientdet_adapter.models.torchvision")
+        with pytest.raises(ImportError, match=message + r".*\(faster_rcnn.model was used\)"):
+            module.faster_rcnn.model(num_classes=5)
+    else:
+        with pytest.raises(ImportError, match=message):
+            importlib.import_module(f"efficientdet_adapter.models.{family}")
     sub = {"mmdet": "retinanet", "torchvision": "faster_rcnn", "ultralytics": "yolov5",
            "fastai": "unet"}[family]
     with pytest.raises(ImportError, match="trains EfficientDet only"):

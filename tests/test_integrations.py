@@ -23,13 +23,13 @@ def test_sahi_slices_shift_boxes_back_into_the_full_image():
 
     seen: list[tuple[int, int]] = []
 
-    def end2end_detect(img, transforms, model, class_map, detection_threshold):
+    def detect_image(img, transforms, model, class_map, detection_threshold):
         seen.append(img.shape[:2])
         return Prediction(boxes=[[10, 20, 30, 40]], scores=[0.9], label_ids=[1],
                           detection_threshold=detection_threshold, class_map=class_map,
                           width=img.shape[1], height=img.shape[0])
 
-    fake = types.SimpleNamespace(end2end_detect=end2end_detect)
+    fake = types.SimpleNamespace(detect_image=detect_image)
     sahi_model = IceSahiModel(model_type=fake, model=None, class_map=CLASS_MAP, tfms=None,
                               confidence_threshold=0.5)
     image = np.zeros((200, 300, 3), np.uint8)

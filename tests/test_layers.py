@@ -25,21 +25,24 @@ _TREE = json.loads((Path(__file__).parent / "fixtures" / "icevision_0_12_modules
 #: one-liner): the top layer, since nothing inside the package may import them.
 FACES = sorted(
     {m.removeprefix("icevision.") for m in _TREE["modules"]} - ICEVISION_PATHS_OF_OUR_MODULES
-    | {"models.mmdet", "models.torchvision", "models.ultralytics", "models.fastai", "all"}
+    | {"models.mmdet", "models.torchvision", "models.ultralytics", "models.fastai", "all",
+       "soft_dependencies"}
+    | {f"models.torchvision.{m}" for m in ("faster_rcnn", "retinanet", "mask_rcnn", "keypoint_rcnn")}
 )
 
 LAYERS: list[tuple[str, list[str]]] = [
-    ("face helpers", ["_faces"]),  # IceVision's not-offered reasons: imports nothing
+    ("face helpers", ["_faces", "_icevision_names"]),  # IceVision's not-offered reasons: imports nothing
     ("errors", ["errors", "version_compat", "arguments", "atomic", "devices", "start", "choices",
                 "terminal", "export_formats"]),
     ("values", ["bbox", "class_map", "images"]),
-    ("records", ["records", "size_check", "splitters", "record_collection"]),
+    ("records", ["records", "size_check", "splitters", "record_collection", "record_components"]),
     ("pictures", ["visualize"]),
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),
-    ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",
-               "parsers.base", "parsers.coco", "parsers.csv", "parsers.voc", "parsers.yolo",
-               "parsers.roboflow", "parsers.yolo_data", "parsers", "writers", "compat", "demo"]),
+    ("files", ["parsers._cache", "parsers._paths", "parsers._files", "parsers._zip",
+               "parsers.formats", "parsers.base", "parsers.coco", "parsers.coco_bbox",
+               "parsers.csv", "parsers.voc", "parsers.yolo", "parsers.roboflow",
+               "parsers.yolo_data", "parsers.via", "parsers", "writers", "compat", "demo"]),
     ("transforms", ["tfms._scale", "tfms.albumentations_adapter", "tfms", "dataset",
                     "models.utils"]),
     ("effdet conventions", ["efficientdet._targets", "efficientdet.backbones",

@@ -1,18 +1,34 @@
-"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is :class:`~efficientdet_adapter.records.Record`."""
+"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord(components)`` is a
+:class:`~efficientdet_adapter.record_components.ComponentRecord` (a ``Record`` with components)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
-from ..record_collection import RecordCollection
+from ..errors import AutofixAbort
+from ..record_components import ComponentRecord
 from ..records import Record
 
 __all__ = ["BaseRecord", "autofix_records"]
 
-BaseRecord = Record
+logger = logging.getLogger(__name__)
+
+BaseRecord = ComponentRecord
 
 
 def autofix_records(records: Iterable[Record], show_pbar: bool = True) -> list[Record]:
-    """IceVision's ``autofix_records``: copies with boxes clipped to the image and boxes with no
-    area left dropped (see :meth:`RecordCollection.autofix`)."""
-    return list(RecordCollection(records).autofix())
+    """IceVision's ``autofix_records``: each record fixed in place (:meth:`Record.autofix`:
+    boxes clipped to the image, those with no area left dropped); a record that cannot be fixed
+    (:class:`~efficientdet_adapter.errors.AutofixAbort`: a missing image file, annotation lists
+    of different lengths) is left out, and logged. ``RecordCollection.autofix`` is the
+    library's way: it fixes copies."""
+    kept = []
+    for record in records:
+        try:
+            record.autofix()
+        except AutofixAbort as e:
+            logger.warning("autofix_records: record %r left out: %s", record.record_id, e)
+            continue
+        kept.append(record)
+    return kept

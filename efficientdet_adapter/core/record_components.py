@@ -1,15 +1,36 @@
-"""IceVision 0.12's ``icevision.core.record_components``: not offered (a record is one dataclass here)."""
+"""IceVision 0.12's ``icevision.core.record_components``: see :mod:`efficientdet_adapter.record_components`."""
 
 from __future__ import annotations
 
-from .._faces import CLASSIFICATION, COMPONENTS, GRAYSCALE, KEYPOINTS, MASKS, not_offered
-__all__: list[str] = []
+from ..record_components import (
+    AreasRecordComponent,
+    BaseLabelsRecordComponent,
+    BaseMasksRecordComponent,
+    BBoxesRecordComponent,
+    ClassificationLabelsRecordComponent,
+    ClassMapRecordComponent,
+    FilepathRecordComponent,
+    GrayScaleRecordComponent,
+    ImageRecordComponent,
+    InstanceMasksRecordComponent,
+    InstancesLabelsRecordComponent,
+    IsCrowdsRecordComponent,
+    KeyPointsRecordComponent,
+    LossesRecordComponent,
+    MasksRecordComponent,
+    RecordComponent,
+    RecordIDRecordComponent,
+    ScoresRecordComponent,
+    SemanticMaskRecordComponent,
+    SizeRecordComponent,
+)
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['ClassificationLabelsRecordComponent'], CLASSIFICATION),
-    **dict.fromkeys(['AreasRecordComponent', 'BBoxesRecordComponent', 'BaseLabelsRecordComponent', 'ClassMapRecordComponent', 'FilepathRecordComponent', 'ImageRecordComponent', 'InstancesLabelsRecordComponent', 'IsCrowdsRecordComponent', 'LossesRecordComponent', 'RecordComponent', 'RecordIDRecordComponent', 'ScoresRecordComponent', 'SizeRecordComponent'], COMPONENTS),
-    **dict.fromkeys(['GrayScaleRecordComponent'], GRAYSCALE),
-    **dict.fromkeys(['KeyPointsRecordComponent'], KEYPOINTS),
-    **dict.fromkeys(['BaseMasksRecordComponent', 'InstanceMasksRecordComponent', 'SemanticMaskRecordComponent'], MASKS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = [
+    "AreasRecordComponent", "BBoxesRecordComponent", "BaseLabelsRecordComponent",
+    "BaseMasksRecordComponent", "ClassMapRecordComponent", "ClassificationLabelsRecordComponent",
+    "FilepathRecordComponent", "GrayScaleRecordComponent", "ImageRecordComponent",
+    "InstanceMasksRecordComponent", "InstancesLabelsRecordComponent", "IsCrowdsRecordComponent",
+    "KeyPointsRecordComponent", "LossesRecordComponent", "MasksRecordComponent",
+    "RecordComponent", "RecordIDRecordComponent", "ScoresRecordComponent",
+    "SemanticMaskRecordComponent", "SizeRecordComponent",
+]

@@ -1,11 +1,7 @@
-"""IceVision 0.12's ``icevision.core.tasks``: not offered (records have no task components here)."""
+"""IceVision 0.12's ``icevision.core.tasks``."""
 
 from __future__ import annotations
 
-from .._faces import COMPONENTS, not_offered
-__all__: list[str] = []
+from ..record_components import Task, classification, common, detection
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['Task', 'classification', 'common', 'detection'], COMPONENTS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["Task", "classification", "common", "detection"]

@@ -41,6 +41,7 @@ from .model import (
     param_groups,
 )
 from .prediction import (
+    detect_image,
     end2end_detect,
     inference_tfm,
     predict,
@@ -63,6 +64,7 @@ __all__ = [
     "build_infer_batch",
     "build_train_batch",
     "build_valid_batch",
+    "detect_image",
     "end2end_detect",
     "export_onnx",
     "export_torchscript",

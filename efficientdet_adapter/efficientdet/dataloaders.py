@@ -36,6 +36,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -63,6 +64,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BatchTfms = Callable[[list[Record]], list[Record]]
+#: What a batch does with uint8 images: ``"scale"`` them by 1/255 (IceVision's batches did, and
+#: a warning says so once) or ``"refuse"`` them with a BatchError that names the missing
+#: ``tfms.A.Normalize()`` (the library's check: the model expects normalized images).
+Uint8Images = Literal["scale", "refuse"]
+_warned_uint8 = False
 
 
 # -- records -> tensors -----------------------------------------------------------------------
@@ -77,7 +83,7 @@ def _apply_batch_tfms(records: Sequence[Record], batch_tfms) -> list[Record]:
     return list(fn(list(records)))
 
 
-def _check_image(record: Record) -> np.ndarray:
+def _check_image(record: Record, uint8: Uint8Images = "scale") -> np.ndarray:
     img = record.img
     if img is None:
         raise BatchError(
@@ -89,6 +95,9 @@ def _check_image(record: Record) -> np.ndarray:
         raise BatchError(
             f"{_where(record)}: expected an HxWx3 image, got an array of shape {img.shape}"
         )
+    if img.dtype == np.uint8 and uint8 == "scale":
+        _warn_uint8_once()
+        img = img.astype(np.float32) / 255.0
     if not np.issubdtype(img.dtype, np.floating):
         raise BatchError(
             f"{_where(record)}: the image is {img.dtype} (raw pixels), but the model needs "
@@ -103,16 +112,31 @@ def _check_image(record: Record) -> np.ndarray:
     return img
 
 
-def stack_images(records: Sequence[Record]) -> torch.Tensor:
+def _warn_uint8_once() -> None:
+    global _warned_uint8
+    if not _warned_uint8:
+        _warned_uint8 = True
+        logger.warning("a batch has uint8 images: scaled by 1/255, as IceVision's batches were; "
+                       "a model trained on normalized images expects tfms.A.Normalize() as the "
+                       "Dataset's last transform (pass uint8='refuse' to make this an error)")
+
+
+def stack_images(records: Sequence[Record], *, uint8: Uint8Images = "scale") -> torch.Tensor:
     """The records' HxWx3 float images as one contiguous float32 ``[B, 3, H, W]`` tensor.
 
+    Args:
+        records: records with their images in ``img``.
+        uint8: what to do with uint8 images (see :data:`Uint8Images`).
+
     Raises:
-        BatchError: if an image is missing, not normalized (an integer dtype), or if the images
-            differ in size.
+        BatchError: if an image is missing, of another integer dtype than uint8 (or uint8 with
+            ``uint8="refuse"``), or if the images differ in size.
     """
     if not records:
         raise BatchError("cannot build a batch from 0 records")
-    imgs = [_check_image(r) for r in records]
+    if uint8 not in get_args(Uint8Images):
+        raise ArgumentError(f"uint8={uint8!r} is not one of {list(get_args(Uint8Images))}")
+    imgs = [_check_image(r, uint8) for r in records]
     h, w = imgs[0].shape[:2]
     for record, img in zip(records, imgs):
         if img.shape[:2] != (h, w):
@@ -155,7 +179,8 @@ def _check_anchor_size(anchor_labeler, images: torch.Tensor) -> None:
 
 
 def build_train_batch(
-    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None
+    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
+    uint8: Uint8Images = "scale",
 ):
     """A training batch ``((images, targets), records)`` from transformed records.
 
@@ -165,6 +190,7 @@ def build_train_batch(
         anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see :func:`make_anchor_labeler`);
             when given, ``targets`` also carry effdet's anchor labels, computed here (in the
             loader workers) instead of in the model's forward.
+        uint8: what to do with uint8 images (see :data:`Uint8Images`).
 
     Example:
         >>> (images, targets), recs = build_train_batch(dataset_items)  # doctest: +SKIP
@@ -172,7 +198,7 @@ def build_train_batch(
         (torch.Size([2, 3, 384, 384]), torch.Size([3, 4]))
     """
     records = _apply_batch_tfms(records, batch_tfms)
-    images = stack_images(records)
+    images = stack_images(records, uint8=uint8)
     targets: dict = records_targets(records)
     if anchor_labeler is not None:
         _check_anchor_size(anchor_labeler, images)
@@ -181,15 +207,20 @@ def build_train_batch(
 
 
 def build_valid_batch(
-    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None
+    records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
+    uint8: Uint8Images = "scale", clip_to_image: bool = False,
 ):
-    """A validation batch: :func:`build_train_batch` plus ``img_size`` ``[B, 2]`` (W, H) and
-    ``img_scale`` ``[B]`` (ones), which effdet's bench needs in eval mode to return detections
-    in the pixels of the transformed images."""
+    """A validation batch: :func:`build_train_batch` plus ``img_size`` and ``img_scale``.
+
+    As in IceVision, both are ``None`` by default: effdet's bench in eval mode then returns
+    detections in the pixels of the transformed images, unclipped. ``clip_to_image=True`` (what
+    ``train`` uses) gives ``img_size`` ``[B, 2]`` (W, H) and ``img_scale`` ``[B]`` (ones), so
+    that detections are clipped to the transformed image.
+    """
     (images, targets), records = build_train_batch(
-        records, batch_tfms, anchor_labeler=anchor_labeler
+        records, batch_tfms, anchor_labeler=anchor_labeler, uint8=uint8
     )
-    targets.update(img_info(records))
+    targets.update(img_info(records) if clip_to_image else {"img_size": None, "img_scale": None})
     return (images, targets), records
 
 
@@ -205,7 +236,8 @@ def _as_record(item, index: int) -> Record:
     return Record(record_id=index, filepath=None, width=img.shape[1], height=img.shape[0], img=img)
 
 
-def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchTfms | None = None):
+def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchTfms | None = None,
+                      *, uint8: Uint8Images = "scale"):
     """An inference batch ``((images, img_info), records)``.
 
     ``records`` are transformed records (or normalized HxWx3 float arrays, wrapped into records
@@ -213,7 +245,7 @@ def build_infer_batch(records: Sequence[Record | np.ndarray], batch_tfms: BatchT
     """
     records = [_as_record(item, i) for i, item in enumerate(records)]
     records = _apply_batch_tfms(records, batch_tfms)
-    images = stack_images(records)
+    images = stack_images(records, uint8=uint8)
     return (images, img_info(records)), _without_pixels(records)
 
 
@@ -233,7 +265,7 @@ def _labeler_or_none(anchor_labeler):
 
 
 def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
-             **dataloader_kwargs) -> DataLoader:
+             uint8: Uint8Images = "scale", **dataloader_kwargs) -> DataLoader:
     """A ``torch.utils.data.DataLoader`` of training batches (see :func:`build_train_batch`).
 
     Args:
@@ -242,6 +274,7 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
         batch_tfms: optional callable applied to each batch's records.
         anchor_labeler: the model (or an ``AnchorLabeler``) to compute effdet's anchor labels
             for, in the loader workers; ``None`` leaves the labeling to the model's forward.
+        uint8: what to do with uint8 images (see :data:`Uint8Images`).
         **dataloader_kwargs: passed to ``DataLoader`` (``batch_size``, ``shuffle``,
             ``num_workers``, ``pin_memory``, ``persistent_workers``, ...). Unless ``drop_last`` is
             given, a last batch of ONE image is dropped: BatchNorm cannot train on a single
@@ -252,7 +285,8 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
         >>> dl = train_dl(train_ds, batch_size=16, num_workers=2, shuffle=True)  # doctest: +SKIP
     """
     collate = partial(
-        build_train_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
+        build_train_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler),
+        uint8=uint8,
     )
     if "drop_last" not in dataloader_kwargs and dataloader_kwargs.get("batch_size", 1) is not None:
         batch_size = dataloader_kwargs.get("batch_size", 1)
@@ -267,17 +301,22 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 
 
 def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
+             uint8: Uint8Images = "scale", clip_to_image: bool = False,
              **dataloader_kwargs) -> DataLoader:
-    """A ``DataLoader`` of validation batches (see :func:`build_valid_batch`, :func:`train_dl`)."""
+    """A ``DataLoader`` of validation batches (see :func:`build_valid_batch`, :func:`train_dl`;
+    ``clip_to_image=True``: detections clipped to the image, as ``train`` validates)."""
     collate = partial(
-        build_valid_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
+        build_valid_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler),
+        uint8=uint8, clip_to_image=clip_to_image,
     )
     return _loader(dataset, collate, dataloader_kwargs)
 
 
-def infer_dl(dataset, batch_tfms: BatchTfms | None = None, **dataloader_kwargs) -> DataLoader:
+def infer_dl(dataset, batch_tfms: BatchTfms | None = None, *, uint8: Uint8Images = "scale",
+             **dataloader_kwargs) -> DataLoader:
     """A ``DataLoader`` of inference batches (see :func:`build_infer_batch`)."""
-    return _loader(dataset, partial(build_infer_batch, batch_tfms=batch_tfms), dataloader_kwargs)
+    collate = partial(build_infer_batch, batch_tfms=batch_tfms, uint8=uint8)
+    return _loader(dataset, collate, dataloader_kwargs)
 
 
 # -- pictures -----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ __all__ = [
     "predict",
     "predict_from_dl",
     "end2end_detect",
+    "detect_image",
     "inference_tfm",
     "to_original",
     "annotate",
@@ -389,26 +390,19 @@ def inference_tfm(model: nn.Module):
     )
 
 
-def end2end_detect(
+def detect_image(
     img: str | Path | np.ndarray,
     transforms: Any,
     model: nn.Module,
     class_map: ClassMap,
     detection_threshold: float = 0.5,
     *,
-    return_img: bool = False,
-    display_label: bool = True,
-    display_score: bool = True,
     min_score: float = DEFAULT_MIN_SCORE,
     device: str | torch.device | None = "auto",
-    **ignored: Any,
-):
-    """Detect objects in one image (a file path, an HxWx3 RGB array or a PIL image), end to end.
-
-    IceVision code reads the result as a dict: ``pred["img"]`` is the image with the kept
-    boxes drawn and ``pred["detection"]`` their boxes, scores and labels (see
-    :class:`Prediction`); IceVision's styling arguments (``font_path``, ``label_color``,
-    ``return_as_pil_img``, ``display_bbox``...) are accepted and ignored.
+) -> Prediction:
+    """Detect objects in one image (a file path, an HxWx3 RGB array or a PIL image), end to end:
+    the library's form of IceVision's :func:`end2end_detect`, returning a :class:`Prediction`
+    (draw it with :func:`~efficientdet_adapter.efficientdet.annotate`).
 
     Args:
         img: the image.
@@ -416,15 +410,14 @@ def end2end_detect(
             transforms), or ``None`` for :func:`inference_tfm`.
         model, class_map: the trained model and its class map.
         detection_threshold: sets the prediction's thresholded views.
-        return_img: also return the image with the kept boxes drawn on it.
+        min_score: detections scoring below it are not stored.
         device: where to run (``"auto"``: the GPU when there is one; see :func:`predict_from_dl`).
 
     Returns:
-        A :class:`Prediction` in the original image's pixels, or ``(prediction, annotated
-        HxWx3 uint8 image)`` with ``return_img=True``.
+        A :class:`Prediction` in the original image's pixels.
 
     Example:
-        >>> pred = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)
+        >>> pred = detect_image("dog.jpg", None, model, class_map, detection_threshold=0.4)
         >>> [(label, box.xyxy) for label, box in zip(pred.labels, pred.bboxes)]
     """
     from ..arguments import probability
@@ -444,9 +437,47 @@ def end2end_detect(
     )
     if isinstance(img, (str, Path)):
         pred.filepath = Path(img)
-    if not return_img:
-        return pred
-    return pred, annotate(pred, display_label=display_label, display_score=display_score)
+    return pred
+
+
+def end2end_detect(
+    img: str | Path | np.ndarray,
+    transforms: Any,
+    model: nn.Module,
+    class_map: ClassMap,
+    detection_threshold: float = 0.5,
+    *,
+    return_img: bool = True,
+    return_as_pil_img: bool = True,
+    display_label: bool = True,
+    display_score: bool = True,
+    min_score: float = DEFAULT_MIN_SCORE,
+    device: str | torch.device | None = "auto",
+    **ignored: Any,
+) -> dict[str, Any]:
+    """IceVision 0.12's ``end2end_detect``: one image in, IceVision's dict out.
+
+    ``{"detection": {"bboxes", "scores", "label_ids", "labels"}`` (the kept detections, in the
+    original image's pixels), ``"img"`` (the image with them drawn: a PIL image, an array with
+    ``return_as_pil_img=False``, ``None`` with ``return_img=False``), ``"width"``,
+    ``"height"`` (the original image's size)}. IceVision's styling arguments (``font_path``...)
+    are ignored. :func:`detect_image` takes the same arguments and returns a :class:`Prediction`.
+
+    Example:
+        >>> out = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)
+        >>> out["detection"]["labels"], out["img"].size
+    """
+    pred = detect_image(img, transforms, model, class_map, detection_threshold,
+                        min_score=min_score, device=device)
+    drawn = None
+    if return_img:
+        drawn = annotate(pred, display_label=display_label, display_score=display_score)
+        if return_as_pil_img:
+            from PIL import Image
+
+            drawn = Image.fromarray(drawn)
+    return {"detection": pred["detection"], "img": drawn, "width": pred.width,
+            "height": pred.height}
 
 
 # -- predict, then draw (the drawing itself is in .show) ------------------------------------

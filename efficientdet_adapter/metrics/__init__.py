@@ -43,13 +43,20 @@ from ..class_map import ClassMap
 from ..predictions import Prediction
 from ..errors import ArgumentError
 
-__all__ = ["Metric", "COCOMetric", "COCOMetricType"]
+__all__ = ["Metric", "COCOMetric", "COCOMetricType", "SimpleConfusionMatrix"]
 
 #: IceVision 0.12's names of ``icevision.metrics`` that this library does not offer, and why.
-NOT_OFFERED: dict[str, str] = {
-    "SimpleConfusionMatrix": "the confusion matrix: efficientdet_adapter.training.plots draws one "
-                             "for a run (the train command writes confusion_matrix.png)",
-}
+NOT_OFFERED: dict[str, str] = {}
+
+
+def __getattr__(name: str):
+    """``SimpleConfusionMatrix`` lives in IceVision's path, ``metrics.confusion_matrix`` (a face,
+    which this layer does not import at load): imported on first use."""
+    if name == "SimpleConfusionMatrix":
+        import importlib
+
+        return importlib.import_module(".confusion_matrix", __name__).SimpleConfusionMatrix
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 logger = logging.getLogger(__name__)
 

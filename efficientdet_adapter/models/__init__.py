@@ -27,13 +27,16 @@ from typing import Any
 from .. import efficientdet
 from ..checkpoint import model_from_checkpoint, save_icevision_checkpoint
 from . import interpretation, ross, utils
-from .interpretation import get_samples_losses
+from .interpretation import get_samples_losses, get_stats, get_weighted_sum, sort_losses
 from .utils import get_dataloaders
 
 __all__ = [
     "efficientdet",
     "get_dataloaders",
     "get_samples_losses",
+    "get_stats",
+    "get_weighted_sum",
+    "sort_losses",
     "interpretation",
     "model_from_checkpoint",
     "ross",

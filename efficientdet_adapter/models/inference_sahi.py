@@ -1,7 +1,7 @@
 """Sliced (tiled) inference through SAHI: IceVision's ``IceSahiModel``, for EfficientDet.
 
 SAHI cuts a large image into overlapping slices, runs the model on each (here through
-``efficientdet.end2end_detect``), shifts the boxes back into the full image and merges the
+``efficientdet.detect_image``), shifts the boxes back into the full image and merges the
 duplicates at slice borders. Small objects that vanish when a whole photo is shrunk to the
 model's input size are found in the slices. Needs ``pip install 'efficientdet_adapter[sahi]'``.
 
@@ -78,7 +78,7 @@ class IceSahiModel(DetectionModel):
 
     def perform_inference(self, image: np.ndarray, image_size: int | None = None) -> None:
         """Detect in one slice (an HxWx3 RGB array); SAHI reads the result back below."""
-        self._original_predictions = self.model_type.end2end_detect(
+        self._original_predictions = self.model_type.detect_image(
             np.ascontiguousarray(image), self.tfms, self.model, class_map=self.class_map,
             detection_threshold=self.confidence_threshold,
         )

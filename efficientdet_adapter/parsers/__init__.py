@@ -5,16 +5,19 @@ IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxP
 
 from ..splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
 from .base import AbortParseRecord, Parser, ParseReport
-from .coco import COCOBBoxParser
+from .coco import COCOParser
+from .coco_bbox import COCOBBoxParser
 from .csv import CSVBBoxParser
 from .roboflow import RoboflowParser
-from .voc import VOCBBoxParser, voc
+from .via import VIABaseParser, VIABBoxParser, VIAParseError, via
+from .voc import VOCBBoxParser, VOCParser, voc
 from .yolo import YOLOBBoxParser
 from .yolo_data import YOLODataParser
 
 __all__ = [
     "AbortParseRecord",
     "COCOBBoxParser",
+    "COCOParser",
     "CSVBBoxParser",
     "DataSplitter",
     "FixedSplitter",
@@ -23,9 +26,14 @@ __all__ = [
     "RandomSplitter",
     "RoboflowParser",
     "SingleSplitSplitter",
+    "VIABBoxParser",
+    "VIABaseParser",
+    "VIAParseError",
     "VOCBBoxParser",
+    "VOCParser",
     "YOLOBBoxParser",
     "YOLODataParser",
+    "via",
     "voc",
 ]
 
@@ -34,9 +42,6 @@ NOT_OFFERED: dict[str, str] = {
     **dict.fromkeys(["COCOMaskParser", "VOCMaskParser"], "masks: EfficientDet detects boxes here"),
     **dict.fromkeys(["COCOKeyPointsParser", "COCOKeypointsMetadata"],
                     "keypoints: EfficientDet detects boxes here"),
-    **dict.fromkeys(["VIABBoxParser", "VIABaseParser", "VIAParseError", "via"],
-                    "the VIA parser: use COCOBBoxParser, VOCBBoxParser, CSVBBoxParser, "
-                    "YOLOBBoxParser or RoboflowParser (or a custom Parser)"),
     "COCOBaseParser": "an IceVision internal: subclass Parser, or use COCOBBoxParser",
     "ParserInterface": "subclass Parser (template_record, __iter__, record_id, parse_fields)",
 }

@@ -15,6 +15,7 @@ auto-fixes every record (counting each fix in :class:`ParseReport`) and splits.
 
 from __future__ import annotations
 
+import copy
 import gc
 import inspect
 import logging
@@ -22,6 +23,7 @@ import math
 import sys
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..bbox import BBox
@@ -33,6 +35,7 @@ from ..record_collection import RecordCollection
 from ..records import Record
 from ..size_check import fit_record
 from ..splitters import DataSplitter, RandomSplitter
+from ._cache import has_cache, load_cache, save_cache
 from ._paths import FolderListing, safe_join
 
 __all__ = [
@@ -141,8 +144,9 @@ class Parser:
         check_images: open every image header to compare its size (and EXIF orientation) with
             the annotation. Off by default: it is slow at scale (IceVision issue #480).
         show_pbar: progress bar; ``None`` shows one only when stderr is a terminal.
-        template_record: accepted for IceVision compatibility and ignored (records are always
-            :class:`Record`).
+        template_record: IceVision's record built from components
+            (``BaseRecord((FilepathRecordComponent(), ...))``): each record starts as a copy of
+            it. Without one, records are this library's plain ``Record`` (the fast path).
 
     Example:
         >>> class MyParser(Parser):
@@ -181,6 +185,7 @@ class Parser:
         self.check_images = check_images
         self.show_pbar = show_pbar
         self.report = ParseReport()
+        self.template_record = template_record
         # A fast parser that already compared every box with its record's size may set this (in
         # parse_records) to the ids of the records with a box outside the image or without area;
         # only those get the box checks. None (the default): check every record.
@@ -274,7 +279,9 @@ class Parser:
                 record = records.get(rid)
                 is_new = record is None
                 if record is None:
-                    record = records[rid] = Record(record_id=rid, filepath=None, width=0, height=0)
+                    record = records[rid] = self.create_record()
+                    record.set_record_id(rid)
+                record.is_new = is_new
                 if takes_is_new:
                     self.parse_fields(o, record, is_new)
                 else:
@@ -290,6 +297,7 @@ class Parser:
         data_splitter: DataSplitter | None = None,
         autofix: bool = True,
         show_pbar: bool | None = None,
+        cache_filepath: str | Path | None = None,
     ) -> list[RecordCollection]:
         """Parse, check, auto-fix and split the records.
 
@@ -300,6 +308,7 @@ class Parser:
                 fix in ``self.report``. With ``False`` the first problem raises
                 :class:`ParseError` naming the file and the annotation.
             show_pbar: overrides the parser's ``show_pbar`` for this call.
+            cache_filepath: a pickle of the splits: loaded when it exists, else written.
 
         Returns:
             One :class:`~efficientdet_adapter.record_collection.RecordCollection` (a list of
@@ -309,6 +318,8 @@ class Parser:
             ParseError: malformed input, a label/box count mismatch, class names missing from
                 a given class map, or (``autofix=False``) any fixable problem.
         """
+        if has_cache(cache_filepath):
+            return load_cache(cache_filepath)
         if show_pbar is not None:
             self.show_pbar = show_pbar
         self.report = ParseReport()
@@ -345,7 +356,18 @@ class Parser:
             [len(s) for s in splits],
             self.report.summary(),
         )
+        if cache_filepath is not None:
+            save_cache(cache_filepath, splits)
         return splits
+
+    def create_record(self) -> Record:
+        """An empty record: a copy of ``template_record``, or a plain :class:`Record`."""
+        if self.template_record is None:
+            return Record(record_id=None, filepath=None, width=0, height=0)
+        return copy.deepcopy(self.template_record)
+
+    def _check_path(self, path: str | Path | None = None) -> bool:  # IceVision's name
+        return has_cache(path)
 
     # -- steps of parse ---------------------------------------------------------------------
     def _finalize_class_map(self, records: list[Record]) -> ClassMap:

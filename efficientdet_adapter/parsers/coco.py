@@ -1,8 +1,9 @@
-"""COCO JSON: annotations -> records (``parsers.COCOBBoxParser``), and records or predictions
+"""COCO JSON: annotations -> records (``parsers.COCOParser``; ``COCOBBoxParser`` gives IceVision's
+results), and records or predictions
 -> COCO files (:func:`write_coco`, :func:`write_coco_results`,
 :func:`export_batch_inferences_as_coco_annotations`).
 
-Better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
+``COCOParser``'s defaults are better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
 gaps do not become empty classes, where IceVision built a 91-entry map for 80 classes); image
 sizes come from the JSON instead of opening every image (IceVision issue #480); and records are
 built in one pass over dicts keyed by image id, without deep-copying a template record per image
@@ -15,7 +16,7 @@ import json
 import os
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from ._paths import safe_join
 from .base import UNUSED_CATEGORY, Parser, ParseReport
 from .formats import (
     COCO_ANNOTATIONS_NAME,
+    CocoClassIds,
+    CocoOrder,
+    coco_id_class_map,
     Splits,
     as_splits,
     box_names,
@@ -42,7 +46,7 @@ from .formats import (
 )
 
 __all__ = [
-    "COCOBBoxParser",
+    "COCOParser",
     "coco_results",
     "coco_categories",
     "write_coco",
@@ -117,8 +121,9 @@ def _bbox_builder() -> tuple:
             BBox.ymax.__set__)
 
 
-class COCOBBoxParser(Parser):
-    """A COCO detection JSON (``images``, ``annotations``, ``categories``) -> records.
+class COCOParser(Parser):
+    """A COCO detection JSON (``images``, ``annotations``, ``categories``) -> records: the
+    library's choices (see :class:`COCOBBoxParser` for IceVision's).
 
     Records have ``record_id`` = the COCO image id, ``filepath`` = ``img_dir / file_name``, the
     size from the JSON, and per box: the label, ``iscrowd`` and ``area``. The class map lists the
@@ -126,14 +131,18 @@ class COCOBBoxParser(Parser):
     (for writing results). Boxes are ``[x, y, w, h]`` pixels.
 
     Args:
-        annotations_filepath: the JSON file.
+        annotations_filepath: the JSON file, or its content as a dict.
         img_dir: folder the ``file_name`` values are relative to.
         keep_negatives: keep images without annotations as negative samples (default); with
             ``False`` they are left out.
+        class_ids: ``"contiguous"`` (default) or ``"coco"`` (see :data:`CocoClassIds`).
+        order: ``"images"`` (default) or ``"annotations"`` (see :data:`CocoOrder`).
+        idmap: an :class:`~efficientdet_adapter.compat.IDMap`: record ids become its ids for
+            the image ids (IceVision's ``idmap=``).
         check_images, show_pbar: see :class:`Parser`.
 
     Example:
-        >>> parser = COCOBBoxParser("coco/annotations.json", "coco/images")  # doctest: +SKIP
+        >>> parser = COCOParser("coco/annotations.json", "coco/images")  # doctest: +SKIP
         >>> train, valid = parser.parse()  # doctest: +SKIP
         >>> parser.category_ids[1]  # doctest: +SKIP
         1
@@ -141,21 +150,43 @@ class COCOBBoxParser(Parser):
 
     def __init__(
         self,
-        annotations_filepath: str | os.PathLike,
+        annotations_filepath: str | os.PathLike | dict,
         img_dir: str | os.PathLike,
         *,
         keep_negatives: bool = True,
+        class_ids: CocoClassIds = "contiguous",
+        order: CocoOrder = "images",
+        idmap: Any = None,
         check_images: bool = False,
         show_pbar: bool | None = None,
     ):
         super().__init__(None, check_images=check_images, show_pbar=show_pbar)
-        self.annotations_filepath = path_arg(annotations_filepath, "annotations_filepath")
+        for name, value, kind in (("class_ids", class_ids, CocoClassIds),
+                                  ("order", order, CocoOrder)):
+            if value not in get_args(kind):
+                raise ArgumentError(f"{type(self).__name__}: {name}={value!r} is not one of "
+                                    f"{list(get_args(kind))}")
+        self._given_dict = annotations_filepath if isinstance(annotations_filepath, dict) else None
+        self.annotations_filepath = (Path("<annotations dict>") if self._given_dict is not None
+                                     else path_arg(annotations_filepath, "annotations_filepath"))
         self.img_dir = path_arg(img_dir, "img_dir")
         self.keep_negatives = keep_negatives
+        self.class_ids = class_ids
+        self.order = order
+        self.idmap = idmap
         self.category_ids: dict[int, int] = {}
+
+    @property
+    def annotations_dict(self) -> dict[str, Any]:
+        """The COCO JSON as a dict (IceVision's attribute; read from the file when needed)."""
+        return self._given_dict if self._given_dict is not None else self._load()
 
     def _load(self) -> dict[str, Any]:
         src = self.annotations_filepath
+        if self._given_dict is not None:
+            data = self._given_dict
+            self._check_keys(data)
+            return data
         try:
             with open(src, "rb") as f:
                 data = json.load(f)
@@ -170,6 +201,11 @@ class COCOBBoxParser(Parser):
             ) from None
         except OSError as e:
             raise ParseError(f"{src}: cannot read the annotation file ({e})") from None
+        self._check_keys(data)
+        return data
+
+    def _check_keys(self, data: Any) -> None:
+        src = self.annotations_filepath
         if not isinstance(data, dict):
             raise ParseError(f"{src}: expected a JSON object with 'images', 'annotations' and "
                              f"'categories', got a {type(data).__name__}")
@@ -179,7 +215,6 @@ class COCOBBoxParser(Parser):
                     f"{src}: the {key!r} list is missing (keys found: {sorted(data)}); is this a "
                     "COCO detection file?"
                 )
-        return data
 
     def parse_records(self) -> list[Record]:
         src = str(self.annotations_filepath)
@@ -189,13 +224,18 @@ class COCOBBoxParser(Parser):
         names, cat_ids = coco_categories(
             data["categories"], annotations, source=src, report=self.report
         )
-        try:
-            class_map = ClassMap(names, background=background_for(names))
-        except ClassMapError as e:
-            raise ParseError(f"{src}: categories cannot form a class map: {e}") from None
-        first = len(class_map) - len(names)  # 1 with the background class
-        self.category_ids = {first + k: cid for k, cid in enumerate(cat_ids)}
-        cat2label = {cid: (name, first + k) for k, (cid, name) in enumerate(zip(cat_ids, names))}
+        if self.class_ids == "coco":
+            class_map, cat2label = coco_id_class_map(names, cat_ids, src)
+            self.category_ids = {label: cid for cid, (_, label) in cat2label.items()}
+        else:
+            try:
+                class_map = ClassMap(names, background=background_for(names))
+            except ClassMapError as e:
+                raise ParseError(f"{src}: categories cannot form a class map: {e}") from None
+            first = len(class_map) - len(names)  # 1 with the background class
+            self.category_ids = {first + k: cid for k, cid in enumerate(cat_ids)}
+            cat2label = {cid: (name, first + k)
+                         for k, (cid, name) in enumerate(zip(cat_ids, names))}
         self._class_map = class_map
 
         # image id -> (record, width, height), in the file's image order
@@ -251,8 +291,16 @@ class COCOBBoxParser(Parser):
         self._box_suspects = suspects
 
         out = [entry[0] for entry in records.values()]
+        if self.order == "annotations":  # by first appearance; images without any at the end
+            first_seen = dict.fromkeys(a.get("image_id") for a in annotations)
+            rank = {image_id: k for k, image_id in enumerate(first_seen)}
+            out.sort(key=lambda r: rank.get(r.record_id, len(rank)))
         if not self.keep_negatives:
             out = [r for r in out if r.bboxes]
+        if self.idmap is not None:
+            for r in out:
+                r.record_id = self.idmap[r.record_id]
+            self._box_suspects = {self.idmap[i] for i in suspects}
         return out
 
     def _annotation_error(

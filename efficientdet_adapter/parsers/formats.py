@@ -27,10 +27,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from ..atomic import atomic_save
-from ..class_map import ClassMap
-from ..errors import ArgumentError
+from ..class_map import ClassMap, background_for
+from ..errors import ArgumentError, ClassMapError, ParseError
 from ..predictions import Prediction
 from ..records import Record
 
@@ -55,6 +56,9 @@ __all__ = [
     "kept_detections",
     "prediction_stem",
     "prediction_names",
+    "CocoClassIds",
+    "CocoOrder",
+    "coco_id_class_map",
 ]
 
 #: The annotation formats this library reads and writes: the one list (the CLI's choices).
@@ -224,3 +228,26 @@ def prediction_names(pred: Prediction, label_ids) -> list[str]:
     if pred.class_map is None:
         return [str(i) for i in label_ids]
     return [pred.class_map.get_by_id(i) for i in label_ids]
+
+
+#: How COCO category ids become label ids: ``"contiguous"`` (1..N in category-id order, the
+#: library's choice) or ``"coco"`` (label id = category id, a class map as long as the largest id
+#: + 1, gaps named ``"__unused_<id>__"``: IceVision's 91 entries for COCO's 80 classes).
+CocoClassIds = Literal["contiguous", "coco"]
+#: The record order: ``"images"`` (the file's image order) or ``"annotations"`` (the order in
+#: which images first appear in the annotations: IceVision's).
+CocoOrder = Literal["images", "annotations"]
+
+
+def coco_id_class_map(names: list[str], cat_ids: list[int], src: str
+                       ) -> tuple[ClassMap, dict[int, tuple[str, int]]]:
+    """IceVision's class map: label id = COCO category id, gaps named ``__unused_<id>__``;
+    id 0 is the background (a category 0 is left out, as IceVision's did)."""
+    by_id = {cid: name for cid, name in zip(cat_ids, names) if cid > 0}
+    largest = max(by_id, default=0)
+    classes = [by_id.get(i, f"__unused_{i}__") for i in range(1, largest + 1)]
+    try:
+        class_map = ClassMap(classes, background=background_for(classes))
+    except ClassMapError as e:
+        raise ParseError(f"{src}: categories cannot form a class map: {e}") from None
+    return class_map, {cid: (name, cid) for cid, name in by_id.items()}

@@ -34,7 +34,7 @@ from ..splitters import DataSplitter
 from ..images import IMAGE_EXTENSIONS
 from ._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, safe_extract
 from .base import Parser
-from .coco import COCOBBoxParser, write_coco
+from .coco import COCOParser, write_coco
 from .csv import CSVBBoxParser, write_csv
 from .formats import (
     COCO_ANNOTATIONS_NAME,
@@ -45,7 +45,7 @@ from .formats import (
     Splits,
     check_format,
 )
-from .voc import VOCBBoxParser, write_voc
+from .voc import VOCParser, write_voc
 from .yolo import YOLOBBoxParser, read_yolo_names, write_yolo
 
 __all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_TRAIN",
@@ -237,7 +237,7 @@ class RoboflowParser(Parser):
             sub = self._split_parser(name)
             try:
                 total += len(sub)
-            except NotImplementedError:  # COCOBBoxParser: count what it parses
+            except NotImplementedError:  # COCOParser: count what it parses
                 total += len(sub.parse_records())
         return total
 
@@ -246,9 +246,9 @@ class RoboflowParser(Parser):
         folder = self.split_folders[split]
         pbar = self.show_pbar
         if self.format == "coco":
-            return COCOBBoxParser(folder / COCO_ANNOTATIONS_NAME, folder, show_pbar=pbar)
+            return COCOParser(folder / COCO_ANNOTATIONS_NAME, folder, show_pbar=pbar)
         if self.format == "voc":
-            return VOCBBoxParser(folder, folder, show_pbar=pbar)
+            return VOCParser(folder, folder, show_pbar=pbar)
         if self.format == "csv":
             return CSVBBoxParser(folder / CSV_ANNOTATIONS_NAME, folder, show_pbar=pbar)
         if (folder / "images").is_dir():
@@ -328,7 +328,7 @@ class RoboflowParser(Parser):
 
     def _merge_class_order(self, sub: Parser, split: str, ordered: dict[Hashable, str]) -> None:
         """Add one split's (category id or index -> name) pairs, refusing disagreements."""
-        if isinstance(sub, COCOBBoxParser):
+        if isinstance(sub, COCOParser):
             pairs = {cid: sub.class_map.get_by_id(label) for label, cid in sub.category_ids.items()}
         elif isinstance(sub, YOLOBBoxParser):
             pairs = dict(enumerate(sub.class_names))

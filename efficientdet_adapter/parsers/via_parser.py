@@ -1,11 +1,7 @@
-"""IceVision 0.12's ``icevision.parsers.via_parser``: not offered."""
+"""IceVision 0.12's ``icevision.parsers.via_parser``."""
 
 from __future__ import annotations
 
-from .._faces import VIA, not_offered
-__all__: list[str] = []
+from ..parsers.via import VIABaseParser, VIABBoxParser, VIAParseError, via
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['VIABBoxParser', 'VIABaseParser', 'VIAParseError', 'via'], VIA),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["via", "VIAParseError", "VIABaseParser", "VIABBoxParser"]

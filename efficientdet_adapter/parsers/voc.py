@@ -27,6 +27,7 @@ from ..atomic import atomic_write_text
 from ..class_map import ClassMap
 from ..errors import ParseError
 from ..predictions import Prediction
+from ..record_components import BOX_COMPONENTS, ComponentRecord
 from ..records import Record
 from ._paths import safe_join
 from .base import Parser, progress
@@ -43,7 +44,7 @@ from .formats import (
     resolve_class_map,
 )
 
-__all__ = ["VOCBBoxParser", "voc_to_xyxy", "read_voc_xml", "voc", "write_voc",
+__all__ = ["VOCParser", "VOCBBoxParser", "voc_to_xyxy", "read_voc_xml", "voc", "write_voc",
            "write_voc_predictions"]
 
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
@@ -94,7 +95,8 @@ def _number(text: str | None, what: str, where: str) -> float:
 
 
 def read_voc_xml(
-    xml_path: str | os.PathLike, images_dir: str | os.PathLike, *, one_based: bool = True
+    xml_path: str | os.PathLike, images_dir: str | os.PathLike, *, one_based: bool = True,
+    truncate: bool = False,
 ) -> Record:
     """One VOC XML file as a record (``record_id`` = the image file's stem, as in IceVision).
 
@@ -146,6 +148,8 @@ def read_voc_xml(
         if box is None:
             raise ParseError(f"{where}: <bndbox> is missing")
         x0, y0, x1, y1 = (_number(_text(box, c), c, where) for c in _COORDS)
+        if truncate:  # IceVision's reading: int(float(text))
+            x0, y0, x1, y1 = (float(int(v)) for v in (x0, y0, x1, y1))
         bboxes.append(BBox(*voc_to_xyxy(x0, y0, x1, y1, one_based=one_based)))
         labels.append(name)
     return Record(
@@ -158,8 +162,9 @@ def read_voc_xml(
     )
 
 
-class VOCBBoxParser(Parser):
-    """Pascal VOC XML files (``*.xml`` directly in ``annotations_dir``) -> records.
+class VOCParser(Parser):
+    """Pascal VOC XML files (``*.xml`` directly in ``annotations_dir``) -> records, in the
+    library's pixel convention (``one_based=True``; :class:`VOCBBoxParser` gives IceVision's).
 
     Read with ``defusedxml``: entities and external references are refused, never expanded.
     Image sizes come from ``<size>``; the image header is read only when it is missing (or with
@@ -172,10 +177,11 @@ class VOCBBoxParser(Parser):
             as in Roboflow's VOC export).
         class_map: see :class:`Parser`; without one, the sorted names found.
         one_based: subtract 1 from all four coordinates (see :func:`voc_to_xyxy`).
+        truncate: cut each coordinate to an integer first, as IceVision's parser did.
         check_images, show_pbar: see :class:`Parser`.
 
     Example:
-        >>> parser = VOCBBoxParser("voc/Annotations", "voc/JPEGImages")  # doctest: +SKIP
+        >>> parser = VOCParser("voc/Annotations", "voc/JPEGImages")  # doctest: +SKIP
         >>> train, valid = parser.parse()  # doctest: +SKIP
     """
 
@@ -186,6 +192,7 @@ class VOCBBoxParser(Parser):
         class_map: ClassMap | None = None,
         *,
         one_based: bool = True,
+        truncate: bool = False,
         check_images: bool = False,
         show_pbar: bool | None = None,
     ):
@@ -193,6 +200,7 @@ class VOCBBoxParser(Parser):
         self.annotations_dir = path_arg(annotations_dir, "annotations_dir")
         self.images_dir = path_arg(images_dir, "images_dir")
         self.one_based = one_based
+        self.truncate = truncate
         if not self.annotations_dir.is_dir():
             raise ParseError(f"{self.annotations_dir}: annotations folder not found")
         self.annotation_files = [
@@ -212,7 +220,8 @@ class VOCBBoxParser(Parser):
         seen: dict[str, Path] = {}
         files = progress(self.annotation_files, total=len(self), desc="VOC", show=self.show_pbar)
         for xml_path in files:
-            record = read_voc_xml(xml_path, self.images_dir, one_based=self.one_based)
+            record = read_voc_xml(xml_path, self.images_dir, one_based=self.one_based,
+                                  truncate=self.truncate)
             first = seen.setdefault(record.record_id, xml_path)
             if first is not xml_path:
                 raise ParseError(
@@ -221,6 +230,24 @@ class VOCBBoxParser(Parser):
                 )
             records.append(record)
         return records
+
+
+class VOCBBoxParser(VOCParser):
+    """IceVision's ``VOCBBoxParser``, with IceVision's results: the ``bndbox`` values cut to
+    integers and taken as the box's pixels (``one_based=False, truncate=True``).
+    :class:`VOCParser` (the library's choice) keeps decimals and subtracts 1, as the VOC and
+    Roboflow files mean it."""
+
+    def __init__(self, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
+                 class_map: ClassMap | None = None, *, one_based: bool = False,
+                 truncate: bool = True, check_images: bool = False,
+                 show_pbar: bool | None = None):
+        super().__init__(annotations_dir, images_dir, class_map, one_based=one_based,
+                         truncate=truncate, check_images=check_images, show_pbar=show_pbar)
+
+    def parse_records(self) -> list[Record]:
+        """VOCParser's records, as IceVision's: each with its components listed."""
+        return [ComponentRecord.from_record(r, BOX_COMPONENTS) for r in super().parse_records()]
 
 
 def voc(

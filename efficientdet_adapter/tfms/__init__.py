@@ -19,3 +19,13 @@ __all__ = ["A", "Adapter", "Geometry", "Transform", "geometry"]
 
 #: IceVision 0.12's names of ``icevision.tfms`` that this library does not offer, and why.
 NOT_OFFERED: dict[str, str] = {"SoftDependencies": "an IceVision internal with no counterpart here"}
+
+
+def __getattr__(name: str):
+    """``tfms.batch``: IceVision's batch transforms (``tfms.batch.ImgPadStack``), imported on
+    first use; it is one of IceVision's faces, which this layer does not import at load."""
+    if name == "batch":
+        import importlib
+
+        return importlib.import_module(".batch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

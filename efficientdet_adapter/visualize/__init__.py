@@ -21,7 +21,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "as_rgb_tuple",
+    "draw_sample",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "PALETTE",
@@ -64,8 +66,7 @@ NOT_OFFERED: dict[str, str] = {
     **dict.fromkeys(["show_pred", "show_preds", "draw_pred"],
                     "predictions are drawn by efficientdet_adapter.show_preds/show_pred "
                     "(also at efficientdet_adapter.visualize.show_data and .draw_data)"),
-    **dict.fromkeys(["draw_sample"], "draw_record draws samples (visualize.draw_data.draw_sample)"),
-    **dict.fromkeys(["draw_bbox", "draw_label", "bbox_polygon", "as_rgb_tuple", "rand_cmap"],
+    **dict.fromkeys(["draw_bbox", "draw_label", "bbox_polygon", "rand_cmap"],
                     "the parts of a picture: draw_record draws boxes and labels; draw_boxes "
                     "draws boxes on an image"),
     **dict.fromkeys(["draw_mask", "draw_segmentation_mask"], "masks: boxes only here"),
@@ -441,3 +442,30 @@ def draw_record(
 
         return Image.fromarray(out)
     return out
+
+
+draw_sample = draw_record  # IceVision drew a sample, a record and a prediction alike
+
+
+def as_rgb_tuple(color: Any) -> tuple[int, int, int]:
+    """An ``(r, g, b)`` tuple from a colour name or hex string (``"red"``, ``"#fff"``), or from
+    three numbers (a list, tuple or array), as IceVision's.
+
+    Raises:
+        UsageError: not three numbers, or not a colour Pillow knows.
+
+    Example:
+        >>> as_rgb_tuple("#ffaaaa"), as_rgb_tuple([1, 2, 3])
+        ((255, 170, 170), (1, 2, 3))
+    """
+    from PIL import ImageColor
+
+    if isinstance(color, str):
+        try:
+            return ImageColor.getrgb(color)[:3]
+        except ValueError as e:
+            raise UsageError(f"as_rgb_tuple: {color!r} is not a colour ({e})") from None
+    values = list(np.asarray(color).reshape(-1)) if hasattr(color, "__len__") else []
+    if len(values) != 3:
+        raise UsageError(f"as_rgb_tuple: expected 3 (RGB) numbers, got {color!r}")
+    return tuple(int(v) for v in values)

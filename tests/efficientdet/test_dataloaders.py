@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter import BatchError, BBox, ClassMap, Record
+from efficientdet_adapter import ArgumentError, BatchError, BBox, ClassMap, Record
 from efficientdet_adapter.efficientdet.dataloaders import (
     build_infer_batch,
     build_train_batch,
@@ -67,7 +67,9 @@ def test_train_batch_layout():
 
 def test_valid_batch_adds_img_size_and_scale():
     recs = [make_record(i, width=96, height=64) for i in range(3)]
-    (images, targets), _ = build_valid_batch(recs)
+    (images, targets), _ = build_valid_batch(recs)  # IceVision's: None, detections unclipped
+    assert targets["img_size"] is None and targets["img_scale"] is None
+    (images, targets), _ = build_valid_batch(recs, clip_to_image=True)
     assert images.shape == (3, 3, 64, 96)
     assert targets["img_size"].tolist() == [[96.0, 64.0]] * 3  # (W, H)
     assert targets["img_scale"].tolist() == [1.0] * 3
@@ -130,7 +132,7 @@ def _bad(case):
 @pytest.mark.parametrize("builder", [build_train_batch, build_valid_batch, build_infer_batch])
 def test_batch_errors_say_what_to_do(case, message, builder):
     with pytest.raises(BatchError) as e:
-        builder(_bad(case))
+        builder(_bad(case), uint8="refuse")  # the library's check (IceVision's default scales)
     assert message in str(e.value)
 
 
@@ -291,7 +293,18 @@ def test_dataset_without_normalize_is_refused():
     ds = Dataset(raw_records(2), tfms.A.Adapter(tfms.A.resize_and_pad(SIZE)))
     message = r"the image is uint8 \(raw pixels\).*add tfms.A.Normalize"
     with pytest.raises(BatchError, match=message):
-        next(iter(train_dl(ds, batch_size=2)))
+        next(iter(train_dl(ds, batch_size=2, uint8="refuse")))
+
+
+@pytest.mark.parametrize("builder", [build_train_batch, build_valid_batch, build_infer_batch])
+def test_uint8_images_are_scaled_as_icevision_did(builder):
+    records = _bad("uint8")  # a normalized float image and a uint8 one
+    (images, _), _ = builder(records)
+    raw = records[1].img
+    assert raw.dtype == np.uint8 and images.dtype == torch.float32
+    torch.testing.assert_close(images[1], torch.from_numpy(raw).permute(2, 0, 1).float() / 255)
+    with pytest.raises(ArgumentError, match=r"uint8='keep' is not one of \['scale', 'refuse'\]"):
+        builder(_bad("uint8"), uint8="keep")
 
 
 # -- show_batch ------------------------------------------------------------------------------

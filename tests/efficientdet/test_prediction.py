@@ -14,6 +14,7 @@ from efficientdet_adapter.dataset import Dataset
 from efficientdet_adapter.efficientdet.dataloaders import build_infer_batch
 from efficientdet_adapter.efficientdet.prediction import (
     detect,
+    detect_image,
     end2end_detect,
     inference_tfm,
     predict,
@@ -159,7 +160,7 @@ def test_end2end_detect_from_a_file(model, tmp_path):
     img, _ = image_with_rect(240, 150)
     path = tmp_path / "photo.png"
     Image.fromarray(img).save(path)
-    pred = end2end_detect(path, None, model, CLASS_MAP, detection_threshold=0.5)
+    pred = detect_image(path, None, model, CLASS_MAP, detection_threshold=0.5)
     [ref] = predict(model, Dataset.from_images([img], inference_tfm(model)))
     assert pred.filepath == path and (pred.width, pred.height) == (240, 150)
     np.testing.assert_allclose(pred.boxes, ref.boxes, atol=1e-4)
@@ -168,8 +169,18 @@ def test_end2end_detect_from_a_file(model, tmp_path):
     # a list of albumentations transforms works as well as an Adapter
     tfm_list = [*tfms.A.resize_and_pad(IMG), tfms.A.Normalize(mean=model.config.mean,
                                                              std=model.config.std)]
-    again = end2end_detect(img, tfm_list, model, CLASS_MAP)
+    again = detect_image(img, tfm_list, model, CLASS_MAP)
     np.testing.assert_allclose(again.boxes, ref.boxes, atol=1e-4)
+
+    # IceVision's end2end_detect: its dict, with the drawn image by default
+    out = end2end_detect(path, None, model, CLASS_MAP, detection_threshold=0.5)
+    assert sorted(out) == ["detection", "height", "img", "width"]
+    assert (out["width"], out["height"]) == (240, 150) and out["img"].size == (240, 150)
+    assert out["detection"]["bboxes"] == pred.bboxes
+    np.testing.assert_allclose(out["detection"]["scores"], pred.kept_scores)
+    assert out["detection"]["label_ids"] == pred.kept_label_ids
+    plain = end2end_detect(img, None, model, CLASS_MAP, return_img=False)
+    assert plain["img"] is None
 
 
 def test_wrong_input_size_says_what_to_do(model):
@@ -179,13 +190,13 @@ def test_wrong_input_size_says_what_to_do(model):
 
 def test_annotated_image_and_figures(model, tmp_path):
     img, box = image_with_rect(200, 120)
-    pred, annotated = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=0.0,
-                                     return_img=True)
+    annotated = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=0.0,
+                               return_as_pil_img=False)["img"]
     assert annotated.shape == img.shape and annotated.dtype == np.uint8
     assert (annotated != img).any(axis=-1).mean() > 0.01  # boxes were drawn over the image
     # thresholds are scores in [0, 1]: 1.0 keeps nothing of an untrained model
-    _, plain = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=1.0,
-                              return_img=True)
+    plain = end2end_detect(img, None, model, CLASS_MAP, detection_threshold=1.0,
+                           return_as_pil_img=False)["img"]
     assert (plain != img).any(axis=-1).mean() < 0.01  # nothing kept: the image itself
 
     records = [

@@ -37,10 +37,16 @@ class ReadsIceVisionKeys(pl.Callback):
 
     def __init__(self):
         self.seen: list[tuple[float, float]] = []
+        self.at_validation_end: list[tuple[bool, float]] = []
 
     def on_train_epoch_end(self, trainer, pl_module):
         m = trainer.callback_metrics
         self.seen.append((float(m["valid/loss"]), float(m["COCOMetric"])))
+
+    def on_validation_epoch_end(self, trainer, pl_module):  # runs before the module's own hook
+        if trainer.state.fn == "fit":  # (a later tr.validate may log other keys)
+            self.at_validation_end.append(
+                (trainer.sanity_checking, float(trainer.callback_metrics["COCOMetric"])))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +63,7 @@ def fitted(tmp_path_factory):
                                         save_top_k=1)
     reader = ReadsIceVisionKeys()
     tr = pl.Trainer(accelerator="cpu", devices=1, max_epochs=1, enable_progress_bar=False,
-                    enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+                    enable_model_summary=False, num_sanity_val_steps=1, log_every_n_steps=1,
                     logger=pl.loggers.CSVLogger(root, name="logs"), callbacks=[ckpt, reader])
     tr.fit(light, train_dl(train_ds, batch_size=2), valid_dl(valid_ds, batch_size=2))
     return tr, light, ckpt, reader, valid_ds
@@ -67,6 +73,9 @@ def test_icevision_keys_are_logged_and_monitored(fitted):
     tr, light, ckpt, reader, valid_ds = fitted
     assert ckpt.best_model_path and Path(ckpt.best_model_path).is_file()  # monitor found
     assert len(reader.seen) == 1
+    # the metrics are final when callbacks' on_validation_epoch_end runs, sanity check included
+    assert [sanity for sanity, _ in reader.at_validation_end] == [True, False]
+    assert reader.at_validation_end[1][1] == pytest.approx(reader.seen[0][1])
     with open(Path(tr.logger.log_dir) / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     columns = set(rows[0])

@@ -1,4 +1,4 @@
-"""COCOBBoxParser: real samples, contiguous label ids, Roboflow's group category, bad JSON."""
+"""COCOParser: real samples, contiguous label ids, Roboflow's group category, bad JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from efficientdet_adapter.bbox import BBox
 from efficientdet_adapter.errors import ParseError
-from efficientdet_adapter.parsers import COCOBBoxParser, SingleSplitSplitter
+from efficientdet_adapter.parsers import COCOParser, SingleSplitSplitter
 from efficientdet_adapter.parsers.base import (
     CLIPPED_BOX,
     DROPPED_BOX,
@@ -24,7 +24,7 @@ def test_sample_parses_to_the_files_values(samples_dir):
     path, img_dir = samples_dir / "coco/annotations.json", samples_dir / "coco/images"
     data = json.loads(path.read_text())
     assert (len(data["images"]), len(data["annotations"]), len(data["categories"])) == (6, 36, 80)
-    parser = COCOBBoxParser(path, img_dir)
+    parser = COCOParser(path, img_dir)
     (records,) = parser.parse(SingleSplitSplitter())
 
     cats = sorted(data["categories"], key=lambda c: c["id"])
@@ -49,7 +49,7 @@ def test_sample_parses_to_the_files_values(samples_dir):
 
 
 def test_sample_spot_values_checked_by_hand(samples_dir):
-    parser = COCOBBoxParser(samples_dir / "coco/annotations.json", samples_dir / "coco/images")
+    parser = COCOParser(samples_dir / "coco/annotations.json", samples_dir / "coco/images")
     (records,) = parser.parse(SingleSplitSplitter())
     r = next(r for r in records if r.record_id == 343934)
     # annotation 150977: category 4 (motorcycle), bbox [175.14, 175.68, 321.08, 240]
@@ -62,7 +62,7 @@ def test_sample_spot_values_checked_by_hand(samples_dir):
 
 
 def test_check_images_agrees_with_the_sample_sizes(samples_dir):
-    parser = COCOBBoxParser(samples_dir / "coco/annotations.json", samples_dir / "coco/images",
+    parser = COCOParser(samples_dir / "coco/annotations.json", samples_dir / "coco/images",
                             check_images=True)
     parser.parse()
     assert parser.report.total == 0
@@ -102,7 +102,7 @@ def test_category_id_gaps_become_contiguous_label_ids(tmp_path):
     cats = [{"id": 90, "name": "zebra"}, {"id": 5, "name": "dog"}, {"id": 1, "name": "cat"}]
     anns = [{"id": k, "image_id": 0, "category_id": c, "bbox": [1, 1, 5, 5]}
             for k, c in enumerate([90, 1, 5])]
-    parser = COCOBBoxParser(write_coco(tmp_path, coco(anns, cats)), tmp_path)
+    parser = COCOParser(write_coco(tmp_path, coco(anns, cats)), tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
     assert parser.class_map.get_classes() == ["background", "cat", "dog", "zebra"]
     assert parser.category_ids == {1: 1, 2: 5, 3: 90}
@@ -123,7 +123,7 @@ def test_roboflow_group_category_dropped_and_reported_unless_used(tmp_path, grou
     anns = [{"id": 0, "image_id": 0, "category_id": 2, "bbox": [1, 1, 5, 5]}]
     if group_used:
         anns.append({"id": 1, "image_id": 1, "category_id": 0, "bbox": [1, 1, 5, 5]})
-    parser = COCOBBoxParser(write_coco(tmp_path, coco(anns, ROBOFLOW_CATS)), tmp_path)
+    parser = COCOParser(write_coco(tmp_path, coco(anns, ROBOFLOW_CATS)), tmp_path)
     parser.parse()
     if group_used:
         assert parser.class_map.get_classes() == ["background", "animals", "cat", "dog"]
@@ -138,14 +138,14 @@ def test_roboflow_group_category_dropped_and_reported_unless_used(tmp_path, grou
 def test_unused_ordinary_category_stays_a_class(tmp_path):
     cats = [{"id": 1, "name": "cat", "supercategory": "animal"},
             {"id": 2, "name": "dog", "supercategory": "animal"}]
-    parser = COCOBBoxParser(write_coco(tmp_path, coco(categories=cats)), tmp_path)
+    parser = COCOParser(write_coco(tmp_path, coco(categories=cats)), tmp_path)
     parser.parse()
     assert parser.class_map.get_classes() == ["background", "cat", "dog"]
 
 
 @pytest.mark.parametrize("keep_negatives, ids", [(True, [0, 1]), (False, [0])])
 def test_images_without_annotations_are_negatives(tmp_path, keep_negatives, ids):
-    parser = COCOBBoxParser(write_coco(tmp_path, coco()), tmp_path, keep_negatives=keep_negatives)
+    parser = COCOParser(write_coco(tmp_path, coco()), tmp_path, keep_negatives=keep_negatives)
     (records,) = parser.parse(SingleSplitSplitter())
     assert [r.record_id for r in records] == ids
     if keep_negatives:
@@ -159,7 +159,7 @@ def test_boxes_outside_the_image_are_fixed_with_aligned_lists(tmp_path):
         ann(id=9, bbox=[5, 5, 5, 5], area=3, iscrowd=1),
         ann(id=10, image_id=1, bbox=[5, 5, 0, 5], area=4),
     ]
-    parser = COCOBBoxParser(write_coco(tmp_path, coco(anns)), tmp_path)
+    parser = COCOParser(write_coco(tmp_path, coco(anns)), tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
     a, b = records
     assert [x.xyxy for x in a.bboxes] == [(0.0, 2.0, 6.0, 22.0), (5.0, 5.0, 10.0, 10.0)]
@@ -167,13 +167,13 @@ def test_boxes_outside_the_image_are_fixed_with_aligned_lists(tmp_path):
     assert b.bboxes == [] and b.areas == [] and b.iscrowds == []
     assert parser.report.counts == {CLIPPED_BOX: 1, DROPPED_BOX: 2}
     with pytest.raises(ParseError, match=r"a\.jpg box 0 \(cat\) \(-4, 2, 6, 22\) in a 64x48"):
-        COCOBBoxParser(write_coco(tmp_path, coco(anns)), tmp_path).parse(autofix=False)
+        COCOParser(write_coco(tmp_path, coco(anns)), tmp_path).parse(autofix=False)
 
 
 def test_missing_size_and_missing_image(tmp_path):
     images = [{"id": 0, "file_name": "a.jpg"}, {"id": 1, "file_name": "gone.jpg"}]
     anns = [{"id": 0, "image_id": 0, "category_id": 1, "bbox": [50, 40, 20, 20]}]
-    parser = COCOBBoxParser(write_coco(tmp_path, coco(anns, images=images), images=["a.jpg"],
+    parser = COCOParser(write_coco(tmp_path, coco(anns, images=images), images=["a.jpg"],
                                        size=(60, 50)), tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
     assert [(r.record_id, r.width, r.height) for r in records] == [(0, 60, 50)]
@@ -182,7 +182,7 @@ def test_missing_size_and_missing_image(tmp_path):
 
 
 def test_fast_boxes_equal_regular_boxes(tmp_path):
-    parser = COCOBBoxParser(write_coco(tmp_path, coco()), tmp_path)
+    parser = COCOParser(write_coco(tmp_path, coco()), tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
     box = records[0].bboxes[0]
     assert box == BBox.from_xywh(1, 2, 10, 20) and hash(box) == hash(BBox(1.0, 2.0, 11.0, 22.0))
@@ -223,12 +223,12 @@ def test_bad_json_is_a_parse_error_naming_file_and_annotation(tmp_path, content,
     (tmp_path / "ann.json").write_text(content if isinstance(content, str) else json.dumps(content))
     Image.new("RGB", (64, 48)).save(tmp_path / "a.jpg")
     with pytest.raises(ParseError, match=message):
-        COCOBBoxParser(tmp_path / "ann.json", tmp_path).parse()
+        COCOParser(tmp_path / "ann.json", tmp_path).parse()
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(ParseError, match=r"nope\.json: COCO annotation file not found"):
-        COCOBBoxParser(tmp_path / "nope.json", tmp_path).parse()
+        COCOParser(tmp_path / "nope.json", tmp_path).parse()
 
 
 # -- hostile or unlucky files ---------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_box_of_infinite_or_nan_size_is_dropped_never_clipped_into_a_real_box(tm
     from efficientdet_adapter.parsers.base import NONFINITE_BOX
 
     path = write_coco(tmp_path, coco([ann(id=0), ann(id=1, bbox=bbox)]))  # json writes Infinity
-    parser = COCOBBoxParser(path, tmp_path)
+    parser = COCOParser(path, tmp_path)
     ((a, b),) = parser.parse(SingleSplitSplitter())
     assert [bx.xyxy for bx in a.bboxes] == [(1.0, 2.0, 11.0, 22.0)]
     assert a.labels == ["cat"] and a.iscrowds == [False] and len(a.areas) == 1
@@ -246,11 +246,11 @@ def test_box_of_infinite_or_nan_size_is_dropped_never_clipped_into_a_real_box(tm
     assert "a.jpg box 1 (cat)" in parser.report.items[NONFINITE_BOX][0]
     with pytest.raises(ParseError, match=r"a\.jpg box 1 \(cat\) .*: a coordinate is not a finite "
                                          r"number; fix the annotation"):
-        COCOBBoxParser(path, tmp_path).parse(SingleSplitSplitter(), autofix=False)
+        COCOParser(path, tmp_path).parse(SingleSplitSplitter(), autofix=False)
 
 
 def test_deeply_nested_json_is_a_clear_error(tmp_path):
     path = tmp_path / "ann.json"
     path.write_text('{"images": ' + "[" * 200_000 + "]" * 200_000 + "}")
     with pytest.raises(ParseError, match=r"ann\.json: JSON nested too deeply to read .* re-export"):
-        COCOBBoxParser(path, tmp_path).parse()
+        COCOParser(path, tmp_path).parse()

@@ -33,6 +33,7 @@ def _format_choices() -> dict[str, tuple]:
 def test_the_cli_reads_its_format_choices_from_the_one_list():
     choices = _format_choices()
     assert choices == {"train": ("auto", *formats.FORMATS), "eval": ("auto", *formats.FORMATS),
+                       "val": ("auto", *formats.FORMATS),  # eval's other name
                        "check": ("auto", *formats.FORMATS), "demo": formats.FORMATS}
 
 

@@ -1,4 +1,4 @@
-"""VOCBBoxParser: real samples, Roboflow's 1-based coordinates, and bad or hostile XML."""
+"""VOCParser: real samples, Roboflow's 1-based coordinates, and bad or hostile XML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 
 from efficientdet_adapter.class_map import ClassMap
 from efficientdet_adapter.errors import ParseError
-from efficientdet_adapter.parsers import FixedSplitter, SingleSplitSplitter, VOCBBoxParser
+from efficientdet_adapter.parsers import FixedSplitter, SingleSplitSplitter, VOCParser
 from efficientdet_adapter.parsers.base import CLIPPED_BOX, DROPPED_BOX, MISSING_IMAGE
 from efficientdet_adapter.parsers.voc import read_voc_xml, voc_to_xyxy
 
@@ -43,7 +43,7 @@ def test_samples_parse_to_the_files_values(samples_dir, folder, ann, imgs, num_r
                                            num_classes):
     ann_dir, img_dir = samples_dir / folder / ann, samples_dir / folder / imgs
     expected = expected_from_xml(ann_dir)
-    parser = VOCBBoxParser(ann_dir, img_dir)
+    parser = VOCParser(ann_dir, img_dir)
     (records,) = parser.parse(SingleSplitSplitter())
     assert len(records) == len(expected) == num_records
     names = sorted({n for e in expected.values() for n in e["labels"]})
@@ -61,7 +61,7 @@ def test_samples_parse_to_the_files_values(samples_dir, folder, ann, imgs, num_r
 
 
 def test_sample_spot_values_checked_by_hand(samples_dir):
-    parser = VOCBBoxParser(samples_dir / "voc/Annotations", samples_dir / "voc/JPEGImages")
+    parser = VOCParser(samples_dir / "voc/Annotations", samples_dir / "voc/JPEGImages")
     (records,) = parser.parse(FixedSplitter([["2007_000063", "2011_003353"]]))
     dog_chair, person = records
     # 2007_000063.xml: dog 123 115 379 275, chair 75 1 428 375 in a 500x375 image
@@ -74,7 +74,7 @@ def test_sample_spot_values_checked_by_hand(samples_dir):
 
 
 def test_check_images_agrees_with_the_sample_sizes(samples_dir):
-    parser = VOCBBoxParser(samples_dir / "fridge/annotations", samples_dir / "fridge/images",
+    parser = VOCParser(samples_dir / "fridge/annotations", samples_dir / "fridge/images",
                            check_images=True)
     parser.parse()
     assert parser.report.total == 0
@@ -105,9 +105,9 @@ def test_roboflow_decimal_coordinates_match_coco_boxes(tmp_path):
     x, y, w, h = 10.5, 20.25, 30.0, 25.0
     box = (x + 1, y + 1, x + w + 1, y + h + 1)
     make_voc(tmp_path, {"img.xml": voc_xml(objects=[("cat", box)])})
-    ((r,),) = VOCBBoxParser(tmp_path, tmp_path).parse(SingleSplitSplitter())
+    ((r,),) = VOCParser(tmp_path, tmp_path).parse(SingleSplitSplitter())
     assert r.bboxes[0].xyxy == (x, y, x + w, y + h)
-    ((r0,),) = VOCBBoxParser(tmp_path, tmp_path, one_based=False).parse(SingleSplitSplitter())
+    ((r0,),) = VOCParser(tmp_path, tmp_path, one_based=False).parse(SingleSplitSplitter())
     assert r0.bboxes[0].xyxy == box
 
 
@@ -119,7 +119,7 @@ def test_voc_to_xyxy(one_based, offset):
 
 def test_missing_size_comes_from_the_image_header(tmp_path):
     make_voc(tmp_path, {"img.xml": voc_xml(size=None)}, size=(50, 40))
-    ((r,),) = VOCBBoxParser(tmp_path, tmp_path).parse(SingleSplitSplitter())
+    ((r,),) = VOCParser(tmp_path, tmp_path).parse(SingleSplitSplitter())
     assert (r.width, r.height) == (50, 40)
     assert r.bboxes[0].xyxy == (10.0, 20.0, 40.0, 40.0)  # ymax 45 clipped to the header's 40
 
@@ -127,7 +127,7 @@ def test_missing_size_comes_from_the_image_header(tmp_path):
 def test_out_of_image_boxes_are_clipped_or_dropped_and_counted(tmp_path):
     objects = [("cat", (0, 1, 30, 30)), ("dog", (70, 60, 90, 80)), ("owl", (5, 5, 70, 40))]
     make_voc(tmp_path, {"img.xml": voc_xml(objects=objects)})
-    parser = VOCBBoxParser(tmp_path, tmp_path)
+    parser = VOCParser(tmp_path, tmp_path)
     ((r,),) = parser.parse(SingleSplitSplitter())
     assert r.labels == ["cat", "owl"]
     assert [b.xyxy for b in r.bboxes] == [(0.0, 0.0, 29.0, 29.0), (4.0, 4.0, 64.0, 39.0)]
@@ -136,12 +136,12 @@ def test_out_of_image_boxes_are_clipped_or_dropped_and_counted(tmp_path):
         "img.jpg box 1 (dog) (69, 59, 89, 79) in a 64x48 image"
     ]
     with pytest.raises(ParseError, match=r"img\.jpg box 0 \(cat\) \(-1, 0, 29, 29\)"):
-        VOCBBoxParser(tmp_path, tmp_path).parse(autofix=False)
+        VOCParser(tmp_path, tmp_path).parse(autofix=False)
 
 
 def test_missing_image_is_dropped_and_counted(tmp_path):
     make_voc(tmp_path, {"a.xml": voc_xml(), "b.xml": voc_xml(filename="gone.jpg")})
-    parser = VOCBBoxParser(tmp_path, tmp_path)
+    parser = VOCParser(tmp_path, tmp_path)
     (records,) = parser.parse(SingleSplitSplitter())
     assert [r.record_id for r in records] == ["img"]
     assert parser.report.counts == {MISSING_IMAGE: 1}
@@ -150,17 +150,17 @@ def test_missing_image_is_dropped_and_counted(tmp_path):
 
 def test_given_class_map_and_unknown_names(tmp_path):
     make_voc(tmp_path, {"img.xml": voc_xml(objects=[("cat", (2, 2, 9, 9)), ("emu", (2, 2, 9, 9))])})
-    parser = VOCBBoxParser(tmp_path, tmp_path, ClassMap(["emu", "cat"]))
+    parser = VOCParser(tmp_path, tmp_path, ClassMap(["emu", "cat"]))
     ((r,),) = parser.parse(SingleSplitSplitter())
     assert r.label_ids == [2, 1]
     with pytest.raises(ParseError, match=r"not in the class map: \['cat', 'emu'\]"):
-        VOCBBoxParser(tmp_path, tmp_path, ClassMap(["dog"])).parse()
+        VOCParser(tmp_path, tmp_path, ClassMap(["dog"])).parse()
 
 
 def test_two_files_for_one_image_is_an_error(tmp_path):
     make_voc(tmp_path, {"a.xml": voc_xml(), "b.xml": voc_xml()})
     with pytest.raises(ParseError, match=r"b\.xml and .*a\.xml both annotate an image named 'img'"):
-        VOCBBoxParser(tmp_path, tmp_path).parse()
+        VOCParser(tmp_path, tmp_path).parse()
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -199,17 +199,17 @@ XXE = """<?xml version="1.0"?>
 def test_bad_xml_is_a_parse_error_naming_file_and_object(tmp_path, text, message):
     make_voc(tmp_path, {"a.xml": text})
     with pytest.raises(ParseError, match=message):
-        VOCBBoxParser(tmp_path, tmp_path).parse()
+        VOCParser(tmp_path, tmp_path).parse()
 
 
 def test_missing_annotations_folder(tmp_path):
     with pytest.raises(ParseError, match="annotations folder not found"):
-        VOCBBoxParser(tmp_path / "nope", tmp_path)
+        VOCParser(tmp_path / "nope", tmp_path)
 
 
 def test_read_voc_xml_and_parser_length(tmp_path):
     make_voc(tmp_path, {"a.xml": voc_xml(), "b.XML": voc_xml(filename="two.jpg"), "c.txt": "x"})
-    parser = VOCBBoxParser(tmp_path, tmp_path)
+    parser = VOCParser(tmp_path, tmp_path)
     assert len(parser) == 2 and [p.name for p in parser] == ["a.xml", "b.XML"]
     r = read_voc_xml(tmp_path / "b.XML", tmp_path)
     assert (r.record_id, r.filepath, r.labels) == ("two", tmp_path / "two.jpg", ["cat"])

@@ -1,11 +1,8 @@
-"""IceVision 0.12's ``icevision.core.components``: not offered (see ``NOT_OFFERED``)."""
+"""IceVision 0.12's ``icevision.core.components``."""
 
 from __future__ import annotations
 
-from ..._faces import COMPONENTS, not_offered
-__all__: list[str] = []
+from . import composite
+from .composite import Component, Composite, TaskComponent, TaskComposite
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['Component', 'Composite', 'TaskComponent', 'TaskComposite'], COMPONENTS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["Component", "Composite", "TaskComponent", "TaskComposite"]

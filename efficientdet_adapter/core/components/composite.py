@@ -1,11 +1,9 @@
-"""IceVision 0.12's ``icevision.core.components.composite``: not offered."""
+"""IceVision 0.12's ``icevision.core.components.composite``."""
 
 from __future__ import annotations
 
-from ..._faces import COMPONENTS, not_offered
-__all__: list[str] = []
+from ...record_components import Component, Composite
+from ...record_components import Component as TaskComponent
+from ...record_components import ComponentRecord as TaskComposite
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['Component', 'Composite', 'TaskComponent', 'TaskComposite'], COMPONENTS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["Component", "Composite", "TaskComponent", "TaskComposite"]

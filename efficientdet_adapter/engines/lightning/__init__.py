@@ -1,11 +1,15 @@
-"""IceVision 0.12's ``icevision.engines.lightning``: not offered."""
+"""IceVision 0.12's ``icevision.engines.lightning``: ``LightningModelAdapter``."""
 
 from __future__ import annotations
 
-from ..._faces import LIGHTNING_BASE, not_offered
-__all__: list[str] = []
+from typing import Any
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['LightningModelAdapter'], LIGHTNING_BASE),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["LightningModelAdapter"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LightningModelAdapter":
+        from .lightning_model_adapter import __getattr__ as build
+
+        return build(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

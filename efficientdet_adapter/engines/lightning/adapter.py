@@ -151,8 +151,23 @@ class ModelAdapterMethods:
                      batch_size=bs, sync_dist=True)
 
     # -- epoch ends ------------------------------------------------------------------------
+    def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        """After the last batch of the one validation loader (the sanity check's too), finalize
+        and log the metrics: Lightning calls the callbacks' ``on_validation_epoch_end`` before
+        this module's, and IceVision's users' callbacks read ``trainer.callback_metrics
+        ["COCOMetric"]`` there (IceVision's adapter logged in Lightning 1's
+        ``validation_epoch_end``, which ran first)."""
+        trainer = self.trainer
+        counts = trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
+        if len(counts) == 1 and batch_idx + 1 == counts[0]:
+            self._finalize_metrics()
+            self._metrics_finalized = True
+
     def on_validation_epoch_end(self) -> None:
-        self._finalize_metrics()
+        if not getattr(self, "_metrics_finalized", False):  # several loaders, or unsized ones
+            self._finalize_metrics()
+        self._metrics_finalized = False
 
     def on_test_epoch_end(self) -> None:
         self._finalize_metrics()

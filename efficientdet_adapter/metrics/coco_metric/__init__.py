@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ...metrics import COCOMetric, COCOMetricType
+from . import coco_metric
+from .coco_metric import COCOMetric, COCOMetricType, create_coco_eval
 
-__all__ = ["COCOMetric", "COCOMetricType"]
+__all__ = ["COCOMetric", "COCOMetricType", "create_coco_eval"]

@@ -1,11 +1,8 @@
-"""IceVision 0.12's ``icevision.metrics.confusion_matrix``: not offered."""
+"""IceVision 0.12's ``icevision.metrics.confusion_matrix``."""
 
 from __future__ import annotations
 
-from ..._faces import CONFUSION, not_offered
-__all__: list[str] = []
+from . import confusion_matrix
+from .confusion_matrix import SimpleConfusionMatrix
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['SimpleConfusionMatrix'], CONFUSION),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["SimpleConfusionMatrix"]

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ... import tfms as _tfms
-from ..._faces import ALBU_COMPONENTS, GEOMETRY, gather, not_offered
+from ..._faces import gather, not_offered
 from . import albumentations_adapter, albumentations_helpers
 
 __all__ = sorted(set(gather(globals(), _tfms.A, albumentations_adapter, albumentations_helpers)))
 
-NOT_OFFERED: dict[str, str] = {**dict.fromkeys(albumentations_adapter.NOT_OFFERED, ALBU_COMPONENTS),
-                               "get_size_without_padding": GEOMETRY}
+NOT_OFFERED: dict[str, str] = {}
 _missing = not_offered(__name__, NOT_OFFERED)
 
 

@@ -1,11 +1,9 @@
-"""IceVision 0.12's ``icevision.tfms.batch``: not offered."""
+"""IceVision 0.12's ``icevision.tfms.batch``: transforms of a list of records."""
 
 from __future__ import annotations
 
-from ..._faces import BATCH_TFMS, not_offered
-__all__: list[str] = []
+from . import batch_transform, img_pad_stack
+from .batch_transform import BatchTransform
+from .img_pad_stack import ImgPadStack
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['BatchTransform', 'ImgPadStack'], BATCH_TFMS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+__all__ = ["BatchTransform", "ImgPadStack"]

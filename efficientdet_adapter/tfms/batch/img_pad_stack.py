@@ -1,11 +1,39 @@
-"""IceVision 0.12's ``icevision.tfms.batch.img_pad_stack``: not offered."""
+"""IceVision 0.12's ``icevision.tfms.batch.img_pad_stack``."""
 
 from __future__ import annotations
 
-from ..._faces import BATCH_TFMS, not_offered
-__all__: list[str] = []
+from collections.abc import Sequence
+from typing import Any
 
-NOT_OFFERED: dict[str, str] = {
-    **dict.fromkeys(['ImgPadStack'], BATCH_TFMS),
-}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
+import numpy as np
+
+from .batch_transform import BatchTransform
+
+__all__ = ["ImgPadStack"]
+
+
+class ImgPadStack(BatchTransform):
+    """Pads every record's image to the largest height, width and channel count of the batch
+    with ``pad_value`` (one value, or one per channel), at the bottom and right; the records keep
+    their ``width`` and ``height``.
+
+    Example:
+        >>> from efficientdet_adapter.record_components import ComponentRecord, ImageRecordComponent
+        >>> r = ComponentRecord((ImageRecordComponent(),)); r.set_img(np.ones((2, 4, 3)))
+        >>> s = ComponentRecord((ImageRecordComponent(),)); s.set_img(np.ones((3, 2, 3)))
+        >>> [x.img.shape for x in ImgPadStack(0)([r, s])], (s.height, s.width)
+        ([(3, 4, 3), (3, 4, 3)], (3, 2))
+    """
+
+    def __init__(self, pad_value: float | Sequence[float] = 0.0) -> None:
+        self.pad_value = np.array(pad_value).reshape(-1)
+
+    def apply(self, records: list[Any]) -> list[Any]:
+        shape = np.max([record.img.shape for record in records], axis=0)
+        padded = np.empty((len(records), *shape), dtype=records[0].img.dtype)
+        padded[...] = self.pad_value
+        for record, out in zip(records, padded):
+            h, w, c = record.img.shape
+            out[:h, :w, :c] = record.img
+            record.img = out
+        return records

@@ -1,7 +1,0 @@
-"""IceVision's ``icevision.models.torchvision``: not offered; importing it says so."""
-
-raise ImportError(
-    "efficientdet_adapter.models.torchvision: IceVision's torchvision models are not offered; "
-    "efficientdet_adapter trains EfficientDet only: use models.ross.efficientdet (with "
-    "backbone=model_type.backbones.tf_lite0 and img_size=...)"
-)

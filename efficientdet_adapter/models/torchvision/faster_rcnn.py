@@ -1,0 +1,5 @@
+"""Not offered: see the package."""
+
+from . import MESSAGE
+
+raise ImportError(MESSAGE)
