@@ -107,6 +107,7 @@ def lightning_package(what: str = "this") -> ModuleType:
         raise UsageError(str(e)) from None
     if name is None:
         raise ImportError(_LIGHTNING_MISSING.format(what=what))
+    quiet_lightning(name)
     return importlib.import_module("lightning.pytorch" if name == "lightning" else name)
 
 
@@ -128,6 +129,48 @@ IMPORT_NOTICES: tuple[tuple[type[Warning], str], ...] = (
     # pandas >= 3, for the option fastai.tabular sets at import time (fastai.basics imports it)
     (Warning, r"The 'mode\.chained_assignment' option is deprecated"),
 )
+
+
+def tqdm_class() -> type:
+    """tqdm's bar class for this process: ``tqdm.auto``'s (the notebook widget in Jupyter) when
+    ipywidgets is installed, else the text bar. Without ipywidgets ``tqdm.auto`` falls back to the
+    text bar too, but first warns "IProgress not found" into every notebook that imports it."""
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+#: Lightning's messages that advertise its cloud products ("💡 Tip: ... litlogger"), logged on
+#: every Trainer: not about the user's run, so the library's import of Lightning drops them.
+LIGHTNING_ADVERTS = "💡 Tip:"
+#: Lightning's own deprecation notices under torch versions newer than it knows (raised inside
+#: its fit loop, about its own code): users can do nothing about them.
+LIGHTNING_NOTICES: tuple[tuple[type[Warning], str], ...] = (
+    (Warning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),
+)
+
+
+class _DropAdverts:
+    """A logging filter that drops Lightning's tips (:data:`LIGHTNING_ADVERTS`)."""
+
+    def filter(self, record: Any) -> bool:
+        return not str(record.msg).startswith(LIGHTNING_ADVERTS)
+
+
+def quiet_lightning(name: str) -> None:
+    """Drop :data:`LIGHTNING_ADVERTS` from the ``name`` Lightning package's log and ignore its
+    :data:`LIGHTNING_NOTICES`; every other message passes through. Called once per package."""
+    import logging
+
+    pkg = "lightning.pytorch" if name == "lightning" else name
+    for logger_name in (f"{pkg}.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(logger_name)
+        if not any(isinstance(f, _DropAdverts) for f in logger.filters):
+            logger.addFilter(_DropAdverts())
+    for category, message in LIGHTNING_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def import_quietly(name: str) -> ModuleType:

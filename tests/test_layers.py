@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("errors", ["errors", "version_compat", "arguments", "atomic", "devices"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection"]),
-    ("pictures", ["visualize"]),
+    ("pictures", ["visualize.notebook", "visualize"]),
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),
     ("files", ["parsers._paths", "parsers._files", "parsers._zip", "parsers.formats",

@@ -216,7 +216,9 @@ def predict_from_dl(
     from ..arguments import probability
 
     probability(detection_threshold, "detection_threshold")
-    from tqdm.auto import tqdm
+    from ..version_compat import tqdm_class
+
+    tqdm = tqdm_class()
 
     dataset = getattr(infer_dl, "dataset", None)
     originals = getattr(dataset, "records", None)
@@ -339,7 +341,9 @@ def predict_dl(
     ``show_preds(imgs=[s["img"] for s in samples], preds=preds, denormalize_fn=...)`` draws them.
     New code wants :func:`predict_from_dl` (boxes in the original images' pixels).
     """
-    from tqdm.auto import tqdm
+    from ..version_compat import tqdm_class
+
+    tqdm = tqdm_class()
 
     from .dataloaders import build_infer_batch
 

@@ -219,9 +219,9 @@ def coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pb
     images, gt_rows, dt_rows = [], [], []
     iterator = items
     if show_pbar:
-        from tqdm.auto import tqdm
+        from ..version_compat import tqdm_class
 
-        iterator = tqdm(items, desc="COCOMetric", unit="img")
+        iterator = tqdm_class()(items, desc="COCOMetric", unit="img")
     for image_id, it in enumerate(iterator, start=1):
         images.append({"id": image_id, "width": it.width, "height": it.height})
         if len(it.gt_boxes):

@@ -2,7 +2,8 @@
 
 Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot): nothing depends on
 the GUI backend, nothing piles up in pyplot's figure list, and ``save_path=`` writes a PNG on a
-headless machine. In Jupyter the returned Figure displays itself.
+headless machine. In a Jupyter kernel every figure a drawing function makes is shown once in
+the cell that drew it, as IceVision's were (``efficientdet_adapter.visualize.notebook``).
 
 The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` and
 ``show_preds``:
@@ -219,11 +220,15 @@ def render(
 
 
 def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
-    """Save ``fig`` as a PNG when ``save_path`` is given (folders created); return it."""
+    """Save ``fig`` as a PNG when ``save_path`` is given (folders created); in a Jupyter kernel
+    show it in the running cell (once, see ``visualize.notebook``); return it."""
+    from .notebook import show_in_kernel
+
     if save_path is not None:
         path = Path(save_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=fig.dpi, format="png"))
+    show_in_kernel(fig)
     return fig
 
 
