@@ -1,11 +1,11 @@
 """A training run, as the command line does it: options, data, the fit and its files.
 
-``train_model`` fits with either engine (:mod:`.engines.fastai.fit`, :mod:`.engines.lightning.fit`);
-with a run folder, the run's :class:`~.training.state.RunTracker` writes one row per epoch to
+``train_model`` fits with either engine ([`engines.fastai.fit`][efficientdet_adapter.engines.fastai.fit], [`engines.lightning.fit`][efficientdet_adapter.engines.lightning.fit]);
+with a run folder, the run's [`RunTracker`][efficientdet_adapter.training.state.RunTracker] writes one row per epoch to
 ``metrics.csv`` (and ``best.pt``, ``last.pt``, TensorBoard). ``save_run`` writes what a finished
 run adds: ``model.pt`` with the final metrics, and the pictures (``curves.png``,
 ``pr_curves.png``, ``confusion_matrix.png``, ``valid_predictions.png``). ``train``, ``demo``
-(:mod:`.cli`) and the Python API write the same files, with these two functions.
+([`cli`][efficientdet_adapter.cli]) and the Python API write the same files, with these two functions.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class TrainOptions:
     """What ``train`` and ``demo`` train with; the one home of their defaults.
 
     ``efficientdet-adapter train``'s flags take their defaults from ``TrainOptions()`` (and
-    ``demo``'s from :data:`DEMO_OPTIONS`), so the command line and the Python API agree. The
+    ``demo``'s from `DEMO_OPTIONS`), so the command line and the Python API agree. The
     defaults were chosen by ``bench/real_data.py`` on the shared real exports (docs/benchmarks.md):
     at 240 CPU s per export and three seeds, 256 px + flips + a peak lr of 5e-3 reach
     a mean valid AP50 of 0.36 (brain MRI) and 0.28 (game screenshots), with lr 1e-2 0.17 and 0.32
@@ -147,7 +147,7 @@ def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
-    :class:`~efficientdet_adapter.parsers.Parser`).
+    [`Parser`][efficientdet_adapter.parsers.base.Parser]).
     """
     from .parsers import RandomSplitter, RoboflowParser
 
@@ -267,14 +267,14 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
     With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
-    epoch's weights (the EMA's with ``opts.ema``); :func:`save_run` then adds ``model.pt`` and
+    epoch's weights (the EMA's with ``opts.ema``); [`save_run`][efficientdet_adapter.runs.save_run] then adds ``model.pt`` and
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
     ``opts`` is completed in place before training: ``img_size="auto"`` and ``anchors="auto"``
-    become the chosen values (:mod:`.auto_options`), and with ``opts.time`` (seconds from this
+    become the chosen values (`auto_options`), and with ``opts.time`` (seconds from this
     call) ``opts.epochs`` becomes the epochs that fit the budget, at most ``opts.epochs``
-    (:mod:`.training.budget`); the run's checkpoints keep them, so a resume follows the same
+    (`training.budget`); the run's checkpoints keep them, so a resume follows the same
     schedule.
     """
     import torch

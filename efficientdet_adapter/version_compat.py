@@ -8,7 +8,7 @@ Lightning ships one Trainer under two package names: ``lightning`` (``import lig
 what Lightning's documentation teaches since 2.0; ``lightning.pytorch`` inside it) and the older
 ``pytorch_lightning`` (IceVision's ``import pytorch_lightning as pl``). Each Trainer accepts only
 LightningModules and callbacks of its own package, so the adapter is built on one of them, chosen
-by :func:`lightning_package`.
+by `lightning_package`.
 
 Example:
     >>> lightning_package_name({"pytorch_lightning"}, imported=set(), env=None)
@@ -90,7 +90,7 @@ def _installed(name: str) -> bool:
 
 def lightning_package(what: str = "this") -> ModuleType:
     """The Lightning package to build on, imported: ``pytorch_lightning`` or ``lightning.pytorch``
-    (chosen by :func:`lightning_package_name` from this process).
+    (chosen by `lightning_package_name` from this process).
 
     Args:
         what: the feature that needs Lightning, named in the ImportError.
@@ -153,15 +153,15 @@ LIGHTNING_NOTICES: tuple[tuple[type[Warning], str], ...] = (
 
 
 class _DropAdverts:
-    """A logging filter that drops Lightning's tips (:data:`LIGHTNING_ADVERTS`)."""
+    """A logging filter that drops Lightning's tips (`LIGHTNING_ADVERTS`)."""
 
     def filter(self, record: Any) -> bool:
         return not str(record.msg).startswith(LIGHTNING_ADVERTS)
 
 
 def quiet_lightning(name: str) -> None:
-    """Drop :data:`LIGHTNING_ADVERTS` from the ``name`` Lightning package's log and ignore its
-    :data:`LIGHTNING_NOTICES`; every other message passes through. Called once per package."""
+    """Drop `LIGHTNING_ADVERTS` from the ``name`` Lightning package's log and ignore its
+    `LIGHTNING_NOTICES`; every other message passes through. Called once per package."""
     import logging
 
     pkg = "lightning.pytorch" if name == "lightning" else name
@@ -174,7 +174,7 @@ def quiet_lightning(name: str) -> None:
 
 
 def import_quietly(name: str) -> ModuleType:
-    """``importlib.import_module(name)`` without the :data:`IMPORT_NOTICES`; every other
+    """``importlib.import_module(name)`` without the `IMPORT_NOTICES`; every other
     warning passes through. The library imports effdet and fastai through it."""
     if name in sys.modules:
         return sys.modules[name]
@@ -185,12 +185,12 @@ def import_quietly(name: str) -> ModuleType:
 
 
 def import_effdet_quietly() -> None:
-    """Import effdet (see :func:`import_quietly`)."""
+    """Import effdet (see `import_quietly`)."""
     import_quietly("effdet")
 
 
 def import_fastai_quietly() -> None:
-    """Import fastai's core (see :func:`import_quietly`); raises ImportError without fastai."""
+    """Import fastai's core (see `import_quietly`); raises ImportError without fastai."""
     import_quietly("fastai.basics")
 
 

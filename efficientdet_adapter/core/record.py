@@ -1,4 +1,4 @@
-"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is :class:`~efficientdet_adapter.records.Record`."""
+"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is [`Record`][efficientdet_adapter.records.Record]."""
 
 from __future__ import annotations
 
@@ -14,5 +14,5 @@ BaseRecord = Record
 
 def autofix_records(records: Iterable[Record], show_pbar: bool = True) -> list[Record]:
     """IceVision's ``autofix_records``: copies with boxes clipped to the image and boxes with no
-    area left dropped (see :meth:`RecordCollection.autofix`)."""
+    area left dropped (see `RecordCollection.autofix`)."""
     return list(RecordCollection(records).autofix())

@@ -149,9 +149,9 @@ def plot_top_losses(
 
     Args:
         model: the model from ``efficientdet.model``.
-        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` with annotations (the
+        dataset: a [`Dataset`][efficientdet_adapter.dataset.Dataset] with annotations (the
             validation set, with its deterministic transform).
-        sort_by: a loss name (:data:`LOSS_NAMES`) or IceVision's
+        sort_by: a loss name (`LOSS_NAMES`) or IceVision's
             ``{"method": "weighted", "weights": {"class_loss": 1, "box_loss": 0.5}}``.
         n_samples: how many images to draw.
         save_path: write the figure as a PNG.

@@ -1,6 +1,6 @@
 """COCO JSON: annotations -> records (``parsers.COCOBBoxParser``), and records or predictions
--> COCO files (:func:`write_coco`, :func:`write_coco_results`,
-:func:`export_batch_inferences_as_coco_annotations`).
+-> COCO files ([`write_coco`][efficientdet_adapter.parsers.coco.write_coco], [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results],
+[`export_batch_inferences_as_coco_annotations`][efficientdet_adapter.parsers.coco.export_batch_inferences_as_coco_annotations]).
 
 Better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
 gaps do not become empty classes, where IceVision built a 91-entry map for 80 classes); image
@@ -110,7 +110,7 @@ def coco_categories(
 
 
 def _bbox_builder() -> tuple:
-    """``object.__new__`` and the slot setters of :class:`BBox` (see the hot loop below)."""
+    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.bbox.BBox] (see the hot loop below)."""
     return (object.__new__, BBox.xmin.__set__, BBox.ymin.__set__, BBox.xmax.__set__,
             BBox.ymax.__set__)
 
@@ -128,7 +128,7 @@ class COCOBBoxParser(Parser):
         img_dir: folder the ``file_name`` values are relative to.
         keep_negatives: keep images without annotations as negative samples (default); with
             ``False`` they are left out.
-        check_images, show_pbar: see :class:`Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
 
     Example:
         >>> parser = COCOBBoxParser("coco/annotations.json", "coco/images")  # doctest: +SKIP
@@ -288,7 +288,7 @@ def write_coco(
 
     Category 0 is the annotation group ``group_name`` (supercategory ``"none"``), which no box
     uses; class ``k`` of the class map's foreground (0-based) is category ``k + 1``. See
-    :func:`~efficientdet_adapter.parsers.roboflow.write_export` for ``splits``.
+    [`write_export`][efficientdet_adapter.parsers.roboflow.write_export] for ``splits``.
 
     Example:
         >>> write_coco({"train": records}, "out")  # doctest: +SKIP
@@ -354,7 +354,7 @@ def write_coco_results(
     Each detection becomes ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
 
     Args:
-        predictions: one :class:`Prediction` per image.
+        predictions: one [`Prediction`][efficientdet_adapter.predictions.Prediction] per image.
         path: the JSON file to write.
         category_ids: label id -> original COCO category id (a dict, or a list indexed by label
             id), e.g. what the COCO parser kept; by default the label id itself.

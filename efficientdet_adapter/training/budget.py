@@ -2,13 +2,13 @@
 
 Ultralytics' ``time=`` cuts a run when its time is up; here the budget decides the number of
 epochs *before* training instead, so the one-cycle schedule (warm-up, peak, annealing) completes
-inside it. :func:`measure_epoch_cost` times, on a throwaway copy of the model and the run's own
+inside it. `measure_epoch_cost` times, on a throwaway copy of the model and the run's own
 data loaders, a few training steps (forward, backward, optimizer; the first one, which warms
 allocators and kernels up, is not counted), a whole validation pass (losses, detections and
 COCOMetric, as every epoch runs it) and the two checkpoints written per epoch.
-:func:`epochs_for_budget` then gives the epochs that fit what is left of the budget after the
+`epochs_for_budget` then gives the epochs that fit what is left of the budget after the
 measurement, keeping back one more validation pass for the final scoring and a safety share
-(:data:`SAFETY`) for what varies (machine load, the first epoch's start-up).
+(`SAFETY`) for what varies (machine load, the first epoch's start-up).
 
 Example:
     >>> parse_duration("10m"), parse_duration("1h30m"), parse_duration("600")
@@ -117,7 +117,7 @@ class BudgetPlan:
 
 def epochs_for_budget(budget_s: float, cost: EpochCost, spent_s: float = 0.0) -> int:
     """The epochs that fit ``budget_s`` after ``spent_s``: one validation pass is kept back for
-    the final scoring and :data:`SAFETY` of the budget for what varies; at least 1."""
+    the final scoring and `SAFETY` of the budget for what varies; at least 1."""
     usable = budget_s * (1 - SAFETY) - spent_s - cost.valid_s
     return max(1, int(usable // max(cost.epoch_s, 1e-9)))
 
@@ -202,7 +202,7 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
 def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
                 max_epochs: int | None = None, device: str = "cpu", precision: str = "32"
                 ) -> BudgetPlan:
-    """Measure (:func:`measure_epoch_cost`) and fit the epochs to what is left of ``budget_s``
+    """Measure (`measure_epoch_cost`) and fit the epochs to what is left of ``budget_s``
     since ``started`` (a ``time.perf_counter()`` value); ``max_epochs`` caps them."""
     t0 = time.perf_counter()
     cost = measure_epoch_cost(model, train_dl, valid_dl, device=device, precision=precision)
@@ -218,7 +218,7 @@ def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
 
 def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device: str = "cpu",
                  precision: str = "32") -> BudgetPlan:
-    """:func:`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs``; sets
+    """`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs``; sets
     ``opts.epochs`` to the planned epochs (less ``opts.freeze_epochs``, which fastai's
     ``fine_tune`` trains first) and prints what it measured and chose."""
     from ..errors import UsageError

@@ -2,21 +2,21 @@
 any file named by URL (downloaded once into a cache, safely, or read in place: ``file://``).
 
 Hub downloads are tried only after a connectivity probe with a short timeout
-(:func:`hub_reachable`), so offline use fails within seconds with a :class:`WeightsError` that
+([`hub_reachable`][efficientdet_adapter.weights.hub.hub_reachable]), so offline use fails within seconds with a [`WeightsError`][efficientdet_adapter.errors.WeightsError] that
 lists the other options. Set ``EFFICIENTDET_ADAPTER_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) to skip
 the probe and every download.
 
-:func:`cached_download` keeps effdet's COCO weights under their own names in
-``torch.hub.get_dir()/checkpoints``. :func:`fetch` is what ``model_from_checkpoint(url)`` calls
+[`cached_download`][efficientdet_adapter.weights.hub.cached_download] keeps effdet's COCO weights under their own names in
+``torch.hub.get_dir()/checkpoints``. [`fetch`][efficientdet_adapter.weights.hub.fetch] is what ``model_from_checkpoint(url)`` calls
 for other URLs. A download
 
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
   (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
   file name never share a cache entry and no URL (``http://host/``) can write over a folder;
 * is streamed to a temporary file renamed into place only when complete
-  (see :mod:`efficientdet_adapter.atomic`): a
+  (see `efficientdet_adapter.atomic`): a
   cut connection or a kill never leaves a file that a later call would take for the download;
-* stops at ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`), from the announced length before
+* stops at ``max_bytes`` (default `MAX_DOWNLOAD_BYTES`), from the announced length before
   any byte is read, and while reading when the server announced none or lied;
 * is checked, when asked, against a SHA-256 prefix as ``torch.hub`` does: ``hash_prefix``, or
   with ``check_hash=True`` the ``-<hex>`` in the file name (``model-3a7c9f01.pth``); a mismatch
@@ -178,7 +178,7 @@ def cache_dir() -> Path:
 
 
 def cache_path(url: str, root: str | Path | None = None) -> Path:
-    """Where :func:`fetch` keeps ``url``: a folder named by the SHA-256 of the whole URL."""
+    """Where [`fetch`][efficientdet_adapter.weights.hub.fetch] keeps ``url``: a folder named by the SHA-256 of the whole URL."""
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()
     name = Path(unquote(urlparse(url).path)).name
     name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "download"
@@ -296,9 +296,9 @@ def _download(url: str, target: Path, max_bytes: int, expected: str | None,
 
 
 def local_file(filename: str | os.PathLike, **download: Any) -> Path:
-    """The local file behind ``filename``: a path as it is; a URL fetched by :func:`fetch`
+    """The local file behind ``filename``: a path as it is; a URL fetched by [`fetch`][efficientdet_adapter.weights.hub.fetch]
     (``download``: its ``check_hash``, ``hash_prefix``, ``max_bytes``), except effdet's own COCO
-    weights, which go through torch hub's cache under their own names (:func:`cached_download`).
+    weights, which go through torch hub's cache under their own names ([`cached_download`][efficientdet_adapter.weights.hub.cached_download]).
     """
     if not is_url(filename):
         return Path(filename)
