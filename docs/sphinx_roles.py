@@ -14,7 +14,8 @@ once (its anchors are the targets that exist)::
 
     mkdocs build --site-dir /tmp/site && python docs/sphinx_roles.py /tmp/site
 
-``--check`` only lists the roles left (exit 1 when there are any).
+``--check`` only lists the roles left (exit 1 when there are any); ``--wrap`` only re-wraps
+converted lines longer than 100 characters.
 """
 
 from __future__ import annotations
@@ -152,9 +153,49 @@ def convert(path: Path, anchors: set[str], unresolved: list[str]) -> int:
             unresolved.append(f"{path.relative_to(REPO_ROOT)}:{i + 1}: {m.group(0)}")
             return f"`{shown}`"
 
-        lines[i] = ROLE.sub(replace, line)
+        lines[i] = wrap(ROLE.sub(replace, line))
     path.write_text("".join(lines), encoding="utf-8")
     return count
+
+
+MAX_LINE = 100
+_ITEM = re.compile(r"^(\w[\w, ]*: |[-*] |\d+\. )")
+
+
+def _break_at(line: str, limit: int) -> int:
+    """The last space before ``limit`` that is outside backticks and link brackets, or -1."""
+    depth, ticks, best = 0, False, -1
+    for i, ch in enumerate(line[:limit + 1]):
+        if ch == "`":
+            ticks = not ticks
+        elif ch == "[" and not ticks:
+            depth += 1
+        elif ch == "]" and not ticks:
+            depth -= 1
+        elif ch == " " and not ticks and depth == 0 and line[:i].strip():
+            best = i
+    return best
+
+
+def wrap(line: str) -> str:
+    """A converted docstring line longer than :data:`MAX_LINE`, broken at spaces outside links
+    (a continuation keeps the paragraph: an argument's or a list item's one is indented)."""
+    body = line.rstrip("\n")
+    indent = len(body) - len(body.lstrip())
+    stripped = body.lstrip()
+    if len(body) <= MAX_LINE or "][efficientdet_adapter" not in body or stripped.startswith(("|", ">>>", "...")):
+        return line
+    item = _ITEM.match(stripped)
+    cont = indent + (4 if item and item.group(1).endswith(": ") else len(item.group(1)) if item else 0)
+    out = []
+    while len(body) > MAX_LINE:
+        cut = _break_at(body, MAX_LINE)
+        if cut <= indent:
+            break
+        out.append(body[:cut].rstrip())
+        body = " " * cont + body[cut + 1:].lstrip()
+    out.append(body)
+    return "\n".join(out) + ("\n" if line.endswith("\n") else "")
 
 
 def site_anchors(site: Path) -> set[str]:
@@ -171,6 +212,13 @@ def main(argv: list[str]) -> int:
                 for m in ROLE.finditer(p.read_text(encoding="utf-8"))]
         print("\n".join(left))
         return 1 if left else 0
+    if argv[:1] == ["--wrap"]:  # only re-wrap the long lines of converted references
+        for p in files:
+            text = p.read_text(encoding="utf-8")
+            wrapped = "".join(wrap(line) for line in text.splitlines(keepends=True))
+            if wrapped != text:
+                p.write_text(wrapped, encoding="utf-8")
+        return 0
     sys.path.insert(0, str(REPO_ROOT))
     anchors = site_anchors(Path(argv[0]))
     unresolved: list[str] = []

@@ -77,7 +77,8 @@ def _temp(path: Path) -> tuple[int, Path]:
 def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
     """A temporary file beside ``path`` (its descriptor and name) that replaces ``path`` when
     the block ends without error; removed otherwise. An ``OSError`` becomes one
-    [`SaveError`][efficientdet_adapter.errors.SaveError] naming ``path`` (the earlier file stays whole)."""
+    [`SaveError`][efficientdet_adapter.errors.SaveError] naming ``path`` (the earlier file stays
+    whole)."""
     try:
         fd, tmp = _temp(path)
     except OSError as e:
@@ -139,7 +140,8 @@ def atomic_torch_save(data: Any, path: str | Path) -> Path:
     """``torch.save(data, path)`` atomically (checkpoints, resume states); returns ``path``.
 
     The data is serialized first: torch's zip writer turns a failed write into a
-    ``RuntimeError`` about stream positions, not the disk's ``OSError`` (a [`SaveError`][efficientdet_adapter.errors.SaveError]).
+    ``RuntimeError`` about stream positions, not the disk's ``OSError`` (a
+    [`SaveError`][efficientdet_adapter.errors.SaveError]).
     """
     import io
 

@@ -1,13 +1,20 @@
 """Checkpoints, the public face: save a model with everything needed to rebuild it, and load
 any checkpoint back (this library's, IceVision's, fastai's, Lightning's, a bare state dict).
 
-The code lives in [`efficientdet_adapter.weights`][efficientdet_adapter.weights] (the package that reads and writes a
+The code lives in [`efficientdet_adapter.weights`][efficientdet_adapter.weights] (the package that
+reads and writes a
 model's parameters); this module names what users call:
 
-- [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] / [`load_model`][efficientdet_adapter.weights.checkpoint.load_model] (``(model, class_map, config)``) /
-  [`convert_checkpoint`][efficientdet_adapter.weights.checkpoint.convert_checkpoint]: the library's own ([`weights.checkpoint`][efficientdet_adapter.weights.checkpoint]);
-- [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint] (always IceVision's dict, [`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]) and
-  [`save_icevision_checkpoint`][efficientdet_adapter.weights.icevision.save_icevision_checkpoint]: IceVision's ([`weights.icevision`][efficientdet_adapter.weights.icevision]).
+- [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] /
+  [`load_model`][efficientdet_adapter.weights.checkpoint.load_model] (``(model, class_map,
+  config)``) /
+  [`convert_checkpoint`][efficientdet_adapter.weights.checkpoint.convert_checkpoint]: the library's
+  own ([`weights.checkpoint`][efficientdet_adapter.weights.checkpoint]);
+- [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint] (always
+  IceVision's dict,
+  [`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]) and
+  [`save_icevision_checkpoint`][efficientdet_adapter.weights.icevision.save_icevision_checkpoint]:
+  IceVision's ([`weights.icevision`][efficientdet_adapter.weights.icevision]).
 
 Example:
     >>> save_checkpoint(model, "runs/shapes/model.pt", class_map, extra={"epochs": 12})

@@ -85,7 +85,8 @@ class ClassMap:
         return self._id2class[int(id)]
 
     def get_by_name(self, name: str) -> int:
-        """Label id of class ``name`` (added first when the map is [`unlock`][efficientdet_adapter.class_map.ClassMap.unlock]-ed)."""
+        """Label id of class ``name`` (added first when the map is
+        [`unlock`][efficientdet_adapter.class_map.ClassMap.unlock]-ed)."""
         try:
             return self._class2id[name]
         except KeyError:
@@ -106,12 +107,14 @@ class ClassMap:
         return len(self._id2class)
 
     def lock(self) -> "ClassMap":
-        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are errors (the default, as in IceVision)."""
+        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are
+        errors (the default, as in IceVision)."""
         self._lock = True
         return self
 
     def unlock(self) -> "ClassMap":
-        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are added (IceVision's parsers' live maps).
+        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are
+        added (IceVision's parsers' live maps).
 
         Example:
             >>> cm = ClassMap(["cat"]).unlock(); cm.get_by_name("dog"), len(cm.lock())
@@ -190,7 +193,8 @@ class ClassMap:
         """A map of the distinct ``names``, sorted (how VOC parsers build one without a map).
 
         A name equal to the default background's (``"background"``) is a real class: the
-        background is then named by [`background_for`][efficientdet_adapter.class_map.background_for] instead.
+        background is then named by
+        [`background_for`][efficientdet_adapter.class_map.background_for] instead.
         """
         names = set(names)
         if background == BACKGROUND:

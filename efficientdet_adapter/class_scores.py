@@ -53,7 +53,8 @@ def class_scores(preds: Sequence[Prediction]) -> list[ClassScore]:
     label id seen), computed by pycocotools on the predictions and their ground truth.
 
     Raises:
-        ValueError: a prediction without its ground truth (as [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] does).
+        ValueError: a prediction without its ground truth (as
+            [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] does).
     """
     items = [image_item(p) for p in preds]
     class_map = next((p.class_map for p in preds if p.class_map is not None), None)

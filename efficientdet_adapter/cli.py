@@ -456,7 +456,8 @@ def cmd_eval(args) -> int:
 
 def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
     """The image files named or found in ``inputs`` (folders are listed recursively by
-    [`list_image_files`][efficientdet_adapter.images.list_image_files]: dot-files and hidden folders skipped),
+    [`list_image_files`][efficientdet_adapter.images.list_image_files]: dot-files and hidden folders
+    skipped),
     without those under ``skip`` (the output folder: annotated copies of an earlier run are not
     new inputs)."""
     files: list[Path] = []
@@ -705,7 +706,8 @@ def _demo(args) -> int:
 # -- the parser --------------------------------------------------------------------------------
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse's own complaints (unknown option, missing argument, bad value) become a
-    [`UsageError`][efficientdet_adapter.errors.UsageError], so that every user error leaves `main` the same way: one line."""
+    [`UsageError`][efficientdet_adapter.errors.UsageError], so that every user error leaves `main`
+    the same way: one line."""
 
     def error(self, message: str):  # argparse's hook; it would print the usage and exit 2
         err = UsageError(f"{message} (see {self.prog} --help)")
@@ -739,7 +741,8 @@ _KIND_NAMES = {int: "an integer", float: "a number"}
 
 def _img_size(text: str) -> int:
     """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
-    up to ``MAX_IMG_SIZE``, checked by [`normalize_img_size`][efficientdet_adapter.records.normalize_img_size]."""
+    up to ``MAX_IMG_SIZE``, checked by
+    [`normalize_img_size`][efficientdet_adapter.records.normalize_img_size]."""
     from .records import IMG_STRIDE, normalize_img_size
 
     value = _number(int, low=1)(text)
@@ -848,7 +851,8 @@ def _add_check_images(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (argparse's errors raise [`UsageError`][efficientdet_adapter.errors.UsageError])."""
+    """The argument parser of every subcommand (argparse's errors raise
+    [`UsageError`][efficientdet_adapter.errors.UsageError])."""
     parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -1054,7 +1058,8 @@ def _one_line(e: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for user errors).
 
-    Every error of the library's own family ([`AdapterError`][efficientdet_adapter.errors.AdapterError],
+    Every error of the library's own family
+    ([`AdapterError`][efficientdet_adapter.errors.AdapterError],
     argparse's complaints included) is printed as one line, ``efficientdet-adapter <command>:
     error: <what, where, what to do>``, on stderr; anything else is a bug and keeps its traceback.
     """

@@ -69,8 +69,10 @@ class WeightsError(AdapterError, RuntimeError):
 
 class CheckpointError(WeightsError):
     """A checkpoint or weights file is missing, unreadable, of an unknown layout, or does not
-    match the model (the one error of [`efficientdet_adapter.weights.state_dict`][efficientdet_adapter.weights.state_dict], the reader
-    of every such file; a [`WeightsError`][efficientdet_adapter.errors.WeightsError], so one ``except`` catches both)."""
+    match the model (the one error of
+    [`efficientdet_adapter.weights.state_dict`][efficientdet_adapter.weights.state_dict], the reader
+    of every such file; a [`WeightsError`][efficientdet_adapter.errors.WeightsError], so one
+    ``except`` catches both)."""
 
 
 class ModelConfigError(AdapterError, ValueError):
@@ -89,7 +91,8 @@ class UsageError(AdapterError, ValueError):
     """A command-line argument, option value or output path that cannot work.
 
     The message names the argument (``--batch-size 0``) or the path and says what to use
-    instead. ``efficientdet-adapter`` prints it, like every [`AdapterError`][efficientdet_adapter.errors.AdapterError], as one line and
+    instead. ``efficientdet-adapter`` prints it, like every
+    [`AdapterError`][efficientdet_adapter.errors.AdapterError], as one line and
     exits with status 2.
     """
 

@@ -81,7 +81,8 @@ class RecordCollection(list):
 
     def autofix(self, show_pbar: bool = True) -> "RecordCollection":
         """Copies of the records with their boxes clipped to the image and boxes with no area
-        left dropped ([`Record.autofix`][efficientdet_adapter.records.Record.autofix]); how many were dropped is logged."""
+        left dropped ([`Record.autofix`][efficientdet_adapter.records.Record.autofix]); how many
+        were dropped is logged."""
         fixed, dropped = [], 0
         for record in self:
             copy = record.copy()

@@ -1,7 +1,9 @@
 """Record: everything a detection dataset knows about one image.
 
-Upstream of the model, everything speaks records in xyxy pixels (see [`bbox`][efficientdet_adapter.bbox]). A record with
-no boxes is a valid negative sample. The image itself loads lazily ([`Record.load_image`][efficientdet_adapter.records.Record.load_image]).
+Upstream of the model, everything speaks records in xyxy pixels (see
+[`bbox`][efficientdet_adapter.bbox]). A record with
+no boxes is a valid negative sample. The image itself loads lazily
+([`Record.load_image`][efficientdet_adapter.records.Record.load_image]).
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def normalize_img_size(
         stride: each side must be a multiple of it (``2**max_level``; `IMG_STRIDE` for
             every effdet config), or ``None``.
         max_side: the largest side allowed (`MAX_IMG_SIZE`), or ``None``.
-        error: the [`AdapterError`][efficientdet_adapter.errors.AdapterError] raised (``ModelConfigError``
+        error: the [`AdapterError`][efficientdet_adapter.errors.AdapterError] raised
+            (``ModelConfigError``
             by default; a checkpoint reader passes ``CheckpointError``).
 
     Raises:
@@ -118,9 +121,11 @@ class Geometry:
     """Where a transform put an image: ``x_transformed = x_original * scale_x + offset_x``
     (likewise for y); the image went from size ``source`` to size ``size``.
 
-    Recorded by the transform when it runs ([`Adapter`][efficientdet_adapter.tfms.albumentations_adapter.Adapter] writes
+    Recorded by the transform when it runs
+    ([`Adapter`][efficientdet_adapter.tfms.albumentations_adapter.Adapter] writes
     it on the sample it returns, as effdet's loader records ``img_scale``), and read back to map
-    predictions onto the original image. Sizes are [`ImgSize`][efficientdet_adapter.records.ImgSize] (named fields); ``width``/
+    predictions onto the original image. Sizes are [`ImgSize`][efficientdet_adapter.records.ImgSize]
+    (named fields); ``width``/
     ``height`` and ``src_width``/``src_height`` read them.
 
     Example:
@@ -211,7 +216,8 @@ class Record:
         img: the loaded HxWx3 uint8 RGB image, when it has been loaded or given.
         class_map: the map that ``label_ids`` refer to, when known.
         geometry: on a transformed sample, the resize and padding its transform applied
-            ([`Geometry`][efficientdet_adapter.records.Geometry], recorded when it ran), or ``None`` (not transformed, or by a
+            ([`Geometry`][efficientdet_adapter.records.Geometry], recorded when it ran), or ``None``
+            (not transformed, or by a
             transform that is not a scale and an offset).
 
     Example:
@@ -345,7 +351,8 @@ class Record:
             self.img = None
 
     def autofix(self) -> dict[str, dict[str, list[bool]]]:
-        """Clip the boxes to the image ([`BBox.autofix`][efficientdet_adapter.bbox.BBox.autofix]) and drop, with their labels, label
+        """Clip the boxes to the image ([`BBox.autofix`][efficientdet_adapter.bbox.BBox.autofix])
+        and drop, with their labels, label
         ids, crowd flags and areas, those with no area left or a non-finite coordinate, in
         place (IceVision's ``record.autofix()``; parsers do this with a report, see
         ``Parser.parse``).
@@ -422,7 +429,8 @@ class Record:
         self.filepath = Path(filepath)
 
     def set_img_size(self, size: ImgSize | Sequence[int]) -> None:
-        """Set ``width, height`` from an [`ImgSize`][efficientdet_adapter.records.ImgSize] or a ``(width, height)`` pair."""
+        """Set ``width, height`` from an [`ImgSize`][efficientdet_adapter.records.ImgSize] or a
+        ``(width, height)`` pair."""
         if isinstance(size, ImgSize):
             self.width, self.height = size.width, size.height
         else:

@@ -1,11 +1,15 @@
 """A training run, as the command line does it: options, data, the fit and its files.
 
-``train_model`` fits with either engine ([`engines.fastai.fit`][efficientdet_adapter.engines.fastai.fit], [`engines.lightning.fit`][efficientdet_adapter.engines.lightning.fit]);
-with a run folder, the run's [`RunTracker`][efficientdet_adapter.training.state.RunTracker] writes one row per epoch to
+``train_model`` fits with either engine
+([`engines.fastai.fit`][efficientdet_adapter.engines.fastai.fit],
+[`engines.lightning.fit`][efficientdet_adapter.engines.lightning.fit]);
+with a run folder, the run's [`RunTracker`][efficientdet_adapter.training.state.RunTracker] writes
+one row per epoch to
 ``metrics.csv`` (and ``best.pt``, ``last.pt``, TensorBoard). ``save_run`` writes what a finished
 run adds: ``model.pt`` with the final metrics, and the pictures (``curves.png``,
 ``pr_curves.png``, ``confusion_matrix.png``, ``valid_predictions.png``). ``train``, ``demo``
-([`cli`][efficientdet_adapter.cli]) and the Python API write the same files, with these two functions.
+([`cli`][efficientdet_adapter.cli]) and the Python API write the same files, with these two
+functions.
 """
 
 from __future__ import annotations
@@ -267,7 +271,8 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
     With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
-    epoch's weights (the EMA's with ``opts.ema``); [`save_run`][efficientdet_adapter.runs.save_run] then adds ``model.pt`` and
+    epoch's weights (the EMA's with ``opts.ema``); [`save_run`][efficientdet_adapter.runs.save_run]
+    then adds ``model.pt`` and
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 

@@ -7,16 +7,19 @@ reading of what happened, fixes the record (a copy) and says so; otherwise it ra
 
 1. **EXIF rotation** (orientations 5-8 turn the image a quarter): the annotation states the
    *stored* size, so the boxes were drawn on the raw, unrotated pixels, while
-   [`open_img`][efficientdet_adapter.images.open_img] returns the rotated image. The boxes are turned
+   [`open_img`][efficientdet_adapter.images.open_img] returns the rotated image. The boxes are
+   turned
    the same way as the pixels. (Orientations 2-4 keep the size: nothing shows them; strip the tag
    or re-export with auto-orient if such boxes look mirrored.)
 2. **Resized image**, same aspect ratio within 1% (the image was re-exported at another
    resolution after annotating): the boxes are scaled to the real size.
-3. Anything else (another aspect ratio): [`ImageLoadError`][efficientdet_adapter.errors.ImageLoadError]
+3. Anything else (another aspect ratio):
+   [`ImageLoadError`][efficientdet_adapter.errors.ImageLoadError]
    naming the file and both sizes.
 
 The parsers apply it with ``check_images=True`` (CLI ``--check-images``), counting each fix in
-their [`ParseReport`][efficientdet_adapter.parsers.base.ParseReport] (and dropping, with ``autofix``, the
+their [`ParseReport`][efficientdet_adapter.parsers.base.ParseReport] (and dropping, with
+``autofix``, the
 records of case 3). [`Dataset`][efficientdet_adapter.dataset.Dataset] applies it whenever it decodes
 an image, so a batch never holds boxes on the wrong pixels even without the check: each fix is
 logged once per file and counted in `BATCH_FIXES` (per process).

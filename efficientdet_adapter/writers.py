@@ -2,11 +2,17 @@
 
 Each format module writes its own files (next to its parser); this module gathers their writers:
 
-* datasets, as Roboflow-layout exports: [`write_export`][efficientdet_adapter.parsers.roboflow.write_export] (dispatching on ``format``, one of
-  `EXPORT_FORMATS`), [`write_coco`][efficientdet_adapter.parsers.coco.write_coco], [`write_voc`][efficientdet_adapter.parsers.voc.write_voc], [`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo],
+* datasets, as Roboflow-layout exports:
+  [`write_export`][efficientdet_adapter.parsers.roboflow.write_export] (dispatching on ``format``,
+  one of
+  `EXPORT_FORMATS`), [`write_coco`][efficientdet_adapter.parsers.coco.write_coco],
+  [`write_voc`][efficientdet_adapter.parsers.voc.write_voc],
+  [`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo],
   [`write_csv`][efficientdet_adapter.parsers.csv.write_csv];
-* predictions: [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results] (COCO results), [`write_voc_predictions`][efficientdet_adapter.parsers.voc.write_voc_predictions] (VOC
-  XML), [`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions] (YOLO txt) and IceVision's
+* predictions: [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results] (COCO
+  results), [`write_voc_predictions`][efficientdet_adapter.parsers.voc.write_voc_predictions] (VOC
+  XML), [`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions] (YOLO
+  txt) and IceVision's
   [`export_batch_inferences_as_coco_annotations`][efficientdet_adapter.parsers.coco.export_batch_inferences_as_coco_annotations].
 
 The file names, the CSV header and the list of formats live in

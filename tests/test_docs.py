@@ -113,6 +113,37 @@ def test_readme_is_a_front_door():
         assert (REPO_ROOT / link).is_file(), f"README links to a missing page: {link}"
 
 
+# (page, the pictures of docs/make_pictures.py it shows)
+PICTURES = [
+    ("docs/training.md", ["curves.png", "pr_curves.png", "confusion_matrix.png"]),
+    ("docs/prediction.md", ["prediction_grid.png"]),
+    ("docs/tiles.md", ["tiled_prediction.png"]),
+    ("docs/data.md", ["check.png"]),
+    ("README.md", ["pothole_predictions.png"]),
+]
+
+
+@pytest.mark.parametrize("page, pictures", PICTURES)
+def test_pages_show_their_pictures(page, pictures):
+    text = (REPO_ROOT / page).read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]+\]\((?:docs/)?images/([\w.]+\.png)\)", text)
+    for name in pictures:
+        assert name in shown, f"{page} does not show {name}"
+        png = DOCS / "images" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert png.stat().st_size < 150_000, f"{name}: {png.stat().st_size} bytes"
+
+
+def test_readme_real_data_picture_states_its_score_and_licence():
+    import json
+
+    facts = json.loads((DOCS / "images" / "pictures.json").read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    assert f"AP50 {facts['valid_ap50']:.2f}" in text
+    assert "Atikur Rahman Chitholian" in text and "ODbL v1.0" in text
+    assert facts["images"]["valid"] == 133 and facts["train"]["img_size"] == 256
+
+
 def _layers() -> list[tuple[str, list[str]]]:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     try:

@@ -1,4 +1,5 @@
-"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is [`Record`][efficientdet_adapter.records.Record]."""
+"""IceVision 0.12's ``icevision.core.record``: ``BaseRecord`` is
+[`Record`][efficientdet_adapter.records.Record]."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """IceVision's ``icevision.data.convert_records_to_coco_style``: predictions as COCO annotations.
 
 ``export_batch_inferences_as_coco_annotations`` (IceVision master) lives in
-[`efficientdet_adapter.parsers.coco`][efficientdet_adapter.parsers.coco]. IceVision 0.12's COCO-API builders are not offered:
+[`efficientdet_adapter.parsers.coco`][efficientdet_adapter.parsers.coco]. IceVision 0.12's COCO-API
+builders are not offered:
 records become a COCO file with ``efficientdet_adapter.writers`` (``write_coco``), predictions
 with ``write_coco_results``, and [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] evaluates.
 """

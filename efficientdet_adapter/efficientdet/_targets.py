@@ -2,7 +2,8 @@
 
 Everything upstream of the model speaks [`Record`][efficientdet_adapter.records.Record] (xyxy
 pixels, class-map label ids); everything downstream speaks
-[`Prediction`][efficientdet_adapter.predictions.Prediction]. This module is the only one that knows how
+[`Prediction`][efficientdet_adapter.predictions.Prediction]. This module is the only one that knows
+how
 effdet 0.4.1 wants its tensors:
 
 * **Boxes in** (``target["bbox"]``): a list with one float32 ``[N, 4]`` tensor per image, in
@@ -250,11 +251,13 @@ def predictions_from_detections(
     ground_truth: bool = True,
     keep_images: bool = False,
 ) -> list[Prediction]:
-    """Turn effdet's ``[B, K, 6]`` detections into one [`Prediction`][efficientdet_adapter.predictions.Prediction] per record.
+    """Turn effdet's ``[B, K, 6]`` detections into one
+    [`Prediction`][efficientdet_adapter.predictions.Prediction] per record.
 
     Zero-padded rows (class 0 or score 0) are dropped, and so are rows scoring below
     ``min_score``; every other row is kept, and ``detection_threshold`` only sets the
-    prediction's thresholded views (see [`Prediction.with_threshold`][efficientdet_adapter.predictions.Prediction.with_threshold]).
+    prediction's thresholded views (see
+    [`Prediction.with_threshold`][efficientdet_adapter.predictions.Prediction.with_threshold]).
 
     Args:
         detections: ``[B, K, 6]`` rows of ``x1, y1, x2, y2, score, cls`` (1-based ``cls``).

@@ -4,7 +4,8 @@ effdet's matcher makes an anchor a positive for a box when their IoU reaches 0.5
 each box onto its best anchor, but a box whose best IoU is low learns badly). The *best possible
 recall* (BPR) is the share of training boxes that at least one anchor matches at IoU >= 0.5,
 measured where training sees them: each box after
-[`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad] (longest side to ``img_size``, centred padding), against every anchor effdet's
+[`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad] (longest side to
+``img_size``, centred padding), against every anchor effdet's
 own ``Anchors`` generator places for that config and size (positions included), with
 torchvision's ``box_iou``. Ultralytics' AutoAnchor uses the same figure.
 

@@ -1,8 +1,11 @@
 """Model configuration and names: which EfficientDet, for how many classes, at what size.
 
-[`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] is all a checkpoint needs to rebuild a model (weights aside); this module
-checks it and turns it into effdet's own (OmegaConf) config ([`effdet_config`][efficientdet_adapter.efficientdet.config.effdet_config]). It builds no
-network: [`model`][efficientdet_adapter.efficientdet.model.model] holds the model and its factory, and re-exports these names.
+[`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] is all a checkpoint needs to
+rebuild a model (weights aside); this module
+checks it and turns it into effdet's own (OmegaConf) config
+([`effdet_config`][efficientdet_adapter.efficientdet.config.effdet_config]). It builds no
+network: [`model`][efficientdet_adapter.efficientdet.model.model] holds the model and its factory,
+    and re-exports these names.
 
 Example:
     >>> config = ModelConfig("tf_efficientdet_lite0", num_classes=3, img_size=256)
@@ -101,11 +104,14 @@ class ModelConfig:
     """Everything needed to rebuild an `EfficientDetModel` (weights aside).
 
     Attributes:
-        model_name: an effdet config name ([`list_models`][efficientdet_adapter.efficientdet.config.list_models]).
+        model_name: an effdet config name
+            ([`list_models`][efficientdet_adapter.efficientdet.config.list_models]).
         num_classes: number of classes *including* the background (``len(class_map)``).
         img_size: ``(height, width)`` of the model's input; an int means a square.
-        mean: RGB normalization mean (default: [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
-        std: RGB normalization std (default: [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
+        mean: RGB normalization mean (default:
+            [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
+        std: RGB normalization std (default:
+            [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
         effdet_kwargs: effdet config overrides (``max_det_per_image``, ``soft_nms``, ...).
 
     Example:

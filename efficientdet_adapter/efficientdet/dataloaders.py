@@ -5,7 +5,8 @@ A batch is built from transformed records (the items of a
 
 * ``images``: float32 ``[B, 3, H, W]``. Every image of a batch must have the same size (add
   ``tfms.A.resize_and_pad(size)``), and must already be normalized: a uint8 image raises
-  [`BatchError`][efficientdet_adapter.errors.BatchError] instead of entering the model as 0-255 pixels
+  [`BatchError`][efficientdet_adapter.errors.BatchError] instead of entering the model as 0-255
+  pixels
   (add ``tfms.A.Normalize(...)`` with the model's mean and std as the last transform).
 * ``targets``: ``{"bbox": [...], "cls": [...]}`` as effdet wants them (see
   `_targets`); validation batches add ``img_size`` and ``img_scale``; with an anchor
@@ -162,7 +163,8 @@ def build_train_batch(
     Args:
         records: transformed records with normalized HxWx3 float images in ``img``.
         batch_tfms: optional callable ``list[Record] -> list[Record]`` applied first.
-        anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see [`make_anchor_labeler`][efficientdet_adapter.efficientdet.model.anchor_labeler]);
+        anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see
+            [`make_anchor_labeler`][efficientdet_adapter.efficientdet.model.anchor_labeler]);
             when given, ``targets`` also carry effdet's anchor labels, computed here (in the
             loader workers) instead of in the model's forward.
 
@@ -183,7 +185,9 @@ def build_train_batch(
 def build_valid_batch(
     records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None
 ):
-    """A validation batch: [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch] plus ``img_size`` ``[B, 2]`` (W, H) and
+    """A validation batch:
+    [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch] plus
+    ``img_size`` ``[B, 2]`` (W, H) and
     ``img_scale`` ``[B]`` (ones), which effdet's bench needs in eval mode to return detections
     in the pixels of the transformed images."""
     (images, targets), records = build_train_batch(
@@ -234,7 +238,8 @@ def _labeler_or_none(anchor_labeler):
 
 def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
              **dataloader_kwargs) -> DataLoader:
-    """A ``torch.utils.data.DataLoader`` of training batches (see [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch]).
+    """A ``torch.utils.data.DataLoader`` of training batches (see
+    [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch]).
 
     Args:
         dataset: a [`Dataset`][efficientdet_adapter.dataset.Dataset] (or any sequence of
@@ -268,7 +273,9 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 
 def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
              **dataloader_kwargs) -> DataLoader:
-    """A ``DataLoader`` of validation batches (see [`build_valid_batch`][efficientdet_adapter.efficientdet.dataloaders.build_valid_batch], [`train_dl`][efficientdet_adapter.efficientdet.dataloaders.train_dl])."""
+    """A ``DataLoader`` of validation batches (see
+    [`build_valid_batch`][efficientdet_adapter.efficientdet.dataloaders.build_valid_batch],
+    [`train_dl`][efficientdet_adapter.efficientdet.dataloaders.train_dl])."""
     collate = partial(
         build_valid_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler)
     )
@@ -276,7 +283,8 @@ def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 
 
 def infer_dl(dataset, batch_tfms: BatchTfms | None = None, **dataloader_kwargs) -> DataLoader:
-    """A ``DataLoader`` of inference batches (see [`build_infer_batch`][efficientdet_adapter.efficientdet.dataloaders.build_infer_batch])."""
+    """A ``DataLoader`` of inference batches (see
+    [`build_infer_batch`][efficientdet_adapter.efficientdet.dataloaders.build_infer_batch])."""
     return _loader(dataset, partial(build_infer_batch, batch_tfms=batch_tfms), dataloader_kwargs)
 
 

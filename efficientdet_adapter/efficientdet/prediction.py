@@ -1,15 +1,20 @@
 """Prediction: boxes on the user's own images, in the pixels of the ORIGINAL images.
 
-The model sees transformed images (resized, padded, normalized). [`predict`][efficientdet_adapter.efficientdet.prediction.predict],
-[`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] and [`end2end_detect`][efficientdet_adapter.efficientdet.prediction.end2end_detect] run it, then undo the resize and the padding
+The model sees transformed images (resized, padded, normalized).
+[`predict`][efficientdet_adapter.efficientdet.prediction.predict],
+[`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] and
+[`end2end_detect`][efficientdet_adapter.efficientdet.prediction.end2end_detect] run it, then undo
+the resize and the padding
 exactly, per image and per axis (images of any size and aspect ratio can share a batch), using
 the geometry each sample's transform recorded when it ran (``sample.geometry``, a
-[`Geometry`][efficientdet_adapter.records.Geometry], as effdet's loader records ``img_scale``). Boxes stay floats; they are clipped to the original image. Predictions are
+[`Geometry`][efficientdet_adapter.records.Geometry], as effdet's loader records ``img_scale``).
+Boxes stay floats; they are clipped to the original image. Predictions are
 matched to the dataset's records by position, so record ids may repeat. Drawing them is
 [`show`][efficientdet_adapter.efficientdet.show] (``annotate``, ``show_preds``; re-exported here).
 
 Every detection effdet returns (its ``max_det_per_image`` best after NMS, 100 by default) is kept
-in the [`Prediction`][efficientdet_adapter.predictions.Prediction] (score floor ``min_score=0.0``), so
+in the [`Prediction`][efficientdet_adapter.predictions.Prediction] (score floor ``min_score=0.0``),
+so
 ``pred.with_threshold(t)`` re-thresholds without running the model again;
 ``detection_threshold`` only sets which ones the thresholded views show.
 
@@ -68,10 +73,12 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     The model's own post-process (top-k candidates, box decoding, clipping to the input,
     class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
     functions of this module do). ``model`` may be an accelerated model
-    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]), whose network then runs in its faster form.
+    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]), whose network then runs
+    in its faster form.
 
     Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
-    [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated]), checks the input size and clips to the whole input. The
+    [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated]), checks the input size
+    and clips to the whole input. The
     method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
     ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
     that pass effdet's image info themselves.
@@ -91,7 +98,9 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    """Resolve ``device`` (see [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]) and move the model there
+    """Resolve ``device`` (see
+    [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]) and move the
+    model there
     (it stays there, as in IceVision)."""
     dev = inference_device(device, model)
     if model_device(model) != dev:
@@ -101,7 +110,8 @@ def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.dev
 
 def _num_workers(num_workers: int | None, device: torch.device, dataset: Any,
                  batch_size: int) -> int:
-    """DataLoader workers for [`predict`][efficientdet_adapter.efficientdet.prediction.predict]. ``None``: when a GPU waits for images read from
+    """DataLoader workers for [`predict`][efficientdet_adapter.efficientdet.prediction.predict].
+    ``None``: when a GPU waits for images read from
     files, up to 4 (one core left for the main process, no more than the batches after the
     first); else 0 (on the CPU the model needs the cores; images in memory need no decoding)."""
     if num_workers is not None:
@@ -128,7 +138,8 @@ def to_original(
 
     ``geometries``: what the transform recorded on each sample (``sample.geometry``; the
     batches of ``infer_dl`` carry their samples). An image with none (a sample built without
-    the Adapter) uses [`geometry`][efficientdet_adapter.tfms.albumentations_adapter.geometry] of ``tfm`` (the deterministic
+    the Adapter) uses [`geometry`][efficientdet_adapter.tfms.albumentations_adapter.geometry] of
+    ``tfm`` (the deterministic
     inference transform, an ``Adapter``) at the original's size; ``tfm=None``: no change.
 
     Example:
@@ -205,10 +216,12 @@ def predict_from_dl(
         min_score: detections scoring below it are not stored at all.
         device: where to run: ``"auto"`` (the GPU when there is one, else the CPU), ``"cpu"``,
             ``"cuda"``, a ``torch.device``, or ``None`` (where the model is). The model is moved
-            there and stays there. See [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device].
+            there and stays there. See
+            [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device].
         class_map: names for the label ids (default: each record's class map).
 
-    ``model`` may be an accelerated model ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]: compiled, fp16).
+    ``model`` may be an accelerated model
+    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]: compiled, fp16).
 
     Example:
         >>> preds = predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=8))
@@ -274,11 +287,13 @@ def predict(
     tile: Sequence[int] | None = None,
     overlap: float | int = 0.25,
 ) -> list[Prediction]:
-    """Run the model on a [`Dataset`][efficientdet_adapter.dataset.Dataset]: one prediction per item.
+    """Run the model on a [`Dataset`][efficientdet_adapter.dataset.Dataset]: one prediction per
+    item.
 
     The dataset's transform must be deterministic (``tfms.A.resize_and_pad(size)`` plus
     ``tfms.A.Normalize(...)``); boxes come back in the pixels of the original images.
-    See [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] for the arguments.
+    See [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] for the
+    arguments.
 
     ``num_workers``: processes that read and transform the images while the model runs (the
     DataLoader's); ``None`` picks up to 4 when predicting on a GPU from image files, else 0 (on
@@ -286,7 +301,8 @@ def predict(
 
     ``tile=(h, w)``: predict each image in overlapping ``h`` x ``w`` crops (``overlap``: a
     fraction of the tile or pixels) and merge them with NMS in original pixels, for small objects
-    in large images (see [`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled]; the
+    in large images (see [`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled];
+    the
     tiles use the model's own inference transform).
 
     Example:
@@ -339,7 +355,8 @@ def predict_dl(
     ``samples`` are the loader's dataset items (transformed, with their normalized pixels:
     ``sample["img"]``) and ``preds`` are in those transformed pixels, so
     ``show_preds(imgs=[s["img"] for s in samples], preds=preds, denormalize_fn=...)`` draws them.
-    New code wants [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] (boxes in the original images' pixels).
+    New code wants [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]
+    (boxes in the original images' pixels).
     """
     from ..version_compat import tqdm_class
 
@@ -399,20 +416,24 @@ def end2end_detect(
 
     IceVision code reads the result as a dict: ``pred["img"]`` is the image with the kept
     boxes drawn and ``pred["detection"]`` their boxes, scores and labels (see
-    [`Prediction`][efficientdet_adapter.predictions.Prediction]); IceVision's styling arguments (``font_path``, ``label_color``,
+    [`Prediction`][efficientdet_adapter.predictions.Prediction]); IceVision's styling arguments
+    (``font_path``, ``label_color``,
     ``return_as_pil_img``, ``display_bbox``...) are accepted and ignored.
 
     Args:
         img: the image.
         transforms: the inference transform (an ``Adapter``, or a list of albumentations
-            transforms), or ``None`` for [`inference_tfm`][efficientdet_adapter.efficientdet.prediction.inference_tfm].
+            transforms), or ``None`` for
+            [`inference_tfm`][efficientdet_adapter.efficientdet.prediction.inference_tfm].
         model, class_map: the trained model and its class map.
         detection_threshold: sets the prediction's thresholded views.
         return_img: also return the image with the kept boxes drawn on it.
-        device: where to run (``"auto"``: the GPU when there is one; see [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]).
+        device: where to run (``"auto"``: the GPU when there is one; see
+            [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]).
 
     Returns:
-        A [`Prediction`][efficientdet_adapter.predictions.Prediction] in the original image's pixels, or ``(prediction, annotated
+        A [`Prediction`][efficientdet_adapter.predictions.Prediction] in the original image's
+        pixels, or ``(prediction, annotated
         HxWx3 uint8 image)`` with ``return_img=True``.
 
     Example:
@@ -457,7 +478,8 @@ def show_results(
 ):
     """Ground truth beside prediction for the first ``num_samples`` items of a dataset.
 
-    The dataset's transform must be deterministic (see [`predict`][efficientdet_adapter.efficientdet.prediction.predict]); pictures are drawn on
+    The dataset's transform must be deterministic (see
+    [`predict`][efficientdet_adapter.efficientdet.prediction.predict]); pictures are drawn on
     the original images.
 
     Example:

@@ -1,7 +1,9 @@
 """Pictures of predictions: the kept boxes drawn on the original images.
 
-Drawing only; no model runs here. [`prediction`][efficientdet_adapter.efficientdet.prediction] runs the model (``predict``,
-``end2end_detect``) and its ``show_results`` composes ``predict`` with [`show_preds`][efficientdet_adapter.efficientdet.show.show_preds]; the
+Drawing only; no model runs here. [`prediction`][efficientdet_adapter.efficientdet.prediction] runs
+the model (``predict``,
+``end2end_detect``) and its ``show_results`` composes ``predict`` with
+[`show_preds`][efficientdet_adapter.efficientdet.show.show_preds]; the
 old names stay importable from there (``efficientdet.prediction.annotate``...) and from
 ``efficientdet`` itself.
 
@@ -164,5 +166,6 @@ def show_preds(
 
 
 def show_pred(pred: Prediction, **kwargs: Any):
-    """One prediction beside its ground truth (IceVision's ``show_pred``; see [`show_preds`][efficientdet_adapter.efficientdet.show.show_preds])."""
+    """One prediction beside its ground truth (IceVision's ``show_pred``; see
+    [`show_preds`][efficientdet_adapter.efficientdet.show.show_preds])."""
     return show_preds([pred], 1, **kwargs)

@@ -1,22 +1,31 @@
 """The engine-agnostic run core: what fastai's and Lightning's run callbacks both do, written once.
 
-Each engine's callbacks ([`fastai.callbacks`][efficientdet_adapter.engines.fastai.callbacks], [`lightning.callbacks`][efficientdet_adapter.engines.lightning.callbacks]) are thin shells
+Each engine's callbacks ([`fastai.callbacks`][efficientdet_adapter.engines.fastai.callbacks],
+[`lightning.callbacks`][efficientdet_adapter.engines.lightning.callbacks]) are thin shells
 that translate their engine's events into calls of these:
 
-* [`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]: an exponential moving average of the weights (timm's ``ModelEmaV3``,
+* [`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]: an exponential moving average
+  of the weights (timm's ``ModelEmaV3``,
   warm-up on), swapped in for validation and saved in place of the raw weights.
-* [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]: a [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first
+* [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]: a
+  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first
   NaN or infinite training loss, naming the epoch, the optimizer step, the batch of the epoch and
-  the learning rate ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]), read without a host-device sync
+  the learning rate ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]),
+  read without a host-device sync
   ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]).
-* [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] / [`print_epoch_line`][efficientdet_adapter.engines.core.print_epoch_line]: one printed line per epoch.
-* [`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder]: the run checkpoint logic around a fit: per-epoch seeding and timing,
-  optimizer steps counted in the [`RunTracker`][efficientdet_adapter.training.state.RunTracker] (which
+* [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] /
+  [`print_epoch_line`][efficientdet_adapter.engines.core.print_epoch_line]: one printed line per
+  epoch.
+* [`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder]: the run checkpoint logic around a
+  fit: per-epoch seeding and timing,
+  optimizer steps counted in the [`RunTracker`][efficientdet_adapter.training.state.RunTracker]
+  (which
   writes ``best.pt``, ``last.pt``, ``metrics.csv`` and TensorBoard), the epoch's row.
 
 A test-only hook: with ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT]`` in the
 environment, a run sends itself SIGKILL (or SIGINT, a Ctrl-C) right after optimizer step ``K``
-([`signal_at_step`][efficientdet_adapter.engines.core.signal_at_step]), so tests interrupt a run at a known step without waiting on a clock.
+([`signal_at_step`][efficientdet_adapter.engines.core.signal_at_step]), so tests interrupt a run at
+a known step without waiting on a clock.
 
 Example:
     >>> format_epoch_line({"epoch": 2, "train_loss": 1.5, "lr": 0.001, "best": True}, 10)
@@ -98,7 +107,8 @@ class WeightAverage:
         net.load_state_dict(find_network(self.averaged.module).state_dict())
 
     def swap_out(self, model: nn.Module) -> None:
-        """Give ``model`` back the weights [`swap_in`][efficientdet_adapter.engines.core.WeightAverage.swap_in] kept aside."""
+        """Give ``model`` back the weights
+        [`swap_in`][efficientdet_adapter.engines.core.WeightAverage.swap_in] kept aside."""
         if self._backup is not None:
             find_network(model).load_state_dict(self._backup)
             self._backup = None
@@ -141,13 +151,17 @@ def non_finite_message(loss: float, place: StepPlace, tracker: RunTracker | None
 
 
 class NonFiniteGuard:
-    """Stop at a NaN or infinite training loss with a [`TrainingError`][efficientdet_adapter.errors.TrainingError]
+    """Stop at a NaN or infinite training loss with a
+    [`TrainingError`][efficientdet_adapter.errors.TrainingError]
     ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]).
 
     On the CPU the loss is checked as soon as it is pushed, before it reaches the weights. On a
-    GPU it is checked without a host-device sync ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]): the error
+    GPU it is checked without a host-device sync
+    ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]): the error
     may come one or a few steps later (it still names the step whose loss was not finite), and
-    at the latest when the engine calls [`check_pending`][efficientdet_adapter.engines.core.NonFiniteGuard.check_pending] (end of the epoch's training,
+    at the latest when the engine calls
+    [`check_pending`][efficientdet_adapter.engines.core.NonFiniteGuard.check_pending] (end of the
+    epoch's training,
     before validation) or the tracker is about to write ``last.pt`` or ``best.pt``
     ([`RunTracker.check_before_save`][efficientdet_adapter.training.state.RunTracker.check_before_save]), so weights trained after a NaN are never kept.
     """
@@ -197,7 +211,8 @@ def format_epoch_line(row: dict[str, Any], total: int | None) -> str:
 
 
 def print_epoch_line(row: dict[str, Any] | None, total: int | None, file: Any = None) -> None:
-    """Print [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] of ``row`` (nothing when ``row`` is ``None``)."""
+    """Print [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] of ``row``
+    (nothing when ``row`` is ``None``)."""
     if row is not None:
         print(format_epoch_line(row, total), file=file or sys.stdout, flush=True)
 
@@ -218,8 +233,12 @@ class RunRecorder:
     """The run checkpoint logic of both engines' run callbacks.
 
     The engine's callback calls `start_fit`, `seed` and `start_epoch`,
-    [`count_step`][efficientdet_adapter.engines.core.RunRecorder.count_step] after each optimizer step, and [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] with the epoch's row (its
-    losses and metrics) once validated; [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] adds the learning rate and the seconds,
+    [`count_step`][efficientdet_adapter.engines.core.RunRecorder.count_step] after each optimizer
+    step, and [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] with the
+    epoch's row (its
+    losses and metrics) once validated;
+    [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] adds the learning rate
+    and the seconds,
     has the tracker write the run's files, keeps `last_row` for the epoch line and says
     whether to stop (early stopping or ``--time``).
 

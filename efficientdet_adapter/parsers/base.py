@@ -1,16 +1,21 @@
-"""The ``Parser`` base class: annotation files -> checked, split lists of [`Record`][efficientdet_adapter.records.Record].
+"""The ``Parser`` base class: annotation files -> checked, split lists of
+[`Record`][efficientdet_adapter.records.Record].
 
 Two ways to write a parser:
 
 * **IceVision's protocol** (custom formats): implement ``__iter__`` (raw items), ``__len__``,
   ``record_id(o)`` and ``parse_fields(o, record, is_new)``; items with the same record id are
   merged into one record.
-* **Fast path** (built-in parsers): override [`Parser.parse_records`][efficientdet_adapter.parsers.base.Parser.parse_records] and return the records
+* **Fast path** (built-in parsers): override
+  [`Parser.parse_records`][efficientdet_adapter.parsers.base.Parser.parse_records] and return the
+  records
   in one pass; optionally set ``self._class_map`` (a class order read from the files) and add
   notes to ``self.report``.
 
-Either way [`Parser.parse`][efficientdet_adapter.parsers.base.Parser.parse] then finalizes the class map, resolves ``label_ids``, checks and
-auto-fixes every record (counting each fix in [`ParseReport`][efficientdet_adapter.parsers.base.ParseReport]) and splits.
+Either way [`Parser.parse`][efficientdet_adapter.parsers.base.Parser.parse] then finalizes the class
+map, resolves ``label_ids``, checks and
+auto-fixes every record (counting each fix in
+[`ParseReport`][efficientdet_adapter.parsers.base.ParseReport]) and splits.
 """
 
 from __future__ import annotations
@@ -298,7 +303,8 @@ class Parser:
             autofix: clip boxes to the image, drop boxes with no area left (with their label,
                 iscrowd and area) and drop records whose image file is missing, counting each
                 fix in ``self.report``. With ``False`` the first problem raises
-                [`ParseError`][efficientdet_adapter.errors.ParseError] naming the file and the annotation.
+                [`ParseError`][efficientdet_adapter.errors.ParseError] naming the file and the
+                annotation.
             show_pbar: overrides the parser's ``show_pbar`` for this call.
 
         Returns:

@@ -1,5 +1,6 @@
 """COCO JSON: annotations -> records (``parsers.COCOBBoxParser``), and records or predictions
--> COCO files ([`write_coco`][efficientdet_adapter.parsers.coco.write_coco], [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results],
+-> COCO files ([`write_coco`][efficientdet_adapter.parsers.coco.write_coco],
+[`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results],
 [`export_batch_inferences_as_coco_annotations`][efficientdet_adapter.parsers.coco.export_batch_inferences_as_coco_annotations]).
 
 Better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
@@ -110,7 +111,8 @@ def coco_categories(
 
 
 def _bbox_builder() -> tuple:
-    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.bbox.BBox] (see the hot loop below)."""
+    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.bbox.BBox] (see the
+    hot loop below)."""
     return (object.__new__, BBox.xmin.__set__, BBox.ymin.__set__, BBox.xmax.__set__,
             BBox.ymax.__set__)
 

@@ -1,7 +1,9 @@
 """The annotation formats: their names, Roboflow's file names, and what their writers share.
 
-Each format module reads and writes its own files ([`coco`][efficientdet_adapter.parsers.coco], [`voc`][efficientdet_adapter.parsers.voc.voc], [`yolo`][efficientdet_adapter.parsers.yolo],
-[`csv`][efficientdet_adapter.parsers.csv]; [`roboflow`][efficientdet_adapter.parsers.roboflow] reads and writes a whole export). The facts they, the command line,
+Each format module reads and writes its own files ([`coco`][efficientdet_adapter.parsers.coco],
+[`voc`][efficientdet_adapter.parsers.voc.voc], [`yolo`][efficientdet_adapter.parsers.yolo],
+[`csv`][efficientdet_adapter.parsers.csv]; [`roboflow`][efficientdet_adapter.parsers.roboflow] reads
+and writes a whole export). The facts they, the command line,
 the demo and ``check`` all need live here once:
 
 =============================  ====================================================================

@@ -13,7 +13,8 @@ Detected formats (per split folder ``train``, ``valid`` or ``val``, ``test``):
 ==========  ===================================================================================
 
 TFRecord, RetinaNet CSV, classification and other exports raise
-[`UnsupportedFormatError`][efficientdet_adapter.errors.UnsupportedFormatError] saying to export COCO or YOLO.
+[`UnsupportedFormatError`][efficientdet_adapter.errors.UnsupportedFormatError] saying to export COCO
+or YOLO.
 The work itself is done by the COCO, VOC, YOLO and CSV parsers; this class finds the splits,
 builds one class map shared by all of them (the file's class order: COCO category ids, YOLO
 ``names``; the sorted names for VOC and CSV, which have no order, as Roboflow sorts them) and
@@ -150,7 +151,8 @@ def detect_format(root: str | os.PathLike) -> tuple[str, dict[str, Path]]:
 
 
 class _ExportSplitter(DataSplitter):
-    """The export's own splits, as recorded by [`RoboflowParser.parse_records`][efficientdet_adapter.parsers.roboflow.RoboflowParser.parse_records]."""
+    """The export's own splits, as recorded by
+    [`RoboflowParser.parse_records`][efficientdet_adapter.parsers.roboflow.RoboflowParser.parse_records]."""
 
     def __init__(self, parser: "RoboflowParser"):
         self.parser = parser
@@ -376,7 +378,8 @@ class RoboflowParser(Parser):
 def write_export(
     splits: Splits, out_dir: str | Path, format: str = "coco", class_map: ClassMap | None = None
 ) -> Path:
-    """Write ``splits`` as a Roboflow export of ``format``, which [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser] reads
+    """Write ``splits`` as a Roboflow export of ``format``, which
+    [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser] reads
     back unchanged.
 
     ========  =================================================================================
@@ -390,10 +393,12 @@ def write_export(
               (COCO's ``x`` written as ``x + 1`` on all four values) (`write_voc`).
     yolo      ``data.yaml`` (``names`` in class-map order, ``train: ../train/images``, ...) and
               ``<split>/images/*.jpg`` + ``<split>/labels/*.txt`` (normalized ``c cx cy w h``;
-              an empty file for an image without objects) ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo]).
+              an empty file for an image without objects)
+              ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo]).
     csv       ``<split>/_annotations.csv`` with the header
               ``filename,width,height,class,xmin,ymin,xmax,ymax`` (pixels) + the images; an
-              image without objects has no row ([`write_csv`][efficientdet_adapter.parsers.csv.write_csv]).
+              image without objects has no row
+              ([`write_csv`][efficientdet_adapter.parsers.csv.write_csv]).
     ========  =================================================================================
 
     Coordinates are written at full float precision (integers without a decimal point), so a

@@ -1,5 +1,6 @@
 """YOLO txt labels (Ultralytics / Roboflow YOLO v5 and v8 layouts) -> records, and records or
-predictions -> YOLO files ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo], [`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions]).
+predictions -> YOLO files ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo],
+[`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions]).
 
 One ``<image stem>.txt`` per image in a ``labels`` folder, one object per line:
 ``class cx cy w h`` with the centre and size normalized to 0..1. A line with more numbers is a

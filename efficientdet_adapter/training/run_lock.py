@@ -5,7 +5,8 @@ there and removes it when it ends, however it ends short of being killed. The fi
 process (``pid``, ``host``, start time); it is created whole or not at all (written beside, then
 hard-linked into place), so a second run never reads half a lock. A second ``train`` into the same
 folder finds the lock, sees that its process is alive and stops with one line
-([`RunLockedError`][efficientdet_adapter.errors.RunLockedError]). A lock whose process is gone (a run
+([`RunLockedError`][efficientdet_adapter.errors.RunLockedError]). A lock whose process is gone (a
+run
 killed with SIGKILL, a power cut) is stale: the next run says so in the log, takes it over and
 removes the temporary files the killed run's saves left (see `efficientdet_adapter.atomic`).
 A lock taken on another host cannot be checked from here and counts as held: the message says

@@ -1,8 +1,10 @@
 """What a training run keeps between epochs: its state, its checkpoints, its random generators.
 
 The run folder's per-epoch writer, under the engines' run core
-([`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder], which both engines' run callbacks call):
-[`RunTracker.end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch] runs once per validated epoch,
+([`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder], which both engines' run callbacks
+call):
+[`RunTracker.end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch] runs once per
+validated epoch,
 which decides whether the model improved, writes ``best.pt``, ``last.pt``, ``metrics.csv`` and
 the TensorBoard scalars (`tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
 ([`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint], loadable with
@@ -11,7 +13,8 @@ crash never leaves half a checkpoint.
 
 ``last.pt`` holds, under ``extra["train_state"]``, what ``--resume`` needs: the raw weights (when
 the saved model is an EMA), the optimizer and schedule state, the EMA weights, the
-[`RunState`][efficientdet_adapter.training.state.RunState] (epoch, optimizer steps, best score, early-stopping counter) and the random
+[`RunState`][efficientdet_adapter.training.state.RunState] (epoch, optimizer steps, best score,
+early-stopping counter) and the random
 generators' states.
 
 Example:
@@ -149,7 +152,8 @@ def seed_epoch(seed: int, epoch: int, dataset: Any = None) -> None:
     """Seed every generator a training epoch draws from from ``(seed, epoch)`` alone.
 
     The shuffling order, the augmentations (the dataset's transform has its own generator, see
-    [`seed`][efficientdet_adapter.tfms.albumentations_adapter.Adapter.seed]) and dropout then depend on nothing but
+    [`seed`][efficientdet_adapter.tfms.albumentations_adapter.Adapter.seed]) and dropout then depend
+    on nothing but
     the epoch, so a resumed run repeats an interrupted epoch exactly.
     """
     value = (int(seed) * 1_000_003 + int(epoch)) % (2**31)
@@ -194,7 +198,8 @@ class RunTracker:
         patience: stop after this many validated epochs without a better `MONITOR`
             (``None``: never).
         extra: plain data saved in every checkpoint (options, data path, ...).
-        state: a [`RunState`][efficientdet_adapter.training.state.RunState] to continue (``--resume``).
+        state: a [`RunState`][efficientdet_adapter.training.state.RunState] to continue
+            (``--resume``).
         is_writer: whether this process writes files (rank 0 under DDP).
         tensorboard: also log to ``out/tensorboard`` when tensorboard is installed (see
             `tensorboard_log`).
@@ -226,7 +231,8 @@ class RunTracker:
     def step(self, n: int = 1, loss: Any = None) -> None:
         """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
         new step count (a tensor is read on the host: the training callbacks pass numbers later,
-        through [`log_step_loss`][efficientdet_adapter.training.state.RunTracker.log_step_loss], see [`efficientdet_adapter.engines.step_values`][efficientdet_adapter.engines.step_values])."""
+        through [`log_step_loss`][efficientdet_adapter.training.state.RunTracker.log_step_loss], see
+        [`efficientdet_adapter.engines.step_values`][efficientdet_adapter.engines.step_values])."""
         self.state.step += n
         if loss is not None:
             self.log_step_loss(loss, self.state.step)
@@ -240,7 +246,9 @@ class RunTracker:
             tb.scalar(STEP_LOSS, loss, step)
 
     def check_before_save(self, check: Callable[[], None]) -> None:
-        """Run ``check()`` at the start of every [`end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch], before any file is written:
+        """Run ``check()`` at the start of every
+        [`end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch], before any file is
+        written:
         a non-finite-loss check whose values arrive late raises there, so weights trained
         after a NaN never become ``last.pt`` or ``best.pt``."""
         if check not in self._checks:

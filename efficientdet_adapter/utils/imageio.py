@@ -13,7 +13,8 @@ __all__ = ["ImgSize", "open_img", "get_image_size", "get_img_size"]
 
 
 def get_image_size(filepath: str | Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file (IceVision's older name for [`get_img_size`][efficientdet_adapter.compat.get_img_size])."""
+    """``(width, height)`` of an image file (IceVision's older name for
+    [`get_img_size`][efficientdet_adapter.compat.get_img_size])."""
     size = get_img_size(filepath)
     return size.width, size.height
 

@@ -9,9 +9,12 @@ The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` 
 ``show_preds``:
 
 - [`grid`][efficientdet_adapter.visualize.grid] makes a figure with ``n`` image cells,
-- [`draw_boxes`][efficientdet_adapter.visualize.draw_boxes] draws an image and its boxes (optionally scores) on one axes,
-- [`render`][efficientdet_adapter.visualize.render] draws them into a new image array (what [`draw_record`][efficientdet_adapter.visualize.draw_record] returns),
-- [`display_image`][efficientdet_adapter.visualize.display_image] turns any sample image (normalized float or uint8) into uint8 RGB,
+- [`draw_boxes`][efficientdet_adapter.visualize.draw_boxes] draws an image and its boxes (optionally
+  scores) on one axes,
+- [`render`][efficientdet_adapter.visualize.render] draws them into a new image array (what
+  [`draw_record`][efficientdet_adapter.visualize.draw_record] returns),
+- [`display_image`][efficientdet_adapter.visualize.display_image] turns any sample image (normalized
+  float or uint8) into uint8 RGB,
 - [`color_for`][efficientdet_adapter.visualize.color_for] gives the colour of a class id,
 - [`finish`][efficientdet_adapter.visualize.finish] saves (``save_path``) and returns the figure.
 """
@@ -297,7 +300,8 @@ def show_records(
     """A grid of records with their boxes and class names (images loaded, never cached).
 
     ``class_map`` names the ids of records without labels; like IceVision, anything that is not
-    a [`ClassMap`][efficientdet_adapter.class_map.ClassMap] is ignored (records carry their own). ``figsize`` is the whole grid's
+    a [`ClassMap`][efficientdet_adapter.class_map.ClassMap] is ignored (records carry their own).
+    ``figsize`` is the whole grid's
     size in inches (IceVision's argument); other IceVision display options are accepted and
     ignored (``display_bbox``, ``display_mask``...).
 
@@ -322,7 +326,8 @@ def show_record(
     save_path: str | Path | None = None,
     **ignored,
 ) -> "Figure":
-    """One record with its boxes (IceVision's ``show_record``; see [`show_records`][efficientdet_adapter.visualize.show_records])."""
+    """One record with its boxes (IceVision's ``show_record``; see
+    [`show_records`][efficientdet_adapter.visualize.show_records])."""
     return show_records([record], 1, class_map, save_path, display_label=display_label,
                         figsize=figsize)
 
@@ -360,7 +365,8 @@ def show_samples(
 
 
 def show_sample(sample: Record, **kwargs) -> "Figure":
-    """One transformed sample (IceVision's ``show_sample``; see [`show_samples`][efficientdet_adapter.visualize.show_samples])."""
+    """One transformed sample (IceVision's ``show_sample``; see
+    [`show_samples`][efficientdet_adapter.visualize.show_samples])."""
     return show_samples([sample], 1, **kwargs)
 
 
@@ -383,7 +389,8 @@ def draw_record(
     denormalize_fn=None,
     **ignored,
 ):
-    """A record or a [`Prediction`][efficientdet_adapter.predictions.Prediction] drawn into its image (IceVision's form).
+    """A record or a [`Prediction`][efficientdet_adapter.predictions.Prediction] drawn into its
+    image (IceVision's form).
 
     Returns an HxWx3 uint8 array, or a PIL image with ``return_as_pil_img=True``. Boxes take
     their class colour; IceVision's styling options (``font_path``, ``label_color``,

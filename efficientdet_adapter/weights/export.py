@@ -11,14 +11,17 @@ training images):
 
 ``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when there are fewer.
 Non-maximum suppression is NOT in the graph (ONNX's ``NonMaxSuppression`` is per image and class,
-and the padding effdet does afterwards has no tidy ONNX form); [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess] does it in
+and the padding effdet does afterwards has no tidy ONNX form);
+[`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess] does it in
 NumPy exactly as effdet does (class-aware NMS at IoU 0.5, then the ``max_det`` best), returning
 effdet's ``[B, max_det, 6]`` detections ``(x1, y1, x2, y2, score, class)`` with zero rows as
 padding. The same conversion as PyTorch's then turns them into predictions.
 
-[`export_program`][efficientdet_adapter.weights.export.export_program] writes the same graph (same inputs, same three outputs) as a
+[`export_program`][efficientdet_adapter.weights.export.export_program] writes the same graph (same
+inputs, same three outputs) as a
 ``torch.export`` program (``.pt2``), which ``torch.export.load(path).module()`` runs in PyTorch
-without this library; [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess] applies to its outputs too.
+without this library; [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess]
+applies to its outputs too.
 
 Example:
     >>> export_onnx(model, "model.onnx", img_size=384)
@@ -135,7 +138,8 @@ def export_onnx(
         dynamic_batch: let the batch size vary (otherwise it is fixed at 1).
 
     Returns:
-        The path written. Post-process the outputs with [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess].
+        The path written. Post-process the outputs with
+        [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess].
 
     Example:
         >>> export_onnx(model, "model.onnx", img_size=384)
@@ -177,8 +181,10 @@ def export_program(
     """Write the model as a ``torch.export`` program (a ``.pt2`` file): torch's successor to
     TorchScript, for every model (lite ones included).
 
-    The program is [`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead]: ``images [B, 3, H, W] -> (boxes, scores,
-    classes)``, NMS outside, as in the ONNX graph (post-process with [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess]).
+    The program is [`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead]:
+    ``images [B, 3, H, W] -> (boxes, scores,
+    classes)``, NMS outside, as in the ONNX graph (post-process with
+    [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess]).
 
     Args:
         model: an ``EfficientDetModel`` (or an effdet bench / network).
@@ -274,11 +280,13 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     """Script the network (no bench) with ``torch.jit.script`` and save it.
 
     Deprecated by torch (``torch.jit.script`` warns since torch 2.10): prefer
-    [`export_program`][efficientdet_adapter.weights.export.export_program] (``torch.export``) or [`export_onnx`][efficientdet_adapter.weights.export.export_onnx]. Kept while torch ships it.
+    [`export_program`][efficientdet_adapter.weights.export.export_program] (``torch.export``) or
+    [`export_onnx`][efficientdet_adapter.weights.export.export_onnx]. Kept while torch ships it.
 
     The saved module maps ``images`` to effdet's raw ``(class_outputs, box_outputs)`` per level.
     effdet's lite models (``tf_efficientdet_lite*``) do not script: their BiFPN uses
-    ``bifpn_sum``, which TorchScript cannot compile; export those with [`export_onnx`][efficientdet_adapter.weights.export.export_onnx].
+    ``bifpn_sum``, which TorchScript cannot compile; export those with
+    [`export_onnx`][efficientdet_adapter.weights.export.export_onnx].
 
     Example:
         >>> export_torchscript(model, "model.ts")  # efficientdet_d0 and other non-lite models

@@ -2,12 +2,15 @@
 any file named by URL (downloaded once into a cache, safely, or read in place: ``file://``).
 
 Hub downloads are tried only after a connectivity probe with a short timeout
-([`hub_reachable`][efficientdet_adapter.weights.hub.hub_reachable]), so offline use fails within seconds with a [`WeightsError`][efficientdet_adapter.errors.WeightsError] that
+([`hub_reachable`][efficientdet_adapter.weights.hub.hub_reachable]), so offline use fails within
+seconds with a [`WeightsError`][efficientdet_adapter.errors.WeightsError] that
 lists the other options. Set ``EFFICIENTDET_ADAPTER_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) to skip
 the probe and every download.
 
-[`cached_download`][efficientdet_adapter.weights.hub.cached_download] keeps effdet's COCO weights under their own names in
-``torch.hub.get_dir()/checkpoints``. [`fetch`][efficientdet_adapter.weights.hub.fetch] is what ``model_from_checkpoint(url)`` calls
+[`cached_download`][efficientdet_adapter.weights.hub.cached_download] keeps effdet's COCO weights
+under their own names in
+``torch.hub.get_dir()/checkpoints``. [`fetch`][efficientdet_adapter.weights.hub.fetch] is what
+``model_from_checkpoint(url)`` calls
 for other URLs. A download
 
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
@@ -178,7 +181,8 @@ def cache_dir() -> Path:
 
 
 def cache_path(url: str, root: str | Path | None = None) -> Path:
-    """Where [`fetch`][efficientdet_adapter.weights.hub.fetch] keeps ``url``: a folder named by the SHA-256 of the whole URL."""
+    """Where [`fetch`][efficientdet_adapter.weights.hub.fetch] keeps ``url``: a folder named by the
+    SHA-256 of the whole URL."""
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()
     name = Path(unquote(urlparse(url).path)).name
     name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "download"
@@ -296,9 +300,11 @@ def _download(url: str, target: Path, max_bytes: int, expected: str | None,
 
 
 def local_file(filename: str | os.PathLike, **download: Any) -> Path:
-    """The local file behind ``filename``: a path as it is; a URL fetched by [`fetch`][efficientdet_adapter.weights.hub.fetch]
+    """The local file behind ``filename``: a path as it is; a URL fetched by
+    [`fetch`][efficientdet_adapter.weights.hub.fetch]
     (``download``: its ``check_hash``, ``hash_prefix``, ``max_bytes``), except effdet's own COCO
-    weights, which go through torch hub's cache under their own names ([`cached_download`][efficientdet_adapter.weights.hub.cached_download]).
+    weights, which go through torch hub's cache under their own names
+    ([`cached_download`][efficientdet_adapter.weights.hub.cached_download]).
     """
     if not is_url(filename):
         return Path(filename)

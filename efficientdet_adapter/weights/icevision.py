@@ -1,8 +1,10 @@
-"""IceVision 0.12's checkpoint files: what their ``meta`` says ([`icevision_fields`][efficientdet_adapter.weights.icevision.icevision_fields]),
+"""IceVision 0.12's checkpoint files: what their ``meta`` says
+([`icevision_fields`][efficientdet_adapter.weights.icevision.icevision_fields]),
 ``save_icevision_checkpoint``, and the dict ``model_from_checkpoint`` returns
 ([`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]).
 
-Both loaders live in [`efficientdet_adapter.weights.checkpoint`][efficientdet_adapter.weights.checkpoint], side by side:
+Both loaders live in
+[`efficientdet_adapter.weights.checkpoint`][efficientdet_adapter.weights.checkpoint], side by side:
 ``model_from_checkpoint`` always returns IceVision's dict, the library's own ``load_model``
 returns ``(model, class_map, config)``.
 
@@ -204,10 +206,12 @@ def icevision_fields(
 
 @dataclass(frozen=True)
 class CheckpointAndModel(Mapping):
-    """What [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint] returns: IceVision's dict, typed.
+    """What [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint]
+    returns: IceVision's dict, typed.
 
     Read it as IceVision did (``loaded["model"]``, ``loaded["class_map"]``...) or as attributes.
-    ``model_type`` is [`efficientdet`][efficientdet_adapter.efficientdet] (IceVision's ``models.ross.efficientdet``),
+    ``model_type`` is [`efficientdet`][efficientdet_adapter.efficientdet] (IceVision's
+    ``models.ross.efficientdet``),
     ``backbone`` its backbone factory, ``checkpoint`` what the file held; ``model_name`` and
     ``backbone_name`` are IceVision's names (``"ross.efficientdet"``, ``"tf_lite0"``).
     """

@@ -16,9 +16,13 @@ Where the weights can come from (``efficientdet.model`` passes its arguments her
 * ``pretrained_backbone="file.pth"``: a local timm classifier state dict of the backbone (or a file
   in the package's format, or a detector checkpoint whose ``backbone.*`` tensors are used).
 
-Every file is read by [`state_dict`][efficientdet_adapter.weights.state_dict]; every load is logged and returned as a
-[`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport]. [`load_weights`][efficientdet_adapter.weights.loading.load_weights] copies a checkpoint's network weights (under
-whatever prefix an engine added, [`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]) into a rebuilt model.
+Every file is read by [`state_dict`][efficientdet_adapter.weights.state_dict]; every load is logged
+and returned as a
+[`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport].
+[`load_weights`][efficientdet_adapter.weights.loading.load_weights] copies a checkpoint's network
+weights (under
+whatever prefix an engine added,
+[`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]) into a rebuilt model.
 
 Example:
     >>> net = model("tf_efficientdet_lite0", 3, 384, pretrained=False).model  # doctest: +SKIP
@@ -108,7 +112,8 @@ def load_detector_weights(net: "nn.Module", pretrained: Source) -> WeightsReport
         pretrained: ``False``/``None`` (nothing), ``True`` (effdet's COCO weights) or a file path.
 
     Returns:
-        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when nothing was loaded.
+        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when
+        nothing was loaded.
     """
     if pretrained is None or pretrained is False:
         return None
@@ -235,7 +240,8 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
             ``"imagenet-lite2"`` (the packages, see `PACKAGED_BACKBONES`) or a file path.
 
     Returns:
-        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when nothing was loaded.
+        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when
+        nothing was loaded.
     """
     config = net.config
     name = config.backbone_name
@@ -337,7 +343,8 @@ def match_prefix(state: Mapping[str, torch.Tensor], expected: Sequence[str], pat
 
 def load_weights(net: "nn.Module", state: Mapping[str, torch.Tensor], path: Path,
                  strict: bool = True) -> None:
-    """Copy ``state`` into the effdet network ``net`` (see [`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]); a tensor of
+    """Copy ``state`` into the effdet network ``net`` (see
+    [`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]); a tensor of
     another shape is an error whatever ``strict`` says (a head for other classes, most often)."""
     expected = list(net.state_dict().keys())
     matched = match_prefix(state, expected, path, strict)

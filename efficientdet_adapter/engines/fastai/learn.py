@@ -1,10 +1,13 @@
 """Train an EfficientDet with fastai: ``efficientdet.fastai.learner(dls, model, metrics=...)``.
 
-A thin shell over [`steps`][efficientdet_adapter.engines.steps]: the learner is a real `fastai.learner.Learner` whose
-``splitter`` is [`efficientdet.param_groups`][efficientdet_adapter.efficientdet.model.param_groups] (backbone, FPN, heads), so ``freeze``,
+A thin shell over [`steps`][efficientdet_adapter.engines.steps]: the learner is a real
+`fastai.learner.Learner` whose
+``splitter`` is [`efficientdet.param_groups`][efficientdet_adapter.efficientdet.model.param_groups]
+(backbone, FPN, heads), so ``freeze``,
 ``fine_tune`` and discriminative learning rates work as in any fastai model.
 
-What fastai sees of a batch ``((images, targets), records)`` (set by [`EfficientDetCallback`][efficientdet_adapter.engines.fastai.learn.EfficientDetCallback]):
+What fastai sees of a batch ``((images, targets), records)`` (set by
+[`EfficientDetCallback`][efficientdet_adapter.engines.fastai.learn.EfficientDetCallback]):
 
 * ``learn.xb = (images, targets)``: effdet's bench computes its loss inside ``forward``, so the
   targets are part of the model input;
@@ -158,7 +161,9 @@ class _SharedMetric:
 class MetricColumn(Metric):
     """One column of fastai's results table: the value of ``key`` in a metric's ``finalize()``.
 
-    Columns made from the same metric by [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics] share one accumulation: the
+    Columns made from the same metric by
+    [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics] share one
+    accumulation: the
     first column feeds the metric, every column reads the same finalized dict.
     """
 
@@ -248,7 +253,8 @@ def _fastai_metric_list(metrics: Any) -> list[Any]:
 
 class EfficientDetLearner(Learner):
     """A fastai `Learner` whose ``show_results`` draws detections and
-    whose ``to_fp16``/``to_bf16`` add the sync-free [`steps.MixedPrecision`][efficientdet_adapter.engines.fastai.steps.MixedPrecision]."""
+    whose ``to_fp16``/``to_bf16`` add the sync-free
+    [`steps.MixedPrecision`][efficientdet_adapter.engines.fastai.steps.MixedPrecision]."""
 
     def to_fp16(self, **kwargs: Any) -> EfficientDetLearner:  # type: ignore[override]
         """Mixed precision in float16 with a GradScaler (``kwargs``: GradScaler's arguments)."""
@@ -268,7 +274,8 @@ class EfficientDetLearner(Learner):
         **kwargs: Any,
     ) -> Any:
         """Predict on the first ``max_n`` images of ``dl`` (default: ``dls[ds_idx]``) and draw
-        predictions beside the ground truth (see [`efficientdet.show_results`][efficientdet_adapter.efficientdet.prediction.show_results])."""
+        predictions beside the ground truth (see
+        [`efficientdet.show_results`][efficientdet_adapter.efficientdet.prediction.show_results])."""
         from ...efficientdet.prediction import show_results
 
         dl = self.dls[ds_idx] if dl is None else dl
@@ -323,7 +330,8 @@ def learner(
         model: an ``EfficientDetModel`` from ``efficientdet.model``.
         cbs: extra fastai callbacks.
         metrics: ``COCOMetric()`` instances (each becomes named columns, see
-            [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics]), or fastai metrics, which are passed through.
+            [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics]), or fastai
+            metrics, which are passed through.
         device: where fastai puts the model (default: fastai's ``default_device()``, the GPU
             when there is one).
         channels_last: train the network in the ``channels_last`` layout; ``"auto"``: on a GPU

@@ -1,6 +1,7 @@
 """Train an EfficientDet with PyTorch Lightning: subclass `ModelAdapter`.
 
-A thin shell over [`steps`][efficientdet_adapter.engines.steps]. You add ``configure_optimizers``; the adapter runs the steps,
+A thin shell over [`steps`][efficientdet_adapter.engines.steps]. You add ``configure_optimizers``;
+the adapter runs the steps,
 logs the losses and finalizes the metrics at the end of each validation and test epoch.
 
 Logged names: ``train_loss``, ``train_class_loss``, ``train_box_loss`` (per step and per epoch),
@@ -71,7 +72,8 @@ class ModelAdapterMethods:
         metrics: engine-agnostic metrics (``accumulate(preds)`` / ``finalize() -> dict``), such
             as ``[COCOMetric()]``; fed in validation and test steps.
         channels_last: convert the network to the ``channels_last`` layout when the fit starts
-            (see [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]); ``"auto"``: when training on a GPU in mixed
+            (see [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]);
+            ``"auto"``: when training on a GPU in mixed
             precision (``precision="16-mixed"``/``"bf16-mixed"``), where half-precision
             convolutions want it.
 

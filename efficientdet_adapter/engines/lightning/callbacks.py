@@ -1,17 +1,23 @@
-"""Lightning callbacks of a training run, thin shells over the run core ([`core`][efficientdet_adapter.engines.core]);
+"""Lightning callbacks of a training run, thin shells over the run core
+([`core`][efficientdet_adapter.engines.core]);
 ``efficientdet-adapter train --engine lightning`` uses exactly these (the fastai twins are in
 [`fastai.callbacks`][efficientdet_adapter.engines.fastai.callbacks]).
 
-* [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint]: per-epoch seeding, the epoch's losses and COCO metrics, ``best.pt`` /
-  ``last.pt`` / ``metrics.csv`` through a [`RunTracker`][efficientdet_adapter.training.state.RunTracker]
+* [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint]: per-epoch
+  seeding, the epoch's losses and COCO metrics, ``best.pt`` /
+  ``last.pt`` / ``metrics.csv`` through a
+  [`RunTracker`][efficientdet_adapter.training.state.RunTracker]
   (only the global rank 0 writes; under DDP every rank holds the same metric, see
   ``COCOMetric``), early stopping (``trainer.should_stop``), and in ``last.pt`` Lightning's own
   checkpoint dict for resuming. The sanity-check validation never counts.
-* [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA]: the EMA of the weights ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validated and
+* [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA]: the EMA of the
+  weights ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validated and
   saved.
-* [`NonFiniteLoss`][efficientdet_adapter.engines.lightning.callbacks.NonFiniteLoss]: a [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first NaN
+* [`NonFiniteLoss`][efficientdet_adapter.engines.lightning.callbacks.NonFiniteLoss]: a
+  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first NaN
   or infinite training loss ([`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]).
-* [`EpochLine`][efficientdet_adapter.engines.lightning.callbacks.EpochLine]: one printed line per epoch.
+* [`EpochLine`][efficientdet_adapter.engines.lightning.callbacks.EpochLine]: one printed line per
+  epoch.
 
 As with fastai, no callback reads a loss on the host while a step runs: on a GPU the losses come
 through [`StepValues`][efficientdet_adapter.engines.step_values.StepValues].
@@ -71,8 +77,11 @@ def lightning_row(metrics: dict[str, Any], aliases: Sequence[str] = ()) -> dict[
 
 
 class LightningEMA(pl.Callback):
-    """The EMA ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]) of ``pl_module.model``, swapped in for
-    validation and handed to [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint] as the model to save."""
+    """The EMA ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]) of
+    ``pl_module.model``, swapped in for
+    validation and handed to
+    [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint] as the model
+    to save."""
 
     def __init__(self, decay: float = 0.9998) -> None:
         self.average = WeightAverage(decay)
@@ -112,7 +121,8 @@ class LightningEMA(pl.Callback):
 
 class NonFiniteLoss(pl.Callback):
     """Stop at a NaN or infinite training loss, naming the epoch, the optimizer step, the batch
-    and the learning rate (see [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard])."""
+    and the learning rate (see
+    [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard])."""
 
     def __init__(self, tracker: RunTracker | None = None, *,
                  values: StepValues | None = None) -> None:
@@ -168,7 +178,8 @@ class RunCheckpoint(pl.Callback):
     Args:
         tracker: where the run's state and files live.
         seed: every training epoch starts from generators seeded by ``(seed, epoch)``.
-        ema: the [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA] whose model is validated and saved, if any.
+        ema: the [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA]
+            whose model is validated and saved, if any.
         dataset: the training dataset, whose transform's generator is seeded with the others
             (default: the dataset of ``trainer.train_dataloader`` once Lightning has made it).
     """
@@ -183,7 +194,8 @@ class RunCheckpoint(pl.Callback):
 
     @property
     def last_row(self) -> dict[str, Any] | None:
-        """The last finished epoch's row, as printed ([`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line])."""
+        """The last finished epoch's row, as printed
+        ([`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line])."""
         return self.recorder.last_row
 
     def setup(self, trainer, pl_module, stage: str) -> None:

@@ -1,9 +1,11 @@
 """A training run's fit with Lightning: the adapter with AdamW and one-cycle, the run callbacks.
 
 What ``efficientdet-adapter train --engine lightning`` (through
-[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs: a ``ModelAdapter`` ([`adapter`][efficientdet_adapter.engines.lightning.adapter]) whose
+[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs: a
+``ModelAdapter`` ([`adapter`][efficientdet_adapter.engines.lightning.adapter]) whose
 ``configure_optimizers`` is AdamW (fused on a GPU) under ``OneCycleLR``, a ``Trainer`` with the
-run callbacks of [`callbacks`][efficientdet_adapter.engines.lightning.callbacks] (DDP when ``devices * num_nodes > 1``), resumed from
+run callbacks of [`callbacks`][efficientdet_adapter.engines.lightning.callbacks] (DDP when ``devices
+* num_nodes > 1``), resumed from
 Lightning's own checkpoint dict kept in ``last.pt``.
 """
 
