@@ -128,6 +128,9 @@ IMPORT_NOTICES: tuple[tuple[type[Warning], str], ...] = (
     (FutureWarning, r"`torch\.jit\.script` is deprecated"),
     # pandas >= 3, for the option fastai.tabular sets at import time (fastai.basics imports it)
     (Warning, r"The 'mode\.chained_assignment' option is deprecated"),
+    # tqdm.auto in a Jupyter kernel without ipywidgets, imported by huggingface_hub (timm
+    # imports it): the bars fall back to text, which is all the warning says
+    (Warning, r"IProgress not found"),
 )
 
 
