@@ -9,7 +9,7 @@ IceVision's notebooks run with only that line changed:
   ``draw_record``, ``denormalize_imagenet``...), ``efficientdet`` and ``models``
   (``models.ross.efficientdet``), ``model_from_checkpoint`` and ``save_icevision_checkpoint``;
 * the modules and names IceVision's own star import carried along, from
-  :mod:`efficientdet_adapter.imports` (IceVision's ``imports.py``, their one home): ``Path``,
+  `efficientdet_adapter.imports` (IceVision's ``imports.py``, their one home): ``Path``,
   ``PIL``, ``np``, ``torch``, ``nn``, ``plt``, ``random``, ``json``, ``os``, ``re``,
   ``partial``, ``typing``'s names (``Any``, ``Hashable``, ``List``, ``Union``...), torch's
   optimizers (``Adam``, ``SGD``...) and schedulers, ``DataLoader``, ``fastai``, ``pl``

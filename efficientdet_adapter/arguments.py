@@ -2,7 +2,8 @@
 
 A wrong type or range given to a public function (``batch_size="2"``, ``detection_threshold=5``,
 ``Dataset.from_images("one.jpg")``) is refused where it enters, with an
-:class:`~efficientdet_adapter.errors.ArgumentError` naming the argument, what it got and what to
+[`ArgumentError`][efficientdet_adapter.errors.ArgumentError] naming the argument, what it got and
+what to
 pass, instead of a ``TypeError`` deep inside PyTorch or a silent misreading (a string iterated
 as its characters).
 

@@ -4,9 +4,9 @@ A file is written to a hidden temporary file in the same folder (``.<name>.<rand
 flushed and fsync-ed, then renamed over ``path``: whoever reads ``path`` sees the earlier file
 or the complete new one, never a partial one, whether the writer crashes, is killed or runs out
 of disk. An ``OSError`` while writing (a full disk, a read-only folder) becomes a
-:class:`~efficientdet_adapter.errors.SaveError` that names the file and says the earlier one is
+[`SaveError`][efficientdet_adapter.errors.SaveError] that names the file and says the earlier one is
 intact; the temporary file is removed. A process killed mid-save cannot remove its temporary
-file: :func:`remove_stale_temps` does, at the start of the next run in that folder.
+file: `remove_stale_temps` does, at the start of the next run in that folder.
 
 Example:
     >>> atomic_write_text("runs/x/metrics.json", "{}")                    # doctest: +SKIP
@@ -77,7 +77,8 @@ def _temp(path: Path) -> tuple[int, Path]:
 def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
     """A temporary file beside ``path`` (its descriptor and name) that replaces ``path`` when
     the block ends without error; removed otherwise. An ``OSError`` becomes one
-    :class:`SaveError` naming ``path`` (the earlier file stays whole)."""
+    [`SaveError`][efficientdet_adapter.errors.SaveError] naming ``path`` (the earlier file stays
+    whole)."""
     try:
         fd, tmp = _temp(path)
     except OSError as e:
@@ -139,7 +140,8 @@ def atomic_torch_save(data: Any, path: str | Path) -> Path:
     """``torch.save(data, path)`` atomically (checkpoints, resume states); returns ``path``.
 
     The data is serialized first: torch's zip writer turns a failed write into a
-    ``RuntimeError`` about stream positions, not the disk's ``OSError`` (a :class:`SaveError`).
+    ``RuntimeError`` about stream positions, not the disk's ``OSError`` (a
+    [`SaveError`][efficientdet_adapter.errors.SaveError]).
     """
     import io
 

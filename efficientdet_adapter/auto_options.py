@@ -2,7 +2,7 @@
 training boxes, before the model is built.
 
 Both follow the best possible recall of
-:mod:`~efficientdet_adapter.efficientdet.anchor_fit` (the share of training boxes that some
+`anchor_fit` (the share of training boxes that some
 anchor matches at IoU >= 0.5): the size is the smallest multiple of 128 from 256 up to the cap
 (1024, and the largest image side rounded up to 128) that reaches 95%; the anchors are effdet's
 unless a fitted ``anchor_scale`` / ``aspect_ratios`` raises that share by half a point or more.
@@ -30,8 +30,8 @@ ANCHOR_CHOICES = ("default", "auto")
 
 
 def needs_resolving(opts: Any) -> bool:
-    """Whether ``opts`` (a :class:`~efficientdet_adapter.runs.TrainOptions`) still holds an
-    ``"auto"`` that :func:`resolve_auto_options` replaces."""
+    """Whether ``opts`` (a [`TrainOptions`][efficientdet_adapter.runs.TrainOptions]) still holds an
+    ``"auto"`` that `resolve_auto_options` replaces."""
     return opts.img_size == "auto" or (opts.anchors == "auto" and not opts.anchor_settings)
 
 
@@ -41,7 +41,7 @@ def resolve_auto_options(opts: Any, train_records) -> list[str]:
     and why (before/after best possible recall). Options without ``"auto"`` are left as they are.
 
     Raises:
-        UsageError: an ``anchors`` value other than :data:`ANCHOR_CHOICES`, or ``"auto"`` for
+        UsageError: an ``anchors`` value other than `ANCHOR_CHOICES`, or ``"auto"`` for
             training images without a single box.
     """
     from .efficientdet.anchor_fit import (MAX_AUTO_SIZE, MIN_AUTO_SIZE, TARGET_BPR,

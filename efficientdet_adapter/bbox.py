@@ -93,7 +93,8 @@ class BBox:
 
     def clipped(self, img_w: float, img_h: float) -> "BBox":
         """A new box: this one clipped to a ``img_w`` x ``img_h`` image (this box is unchanged:
-        the library's boxes are values; :meth:`autofix` is IceVision's in-place version).
+        the library's boxes are values; [`autofix`][efficientdet_adapter.bbox.BBox.autofix] is
+        IceVision's in-place version).
 
         Raises:
             InvalidBBoxError: if nothing of the box is left after clipping (zero or negative width
@@ -117,10 +118,11 @@ class BBox:
 
         IceVision's returned ``True``/``False`` (fixed or not); this returns the box itself,
         so that ``box.autofix(w, h).xyxy`` reads the result. For a new box and this one
-        unchanged, use :meth:`clipped`.
+        unchanged, use [`clipped`][efficientdet_adapter.bbox.BBox.clipped].
 
         Raises:
-            InvalidBBoxError: (an :class:`~efficientdet_adapter.errors.InvalidDataError`, as
+            InvalidBBoxError: (an
+                [`InvalidDataError`][efficientdet_adapter.errors.InvalidDataError], as
                 IceVision's) nothing of the box is left inside the image.
         """
         fixed = self.clipped(img_w, img_h)

@@ -2,10 +2,11 @@
 
 What it counts, per split and class: images, boxes, images without boxes; the boxes that the
 model's anchors can hardly match at the chosen ``img_size`` (no anchor shape reaches IoU 0.5 with
-the box even when centred on it; see :mod:`~efficientdet_adapter.efficientdet.anchor_sizes`);
+the box even when centred on it; see
+[`anchor_sizes`][efficientdet_adapter.efficientdet.anchor_sizes]);
 the best possible recall of the train split (the share of its boxes that an anchor matches at IoU
 >= 0.5, anchors placed as effdet places them) and which pyramid level matches them (see
-:mod:`~efficientdet_adapter.efficientdet.anchor_fit`);
+`anchor_fit`);
 what the parse fixed or dropped (clipped boxes, dropped boxes and categories); images on disk
 that no annotation names; near-duplicate images across splits (a 64-bit difference hash of a
 downscaled grayscale image: same content under other names, as Roboflow's augmentation and
@@ -65,7 +66,9 @@ class DuplicatePair:
 
 @dataclass
 class DatasetReport:
-    """The result of :func:`check_dataset`; :meth:`table` prints it, :meth:`save_png` draws it."""
+    """The result of [`check_dataset`][efficientdet_adapter.check.check_dataset];
+    [`table`][efficientdet_adapter.check.DatasetReport.table] prints it,
+    [`save_png`][efficientdet_adapter.check.DatasetReport.save_png] draws it."""
 
     data: Path
     model_name: str

@@ -1,14 +1,22 @@
 """Checkpoints, the public face: save a model with everything needed to rebuild it, and load
 any checkpoint back (this library's, IceVision's, fastai's, Lightning's, a bare state dict).
 
-The code lives in :mod:`efficientdet_adapter.weights` (the package that reads and writes a
+The code lives in [`efficientdet_adapter.weights`][efficientdet_adapter.weights] (the package that
+reads and writes a
 model's parameters); this module names what users call:
 
-- :func:`save_checkpoint` / :func:`load_model` (``(model, class_map, config)``) /
-  :func:`convert_checkpoint`: the library's own (:mod:`.weights.checkpoint`);
-- :func:`model_from_checkpoint` (always IceVision's dict, :class:`CheckpointAndModel`) and
-  :func:`save_icevision_checkpoint`: IceVision's (:mod:`.weights.icevision`);
-- :func:`load_for_inference`: what ``predict`` and ``eval`` need from a checkpoint or from a
+- [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] /
+  [`load_model`][efficientdet_adapter.weights.checkpoint.load_model] (``(model, class_map,
+  config)``) /
+  [`convert_checkpoint`][efficientdet_adapter.weights.checkpoint.convert_checkpoint]: the library's
+  own ([`weights.checkpoint`][efficientdet_adapter.weights.checkpoint]);
+- [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint] (always
+  IceVision's dict,
+  [`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]) and
+  [`save_icevision_checkpoint`][efficientdet_adapter.weights.icevision.save_icevision_checkpoint]:
+  IceVision's ([`weights.icevision`][efficientdet_adapter.weights.icevision]);
+- [`load_for_inference`][efficientdet_adapter.checkpoint.load_for_inference]: what ``predict`` and
+  ``eval`` need from a checkpoint or from a
   self-contained ONNX export (run by ONNX Runtime).
 
 Example:
@@ -56,7 +64,8 @@ __all__ = [
 
 @dataclasses.dataclass
 class InferenceModel:
-    """A model file, ready to predict: what :func:`load_for_inference` returns.
+    """A model file, ready to predict: what
+    [`load_for_inference`][efficientdet_adapter.checkpoint.load_for_inference] returns.
 
     Attributes:
         model: the ``EfficientDetModel``, or an ``OnnxModel`` for a ``.onnx`` file; every
@@ -75,8 +84,10 @@ class InferenceModel:
 
 
 def load_for_inference(path: str | Path, device: str = "cpu") -> InferenceModel:
-    """Open a checkpoint (read once, as :func:`load_model`) or, for a ``.onnx`` file, a
-    self-contained ONNX export (:func:`~efficientdet_adapter.efficientdet.onnx_model.load_onnx`).
+    """Open a checkpoint (read once, as
+    [`load_model`][efficientdet_adapter.weights.checkpoint.load_model]) or, for a ``.onnx`` file, a
+    self-contained ONNX export
+    ([`load_onnx`][efficientdet_adapter.efficientdet.onnx_model.load_onnx]).
 
     Example:
         >>> loaded = load_for_inference("runs/shapes/model.onnx")          # doctest: +SKIP

@@ -1,14 +1,15 @@
 """Word lists of options whose implementations import heavy packages, kept light here.
 
-``--aug`` is implemented in :mod:`efficientdet_adapter.tfms` (albumentations) and the packaged
-backbones in :mod:`efficientdet_adapter.weights.packaged` (torch); the command line reads these
+``--aug`` is implemented in `efficientdet_adapter.tfms` (albumentations) and the packaged
+backbones in [`efficientdet_adapter.weights.packaged`][efficientdet_adapter.weights.packaged]
+(torch); the command line reads these
 lists to build its parser without loading either. Each implementation takes its list from here
 (``tfms.A.AUG_PRESETS`` is this tuple), and ``tests/test_run_options.py`` checks that the
 packaged backbones' names are the ones listed. Other lists live beside their light
-implementation: :data:`~efficientdet_adapter.engines.ENGINES`,
-:data:`~efficientdet_adapter.devices.PRECISIONS`,
-:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`,
-:data:`~efficientdet_adapter.run_options.PROGRESS_CHOICES`.
+implementation: `ENGINES`,
+`PRECISIONS`,
+`ANCHOR_CHOICES`,
+`PROGRESS_CHOICES`.
 
 Example:
     >>> "scale" in AUG_PRESETS

@@ -90,7 +90,8 @@ class ClassMap:
         return self._id2class[int(id)]
 
     def get_by_name(self, name: str) -> int:
-        """Label id of class ``name`` (added first when the map is :meth:`unlock`-ed)."""
+        """Label id of class ``name`` (added first when the map is
+        [`unlock`][efficientdet_adapter.class_map.ClassMap.unlock]-ed)."""
         try:
             return self._class2id[name]
         except KeyError:
@@ -111,12 +112,14 @@ class ClassMap:
         return len(self._id2class)
 
     def lock(self) -> "ClassMap":
-        """Unknown names in :meth:`get_by_name` are errors (the default, as in IceVision)."""
+        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are
+        errors (the default, as in IceVision)."""
         self._lock = True
         return self
 
     def unlock(self) -> "ClassMap":
-        """Unknown names in :meth:`get_by_name` are added (IceVision's parsers' live maps).
+        """Unknown names in [`get_by_name`][efficientdet_adapter.class_map.ClassMap.get_by_name] are
+        added (IceVision's parsers' live maps).
 
         Example:
             >>> cm = ClassMap(["cat"]).unlock(); cm.get_by_name("dog"), len(cm.lock())
@@ -171,7 +174,7 @@ class ClassMap:
 
     # -- plain data ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-safe) that :meth:`from_dict` turns back into an equal map."""
+        """Plain data (JSON-safe) that `from_dict` turns back into an equal map."""
         return {"classes": self.foreground, "background": self.background}
 
     @classmethod
@@ -195,7 +198,8 @@ class ClassMap:
         """A map of the distinct ``names``, sorted (how VOC parsers build one without a map).
 
         A name equal to the default background's (``"background"``) is a real class: the
-        background is then named by :func:`background_for` instead.
+        background is then named by
+        [`background_for`][efficientdet_adapter.class_map.background_for] instead.
         """
         names = set(names)
         if background == BACKGROUND:

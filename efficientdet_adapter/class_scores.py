@@ -3,7 +3,7 @@
 A summary AP hides which class the model misses; this reads both numbers per class from
 pycocotools' ``precision`` array (``[IoU threshold, recall, class, area, maxDets]``), averaged the
 way ``COCOeval.summarize`` averages them (-1 entries left out), on the same COCO inputs as
-:class:`~efficientdet_adapter.metrics.COCOMetric`. A class without any ground-truth box in the
+[`COCOMetric`][efficientdet_adapter.metrics.COCOMetric]. A class without any ground-truth box in the
 scored images has no defined AP: it reads ``-1`` and the table says "no boxes".
 
 Example:
@@ -54,7 +54,8 @@ def class_scores(preds: Sequence[Prediction]) -> list[ClassScore]:
     label id seen), computed by pycocotools on the predictions and their ground truth.
 
     Raises:
-        ValueError: a prediction without its ground truth (as :class:`COCOMetric` does).
+        ValueError: a prediction without its ground truth (as
+            [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] does).
     """
     items = [image_item(p) for p in preds]
     class_map = next((p.class_map for p in preds if p.class_map is not None), None)

@@ -6,7 +6,7 @@ each one's options.
 
 Errors: every mistake a user can make (an argument out of range, a missing file, a malformed
 annotation, an output path that cannot be written, a checkpoint that does not fit) is one of the
-library's own :class:`~efficientdet_adapter.errors.AdapterError` family; :func:`main` prints it as
+library's own [`AdapterError`][efficientdet_adapter.errors.AdapterError] family; `main` prints it as
 one line naming the argument or file and the fix, and exits with status 2. Arguments and output
 paths are all checked before any data is read or any model is built, and no output is ever
 written over an input file.
@@ -325,7 +325,7 @@ def _resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
     The rule for other options with ``--resume``: how to run (``--device``, ``--precision``,
     ``--num-workers``, ``--progress``, ``--devices``, ``--num-nodes``, ``--threads``) applies
     from now on; what the run trains (``--epochs``, ``--lr``, ``--model``, ``--time``,
-    ``--anchors``, ...: :data:`RESUME_WHAT`) is the run's own, and a different value is refused
+    ``--anchors``, ...: `RESUME_WHAT`) is the run's own, and a different value is refused
     with the list of what a resume may change (the schedule was laid out for it: start a new run
     instead);
     ``--data`` (with ``--format``) replaces the export's recorded place, for an export that moved,
@@ -453,7 +453,7 @@ def _numbered_run_folder() -> Path:
 
 
 def _run_pictures(out: Path) -> str:
-    """The pictures :func:`~.runs.save_run` wrote, for the closing line."""
+    """The pictures [`save_run`][efficientdet_adapter.runs.save_run] wrote, for the closing line."""
     names = ("curves.png", "pr_curves.png", "confusion_matrix.png", "valid_predictions.png")
     return ", ".join(str(out / n) for n in names if (out / n).is_file())
 
@@ -537,7 +537,8 @@ def cmd_eval(args) -> int:
 
 def _image_files(inputs: Sequence[str], skip: Path | None = None) -> list[Path]:
     """The image files named or found in ``inputs`` (folders are listed recursively by
-    :func:`~efficientdet_adapter.images.list_image_files`: dot-files and hidden folders skipped),
+    [`list_image_files`][efficientdet_adapter.images.list_image_files]: dot-files and hidden folders
+    skipped),
     without those under ``skip`` (the output folder: annotated copies of an earlier run are not
     new inputs)."""
     files: list[Path] = []
@@ -787,7 +788,8 @@ def _demo(args) -> int:
 # -- the parser --------------------------------------------------------------------------------
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse's own complaints (unknown option, missing argument, bad value) become a
-    :class:`UsageError`, so that every user error leaves :func:`main` the same way: one line."""
+    [`UsageError`][efficientdet_adapter.errors.UsageError], so that every user error leaves `main`
+    the same way: one line."""
 
     def error(self, message: str):  # argparse's hook; it would print the usage and exit 2
         err = UsageError(f"{message} (see {self.prog} --help)")
@@ -821,7 +823,8 @@ _KIND_NAMES = {int: "an integer", float: "a number"}
 
 def _img_size(text: str) -> int:
     """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
-    up to ``MAX_IMG_SIZE``, checked by :func:`~.records.normalize_img_size`."""
+    up to ``MAX_IMG_SIZE``, checked by
+    [`normalize_img_size`][efficientdet_adapter.records.normalize_img_size]."""
     from .records import IMG_STRIDE, normalize_img_size
 
     value = _number(int, low=1)(text)
@@ -832,7 +835,7 @@ def _img_size(text: str) -> int:
 
 
 def _img_size_or_auto(text: str) -> int | str:
-    """``--img-size`` of ``train``/``demo``: :func:`_img_size`, or ``auto``."""
+    """``--img-size`` of ``train``/``demo``: `_img_size`, or ``auto``."""
     return "auto" if text.strip().lower() == "auto" else _img_size(text)
 
 
@@ -955,7 +958,8 @@ def _add_check_images(p: argparse.ArgumentParser, before: str = "training") -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (argparse's errors raise :class:`UsageError`)."""
+    """The argument parser of every subcommand (argparse's errors raise
+    [`UsageError`][efficientdet_adapter.errors.UsageError])."""
     parser = _ArgumentParser(
         prog=PROG, description="Train, evaluate, run and export EfficientDet object detectors.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -1149,7 +1153,7 @@ def _add_check_command(sub) -> None:
 
 def say(text: str) -> None:
     """Print ``text`` (one or more lines) to stdout with the control characters of any file
-    name in it escaped (:func:`printable`)."""
+    name in it escaped (`printable`)."""
     print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
 
 
@@ -1172,7 +1176,8 @@ def _one_line(e: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for user errors).
 
-    Every error of the library's own family (:class:`~efficientdet_adapter.errors.AdapterError`,
+    Every error of the library's own family
+    ([`AdapterError`][efficientdet_adapter.errors.AdapterError],
     argparse's complaints included) is printed as one line, ``efficientdet-adapter <command>:
     error: <what, where, what to do>``, on stderr; anything else is a bug and keeps its traceback.
     """

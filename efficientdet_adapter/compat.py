@@ -2,8 +2,9 @@
 
 These exist so that IceVision code runs with only its imports changed; new code can use them
 too. Each one says what it calls. The pictures with IceVision's arguments (``show_record``,
-``draw_record``...) live in :mod:`.visualize`, IceVision's checkpoint contract in
-:mod:`.checkpoint`.
+``draw_record``...) live in [`visualize`][efficientdet_adapter.visualize], IceVision's checkpoint
+contract in
+[`checkpoint`][efficientdet_adapter.checkpoint].
 
 Example:
     >>> from efficientdet_adapter.compat import ObjectDetectionRecord, get_image_files
@@ -41,8 +42,10 @@ __all__ = [
 def ObjectDetectionRecord() -> Record:  # noqa: N802 - IceVision's name for a record factory
     """An empty detection record, as IceVision's ``ObjectDetectionRecord()`` made one.
 
-    IceVision's custom parsers pass it as ``template_record``; :class:`~.parsers.Parser` then
-    builds one :class:`Record` per ``record_id`` (records hold boxes, labels and the image
+    IceVision's custom parsers pass it as ``template_record``;
+    [`Parser`][efficientdet_adapter.parsers.base.Parser] then
+    builds one [`Record`][efficientdet_adapter.records.Record] per ``record_id`` (records hold
+    boxes, labels and the image
     size, which is all an object-detection template declares).
     """
     return Record(record_id=None, filepath=None, width=0, height=0)
@@ -53,7 +56,8 @@ def get_image_files(
 ) -> list[Path]:
     """Image files under ``path`` (recursively by default), sorted; fastai's/IceVision's helper.
 
-    Files are listed by :func:`~efficientdet_adapter.images.list_image_files` (suffix in any
+    Files are listed by [`list_image_files`][efficientdet_adapter.images.list_image_files] (suffix
+    in any
     case; names starting with ``.`` skipped; symlinked folders not followed).
 
     Args:

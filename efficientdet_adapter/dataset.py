@@ -1,4 +1,5 @@
-"""Dataset: records in, transformed samples out (a :class:`Record` each, pixels in ``img``)."""
+"""Dataset: records in, transformed samples out (a [`Record`][efficientdet_adapter.records.Record]
+each, pixels in ``img``)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ class Dataset:
     """Item ``i`` is a transformed copy of ``records[i]``, its image an HxWx3 array in ``img``.
 
     With ``tfm=None`` the item is a copy with the image loaded (uint8); with a
-    :class:`~efficientdet_adapter.tfms.A.Adapter` it is whatever the adapter returns (float32
+    [`Adapter`][efficientdet_adapter.tfms.albumentations_adapter.Adapter] it is whatever the adapter
+    returns (float32
     after ``Normalize``). The records themselves are never changed and never hold pixels, so a
     Dataset pickles cheaply into DataLoader workers (fork or spawn).
 
     When the decoded image is not the size the record states, the item is fitted to it by
-    :func:`~efficientdet_adapter.size_check.fit_record` (EXIF rotation or a resize: boxes moved
+    `fit_record` (EXIF rotation or a resize: boxes moved
     with the pixels, counted and logged), or an ImageLoadError names the file.
 
     Example:
@@ -66,7 +68,8 @@ class Dataset:
     ) -> "Dataset":
         """A dataset of raw images for inference: arrays (RGB, any dtype/channels) or file paths.
 
-        Arrays are converted once to HxWx3 uint8 (see :func:`~efficientdet_adapter.images.to_rgb`);
+        Arrays are converted once to HxWx3 uint8 (see
+        [`to_rgb`][efficientdet_adapter.images.to_rgb]);
         files are read lazily, their size taken from the header (EXIF rotation applied).
 
         Example:

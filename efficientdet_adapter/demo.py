@@ -48,7 +48,7 @@ _MARKER_TEXT = "Synthetic shapes dataset written by efficientdet_adapter.demo"
 
 
 def demo_class_map() -> ClassMap:
-    """The demo's class map: background + :data:`DEMO_CLASSES`."""
+    """The demo's class map: background + `DEMO_CLASSES`."""
     return ClassMap(list(DEMO_CLASSES))
 
 
@@ -194,7 +194,8 @@ def demo_records(
 
     Images go where an export of ``format`` keeps them (``<split>/`` for coco, voc and csv,
     ``<split>/images/`` for yolo; ``<split>/`` when ``format`` is None); no annotation file is
-    written (see :func:`write_demo_dataset`). Record ids run 0..num_images-1 over all splits.
+    written (see [`write_demo_dataset`][efficientdet_adapter.demo.write_demo_dataset]). Record ids
+    run 0..num_images-1 over all splits.
 
     Example:
         >>> splits = demo_records("tmp_demo", num_images=10)
@@ -271,7 +272,8 @@ def write_demo_dataset(
             content in its ``train``/``valid``/``test`` folders is an error.
         num_images: images over all splits; image ``i`` has no objects when ``i % 10 == 5``.
         seed: the same seed writes byte-identical files.
-        format: ``coco``, ``voc``, ``yolo`` or ``csv`` (see :mod:`efficientdet_adapter.writers`).
+        format: ``coco``, ``voc``, ``yolo`` or ``csv`` (see
+            [`efficientdet_adapter.writers`][efficientdet_adapter.writers]).
         splits: fractions for train, valid, test (a split with no image is not written).
         min_size, max_size: range of image widths and heights in pixels, drawn independently.
 

@@ -1,15 +1,19 @@
 """Where and in which precision the model runs: one device resolver, one precision vocabulary.
 
 Devices: ``auto`` means the CUDA GPU when PyTorch sees one, else the CPU; ``cpu``, ``cuda``,
-``cuda:N`` and ``mps`` are checked against this machine (:func:`resolve_device`).
+``cuda:N`` and ``mps`` are checked against this machine
+([`resolve_device`][efficientdet_adapter.devices.resolve_device]).
 
-Precision has one vocabulary, :data:`CANONICAL` (``fp32``, ``fp16``, ``bf16``: float32, or mixed
+Precision has one vocabulary, `CANONICAL` (``fp32``, ``fp16``, ``bf16``: float32, or mixed
 precision in float16 / bfloat16). Every spelling the public API took is read into it once by
-:func:`normalize_precision` (the command line's and Lightning's ``32``, ``16-mixed``,
-``bf16-mixed``; :func:`~efficientdet_adapter.efficientdet.runtime.accelerate`'s ``fp32``,
-``fp16``, ``bf16``), and :func:`engine_precision` is the one mapping to what each engine wants
+[`normalize_precision`][efficientdet_adapter.devices.normalize_precision] (the command line's and
+Lightning's ``32``, ``16-mixed``,
+``bf16-mixed``; [`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]'s ``fp32``,
+``fp16``, ``bf16``), and [`engine_precision`][efficientdet_adapter.devices.engine_precision] is the
+one mapping to what each engine wants
 (Lightning's ``precision=``, fastai's ``to_fp16``/``to_bf16``, torch's autocast dtype).
-:func:`choose_precision` resolves ``auto``: for training ``bf16`` on a GPU that supports
+[`choose_precision`][efficientdet_adapter.devices.choose_precision] resolves ``auto``: for training
+``bf16`` on a GPU that supports
 bfloat16, ``fp16`` on an older GPU, ``fp32`` on the CPU; for inference ``fp16`` on a GPU.
 
 Example:
@@ -87,7 +91,7 @@ def resolve_device(device: Any = "auto", *, option: str = "--device") -> str:
 
 
 def normalize_precision(precision: Any, *, option: str = "--precision") -> str:
-    """Any accepted spelling -> ``auto`` or one of :data:`CANONICAL`.
+    """Any accepted spelling -> ``auto`` or one of `CANONICAL`.
 
     Raises:
         UsageError: not a precision (the message lists both spellings).
@@ -157,10 +161,11 @@ def engine_precision(precision: str, engine: str) -> Any:
 def resolve_precision(precision: str, device: str) -> str:
     """The command line's ``--precision`` for a training run on ``device``, in its own (and
     Lightning's) spelling: ``auto`` -> ``bf16-mixed`` (GPU with bfloat16), ``16-mixed`` (other
-    GPUs) or ``32``. :func:`choose_precision` then :func:`engine_precision` (``"lightning"``).
+    GPUs) or ``32``. [`choose_precision`][efficientdet_adapter.devices.choose_precision] then
+    [`engine_precision`][efficientdet_adapter.devices.engine_precision] (``"lightning"``).
 
     Raises:
-        UsageError: as :func:`choose_precision`.
+        UsageError: as [`choose_precision`][efficientdet_adapter.devices.choose_precision].
     """
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision}: choose {', '.join(PRECISIONS)}")

@@ -83,8 +83,10 @@ class WeightsError(AdapterError, RuntimeError):
 
 class CheckpointError(WeightsError):
     """A checkpoint or weights file is missing, unreadable, of an unknown layout, or does not
-    match the model (the one error of :mod:`efficientdet_adapter.weights.state_dict`, the reader
-    of every such file; a :class:`WeightsError`, so one ``except`` catches both)."""
+    match the model (the one error of
+    [`efficientdet_adapter.weights.state_dict`][efficientdet_adapter.weights.state_dict], the reader
+    of every such file; a [`WeightsError`][efficientdet_adapter.errors.WeightsError], so one
+    ``except`` catches both)."""
 
 
 class ModelConfigError(AdapterError, ValueError):
@@ -103,7 +105,8 @@ class UsageError(AdapterError, ValueError):
     """A command-line argument, option value or output path that cannot work.
 
     The message names the argument (``--batch-size 0``) or the path and says what to use
-    instead. ``efficientdet-adapter`` prints it, like every :class:`AdapterError`, as one line and
+    instead. ``efficientdet-adapter`` prints it, like every
+    [`AdapterError`][efficientdet_adapter.errors.AdapterError], as one line and
     exits with status 2.
     """
 
@@ -115,7 +118,7 @@ class TrainingError(AdapterError, RuntimeError):
 
 class SaveError(AdapterError, OSError):
     """A file cannot be written (a full disk, a read-only folder); the message names the file
-    and says that the earlier file under that name is intact (see :mod:`.atomic`)."""
+    and says that the earlier file under that name is intact (see `atomic`)."""
 
 
 class RunLockedError(UsageError):
@@ -125,7 +128,7 @@ class RunLockedError(UsageError):
 class ArgumentError(UsageError, TypeError):
     """A public function's argument of the wrong type or out of range (``batch_size="2"``,
     ``detection_threshold=5``, one path where a list is expected); the message names the
-    argument and what to pass (see :mod:`.arguments`)."""
+    argument and what to pass (see `arguments`)."""
 
 
 class OptionError(ArgumentError):

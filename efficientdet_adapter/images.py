@@ -7,12 +7,15 @@ applied, whatever the file held. The conversions, decided once here:
 - **alpha** (RGBA, LA, palette with transparency): composited **on white**, which is what a
   labeling tool or a browser showed the annotator; dropping alpha instead would show whatever
   colour the transparent pixels happen to store (often black).
-- **high bit depth** (16-bit PNG/TIFF, signed, 32-bit and float TIFF), see :func:`to_uint8`:
+- **high bit depth** (16-bit PNG/TIFF, signed, 32-bit and float TIFF), see
+  [`to_uint8`][efficientdet_adapter.images.to_uint8]:
   8- and 16-bit integers are scaled by their **dtype range** (so a 16-bit dataset keeps one
   brightness scale across images); 32-bit integers and floats have no natural range and are
   **min-max** scaled per image over their finite values (NaN and inf become 0).
-- **more than 4 bands** (multispectral): refused with :class:`ImageLoadError`.
-- **truncated or corrupt files**: :class:`ImageLoadError` naming the file. Pillow's
+- **more than 4 bands** (multispectral): refused with
+  [`ImageLoadError`][efficientdet_adapter.errors.ImageLoadError].
+- **truncated or corrupt files**: [`ImageLoadError`][efficientdet_adapter.errors.ImageLoadError]
+  naming the file. Pillow's
   ``ImageFile.LOAD_TRUNCATED_IMAGES`` would hide truncation (the missing part decodes grey);
   if some other code switched it on, a warning says so once.
 
@@ -64,7 +67,7 @@ _BOMB_CHECK_OFF = threading.Lock()
 # -- listing --------------------------------------------------------------------------------
 def is_image_name(name: str) -> bool:
     """Whether a file name is taken for an image when a folder is listed: its suffix, in any
-    case, is one of :data:`IMAGE_EXTENSIONS`, and it does not start with ``.``.
+    case, is one of `IMAGE_EXTENSIONS`, and it does not start with ``.``.
 
     Example:
         >>> is_image_name("a.JPG"), is_image_name("._a.jpg"), is_image_name("a.txt")
@@ -79,7 +82,7 @@ def list_image_files(folder: str | os.PathLike, *, recurse: bool = False) -> lis
     The parsers (``recurse=False``), IceVision's ``get_image_files`` and the CLI's ``predict``
     (``recurse=True``) all list images with it, by these rules:
 
-    * an image is a file whose suffix, in any case, is in :data:`IMAGE_EXTENSIONS`
+    * an image is a file whose suffix, in any case, is in `IMAGE_EXTENSIONS`
       (``a.JPG`` counts);
     * names starting with ``.`` are skipped: hidden files (macOS's ``._a.jpg`` copies are
       metadata, not images) and, when recursing, hidden folders (``.git``,
@@ -147,7 +150,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` as stored in the file header, without decoding the pixels.
 
     EXIF orientation is not applied: this is the size of the stored pixel grid (see
-    :func:`oriented_size` for the size :func:`open_img` returns).
+    [`oriented_size`][efficientdet_adapter.images.oriented_size] for the size
+    [`open_img`][efficientdet_adapter.images.open_img] returns).
     """
     regular_file(Path(path))
     try:
@@ -163,7 +167,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 def header_pixels(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` from the header even above Pillow's decompression-bomb limit (reading
-    a header decodes no pixel); for a guard that judges the size itself (:func:`check_pixels`)."""
+    a header decodes no pixel); for a guard that judges the size itself
+    ([`check_pixels`][efficientdet_adapter.images.check_pixels])."""
     regular_file(Path(path))
     with _BOMB_CHECK_OFF:
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -212,7 +217,8 @@ def exif_orientation(path: str | Path) -> int:
 
 
 def oriented_size(path: str | Path) -> tuple[int, int]:
-    """``(width, height)`` of the image :func:`open_img` returns (EXIF rotation applied).
+    """``(width, height)`` of the image [`open_img`][efficientdet_adapter.images.open_img] returns
+    (EXIF rotation applied).
 
     Example:
         >>> oriented_size("portrait_phone_photo.jpg")  # stored 4032x3024, EXIF orientation 6
@@ -472,7 +478,8 @@ def to_uint8(arr: np.ndarray, *, name: str = "array") -> np.ndarray:
 def to_rgb(arr: np.ndarray, *, name: str = "array") -> np.ndarray:
     """Any HxW, HxWx1, HxWx2 (gray+alpha), HxWx3 or HxWx4 (RGBA) array as HxWx3 uint8 RGB.
 
-    Values go through :func:`to_uint8`; alpha is composited on white (see the module docs).
+    Values go through [`to_uint8`][efficientdet_adapter.images.to_uint8]; alpha is composited on
+    white (see the module docs).
 
     Raises:
         ImageLoadError: for other shapes, for example a multispectral image with 5 bands.

@@ -1,7 +1,7 @@
 """The files ``predict`` writes for a set of images: annotated copies in their source's format,
 COCO results, the image index and, on request, YOLO txt labels.
 
-- Annotated copies keep their source's format (:data:`ANNOTATED_FORMATS`: JPEG in, JPEG out;
+- Annotated copies keep their source's format (`ANNOTATED_FORMATS`: JPEG in, JPEG out;
   PNG in, PNG out); formats Pillow cannot write back as they came (GIF) become PNG.
 - ``predictions.json``: COCO results in the original images' pixels (the export's own category
   ids when known); ``images.json`` maps their ``image_id`` to the image files.
@@ -41,7 +41,7 @@ LABELS_DIR = "labels"
 
 
 def annotated_suffix(source: str | Path | None) -> str:
-    """The suffix of the annotated copy of ``source``: its own when in :data:`ANNOTATED_FORMATS`
+    """The suffix of the annotated copy of ``source``: its own when in `ANNOTATED_FORMATS`
     (case kept), else ``.png``.
 
     Example:
@@ -54,7 +54,7 @@ def annotated_suffix(source: str | Path | None) -> str:
 
 def save_annotated(image, path: str | Path) -> Path:
     """Write an ``HxWx3`` uint8 RGB picture to ``path`` atomically, in the format its suffix
-    names (:data:`ANNOTATED_FORMATS`; PNG otherwise)."""
+    names (`ANNOTATED_FORMATS`; PNG otherwise)."""
     from PIL import Image
 
     path = Path(path)

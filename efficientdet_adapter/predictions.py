@@ -1,14 +1,17 @@
 """Prediction: what the model found in one image, with every score kept.
 
-Downstream of the model, everything speaks predictions. A :class:`Prediction` stores all the
+Downstream of the model, everything speaks predictions. A
+[`Prediction`][efficientdet_adapter.predictions.Prediction] stores all the
 detections the model returned (boxes in absolute xyxy pixels, scores, class-map label ids) and a
-``detection_threshold``; the thresholded views (:attr:`bboxes`, :attr:`labels`, ...) apply it on
-read, so :meth:`with_threshold` re-thresholds without running the model again.
+``detection_threshold``; the thresholded views (`bboxes`, `labels`, ...) apply it on
+read, so `with_threshold` re-thresholds without running the model again.
 
-Which module holds what: this one holds the :class:`Prediction` *data type*, with no model in
+Which module holds what: this one holds the
+    [`Prediction`][efficientdet_adapter.predictions.Prediction] *data type*, with no model in
 sight (metrics, writers and pictures import it); running a model to get predictions
 (``predict``, ``predict_from_dl``, ``end2end_detect``) is
-:mod:`efficientdet_adapter.efficientdet.prediction`. Both names are public (IceVision code imports
+[`efficientdet_adapter.efficientdet.prediction`][efficientdet_adapter.efficientdet.prediction]. Both
+names are public (IceVision code imports
 ``efficientdet.predict``), so neither module is renamed.
 """
 
@@ -69,18 +72,23 @@ class Prediction:
 
     So ``pred.scores`` is NOT aligned with ``pred.bboxes``: pair ``bboxes`` with ``kept_scores``
     (or ``boxes`` with ``scores``). Metrics and ``with_threshold`` read every detection; pictures,
-    IceVision's ``pred.detection`` (:class:`KeptDetections`), its ``p["detection"]`` dict and
+    IceVision's ``pred.detection``
+    ([`KeptDetections`][efficientdet_adapter.predictions.KeptDetections]), its ``p["detection"]``
+    dict and
     ``len(pred)`` read the kept ones.
 
     Attributes:
         boxes: ``[N, 4]`` float32 xyxy boxes in pixels of the image the prediction refers to
-            (the original image for :func:`efficientdet.predict`; the transformed image inside
+            (the original image for
+            [`efficientdet.predict`][efficientdet_adapter.efficientdet.prediction.predict]; the
+            transformed image inside
             a validation loop, where ``ground_truth`` is the transformed record). All N
             detections, whatever their score.
         scores: ``[N]`` float32 confidences of all N detections, highest first (the kept ones:
-            :attr:`kept_scores`).
+            [`kept_scores`][efficientdet_adapter.predictions.Prediction.kept_scores]).
         label_ids: ``[N]`` int64 class-map ids of all N detections (1-based when the class map
-            has a background; the kept ones: :attr:`kept_label_ids`).
+            has a background; the kept ones:
+            [`kept_label_ids`][efficientdet_adapter.predictions.Prediction.kept_label_ids]).
         detection_threshold: boxes scoring below it are hidden by the thresholded views.
         class_map: names for ``label_ids``, when known.
         ground_truth: the record these detections are compared with, when there is one.
@@ -144,7 +152,8 @@ class Prediction:
     @property
     def bboxes(self) -> list[BBox]:
         """The kept detections' boxes as ``BBox`` (IceVision's name; aligned with
-        :attr:`kept_scores` and :attr:`labels`, not with :attr:`scores`)."""
+        [`kept_scores`][efficientdet_adapter.predictions.Prediction.kept_scores] and
+        [`labels`][efficientdet_adapter.predictions.Prediction.labels], not with `scores`)."""
         return [BBox.from_xyxy(*b) for b in self.kept_boxes.tolist()]
 
     @property

@@ -1,8 +1,8 @@
 """IceVision's ``RecordCollection``: the list of records that parsers and splits return.
 
-It is a ``list`` of :class:`~efficientdet_adapter.records.Record` (everything that takes a list
-of records takes it), with IceVision's methods: :meth:`~RecordCollection.get_by_record_id`,
-:meth:`~RecordCollection.make_splits`, :meth:`~RecordCollection.autofix`, ``new``, ``+`` and
+It is a ``list`` of [`Record`][efficientdet_adapter.records.Record] (everything that takes a list
+of records takes it), with IceVision's methods: `get_by_record_id`,
+`make_splits`, `autofix`, ``new``, ``+`` and
 slicing that stay collections.
 
 Example:
@@ -32,7 +32,7 @@ class RecordCollection(list):
 
     Args:
         records: the records; or, IceVision's way, a function that makes an empty record
-            (``RecordCollection(parser.create_record)``), for :meth:`get_by_record_id`.
+            (``RecordCollection(parser.create_record)``), for `get_by_record_id`.
         create_record_fn: that function, when ``records`` are given too.
     """
 
@@ -88,7 +88,8 @@ class RecordCollection(list):
 
     def autofix(self, show_pbar: bool = True) -> "RecordCollection":
         """Copies of the records with their boxes clipped to the image and boxes with no area
-        left dropped (:meth:`Record.autofix`); how many were dropped is logged."""
+        left dropped ([`Record.autofix`][efficientdet_adapter.records.Record.autofix]); how many
+        were dropped is logged."""
         fixed, dropped = [], 0
         for record in self:
             copy = record.copy()

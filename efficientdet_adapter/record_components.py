@@ -1,18 +1,22 @@
-"""IceVision 0.12's record components, as working classes over this library's :class:`Record`.
+"""IceVision 0.12's record components, as working classes over this library's
+[`Record`][efficientdet_adapter.records.Record].
 
 IceVision builds a custom parser's template record from components::
 
     BaseRecord((FilepathRecordComponent(), InstancesLabelsRecordComponent(), BBoxesRecordComponent()))
 
-Here such a record is a :class:`ComponentRecord`: a :class:`Record` (so datasets, transforms and
+Here such a record is a `ComponentRecord`: a [`Record`][efficientdet_adapter.records.Record] (so
+datasets, transforms and
 the model take it as they take any record) that also lists its components. A component holds no
 copy of the data: reading ``component.bboxes`` reads the record's ``bboxes`` (the same list), so
 IceVision's setters (``record.set_filepath``, ``record.detection.add_bboxes``...) and its checks
 (``getattr(record.detection, name) is getattr(component, name)``) both hold. Fields that a
-:class:`Record` has no slot for (``scores``, ``losses``) live on their component. Masks and
+[`Record`][efficientdet_adapter.records.Record] has no slot for (``scores``, ``losses``) live on
+their component. Masks and
 keypoints components exist (a template may name them) and raise one clear error when used.
 
-The library's own :class:`Record` stays the fast path: built-in parsers make plain records.
+The library's own [`Record`][efficientdet_adapter.records.Record] stays the fast path: built-in
+parsers make plain records.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ classification = Task("classification", order=0.5)
 
 
 class Component:
-    """IceVision's ``Component``: a part of a :class:`Composite`."""
+    """IceVision's ``Component``: a part of a `Composite`."""
 
     order: ClassVar[float] = 0.5
 
@@ -299,7 +303,8 @@ class TaskView:
 
 
 class ComponentRecord(Composite, Record):
-    """IceVision's ``BaseRecord(components)``: a :class:`Record` that lists its components.
+    """IceVision's ``BaseRecord(components)``: a [`Record`][efficientdet_adapter.records.Record]
+    that lists its components.
 
     A record id and a size component are always part of it, as in IceVision. Until its setters
     run, ``filepath``, ``width`` and ``height`` are ``None``.
@@ -366,16 +371,18 @@ class ComponentRecord(Composite, Record):
         return counts
 
     def check_num_annotations(self) -> None:
-        """Raise :class:`AutofixAbort` when the annotation lists differ in length."""
+        """Raise [`AutofixAbort`][efficientdet_adapter.errors.AutofixAbort] when the annotation
+        lists differ in length."""
         counts = self.num_annotations().get("detection", {})
         if len(set(counts.values())) > 1:
             raise AutofixAbort(f"record {self.record_id!r}: the annotation lists differ in "
                                f"length: {counts}")
 
     def autofix(self) -> dict[str, dict[str, list[bool]]]:
-        """IceVision's ``record.autofix()``: :class:`AutofixAbort` for a missing image file or
+        """IceVision's ``record.autofix()``:
+        [`AutofixAbort`][efficientdet_adapter.errors.AutofixAbort] for a missing image file or
         annotation lists of different lengths; then boxes clipped and those without area
-        dropped (see :meth:`Record.autofix`)."""
+        dropped (see [`Record.autofix`][efficientdet_adapter.records.Record.autofix])."""
         if self.filepath is not None and not Path(self.filepath).exists():
             raise AutofixAbort(f"record {self.record_id!r}: {self.filepath} does not exist")
         self.check_num_annotations()

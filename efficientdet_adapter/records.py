@@ -1,7 +1,9 @@
 """Record: everything a detection dataset knows about one image.
 
-Upstream of the model, everything speaks records in xyxy pixels (see :mod:`.bbox`). A record with
-no boxes is a valid negative sample. The image itself loads lazily (:meth:`Record.load_image`).
+Upstream of the model, everything speaks records in xyxy pixels (see
+[`bbox`][efficientdet_adapter.bbox]). A record with
+no boxes is a valid negative sample. The image itself loads lazily
+([`Record.load_image`][efficientdet_adapter.records.Record.load_image]).
 """
 
 from __future__ import annotations
@@ -56,17 +58,18 @@ def normalize_img_size(
     error: type[AdapterError] = ModelConfigError,
 ) -> ImgSize:
     """The one reading of an image size: an int (a square), a ``(height, width)`` pair, or an
-    :class:`~efficientdet_adapter.records.ImgSize`, checked and returned as an ``ImgSize``
+    [`ImgSize`][efficientdet_adapter.records.ImgSize], checked and returned as an ``ImgSize``
     (named fields, so the order is never a guess).
 
     Args:
         value: the size as given.
         where: what asked for it, for the message (``"model tf_efficientdet_lite0"``,
             ``"--img-size"``, a file name).
-        stride: each side must be a multiple of it (``2**max_level``; :data:`IMG_STRIDE` for
+        stride: each side must be a multiple of it (``2**max_level``; `IMG_STRIDE` for
             every effdet config), or ``None``.
-        max_side: the largest side allowed (:data:`MAX_IMG_SIZE`), or ``None``.
-        error: the :class:`~efficientdet_adapter.errors.AdapterError` raised (``ModelConfigError``
+        max_side: the largest side allowed (`MAX_IMG_SIZE`), or ``None``.
+        error: the [`AdapterError`][efficientdet_adapter.errors.AdapterError] raised
+            (``ModelConfigError``
             by default; a checkpoint reader passes ``CheckpointError``).
 
     Raises:
@@ -118,9 +121,11 @@ class Geometry:
     """Where a transform put an image: ``x_transformed = x_original * scale_x + offset_x``
     (likewise for y); the image went from size ``source`` to size ``size``.
 
-    Recorded by the transform when it runs (:class:`~efficientdet_adapter.tfms.A.Adapter` writes
+    Recorded by the transform when it runs
+    ([`Adapter`][efficientdet_adapter.tfms.albumentations_adapter.Adapter] writes
     it on the sample it returns, as effdet's loader records ``img_scale``), and read back to map
-    predictions onto the original image. Sizes are :class:`ImgSize` (named fields); ``width``/
+    predictions onto the original image. Sizes are [`ImgSize`][efficientdet_adapter.records.ImgSize]
+    (named fields); ``width``/
     ``height`` and ``src_width``/``src_height`` read them.
 
     Example:
@@ -211,7 +216,8 @@ class Record:
         img: the loaded HxWx3 uint8 RGB image, when it has been loaded or given.
         class_map: the map that ``label_ids`` refer to, when known.
         geometry: on a transformed sample, the resize and padding its transform applied
-            (:class:`Geometry`, recorded when it ran), or ``None`` (not transformed, or by a
+            ([`Geometry`][efficientdet_adapter.records.Geometry], recorded when it ran), or ``None``
+            (not transformed, or by a
             transform that is not a scale and an offset).
 
     Example:
@@ -348,7 +354,8 @@ class Record:
             self.img = None
 
     def autofix(self) -> dict[str, dict[str, list[bool]]]:
-        """Clip the boxes to the image (:meth:`BBox.clipped`) and drop, with their labels, label
+        """Clip the boxes to the image ([`BBox.clipped`][efficientdet_adapter.bbox.BBox.clipped])
+        and drop, with their labels, label
         ids, crowd flags and areas, those with no area left or a non-finite coordinate, in
         place (IceVision's ``record.autofix()``; parsers do this with a report, see
         ``Parser.parse``).
@@ -425,7 +432,8 @@ class Record:
         self.filepath = Path(filepath)
 
     def set_img_size(self, size: ImgSize | Sequence[int]) -> None:
-        """Set ``width, height`` from an :class:`ImgSize` or a ``(width, height)`` pair."""
+        """Set ``width, height`` from an [`ImgSize`][efficientdet_adapter.records.ImgSize] or a
+        ``(width, height)`` pair."""
         if isinstance(size, ImgSize):
             self.width, self.height = size.width, size.height
         else:

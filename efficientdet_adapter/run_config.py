@@ -6,7 +6,7 @@ namespace the command line fills: each entry becomes the flag it names, placed b
 written on the command line, so argparse's own types check it and a flag given on the command line
 wins. There is no second validator.
 
-Each run writes ``args.yaml`` to its folder (:func:`write_run_args`): the data (an absolute path),
+Each run writes ``args.yaml`` to its folder (`write_run_args`): the data (an absolute path),
 its format and every ``train`` option, so that ``train --config RUN/args.yaml`` trains it again
 (into a new folder: without ``--out``, the next ``runs/trainN``). Values that ``train`` chooses
 are written as chosen where that is what repeats the run: ``img_size: auto`` as the size picked,
@@ -15,7 +15,7 @@ the run trained). ``device``, ``precision``, ``num_workers`` and ``progress`` sa
 what to train, and are kept as given (``auto`` picks the machine's best again).
 
 Without ``--out``, runs go to ``runs/train``, then ``runs/train2``, ``runs/train3``...: the first
-that does not exist yet (:func:`next_run_folder`, Ultralytics' rule).
+that does not exist yet (`next_run_folder`, Ultralytics' rule).
 
 Example:
     >>> next_run_folder("runs/train")  # doctest: +SKIP
@@ -149,7 +149,7 @@ def expand_config(parser: argparse.ArgumentParser, argv: Sequence[str], args: ar
 
 def next_run_folder(base: str | Path = DEFAULT_RUN_FOLDER) -> Path:
     """``base`` when it does not exist yet, else the first of ``base2``, ``base3``... that does
-    not (the folder a DDP rank was told by rank 0, under :data:`RUN_FOLDER_ENV`, when set)."""
+    not (the folder a DDP rank was told by rank 0, under `RUN_FOLDER_ENV`, when set)."""
     told = os.environ.get(RUN_FOLDER_ENV)
     if told:
         return Path(told)
@@ -167,7 +167,8 @@ def run_args(data: str | Path, fmt: str, opts: TrainOptions, *, fitted: bool = F
     """The options of a run as ``train --config`` reads them (see the module docstring).
 
     ``fitted``: ``opts.epochs`` is what ``opts.time`` fitted (after training), so ``time`` is
-    left out. ``flags``: ``train``'s flags that are not :class:`~.runs.TrainOptions` fields
+    left out. ``flags``: ``train``'s flags that are not
+    [`TrainOptions`][efficientdet_adapter.runs.TrainOptions] fields
     (``check_images``, ``threads``, ``logger``); ``None`` values are left out.
     """
     out: dict[str, Any] = {"data": str(Path(data).resolve()), "format": fmt}
@@ -182,7 +183,7 @@ def run_args(data: str | Path, fmt: str, opts: TrainOptions, *, fitted: bool = F
 
 def write_run_args(out: str | Path, data: str | Path, fmt: str, opts: TrainOptions,
                    *, fitted: bool = False, **flags: Any) -> Path:
-    """Write ``out/args.yaml`` (atomically): :func:`run_args`, with a header saying how to rerun.
+    """Write ``out/args.yaml`` (atomically): `run_args`, with a header saying how to rerun.
 
     ``train`` writes it before training, and again after it when ``--time`` fitted the epochs
     (``fitted=True``).

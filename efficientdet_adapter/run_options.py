@@ -1,19 +1,20 @@
 """The one check of a run's options: ``TrainOptions(...)`` and ``--resume`` both call it.
 
-:class:`~efficientdet_adapter.runs.TrainOptions` calls :func:`check_options` when it is made, and
+[`TrainOptions`][efficientdet_adapter.runs.TrainOptions] calls `check_options` when it is made, and
 ``--resume`` makes a ``TrainOptions`` from the options saved in ``last.pt``
-(:mod:`~efficientdet_adapter.training.resume_check`), so a value the Python API refuses is the
+(`resume_check`), so a value the Python API refuses is the
 value a resume refuses, with the same words. Each refusal is an
-:class:`~efficientdet_adapter.errors.OptionError` naming the field, the value and what it should
+[`OptionError`][efficientdet_adapter.errors.OptionError] naming the field, the value and what it
+should
 be.
 
 The lists of choices are read from their homes, beside the code that implements them
-(:data:`~efficientdet_adapter.choices.AUG_PRESETS`, the light list that tfms implements,
-:data:`~efficientdet_adapter.engines.ENGINES`,
-:data:`~efficientdet_adapter.devices.PRECISIONS`,
-:data:`~efficientdet_adapter.auto_options.ANCHOR_CHOICES`,
-:data:`~efficientdet_adapter.small_boxes.SMALL_BOX_CHOICES`, :data:`PROGRESS_CHOICES`); the command
-line's ``choices=`` read the same tuples (:data:`OPTION_CHOICES`).
+(`AUG_PRESETS`, the light list that tfms implements,
+`ENGINES`,
+`PRECISIONS`,
+`ANCHOR_CHOICES`,
+`SMALL_BOX_CHOICES`, `PROGRESS_CHOICES`); the command
+line's ``choices=`` read the same tuples (`OPTION_CHOICES`).
 
 Example:
     >>> OPTION_CHOICES["aug"]

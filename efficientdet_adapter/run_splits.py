@@ -1,8 +1,8 @@
 """A run's data and the split it used, recorded in its checkpoints so ``eval`` scores the same.
 
 An export without a ``valid`` split is split by the run: 20% of ``train``, drawn with the run's
-seed, validate (:func:`hold_out`, the one rule). ``train`` records what it did in every
-checkpoint, as ``extra["split"]`` (:class:`RunSplit`): the rule, the seed and the held-out images'
+seed, validate (`hold_out`, the one rule). ``train`` records what it did in every
+checkpoint, as ``extra["split"]`` (`RunSplit`): the rule, the seed and the held-out images'
 file names. ``eval --split valid`` (or ``train``) on that export then scores exactly the run's
 held-out images (or the images it trained on), whatever ``--seed`` the run had; a checkpoint
 that does not say (an older one, an IceVision file) is named in one line before the numbers.
@@ -69,7 +69,7 @@ class RunSplit:
 
 
 def hold_out(train: Sequence[Any], seed: int) -> tuple[list, list]:
-    """``(train, valid)``: :data:`HOLDOUT` of ``train``'s records, drawn with ``seed``."""
+    """``(train, valid)``: `HOLDOUT` of ``train``'s records, drawn with ``seed``."""
     from .splitters import RandomSplitter
 
     by_id = {r.record_id: r for r in train}
@@ -96,7 +96,7 @@ def load_run_data(data: str | Path, format: str = "auto", seed: int = 0, *,
 
     Without a ``valid`` split, ``split`` (a run's, read from its checkpoint) says which train
     images the run held out (or, without their names, the seed that drew them); without
-    ``split``, :func:`hold_out` draws them with ``seed``.
+    ``split``, `hold_out` draws them with ``seed``.
 
     Raises:
         UsageError: no such export, no train images, images the run held out that the
@@ -140,7 +140,7 @@ def load_run_data(data: str | Path, format: str = "auto", seed: int = 0, *,
 
 def split_note(extra: Mapping[str, Any] | None, where: str | Path) -> tuple[RunSplit | None, str]:
     """``(split, note)`` of a checkpoint's ``extra`` for ``eval``: the run's recorded split, else
-    one built from its saved seed (``extra.options.seed``, the same :func:`hold_out`), else
+    one built from its saved seed (``extra.options.seed``, the same `hold_out`), else
     ``None`` with the line that says the split cannot be known."""
     extra = extra or {}
     if "split" in extra:

@@ -1,11 +1,15 @@
 """A training run, as the command line does it: options, data, the fit and its files.
 
-``train_model`` fits with either engine (:mod:`.engines.fastai.fit`, :mod:`.engines.lightning.fit`);
-with a run folder, the run's :class:`~.training.state.RunTracker` writes one row per epoch to
+``train_model`` fits with either engine
+([`engines.fastai.fit`][efficientdet_adapter.engines.fastai.fit],
+[`engines.lightning.fit`][efficientdet_adapter.engines.lightning.fit]);
+with a run folder, the run's [`RunTracker`][efficientdet_adapter.training.state.RunTracker] writes
+one row per epoch to
 ``metrics.csv`` (and ``best.pt``, ``last.pt``, TensorBoard). ``save_run`` writes what a finished
 run adds: ``model.pt`` with the final metrics, and the pictures (``curves.png``,
 ``pr_curves.png``, ``confusion_matrix.png``, ``valid_predictions.png``). ``train``, ``demo``
-(:mod:`.cli`) and the Python API write the same files, with these two functions.
+([`cli`][efficientdet_adapter.cli]) and the Python API write the same files, with these two
+functions.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class TrainOptions:
     """What ``train`` and ``demo`` train with; the one home of their defaults.
 
     ``efficientdet-adapter train``'s flags take their defaults from ``TrainOptions()`` (and
-    ``demo``'s from :data:`DEMO_OPTIONS`), so the command line and the Python API agree. The
+    ``demo``'s from `DEMO_OPTIONS`), so the command line and the Python API agree. The
     defaults were chosen by ``bench/real_data.py`` on the shared real exports (docs/benchmarks.md):
     at 240 CPU s per export and three seeds, 256 px + flips + a peak lr of 5e-3 reach
     a mean valid AP50 of 0.36 (brain MRI) and 0.28 (game screenshots), with lr 1e-2 0.17 and 0.32
@@ -90,7 +94,7 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         """Every field of the right type, range and vocabulary, checked when the options are
-        made (:func:`~.run_options.check_options`; ``--resume`` checks a ``last.pt`` with it).
+        made (`check_options`; ``--resume`` checks a ``last.pt`` with it).
 
         Raises:
             OptionError: naming the field.
@@ -101,7 +105,7 @@ class TrainOptions:
 
     def group_lrs(self) -> list[float]:
         """Peak learning rates of the parameter groups of
-        :func:`~efficientdet_adapter.efficientdet.model.param_groups` (backbone, FPN, heads).
+        `param_groups` (backbone, FPN, heads).
 
         Example:
             >>> TrainOptions(lr=0.01, backbone_lr_mult=0.25).group_lrs()
@@ -129,11 +133,11 @@ DEMO_NUM_IMAGES = 240
 def load_splits(data: str | Path, format: str = "auto", seed: int = 0, *,
                 check_images: bool = False):
     """``(train, valid, test, class_map, parser)`` of a Roboflow-style export (folder or zip),
-    or of the splits an Ultralytics ``data.yaml`` lists (:mod:`.parsers.yolo_data`).
+    or of the splits an Ultralytics ``data.yaml`` lists (`parsers.yolo_data`).
 
     Without a ``valid`` split, 20% of ``train`` (seeded) validates; ``test`` may be empty.
     ``check_images``: compare every image header with its annotation first (see
-    :class:`~efficientdet_adapter.parsers.Parser`). :func:`~.run_splits.load_run_data` also
+    [`Parser`][efficientdet_adapter.parsers.base.Parser]). `load_run_data` also
     says how the valid split came to be (what ``train`` records for ``eval``).
     """
     from .run_splits import load_run_data
@@ -237,20 +241,23 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
     With ``out``, the run keeps ``best.pt`` (best validation AP), ``last.pt`` (every epoch, with
     the state ``resume`` needs) and ``metrics.csv`` there, and the returned model has the best
-    epoch's weights (the EMA's with ``opts.ema``); :func:`save_run` then adds ``model.pt`` and
+    epoch's weights (the EMA's with ``opts.ema``); [`save_run`][efficientdet_adapter.runs.save_run]
+    then adds ``model.pt`` and
     the pictures, as ``train`` and ``demo`` do. ``resume``: a run folder (or its ``last.pt``)
     to continue exactly where its last finished epoch left it.
 
     The model starts from ``opts.weights`` (``auto``, ``coco``, ``none``, a checkpoint or a run
-    folder: :mod:`.start`), printed in one line; the checkpoints keep that record in
-    ``extra["start"]`` (the returned model in ``.start``, which :func:`save_model` keeps). A
+    folder: [`start`][efficientdet_adapter.start]), printed in one line; the checkpoints keep that
+        record in
+    ``extra["start"]`` (the returned model in ``.start``, which
+    [`save_model`][efficientdet_adapter.runs.save_model] keeps). A
     resume takes its weights from ``last.pt``: nothing is downloaded or transferred again.
 
     ``opts`` is completed in place: ``img_size="auto"`` and ``anchors="auto"`` become the chosen
-    values (:mod:`.auto_options`) before training, and most boxes below the smallest anchor get
-    a remedy (:mod:`.small_boxes`); with ``opts.time`` (seconds from this call) a clock plans the
+    values (`auto_options`) before training, and most boxes below the smallest anchor get
+    a remedy (`small_boxes`); with ``opts.time`` (seconds from this call) a clock plans the
     optimizer steps that fit the budget, at most ``opts.epochs`` epochs, and plans again at each
-    epoch from its measured time (:mod:`.training.budget`, :mod:`.training.budget_clock`); after
+    epoch from its measured time (`training.budget`, `training.budget_clock`); after
     training ``opts.epochs`` is the epochs run. The checkpoints keep the clock, so a resume goes
     on with the budget its last epoch left.
     """

@@ -2,24 +2,27 @@
 
 COCO's ``width``/``height``, VOC's ``<size>`` and the CSV's columns state the size of the image the
 boxes were drawn on. When the file on disk is another size, the boxes would land on the wrong
-pixels without a word. :func:`fit_record` compares the two and, where there is exactly one
+pixels without a word. `fit_record` compares the two and, where there is exactly one
 reading of what happened, fixes the record (a copy) and says so; otherwise it raises:
 
 1. **EXIF rotation** (orientations 5-8 turn the image a quarter): the annotation states the
    *stored* size, so the boxes were drawn on the raw, unrotated pixels, while
-   :func:`~efficientdet_adapter.images.open_img` returns the rotated image. The boxes are turned
+   [`open_img`][efficientdet_adapter.images.open_img] returns the rotated image. The boxes are
+   turned
    the same way as the pixels. (Orientations 2-4 keep the size: nothing shows them; strip the tag
    or re-export with auto-orient if such boxes look mirrored.)
 2. **Resized image**, same aspect ratio within 1% (the image was re-exported at another
    resolution after annotating): the boxes are scaled to the real size.
-3. Anything else (another aspect ratio): :class:`~efficientdet_adapter.errors.ImageLoadError`
+3. Anything else (another aspect ratio):
+   [`ImageLoadError`][efficientdet_adapter.errors.ImageLoadError]
    naming the file and both sizes.
 
 The parsers apply it with ``check_images=True`` (CLI ``--check-images``), counting each fix in
-their :class:`~efficientdet_adapter.parsers.ParseReport` (and dropping, with ``autofix``, the
-records of case 3). :class:`~efficientdet_adapter.dataset.Dataset` applies it whenever it decodes
+their [`ParseReport`][efficientdet_adapter.parsers.base.ParseReport] (and dropping, with
+``autofix``, the
+records of case 3). [`Dataset`][efficientdet_adapter.dataset.Dataset] applies it whenever it decodes
 an image, so a batch never holds boxes on the wrong pixels even without the check: each fix is
-logged once per file and counted in :data:`BATCH_FIXES` (per process).
+logged once per file and counted in `BATCH_FIXES` (per process).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ _warned: set[tuple[str, str]] = set()
 
 def orient_box(box: BBox, orientation: int, width: int, height: int) -> BBox:
     """``box`` on a stored ``width`` x ``height`` image, moved as EXIF ``orientation`` moves the
-    pixels (as :func:`~efficientdet_adapter.images.open_img` turns them).
+    pixels (as [`open_img`][efficientdet_adapter.images.open_img] turns them).
 
     Example:
         >>> orient_box(BBox.from_xyxy(0, 0, 10, 20), 6, width=100, height=50).xyxy  # 90° cw
@@ -83,12 +86,12 @@ def fit_record(record: Record, width: int, height: int, orientation: int = 1
 
     Args:
         record: its ``width``/``height`` are what the annotation states.
-        width, height: the size :func:`~efficientdet_adapter.images.open_img` returns.
+        width, height: the size [`open_img`][efficientdet_adapter.images.open_img] returns.
         orientation: the file's EXIF orientation tag (1..8).
 
     Returns:
         ``(record, None)`` when the sizes agree; else ``(fixed copy, reason)`` with reason
-        :data:`EXIF_ROTATION` or :data:`RESIZED` (see the module docs for the rule).
+        `EXIF_ROTATION` or `RESIZED` (see the module docs for the rule).
 
     Raises:
         ImageLoadError: the sizes differ in aspect ratio: no fix can be trusted.
@@ -134,7 +137,7 @@ def fit_record(record: Record, width: int, height: int, orientation: int = 1
 
 def fit_loaded(record: Record, img) -> Record:
     """``record`` fitted to its decoded image ``img`` (HxWx3), for a batch: a fix is counted in
-    :data:`BATCH_FIXES` and logged once per file; an impossible one raises ImageLoadError.
+    `BATCH_FIXES` and logged once per file; an impossible one raises ImageLoadError.
 
     A resize fix records its scale in ``geometry``, so predictions on the sample map back to the
     annotated size (an EXIF turn records none: predictions stay on the turned image)."""

@@ -4,14 +4,14 @@ the chosen input size, ``train`` trains at a larger size or with smaller anchors
 A box is *small* when its side (``sqrt(w * h)``, in the model's input pixels after
 ``resize_and_pad``) is below the smallest square anchor (``anchor_scale * 2**min_level``: 24 px
 for Lite0); no anchor then reaches IoU 0.5 with it and the detector barely learns it (a set of
-4-20 px digits reached AP50 0.003). When more than :data:`SMALL_SHARE` of the boxes are small,
-:func:`remedy_small_boxes` picks, in this order:
+4-20 px digits reached AP50 0.003). When more than `SMALL_SHARE` of the boxes are small,
+`remedy_small_boxes` picks, in this order:
 
-1. a larger ``img_size`` (a multiple of 128 up to :func:`~.efficientdet.anchor_fit.size_cap`:
+1. a larger ``img_size`` (a multiple of 128 up to `size_cap`:
    the largest image side, as upscaling adds no detail; with a ``--time`` budget at most
-   :data:`MAX_WORK` times the work a step, so that enough epochs still fit), the smallest at
-   which no more than :data:`SMALL_SHARE` of the boxes are small;
-2. else smaller anchors: :func:`~.efficientdet.anchor_fit.fit_anchors` (``anchor_scale`` and
+   `MAX_WORK` times the work a step, so that enough epochs still fit), the smallest at
+   which no more than `SMALL_SHARE` of the boxes are small;
+2. else smaller anchors: `fit_anchors` (``anchor_scale`` and
    aspect ratios with the highest best possible recall).
 
 It sets ``opts.img_size`` or ``opts.anchor_settings``, which the model's config and so every
@@ -68,11 +68,12 @@ def small_share(records, model_name: str, img_size: int,
 
 
 def remedy_small_boxes(opts: Any, train_records) -> str | None:
-    """Pick a remedy for ``opts`` (a :class:`~.runs.TrainOptions`, changed in place) when most
+    """Pick a remedy for ``opts`` (a [`TrainOptions`][efficientdet_adapter.runs.TrainOptions],
+    changed in place) when most
     ``train_records`` boxes are small (see the module docstring); the line that says which, or
     ``None`` when nothing was changed (few small boxes, ``small_boxes="keep"``, anchors already
     fitted or given). ``opts.small_boxes`` was checked when the options were made
-    (:func:`~.run_options.check_options`).
+    (`check_options`).
     """
     from .efficientdet.anchor_fit import STRIDE, fit_anchors, input_boxes, size_cap
 

@@ -16,7 +16,7 @@ def soft_import(name: str) -> bool:
 
 
 class SoftDependencies:
-    """IceVision's table of optional packages; :meth:`check` says which are installed."""
+    """IceVision's table of optional packages; `check` says which are installed."""
 
     fastai = soft_import("fastai")
     pytorch_lightning = soft_import("pytorch_lightning")

@@ -19,7 +19,9 @@ __all__ = ["DataSplitter", "RandomSplitter", "FixedSplitter", "FuncSplitter",
 
 
 class DataSplitter:
-    """Base class: subclasses implement :meth:`split`; calling the splitter calls ``split``."""
+    """Base class: subclasses implement
+    [`split`][efficientdet_adapter.splitters.DataSplitter.split]; calling the splitter calls
+    ``split``."""
 
     def split(self, records: Sequence[Record]) -> list[list[Hashable]]:
         """Record ids of each split, in the order they should appear."""

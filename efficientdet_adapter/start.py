@@ -9,10 +9,12 @@ keeps of the start it used.
 * ``"coco"``: effdet's COCO-pretrained detector (``pretrained=True``), class head new;
 * ``"none"``: effdet's random initialization;
 * a checkpoint file of this library (``model.pt``, ``best.pt``, ``last.pt``) or of IceVision, or a
-  run folder (its :data:`RUN_DIR_FILES`, the first found): every tensor, and the class head's rows
+  run folder (its `RUN_DIR_FILES`, the first found): every tensor, and the class head's rows
   by class name.
 
-The loading itself is :mod:`efficientdet_adapter.weights.transfer`; this module imports neither
+The loading itself is
+[`efficientdet_adapter.weights.transfer`][efficientdet_adapter.weights.transfer]; this module
+imports neither
 torch nor effdet, so the command line checks ``--weights`` (and ``--help`` lists it) cheaply.
 
 Example:
@@ -62,7 +64,7 @@ def _shown(option: str, value: Any) -> str:
 
 
 def run_folder_file(folder: str | PathLike, option: str = "weights") -> Path:
-    """The checkpoint a run folder starts from: the first of :data:`RUN_DIR_FILES` in it.
+    """The checkpoint a run folder starts from: the first of `RUN_DIR_FILES` in it.
 
     Raises:
         WeightsError: the folder holds none of them.
@@ -77,8 +79,8 @@ def run_folder_file(folder: str | PathLike, option: str = "weights") -> Path:
 
 def check_weights(weights: Weights, pretrained_backbone: Any = "auto", *,
                   option: str = "weights") -> str | Path:
-    """``weights`` checked before any work: one of :data:`WEIGHTS_CHOICES`, or the checkpoint
-    file it names (a run folder's :func:`run_folder_file`).
+    """``weights`` checked before any work: one of `WEIGHTS_CHOICES`, or the checkpoint
+    file it names (a run folder's [`run_folder_file`][efficientdet_adapter.start.run_folder_file]).
 
     ``pretrained_backbone`` may name a backbone only with ``"auto"`` (then the backbone is the
     start, as before ``weights`` existed) or agree with ``"none"``: the COCO detector and a
@@ -129,7 +131,7 @@ class Start:
 
     Attributes:
         weights: what was asked (``"auto"``, ``"coco"``, ``"none"``, a file or a folder).
-        kind: one of :data:`START_KINDS`.
+        kind: one of `START_KINDS`.
         source: the file, URL or package the weights came from (empty for ``"none"``).
         kept, new, dropped: class names whose class-head rows came from the file, were
             initialized as effdet does (prior bias), or were in the file only.
@@ -166,7 +168,8 @@ class Start:
 
     @classmethod
     def from_dict(cls, data: Any, where: str | PathLike) -> "Start":
-        """The record of :meth:`to_dict`, read back from ``where`` (a checkpoint).
+        """The record of [`to_dict`][efficientdet_adapter.start.Start.to_dict], read back from
+        ``where`` (a checkpoint).
 
         Raises:
             CheckpointError: a record that is not what a run writes.

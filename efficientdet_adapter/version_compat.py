@@ -8,7 +8,7 @@ Lightning ships one Trainer under two package names: ``lightning`` (``import lig
 what Lightning's documentation teaches since 2.0; ``lightning.pytorch`` inside it) and the older
 ``pytorch_lightning`` (IceVision's ``import pytorch_lightning as pl``). Each Trainer accepts only
 LightningModules and callbacks of its own package, so the adapter is built on one of them, chosen
-by :func:`lightning_package`.
+by `lightning_package`.
 
 Example:
     >>> lightning_package_name({"pytorch_lightning"}, imported=set(), env=None)
@@ -90,7 +90,7 @@ def _installed(name: str) -> bool:
 
 def lightning_package(what: str = "this") -> ModuleType:
     """The Lightning package to build on, imported: ``pytorch_lightning`` or ``lightning.pytorch``
-    (chosen by :func:`lightning_package_name` from this process).
+    (chosen by `lightning_package_name` from this process).
 
     Args:
         what: the feature that needs Lightning, named in the ImportError.
@@ -107,6 +107,7 @@ def lightning_package(what: str = "this") -> ModuleType:
         raise UsageError(str(e)) from None
     if name is None:
         raise ImportError(_LIGHTNING_MISSING.format(what=what))
+    quiet_lightning(name)
     return importlib.import_module("lightning.pytorch" if name == "lightning" else name)
 
 
@@ -127,11 +128,56 @@ IMPORT_NOTICES: tuple[tuple[type[Warning], str], ...] = (
     (FutureWarning, r"`torch\.jit\.script` is deprecated"),
     # pandas >= 3, for the option fastai.tabular sets at import time (fastai.basics imports it)
     (Warning, r"The 'mode\.chained_assignment' option is deprecated"),
+    # tqdm.auto in a Jupyter kernel without ipywidgets, imported by huggingface_hub (timm
+    # imports it): the bars fall back to text, which is all the warning says
+    (Warning, r"IProgress not found"),
 )
 
 
+def tqdm_class() -> type:
+    """tqdm's bar class for this process: ``tqdm.auto``'s (the notebook widget in Jupyter) when
+    ipywidgets is installed, else the text bar. Without ipywidgets ``tqdm.auto`` falls back to the
+    text bar too, but first warns "IProgress not found" into every notebook that imports it."""
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+#: Lightning's messages that advertise its cloud products ("💡 Tip: ... litlogger"), logged on
+#: every Trainer: not about the user's run, so the library's import of Lightning drops them.
+LIGHTNING_ADVERTS = "💡 Tip:"
+#: Lightning's own deprecation notices under torch versions newer than it knows (raised inside
+#: its fit loop, about its own code): users can do nothing about them.
+LIGHTNING_NOTICES: tuple[tuple[type[Warning], str], ...] = (
+    (Warning, r"`isinstance\(treespec, LeafSpec\)` is deprecated"),
+)
+
+
+class _DropAdverts:
+    """A logging filter that drops Lightning's tips (`LIGHTNING_ADVERTS`)."""
+
+    def filter(self, record: Any) -> bool:
+        return not str(record.msg).startswith(LIGHTNING_ADVERTS)
+
+
+def quiet_lightning(name: str) -> None:
+    """Drop `LIGHTNING_ADVERTS` from the ``name`` Lightning package's log and ignore its
+    `LIGHTNING_NOTICES`; every other message passes through. Called once per package."""
+    import logging
+
+    pkg = "lightning.pytorch" if name == "lightning" else name
+    for logger_name in (f"{pkg}.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(logger_name)
+        if not any(isinstance(f, _DropAdverts) for f in logger.filters):
+            logger.addFilter(_DropAdverts())
+    for category, message in LIGHTNING_NOTICES:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def import_quietly(name: str) -> ModuleType:
-    """``importlib.import_module(name)`` without the :data:`IMPORT_NOTICES`; every other
+    """``importlib.import_module(name)`` without the `IMPORT_NOTICES`; every other
     warning passes through. The library imports effdet and fastai through it."""
     if name in sys.modules:
         return sys.modules[name]
@@ -142,12 +188,12 @@ def import_quietly(name: str) -> ModuleType:
 
 
 def import_effdet_quietly() -> None:
-    """Import effdet (see :func:`import_quietly`)."""
+    """Import effdet (see `import_quietly`)."""
     import_quietly("effdet")
 
 
 def import_fastai_quietly() -> None:
-    """Import fastai's core (see :func:`import_quietly`); raises ImportError without fastai."""
+    """Import fastai's core (see `import_quietly`); raises ImportError without fastai."""
     import_quietly("fastai.basics")
 
 

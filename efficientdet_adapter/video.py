@@ -1,6 +1,7 @@
 """Prediction on video files: every frame predicted, an annotated video and per-frame results.
 
-:func:`predict_video` reads a video with OpenCV (``cv2.VideoCapture``), predicts its frames in
+[`predict_video`][efficientdet_adapter.video.predict_video] reads a video with OpenCV
+(``cv2.VideoCapture``), predicts its frames in
 batches (any model ``predict`` takes: a PyTorch model or an ``OnnxModel``), and writes to the
 output folder, for ``clip.mp4``:
 
@@ -11,7 +12,7 @@ output folder, for ``clip.mp4``:
   (``image_id`` = the frame index, ``category_id``, ``bbox`` ``[x, y, w, h]`` in the frame's
   pixels, ``score``), the detections kept by the threshold;
 - with ``save_txt``, ``labels/clip_<i>.txt``: the YOLO labels of frame ``i`` (as for images;
-  :mod:`~efficientdet_adapter.prediction_files`).
+  [`prediction_files`][efficientdet_adapter.prediction_files]).
 
 Files are written atomically (a temporary file renamed when the video is done).
 
@@ -54,7 +55,8 @@ DEFAULT_FPS = 30.0
 
 @dataclasses.dataclass
 class VideoResult:
-    """What :func:`predict_video` did: frames read, detections kept, the files written."""
+    """What [`predict_video`][efficientdet_adapter.video.predict_video] did: frames read, detections
+    kept, the files written."""
 
     source: Path
     frames: int
@@ -68,7 +70,7 @@ class VideoResult:
 
 
 def is_video_name(name: str | Path) -> bool:
-    """Whether a file name has a video suffix (:data:`VIDEO_EXTENSIONS`, any case).
+    """Whether a file name has a video suffix (`VIDEO_EXTENSIONS`, any case).
 
     Example:
         >>> is_video_name("clip.MP4"), is_video_name("photo.jpg")
@@ -78,7 +80,8 @@ def is_video_name(name: str | Path) -> bool:
 
 
 def video_outputs(source: str | Path, annotated: bool = True) -> list[str]:
-    """The names :func:`predict_video` writes in the output folder for ``source`` (its label
+    """The names [`predict_video`][efficientdet_adapter.video.predict_video] writes in the output
+    folder for ``source`` (its label
     files aside, in ``labels/``)."""
     stem = Path(source).stem
     return [f"{stem}.jsonl"] + ([f"{stem}.mp4"] if annotated else [])
@@ -131,7 +134,7 @@ def predict_video(
         class_map: the class names drawn (default: the model's, for an ONNX model).
 
     Returns:
-        A :class:`VideoResult`.
+        A [`VideoResult`][efficientdet_adapter.video.VideoResult].
 
     Raises:
         ImageLoadError: OpenCV cannot read the video.

@@ -2,16 +2,22 @@
 
 Each format module writes its own files (next to its parser); this module gathers their writers:
 
-* datasets, as Roboflow-layout exports: :func:`write_export` (dispatching on ``format``, one of
-  :data:`EXPORT_FORMATS`), :func:`write_coco`, :func:`write_voc`, :func:`write_yolo`,
-  :func:`write_csv`;
-* predictions: :func:`write_coco_results` (COCO results; :func:`coco_results` gives one image's
-  rows), :func:`write_voc_predictions` (VOC
-  XML), :func:`write_yolo_predictions` (YOLO txt) and IceVision's
-  :func:`export_batch_inferences_as_coco_annotations`.
+* datasets, as Roboflow-layout exports:
+  [`write_export`][efficientdet_adapter.parsers.roboflow.write_export] (dispatching on ``format``,
+  one of
+  `EXPORT_FORMATS`), [`write_coco`][efficientdet_adapter.parsers.coco.write_coco],
+  [`write_voc`][efficientdet_adapter.parsers.voc.write_voc],
+  [`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo],
+  [`write_csv`][efficientdet_adapter.parsers.csv.write_csv];
+* predictions: [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results] (COCO
+  results; [`coco_results`][efficientdet_adapter.parsers.coco.coco_results] gives one image's
+  rows), [`write_voc_predictions`][efficientdet_adapter.parsers.voc.write_voc_predictions] (VOC
+  XML), [`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions] (YOLO
+  txt) and IceVision's
+  [`export_batch_inferences_as_coco_annotations`][efficientdet_adapter.parsers.coco.export_batch_inferences_as_coco_annotations].
 
 The file names, the CSV header and the list of formats live in
-:mod:`efficientdet_adapter.parsers.formats`.
+[`efficientdet_adapter.parsers.formats`][efficientdet_adapter.parsers.formats].
 
 Example:
     >>> write_export({"train": train_records, "valid": valid_records}, "out", format="yolo")

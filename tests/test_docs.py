@@ -116,6 +116,37 @@ def test_readme_is_a_front_door():
         assert (REPO_ROOT / page).is_file(), f"README names a missing page: {page}"
 
 
+# (page, the pictures of docs/make_pictures.py it shows)
+PICTURES = [
+    ("docs/training.md", ["curves.png", "pr_curves.png", "confusion_matrix.png"]),
+    ("docs/prediction.md", ["prediction_grid.png"]),
+    ("docs/tiles.md", ["tiled_prediction.png"]),
+    ("docs/data.md", ["check.png"]),
+    ("README.md", ["pothole_predictions.png"]),
+]
+
+
+@pytest.mark.parametrize("page, pictures", PICTURES)
+def test_pages_show_their_pictures(page, pictures):
+    text = (REPO_ROOT / page).read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]+\]\((?:docs/)?images/([\w.]+\.png)\)", text)
+    for name in pictures:
+        assert name in shown, f"{page} does not show {name}"
+        png = DOCS / "images" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert png.stat().st_size < 150_000, f"{name}: {png.stat().st_size} bytes"
+
+
+def test_readme_real_data_picture_states_its_score_and_licence():
+    import json
+
+    facts = json.loads((DOCS / "images" / "pictures.json").read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    assert f"AP50 {facts['valid_ap50']:.2f}" in text
+    assert "Atikur Rahman Chitholian" in text and "ODbL v1.0" in text
+    assert facts["images"]["valid"] == 133 and facts["train"]["img_size"] == 256
+
+
 def _layers() -> list[tuple[str, list[str]]]:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     try:
@@ -141,6 +172,98 @@ def layer_table(layers: list[tuple[str, list[str]]]) -> str:
 _ROWS = re.compile(r"^\| \d+ \| [^|]+ \| .+ \|\n?", flags=re.MULTILINE)
 
 
+def _target(obj: object) -> str | None:
+    """Where the API reference documents ``obj`` (its defining module's path), if anywhere."""
+    import inspect
+
+    documented = set(re.findall(r"^::: ([\w.]+)", "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted((DOCS / "api").glob("*.md"))), re.MULTILINE))
+    if inspect.ismodule(obj):
+        return obj.__name__ if obj.__name__ in documented else None
+    if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ in documented:
+        return f"{obj.__module__}.{obj.__qualname__}"
+    return None
+
+
+def names_table() -> str:
+    """The rows of docs/api/package.md's table: every top-level name, linked to its reference,
+    with the first line of its docstring."""
+    import inspect
+
+    sys.path.insert(0, str(REPO_ROOT))
+    import efficientdet_adapter as pkg
+
+    rows = []
+    for name in sorted(pkg.__all__, key=str.lower):
+        obj = getattr(pkg, name)
+        target = _target(obj)
+        first = " ".join((inspect.getdoc(obj) or "").strip().split("\n\n")[0].split())
+        if inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isfunction(obj):
+            doc = first.split(". ")[0].rstrip(".") + "."
+        else:
+            doc = f"the constant `{obj!r}`"
+        shown = f"[`{name}`][{target}]" if target else f"`{name}`"
+        doc = doc.replace("|", "\\|")
+        rows.append(f"| {shown} | {doc} |")
+    return "\n".join(rows)
+
+
+_NAME_ROWS = re.compile(r"^\| (?:\[`|`)\w+.*\|\n?", flags=re.MULTILINE)
+
+
+def test_package_page_lists_every_top_level_name():
+    page = (DOCS / "api" / "package.md").read_text(encoding="utf-8")
+    documented = "".join(_NAME_ROWS.findall(page)).rstrip("\n")
+    assert documented == names_table(), (
+        "docs/api/package.md's table differs from efficientdet_adapter.__all__; "
+        "rewrite it with `python tests/test_docs.py`")
+
+
+ROLE = re.compile(r":(class|func|meth|mod|attr|data|exc|obj):`")
+
+
+@needs_mkdocs
+def test_site_shows_links_not_sphinx_roles(site):
+    """Docstrings' cross-references render as links (autorefs), never as literal roles."""
+    pages = sorted(site.rglob("*.html"))
+    for page in pages:
+        found = ROLE.search(page.read_text(encoding="utf-8"))
+        assert found is None, f"{page.relative_to(site)} shows a literal Sphinx role"
+    html = (site / "api" / "package" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../data/#efficientdet_adapter.records.Record"' in html
+    assert html.count('class="autorefs autorefs-internal"') >= 40
+
+
+def test_docstrings_hold_no_sphinx_roles():
+    left = [f"{p.relative_to(REPO_ROOT)}:{i}" for p in sorted((REPO_ROOT / "efficientdet_adapter").rglob("*.py"))
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+            if ROLE.search(line) and not line.lstrip().startswith("#")]
+    assert not left, f"Sphinx roles left (run docs/sphinx_roles.py): {left[:5]}"
+
+
+@needs_mkdocs
+def test_strict_build_fails_on_an_unresolved_reference(tmp_path):
+    """The site's mkdocstrings settings on a one-module package whose docstring links nowhere."""
+    import yaml
+
+    config = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    python = config["plugins"][1]["mkdocstrings"]["handlers"]["python"]
+    python["paths"] = [str(tmp_path)]
+    python["options"]["extensions"] = [str(DOCS / "griffe_examples.py")]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# X\n\n::: linkpkg\n", encoding="utf-8")
+    (tmp_path / "linkpkg.py").write_text(
+        '"""A module."""\n\n\ndef f():\n    """Calls [`g`][linkpkg.g]."""\n', encoding="utf-8")
+    small = {"site_name": "x", "docs_dir": "docs", "strict": True,
+             "plugins": [config["plugins"][1]], "markdown_extensions": config["markdown_extensions"]}
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(small), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path,
+                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Could not find cross-reference target 'linkpkg.g'" in result.stdout + result.stderr
+
+
 def test_architecture_page_lists_the_layers_the_tests_guard():
     """docs/architecture.md's layer table is test_layers.LAYERS, row for row."""
     page = (DOCS / "architecture.md").read_text(encoding="utf-8")
@@ -150,7 +273,7 @@ def test_architecture_page_lists_the_layers_the_tests_guard():
         "rewrite it with `python tests/test_docs.py`")
 
 
-if __name__ == "__main__":  # rewrite the layer table of docs/architecture.md from LAYERS
+if __name__ == "__main__":  # rewrite the generated tables: architecture.md's layers, package.md's names
     page_path = DOCS / "architecture.md"
     page = page_path.read_text(encoding="utf-8")
     rows = _ROWS.findall(page)
@@ -158,3 +281,10 @@ if __name__ == "__main__":  # rewrite the layer table of docs/architecture.md fr
     end = start + len("".join(rows))
     page_path.write_text(page[:start] + layer_table(_layers()) + "\n" + page[end:], encoding="utf-8")
     print(f"wrote {page_path}")
+    names_path = DOCS / "api" / "package.md"
+    names_page = names_path.read_text(encoding="utf-8")
+    rows = _NAME_ROWS.findall(names_page)
+    start = names_page.index(rows[0])
+    end = start + len("".join(rows))
+    names_path.write_text(names_page[:start] + names_table() + "\n" + names_page[end:], encoding="utf-8")
+    print(f"wrote {names_path}")

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                 "terminal", "export_formats"]),
     ("values", ["bbox", "class_map", "images"]),
     ("records", ["records", "size_check", "splitters", "record_collection", "record_components"]),
-    ("pictures", ["visualize"]),
+    ("pictures", ["visualize.notebook", "visualize"]),
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),
     ("files", ["parsers._cache", "parsers._paths", "parsers._files", "parsers._zip",

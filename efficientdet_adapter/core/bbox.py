@@ -1,4 +1,4 @@
-"""IceVision 0.12's ``icevision.core.bbox``: :class:`~efficientdet_adapter.bbox.BBox`."""
+"""IceVision 0.12's ``icevision.core.bbox``: [`BBox`][efficientdet_adapter.bbox.BBox]."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """IceVision 0.12's ``icevision.core.record``: ``BaseRecord(components)`` is a
-:class:`~efficientdet_adapter.record_components.ComponentRecord` (a ``Record`` with components)."""
+`ComponentRecord` (a ``Record`` with components)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ BaseRecord = ComponentRecord
 
 
 def autofix_records(records: Iterable[Record], show_pbar: bool = True) -> list[Record]:
-    """IceVision's ``autofix_records``: each record fixed in place (:meth:`Record.autofix`:
+    """IceVision's ``autofix_records``: each record fixed in place
+    ([`Record.autofix`][efficientdet_adapter.records.Record.autofix]:
     boxes clipped to the image, those with no area left dropped); a record that cannot be fixed
-    (:class:`~efficientdet_adapter.errors.AutofixAbort`: a missing image file, annotation lists
+    ([`AutofixAbort`][efficientdet_adapter.errors.AutofixAbort]: a missing image file, annotation
+    lists
     of different lengths) is left out, and logged. ``RecordCollection.autofix`` is the
     library's way: it fixes copies."""
     kept = []

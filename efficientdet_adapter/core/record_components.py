@@ -1,4 +1,4 @@
-"""IceVision 0.12's ``icevision.core.record_components``: see :mod:`efficientdet_adapter.record_components`."""
+"""IceVision 0.12's ``icevision.core.record_components``: see `efficientdet_adapter.record_components`."""
 
 from __future__ import annotations
 

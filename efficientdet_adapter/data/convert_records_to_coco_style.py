@@ -1,9 +1,10 @@
 """IceVision's ``icevision.data.convert_records_to_coco_style``: predictions as COCO annotations.
 
 ``export_batch_inferences_as_coco_annotations`` (IceVision master) lives in
-:mod:`efficientdet_adapter.parsers.coco`. ``create_coco_eval`` gives pycocotools' ``COCOeval``; IceVision 0.12's other COCO-API builders are not offered:
+[`efficientdet_adapter.parsers.coco`][efficientdet_adapter.parsers.coco]. ``create_coco_eval`` gives
+pycocotools' ``COCOeval``; IceVision 0.12's other COCO-API builders are not offered:
 records become a COCO file with ``efficientdet_adapter.writers`` (``write_coco``), predictions
-with ``write_coco_results``, and :class:`~efficientdet_adapter.metrics.COCOMetric` evaluates.
+with ``write_coco_results``, and [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] evaluates.
 """
 
 from __future__ import annotations

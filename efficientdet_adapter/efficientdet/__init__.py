@@ -7,6 +7,8 @@ core works without those optional packages installed.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from ..version_compat import import_effdet_quietly
@@ -112,3 +114,14 @@ def __getattr__(name: str) -> Any:
         globals()[name] = module
         return module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _ModelType(types.ModuleType):
+    """This package is IceVision's ``model_type``, which notebooks print: its repr names it
+    without the file path of the machine it runs on."""
+
+    def __repr__(self) -> str:
+        return f"<module {self.__name__!r}>"
+
+
+sys.modules[__name__].__class__ = _ModelType

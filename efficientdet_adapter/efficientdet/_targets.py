@@ -1,14 +1,15 @@
 """effdet's tensor conventions, in one place: records -> targets, detections -> predictions.
 
-Everything upstream of the model speaks :class:`~efficientdet_adapter.records.Record` (xyxy
+Everything upstream of the model speaks [`Record`][efficientdet_adapter.records.Record] (xyxy
 pixels, class-map label ids); everything downstream speaks
-:class:`~efficientdet_adapter.predictions.Prediction`. This module is the only one that knows how
+[`Prediction`][efficientdet_adapter.predictions.Prediction]. This module is the only one that knows
+how
 effdet 0.4.1 wants its tensors:
 
 * **Boxes in** (``target["bbox"]``): a list with one float32 ``[N, 4]`` tensor per image, in
   **yxyx** pixels of the image the model sees (the transformed image).
 * **Classes in** (``target["cls"]``): a list with one float32 ``[N]`` tensor per image of
-  **1-based** class ids. With a :class:`~efficientdet_adapter.class_map.ClassMap` that has a
+  **1-based** class ids. With a [`ClassMap`][efficientdet_adapter.class_map.ClassMap] that has a
   background (the default), the class-map id *is* effdet's class id: foreground ids are
   ``1..len(class_map) - 1``. Id 0 (the background) is refused: effdet's anchor labeler would
   still match anchors to such a box and count them as positives.
@@ -18,7 +19,7 @@ effdet 0.4.1 wants its tensors:
   loss that pushes every anchor towards background. IceVision's dummy ``[0, 0, 0, 0]`` box of
   class 0 is *not* a negative for effdet: it matches an anchor, adds 1 to ``num_positives`` and
   trains the box head towards an empty box.
-* **Image info** (eval-mode bench and :class:`effdet.DetBenchPredict`): ``img_size`` a float32
+* **Image info** (eval-mode bench and `effdet.DetBenchPredict`): ``img_size`` a float32
   ``[B, 2]`` tensor of **(width, height)** in pixels, and ``img_scale`` a float32 ``[B]`` tensor;
   effdet clips detections to ``img_size / img_scale`` and multiplies them by ``img_scale``. Our
   batches use the transformed image's size and a scale of 1, so detections come back in the
@@ -30,9 +31,9 @@ effdet 0.4.1 wants its tensors:
 * **Detections out**: a ``[B, K, 6]`` tensor, each row ``x1, y1, x2, y2, score, cls`` with **xyxy**
   boxes and 1-based ``cls``; images with fewer than K detections are padded with all-zero rows.
 
-Each rule is one small function here (:func:`xyxy_to_yxyx`, :func:`yxyx_to_xyxy`,
-:func:`num_foreground`, :func:`num_classes_with_background`, :func:`label_ids_from_class_index`,
-:func:`img_size_wh`, :func:`xyxy_limits`); the model, the loaders, the export and the checkpoints
+Each rule is one small function here (`xyxy_to_yxyx`, `yxyx_to_xyxy`,
+`num_foreground`, `num_classes_with_background`, `label_ids_from_class_index`,
+`img_size_wh`, `xyxy_limits`); the model, the loaders, the export and the checkpoints
 call them instead of writing the swap, the shift or the size order again.
 
 Example:
@@ -184,7 +185,7 @@ def record_targets(record: Record) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def records_targets(records: Sequence[Record]) -> dict[str, list[torch.Tensor]]:
-    """``{"bbox": [...], "cls": [...]}``: :func:`record_targets` for each record of a batch."""
+    """``{"bbox": [...], "cls": [...]}``: `record_targets` for each record of a batch."""
     boxes, classes = [], []
     for record in records:
         box, cls = record_targets(record)
@@ -250,11 +251,13 @@ def predictions_from_detections(
     ground_truth: bool = True,
     keep_images: bool = False,
 ) -> list[Prediction]:
-    """Turn effdet's ``[B, K, 6]`` detections into one :class:`Prediction` per record.
+    """Turn effdet's ``[B, K, 6]`` detections into one
+    [`Prediction`][efficientdet_adapter.predictions.Prediction] per record.
 
     Zero-padded rows (class 0 or score 0) are dropped, and so are rows scoring below
     ``min_score``; every other row is kept, and ``detection_threshold`` only sets the
-    prediction's thresholded views (see :meth:`Prediction.with_threshold`).
+    prediction's thresholded views (see
+    [`Prediction.with_threshold`][efficientdet_adapter.predictions.Prediction.with_threshold]).
 
     Args:
         detections: ``[B, K, 6]`` rows of ``x1, y1, x2, y2, score, cls`` (1-based ``cls``).

@@ -3,20 +3,21 @@
 effdet's matcher makes an anchor a positive for a box when their IoU reaches 0.5 (it also forces
 each box onto its best anchor, but a box whose best IoU is low learns badly). The *best possible
 recall* (BPR) is the share of training boxes that at least one anchor matches at IoU >= 0.5,
-measured where training sees them: each box after :func:`~efficientdet_adapter.tfms.A.
-resize_and_pad` (longest side to ``img_size``, centred padding), against every anchor effdet's
+measured where training sees them: each box after
+[`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad] (longest side to
+``img_size``, centred padding), against every anchor effdet's
 own ``Anchors`` generator places for that config and size (positions included), with
 torchvision's ``box_iou``. Ultralytics' AutoAnchor uses the same figure.
 
-* :func:`anchor_match` measures it (and which pyramid level each box's best anchor is on);
-* :func:`choose_img_size` picks the smallest input size (a multiple of 128, between
-  :data:`MIN_AUTO_SIZE` and a cap: :data:`MAX_AUTO_SIZE` and the largest image side rounded up
-  to 128) at which the BPR reaches :data:`TARGET_BPR`;
-* :func:`fit_anchors` searches effdet's ``anchor_scale`` and ``aspect_ratios`` for a higher BPR
-  and keeps the default unless it gains at least :data:`MIN_GAIN`.
+* `anchor_match` measures it (and which pyramid level each box's best anchor is on);
+* `choose_img_size` picks the smallest input size (a multiple of 128, between
+  `MIN_AUTO_SIZE` and a cap: `MAX_AUTO_SIZE` and the largest image side rounded up
+  to 128) at which the BPR reaches `TARGET_BPR`;
+* `fit_anchors` searches effdet's ``anchor_scale`` and ``aspect_ratios`` for a higher BPR
+  and keeps the default unless it gains at least `MIN_GAIN`.
 
-:class:`AnchorSettings` turn into the effdet config overrides that ``efficientdet.model`` takes
-(``**settings.effdet_kwargs()``); the model's :class:`ModelConfig` keeps them, so every
+`AnchorSettings` turn into the effdet config overrides that ``efficientdet.model`` takes
+(``**settings.effdet_kwargs()``); the model's `ModelConfig` keeps them, so every
 checkpoint carries them to ``predict``, ``eval`` and ``export``.
 
 Example:
@@ -240,7 +241,7 @@ def _best_nearest(b: torch.Tensor, anchors: torch.Tensor, img_size: int, levels:
 
 def _best_all_pairs(b: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Best IoU and anchor index per box over every anchor, by torchvision's ``box_iou``: the
-    plain reference of :func:`_best_nearest` (slow: boxes x anchors IoUs)."""
+    plain reference of `_best_nearest` (slow: boxes x anchors IoUs)."""
     from torchvision.ops import box_iou
 
     best = torch.zeros(len(b))
@@ -258,7 +259,7 @@ def anchor_match(boxes: np.ndarray, model_name: str, img_size: int,
     """Each box's best IoU with ``model_name``'s anchors at ``img_size`` (square input).
 
     Args:
-        boxes: ``[N, 4]`` xyxy in input pixels (:func:`input_boxes`).
+        boxes: ``[N, 4]`` xyxy in input pixels (`input_boxes`).
         settings: the anchor settings (effdet's for the model when ``None``).
         exhaustive: compare every box with every anchor (torchvision's ``box_iou``) instead of
             the nearest anchor of each shape; the same answer, slower (the tests' reference).
@@ -287,7 +288,7 @@ def anchor_match(boxes: np.ndarray, model_name: str, img_size: int,
 
 
 def size_cap(records) -> int:
-    """The largest size ``--img-size auto`` may pick: :data:`MAX_AUTO_SIZE`, and not above the
+    """The largest size ``--img-size auto`` may pick: `MAX_AUTO_SIZE`, and not above the
     largest image side rounded up to a multiple of 128 (upscaling adds no detail)."""
     largest = max((max(r.width, r.height) for r in records), default=MIN_AUTO_SIZE)
     return max(MIN_AUTO_SIZE, min(MAX_AUTO_SIZE, math.ceil(largest / STRIDE) * STRIDE))
@@ -295,9 +296,9 @@ def size_cap(records) -> int:
 
 def choose_img_size(records, model_name: str, settings: AnchorSettings | None = None
                     ) -> tuple[int, AnchorMatch]:
-    """The smallest multiple of 128 from :data:`MIN_AUTO_SIZE` up to :func:`size_cap` whose BPR
-    reaches :data:`TARGET_BPR`; when none does, the size with the highest BPR (the smallest of
-    equals). Returns the size and its :class:`AnchorMatch`."""
+    """The smallest multiple of 128 from `MIN_AUTO_SIZE` up to `size_cap` whose BPR
+    reaches `TARGET_BPR`; when none does, the size with the highest BPR (the smallest of
+    equals). Returns the size and its `AnchorMatch`."""
     best: tuple[int, AnchorMatch] | None = None
     for size in range(MIN_AUTO_SIZE, size_cap(records) + 1, STRIDE):
         match = anchor_match(input_boxes(records, size), model_name, size, settings)
@@ -311,8 +312,8 @@ def choose_img_size(records, model_name: str, settings: AnchorSettings | None = 
 
 @dataclass(frozen=True)
 class AnchorFit:
-    """What :func:`fit_anchors` found: the measure before (effdet's anchors) and after (the
-    chosen ones, which are effdet's when no fit gained :data:`MIN_GAIN`)."""
+    """What `fit_anchors` found: the measure before (effdet's anchors) and after (the
+    chosen ones, which are effdet's when no fit gained `MIN_GAIN`)."""
 
     before: AnchorMatch
     after: AnchorMatch
@@ -351,7 +352,7 @@ def fit_anchors(boxes: np.ndarray, model_name: str, img_size: int) -> AnchorFit:
     Candidates: ``anchor_scale`` in 1..6, and effdet's aspect ratios or three taken from the
     boxes' width/height ratios (their 1/6, 1/2 and 5/6 or 0.1, 0.5 and 0.9 quantiles), ranked by
     BPR, then mean best IoU. The winner is kept only when it beats effdet's anchors by
-    :data:`MIN_GAIN` (the number of anchors per location, and so the head, stays the same).
+    `MIN_GAIN` (the number of anchors per location, and so the head, stays the same).
 
     Example:
         >>> tiny = np.array([[0., 0., 12., 12.], [8., 8., 20., 20.]])  # below Lite's 24 px

@@ -1,7 +1,7 @@
 """Anchor labels for a whole batch in one vectorized pass, equal to effdet's ``AnchorLabeler``.
 
 effdet 0.4.1 labels one image at a time (``AnchorLabeler.batch_label_anchors`` loops over the
-batch, and each image builds its own IoU matrix, match and encoding). :func:`label_anchors` does
+batch, and each image builds its own IoU matrix, match and encoding). `label_anchors` does
 the same arithmetic for every image at once, on the device the anchors live on, without a host
 round trip: boxes are padded to the batch's largest count and one IoU tensor ``[B, Nmax, A]``
 (anchors contiguous, as in effdet's ``[N, A]`` matrix) is matched with effdet's rules.

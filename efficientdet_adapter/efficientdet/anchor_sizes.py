@@ -12,7 +12,8 @@ Why it matters: a training box is a positive for an anchor only when their IoU r
 (effdet's matcher). A square box of side ``b`` inside the smallest anchor ``a`` has IoU
 ``b**2 / a**2``; below ``a / sqrt(2)`` (17 px for Lite) no anchor reaches 0.5, and the box is
 learned only through the matcher's "best anchor anyway" rule, if at all. Boxes that small want
-a larger ``img_size``, or tiles (:func:`~efficientdet_adapter.efficientdet.tiling.predict_tiled`).
+a larger ``img_size``, or tiles
+([`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled]).
 
 Example:
     >>> sizes = anchor_sizes("tf_efficientdet_lite0", img_size=384)
@@ -54,7 +55,8 @@ class AnchorLevel:
 
 @dataclass(frozen=True)
 class AnchorSizes:
-    """A model's anchors: ``anchor_scale``, its input size, one :class:`AnchorLevel` per level."""
+    """A model's anchors: ``anchor_scale``, its input size, one
+    [`AnchorLevel`][efficientdet_adapter.efficientdet.anchor_sizes.AnchorLevel] per level."""
 
     model_name: str
     img_size: tuple[int, int]  # (height, width) of the model's input
@@ -77,7 +79,8 @@ class AnchorSizes:
         return min(self.img_size) / float(image_side)
 
     def smallest_in_original(self, image_side: float) -> float:
-        """:attr:`smallest` in the pixels of an image whose longer side is ``image_side``."""
+        """[`smallest`][efficientdet_adapter.efficientdet.anchor_sizes.AnchorSizes.smallest] in the
+        pixels of an image whose longer side is ``image_side``."""
         return self.smallest / self.scale_to_input(image_side)
 
 
@@ -111,7 +114,8 @@ def anchor_sizes(model_or_name: Any, img_size: int | tuple[int, int] | None = No
         model_or_name: a model (its own ``img_size`` and ``anchor_scale`` are used) or a model
             name such as ``"tf_efficientdet_lite0"``.
         img_size: the input size, for a model name (default: effdet's size for that name). The
-            sides in input pixels do not depend on it; :meth:`AnchorSizes.smallest_in_original`
+            sides in input pixels do not depend on it;
+            [`AnchorSizes.smallest_in_original`][efficientdet_adapter.efficientdet.anchor_sizes.AnchorSizes.smallest_in_original]
             does.
 
     Example:
@@ -137,7 +141,8 @@ def smallest_anchor(model_or_name: Any, img_size: int | tuple[int, int] | None =
     """The smallest anchor's side: in input pixels, or in an original image's pixels.
 
     Args:
-        model_or_name, img_size: as for :func:`anchor_sizes`.
+        model_or_name, img_size: as for
+            [`anchor_sizes`][efficientdet_adapter.efficientdet.anchor_sizes.anchor_sizes].
         image_side: the longer side of an original image; then the answer is in its pixels.
 
     Example:

@@ -1,6 +1,7 @@
 """IceVision's backbone names: ``efficientdet.backbones.tf_lite0(pretrained=False)`` and friends.
 
-Each name is a plain function that returns a *new* frozen :class:`BackboneSpec` on every call, so
+Each name is a plain function that returns a *new* frozen
+[`BackboneSpec`][efficientdet_adapter.efficientdet.backbones.BackboneSpec] on every call, so
 ``tf_lite0(pretrained=True)`` can never change what another ``tf_lite0()`` call returns (in
 IceVision the call mutated one module-level object). Pass the spec to ``efficientdet.model``::
 

@@ -2,7 +2,7 @@
 
 effdet calls ``torchvision.ops.batched_nms`` once per image. On a GPU each call sorts, runs its
 kernel and copies a ``K x K/64`` bit mask to the host (a sync), so a batch of 64 costs 64 syncs.
-:func:`nms_keep` decides the whole batch with tensor operations and a few syncs in all:
+`nms_keep` decides the whole batch with tensor operations and a few syncs in all:
 
 * **Greedy NMS as a fixed point.** Candidates arrive best first (``torch.topk``'s order). Box
   ``j`` is kept when no kept box before it, of its class, overlaps it by IoU > 0.5. Starting from

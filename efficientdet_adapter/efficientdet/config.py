@@ -1,8 +1,11 @@
 """Model configuration and names: which EfficientDet, for how many classes, at what size.
 
-:class:`ModelConfig` is all a checkpoint needs to rebuild a model (weights aside); this module
-checks it and turns it into effdet's own (OmegaConf) config (:func:`effdet_config`). It builds no
-network: :mod:`.model` holds the model and its factory, and re-exports these names.
+[`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] is all a checkpoint needs to
+rebuild a model (weights aside); this module
+checks it and turns it into effdet's own (OmegaConf) config
+([`effdet_config`][efficientdet_adapter.efficientdet.config.effdet_config]). It builds no
+network: [`model`][efficientdet_adapter.efficientdet.model.model] holds the model and its factory,
+    and re-exports these names.
 
 Example:
     >>> config = ModelConfig("tf_efficientdet_lite0", num_classes=3, img_size=256)
@@ -83,7 +86,7 @@ def mean_std(model_name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def default_img_size(model_name: str, max_level: int | None = None) -> tuple[int, int]:
     """effdet's ``(height, width)`` for ``model_name``, each side rounded up to a multiple of the
-    stride ``2**max_level`` (the config's ``max_level`` by default): the size :func:`model` uses
+    stride ``2**max_level`` (the config's ``max_level`` by default): the size `model` uses
     when none is given.
 
     Example:
@@ -98,14 +101,17 @@ def default_img_size(model_name: str, max_level: int | None = None) -> tuple[int
 # --- config -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything needed to rebuild an :class:`EfficientDetModel` (weights aside).
+    """Everything needed to rebuild an `EfficientDetModel` (weights aside).
 
     Attributes:
-        model_name: an effdet config name (:func:`list_models`).
+        model_name: an effdet config name
+            ([`list_models`][efficientdet_adapter.efficientdet.config.list_models]).
         num_classes: number of classes *including* the background (``len(class_map)``).
         img_size: ``(height, width)`` of the model's input; an int means a square.
-        mean: RGB normalization mean (default: :func:`mean_std` of the model).
-        std: RGB normalization std (default: :func:`mean_std` of the model).
+        mean: RGB normalization mean (default:
+            [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
+        std: RGB normalization std (default:
+            [`mean_std`][efficientdet_adapter.efficientdet.config.mean_std] of the model).
         effdet_kwargs: effdet config overrides (``max_det_per_image``, ``soft_nms``, ...).
 
     Example:
@@ -164,7 +170,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of [`to_dict`][efficientdet_adapter.efficientdet.config.ModelConfig.to_dict]."""
         required = ("model_name", "num_classes", "img_size")
         missing = [k for k in required if k not in data]
         if missing:

@@ -1,14 +1,15 @@
 """Batches for EfficientDet: records -> ``((images, targets), records)``, and the DataLoaders.
 
 A batch is built from transformed records (the items of a
-:class:`~efficientdet_adapter.dataset.Dataset`), each holding its image in ``img``:
+[`Dataset`][efficientdet_adapter.dataset.Dataset]), each holding its image in ``img``:
 
 * ``images``: float32 ``[B, 3, H, W]``. Every image of a batch must have the same size (add
   ``tfms.A.resize_and_pad(size)``), and must already be normalized: a uint8 image raises
-  :class:`~efficientdet_adapter.errors.BatchError` instead of entering the model as 0-255 pixels
+  [`BatchError`][efficientdet_adapter.errors.BatchError] instead of entering the model as 0-255
+  pixels
   (add ``tfms.A.Normalize(...)`` with the model's mean and std as the last transform).
 * ``targets``: ``{"bbox": [...], "cls": [...]}`` as effdet wants them (see
-  :mod:`._targets`); validation batches add ``img_size`` and ``img_scale``; with an anchor
+  `_targets`); validation batches add ``img_size`` and ``img_scale``; with an anchor
   labeler, training and validation batches also carry effdet's precomputed anchor labels.
 * ``records``: the transformed records, with their annotations but without their pixels
   (``img`` is ``None``): the pixels travel once, in ``images``, which keeps the worker -> main
@@ -25,7 +26,7 @@ thread), under 1% of a CPU training step (``bench/anchor_labeling.py``: lite0 at
 it on for GPU training, where the step is far shorter and the labeler's many small kernels
 would otherwise run in the training loop.
 
-The collate functions are module-level functions bound with :func:`functools.partial`, so the
+The collate functions are module-level functions bound with `functools.partial`, so the
 loaders work with ``num_workers > 0`` under both fork and spawn, with ``pin_memory`` and with
 ``persistent_workers``.
 """
@@ -126,7 +127,7 @@ def stack_images(records: Sequence[Record], *, uint8: Uint8Images = "scale") -> 
 
     Args:
         records: records with their images in ``img``.
-        uint8: what to do with uint8 images (see :data:`Uint8Images`).
+        uint8: what to do with uint8 images (see `Uint8Images`).
 
     Raises:
         BatchError: if an image is missing, of another integer dtype than uint8 (or uint8 with
@@ -187,10 +188,11 @@ def build_train_batch(
     Args:
         records: transformed records with normalized HxWx3 float images in ``img``.
         batch_tfms: optional callable ``list[Record] -> list[Record]`` applied first.
-        anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see :func:`make_anchor_labeler`);
+        anchor_labeler: an ``effdet.anchors.AnchorLabeler`` (see
+            [`make_anchor_labeler`][efficientdet_adapter.efficientdet.model.anchor_labeler]);
             when given, ``targets`` also carry effdet's anchor labels, computed here (in the
             loader workers) instead of in the model's forward.
-        uint8: what to do with uint8 images (see :data:`Uint8Images`).
+        uint8: what to do with uint8 images (see `Uint8Images`).
 
     Example:
         >>> (images, targets), recs = build_train_batch(dataset_items)  # doctest: +SKIP
@@ -210,7 +212,9 @@ def build_valid_batch(
     records: Sequence[Record], batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
     uint8: Uint8Images = "scale", clip_to_image: bool = False,
 ):
-    """A validation batch: :func:`build_train_batch` plus ``img_size`` and ``img_scale``.
+    """A validation batch:
+    [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch] plus
+    ``img_size`` and ``img_scale``.
 
     As in IceVision, both are ``None`` by default: effdet's bench in eval mode then returns
     detections in the pixels of the transformed images, unclipped. ``clip_to_image=True`` (what
@@ -266,15 +270,16 @@ def _labeler_or_none(anchor_labeler):
 
 def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
              uint8: Uint8Images = "scale", **dataloader_kwargs) -> DataLoader:
-    """A ``torch.utils.data.DataLoader`` of training batches (see :func:`build_train_batch`).
+    """A ``torch.utils.data.DataLoader`` of training batches (see
+    [`build_train_batch`][efficientdet_adapter.efficientdet.dataloaders.build_train_batch]).
 
     Args:
-        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` (or any sequence of
+        dataset: a [`Dataset`][efficientdet_adapter.dataset.Dataset] (or any sequence of
             transformed records).
         batch_tfms: optional callable applied to each batch's records.
         anchor_labeler: the model (or an ``AnchorLabeler``) to compute effdet's anchor labels
             for, in the loader workers; ``None`` leaves the labeling to the model's forward.
-        uint8: what to do with uint8 images (see :data:`Uint8Images`).
+        uint8: what to do with uint8 images (see `Uint8Images`).
         **dataloader_kwargs: passed to ``DataLoader`` (``batch_size``, ``shuffle``,
             ``num_workers``, ``pin_memory``, ``persistent_workers``, ...). Unless ``drop_last`` is
             given, a last batch of ONE image is dropped: BatchNorm cannot train on a single
@@ -303,7 +308,9 @@ def train_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=None,
              uint8: Uint8Images = "scale", clip_to_image: bool = False,
              **dataloader_kwargs) -> DataLoader:
-    """A ``DataLoader`` of validation batches (see :func:`build_valid_batch`, :func:`train_dl`;
+    """A ``DataLoader`` of validation batches (see
+    [`build_valid_batch`][efficientdet_adapter.efficientdet.dataloaders.build_valid_batch],
+    [`train_dl`][efficientdet_adapter.efficientdet.dataloaders.train_dl];
     ``clip_to_image=True``: detections clipped to the image, as ``train`` validates)."""
     collate = partial(
         build_valid_batch, batch_tfms=batch_tfms, anchor_labeler=_labeler_or_none(anchor_labeler),
@@ -314,7 +321,8 @@ def valid_dl(dataset, batch_tfms: BatchTfms | None = None, *, anchor_labeler=Non
 
 def infer_dl(dataset, batch_tfms: BatchTfms | None = None, *, uint8: Uint8Images = "scale",
              **dataloader_kwargs) -> DataLoader:
-    """A ``DataLoader`` of inference batches (see :func:`build_infer_batch`)."""
+    """A ``DataLoader`` of inference batches (see
+    [`build_infer_batch`][efficientdet_adapter.efficientdet.dataloaders.build_infer_batch])."""
     collate = partial(build_infer_batch, batch_tfms=batch_tfms, uint8=uint8)
     return _loader(dataset, collate, dataloader_kwargs)
 

@@ -1,9 +1,10 @@
 """IceVision's ``efficientdet.fastai``: train an EfficientDet with fastai,
 ``efficientdet.fastai.learner(dls, model, metrics=...)``.
 
-The engine lives in :mod:`efficientdet_adapter.engines.fastai` (the learner in
-:mod:`~efficientdet_adapter.engines.fastai.learn`, the sync-free optimizer, mixed precision and
-progress bar in :mod:`~efficientdet_adapter.engines.fastai.steps`); this module keeps IceVision's
+The engine lives in [`efficientdet_adapter.engines.fastai`][efficientdet_adapter.engines.fastai]
+(the learner in
+[`learn`][efficientdet_adapter.engines.fastai.learn], the sync-free optimizer, mixed precision and
+progress bar in [`steps`][efficientdet_adapter.engines.fastai.steps]); this module keeps IceVision's
 name for it.
 
 Example:

@@ -149,9 +149,9 @@ def plot_top_losses(
 
     Args:
         model: the model from ``efficientdet.model``.
-        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` with annotations (the
+        dataset: a [`Dataset`][efficientdet_adapter.dataset.Dataset] with annotations (the
             validation set, with its deterministic transform).
-        sort_by: a loss name (:data:`LOSS_NAMES`) or IceVision's
+        sort_by: a loss name (`LOSS_NAMES`) or IceVision's
             ``{"method": "weighted", "weights": {"class_loss": 1, "box_loss": 0.5}}``.
         n_samples: how many images to draw.
         save_path: write the figure as a PNG.
@@ -162,6 +162,7 @@ def plot_top_losses(
         predictions, worst first, and per-loss statistics over the dataset.
     """
     from ..visualize import finish
+    from ..visualize.notebook import withdraw
     from .prediction import show_preds
 
     samples, preds = samples_losses(model, dataset)
@@ -177,20 +178,9 @@ def plot_top_losses(
     ]
     fig = show_preds(sorted_preds[:n_samples], ncols=ncols, annotations=titles)
     finish(fig, save_path)
-    if show:
-        _display(fig)
+    if not show:
+        withdraw(fig)
     return sorted_samples, sorted_preds, losses_stats(samples)
-
-
-def _display(fig: Any) -> None:
-    """Show a figure in a running Jupyter kernel (does nothing elsewhere)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return
-    if get_ipython() is not None:
-        display(fig)
 
 
 def get_samples_losses(samples_plus_losses: Sequence[LossSample]) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """IceVision's ``efficientdet.lightning``: train an EfficientDet with PyTorch Lightning,
 subclass ``efficientdet.lightning.ModelAdapter`` and add ``configure_optimizers``.
 
-The engine lives in :mod:`efficientdet_adapter.engines.lightning.adapter` (what is logged, under
+The engine lives in
+[`efficientdet_adapter.engines.lightning.adapter`][efficientdet_adapter.engines.lightning.adapter]
+(what is logged, under
 which names, and why); this module keeps IceVision's name for it.
 
 Example:

@@ -9,9 +9,12 @@ Two call forms build the same thing::
     (3, (256, 256), (0.5, 0.5, 0.5))
 
 ``num_classes`` counts the background (pass ``len(class_map)``), so effdet's net gets
-``num_classes - 1`` class outputs. The returned :class:`EfficientDetModel` *is* effdet's
-``DetBenchTrain`` (anchor labeler on), with a :class:`ModelConfig` in ``.config`` that is all a
-checkpoint needs to rebuild it (:meth:`EfficientDetModel.from_config`).
+``num_classes - 1`` class outputs. The returned
+[`EfficientDetModel`][efficientdet_adapter.efficientdet.model.EfficientDetModel] *is* effdet's
+``DetBenchTrain`` (anchor labeler on), with a
+[`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] in ``.config`` that is all a
+checkpoint needs to rebuild it
+([`EfficientDetModel.from_config`][efficientdet_adapter.efficientdet.model.EfficientDetModel.from_config]).
 
 Tensor contract (see ``_targets.py``): ``model(images, targets)`` with ``images`` float32
 ``[B, 3, H, W]`` normalized with ``config.mean/std``, ``targets["bbox"]`` a list of ``[N, 4]`` yxyx
@@ -20,14 +23,18 @@ pixel boxes and ``targets["cls"]`` a list of ``[N]`` 1-based class ids returns
 (x1, y1, x2, y2, score, cls), scaled/clipped by ``targets["img_scale"]``/``["img_size"]`` when
 present. Targets that already hold effdet's anchor labels (``label_num_positives``,
 ``label_cls_<l>``, ``label_bbox_<l>``, e.g. computed in DataLoader workers with
-:func:`anchor_labeler`) are used as they are instead of being labeled again.
+[`anchor_labeler`][efficientdet_adapter.efficientdet.model.anchor_labeler]) are used as they are
+instead of being labeled again.
 
 Labels and detections are effdet's, computed for the whole batch at once on the model's device
-(:mod:`.anchor_labels`, :mod:`.postprocess`; bit-identical to effdet's per-image loops).
+(`anchor_labels`, `postprocess`; bit-identical to effdet's per-image loops).
 
 This module holds the model and its factory; the configuration and the names
-(:class:`ModelConfig`, :func:`list_models`, :func:`mean_std`, :func:`effdet_config`) live in
-:mod:`.config` and are re-exported here.
+([`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig],
+[`list_models`][efficientdet_adapter.efficientdet.config.list_models],
+[`mean_std`][efficientdet_adapter.efficientdet.config.mean_std],
+[`effdet_config`][efficientdet_adapter.efficientdet.config.effdet_config]) live in
+[`config`][efficientdet_adapter.efficientdet.config] and are re-exported here.
 """
 
 from __future__ import annotations
@@ -87,20 +94,25 @@ Weights = Union[bool, str, PathLike, None]
 
 # --- the model ----------------------------------------------------------------------------------
 def _ignore_saved_anchors(module, state_dict, prefix, *args) -> None:
-    """Files from before :func:`anchors_not_saved` (or from effdet's bench) hold anchor boxes,
+    """Files from before
+    [`anchors_not_saved`][efficientdet_adapter.efficientdet.resize.anchors_not_saved] (or from
+    effdet's bench) hold anchor boxes,
     possibly for another size: drop them, the model has its own."""
     state_dict.pop(f"{prefix}anchors.boxes", None)
 
 
 class EfficientDetModel(DetBenchTrain, BenchType):
-    """effdet's ``DetBenchTrain`` (labeler on) with a :class:`ModelConfig` in ``.config``.
+    """effdet's ``DetBenchTrain`` (labeler on) with a
+    [`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] in ``.config``.
 
     Attributes:
         model: the bare ``effdet.EfficientDet`` network (backbone, fpn, class_net, box_net).
-        config: the :class:`ModelConfig` it was built from.
+        config: the [`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig] it was
+            built from.
         effdet_config: effdet's own (OmegaConf) config of the network.
-        weights: one :class:`~.weights.WeightsReport` per pretrained load.
-        start: the :class:`~efficientdet_adapter.start.Start` of a model built with
+        weights: one [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport] per
+            pretrained load.
+        start: the [`Start`][efficientdet_adapter.start.Start] of a model built with
             ``weights=`` (``None`` otherwise).
     """
 
@@ -136,7 +148,8 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         weights: Weights = None,
         classes: list[str] | None = None,
     ) -> "EfficientDetModel":
-        """Build the model of ``config``, then load pretrained weights (see :func:`model`;
+        """Build the model of ``config``, then load pretrained weights (see
+        [`model`][efficientdet_adapter.efficientdet.model.model];
         ``classes``: the foreground class names, for ``weights=`` a checkpoint)."""
         net_kwargs = {k: v for k, v in config.effdet_kwargs.items() if k in NET_KWARGS}
         net = EfficientDet(effdet_config(config), pretrained_backbone=False, **net_kwargs)
@@ -187,18 +200,20 @@ class EfficientDetModel(DetBenchTrain, BenchType):
 
         Runs in the current mode (call ``model.eval()`` first for inference). The bench-level
         call, with effdet's image info given by the caller (``img_size`` ``[B, 2]`` (W, H),
-        ``img_scale`` ``[B]``; see :mod:`._targets`); the function
-        :func:`~.prediction.detect` ``(model, images)`` takes any wrapper and fills them in.
+        ``img_scale`` ``[B]``; see `_targets`); the function
+        [`detect`][efficientdet_adapter.efficientdet.prediction.detect] ``(model, images)`` takes
+        any wrapper and fills them in.
         """
         with self._at_size(images):
             class_out, box_out = self.model(images)
             return self._detections(images.shape[0], class_out, box_out, img_scale, img_size)
 
     def set_img_size(self, img_size: int | tuple[int, int]) -> None:
-        """Take ``img_size`` images from now on (progressive resizing); see :mod:`.resize`.
+        """Take ``img_size`` images from now on (progressive resizing); see
+        [`resize`][efficientdet_adapter.efficientdet.resize].
 
         The explicit way to change size; the other is new dataloaders at the start of an epoch
-        (see :meth:`train`).
+        (see [`train`][efficientdet_adapter.efficientdet.model.EfficientDetModel.train]).
         """
         set_img_size(self, img_size)
 
@@ -210,7 +225,8 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         built) may switch the model to its valid size for good (IceVision's progressive
         resizing swaps the loaders only); after it, a training batch of another size is a
         BatchError (the transforms disagree) until the next ``model.train()`` (or a
-        :meth:`set_img_size` to that size). Eval: a batch of another size switches for this call only, so
+        [`set_img_size`][efficientdet_adapter.efficientdet.model.EfficientDetModel.set_img_size] to
+        that size). Eval: a batch of another size switches for this call only, so
         validating at another size never changes the size the model trains at and is saved
         with. An invalid size raises ModelConfigError."""
         size = (int(images.shape[-2]), int(images.shape[-1]))
@@ -231,7 +247,8 @@ class EfficientDetModel(DetBenchTrain, BenchType):
                 self.set_img_size(before)
 
     def param_groups(self) -> list[list[nn.Parameter]]:
-        """IceVision's method form of :func:`param_groups`."""
+        """IceVision's method form of
+        [`param_groups`][efficientdet_adapter.efficientdet.model.EfficientDetModel.param_groups]."""
         return param_groups(self)
 
     def _anchor_targets(self, targets: Mapping[str, Any]) -> tuple[list, list, Tensor]:
@@ -345,17 +362,21 @@ def model(
     """Build an EfficientDet in effdet's training bench.
 
     Args:
-        backbone: a spec from :mod:`.backbones` (IceVision's form), or ``None`` with ``model_name``.
+        backbone: a spec from [`backbones`][efficientdet_adapter.efficientdet.backbones]
+            (IceVision's form), or ``None`` with ``model_name``.
         num_classes: classes *including* the background: ``len(class_map)`` (>= 2).
         img_size: input size, an int (square) or ``(height, width)``, each side a multiple of
             ``2**max_level`` (128 for almost every config). Default: the config's size rounded up.
-        model_name: an effdet config name (:func:`list_models`), instead of ``backbone``.
+        model_name: an effdet config name
+            ([`list_models`][efficientdet_adapter.efficientdet.config.list_models]), instead of
+            ``backbone``.
         pretrained: ``True`` for effdet's COCO weights (hub; a backbone spec's ``pretrained`` means
             the same), or a local weights file; heads that do not fit are re-initialized.
         pretrained_backbone: ``True`` (timm hub; offline falls back to the packaged Lite0 weights
             for ``tf_efficientdet_lite0``), ``"imagenet-lite0"`` (the package), or a local file.
-            See :mod:`.weights`.
-        weights: where training starts, as ``train --weights`` (:mod:`efficientdet_adapter.start`):
+            See [`weights`][efficientdet_adapter.weights].
+        weights: where training starts, as ``train --weights``
+            ([`efficientdet_adapter.start`][efficientdet_adapter.start]):
             ``"auto"``, ``"coco"``, ``"none"``, a checkpoint file or a run folder (its class head
             is matched to ``class_map`` by class name); the model's ``start`` records it.
         class_map: the model's classes (``num_classes`` is then ``len(class_map)``); needed
@@ -427,7 +448,9 @@ def anchor_labeler(model_or_config: Any) -> AnchorLabeler:
     is the same function under the name the loaders' docs use.
 
     Args:
-        model_or_config: an :class:`EfficientDetModel` or its :class:`ModelConfig`, an effdet
+        model_or_config: an
+            [`EfficientDetModel`][efficientdet_adapter.efficientdet.model.EfficientDetModel] or its
+            [`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig], an effdet
             bench (or a wrapper of one), a bare ``EfficientDet``, an effdet config, or an
             ``AnchorLabeler`` (returned as is).
 

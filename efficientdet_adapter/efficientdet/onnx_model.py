@@ -1,16 +1,20 @@
 """A self-contained ONNX export, run by ONNX Runtime wherever a model is taken for prediction.
 
-:func:`load_onnx` reads a graph written by ``export_onnx`` (the contract:
-:mod:`~efficientdet_adapter.weights.onnx_graph`) and its metadata (class names, image size,
-normalization) into an :class:`OnnxModel`. ``predict``, ``predict_from_dl``, ``end2end_detect``,
+[`load_onnx`][efficientdet_adapter.efficientdet.onnx_model.load_onnx] reads a graph written by
+``export_onnx`` (the contract:
+[`onnx_graph`][efficientdet_adapter.weights.onnx_graph]) and its metadata (class names, image size,
+normalization) into an [`OnnxModel`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel].
+``predict``, ``predict_from_dl``, ``end2end_detect``,
 ``runs.evaluate`` and the command line's ``predict``/``eval`` take it in place of the PyTorch
 model: the same resize and pad, the same mapping of the boxes back to the original pixels, the
-same :class:`~efficientdet_adapter.predictions.Prediction` out. Only the network, the
+same [`Prediction`][efficientdet_adapter.predictions.Prediction] out. Only the network, the
 normalization and the post-processing run in ONNX Runtime.
 
-How it fits the PyTorch path: :meth:`OnnxModel.inference_tfm` resizes and pads like the model's
+How it fits the PyTorch path:
+    [`OnnxModel.inference_tfm`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel.inference_tfm] resizes and pads like the model's
 own inference transform, then only turns the pixels into floats (0-255): the graph normalizes.
-:meth:`OnnxModel.forward` takes that float batch ``[B, 3, H, W]``, hands the graph its uint8
+[`OnnxModel.forward`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel.forward] takes that
+float batch ``[B, 3, H, W]``, hands the graph its uint8
 pixels (exact: they are whole numbers) and returns effdet's ``[B, D, 6]`` detections, as
 ``prediction.detect`` does for a PyTorch model.
 
@@ -92,11 +96,13 @@ class OnnxModel(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """effdet's detections ``[B, D, 6]`` (``x1, y1, x2, y2, score, label id``; zero rows pad)
-        for float ``[B, 3, H, W]`` pixels 0-255 (from :meth:`inference_tfm`).
+        for float ``[B, 3, H, W]`` pixels 0-255 (from
+        [`inference_tfm`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel.inference_tfm]).
 
         Raises:
             BatchError: images not at the model's size, or not whole pixel values 0-255
-                (normalized already: build the dataset with :meth:`inference_tfm`).
+                (normalized already: build the dataset with
+                [`inference_tfm`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel.inference_tfm]).
         """
         h, w = self.img_size
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, h, w):

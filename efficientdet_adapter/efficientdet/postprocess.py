@@ -2,8 +2,8 @@
 
 effdet 0.4.1 ranks its candidates for the batch, then decodes, clips, scores and runs NMS one
 image at a time (``generate_detections``), about 25 small operations and one NMS call (a host
-sync on a GPU) per image. :func:`detections` does each step once for the whole batch, NMS
-included (:func:`~efficientdet_adapter.efficientdet.batched_nms.nms_keep`, which keeps what
+sync on a GPU) per image. `detections` does each step once for the whole batch, NMS
+included (`nms_keep`, which keeps what
 effdet's ``torchvision.ops.batched_nms(boxes, scores, classes, 0.5)`` keeps, in its order).
 
 Tensor contract:

@@ -1,15 +1,20 @@
 """Prediction: boxes on the user's own images, in the pixels of the ORIGINAL images.
 
-The model sees transformed images (resized, padded, normalized). :func:`predict`,
-:func:`predict_from_dl` and :func:`end2end_detect` run it, then undo the resize and the padding
+The model sees transformed images (resized, padded, normalized).
+[`predict`][efficientdet_adapter.efficientdet.prediction.predict],
+[`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] and
+[`end2end_detect`][efficientdet_adapter.efficientdet.prediction.end2end_detect] run it, then undo
+the resize and the padding
 exactly, per image and per axis (images of any size and aspect ratio can share a batch), using
 the geometry each sample's transform recorded when it ran (``sample.geometry``, a
-:class:`~efficientdet_adapter.records.Geometry`, as effdet's loader records ``img_scale``). Boxes stay floats; they are clipped to the original image. Predictions are
+[`Geometry`][efficientdet_adapter.records.Geometry], as effdet's loader records ``img_scale``).
+Boxes stay floats; they are clipped to the original image. Predictions are
 matched to the dataset's records by position, so record ids may repeat. Drawing them is
-:mod:`.show` (``annotate``, ``show_preds``; re-exported here).
+[`show`][efficientdet_adapter.efficientdet.show] (``annotate``, ``show_preds``; re-exported here).
 
 Every detection effdet returns (its ``max_det_per_image`` best after NMS, 100 by default) is kept
-in the :class:`~efficientdet_adapter.predictions.Prediction` (score floor ``min_score=0.0``), so
+in the [`Prediction`][efficientdet_adapter.predictions.Prediction] (score floor ``min_score=0.0``),
+so
 ``pred.with_threshold(t)`` re-thresholds without running the model again;
 ``detection_threshold`` only sets which ones the thresholded views show.
 
@@ -70,10 +75,12 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     The model's own post-process (top-k candidates, box decoding, clipping to the input,
     class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
     functions of this module do). ``model`` may be an accelerated model
-    (:func:`~.runtime.accelerate`), whose network then runs in its faster form.
+    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]), whose network then runs
+    in its faster form.
 
     Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
-    :class:`~.runtime.Accelerated`) or an :class:`~.onnx_model.OnnxModel`, checks the input
+    [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated]) or an
+    [`OnnxModel`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel], checks the input
     size and clips to the whole input. The
     method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
     ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
@@ -96,7 +103,9 @@ def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    """Resolve ``device`` (see :func:`~.runtime.inference_device`) and move the model there
+    """Resolve ``device`` (see
+    [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]) and move the
+    model there
     (it stays there, as in IceVision)."""
     dev = inference_device(device, model)
     if model_device(model) != dev:
@@ -106,7 +115,8 @@ def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.dev
 
 def _num_workers(num_workers: int | None, device: torch.device, dataset: Any,
                  batch_size: int) -> int:
-    """DataLoader workers for :func:`predict`. ``None``: when a GPU waits for images read from
+    """DataLoader workers for [`predict`][efficientdet_adapter.efficientdet.prediction.predict].
+    ``None``: when a GPU waits for images read from
     files, up to 4 (one core left for the main process, no more than the batches after the
     first); else 0 (on the CPU the model needs the cores; images in memory need no decoding)."""
     if num_workers is not None:
@@ -133,7 +143,8 @@ def to_original(
 
     ``geometries``: what the transform recorded on each sample (``sample.geometry``; the
     batches of ``infer_dl`` carry their samples). An image with none (a sample built without
-    the Adapter) uses :func:`~efficientdet_adapter.tfms.geometry` of ``tfm`` (the deterministic
+    the Adapter) uses [`geometry`][efficientdet_adapter.tfms.albumentations_adapter.geometry] of
+    ``tfm`` (the deterministic
     inference transform, an ``Adapter``) at the original's size; ``tfm=None``: no change.
 
     Example:
@@ -194,7 +205,7 @@ def predict_from_dl(
 ) -> list[Prediction]:
     """Predictions for every batch of an inference loader (``efficientdet.infer_dl(dataset)``).
 
-    When the loader's dataset is a :class:`~efficientdet_adapter.dataset.Dataset` (it is for
+    When the loader's dataset is a [`Dataset`][efficientdet_adapter.dataset.Dataset] (it is for
     ``infer_dl``), boxes are mapped back to each record's original image, and the prediction's
     ``ground_truth`` is the original record when the dataset has annotations. Otherwise they stay
     in the pixels of the transformed images. Predictions are matched to the dataset's records by
@@ -210,11 +221,13 @@ def predict_from_dl(
         min_score: detections scoring below it are not stored at all.
         device: where to run: ``"auto"`` (the GPU when there is one, else the CPU), ``"cpu"``,
             ``"cuda"``, a ``torch.device``, or ``None`` (where the model is). The model is moved
-            there and stays there. See :func:`~.runtime.inference_device`.
+            there and stays there. See
+            [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device].
         class_map: names for the label ids (default: each record's class map; an ONNX
             model's own).
 
-    ``model`` may be an accelerated model (:func:`~.runtime.accelerate`: compiled, fp16).
+    ``model`` may be an accelerated model
+    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]: compiled, fp16).
 
     Example:
         >>> preds = predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=8))
@@ -222,7 +235,9 @@ def predict_from_dl(
     from ..arguments import probability
 
     probability(detection_threshold, "detection_threshold")
-    from tqdm.auto import tqdm
+    from ..version_compat import tqdm_class
+
+    tqdm = tqdm_class()
 
     if class_map is None and isinstance(model, OnnxModel):
         class_map = model.class_map  # the names its metadata holds
@@ -281,11 +296,13 @@ def predict(
     overlap: float | int = 0.25,
     max_tiles: int | None = None,
 ) -> list[Prediction]:
-    """Run the model on a :class:`~efficientdet_adapter.dataset.Dataset`: one prediction per item.
+    """Run the model on a [`Dataset`][efficientdet_adapter.dataset.Dataset]: one prediction per
+    item.
 
     The dataset's transform must be deterministic (``tfms.A.resize_and_pad(size)`` plus
     ``tfms.A.Normalize(...)``); boxes come back in the pixels of the original images.
-    See :func:`predict_from_dl` for the arguments.
+    See [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl] for the
+    arguments.
 
     ``num_workers``: processes that read and transform the images while the model runs (the
     DataLoader's); ``None`` picks up to 4 when predicting on a GPU from image files, else 0 (on
@@ -293,9 +310,10 @@ def predict(
 
     ``tile=(h, w)``: predict each image in overlapping ``h`` x ``w`` crops (``overlap``: a
     fraction of the tile or pixels) and merge them with NMS in original pixels, for small objects
-    in large images (see :func:`~efficientdet_adapter.efficientdet.tiling.predict_tiled`; the
+    in large images (see [`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled];
+    the
     tiles use the model's own inference transform); an image that makes more than ``max_tiles``
-    tiles (default :data:`~efficientdet_adapter.efficientdet.tiling.MAX_TILES`) is refused.
+    tiles (default `MAX_TILES`) is refused.
 
     Example:
         >>> ds = Dataset.from_images(images, tfms.A.Adapter([*tfms.A.resize_and_pad(384),
@@ -348,9 +366,12 @@ def predict_dl(
     ``samples`` are the loader's dataset items (transformed, with their normalized pixels:
     ``sample["img"]``) and ``preds`` are in those transformed pixels, so
     ``show_preds(imgs=[s["img"] for s in samples], preds=preds, denormalize_fn=...)`` draws them.
-    New code wants :func:`predict_from_dl` (boxes in the original images' pixels).
+    New code wants [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]
+    (boxes in the original images' pixels).
     """
-    from tqdm.auto import tqdm
+    from ..version_compat import tqdm_class
+
+    tqdm = tqdm_class()
 
     from .dataloaders import build_infer_batch
 
@@ -401,20 +422,25 @@ def detect_image(
     device: str | torch.device | None = "auto",
 ) -> Prediction:
     """Detect objects in one image (a file path, an HxWx3 RGB array or a PIL image), end to end:
-    the library's form of IceVision's :func:`end2end_detect`, returning a :class:`Prediction`
-    (draw it with :func:`~efficientdet_adapter.efficientdet.annotate`).
+    the library's form of IceVision's
+    [`end2end_detect`][efficientdet_adapter.efficientdet.prediction.end2end_detect], returning a
+    [`Prediction`][efficientdet_adapter.predictions.Prediction]
+    (draw it with [`annotate`][efficientdet_adapter.efficientdet.show.annotate]).
 
     Args:
         img: the image.
         transforms: the inference transform (an ``Adapter``, or a list of albumentations
-            transforms), or ``None`` for :func:`inference_tfm`.
+            transforms), or ``None`` for
+            [`inference_tfm`][efficientdet_adapter.efficientdet.prediction.inference_tfm].
         model, class_map: the trained model and its class map.
         detection_threshold: sets the prediction's thresholded views.
         min_score: detections scoring below it are not stored.
-        device: where to run (``"auto"``: the GPU when there is one; see :func:`predict_from_dl`).
+        device: where to run (``"auto"``: the GPU when there is one; see
+            [`predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]).
 
     Returns:
-        A :class:`Prediction` in the original image's pixels.
+        A [`Prediction`][efficientdet_adapter.predictions.Prediction] in the original image's
+        pixels.
 
     Example:
         >>> pred = detect_image("dog.jpg", None, model, class_map, detection_threshold=0.4)
@@ -461,7 +487,8 @@ def end2end_detect(
     original image's pixels), ``"img"`` (the image with them drawn: a PIL image, an array with
     ``return_as_pil_img=False``, ``None`` with ``return_img=False``), ``"width"``,
     ``"height"`` (the original image's size)}. IceVision's styling arguments (``font_path``...)
-    are ignored. :func:`detect_image` takes the same arguments and returns a :class:`Prediction`.
+    are ignored. [`detect_image`][efficientdet_adapter.efficientdet.prediction.detect_image] takes
+    the same arguments and returns a [`Prediction`][efficientdet_adapter.predictions.Prediction].
 
     Example:
         >>> out = end2end_detect("dog.jpg", None, model, class_map, detection_threshold=0.4)
@@ -496,7 +523,8 @@ def show_results(
 ):
     """Ground truth beside prediction for the first ``num_samples`` items of a dataset.
 
-    The dataset's transform must be deterministic (see :func:`predict`); pictures are drawn on
+    The dataset's transform must be deterministic (see
+    [`predict`][efficientdet_adapter.efficientdet.prediction.predict]); pictures are drawn on
     the original images.
 
     Example:

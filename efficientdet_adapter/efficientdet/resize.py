@@ -2,7 +2,8 @@
 
 An EfficientDet's weights do not depend on the image size, but three things built from it do:
 the anchors (and the labeler over them), the fixed output sizes of the BiFPN's upsampling
-layers, and the top-k before NMS (``max_detection_points``). :func:`set_img_size` rebuilds
+layers, and the top-k before NMS (``max_detection_points``).
+[`set_img_size`][efficientdet_adapter.efficientdet.resize.set_img_size] rebuilds
 those for a new size and keeps every parameter (same tensors, so an optimizer that holds them
 goes on working). The size changes at a clear point only: this function
 (``model.set_img_size``), or the first training batch after ``model.train()`` (which fastai and
@@ -39,7 +40,9 @@ logger = logging.getLogger(__name__)
 
 def anchors_not_saved(anchors: Anchors) -> Anchors:
     """Keep the anchor boxes out of ``state_dict``: they follow from the config and the input
-    size (which may change, see :func:`set_img_size`), and are never learned."""
+    size (which may change, see
+    [`set_img_size`][efficientdet_adapter.efficientdet.resize.set_img_size]), and are never
+    learned."""
     anchors._non_persistent_buffers_set.add("boxes")
     return anchors
 

@@ -1,13 +1,16 @@
 """Where and how the network runs for inference: the device, and the accelerated path.
 
-:func:`inference_device` resolves ``device="auto"`` (the model's GPU, else any CUDA GPU, else
+[`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device] resolves
+``device="auto"`` (the model's GPU, else any CUDA GPU, else
 the CPU), the default of ``predict``, ``predict_from_dl`` and ``end2end_detect``.
 
-:func:`accelerate` wraps a model for fixed-size inference: the network runs in ``channels_last``
+[`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate] wraps a model for fixed-size
+inference: the network runs in ``channels_last``
 memory layout, under fp16/bf16 autocast, and compiled with ``torch.compile`` (on a GPU in
 ``mode="reduce-overhead"``: CUDA graphs, one kernel-launch replay per batch instead of hundreds
 of launches). Post-processing (top-k, decoding, NMS) stays the model's own, in float32. The
-result is an :class:`Accelerated` module that every inference function takes in place of the
+result is an [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated] module that
+every inference function takes in place of the
 model, so it is built (and compiled) once and reused:
 
     >>> fast = efficientdet.accelerate(model)            # doctest: +SKIP
@@ -115,7 +118,8 @@ def _network_call(net: nn.Module, device_type: str, dtype: torch.dtype | None) -
 
 
 class Accelerated(nn.Module):
-    """A model prepared by :func:`accelerate` (see the module docstring); ``.model`` is its bench.
+    """A model prepared by [`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate] (see
+    the module docstring); ``.model`` is its bench.
 
     Use it wherever a model is taken for inference (``predict``, ``predict_from_dl``,
     ``end2end_detect``, ``detect``); ``fast(images)`` returns the detections ``[B, K, 6]`` of
@@ -134,7 +138,7 @@ class Accelerated(nn.Module):
 
     @property
     def config(self):
-        """The bench's :class:`~efficientdet_adapter.efficientdet.config.ModelConfig`."""
+        """The bench's [`ModelConfig`][efficientdet_adapter.efficientdet.config.ModelConfig]."""
         return self.model.config
 
     def extra_repr(self) -> str:
@@ -189,11 +193,13 @@ def accelerate(
 
     Args:
         model: the model from ``efficientdet.model``/``model_from_checkpoint`` (or a wrapper).
-        device: where to run (see :func:`inference_device`); the model is moved there.
+        device: where to run (see
+            [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]); the
+            model is moved there.
         precision: ``"fp16"`` or ``"bf16"`` (autocast of the network), ``"fp32"``, or
             ``"auto"``: fp16 on a GPU, fp32 on the CPU (where half precision rarely pays).
             The command line's spellings (``"16-mixed"``, ...) are read too
-            (:func:`~efficientdet_adapter.devices.normalize_precision`).
+            ([`normalize_precision`][efficientdet_adapter.devices.normalize_precision]).
         channels_last: convert the network's weights (in place; their values do not change) and
             each batch to the ``channels_last`` memory layout, which cuDNN's and oneDNN's
             convolutions prefer.
@@ -204,7 +210,8 @@ def accelerate(
         backend: ``torch.compile``'s backend (``"inductor"``; ``"aot_eager"`` needs no compiler).
 
     Returns:
-        An :class:`Accelerated` model, in eval mode. The first call of each batch size compiles
+        An [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated] model, in eval
+        mode. The first call of each batch size compiles
         (call ``.warmup([batch_size])`` to pay that before timing); batch sizes that vary
         compile again (up to torch's recompile limit).
 

@@ -1,7 +1,9 @@
 """Pictures of predictions: the kept boxes drawn on the original images.
 
-Drawing only; no model runs here. :mod:`.prediction` runs the model (``predict``,
-``end2end_detect``) and its ``show_results`` composes ``predict`` with :func:`show_preds`; the
+Drawing only; no model runs here. [`prediction`][efficientdet_adapter.efficientdet.prediction] runs
+the model (``predict``,
+``end2end_detect``) and its ``show_results`` composes ``predict`` with
+[`show_preds`][efficientdet_adapter.efficientdet.show.show_preds]; the
 old names stay importable from there (``efficientdet.prediction.annotate``...) and from
 ``efficientdet`` itself.
 
@@ -78,7 +80,7 @@ def annotate(
     ``max_side``: draw on a copy whose longer side is at most this many pixels (boxes scaled
     with it). Drawing costs memory in proportion to the pixels drawn on (matplotlib's canvas and
     its resampled copy of the image: about 40 bytes per pixel), so a 36-Mpx photo drawn whole
-    needs several GB; ``predict`` on the command line draws at most :data:`MAX_ANNOTATED_SIDE`
+    needs several GB; ``predict`` on the command line draws at most `MAX_ANNOTATED_SIDE`
     pixels a side. ``None``: the image's own size.
 
     Example:
@@ -164,5 +166,6 @@ def show_preds(
 
 
 def show_pred(pred: Prediction, **kwargs: Any):
-    """One prediction beside its ground truth (IceVision's ``show_pred``; see :func:`show_preds`)."""
+    """One prediction beside its ground truth (IceVision's ``show_pred``; see
+    [`show_preds`][efficientdet_adapter.efficientdet.show.show_preds])."""
     return show_preds([pred], 1, **kwargs)

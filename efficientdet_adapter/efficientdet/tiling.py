@@ -2,7 +2,8 @@
 
 A model sees its whole input at ``img_size``: a 2000 px photo shown at 384 px shrinks a 20 px
 object to 4 px, far below the smallest anchor (see
-:mod:`~efficientdet_adapter.efficientdet.anchor_sizes`). :func:`predict_tiled` cuts each image
+[`anchor_sizes`][efficientdet_adapter.efficientdet.anchor_sizes]).
+[`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled] cuts each image
 into overlapping ``tile`` crops, predicts every crop at the model's size, shifts the boxes by the
 crop's origin into the original image, and merges them:
 
@@ -162,7 +163,8 @@ def merge_tiles(
         tiles: where each tile lies in the image.
         detections: per tile, ``(boxes [N, 4] xyxy in tile pixels, scores [N], label_ids [N])``.
         width, height: the image's size.
-        overlap: ``(overlap_h, overlap_w)`` in pixels (:func:`overlap_pixels`).
+        overlap: ``(overlap_h, overlap_w)`` in pixels
+            ([`overlap_pixels`][efficientdet_adapter.efficientdet.tiling.overlap_pixels]).
         iou_threshold: NMS threshold between boxes of one class, in original pixels.
         max_det: the most detections kept, best first.
 
@@ -210,7 +212,7 @@ def predict_tiled(
     prediction without importing it.
 
     Args:
-        dataset: a :class:`~efficientdet_adapter.dataset.Dataset` (its records are what count).
+        dataset: a [`Dataset`][efficientdet_adapter.dataset.Dataset] (its records are what count).
         tile: ``(height, width)`` of a tile in original pixels.
         overlap: between neighbouring tiles: a fraction of the tile (``0.25``) or pixels.
         detection_threshold: sets the predictions' thresholded views.
@@ -218,9 +220,11 @@ def predict_tiled(
             kept, boxes in the crop's own pixels. ``predict`` gives one that resizes and pads each
             tile to the model's ``img_size`` like a whole image (its inference transform), so a
             tile of the model's own size shows objects at their original size.
-        iou_threshold, max_det: of the merge (:func:`merge_tiles`).
+        iou_threshold, max_det: of the merge
+            ([`merge_tiles`][efficientdet_adapter.efficientdet.tiling.merge_tiles]).
         keep_images: attach each original image as ``pred.img``.
-        max_tiles: refuse an image that makes more tiles (:func:`check_tile_count`).
+        max_tiles: refuse an image that makes more tiles
+            ([`check_tile_count`][efficientdet_adapter.efficientdet.tiling.check_tile_count]).
 
     Example:
         >>> preds = efficientdet.predict(model, Dataset.from_images(["big.jpg"]),

@@ -25,7 +25,8 @@ _MAX_DEPTH = 6
 
 
 class BenchType:
-    """What :func:`find_bench` looks for: ``EfficientDetModel`` derives from it (this module sits
+    """What [`find_bench`][efficientdet_adapter.efficientdet.wrappers.find_bench] looks for:
+    ``EfficientDetModel`` derives from it (this module sits
     below the model, so it names the type without importing it)."""
 
 

@@ -1,10 +1,14 @@
 """The training engines over one run core, and IceVision's ``engines`` package.
 
-* :mod:`.steps` and :mod:`.step_values`: the plain training/validation steps and the sync-free
+* [`steps`][efficientdet_adapter.engines.steps] and
+  [`step_values`][efficientdet_adapter.engines.step_values]: the plain training/validation steps and
+  the sync-free
   reading of per-step numbers, which both engines (and a hand-written loop) call;
-* :mod:`.core`: the engine-agnostic run core (EMA, non-finite loss guard, epoch line, run
+* [`core`][efficientdet_adapter.engines.core]: the engine-agnostic run core (EMA, non-finite loss
+  guard, epoch line, run
   checkpoint), written once;
-* :mod:`.fastai` (``learn``, ``steps``, ``callbacks``, ``fit``) and :mod:`.lightning`
+* [`fastai`][efficientdet_adapter.engines.fastai] (``learn``, ``steps``, ``callbacks``, ``fit``) and
+  `lightning`
   (``adapter``, ``callbacks``, ``fit``): each engine's thin shells over them. ``engines.fastai``
   is also IceVision's name: it converts loaders for fastai.
 """

@@ -1,22 +1,31 @@
 """The engine-agnostic run core: what fastai's and Lightning's run callbacks both do, written once.
 
-Each engine's callbacks (:mod:`.fastai.callbacks`, :mod:`.lightning.callbacks`) are thin shells
+Each engine's callbacks ([`fastai.callbacks`][efficientdet_adapter.engines.fastai.callbacks],
+[`lightning.callbacks`][efficientdet_adapter.engines.lightning.callbacks]) are thin shells
 that translate their engine's events into calls of these:
 
-* :class:`WeightAverage`: an exponential moving average of the weights (timm's ``ModelEmaV3``,
+* [`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]: an exponential moving average
+  of the weights (timm's ``ModelEmaV3``,
   warm-up on), swapped in for validation and saved in place of the raw weights.
-* :class:`NonFiniteGuard`: a :class:`~efficientdet_adapter.errors.TrainingError` at the first
+* [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]: a
+  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first
   NaN or infinite training loss, naming the epoch, the optimizer step, the batch of the epoch and
-  the learning rate (:func:`non_finite_message`), read without a host-device sync
-  (:class:`~.step_values.StepValues`).
-* :func:`format_epoch_line` / :func:`print_epoch_line`: one printed line per epoch.
-* :class:`RunRecorder`: the run checkpoint logic around a fit: per-epoch seeding and timing,
-  optimizer steps counted in the :class:`~efficientdet_adapter.training.state.RunTracker` (which
+  the learning rate ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]),
+  read without a host-device sync
+  ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]).
+* [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] /
+  [`print_epoch_line`][efficientdet_adapter.engines.core.print_epoch_line]: one printed line per
+  epoch.
+* [`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder]: the run checkpoint logic around a
+  fit: per-epoch seeding and timing,
+  optimizer steps counted in the [`RunTracker`][efficientdet_adapter.training.state.RunTracker]
+  (which
   writes ``best.pt``, ``last.pt``, ``metrics.csv`` and TensorBoard), the epoch's row.
 
 A test-only hook: with ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT|TERM]`` in the
 environment, a run sends itself SIGKILL (or SIGINT, a Ctrl-C, or SIGTERM) right after optimizer
-step ``K`` (:func:`signal_at_step`, from :mod:`~efficientdet_adapter.training.interrupts`), so
+step ``K`` ([`signal_at_step`][efficientdet_adapter.engines.core.signal_at_step], from
+`interrupts`), so
 tests interrupt a run at a known step without waiting on a clock.
 
 Example:
@@ -101,7 +110,8 @@ class WeightAverage:
         net.load_state_dict(find_network(self.averaged.module).state_dict())
 
     def swap_out(self, model: nn.Module) -> None:
-        """Give ``model`` back the weights :meth:`swap_in` kept aside."""
+        """Give ``model`` back the weights
+        [`swap_in`][efficientdet_adapter.engines.core.WeightAverage.swap_in] kept aside."""
         if self._backup is not None:
             find_network(model).load_state_dict(self._backup)
             self._backup = None
@@ -111,7 +121,7 @@ class WeightAverage:
         return {"updates": self.updates, "weights": weights}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the weights go in now, or when the average is made."""
+        """Restore `state_dict`; the weights go in now, or when the average is made."""
         self.updates = int(state["updates"])
         self._pending = state.get("weights") or None
         if self.averaged is not None and self._pending is not None:
@@ -144,15 +154,19 @@ def non_finite_message(loss: float, place: StepPlace, tracker: RunTracker | None
 
 
 class NonFiniteGuard:
-    """Stop at a NaN or infinite training loss with a :class:`TrainingError`
-    (:func:`non_finite_message`).
+    """Stop at a NaN or infinite training loss with a
+    [`TrainingError`][efficientdet_adapter.errors.TrainingError]
+    ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]).
 
     On the CPU the loss is checked as soon as it is pushed, before it reaches the weights. On a
-    GPU it is checked without a host-device sync (:class:`~.step_values.StepValues`): the error
+    GPU it is checked without a host-device sync
+    ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]): the error
     may come one or a few steps later (it still names the step whose loss was not finite), and
-    at the latest when the engine calls :meth:`check_pending` (end of the epoch's training,
+    at the latest when the engine calls
+    [`check_pending`][efficientdet_adapter.engines.core.NonFiniteGuard.check_pending] (end of the
+    epoch's training,
     before validation) or the tracker is about to write ``last.pt`` or ``best.pt``
-    (:meth:`RunTracker.check_before_save`), so weights trained after a NaN are never kept.
+    ([`RunTracker.check_before_save`][efficientdet_adapter.training.state.RunTracker.check_before_save]), so weights trained after a NaN are never kept.
     """
 
     def __init__(self, tracker: RunTracker | None = None, *,
@@ -200,7 +214,8 @@ def format_epoch_line(row: dict[str, Any], total: int | None) -> str:
 
 
 def print_epoch_line(row: dict[str, Any] | None, total: int | None, file: Any = None) -> None:
-    """Print :func:`format_epoch_line` of ``row`` (nothing when ``row`` is ``None``)."""
+    """Print [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] of ``row``
+    (nothing when ``row`` is ``None``)."""
     if row is not None:
         print(format_epoch_line(row, total), file=file or sys.stdout, flush=True)
 
@@ -227,10 +242,14 @@ def freeze_bn_stats(model: nn.Module) -> int:
 class RunRecorder:
     """The run checkpoint logic of both engines' run callbacks.
 
-    The engine's callback calls :meth:`start_fit`, :meth:`seed` and :meth:`start_epoch`,
-    :meth:`count_step` after each optimizer step, and :meth:`end_epoch` with the epoch's row (its
-    losses and metrics) once validated; :meth:`end_epoch` adds the learning rate and the seconds,
-    has the tracker write the run's files, keeps :attr:`last_row` for the epoch line and says
+    The engine's callback calls `start_fit`, `seed` and `start_epoch`,
+    [`count_step`][efficientdet_adapter.engines.core.RunRecorder.count_step] after each optimizer
+    step, and [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] with the
+    epoch's row (its
+    losses and metrics) once validated;
+    [`end_epoch`][efficientdet_adapter.engines.core.RunRecorder.end_epoch] adds the learning rate
+    and the seconds,
+    has the tracker write the run's files, keeps `last_row` for the epoch line and says
     whether to stop (early stopping or ``--time``).
 
     Args:

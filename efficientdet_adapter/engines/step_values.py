@@ -2,15 +2,19 @@
 
 ``float(loss)`` on a CUDA tensor makes the CPU wait until the GPU has computed it: a
 host-device sync every step, which stops the CPU from queueing the next step's kernels ahead.
-:class:`StepValues` instead copies each step's scalars to pinned host memory with a
+[`StepValues`][efficientdet_adapter.engines.step_values.StepValues] instead copies each step's
+scalars to pinned host memory with a
 non-blocking copy, records a CUDA event behind the copy, and hands the numbers out once their
 event has completed (checked without waiting, ``event.query()``), or all at once when the
-caller must know them (:meth:`StepValues.flush`: at the end of an epoch, before a checkpoint is
+caller must know them
+([`StepValues.flush`][efficientdet_adapter.engines.step_values.StepValues.flush]: at the end of an
+epoch, before a checkpoint is
 written). Entries come back in the order they were pushed, each with the ``meta`` given with it
 (its epoch, step, learning rate...), so a late reader still knows which step a value belongs to.
 
 Off CUDA there is no sync to avoid: the values are read at once (``float(tensor)``, as before),
-and :meth:`StepValues.push` returns them straight away.
+and [`StepValues.push`][efficientdet_adapter.engines.step_values.StepValues.push] returns them
+straight away.
 
 Example:
     >>> values = StepValues()

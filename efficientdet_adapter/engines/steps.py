@@ -1,7 +1,10 @@
 """The training and validation steps, as plain functions that any loop can call.
 
-A batch from :mod:`~efficientdet_adapter.efficientdet.dataloaders` is ``((images, targets), records)``. The fastai learner
-(:mod:`.fastai.learn`), the Lightning adapter (:mod:`.lightning.adapter`) and a hand-written loop all call these
+A batch from [`dataloaders`][efficientdet_adapter.efficientdet.dataloaders] is ``((images, targets),
+records)``. The fastai learner
+([`fastai.learn`][efficientdet_adapter.engines.fastai.learn]), the Lightning adapter
+([`lightning.adapter`][efficientdet_adapter.engines.lightning.adapter]) and a hand-written loop all
+call these
 functions, so they compute the same thing by construction:
 
 >>> for batch in train_dl:                                  # doctest: +SKIP
@@ -13,11 +16,13 @@ functions, so they compute the same thing by construction:
 Validation predictions are made on the transformed (resized, padded) image and compared with the
 transformed record that came with the batch, so boxes and ground truth share one pixel grid.
 
-Mixed precision: run :func:`loss_step` under ``torch.autocast`` (the engines do). Only the network
+Mixed precision: run [`loss_step`][efficientdet_adapter.engines.steps.loss_step] under
+    ``torch.autocast`` (the engines do). Only the network
 runs in half precision; the anchor labels and effdet's loss are computed in float32 (the loss
 casts the network's outputs up), so the losses are float32. Half-precision convolutions want the
 ``channels_last`` memory layout (in NCHW, cuDNN wraps each fp16/bf16 convolution in layout
-transposes): :func:`use_channels_last` converts the network, and the steps then hand it images in
+transposes): [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last] converts
+the network, and the steps then hand it images in
 the same layout. The engines do it by default when they train on a GPU in mixed precision. No step
 reads a device value on the host (no ``.item()``, no boolean-mask indexing), so the CPU can queue
 the next step while the GPU computes.
@@ -105,8 +110,10 @@ def _model_device(model: nn.Module) -> torch.device:
 def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
     """Convert the network's weights to the ``channels_last`` layout (or back, ``enabled=False``).
 
-    Values do not change, only their memory layout; :func:`loss_step` and
-    :func:`validation_step` then pass images in the same layout. Returns ``model``.
+    Values do not change, only their memory layout;
+    [`loss_step`][efficientdet_adapter.engines.steps.loss_step] and
+    [`validation_step`][efficientdet_adapter.engines.steps.validation_step] then pass images in the
+    same layout. Returns ``model``.
 
     Example:
         >>> use_channels_last(model)                                     # doctest: +SKIP
@@ -120,7 +127,8 @@ def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
 
 def input_memory_format(model: nn.Module) -> torch.memory_format:
     """``torch.channels_last`` when the network's first convolution is in that layout (see
-    :func:`use_channels_last`), else ``torch.contiguous_format``."""
+    [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]), else
+    ``torch.contiguous_format``."""
     for p in model.parameters():
         if p.ndim == 4:
             cl = p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
@@ -164,7 +172,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def predictions_from_output(
     output: dict[str, Tensor], records: Sequence[Record], detection_threshold: float = 0.0
 ) -> list[Prediction]:
-    """effdet's eval output (``"detections"`` [B, K, 6]) -> one :class:`Prediction` per record.
+    """effdet's eval output (``"detections"`` [B, K, 6]) -> one
+    [`Prediction`][efficientdet_adapter.predictions.Prediction] per record.
 
     Each prediction's ``ground_truth`` is its (transformed) record, without its pixels. With the default threshold
     of 0 every real detection is kept (COCO AP ranks all of them); effdet's zero-padded rows are
@@ -219,8 +228,10 @@ def predict_step(
     """Predictions for an inference batch ``((images, img_info), records)`` from ``infer_dl``.
 
     Boxes are in the pixels of the transformed images the model saw (the batch's records);
-    :func:`efficientdet.predict_from_dl` maps them back to the original images. The predictions
-    carry no ``ground_truth`` (score a validation batch with :func:`validation_step`).
+    [`efficientdet.predict_from_dl`][efficientdet_adapter.efficientdet.prediction.predict_from_dl]
+    maps them back to the original images. The predictions
+    carry no ``ground_truth`` (score a validation batch with
+    [`validation_step`][efficientdet_adapter.engines.steps.validation_step]).
     """
     from ..efficientdet._targets import predictions_from_detections
     from ..efficientdet.prediction import detect

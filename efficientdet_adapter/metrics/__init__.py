@@ -1,13 +1,18 @@
 """Metrics: IceVision's engine-agnostic protocol and an exact COCO box metric.
 
-A :class:`Metric` collects predictions batch by batch (:meth:`Metric.accumulate`) and turns them
-into named numbers at the end of a validation pass (:meth:`Metric.finalize`), whatever loop runs
-it (fastai, Lightning or a plain ``for``). :class:`COCOMetric` scores boxes with pycocotools'
+A [`Metric`][efficientdet_adapter.metrics.Metric] collects predictions batch by batch
+([`Metric.accumulate`][efficientdet_adapter.metrics.Metric.accumulate]) and turns them
+into named numbers at the end of a validation pass
+([`Metric.finalize`][efficientdet_adapter.metrics.Metric.finalize]), whatever loop runs
+it (fastai, Lightning or a plain ``for``). [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric]
+scores boxes with pycocotools'
 ``COCOeval`` itself, so its numbers are the official COCO numbers.
 
-How :class:`COCOMetric` builds COCO's inputs (each rule is tested in ``tests/test_metrics.py``):
+How [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] builds COCO's inputs (each rule is
+tested in ``tests/test_metrics.py``):
 
-* Detections: every detection a :class:`~efficientdet_adapter.Prediction` stores is scored, not
+* Detections: every detection a [`Prediction`][efficientdet_adapter.predictions.Prediction] stores
+  is scored, not
   only those above its ``detection_threshold``: COCO ranks detections by score and needs the
   low-scoring ones for the precision/recall curve. Rows with a score ``<= 0`` (effdet's zero
   padding) are dropped. COCO keeps the 100 best per image and class (``maxDets``).
@@ -20,7 +25,8 @@ How :class:`COCOMetric` builds COCO's inputs (each rule is tested in ``tests/tes
 * Undefined values are ``-1.0``, as in pycocotools: an area range, IoU threshold or class with no
   ground truth to score against (and every key when nothing with ground truth was accumulated).
   No detections at all against existing ground truth score ``0.0``.
-* Under ``torch.distributed`` (initialized, world size > 1), :meth:`COCOMetric.finalize` gathers
+* Under ``torch.distributed`` (initialized, world size > 1),
+  [`COCOMetric.finalize`][efficientdet_adapter.metrics.COCOMetric.finalize] gathers
   every rank's images with ``all_gather_object`` so each rank reports the metric of the whole
   validation set. Images seen twice (``DistributedSampler`` pads the last batch by repeating
   images) are counted once, by ``record_id``; give records unique ids.
@@ -68,8 +74,10 @@ _AREAS = ("all", "small", "medium", "large")
 class Metric(ABC):
     """IceVision's metric protocol: ``accumulate`` predictions, then ``finalize`` into numbers.
 
-    Engines call :meth:`reset` when a validation pass starts, :meth:`accumulate` once per batch
-    and :meth:`finalize` at the end; ``finalize`` also resets.
+    Engines call [`reset`][efficientdet_adapter.metrics.Metric.reset] when a validation pass starts,
+    [`accumulate`][efficientdet_adapter.metrics.Metric.accumulate] once per batch
+    and [`finalize`][efficientdet_adapter.metrics.Metric.finalize] at the end; ``finalize`` also
+    resets.
     """
 
     @abstractmethod
@@ -90,7 +98,8 @@ class Metric(ABC):
 
 
 class COCOMetricType(Enum):
-    """What :class:`COCOMetric` scores. Only boxes: EfficientDet predicts no masks."""
+    """What [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] scores. Only boxes: EfficientDet
+    predicts no masks."""
 
     bbox = "bbox"
     mask = "segm"
@@ -226,9 +235,9 @@ def coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pb
     images, gt_rows, dt_rows = [], [], []
     iterator = items
     if show_pbar:
-        from tqdm.auto import tqdm
+        from ..version_compat import tqdm_class
 
-        iterator = tqdm(items, desc="COCOMetric", unit="img")
+        iterator = tqdm_class()(items, desc="COCOMetric", unit="img")
     for image_id, it in enumerate(iterator, start=1):
         images.append({"id": image_id, "width": it.width, "height": it.height})
         if len(it.gt_boxes):
@@ -311,8 +320,10 @@ class _Summary:
 class COCOMetric(Metric):
     """COCO box AP/AR computed by pycocotools' ``COCOeval``, with IceVision's key names.
 
-    :meth:`finalize` returns IceVision's 12 summary keys (see :attr:`keys`), then one
-    ``"AP (IoU=0.50:0.95) area=all class=<name>"`` per class (:meth:`class_key`): every foreground
+    [`finalize`][efficientdet_adapter.metrics.COCOMetric.finalize] returns IceVision's 12 summary
+    keys (see [`keys`][efficientdet_adapter.metrics.COCOMetric.keys]), then one
+    ``"AP (IoU=0.50:0.95) area=all class=<name>"`` per class
+    ([`class_key`][efficientdet_adapter.metrics.COCOMetric.class_key]): every foreground
     class of the predictions' class map and every label id seen, in id order (the id as text
     when there is no class map). The module docstring lists how inputs are built, what ``-1.0``
     means and the DDP behaviour.
@@ -323,7 +334,8 @@ class COCOMetric(Metric):
             Keys name them: averaged keys read ``IoU=<lowest>:<highest>`` (``IoU=<t>`` for one
             threshold); ``"AP (IoU=0.50) area=all"`` and ``"AP (IoU=0.75) area=all"`` are present
             only when 0.5 / 0.75 are among the thresholds (and differ from the averaged key).
-        print_summary: print pycocotools' summary table at each :meth:`finalize`.
+        print_summary: print pycocotools' summary table at each
+            [`finalize`][efficientdet_adapter.metrics.COCOMetric.finalize].
         show_pbar: show a progress bar while the COCO inputs are built.
 
     Example:
@@ -385,7 +397,8 @@ class COCOMetric(Metric):
 
     @property
     def keys(self) -> list[str]:
-        """The summary keys :meth:`finalize` returns first, in order (IceVision's 12 by default).
+        """The summary keys [`finalize`][efficientdet_adapter.metrics.COCOMetric.finalize] returns
+        first, in order (IceVision's 12 by default).
 
         Known before any data is seen, so an engine can name its table columns up front.
         """
@@ -416,7 +429,8 @@ class COCOMetric(Metric):
         """Run ``COCOeval`` on everything accumulated (all ranks' under DDP); then reset.
 
         Returns:
-            ``{key: value}``: :attr:`keys` in order, then the per-class APs in class-id order.
+            ``{key: value}``: [`keys`][efficientdet_adapter.metrics.COCOMetric.keys] in order, then
+            the per-class APs in class-id order.
         """
         items, class_map = self._items, self._class_map
         self.reset()

@@ -1,5 +1,6 @@
 """IceVision's ``models`` namespace: ``models.ross.efficientdet`` offers every name of
-:mod:`efficientdet` (and IceVision's submodule paths: ``models.ross.efficientdet.lightning``...).
+[`efficientdet`][efficientdet_adapter.efficientdet] (and IceVision's submodule paths:
+``models.ross.efficientdet.lightning``...).
 
 IceVision code that picks its model as ``model_type = models.ross.efficientdet`` and then calls
 ``model_type.model(...)``, ``model_type.train_dl(...)``, ``model_type.fastai.learner(...)``

@@ -41,7 +41,8 @@ class IceSahiModel(DetectionModel):
     """A SAHI ``DetectionModel`` around an EfficientDet and its inference transform.
 
     Args:
-        model_type: ``models.ross.efficientdet`` (the :mod:`efficientdet` module).
+        model_type: ``models.ross.efficientdet`` (the
+            [`efficientdet`][efficientdet_adapter.efficientdet] module).
         model: the trained model.
         class_map: its class map.
         tfms: the inference transform (``tfms.A.Adapter([*resize_and_pad(size), Normalize()])``).
@@ -124,7 +125,8 @@ class IceSahiModel(DetectionModel):
                 IceVision's display options (``display_label``, ``font_path``...) are ignored.
 
         Returns:
-            A :class:`Prediction` in the full image's pixels, which reads as IceVision's dict
+            A [`Prediction`][efficientdet_adapter.predictions.Prediction] in the full image's
+            pixels, which reads as IceVision's dict
             (``pred["detection"]``, ``pred["img"]``, ``pred["width"]``, ``pred["height"]``).
         """
         from ..images import open_img, to_rgb

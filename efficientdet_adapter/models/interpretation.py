@@ -1,6 +1,7 @@
 """IceVision's ``models.interpretation``: the per-image losses behind ``plot_top_losses``.
 
-The EfficientDet implementation lives in :mod:`efficientdet.interpretation`
+The EfficientDet implementation lives in
+[`efficientdet.interpretation`][efficientdet_adapter.efficientdet.interpretation]
 (``efficientdet.interp``); this module is where IceVision's notebooks import from.
 """
 

@@ -1,4 +1,6 @@
-"""IceVision's ``models.utils``: :func:`get_dataloaders` (datasets and loaders in one call)."""
+"""IceVision's ``models.utils``:
+[`get_dataloaders`][efficientdet_adapter.models.utils.get_dataloaders] (datasets and loaders in one
+call)."""
 
 from __future__ import annotations
 

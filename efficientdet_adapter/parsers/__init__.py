@@ -1,4 +1,4 @@
-"""Parsers: annotation files on disk -> lists of :class:`~efficientdet_adapter.records.Record`.
+"""Parsers: annotation files on disk -> lists of [`Record`][efficientdet_adapter.records.Record].
 
 IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxParser(...)``.
 """

@@ -12,7 +12,8 @@ __all__ = ["list_images", "displayed_size"]
 
 def list_images(folder: Path) -> list[Path]:
     """The image files directly inside ``folder``, sorted by name (the rules of
-    :func:`~efficientdet_adapter.images.list_image_files`: any suffix case, no dot-files).
+    [`list_image_files`][efficientdet_adapter.images.list_image_files]: any suffix case, no
+    dot-files).
 
     Raises:
         ParseError: when ``folder`` is not a directory.
@@ -30,7 +31,8 @@ def displayed_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of the image as loaded (EXIF rotation applied), from the header only.
 
     Formats without sizes in the annotations (YOLO, images without rows in a CSV) use this, so
-    that boxes relate to the pixels :meth:`Record.load_image` returns.
+    that boxes relate to the pixels
+    [`Record.load_image`][efficientdet_adapter.records.Record.load_image] returns.
     """
     from PIL import Image, UnidentifiedImageError
 

@@ -93,7 +93,7 @@ def _remove_stale_partials(target: Path) -> None:
 @contextlib.contextmanager
 def _extraction_lock(target: Path) -> Iterator[None]:
     """An exclusive lock on ``.<target>.lock`` beside ``target`` (POSIX; elsewhere no lock: a
-    lost race is then recovered after the rename, see :func:`safe_extract`)."""
+    lost race is then recovered after the rename, see `safe_extract`)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows

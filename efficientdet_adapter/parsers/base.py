@@ -1,16 +1,21 @@
-"""The ``Parser`` base class: annotation files -> checked, split lists of :class:`Record`.
+"""The ``Parser`` base class: annotation files -> checked, split lists of
+[`Record`][efficientdet_adapter.records.Record].
 
 Two ways to write a parser:
 
 * **IceVision's protocol** (custom formats): implement ``__iter__`` (raw items), ``__len__``,
   ``record_id(o)`` and ``parse_fields(o, record, is_new)``; items with the same record id are
   merged into one record.
-* **Fast path** (built-in parsers): override :meth:`Parser.parse_records` and return the records
+* **Fast path** (built-in parsers): override
+  [`Parser.parse_records`][efficientdet_adapter.parsers.base.Parser.parse_records] and return the
+  records
   in one pass; optionally set ``self._class_map`` (a class order read from the files) and add
   notes to ``self.report``.
 
-Either way :meth:`Parser.parse` then finalizes the class map, resolves ``label_ids``, checks and
-auto-fixes every record (counting each fix in :class:`ParseReport`) and splits.
+Either way [`Parser.parse`][efficientdet_adapter.parsers.base.Parser.parse] then finalizes the class
+map, resolves ``label_ids``, checks and
+auto-fixes every record (counting each fix in
+[`ParseReport`][efficientdet_adapter.parsers.base.ParseReport]) and splits.
 """
 
 from __future__ import annotations
@@ -306,12 +311,13 @@ class Parser:
             autofix: clip boxes to the image, drop boxes with no area left (with their label,
                 iscrowd and area) and drop records whose image file is missing, counting each
                 fix in ``self.report``. With ``False`` the first problem raises
-                :class:`ParseError` naming the file and the annotation.
+                [`ParseError`][efficientdet_adapter.errors.ParseError] naming the file and the
+                annotation.
             show_pbar: overrides the parser's ``show_pbar`` for this call.
             cache_filepath: a pickle of the splits: loaded when it exists, else written.
 
         Returns:
-            One :class:`~efficientdet_adapter.record_collection.RecordCollection` (a list of
+            One `RecordCollection` (a list of
             records) per split, in the splitter's order.
 
         Raises:
@@ -361,7 +367,8 @@ class Parser:
         return splits
 
     def create_record(self) -> Record:
-        """An empty record: a copy of ``template_record``, or a plain :class:`Record`."""
+        """An empty record: a copy of ``template_record``, or a plain
+        [`Record`][efficientdet_adapter.records.Record]."""
         if self.template_record is None:
             return Record(record_id=None, filepath=None, width=0, height=0)
         return copy.deepcopy(self.template_record)

@@ -1,7 +1,8 @@
 """COCO JSON: annotations -> records (``parsers.COCOParser``; ``COCOBBoxParser`` gives IceVision's
 results), and records or predictions
--> COCO files (:func:`write_coco`, :func:`write_coco_results`,
-:func:`export_batch_inferences_as_coco_annotations`).
+-> COCO files ([`write_coco`][efficientdet_adapter.parsers.coco.write_coco],
+[`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results],
+[`export_batch_inferences_as_coco_annotations`][efficientdet_adapter.parsers.coco.export_batch_inferences_as_coco_annotations]).
 
 ``COCOParser``'s defaults are better than IceVision's parser in three ways: category ids map to contiguous label ids (COCO's id
 gaps do not become empty classes, where IceVision built a 91-entry map for 80 classes); image
@@ -116,14 +117,15 @@ def coco_categories(
 
 
 def _bbox_builder() -> tuple:
-    """``object.__new__`` and the slot setters of :class:`BBox` (see the hot loop below)."""
+    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.bbox.BBox] (see the
+    hot loop below)."""
     return (object.__new__, BBox.xmin.__set__, BBox.ymin.__set__, BBox.xmax.__set__,
             BBox.ymax.__set__)
 
 
 class COCOParser(Parser):
     """A COCO detection JSON (``images``, ``annotations``, ``categories``) -> records: the
-    library's choices (see :class:`COCOBBoxParser` for IceVision's).
+    library's choices (see `COCOBBoxParser` for IceVision's).
 
     Records have ``record_id`` = the COCO image id, ``filepath`` = ``img_dir / file_name``, the
     size from the JSON, and per box: the label, ``iscrowd`` and ``area``. The class map lists the
@@ -135,11 +137,11 @@ class COCOParser(Parser):
         img_dir: folder the ``file_name`` values are relative to.
         keep_negatives: keep images without annotations as negative samples (default); with
             ``False`` they are left out.
-        class_ids: ``"contiguous"`` (default) or ``"coco"`` (see :data:`CocoClassIds`).
-        order: ``"images"`` (default) or ``"annotations"`` (see :data:`CocoOrder`).
-        idmap: an :class:`~efficientdet_adapter.compat.IDMap`: record ids become its ids for
+        class_ids: ``"contiguous"`` (default) or ``"coco"`` (see `CocoClassIds`).
+        order: ``"images"`` (default) or ``"annotations"`` (see `CocoOrder`).
+        idmap: an [`IDMap`][efficientdet_adapter.compat.IDMap]: record ids become its ids for
             the image ids (IceVision's ``idmap=``).
-        check_images, show_pbar: see :class:`Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
 
     Example:
         >>> parser = COCOParser("coco/annotations.json", "coco/images")  # doctest: +SKIP
@@ -338,7 +340,7 @@ def write_coco(
 
     Category 0 is the annotation group ``group_name`` (supercategory ``"none"``), which no box
     uses; class ``k`` of the class map's foreground (0-based) is category ``k + 1``. See
-    :func:`~efficientdet_adapter.parsers.roboflow.write_export` for ``splits``.
+    [`write_export`][efficientdet_adapter.parsers.roboflow.write_export] for ``splits``.
 
     Example:
         >>> write_coco({"train": records}, "out")  # doctest: +SKIP
@@ -404,7 +406,7 @@ def write_coco_results(
     Each detection becomes ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
 
     Args:
-        predictions: one :class:`Prediction` per image.
+        predictions: one [`Prediction`][efficientdet_adapter.predictions.Prediction] per image.
         path: the JSON file to write.
         category_ids: label id -> original COCO category id (a dict, or a list indexed by label
             id), e.g. what the COCO parser kept; by default the label id itself.
@@ -435,7 +437,9 @@ def coco_results(
     *,
     min_score: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One image's rows of :func:`write_coco_results`: ``{"image_id", "category_id",
+    """One image's rows of
+    [`write_coco_results`][efficientdet_adapter.parsers.coco.write_coco_results]: ``{"image_id",
+    "category_id",
     "bbox": [x, y, w, h], "score"}`` per kept detection (the arguments as there)."""
     boxes, scores, label_ids = kept_detections(pred, min_score)
     xywh = np.asarray(boxes, np.float32).reshape(-1, 4)

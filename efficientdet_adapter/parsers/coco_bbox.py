@@ -1,4 +1,5 @@
-"""IceVision's ``COCOBBoxParser``: :class:`~.coco.COCOParser` with IceVision's results."""
+"""IceVision's ``COCOBBoxParser``: [`COCOParser`][efficientdet_adapter.parsers.coco.COCOParser] with
+IceVision's results."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ class COCOBBoxParser(COCOParser):
     """IceVision's ``COCOBBoxParser``, with IceVision's results: images without annotations
     are left out, label ids are COCO's category ids (a 91-entry class map for COCO's 80
     classes), records come in the order their images first appear in the annotations. The
-    arguments are :class:`COCOParser`'s, whose defaults are the library's choices
+    arguments are [`COCOParser`][efficientdet_adapter.parsers.coco.COCOParser]'s, whose defaults are
+    the library's choices
     (``keep_negatives=True, class_ids="contiguous", order="images"``).
 
     Example:

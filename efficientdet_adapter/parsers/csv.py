@@ -1,5 +1,5 @@
 """TensorFlow Object Detection CSV (Roboflow's ``_annotations.csv``) -> records, and records ->
-CSV files (:func:`write_csv`).
+CSV files ([`write_csv`][efficientdet_adapter.parsers.csv.write_csv]).
 
 The file has the header ``filename,width,height,class,xmin,ymin,xmax,ymax`` and one row per box,
 in pixels. An image without objects has no row, so the image folder is listed to keep those
@@ -64,7 +64,7 @@ class CSVBBoxParser(Parser):
         images_dir: folder of the images; default: the CSV's folder.
         class_map: use this class map; names it lacks are an error.
         list_images: also keep images of ``images_dir`` that have no row, as negatives.
-        check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
 
     Raises (on parse):
         UnsupportedFormatError: a headerless file (Roboflow's RetinaNet export).
@@ -182,7 +182,7 @@ class CSVBBoxParser(Parser):
 def write_csv(splits: Splits, out_dir: str | Path, class_map: ClassMap | None = None) -> Path:
     """Roboflow TensorFlow Object Detection CSV: ``<split>/_annotations.csv`` + the images.
 
-    One row per box with the header :data:`CSV_HEADER`, in pixels; an image without objects has
+    One row per box with the header `CSV_HEADER`, in pixels; an image without objects has
     no row (its file is still copied into the split folder).
     """
     named = as_splits(splits)

@@ -1,16 +1,18 @@
 """The annotation formats: their names, Roboflow's file names, and what their writers share.
 
-Each format module reads and writes its own files (:mod:`.coco`, :mod:`.voc`, :mod:`.yolo`,
-:mod:`.csv`; :mod:`.roboflow` reads and writes a whole export). The facts they, the command line,
+Each format module reads and writes its own files ([`coco`][efficientdet_adapter.parsers.coco],
+[`voc`][efficientdet_adapter.parsers.voc.voc], [`yolo`][efficientdet_adapter.parsers.yolo],
+[`csv`][efficientdet_adapter.parsers.csv]; [`roboflow`][efficientdet_adapter.parsers.roboflow] reads
+and writes a whole export). The facts they, the command line,
 the demo and ``check`` all need live here once:
 
 =============================  ====================================================================
-:data:`FORMATS`                ``("coco", "voc", "yolo", "csv")``: every ``--format`` choice
-:data:`COCO_ANNOTATIONS_NAME`  ``_annotations.coco.json``: one per split folder of a COCO export
-:data:`CSV_ANNOTATIONS_NAME`   ``_annotations.csv``: one per split folder of a CSV export
-:data:`CSV_HEADER`             ``filename,width,height,class,xmin,ymin,xmax,ymax``: TF OD CSV columns
-:data:`YOLO_DATA_FILES`        ``data.yaml`` (or ``data.yml``): a YOLO export's class names
-:data:`DARKNET_LABELS`         ``_darknet.labels``: YOLO Darknet's class names, one per line
+`FORMATS`                ``("coco", "voc", "yolo", "csv")``: every ``--format`` choice
+`COCO_ANNOTATIONS_NAME`  ``_annotations.coco.json``: one per split folder of a COCO export
+`CSV_ANNOTATIONS_NAME`   ``_annotations.csv``: one per split folder of a CSV export
+`CSV_HEADER`             ``filename,width,height,class,xmin,ymin,xmax,ymax``: TF OD CSV columns
+`YOLO_DATA_FILES`        ``data.yaml`` (or ``data.yml``): a YOLO export's class names
+`DARKNET_LABELS`         ``_darknet.labels``: YOLO Darknet's class names, one per line
 =============================  ====================================================================
 
 The helpers below turn records and predictions into what every writer writes: numbers as text
@@ -81,7 +83,7 @@ Splits = Mapping[str, Sequence[Record]] | Sequence[Sequence[Record]] | Sequence[
 
 
 def check_format(format: str) -> None:
-    """Refuse a format name that is not in :data:`FORMATS`.
+    """Refuse a format name that is not in `FORMATS`.
 
     Raises:
         ArgumentError: naming the format and the choices.
@@ -118,7 +120,7 @@ def as_splits(splits: Splits) -> dict[str, list[Record]]:
     """``{"train": [...], ...}`` from a mapping, a list of record lists, or one record list.
 
     Raises:
-        ArgumentError: more record lists than :data:`SPLIT_NAMES`.
+        ArgumentError: more record lists than `SPLIT_NAMES`.
     """
     if isinstance(splits, Mapping):
         return {str(name): list(records) for name, records in splits.items()}

@@ -13,7 +13,8 @@ Detected formats (per split folder ``train``, ``valid`` or ``val``, ``test``):
 ==========  ===================================================================================
 
 TFRecord, RetinaNet CSV, classification and other exports raise
-:class:`~efficientdet_adapter.errors.UnsupportedFormatError` saying to export COCO or YOLO.
+[`UnsupportedFormatError`][efficientdet_adapter.errors.UnsupportedFormatError] saying to export COCO
+or YOLO.
 The work itself is done by the COCO, VOC, YOLO and CSV parsers; this class finds the splits,
 builds one class map shared by all of them (the file's class order: COCO category ids, YOLO
 ``names``; the sorted names for VOC and CSV, which have no order, as Roboflow sorts them) and
@@ -150,7 +151,8 @@ def detect_format(root: str | os.PathLike) -> tuple[str, dict[str, Path]]:
 
 
 class _ExportSplitter(DataSplitter):
-    """The export's own splits, as recorded by :meth:`RoboflowParser.parse_records`."""
+    """The export's own splits, as recorded by
+    [`RoboflowParser.parse_records`][efficientdet_adapter.parsers.roboflow.RoboflowParser.parse_records]."""
 
     def __init__(self, parser: "RoboflowParser"):
         self.parser = parser
@@ -168,9 +170,9 @@ class RoboflowParser(Parser):
             already holds this zip's extraction).
         format: ``"auto"`` (detect), or ``"coco"``, ``"voc"``, ``"yolo"``, ``"csv"``.
         class_map: use this class map instead of the export's; names it lacks are an error.
-        check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
         extract_dir, max_zip_bytes, max_zip_entries, max_zip_ratio: where and how much to
-            extract from a zip (see :func:`~efficientdet_adapter.parsers._zip.safe_extract`).
+            extract from a zip (see `safe_extract`).
 
     Attributes:
         root: the export folder (the extraction folder for a zip).
@@ -352,10 +354,10 @@ class RoboflowParser(Parser):
         autofix: bool = True,
         show_pbar: bool | None = None,
     ) -> list[list[Record]]:
-        """The export's splits, in the order of :attr:`split_names` (train, valid, test).
+        """The export's splits, in the order of `split_names` (train, valid, test).
 
         Pass a ``data_splitter`` to re-split all records instead. Other arguments as in
-        :meth:`Parser.parse`.
+        [`Parser.parse`][efficientdet_adapter.parsers.base.Parser.parse].
         """
         splitter = data_splitter if data_splitter is not None else _ExportSplitter(self)
         return super().parse(splitter, autofix=autofix, show_pbar=show_pbar)
@@ -376,7 +378,8 @@ class RoboflowParser(Parser):
 def write_export(
     splits: Splits, out_dir: str | Path, format: str = "coco", class_map: ClassMap | None = None
 ) -> Path:
-    """Write ``splits`` as a Roboflow export of ``format``, which :class:`RoboflowParser` reads
+    """Write ``splits`` as a Roboflow export of ``format``, which
+    [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser] reads
     back unchanged.
 
     ========  =================================================================================
@@ -385,15 +388,17 @@ def write_export(
     coco      ``<split>/_annotations.coco.json`` + the images; image and annotation ids restart
               at 0 in each split; category 0 is the "annotation group" that every class names
               as its supercategory and no box uses; classes are categories 1..N in class-map
-              order (:func:`~.coco.write_coco`).
+              order ([`write_coco`][efficientdet_adapter.parsers.coco.write_coco]).
     voc       ``<split>/<image>.xml`` beside ``<split>/<image>.jpg``; Roboflow's 1-based pixels
-              (COCO's ``x`` written as ``x + 1`` on all four values) (:func:`~.voc.write_voc`).
+              (COCO's ``x`` written as ``x + 1`` on all four values) (`write_voc`).
     yolo      ``data.yaml`` (``names`` in class-map order, ``train: ../train/images``, ...) and
               ``<split>/images/*.jpg`` + ``<split>/labels/*.txt`` (normalized ``c cx cy w h``;
-              an empty file for an image without objects) (:func:`~.yolo.write_yolo`).
+              an empty file for an image without objects)
+              ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo]).
     csv       ``<split>/_annotations.csv`` with the header
               ``filename,width,height,class,xmin,ymin,xmax,ymax`` (pixels) + the images; an
-              image without objects has no row (:func:`~.csv.write_csv`).
+              image without objects has no row
+              ([`write_csv`][efficientdet_adapter.parsers.csv.write_csv]).
     ========  =================================================================================
 
     Coordinates are written at full float precision (integers without a decimal point), so a
@@ -403,11 +408,11 @@ def write_export(
         splits: ``{"train": records, "valid": records, ...}``, or a list of record lists (named
             train, valid, test in that order), or one list of records (written as ``train``).
         out_dir: the export folder (created). Image files are copied in unless they are there.
-        format: one of :data:`~.formats.FORMATS`.
+        format: one of `FORMATS`.
         class_map: class order for category ids / YOLO indices; by default the records' map.
 
     Returns:
-        ``out_dir`` as a :class:`~pathlib.Path`.
+        ``out_dir`` as a `Path`.
 
     Raises:
         ArgumentError: an unknown ``format`` (or records that cannot be written).

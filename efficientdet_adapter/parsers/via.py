@@ -29,7 +29,7 @@ class VIAParseError(ParseError):
 
 
 class VIABaseParser(Parser):
-    """Images and labels of a VIA 2 project file (or its dict); see :class:`VIABBoxParser`.
+    """Images and labels of a VIA 2 project file (or its dict); see `VIABBoxParser`.
 
     Args:
         annotations_filepath: the JSON file VIA exported, or its content as a dict.
@@ -118,7 +118,7 @@ def _box(shape: dict[str, Any]) -> BBox | None:
 
 def via(annotations_file: str | Path | dict, img_dir: str | Path, class_map: ClassMap,
         label_field: str = "label") -> VIABBoxParser:
-    """IceVision's ``parsers.via``: a :class:`VIABBoxParser`.
+    """IceVision's ``parsers.via``: a `VIABBoxParser`.
 
     Example:
         >>> parser = via("via_bbox.json", "images/", ClassMap(["c", "n", "o", "z"]))  # doctest: +SKIP

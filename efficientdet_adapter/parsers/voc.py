@@ -1,8 +1,10 @@
 """Pascal VOC XML: annotations -> records (``parsers.VOCBBoxParser``), and records or
-predictions -> one XML per image (:func:`write_voc`, :func:`write_voc_predictions`).
+predictions -> one XML per image ([`write_voc`][efficientdet_adapter.parsers.voc.write_voc],
+[`write_voc_predictions`][efficientdet_adapter.parsers.voc.write_voc_predictions]).
 
 Coordinates: Pascal VOC stores 1-based pixel indices, and Roboflow's VOC export writes each COCO
-coordinate as ``x + 1`` on all four values (``xmax = x + w + 1``). :func:`voc_to_xyxy` therefore
+coordinate as ``x + 1`` on all four values (``xmax = x + w + 1``).
+[`voc_to_xyxy`][efficientdet_adapter.parsers.voc.voc_to_xyxy] therefore
 subtracts 1 from all four values by default, so a Roboflow VOC export parses to exactly the boxes
 of the COCO export of the same data. (IceVision subtracted nothing and truncated to ints; we keep
 decimals, which Roboflow and other tools write.) Pass ``one_based=False`` for files written by
@@ -164,7 +166,8 @@ def read_voc_xml(
 
 class VOCParser(Parser):
     """Pascal VOC XML files (``*.xml`` directly in ``annotations_dir``) -> records, in the
-    library's pixel convention (``one_based=True``; :class:`VOCBBoxParser` gives IceVision's).
+    library's pixel convention (``one_based=True``;
+    [`VOCBBoxParser`][efficientdet_adapter.parsers.voc.VOCBBoxParser] gives IceVision's).
 
     Read with ``defusedxml``: entities and external references are refused, never expanded.
     Image sizes come from ``<size>``; the image header is read only when it is missing (or with
@@ -175,10 +178,12 @@ class VOCParser(Parser):
         annotations_dir: folder of the XML files.
         images_dir: folder the ``<filename>`` values are relative to (may be the same folder,
             as in Roboflow's VOC export).
-        class_map: see :class:`Parser`; without one, the sorted names found.
-        one_based: subtract 1 from all four coordinates (see :func:`voc_to_xyxy`).
+        class_map: see [`Parser`][efficientdet_adapter.parsers.base.Parser]; without one, the sorted
+            names found.
+        one_based: subtract 1 from all four coordinates (see
+            [`voc_to_xyxy`][efficientdet_adapter.parsers.voc.voc_to_xyxy]).
         truncate: cut each coordinate to an integer first, as IceVision's parser did.
-        check_images, show_pbar: see :class:`Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
 
     Example:
         >>> parser = VOCParser("voc/Annotations", "voc/JPEGImages")  # doctest: +SKIP
@@ -235,7 +240,8 @@ class VOCParser(Parser):
 class VOCBBoxParser(VOCParser):
     """IceVision's ``VOCBBoxParser``, with IceVision's results: the ``bndbox`` values cut to
     integers and taken as the box's pixels (``one_based=False, truncate=True``).
-    :class:`VOCParser` (the library's choice) keeps decimals and subtracts 1, as the VOC and
+    [`VOCParser`][efficientdet_adapter.parsers.voc.VOCParser] (the library's choice) keeps decimals
+    and subtracts 1, as the VOC and
     Roboflow files mean it."""
 
     def __init__(self, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
@@ -256,7 +262,8 @@ def voc(
     class_map: ClassMap | None = None,
     **kwargs,
 ) -> VOCBBoxParser:
-    """IceVision's deprecated function form ``parsers.voc(...)``: a :class:`VOCBBoxParser`."""
+    """IceVision's deprecated function form ``parsers.voc(...)``: a
+    [`VOCBBoxParser`][efficientdet_adapter.parsers.voc.VOCBBoxParser]."""
     return VOCBBoxParser(annotations_dir, images_dir, class_map, **kwargs)
 
 
@@ -345,7 +352,8 @@ def write_voc_predictions(
 ) -> list[Path]:
     """One Pascal VOC XML per image (``<image stem>.xml``), each object with a ``<score>``.
 
-    Coordinates are written as :func:`write_voc` writes them: with ``one_based`` (default, the
+    Coordinates are written as [`write_voc`][efficientdet_adapter.parsers.voc.write_voc] writes
+    them: with ``one_based`` (default, the
     convention ``VOCBBoxParser`` reads by default) each is the pixel value plus 1. Class names
     come from the prediction's class map (ids as text without one).
     """

@@ -1,5 +1,6 @@
 """YOLO txt labels (Ultralytics / Roboflow YOLO v5 and v8 layouts) -> records, and records or
-predictions -> YOLO files (:func:`write_yolo`, :func:`write_yolo_predictions`).
+predictions -> YOLO files ([`write_yolo`][efficientdet_adapter.parsers.yolo.write_yolo],
+[`write_yolo_predictions`][efficientdet_adapter.parsers.yolo.write_yolo_predictions]).
 
 One ``<image stem>.txt`` per image in a ``labels`` folder, one object per line:
 ``class cx cy w h`` with the centre and size normalized to 0..1. A line with more numbers is a
@@ -205,7 +206,7 @@ class YOLOBBoxParser(Parser):
             ``images_dir`` or up to two folders above it, else the ``class_map``'s foreground.
         class_map: use this class map (its foreground names are the classes by index when no
             ``class_names`` are given).
-        check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
+        check_images, show_pbar: see [`Parser`][efficientdet_adapter.parsers.base.Parser].
 
     Example:
         >>> parser = YOLOBBoxParser("export/train/images", class_names="export/data.yaml")

@@ -10,8 +10,10 @@ Relative paths are resolved against ``path``, and ``path`` (when relative, or ab
 the yaml's folder. Exports often carry the paths of the machine that wrote them
 (``/mnt/data/train/images``) or Roboflow's ``../train/images``: when a listed folder does not
 exist, the same path's tail is looked for under the yaml's folder (``train/images``), and one
-warning says so. The records come from :class:`~.yolo.YOLOBBoxParser`, one per split, gathered
-by :class:`~.roboflow.RoboflowParser`'s merge (one class map, ids 0..N-1, train first).
+warning says so. The records come from
+[`YOLOBBoxParser`][efficientdet_adapter.parsers.yolo.YOLOBBoxParser], one per split, gathered
+by [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser]'s merge (one class map,
+ids 0..N-1, train first).
 
 Example:
     >>> parser = YOLODataParser("pothole/data.yaml")  # doctest: +SKIP
@@ -115,13 +117,16 @@ def yolo_data_splits(path: str | os.PathLike, data: dict
 class YOLODataParser(RoboflowParser):
     """An Ultralytics ``data.yaml`` and the splits it lists (see the module docstring).
 
-    The splits are merged as :class:`RoboflowParser` merges an export's (its attributes too:
+    The splits are merged as
+    [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser] merges an export's (its
+    attributes too:
     ``split_names``, ``split_ids``, ``source_ids``, ``format == "yolo"``); only where the
     splits are and the class names differ, and they come from the yaml.
 
     Args:
         path: the ``data.yaml`` file.
-        class_map, check_images, show_pbar: see :class:`~efficientdet_adapter.parsers.Parser`.
+        class_map, check_images, show_pbar: see
+            [`Parser`][efficientdet_adapter.parsers.base.Parser].
     """
 
     def __init__(self, path: str | os.PathLike, *, class_map: ClassMap | None = None,
@@ -155,8 +160,9 @@ class YOLODataParser(RoboflowParser):
 
 def dataset_parser(path: str | os.PathLike, format: str = "auto", *,
                    check_images: bool = False) -> RoboflowParser:
-    """The parser of what ``--data`` names: a ``data.yaml`` (:class:`YOLODataParser`), else an
-    export folder or ``.zip`` (:class:`RoboflowParser`).
+    """The parser of what ``--data`` names: a ``data.yaml`` (`YOLODataParser`), else an
+    export folder or ``.zip``
+    ([`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser]).
 
     Raises:
         ParseError: a ``data.yaml`` with a ``format`` other than ``auto`` or ``yolo``.

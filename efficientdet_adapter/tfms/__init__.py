@@ -1,6 +1,7 @@
 """Transforms for detection records, under IceVision's names: ``tfms.A.*``.
 
-``tfms.A`` is :mod:`.albumentations_adapter` (``Adapter``, ``aug_tfms``, ``resize_and_pad``,
+``tfms.A`` is [`albumentations_adapter`][efficientdet_adapter.tfms.albumentations_adapter]
+(``Adapter``, ``aug_tfms``, ``resize_and_pad``,
 ``Normalize``, ``geometry``); any other ``tfms.A.<Name>`` is albumentations' own class.
 
 Example:

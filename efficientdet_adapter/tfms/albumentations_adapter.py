@@ -1,12 +1,18 @@
 """albumentations transforms for detection records, used as ``tfms.A.*`` (IceVision's names).
 
-- :class:`Adapter` turns a list of albumentations transforms into ``record -> transformed copy``.
-- :func:`aug_tfms`, :func:`resize_and_pad`, :func:`resize` build IceVision's standard lists.
-- :class:`Normalize` is a fast drop-in for ``albumentations.Normalize`` (one table lookup).
+- [`Adapter`][efficientdet_adapter.tfms.albumentations_adapter.Adapter] turns a list of
+  albumentations transforms into ``record -> transformed copy``.
+- [`aug_tfms`][efficientdet_adapter.tfms.albumentations_adapter.aug_tfms],
+  [`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad],
+  [`resize`][efficientdet_adapter.tfms.albumentations_adapter.resize] build IceVision's standard
+  lists.
+- [`Normalize`][efficientdet_adapter.tfms.albumentations_adapter.Normalize] is a fast drop-in for
+  ``albumentations.Normalize`` (one table lookup).
 - The Adapter records on each sample it returns the resize and padding it applied
-  (``sample.geometry``, a :class:`~efficientdet_adapter.records.Geometry`, read from what
+  (``sample.geometry``, a [`Geometry`][efficientdet_adapter.records.Geometry], read from what
   albumentations reports it did), to map predicted boxes back onto the original image;
-  :func:`geometry` gives that record for an image size without a real image.
+  [`geometry`][efficientdet_adapter.tfms.albumentations_adapter.geometry] gives that record for an
+  image size without a real image.
 - Any other name (``tfms.A.HorizontalFlip``, ``tfms.A.Blur``, ...) is albumentations' own class,
   reached through a module ``__getattr__``, so IceVision code keeps working unchanged.
 
@@ -14,7 +20,9 @@ Sizes are ``int`` (a square) or ``(height, width)``, as everywhere else in this 
 effdet. Note: IceVision read a tuple as ``(width, height)``.
 
 albumentations 2 pitfalls handled here: ``PadIfNeeded`` ignores ``value=`` (the colour is
-``fill=``; a ``value=`` given to :func:`aug_tfms` raises), label fields come back as floats (the
+``fill=``; a ``value=`` given to
+[`aug_tfms`][efficientdet_adapter.tfms.albumentations_adapter.aug_tfms] raises), label fields come
+back as floats (the
 Adapter tracks boxes by index and returns the record's own ints), and the geometric transforms use
 a constant border (a reflect border would add mirrored copies of boxes).
 """
@@ -59,7 +67,8 @@ Size = int | tuple[int, int]
 
 
 class _Default:
-    """Marks an :func:`aug_tfms` part left at IceVision's default (``None`` switches it off)."""
+    """Marks an [`aug_tfms`][efficientdet_adapter.tfms.albumentations_adapter.aug_tfms] part left at
+    IceVision's default (``None`` switches it off)."""
 
     def __repr__(self) -> str:
         return "DEFAULT"
@@ -83,7 +92,8 @@ def __getattr__(name: str):
 
 
 def _hw(size: Size) -> tuple[int, int]:
-    """``(height, width)`` of a transform's ``size`` (:func:`~..records.normalize_img_size`)."""
+    """``(height, width)`` of a transform's ``size``
+    ([`normalize_img_size`][efficientdet_adapter.records.normalize_img_size])."""
     hw = normalize_img_size(size, where="transform size", max_side=None, error=UsageError)
     return hw.height, hw.width
 
@@ -157,7 +167,8 @@ def _pad(
 def resize_and_pad(size: Size, pad_color: Sequence[int] = DEFAULT_PAD_COLOR) -> list:
     """Longest side to ``size``, then pad (centred, ``pad_color``) to exactly ``size``.
 
-    The usual validation and inference pipeline: deterministic, so :func:`geometry` can invert
+    The usual validation and inference pipeline: deterministic, so
+        [`geometry`][efficientdet_adapter.tfms.albumentations_adapter.geometry] can invert
     it. ``size`` is ``int`` (a square) or ``(height, width)``.
 
     Example:
@@ -273,10 +284,13 @@ SCALE_JITTER = (0.5, 1.5)
 def aug_preset(size: Size, aug: str = "full") -> list:
     """A training transform before normalization, by name.
 
-    ``full``: :func:`aug_tfms` (IceVision's); ``flip``: :func:`resize_and_pad` and a horizontal
+    ``full``: [`aug_tfms`][efficientdet_adapter.tfms.albumentations_adapter.aug_tfms] (IceVision's);
+    ``flip``: [`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad]
+    and a horizontal
     flip (learns faster in short runs); ``scale``: scale jitter, EfficientDet's own training
-    augmentation (the longest side to ``size`` times a factor drawn from :data:`SCALE_JITTER`,
-    padded, a random ``size`` crop, a horizontal flip); ``none``: :func:`resize_and_pad`.
+    augmentation (the longest side to ``size`` times a factor drawn from `SCALE_JITTER`,
+    padded, a random ``size`` crop, a horizontal flip); ``none``:
+    [`resize_and_pad`][efficientdet_adapter.tfms.albumentations_adapter.resize_and_pad].
 
     Example:
         >>> len(aug_preset(256, "flip"))
@@ -380,7 +394,8 @@ class Adapter:
 
     def _run(self, img: np.ndarray, boxes: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Geometry | None]:
-        """:meth:`apply`, and the geometry of what the pipeline did to this image."""
+        """[`apply`][efficientdet_adapter.tfms.albumentations_adapter.Adapter.apply], and the
+        geometry of what the pipeline did to this image."""
         self._reseed_if_forked()
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         out = self._pipeline(image=img, bboxes=boxes, box_index=np.arange(len(boxes)))
@@ -487,7 +502,7 @@ def _not_deterministic(t: _albu.BasicTransform) -> str | None:
 
 def geometry(adapter: Adapter, width: int, height: int) -> Geometry:
     """The scale and offset that ``adapter`` applies to a ``width`` x ``height`` image: the
-    :class:`~efficientdet_adapter.records.Geometry` it records on a sample of that size
+    [`Geometry`][efficientdet_adapter.records.Geometry] it records on a sample of that size
     (each transformed sample carries its own in ``sample.geometry``; prediction reads that).
 
     The pipeline runs once on a blank image of that size, so the sizes are albumentations' own.

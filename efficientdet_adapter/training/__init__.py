@@ -2,8 +2,10 @@
 
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
 (``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``resolve_device`` and
-``resolve_precision`` (``--device``/``--precision``, from :mod:`efficientdet_adapter.devices`), ``plots`` (curves, PR curves, confusion matrix, augmented
-samples). The engines' callbacks that call them live in :mod:`efficientdet_adapter.engines`.
+``resolve_precision`` (``--device``/``--precision``, from
+[`efficientdet_adapter.devices`][efficientdet_adapter.devices]), ``plots`` (curves, PR curves,
+confusion matrix, augmented
+samples). The engines' callbacks that call them live in `efficientdet_adapter.engines`.
 """
 
 from __future__ import annotations

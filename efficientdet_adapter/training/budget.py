@@ -2,12 +2,12 @@
 
 Ultralytics' ``time=`` cuts a run when its time is up; here the budget plans the run's optimizer
 steps instead, so the one-cycle schedule (warm-up, peak, annealing) completes inside it.
-:func:`measure_epoch_cost` probes, on a throwaway copy of the model and the run's own data
+`measure_epoch_cost` probes, on a throwaway copy of the model and the run's own data
 loaders, a few seconds of training steps (forward, backward, optimizer; the first one, which
 warms allocators and kernels up, is not counted), a couple of validation batches and the two
-checkpoints written per epoch. :func:`plan_budget` turns that into a first plan, a
-:class:`~.budget_clock.BudgetClock`, which the engines' callbacks plan again at every epoch's
-start from what the last epoch really took (:mod:`.budget_clock`): the probe only has to be
+checkpoints written per epoch. `plan_budget` turns that into a first plan, a
+`BudgetClock`, which the engines' callbacks plan again at every epoch's
+start from what the last epoch really took (`budget_clock`): the probe only has to be
 good enough for the first epoch. The budget is the training's: its last epoch ends near it, and
 the final scoring of the best epoch (about one validation pass) follows.
 
@@ -86,7 +86,7 @@ class EpochCost:
 @dataclass(frozen=True)
 class BudgetPlan:
     """What a budget's probe gave: ``cost``, measured in ``measure_s``, and the first plan of
-    the run's :class:`~.budget_clock.BudgetClock` (``clock``), which each epoch plans again."""
+    the run's `BudgetClock` (``clock``), which each epoch plans again."""
 
     budget_s: float
     cost: EpochCost
@@ -171,7 +171,7 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
                        precision: str = "32", steps: int = MEASURED_STEPS,
                        seconds: float = PROBE_SECONDS, lr: float = 1e-4) -> EpochCost:
     """Time training steps (after one warm-up step) until ``seconds`` have passed or ``steps``
-    were timed (at least two), up to :data:`VALID_PROBE_BATCHES` validation batches (scaled to
+    were timed (at least two), up to `VALID_PROBE_BATCHES` validation batches (scaled to
     the whole loader) and two checkpoint writes, on a copy of ``model`` (left untouched). A
     loader shorter than the steps starts again from its first batch."""
     import torch
@@ -221,10 +221,10 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
 def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
                 max_epochs: int | None = None, device: str = "cpu", precision: str = "32"
                 ) -> BudgetPlan:
-    """Probe (:func:`measure_epoch_cost`) and make the run's :class:`~.budget_clock.BudgetClock`
+    """Probe (`measure_epoch_cost`) and make the run's `BudgetClock`
     with its first plan for what is left of ``budget_s`` since ``started`` (a
     ``time.perf_counter()`` value); ``max_epochs`` caps the epochs (default
-    :data:`MAX_BUDGET_EPOCHS`)."""
+    `MAX_BUDGET_EPOCHS`)."""
     t0 = time.perf_counter()
     cost = measure_epoch_cost(model, train_dl, valid_dl, device=device, precision=precision)
     measure_s = time.perf_counter() - t0
@@ -242,10 +242,10 @@ def plan_budget(budget_s: float, model, train_dl, valid_dl, *, started: float,
 
 def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device: str = "cpu",
                  precision: str = "32") -> BudgetPlan:
-    """:func:`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs`` (plus
+    """`plan_budget` for ``opts.time`` seconds, capped by ``opts.epochs`` (plus
     ``opts.freeze_epochs``, which fastai's ``fine_tune`` trains first); prints what it measured
     and planned. ``opts.epochs`` stays the cap: the clock ends the run (see
-    :mod:`.budget_clock`)."""
+    `budget_clock`)."""
     from ..errors import UsageError
     from ..version_compat import import_fastai_quietly, lightning_package
 

@@ -1,17 +1,17 @@
 """The clock of a ``--time`` run: the optimizer steps that fit the budget, re-planned each epoch.
 
-A probe of a few seconds (:func:`~.budget.measure_epoch_cost`) gives a first estimate of a step
+A probe of a few seconds (`measure_epoch_cost`) gives a first estimate of a step
 and of an epoch's validation; that estimate was about 10% optimistic on the pothole export (the
 probe's steps ran faster than the loop's), so a plan fixed before the first epoch stopped an
-epoch short, its learning rate not annealed. :class:`BudgetClock` instead plans in optimizer
+epoch short, its learning rate not annealed. `BudgetClock` instead plans in optimizer
 *steps* and plans again at the start of every epoch, from the seconds the last epoch really took
 (its training steps, and what came after them: validation, metrics, checkpoints). The last epoch
 may be cut short: it trains the steps that still fit, then validates.
 
 The learning-rate schedule follows the plan's *progress*, a number from 0 (the first step) to
-1 (the last planned step): :meth:`BudgetClock.progress`. A re-plan keeps the progress already
+1 (the last planned step): `BudgetClock.progress`. A re-plan keeps the progress already
 reached and stretches or shrinks the rest, so the schedule never jumps and always ends on its
-final value at the last step. :func:`one_cycle` is the one-cycle curve on that progress.
+final value at the last step. `one_cycle` is the one-cycle curve on that progress.
 
 Example:
     >>> clock = BudgetClock(budget_s=100, steps_per_epoch=10, max_steps=1000, reserve_s=2,
@@ -112,7 +112,7 @@ class BudgetClock:
     # -- the plan -------------------------------------------------------------------------------
     def steps_that_fit(self, seconds: float) -> int:
         """Training steps that fit ``seconds`` from an epoch's start, each epoch (the last,
-        shorter one too) followed by :attr:`overhead_s`."""
+        shorter one too) followed by `overhead_s`."""
         n, step, over = self.steps_per_epoch, max(self.step_s, 1e-9), max(self.overhead_s, 0.0)
         epoch_s = n * step + over
         full = max(0, int(seconds // epoch_s))
@@ -122,13 +122,13 @@ class BudgetClock:
 
     def seconds_of(self, steps: int) -> float:
         """Estimated seconds of ``steps`` training steps from an epoch's start, with the
-        validation (and the rest, :attr:`overhead_s`) of every epoch they touch."""
+        validation (and the rest, `overhead_s`) of every epoch they touch."""
         epochs = math.ceil(steps / self.steps_per_epoch)
         return steps * self.step_s + epochs * self.overhead_s
 
     def steps_nearest(self, seconds: float) -> int:
         """The steps whose end is nearest to ``seconds`` from an epoch's start: those that fit
-        (:meth:`steps_that_fit`), or one more when it ends closer after ``seconds`` than they
+        (`steps_that_fit`), or one more when it ends closer after ``seconds`` than they
         end before it (a new epoch's validation can leave more than a step unused)."""
         fit = self.steps_that_fit(seconds)
         under = seconds - self.seconds_of(fit)
@@ -136,9 +136,9 @@ class BudgetClock:
         return fit + 1 if over < under else fit
 
     def plan(self, step: int, now: float | None = None) -> int:
-        """Fit :attr:`total_steps` to what is left of the budget at ``step`` (an epoch's start),
-        keeping the progress reached; at least one more step, at most :attr:`max_steps`. The
-        last epoch ends as near as the steps allow to the budget less :attr:`reserve_s`."""
+        """Fit `total_steps` to what is left of the budget at ``step`` (an epoch's start),
+        keeping the progress reached; at least one more step, at most `max_steps`. The
+        last epoch ends as near as the steps allow to the budget less `reserve_s`."""
         now = time.perf_counter() if now is None else now
         if self.total_steps:  # the schedule goes on from where it is
             self.anchor_pct = self.progress(step)
@@ -150,7 +150,7 @@ class BudgetClock:
 
     def restart(self, step: int) -> None:
         """Start a new schedule at ``step`` (fastai's ``fine_tune``: the unfrozen fit after the
-        frozen one); the next :meth:`start_epoch` plans it."""
+        frozen one); the next `start_epoch` plans it."""
         self.total_steps, self.anchor_step, self.anchor_pct = 0, step, 0.0
 
     def progress(self, step: int) -> float:
@@ -197,7 +197,7 @@ class BudgetClock:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], started: float | None = None) -> BudgetClock:
-        """A clock that goes on from a checkpoint's :meth:`to_dict`, started at ``started``."""
+        """A clock that goes on from a checkpoint's `to_dict`, started at ``started``."""
         names = {"budget_s", "steps_per_epoch", "max_steps", "reserve_s", "step_s", "overhead_s",
                  "total_steps", "anchor_step", "anchor_pct", "spent_s", "replans"}
         return cls(**{k: v for k, v in data.items() if k in names},

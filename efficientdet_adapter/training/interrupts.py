@@ -2,7 +2,7 @@
 
 Schedulers, ``docker stop`` and ``kill`` send SIGTERM, whose default action ends Python at once:
 no ``finally`` runs, so the run folder's lock file stays and nothing says how to go on.
-:func:`stop_on_sigterm` turns SIGTERM into :class:`Terminated`, a ``KeyboardInterrupt``, for the
+`stop_on_sigterm` turns SIGTERM into `Terminated`, a ``KeyboardInterrupt``, for the
 block it guards: the run stops as it does on Ctrl-C (``last.pt`` keeps the last finished epoch,
 the lock is released, the command line prints the resume command) and exits with status 143
 (128 + SIGTERM).
@@ -10,10 +10,10 @@ the lock is released, the command line prints the resume command) and exits with
 Test-only hooks, set in the environment of a run's process:
 
 * ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AT_STEP=K[:KILL|INT|TERM]``: the run sends itself the
-  signal right after optimizer step ``K`` (:func:`signal_at_step`);
+  signal right after optimizer step ``K`` (`signal_at_step`);
 * ``EFFICIENTDET_ADAPTER_TEST_SIGNAL_AFTER_CHECKPOINT=E[:KILL|INT|TERM]``: right after epoch
   ``E``'s ``last.pt`` is written and before its row reaches ``metrics.csv``
-  (:func:`signal_after_checkpoint`, called by the run tracker);
+  (`signal_after_checkpoint`, called by the run tracker);
 * ``EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS=S``: every optimizer step sleeps ``S`` seconds more,
   so tests of ``--time`` see steps of a known, steady length (read by the run core).
 
@@ -42,7 +42,7 @@ STEP_SECONDS_ENV = "EFFICIENTDET_ADAPTER_TEST_STEP_SECONDS"
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived inside :func:`stop_on_sigterm`: the run stops as on Ctrl-C."""
+    """SIGTERM arrived inside `stop_on_sigterm`: the run stops as on Ctrl-C."""
 
     #: The exit status a shell reports for a process ended by SIGTERM.
     exit_code = 128 + signal.SIGTERM
@@ -50,7 +50,7 @@ class Terminated(KeyboardInterrupt):
 
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
-    """Raise :class:`Terminated` on SIGTERM inside the block (the main thread of this process
+    """Raise `Terminated` on SIGTERM inside the block (the main thread of this process
     only: elsewhere, and in processes forked from it, SIGTERM keeps its usual effect). The
     handler that was there before is put back afterwards.
 
@@ -91,12 +91,12 @@ def _send(setting: str | None, value: int) -> None:
 
 def signal_at_step(step: int, setting: str | None = None) -> None:
     """The step hook: send this process the signal that ``setting`` (default: the
-    :data:`SIGNAL_AT_STEP_ENV` variable, ``K`` or ``K:KILL``, ``K:INT``, ``K:TERM``) names at
+    `SIGNAL_AT_STEP_ENV` variable, ``K`` or ``K:KILL``, ``K:INT``, ``K:TERM``) names at
     step ``K``."""
     _send(os.environ.get(SIGNAL_AT_STEP_ENV) if setting is None else setting, step)
 
 
 def signal_after_checkpoint(epoch: int) -> None:
-    """The checkpoint hook: the signal :data:`SIGNAL_AFTER_CHECKPOINT_ENV` names after epoch
+    """The checkpoint hook: the signal `SIGNAL_AFTER_CHECKPOINT_ENV` names after epoch
     ``E``'s ``last.pt`` (nothing without the variable)."""
     _send(os.environ.get(SIGNAL_AFTER_CHECKPOINT_ENV), epoch)

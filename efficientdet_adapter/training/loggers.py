@@ -1,7 +1,7 @@
 """``--logger tensorboard|wandb|mlflow|csv``: the experiment trackers a run reports to.
 
 Each engine reports through its own integrations (Lightning's loggers, fastai's callbacks:
-:mod:`~efficientdet_adapter.engines.lightning.loggers`, :mod:`~efficientdet_adapter.engines.fastai.loggers`);
+`loggers`, `loggers`);
 this module holds what both share: the names, the packages they need, and where each writes,
 inside the run folder:
 
@@ -9,16 +9,16 @@ inside the run folder:
 ``tensorboard``  ``RUN/tensorboard`` (event files; ``tensorboard --logdir RUN/tensorboard``)
 ``wandb``        ``RUN/wandb`` (``WANDB_MODE=offline`` keeps it there; project from
                  ``WANDB_PROJECT``, default ``efficientdet-adapter``; run name: the folder's)
-``mlflow``       ``RUN/mlruns`` (a ``file:`` store: :func:`mlflow_tracking_uri`;
+``mlflow``       ``RUN/mlruns`` (a ``file:`` store: `mlflow_tracking_uri`;
                  ``MLFLOW_TRACKING_URI`` sends it elsewhere),
                  experiment ``efficientdet-adapter``; metric names keep only letters, digits
-                 and ``_. -`` (:func:`mlflow_key`: ``COCOMetric/AP (IoU=0.50) area=all``
+                 and ``_. -`` (`mlflow_key`: ``COCOMetric/AP (IoU=0.50) area=all``
                  becomes ``COCOMetric.AP IoU0.50 areaall``)
 ``csv``          ``RUN/csv`` (Lightning's ``metrics.csv``, fastai's ``history.csv``)
 ===============  ===========================================================================
 
 ``metrics.csv`` (the run's own epoch log) is written either way. Without ``--logger``, a run
-writes its TensorBoard scalars itself when tensorboard is installed (:mod:`.tensorboard_log`);
+writes its TensorBoard scalars itself when tensorboard is installed (`tensorboard_log`);
 with ``--logger``, the listed loggers are the ones that write.
 
 Example:
@@ -99,5 +99,5 @@ def mlflow_key(key: str) -> str:
 
 
 def wandb_project() -> str:
-    """``WANDB_PROJECT`` when set, else :data:`EXPERIMENT`."""
+    """``WANDB_PROJECT`` when set, else `EXPERIMENT`."""
     return os.environ.get("WANDB_PROJECT") or EXPERIMENT

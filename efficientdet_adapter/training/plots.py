@@ -149,7 +149,8 @@ def plot_pr_curves(preds, class_map, path: Path) -> Path:
 
 
 def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
-    """The :func:`confusion_matrix` with counts in the cells, as a PNG."""
+    """The [`confusion_matrix`][efficientdet_adapter.training.plots.confusion_matrix] with counts in
+    the cells, as a PNG."""
     from matplotlib.figure import Figure
 
     m = confusion_matrix(preds, len(class_map))

@@ -6,12 +6,12 @@ optimizer state is loaded into the optimizer. A file that was edited, damaged or
 another version is refused here, whole, with one line naming ``last.pt`` and the field, before
 any of it is used:
 
-* :func:`check_train_state`: the schema and types of the options (``extra.options``), the
+* `check_train_state`: the schema and types of the options (``extra.options``), the
   counters (``train_state.run``), the random generators' states, the optimizer, EMA and
   Lightning states, and that the options describe the model the file's weights are for;
-* :func:`check_state_fits`: every tensor of the weights and of the optimizer state fits the model
+* `check_state_fits`: every tensor of the weights and of the optimizer state fits the model
   that the options build (shapes, counts);
-* :func:`class_map_change`: the data's classes against the run's (same names, same order).
+* `class_map_change`: the data's classes against the run's (same names, same order).
 
 Example:
     >>> data, state = load_train_state("runs/x/last.pt")   # calls check_train_state

@@ -1,14 +1,15 @@
 """One run per folder: the lock that a training run holds on its ``--out`` folder.
 
 ``train`` (and ``train --resume``, ``demo``) locks ``<out>/.run.lock`` before it checks or writes
-anything there, with :mod:`filelock`: a lock the kernel holds for the process (``flock``), so it
+anything there, with `filelock`: a lock the kernel holds for the process (``flock``), so it
 is released whenever the process ends, however it ends (SIGKILL, a power cut, a container
 restart) and no pid or host has to be judged afterwards. A second ``train`` into the same folder
-finds it held and stops with one line (:class:`~efficientdet_adapter.errors.RunLockedError`)
+finds it held and stops with one line
+([`RunLockedError`][efficientdet_adapter.errors.RunLockedError])
 naming the folder and, from the lock file's text, the process that holds it. A lock file that
 no process holds is free, whatever it says (the pid of this very process after a restart, a pid
 now used by another program, damaged text): the next run takes it. Taking it also removes the
-temporary files that killed saves left (see :mod:`efficientdet_adapter.atomic`).
+temporary files that killed saves left (see `efficientdet_adapter.atomic`).
 
 The file stays in the folder after the run (empty): deleting it while another process may be
 opening it would let two runs lock two different files of the same name.
@@ -60,8 +61,8 @@ def _holder(path: Path) -> str:
 
 
 class RunLock:
-    """The lock on one run folder; :meth:`acquire` it, :meth:`release` it (or use
-    :func:`hold_run_folder`)."""
+    """The lock on one run folder; `acquire` it, `release` it (or use
+    `hold_run_folder`)."""
 
     def __init__(self, folder: str | Path, option: str = "--out") -> None:
         self.folder = Path(folder)

@@ -1,17 +1,20 @@
 """What a training run keeps between epochs: its state, its checkpoints, its random generators.
 
 The run folder's per-epoch writer, under the engines' run core
-(:class:`~efficientdet_adapter.engines.core.RunRecorder`, which both engines' run callbacks call):
-:class:`RunTracker.end_epoch` runs once per validated epoch,
+([`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder], which both engines' run callbacks
+call):
+[`RunTracker.end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch] runs once per
+validated epoch,
 which decides whether the model improved, writes ``best.pt``, ``last.pt``, ``metrics.csv`` and
-the TensorBoard scalars (:mod:`.tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
-(:func:`~efficientdet_adapter.checkpoint.save_checkpoint`, loadable with
+the TensorBoard scalars (`tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
+([`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint], loadable with
 ``torch.load(weights_only=True)``), written to a temporary file and renamed into place, so a
 crash never leaves half a checkpoint.
 
 ``last.pt`` holds, under ``extra["train_state"]``, what ``--resume`` needs: the raw weights (when
 the saved model is an EMA), the optimizer and schedule state, the EMA weights, the
-:class:`RunState` (epoch, optimizer steps, best score, early-stopping counter) and the random
+[`RunState`][efficientdet_adapter.training.state.RunState] (epoch, optimizer steps, best score,
+early-stopping counter) and the random
 generators' states.
 
 Example:
@@ -60,7 +63,7 @@ class RunState:
     """Counters of a run, saved in ``last.pt`` and restored by ``--resume``.
 
     ``epoch``: completed epochs; ``step``: optimizer steps taken; ``best_score``/``best_epoch``:
-    the best validation :data:`MONITOR` so far; ``bad_epochs``: epochs since it improved.
+    the best validation `MONITOR` so far; ``bad_epochs``: epochs since it improved.
     """
 
     epoch: int = 0
@@ -103,7 +106,7 @@ def check_run_folder(out: str | Path, *, resume: bool = False, exist_ok: bool = 
 def load_train_state(path: str | Path, options_type: type | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``),
-    validated whole (:func:`~.resume_check.check_train_state`, its options against
+    validated whole (`check_train_state`, its options against
     ``options_type``, e.g. ``runs.TrainOptions``)."""
     from ..checkpoint import load_checkpoint_data
 
@@ -135,7 +138,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
+    """Restore what [`rng_state`][efficientdet_adapter.training.state.rng_state] returned."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state["numpy"]
@@ -149,7 +152,8 @@ def seed_epoch(seed: int, epoch: int, dataset: Any = None) -> None:
     """Seed every generator a training epoch draws from from ``(seed, epoch)`` alone.
 
     The shuffling order, the augmentations (the dataset's transform has its own generator, see
-    :meth:`~efficientdet_adapter.tfms.A.Adapter.seed`) and dropout then depend on nothing but
+    [`seed`][efficientdet_adapter.tfms.albumentations_adapter.Adapter.seed]) and dropout then depend
+    on nothing but
     the epoch, so a resumed run repeats an interrupted epoch exactly.
     """
     value = (int(seed) * 1_000_003 + int(epoch)) % (2**31)
@@ -191,16 +195,17 @@ class RunTracker:
     Args:
         out: the run folder (``None``: keep nothing on disk, only decide best and stop).
         class_map: the class map saved in every checkpoint.
-        patience: stop after this many validated epochs without a better :data:`MONITOR`
+        patience: stop after this many validated epochs without a better `MONITOR`
             (``None``: never).
         extra: plain data saved in every checkpoint (options, data path, ...).
-        state: a :class:`RunState` to continue (``--resume``).
+        state: a [`RunState`][efficientdet_adapter.training.state.RunState] to continue
+            (``--resume``).
         last_row: the ``metrics.csv`` row saved in the resumed ``last.pt``
             (``train_state["row"]``): written when the log lacks it (the run was killed between
             the two writes).
         is_writer: whether this process writes files (rank 0 under DDP).
         tensorboard: also log to ``out/tensorboard`` when tensorboard is installed (see
-            :mod:`.tensorboard_log`).
+            `tensorboard_log`).
     """
 
     def __init__(self, out: str | Path | None, class_map: Any, *, patience: int | None = None,
@@ -232,7 +237,8 @@ class RunTracker:
     def step(self, n: int = 1, loss: Any = None) -> None:
         """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
         new step count (a tensor is read on the host: the training callbacks pass numbers later,
-        through :meth:`log_step_loss`, see :mod:`efficientdet_adapter.engines.step_values`)."""
+        through [`log_step_loss`][efficientdet_adapter.training.state.RunTracker.log_step_loss], see
+        [`efficientdet_adapter.engines.step_values`][efficientdet_adapter.engines.step_values])."""
         self.state.step += n
         if loss is not None:
             self.log_step_loss(loss, self.state.step)
@@ -246,14 +252,16 @@ class RunTracker:
             tb.scalar(STEP_LOSS, loss, step)
 
     def check_before_save(self, check: Callable[[], None]) -> None:
-        """Run ``check()`` at the start of every :meth:`end_epoch`, before any file is written:
+        """Run ``check()`` at the start of every
+        [`end_epoch`][efficientdet_adapter.training.state.RunTracker.end_epoch], before any file is
+        written:
         a non-finite-loss check whose values arrive late raises there, so weights trained
         after a NaN never become ``last.pt`` or ``best.pt``."""
         if check not in self._checks:
             self._checks.append(check)
 
     def tensorboard_log(self):
-        """The run's :class:`~.tensorboard_log.TensorBoardLog`, opened on first use (``None``
+        """The run's `TensorBoardLog`, opened on first use (``None``
         without a run folder, off rank 0, with ``tensorboard=False`` or without tensorboard)."""
         if self._tb is None and self.tensorboard and self.out is not None and self.is_writer:
             from .tensorboard_log import TensorBoardLog, tensorboard_available
@@ -290,7 +298,7 @@ class RunTracker:
 
     def end_epoch(self, model, row: dict[str, Any], train_state: dict[str, Any] | None = None
                   ) -> bool:
-        """Close a validated epoch: count it, keep ``best.pt`` if :data:`MONITOR` improved,
+        """Close a validated epoch: count it, keep ``best.pt`` if `MONITOR` improved,
         write ``last.pt`` (with the epoch's row), then append the row to ``metrics.csv``;
         returns whether to stop early.
 

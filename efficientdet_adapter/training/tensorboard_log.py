@@ -1,6 +1,7 @@
 """TensorBoard scalars of a run, in ``RUN_DIR/tensorboard``, when tensorboard is installed.
 
-:class:`~.state.RunTracker` writes them for both engines (one implementation): the training loss
+[`RunTracker`][efficientdet_adapter.training.state.RunTracker] writes them for both engines (one
+implementation): the training loss
 of every optimizer step (``loss/train_loss_step``) and, at the step that ends each epoch, its
 ``metrics.csv`` row: losses under ``loss/``, the 12 COCO keys under ``COCO/``, per-class AP under
 ``AP per class/``, the rest (epoch, learning rate, seconds, best) under ``run/``. Tags keep the

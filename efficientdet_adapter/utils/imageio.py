@@ -1,6 +1,8 @@
 """IceVision 0.12's ``icevision.utils.imageio``: ``open_img`` gives a PIL image, as IceVision's.
 
-The library's own loader, :func:`efficientdet_adapter.images.open_img`, returns an HxWx3 uint8
+The library's own loader,
+[`efficientdet_adapter.images.open_img`][efficientdet_adapter.images.open_img], returns an HxWx3
+uint8
 array (what records, datasets and the model use); IceVision's name here wraps it.
 """
 
@@ -61,7 +63,8 @@ def show_img(img: Any, ax: Any = None, show: bool = False, **kwargs: Any) -> Any
 
 
 def get_image_size(filepath: str | Path) -> tuple[int, int]:
-    """``(width, height)`` of an image file (IceVision's older name for :func:`get_img_size`)."""
+    """``(width, height)`` of an image file (IceVision's older name for
+    [`get_img_size`][efficientdet_adapter.compat.get_img_size])."""
     size = get_img_size(filepath)
     return size.width, size.height
 

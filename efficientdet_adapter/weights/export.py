@@ -1,9 +1,12 @@
 """Export a trained EfficientDet to ONNX, a ``torch.export`` program or TorchScript.
 
-- :func:`export_onnx`: a self-contained graph, uint8 images in and final detections out, NMS
+- [`export_onnx`][efficientdet_adapter.weights.export.export_onnx]: a self-contained graph, uint8
+  images in and final detections out, NMS
   inside, its contract and the class names, size and normalization in its metadata (the graph
-  and its contract: :mod:`.onnx_graph`; ``efficientdet.load_onnx`` runs it with ONNX Runtime).
-- :func:`export_program`: a ``torch.export`` program (``.pt2``) of :class:`OnnxDetectionHead`,
+  and its contract: [`onnx_graph`][efficientdet_adapter.weights.onnx_graph];
+      ``efficientdet.load_onnx`` runs it with ONNX Runtime).
+- [`export_program`][efficientdet_adapter.weights.export.export_program]: a ``torch.export`` program
+  (``.pt2``) of [`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead],
   the candidate head, which ``torch.export.load(path).module()`` runs in PyTorch without this
   library. For a float32 input ``images`` ``[B, 3, H, W]`` (normalized like the training
   images) its outputs are
@@ -13,10 +16,12 @@
   - ``classes`` ``[B, K]`` int64: their class-map label ids (1-based, background is 0);
 
   ``K`` is effdet's ``max_detection_points`` (5000), or every anchor-class pair when fewer.
-  :func:`onnx_postprocess` does effdet's NMS on them in NumPy (class-aware at IoU 0.5, then the
+  [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess] does effdet's NMS on
+  them in NumPy (class-aware at IoU 0.5, then the
   ``max_det`` best), returning effdet's ``[B, max_det, 6]`` detections
   ``(x1, y1, x2, y2, score, class)`` with zero rows as padding.
-- :func:`export_torchscript`: the bare network, scripted (deprecated by torch).
+- [`export_torchscript`][efficientdet_adapter.weights.export.export_torchscript]: the bare network,
+  scripted (deprecated by torch).
 
 Example:
     >>> export_onnx(model, "model.onnx", class_map=class_map)
@@ -105,7 +110,7 @@ class OnnxDetectionHead(nn.Module):
         return boxes, scores, label_ids_from_class_index(index)
 
     def candidates(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(boxes, scores, class index)``: :meth:`forward` with effdet's 0-based class index."""
+        """``(boxes, scores, class index)``: `forward` with effdet's 0-based class index."""
         from effdet.anchors import decode_box_outputs
 
         class_out, box_out = self.net(images)
@@ -140,7 +145,8 @@ def export_onnx(
 
     The contract (input, the four outputs, NMS inside) and the metadata it carries (class names,
     image size, normalization, model name, library version) are in
-    :mod:`~efficientdet_adapter.weights.onnx_graph`. ``efficientdet.load_onnx(path)`` runs it
+    [`onnx_graph`][efficientdet_adapter.weights.onnx_graph]. ``efficientdet.load_onnx(path)`` runs
+    it
     with ONNX Runtime wherever a model is taken for prediction.
 
     Args:
@@ -247,8 +253,10 @@ def export_program(
     """Write the model as a ``torch.export`` program (a ``.pt2`` file): torch's successor to
     TorchScript, for every model (lite ones included).
 
-    The program is :class:`OnnxDetectionHead`: ``images [B, 3, H, W] -> (boxes, scores,
-    classes)``, NMS outside, as in the ONNX graph (post-process with :func:`onnx_postprocess`).
+    The program is [`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead]:
+    ``images [B, 3, H, W] -> (boxes, scores,
+    classes)``, NMS outside, as in the ONNX graph (post-process with
+    [`onnx_postprocess`][efficientdet_adapter.weights.export.onnx_postprocess]).
 
     Args:
         model: an ``EfficientDetModel`` (or an effdet bench / network).
@@ -396,7 +404,8 @@ def export_torchscript(model: nn.Module, path: str | Path) -> Path:
     """Script the network (no bench) with ``torch.jit.script`` and save it.
 
     Deprecated by torch (``torch.jit.script`` warns since torch 2.10): prefer
-    :func:`export_program` (``torch.export``) or :func:`export_onnx`. Kept while torch ships it.
+    [`export_program`][efficientdet_adapter.weights.export.export_program] (``torch.export``) or
+    [`export_onnx`][efficientdet_adapter.weights.export.export_onnx]. Kept while torch ships it.
 
     The saved module maps ``images`` (normalized, ``[B, 3, H, W]``) to effdet's raw
     ``(class_outputs, box_outputs)`` per level: no anchors, decoding or NMS. Every model scripts,

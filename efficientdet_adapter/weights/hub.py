@@ -2,21 +2,24 @@
 any file named by URL (downloaded once into a cache, safely, or read in place: ``file://``).
 
 Hub downloads are tried only after a connectivity probe with a short timeout
-(:func:`hub_reachable`), so offline use fails within seconds with a :class:`WeightsError` that
+([`hub_reachable`][efficientdet_adapter.weights.hub.hub_reachable]), so offline use fails within
+seconds with a [`WeightsError`][efficientdet_adapter.errors.WeightsError] that
 lists the other options. Set ``EFFICIENTDET_ADAPTER_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) to skip
 the probe and every download.
 
-:func:`cached_download` keeps effdet's COCO weights under their own names in
-``torch.hub.get_dir()/checkpoints``. :func:`fetch` is what ``model_from_checkpoint(url)`` calls
+[`cached_download`][efficientdet_adapter.weights.hub.cached_download] keeps effdet's COCO weights
+under their own names in
+``torch.hub.get_dir()/checkpoints``. [`fetch`][efficientdet_adapter.weights.hub.fetch] is what
+``model_from_checkpoint(url)`` calls
 for other URLs. A download
 
 * lands in ``<torch hub dir>/efficientdet_adapter/downloads/<sha256 of the whole URL>/<name>``
   (``<name>``: the URL's last path component, or ``download``), so two URLs that end in the same
   file name never share a cache entry and no URL (``http://host/``) can write over a folder;
 * is made by torch.hub's ``download_url_to_file`` (a temporary file moved into place when
-  complete, a progress bar on a terminal), guarded by :mod:`._download`: a connection cut before
-  the announced length, a body past ``max_bytes`` (default :data:`MAX_DOWNLOAD_BYTES`) or past
-  ``time_limit`` seconds (default :data:`TIME_LIMIT_S`), and an HTML page (a captive portal) are
+  complete, a progress bar on a terminal), guarded by `_download`: a connection cut before
+  the announced length, a body past ``max_bytes`` (default `MAX_DOWNLOAD_BYTES`) or past
+  ``time_limit`` seconds (default `TIME_LIMIT_S`), and an HTML page (a captive portal) are
   refused with one line and keep nothing, so a later call downloads afresh;
 * is checked, when asked, against a SHA-256 prefix as ``torch.hub`` does: ``hash_prefix``, or
   with ``check_hash=True`` the ``-<hex>`` in the file name (``model-3a7c9f01.pth``); a mismatch
@@ -179,7 +182,8 @@ def cache_dir() -> Path:
 
 
 def cache_path(url: str, root: str | Path | None = None) -> Path:
-    """Where :func:`fetch` keeps ``url``: a folder named by the SHA-256 of the whole URL."""
+    """Where [`fetch`][efficientdet_adapter.weights.hub.fetch] keeps ``url``: a folder named by the
+    SHA-256 of the whole URL."""
     key = hashlib.sha256(url.encode("utf-8")).hexdigest()
     name = Path(unquote(urlparse(url).path)).name
     name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "download"
@@ -234,7 +238,7 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = F
         hash_prefix: the expected start of the file's SHA-256 (instead of the name's).
         root: the cache folder (default: under ``torch.hub.get_dir()``).
         timeout: seconds without data before the download is given up.
-        time_limit: seconds for the whole download (default :data:`TIME_LIMIT_S`).
+        time_limit: seconds for the whole download (default `TIME_LIMIT_S`).
         progress: show torch.hub's progress bar (default: when stderr is a terminal).
 
     Raises:
@@ -271,9 +275,11 @@ def fetch(url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, check_hash: bool = F
 
 
 def local_file(filename: str | os.PathLike, **download: Any) -> Path:
-    """The local file behind ``filename``: a path as it is; a URL fetched by :func:`fetch`
+    """The local file behind ``filename``: a path as it is; a URL fetched by
+    [`fetch`][efficientdet_adapter.weights.hub.fetch]
     (``download``: its ``check_hash``, ``hash_prefix``, ``max_bytes``), except effdet's own COCO
-    weights, which go through torch hub's cache under their own names (:func:`cached_download`).
+    weights, which go through torch hub's cache under their own names
+    ([`cached_download`][efficientdet_adapter.weights.hub.cached_download]).
     """
     if not is_url(filename):
         return Path(filename)

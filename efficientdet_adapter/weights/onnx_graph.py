@@ -1,6 +1,6 @@
 """The self-contained ONNX graph: pixels in, final detections out, its contract in its metadata.
 
-Contract (``format_version`` 1; :data:`ONNX_INPUT`, :data:`ONNX_OUTPUTS`):
+Contract (``format_version`` 1; `ONNX_INPUT`, `ONNX_OUTPUTS`):
 
 - **In**: ``images`` uint8 ``[B, H, W, 3]``, RGB, at the model's size: each picture resized
   (longest side to fit, aspect ratio kept) and padded, centred, with ``pad_color`` to exactly
@@ -20,7 +20,8 @@ anchor decoding and clipping to the input, then class-aware NMS at ``iou_thresho
 keeping the ``D`` best: effdet's own post-processing, step for step.
 
 Metadata (``metadata_props``, string values, JSON where not plain text): see
-:data:`METADATA_KEYS`. :func:`read_metadata` reads them back.
+`METADATA_KEYS`. [`read_metadata`][efficientdet_adapter.weights.onnx_graph.read_metadata] reads them
+back.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ class OnnxEndToEnd(nn.Module):
     """uint8 images in, padded final detections out (the contract in the module docstring).
 
     Args:
-        head: the candidate head (:class:`~.export.OnnxDetectionHead`: network, top-k, decoding).
+        head: the candidate head
+            ([`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead]: network,
+            top-k, decoding).
         mean, std: the RGB normalization, 0-1 units.
         max_det: rows per image (``D``).
         iou_threshold: NMS IoU threshold (effdet: 0.5).
@@ -149,7 +152,7 @@ def onnx_metadata(*, model_name: str, names: Sequence[str], img_size: Sequence[i
                   mean: Sequence[float], std: Sequence[float], pad_color: Sequence[int],
                   max_det: int, iou_threshold: float, library_version: str,
                   category_ids: Mapping[int, int] | None = None) -> dict[str, str]:
-    """The ``metadata_props`` of an exported graph (:data:`METADATA_KEYS`), as strings."""
+    """The ``metadata_props`` of an exported graph (`METADATA_KEYS`), as strings."""
     h, w = (int(s) for s in img_size)
     meta = {
         "format": ONNX_FORMAT,

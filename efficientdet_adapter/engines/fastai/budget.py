@@ -1,9 +1,9 @@
 """fastai's side of ``--time``: the one-cycle schedule on the budget's progress, and its end.
 
-:class:`BudgetScheduler` is fastai's ``ParamScheduler`` with the position in the schedule read
-from the run's :class:`~efficientdet_adapter.training.budget_clock.BudgetClock` instead of the
+`BudgetScheduler` is fastai's ``ParamScheduler`` with the position in the schedule read
+from the run's `BudgetClock` instead of the
 share of ``n_epoch`` done; it plans the clock again at each epoch's start, and ends the training
-part of an epoch (validation still runs) once the plan's steps are done. :func:`fit_budget` is
+part of an epoch (validation still runs) once the plan's steps are done. `fit_budget` is
 ``fit_one_cycle`` with it: the same curves (fastai's ``combined_cos``), ``n_epoch`` only a cap.
 """
 

@@ -1,19 +1,27 @@
-"""fastai callbacks of a training run, thin shells over the run core (:mod:`..core`);
+"""fastai callbacks of a training run, thin shells over the run core
+([`core`][efficientdet_adapter.engines.core]);
 ``efficientdet-adapter train`` uses exactly these (the Lightning twins are in
-:mod:`..lightning.callbacks`).
+[`lightning.callbacks`][efficientdet_adapter.engines.lightning.callbacks]).
 
-* :class:`RunCallback`: per-epoch seeding, the epoch's losses and COCO metrics, ``best.pt`` /
-  ``last.pt`` / ``metrics.csv`` through a :class:`~efficientdet_adapter.training.state.RunTracker`,
+* [`RunCallback`][efficientdet_adapter.engines.fastai.callbacks.RunCallback]: per-epoch seeding, the
+  epoch's losses and COCO metrics, ``best.pt`` /
+  ``last.pt`` / ``metrics.csv`` through a
+  [`RunTracker`][efficientdet_adapter.training.state.RunTracker],
   early stopping, and skipping the epochs a resumed run already has.
-* :class:`EMACallback`: an exponential moving average of the weights
-  (:class:`~..core.WeightAverage`), validated and saved in place of the raw weights.
-* :class:`NonFiniteLossCallback`: stops at the first NaN or infinite loss
-  (:class:`~..core.NonFiniteGuard`).
-* :class:`EpochLineCallback`: one printed line per epoch (for logs, where a progress bar's
+* [`EMACallback`][efficientdet_adapter.engines.fastai.callbacks.EMACallback]: an exponential moving
+  average of the weights
+  ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validated and saved in place
+  of the raw weights.
+* [`NonFiniteLossCallback`][efficientdet_adapter.engines.fastai.callbacks.NonFiniteLossCallback]:
+  stops at the first NaN or infinite loss
+  ([`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]).
+* [`EpochLineCallback`][efficientdet_adapter.engines.fastai.callbacks.EpochLineCallback]: one
+  printed line per epoch (for logs, where a progress bar's
   carriage returns are noise).
 
 No callback reads a loss on the host while a step runs: on a GPU the losses reach the host
-through :class:`~..step_values.StepValues` (non-blocking copies read when ready, all of them at
+through [`StepValues`][efficientdet_adapter.engines.step_values.StepValues] (non-blocking copies
+read when ready, all of them at
 the end of an epoch), so the CPU never waits for the GPU within an epoch.
 
 Example:
@@ -68,8 +76,10 @@ def _coco_result(learn) -> dict[str, float]:
 
 
 class EMACallback(Callback):
-    """Keep an EMA of the model's weights (:class:`~..core.WeightAverage`), validate it, and
-    hand it to :class:`RunCallback` as the model to save.
+    """Keep an EMA of the model's weights
+    ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validate it, and
+    hand it to [`RunCallback`][efficientdet_adapter.engines.fastai.callbacks.RunCallback] as the
+    model to save.
 
     Args:
         decay: the EMA's decay once warmed up.
@@ -119,8 +129,10 @@ class EMACallback(Callback):
 
 class NonFiniteLossCallback(Callback):
     """Stop at a NaN or infinite training loss with a
-    :class:`~efficientdet_adapter.errors.TrainingError` naming the epoch, the optimizer step, the
-    batch and the learning rate of that loss (see :class:`~..core.NonFiniteGuard`)."""
+    [`TrainingError`][efficientdet_adapter.errors.TrainingError] naming the epoch, the optimizer
+    step, the
+    batch and the learning rate of that loss (see
+    [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard])."""
 
     order = 1
 
@@ -159,7 +171,8 @@ class NonFiniteLossCallback(Callback):
 
 
 class FreezeBNStatsCallback(Callback):
-    """Keep BatchNorm's running statistics as loaded (:func:`~..core.freeze_bn_stats`)."""
+    """Keep BatchNorm's running statistics as loaded
+    ([`freeze_bn_stats`][efficientdet_adapter.engines.core.freeze_bn_stats])."""
 
     order = 0  # after fastai's TrainEvalCallback (-10) has called model.train()
 
@@ -184,13 +197,14 @@ class EpochLineCallback(Callback):
 
 class RunCallback(Callback):
     """The run's bookkeeping around fastai's fit (see the module docstring and
-    :class:`~..core.RunRecorder`).
+    [`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder]).
 
     Args:
         tracker: where the run's state and files live.
         seed: with ``seed``, every training epoch starts from generators seeded by
             ``(seed, epoch)`` (and the training transform's own generator too).
-        ema: the :class:`EMACallback` whose model is validated and saved, if any.
+        ema: the [`EMACallback`][efficientdet_adapter.engines.fastai.callbacks.EMACallback] whose
+            model is validated and saved, if any.
         epoch_offset: the run's epoch index of this fit's epoch 0 (the second phase of
             ``fine_tune`` starts at ``freeze_epochs``).
         total_epochs: shown in printed lines.
@@ -221,7 +235,8 @@ class RunCallback(Callback):
 
     @property
     def last_row(self) -> dict[str, Any] | None:
-        """The last finished epoch's row, as printed (:func:`~..core.format_epoch_line`)."""
+        """The last finished epoch's row, as printed
+        ([`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line])."""
         return self.recorder.last_row
 
     @property
@@ -316,9 +331,11 @@ def fastai_train_state(learn, ema: EMACallback | None = None) -> dict[str, Any]:
 
 def load_fastai_train_state(learn, state: dict[str, Any], weights: dict[str, torch.Tensor],
                             ema: EMACallback | None = None, path: str | Path = "last.pt") -> None:
-    """Put a :func:`fastai_train_state` back: raw weights, optimizer (created here and checked
+    """Put a
+    [`fastai_train_state`][efficientdet_adapter.engines.fastai.callbacks.fastai_train_state] back:
+    raw weights, optimizer (created here and checked
     against the state first, see
-    :func:`~efficientdet_adapter.training.resume_check.check_fastai_optimizer`), EMA."""
+    `check_fastai_optimizer`), EMA."""
     from fastcore.foundation import L
 
     find_network(learn.model).load_state_dict(state.get("model", weights))

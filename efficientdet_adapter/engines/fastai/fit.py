@@ -1,8 +1,11 @@
 """A training run's fit with fastai: the learner, the run callbacks, the one-cycle schedule.
 
-What ``efficientdet-adapter train`` (through :func:`efficientdet_adapter.runs.train_model`) runs
-with ``--engine fastai``: a learner from :mod:`.learn` with the run callbacks of
-:mod:`.callbacks`, ``fit_one_cycle`` (or fastai's ``fine_tune`` in two fits with
+What ``efficientdet-adapter train`` (through
+[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs
+with ``--engine fastai``: a learner from [`learn`][efficientdet_adapter.engines.fastai.learn] with
+the run callbacks of
+[`callbacks`][efficientdet_adapter.engines.fastai.callbacks], ``fit_one_cycle`` (or fastai's
+``fine_tune`` in two fits with
 ``freeze_epochs``, so that a resume can skip into the second), resumed from a ``last.pt`` state.
 """
 
@@ -42,7 +45,8 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
     Args:
         tracker: the run's state and files.
         resume_state: ``(train_state, weights, last.pt path)`` of the run to continue, or None.
-        device: ``cpu`` or ``cuda[:N]``; precision: ``fp32``, ``fp16`` or ``bf16`` (:mod:`~efficientdet_adapter.devices`).
+        device: ``cpu`` or ``cuda[:N]``; precision: ``fp32``, ``fp16`` or ``bf16``
+            ([`devices`][efficientdet_adapter.devices]).
         lines: one printed line per epoch instead of progress bars.
 
     Raises:

@@ -1,10 +1,13 @@
 """Train an EfficientDet with fastai: ``efficientdet.fastai.learner(dls, model, metrics=...)``.
 
-A thin shell over :mod:`..steps`: the learner is a real :class:`fastai.learner.Learner` whose
-``splitter`` is :func:`efficientdet.param_groups` (backbone, FPN, heads), so ``freeze``,
+A thin shell over [`steps`][efficientdet_adapter.engines.steps]: the learner is a real
+`fastai.learner.Learner` whose
+``splitter`` is [`efficientdet.param_groups`][efficientdet_adapter.efficientdet.model.param_groups]
+(backbone, FPN, heads), so ``freeze``,
 ``fine_tune`` and discriminative learning rates work as in any fastai model.
 
-What fastai sees of a batch ``((images, targets), records)`` (set by :class:`EfficientDetCallback`):
+What fastai sees of a batch ``((images, targets), records)`` (set by
+[`EfficientDetCallback`][efficientdet_adapter.engines.fastai.learn.EfficientDetCallback]):
 
 * ``learn.xb = (images, targets)``: effdet's bench computes its loss inside ``forward``, so the
   targets are part of the model input;
@@ -22,7 +25,7 @@ Mixed precision: ``learn.to_fp16()`` / ``learn.to_bf16()`` train the network in 
 and, by default on a GPU, in the ``channels_last`` layout that half-precision convolutions want
 (``learner(channels_last=...)``); the losses stay float32. The optimizer (``FusedAdam``: fastai's
 Adam in torch's fused kernel), mixed precision and the progress bar read nothing on the host per
-step (:mod:`.steps`).
+step ([`steps`][efficientdet_adapter.engines.fastai.steps]).
 
 Example:
     >>> from efficientdet_adapter.metrics import COCOMetric                     # doctest: +SKIP
@@ -158,7 +161,9 @@ class _SharedMetric:
 class MetricColumn(Metric):
     """One column of fastai's results table: the value of ``key`` in a metric's ``finalize()``.
 
-    Columns made from the same metric by :func:`fastai_metrics` share one accumulation: the
+    Columns made from the same metric by
+    [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics] share one
+    accumulation: the
     first column feeds the metric, every column reads the same finalized dict.
     """
 
@@ -247,8 +252,9 @@ def _fastai_metric_list(metrics: Any) -> list[Any]:
 
 
 class EfficientDetLearner(Learner):
-    """A fastai :class:`~fastai.learner.Learner` whose ``show_results`` draws detections and
-    whose ``to_fp16``/``to_bf16`` add the sync-free :class:`.steps.MixedPrecision`."""
+    """A fastai `Learner` whose ``show_results`` draws detections and
+    whose ``to_fp16``/``to_bf16`` add the sync-free
+    [`steps.MixedPrecision`][efficientdet_adapter.engines.fastai.steps.MixedPrecision]."""
 
     def to_fp16(self, **kwargs: Any) -> EfficientDetLearner:  # type: ignore[override]
         """Mixed precision in float16 with a GradScaler (``kwargs``: GradScaler's arguments)."""
@@ -268,7 +274,8 @@ class EfficientDetLearner(Learner):
         **kwargs: Any,
     ) -> Any:
         """Predict on the first ``max_n`` images of ``dl`` (default: ``dls[ds_idx]``) and draw
-        predictions beside the ground truth (see :func:`efficientdet.show_results`)."""
+        predictions beside the ground truth (see
+        [`efficientdet.show_results`][efficientdet_adapter.efficientdet.prediction.show_results])."""
         from ...efficientdet.prediction import show_results
 
         dl = self.dls[ds_idx] if dl is None else dl
@@ -323,7 +330,8 @@ def learner(
         model: an ``EfficientDetModel`` from ``efficientdet.model``.
         cbs: extra fastai callbacks.
         metrics: ``COCOMetric()`` instances (each becomes named columns, see
-            :func:`fastai_metrics`), or fastai metrics, which are passed through.
+            [`fastai_metrics`][efficientdet_adapter.engines.fastai.learn.fastai_metrics]), or fastai
+            metrics, which are passed through.
         device: where fastai puts the model (default: fastai's ``default_device()``, the GPU
             when there is one).
         channels_last: train the network in the ``channels_last`` layout; ``"auto"``: on a GPU
@@ -332,7 +340,7 @@ def learner(
             ``path``, ``wd``...). Defaults here: ``splitter=efficientdet.param_groups``,
             ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss,
             ``opt_func=FusedAdam`` (fastai's Adam in torch's fused kernel, see
-            :mod:`.steps`).
+            [`steps`][efficientdet_adapter.engines.fastai.steps]).
 
     Example:
         >>> learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()])  # doctest: +SKIP

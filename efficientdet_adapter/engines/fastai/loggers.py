@@ -1,6 +1,6 @@
 """``--logger`` with fastai: its own callbacks (``TensorBoardCallback``, ``WandbCallback``,
-``CSVLogger``) and, as fastai has none for MLflow, :class:`MLflowCallback` (a few calls of
-mlflow's API), writing in the run folder as :mod:`...training.loggers` says.
+``CSVLogger``) and, as fastai has none for MLflow, `MLflowCallback` (a few calls of
+mlflow's API), writing in the run folder as `training.loggers` says.
 
 They receive what fastai's ``Recorder`` holds: the training loss per batch (TensorBoard, W&B),
 and per epoch the training and validation losses and the COCO metric columns.
@@ -26,7 +26,7 @@ __all__ = ["MLflowCallback", "logger_callbacks"]
 
 class MLflowCallback(Callback):
     """Each epoch's ``Recorder`` values as MLflow metrics (step: the epoch, counted over fits),
-    ``params`` once; the run is ended by :meth:`close`, after the last fit."""
+    ``params`` once; the run is ended by `close`, after the last fit."""
 
     order = Recorder.order + 1  # after the Recorder has the epoch's values
 
@@ -58,7 +58,7 @@ class MLflowCallback(Callback):
 def logger_callbacks(names: list[str], out: str | Path | None,
                      params: dict[str, Any]) -> tuple[list[Callback], list[Any]]:
     """``(callbacks, closers)`` for ``names`` (checked by
-    :func:`~...training.loggers.check_loggers`), writing in the run folder ``out``: add the
+    `check_loggers`), writing in the run folder ``out``: add the
     callbacks to the learner, call each closer after the last fit. ``params``: the run's
     options, recorded by W&B and MLflow."""
     if out is None or not names:

@@ -4,20 +4,26 @@ A stock fastai step makes the host wait for the GPU three times, and launches a 
 parameter:
 
 * fastai's ``Adam`` updates each parameter with its own Python calls (about 400 parameters in a
-  d0: thousands of small kernels per step). :class:`FusedAdam` is the same optimizer (the same
+  d0: thousands of small kernels per step).
+      [`FusedAdam`][efficientdet_adapter.engines.fastai.steps.FusedAdam] is the same optimizer (the
+      same
   hyper-parameters ``lr``/``mom``/``sqr_mom``/``eps``/``wd``, the same state keys
   ``grad_avg``/``sqr_avg``/``step``, no weight decay where fastai's ``do_wd`` is off) stepped by
   torch's fused AdamW kernel: one launch per parameter group.
 * ``MixedPrecision`` (``learn.to_fp16()``) reads GradScaler's "found inf" flag and its scale on
-  the host every step. :class:`MixedPrecision` here hands both to an optimizer that takes them
-  (:class:`FusedAdam`): the kernel unscales the gradients and skips the step on overflow, on the
+  the host every step. [`MixedPrecision`][efficientdet_adapter.engines.fastai.steps.MixedPrecision]
+  here hands both to an optimizer that takes them
+  ([`FusedAdam`][efficientdet_adapter.engines.fastai.steps.FusedAdam]): the kernel unscales the
+  gradients and skips the step on overflow, on the
   device. It also runs autocast on the model's device (so it runs on a CPU too). With another
   optimizer it does exactly what fastai's does. It keeps no ``scales`` history.
-* The progress bar prints the smoothed loss with ``.item()``. :class:`ProgressCallback` prints the
+* The progress bar prints the smoothed loss with ``.item()``.
+  [`ProgressCallback`][efficientdet_adapter.engines.fastai.steps.ProgressCallback] prints the
   latest value that has already reached the host
-  (:class:`~efficientdet_adapter.engines.step_values.StepValues`; on the CPU, the current one).
+  ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]; on the CPU, the current
+  one).
 
-:func:`~efficientdet_adapter.engines.fastai.learn.learner` uses all three by default.
+[`learner`][efficientdet_adapter.engines.fastai.learn.learner] uses all three by default.
 
 Example:
     >>> learn = efficientdet.fastai.learner(dls, model)   # opt_func=FusedAdam  # doctest: +SKIP
@@ -53,7 +59,9 @@ class FusedAdam(Optimizer):
     up to float rounding: fastai divides by ``sqrt(sqr_avg / debias2)``, torch by
     ``sqrt(sqr_avg) / sqrt(debias2)``.
 
-    GradScaler (``learn.to_fp16()`` with :class:`MixedPrecision`) sets its scale and overflow
+    GradScaler (``learn.to_fp16()`` with
+    [`MixedPrecision`][efficientdet_adapter.engines.fastai.steps.MixedPrecision]) sets its scale and
+    overflow
     flag as ``grad_scale``/``found_inf`` attributes for the step (and deletes them after); the
     kernel unscales and skips on the device.
     """
@@ -111,7 +119,8 @@ class MixedPrecision(fp16.MixedPrecision):
 
     Autocast and GradScaler run on the model's device type; bf16 needs no scaler. With an
     optimizer that takes GradScaler's values (``_step_supports_amp_scaling``, as
-    :class:`FusedAdam`), the scaler steps it and fastai's own ``opt.step()`` is skipped;
+    [`FusedAdam`][efficientdet_adapter.engines.fastai.steps.FusedAdam]), the scaler steps it and
+    fastai's own ``opt.step()`` is skipped;
     otherwise each step is fastai's.
     """
 

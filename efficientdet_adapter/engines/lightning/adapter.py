@@ -1,6 +1,7 @@
-"""Train an EfficientDet with PyTorch Lightning: subclass :class:`ModelAdapter`.
+"""Train an EfficientDet with PyTorch Lightning: subclass `ModelAdapter`.
 
-A thin shell over :mod:`..steps`. You add ``configure_optimizers``; the adapter runs the steps,
+A thin shell over [`steps`][efficientdet_adapter.engines.steps]. You add ``configure_optimizers``;
+the adapter runs the steps,
 logs the losses and finalizes the metrics at the end of each validation and test epoch.
 
 Logged names: ``train_loss``, ``train_class_loss``, ``train_box_loss`` (per step and per epoch),
@@ -57,12 +58,12 @@ ICEVISION_LOSS_PREFIXES: dict[str, str] = {"train": "train/", "val": "valid/", "
 
 
 class ModelAdapterMethods:
-    """The body of :class:`ModelAdapter`, free of either Lightning package (see
-    :func:`model_adapter_class`).
+    """The body of `ModelAdapter`, free of either Lightning package (see
+    [`model_adapter_class`][efficientdet_adapter.engines.lightning.adapter.model_adapter_class]).
 
     ``ModelAdapter`` is a LightningModule around an ``EfficientDetModel``; subclass it to add
     ``configure_optimizers``. It is built on the Lightning package that
-    :func:`~efficientdet_adapter.version_compat.lightning_package` picks when it is first read:
+    `lightning_package` picks when it is first read:
     ``lightning`` after ``import lightning as L``, else ``pytorch_lightning``; so
     ``L.Trainer`` and ``pl.Trainer`` both take it.
 
@@ -71,7 +72,8 @@ class ModelAdapterMethods:
         metrics: engine-agnostic metrics (``accumulate(preds)`` / ``finalize() -> dict``), such
             as ``[COCOMetric()]``; fed in validation and test steps.
         channels_last: convert the network to the ``channels_last`` layout when the fit starts
-            (see :func:`~..steps.use_channels_last`); ``"auto"``: when training on a GPU in mixed
+            (see [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]);
+            ``"auto"``: when training on a GPU in mixed
             precision (``precision="16-mixed"``/``"bf16-mixed"``), where half-precision
             convolutions want it.
 
@@ -189,7 +191,7 @@ _ADAPTERS: dict[str, type] = {}
 
 def model_adapter_class(package: ModuleType | None = None) -> type:
     """``ModelAdapter`` built on ``package`` (``pytorch_lightning`` or ``lightning.pytorch``;
-    default: :func:`~efficientdet_adapter.version_compat.lightning_package`), one class per
+    default: `lightning_package`), one class per
     package."""
     package = package or lightning_package("efficientdet.lightning")
     cls = _ADAPTERS.get(package.__name__)

@@ -1,8 +1,8 @@
 """Lightning's side of ``--time``: the one-cycle schedule on the budget's progress, and its end.
 
-:class:`BudgetOneCycleLR` is a step-interval scheduler whose learning rate and (beta1) momentum
-follow :func:`~efficientdet_adapter.training.budget_clock.one_cycle` at the clock's progress;
-:class:`BudgetStop` plans the clock again at each epoch's start and, once the plan's steps are
+`BudgetOneCycleLR` is a step-interval scheduler whose learning rate and (beta1) momentum
+follow `one_cycle` at the clock's progress;
+`BudgetStop` plans the clock again at each epoch's start and, once the plan's steps are
 done, sets ``trainer.should_stop`` (Lightning then validates that epoch and ends the fit).
 """
 
@@ -48,7 +48,8 @@ class BudgetOneCycleLR(torch.optim.lr_scheduler.LRScheduler):
 class BudgetStop(pl.Callback):
     """Plan ``clock`` again at each epoch's start; stop once its steps are done.
 
-    Put it after :class:`~.callbacks.RunCheckpoint`, which counts the steps in ``tracker``.
+    Put it after [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint],
+    which counts the steps in ``tracker``.
     """
 
     def __init__(self, clock: BudgetClock, tracker: RunTracker) -> None:

@@ -1,20 +1,26 @@
-"""Lightning callbacks of a training run, thin shells over the run core (:mod:`..core`);
+"""Lightning callbacks of a training run, thin shells over the run core
+([`core`][efficientdet_adapter.engines.core]);
 ``efficientdet-adapter train --engine lightning`` uses exactly these (the fastai twins are in
-:mod:`..fastai.callbacks`).
+[`fastai.callbacks`][efficientdet_adapter.engines.fastai.callbacks]).
 
-* :class:`RunCheckpoint`: per-epoch seeding, the epoch's losses and COCO metrics, ``best.pt`` /
-  ``last.pt`` / ``metrics.csv`` through a :class:`~efficientdet_adapter.training.state.RunTracker`
+* [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint]: per-epoch
+  seeding, the epoch's losses and COCO metrics, ``best.pt`` /
+  ``last.pt`` / ``metrics.csv`` through a
+  [`RunTracker`][efficientdet_adapter.training.state.RunTracker]
   (only the global rank 0 writes; under DDP every rank holds the same metric, see
   ``COCOMetric``), early stopping (``trainer.should_stop``), and in ``last.pt`` Lightning's own
   checkpoint dict for resuming. The sanity-check validation never counts.
-* :class:`LightningEMA`: the EMA of the weights (:class:`~..core.WeightAverage`), validated and
+* [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA]: the EMA of the
+  weights ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validated and
   saved.
-* :class:`NonFiniteLoss`: a :class:`~efficientdet_adapter.errors.TrainingError` at the first NaN
-  or infinite training loss (:class:`~..core.NonFiniteGuard`).
-* :class:`EpochLine`: one printed line per epoch.
+* [`NonFiniteLoss`][efficientdet_adapter.engines.lightning.callbacks.NonFiniteLoss]: a
+  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first NaN
+  or infinite training loss ([`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]).
+* [`EpochLine`][efficientdet_adapter.engines.lightning.callbacks.EpochLine]: one printed line per
+  epoch.
 
 As with fastai, no callback reads a loss on the host while a step runs: on a GPU the losses come
-through :class:`~..step_values.StepValues`.
+through [`StepValues`][efficientdet_adapter.engines.step_values.StepValues].
 
 Example:
     >>> tracker = RunTracker("runs/x", class_map, patience=3)                     # doctest: +SKIP
@@ -73,8 +79,11 @@ def lightning_row(metrics: dict[str, Any], aliases: Sequence[str] = ()) -> dict[
 
 
 class LightningEMA(pl.Callback):
-    """The EMA (:class:`~..core.WeightAverage`) of ``pl_module.model``, swapped in for
-    validation and handed to :class:`RunCheckpoint` as the model to save."""
+    """The EMA ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]) of
+    ``pl_module.model``, swapped in for
+    validation and handed to
+    [`RunCheckpoint`][efficientdet_adapter.engines.lightning.callbacks.RunCheckpoint] as the model
+    to save."""
 
     def __init__(self, decay: float = 0.9998) -> None:
         self.average = WeightAverage(decay)
@@ -114,7 +123,8 @@ class LightningEMA(pl.Callback):
 
 class NonFiniteLoss(pl.Callback):
     """Stop at a NaN or infinite training loss, naming the epoch, the optimizer step, the batch
-    and the learning rate (see :class:`~..core.NonFiniteGuard`)."""
+    and the learning rate (see
+    [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard])."""
 
     def __init__(self, tracker: RunTracker | None = None, *,
                  values: StepValues | None = None) -> None:
@@ -152,7 +162,8 @@ class NonFiniteLoss(pl.Callback):
 
 
 class FreezeBNStats(pl.Callback):
-    """Keep BatchNorm's running statistics as loaded (:func:`~..core.freeze_bn_stats`)."""
+    """Keep BatchNorm's running statistics as loaded
+    ([`freeze_bn_stats`][efficientdet_adapter.engines.core.freeze_bn_stats])."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         # at an epoch's first batch: the module's own on_train_epoch_start, which Lightning
@@ -176,12 +187,13 @@ class EpochLine(pl.Callback):
 
 class RunCheckpoint(pl.Callback):
     """The run's bookkeeping around ``Trainer.fit`` (see the module docstring and
-    :class:`~..core.RunRecorder`).
+    [`RunRecorder`][efficientdet_adapter.engines.core.RunRecorder]).
 
     Args:
         tracker: where the run's state and files live.
         seed: every training epoch starts from generators seeded by ``(seed, epoch)``.
-        ema: the :class:`LightningEMA` whose model is validated and saved, if any.
+        ema: the [`LightningEMA`][efficientdet_adapter.engines.lightning.callbacks.LightningEMA]
+            whose model is validated and saved, if any.
         dataset: the training dataset, whose transform's generator is seeded with the others
             (default: the dataset of ``trainer.train_dataloader`` once Lightning has made it).
     """
@@ -196,7 +208,8 @@ class RunCheckpoint(pl.Callback):
 
     @property
     def last_row(self) -> dict[str, Any] | None:
-        """The last finished epoch's row, as printed (:func:`~..core.format_epoch_line`)."""
+        """The last finished epoch's row, as printed
+        ([`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line])."""
         return self.recorder.last_row
 
     def setup(self, trainer, pl_module, stage: str) -> None:

@@ -1,9 +1,11 @@
 """A training run's fit with Lightning: the adapter with AdamW and one-cycle, the run callbacks.
 
 What ``efficientdet-adapter train --engine lightning`` (through
-:func:`efficientdet_adapter.runs.train_model`) runs: a ``ModelAdapter`` (:mod:`.adapter`) whose
+[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs: a
+``ModelAdapter`` ([`adapter`][efficientdet_adapter.engines.lightning.adapter]) whose
 ``configure_optimizers`` is AdamW (fused on a GPU) under ``OneCycleLR``, a ``Trainer`` with the
-run callbacks of :mod:`.callbacks` (DDP when ``devices * num_nodes > 1``), resumed from
+run callbacks of [`callbacks`][efficientdet_adapter.engines.lightning.callbacks] (DDP when ``devices
+* num_nodes > 1``), resumed from
 Lightning's own checkpoint dict kept in ``last.pt``.
 """
 
@@ -35,7 +37,7 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
             device: str, precision: str, *, lines: bool = False) -> nn.Module:
     """Fit ``model`` as ``opts`` (a ``runs.TrainOptions``) says; returns the model to keep (the
     EMA's with ``opts.ema``). The arguments are those of
-    :func:`efficientdet_adapter.engines.fastai.fit.fit_run`.
+    [`efficientdet_adapter.engines.fastai.fit.fit_run`][efficientdet_adapter.engines.fastai.fit.fit_run].
 
     Raises:
         UsageError: ``opts.freeze_epochs`` (fastai's ``fine_tune``), or a ``last.pt`` that holds

@@ -1,5 +1,5 @@
 """``--logger`` with Lightning: its own loggers (``TensorBoardLogger``, ``WandbLogger``,
-``MLFlowLogger``, ``CSVLogger``), writing in the run folder as :mod:`...training.loggers` says.
+``MLFlowLogger``, ``CSVLogger``), writing in the run folder as `training.loggers` says.
 
 They receive what the module logs with ``self.log`` (the training loss per step and per epoch,
 the validation losses and the COCO metrics per epoch).
@@ -17,7 +17,7 @@ __all__ = ["lightning_loggers"]
 
 
 def lightning_loggers(names: list[str], out: str | Path | None, pl: Any) -> list[Any]:
-    """Lightning loggers for ``names`` (checked by :func:`~...training.loggers.check_loggers`),
+    """Lightning loggers for ``names`` (checked by `check_loggers`),
     writing in the run folder ``out``; none without a run folder."""
     if out is None or not names:
         return []
@@ -41,7 +41,7 @@ def lightning_loggers(names: list[str], out: str | Path | None, pl: Any) -> list
 
 
 def _mlflow_logger_class(pl: Any) -> type:
-    """Lightning's ``MLFlowLogger`` with metric names as :func:`~...training.loggers.mlflow_key`
+    """Lightning's ``MLFlowLogger`` with metric names as `mlflow_key`
     writes them (the same names as fastai's MLflow callback, none that the file store refuses)."""
 
     class MLflowLogger(pl.loggers.MLFlowLogger):

@@ -22,7 +22,8 @@ def create_coco_eval(records: Sequence[Any], preds: Sequence[Any], metric_type: 
                      iou_thresholds: Sequence[float] | None = None,
                      show_pbar: bool = False) -> Any:
     """IceVision's ``create_coco_eval``: pycocotools' ``COCOeval`` of ``preds`` (prediction
-    records, or :class:`Prediction`) against ``records``, evaluated and accumulated (call
+    records, or [`Prediction`][efficientdet_adapter.predictions.Prediction]) against ``records``,
+    evaluated and accumulated (call
     ``summarize()`` for its table)."""
     items = [image_item(p if isinstance(p, Prediction) else Prediction(p, r))
              for p, r in zip(preds, records)]

@@ -4,7 +4,7 @@ A metric for ``metrics=[...]`` beside ``COCOMetric``: it matches each kept predi
 ground-truth box of highest IoU (at least ``groundtruth_iou_threshold``), counts
 ``(true class, predicted class)`` pairs, with row/column 0 for "background" (a missed box, or a
 prediction that matches no box), and, as IceVision's, finalizes to a placeholder value for fastai
-(the matrix itself is in ``confusion_matrix`` and :meth:`plot` draws it).
+(the matrix itself is in ``confusion_matrix`` and `plot` draws it).
 """
 
 from __future__ import annotations

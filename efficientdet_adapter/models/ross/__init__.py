@@ -1,5 +1,6 @@
 """IceVision's ``models.ross``: Ross Wightman's EfficientDet, ``models.ross.efficientdet`` (the
-face of :mod:`efficientdet_adapter.efficientdet`, with IceVision's submodule paths)."""
+face of [`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet], with IceVision's
+submodule paths)."""
 
 from . import efficientdet
 

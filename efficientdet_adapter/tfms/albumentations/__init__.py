@@ -1,5 +1,6 @@
 """IceVision 0.12's ``icevision.tfms.albumentations`` (``from icevision.tfms import
-albumentations as A``): :mod:`efficientdet_adapter.tfms.albumentations_adapter`, i.e. ``tfms.A``.
+albumentations as A``):
+[`efficientdet_adapter.tfms.albumentations_adapter`][efficientdet_adapter.tfms.albumentations_adapter], i.e. ``tfms.A``.
 
 Any other name (``A.HorizontalFlip``...) is albumentations' own, as in IceVision.
 """

@@ -1,8 +1,10 @@
-"""IceVision 0.12's ``icevision.models.ross.efficientdet``: :mod:`efficientdet_adapter.efficientdet`.
+"""IceVision 0.12's ``icevision.models.ross.efficientdet``:
+[`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet].
 
 IceVision code picks its model as ``model_type = models.ross.efficientdet`` and calls
 ``model_type.model(...)``, ``model_type.train_dl(...)``, ``model_type.fastai.learner(...)``,
-``model_type.lightning.ModelAdapter``: every name of :mod:`efficientdet_adapter.efficientdet` is
+``model_type.lightning.ModelAdapter``: every name of
+[`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet] is
 here, and its submodules have their IceVision paths (``...efficientdet.lightning``,
 ``...efficientdet.backbones``, ``...efficientdet.prediction``...).
 """
@@ -42,7 +44,8 @@ _missing = not_offered(__name__, NOT_OFFERED)
 
 def __getattr__(name: str) -> Any:
     """``fastai`` and ``lightning`` (their IceVision faces) load on first use, as the real
-    package's do; any other name of :mod:`efficientdet_adapter.efficientdet` is read there."""
+    package's do; any other name of
+    [`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet] is read there."""
     if name in ("fastai", "lightning"):
         module = import_module(f".{name}", __name__)
         globals()[name] = module

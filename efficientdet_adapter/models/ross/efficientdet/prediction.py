@@ -22,7 +22,8 @@ def convert_raw_predictions(
     keep_images: bool = False,
 ) -> list[Prediction]:
     """IceVision's ``convert_raw_predictions``: effdet's ``detections`` of a ``valid_dl`` batch
-    -> one :class:`~efficientdet_adapter.predictions.Prediction` per record (on the transformed
+    -> one [`Prediction`][efficientdet_adapter.predictions.Prediction] per record (on the
+    transformed
     image), as custom Lightning ``validation_step``\\ s call it::
 
         preds = convert_raw_predictions(batch=(xb, yb), raw_preds=raw_preds["detections"],

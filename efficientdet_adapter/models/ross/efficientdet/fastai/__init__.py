@@ -1,4 +1,5 @@
-"""IceVision 0.12's ``icevision.models.ross.efficientdet.fastai``: :mod:`efficientdet_adapter.efficientdet.fastai`'s names."""
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.fastai``:
+[`efficientdet_adapter.efficientdet.fastai`][efficientdet_adapter.efficientdet.fastai]'s names."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""IceVision 0.12's ``icevision.models.ross.efficientdet.lightning``: :mod:`efficientdet_adapter.efficientdet.lightning`'s names."""
+"""IceVision 0.12's ``icevision.models.ross.efficientdet.lightning``:
+[`efficientdet_adapter.efficientdet.lightning`][efficientdet_adapter.efficientdet.lightning]'s
+names."""
 
 from __future__ import annotations
 
