@@ -21,7 +21,8 @@ it). Each PNG is scaled down and palette-compressed to stay under :data:`MAX_BYT
 read, never copied into the repository. Run from the repository root (a few CPU minutes: the
 training budget plus prediction)::
 
-    python docs/make_pictures.py --time 6m --img-size 256 --work /tmp/pictures
+    python docs/make_pictures.py --time 10m --work /tmp/pictures      # train's defaults
+    python docs/make_pictures.py --run runs/pothole --work /tmp/pictures  # a finished run
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IMAGES = REPO_ROOT / "docs" / "images"
@@ -88,25 +91,27 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a Roboflow export folder")
     ap.add_argument("--work", type=Path, default=Path("pictures_work"), help="scratch folder (the run)")
-    ap.add_argument("--time", default="6m", help="training budget (train --time)")
-    ap.add_argument("--img-size", default="256")
+    ap.add_argument("--time", default="10m", help="training budget (train --time)")
     ap.add_argument("--seed", default="0")
-    ap.add_argument("--skip-train", action="store_true", help="reuse the run in --work")
+    ap.add_argument("--run", type=Path, default=None,
+                    help="a finished run folder of this export to draw from, instead of training")
     args = ap.parse_args(argv)
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    run = args.work / "run"
-
-    check_png = args.work / "check.png"
-    cli("check", "--data", str(args.data), "--img-size", args.img_size, "--png", str(check_png))
-    save_small(check_png, "check.png")
-
-    if not args.skip_train:
+    run = args.run or args.work / "run"
+    if args.run is None:  # train's defaults but the budget and seed
         if run.exists():
             shutil.rmtree(run)
         cli("train", "--data", str(args.data), "--out", str(run), "--time", args.time,
-            "--img-size", args.img_size, "--seed", args.seed, "--progress", "lines")
+            "--seed", args.seed, "--progress", "lines")
+    saved = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    options = saved["extra"]["options"]
+    img_size = options["img_size"] if isinstance(options["img_size"], int) else max(options["img_size"])
+
+    check_png = args.work / "check.png"
+    cli("check", "--data", str(args.data), "--img-size", str(img_size), "--png", str(check_png))
+    save_small(check_png, "check.png")
     for name in ("curves.png", "pr_curves.png", "confusion_matrix.png"):
         save_small(run / name, name)
 
@@ -134,15 +139,16 @@ def main(argv: list[str] | None = None) -> None:
     if tiled_out.exists():
         shutil.rmtree(tiled_out)
     cli("predict", "--checkpoint", str(run / "model.pt"), "--out", str(tiled_out),
-        "--tile", f"{args.img_size},{args.img_size}", "--overlap", "0.25", "--threshold", "0.4",
+        "--tile", f"{img_size},{img_size}", "--overlap", "0.25", "--threshold", "0.4",
         str(largest.filepath))
-    [tiled_png] = sorted(tiled_out.glob("*.png"))
+    [tiled_png] = [p for p in sorted(tiled_out.iterdir()) if p.name == Path(largest.filepath).name]
     save_small(tiled_png, "tiled_prediction.png")
 
     facts = {
         "data": args.data.name, "images": {k: len(v) for k, v in splits.items()},
-        "train": {"time": args.time, "img_size": int(args.img_size), "seed": int(args.seed),
-                  "model": config.model_name},
+        "train": {"time_s": options.get("time"), "epochs": options["epochs"],
+                  "img_size": img_size, "seed": options["seed"], "model": config.model_name,
+                  "start": (saved["extra"].get("start") or {}).get("kind")},
         "valid_ap50": round(ap50(metrics), 3),
         "tiled_image": {"file": Path(largest.filepath).name, "size": [largest.width, largest.height]},
         "licence": "ODbL v1.0, Atikur Rahman Chitholian (Pothole dataset), via Roboflow",

@@ -226,7 +226,7 @@ def _options(args) -> TrainOptions:
         progress=args.progress, anchors=args.anchors, time=args.time,
         backbone_lr_mult=args.backbone_lr_mult, freeze_bn=args.freeze_bn,
         small_boxes=args.small_boxes,
-        loggers=args.loggers,
+        loggers=list(args.loggers or []),
     )
 
 

@@ -97,6 +97,18 @@ def test_the_collector_reads_blocks_and_marks(tmp_path):
     assert sum(len(b) for b in BLOCKS.values()) >= 20  # README and the pages hold ~21 blocks
 
 
+def _write_clip(photo: Path, video: Path, frames: int = 3) -> None:
+    """A few frames of ``photo`` as an mp4 (the video the Prediction page names)."""
+    import cv2
+
+    img = cv2.imread(str(photo))
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0,
+                          (img.shape[1], img.shape[0]))
+    for _ in range(frames):
+        out.write(img)
+    out.release()
+
+
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory) -> dict:
     """A folder with the files the pages name, and what a reader of a page already holds: a
@@ -117,6 +129,7 @@ def reader(tmp_path_factory) -> dict:
     shutil.make_archive(str(root / "my-export"), "zip", export)
     shutil.copy(root / "my-export.zip", root / "export.zip")
     shutil.copy(splits["valid"][0].filepath, root / "photo.jpg")
+    _write_clip(root / "photo.jpg", root / "clip.mp4")
 
     parser = parsers.RoboflowParser(root / "my-export.zip")
     train_records, valid_records, *_ = parser.parse()

@@ -258,7 +258,8 @@ def test_checkpoint_module_is_the_public_face_of_weights():
     assert face.__all__ == ["CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_checkpoint",
                             "atomic_torch_save", "load_checkpoint_data", "load_model",
                             "model_from_data", "model_from_checkpoint", "CheckpointAndModel",
-                            "convert_checkpoint", "save_icevision_checkpoint"]
+                            "convert_checkpoint", "save_icevision_checkpoint", "InferenceModel",
+                            "load_for_inference"]
     for name in face.__all__:
         assert hasattr(face, name), name
     for name in ["_network", "_check_plain", "_umask", "MAX_IMG_SIZE"]:
