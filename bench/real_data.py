@@ -260,8 +260,9 @@ def _scores(model, records) -> dict[str, float | None]:
 
 
 def run_one(export: Path, setting: str, train_args: list[str], seed: int, budget_s: float,
-            out: Path) -> dict:
-    """Train one (export, setting, seed) within ``budget_s`` and score valid and test."""
+            out: Path, keep: Path | None = None) -> dict:
+    """Train one (export, setting, seed) within ``budget_s`` and score valid and test; with
+    ``keep``, the run folder stays as ``keep/EXPORT-SETTING-seedN`` (a run to draw from)."""
     import tempfile
 
     from efficientdet_adapter.runs import load_splits, train_model
@@ -270,7 +271,14 @@ def run_one(export: Path, setting: str, train_args: list[str], seed: int, budget
     opts = _train_options(export, ["--time", str(budget_s), "--seed", str(seed), *train_args])
     train, valid, test, class_map, _ = load_splits(export, "auto", opts.seed)
     wall0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out) as run_dir, contextlib.redirect_stdout(sys.stderr):
+    kept = None if keep is None else keep / f"{export.name}-{setting}-seed{seed}"
+    if kept is not None and kept.exists():
+        import shutil
+
+        shutil.rmtree(kept)
+    folder = (contextlib.nullcontext(str(kept)) if kept is not None
+              else tempfile.TemporaryDirectory(dir=out))
+    with folder as run_dir, contextlib.redirect_stdout(sys.stderr):
         print(f"== {export.name} / {setting} / seed {seed}", flush=True)
         model = train_model(train, valid, class_map, opts, out=run_dir)
         train_s = time.perf_counter() - wall0
@@ -312,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="PyTorch intra-op threads (default: PyTorch's choice)")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON here")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+    p.add_argument("--keep-runs", type=Path, default=None, metavar="DIR",
+                   help="keep each run folder in DIR (EXPORT-SETTING-seedN), e.g. for "
+                        "docs/make_pictures.py --run")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where run folders are made (and removed) (default: a temporary folder)")
     args = p.parse_args(argv)
@@ -354,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(done[key])
                 continue
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-            run = run_one(e, name, train_args, seed, budget_s, work)
+            run = run_one(e, name, train_args, seed, budget_s, work, args.keep_runs)
             run.update({"commit": commit, "machine": machine, "load_1min": load,
                         "date": datetime.datetime.now(datetime.timezone.utc)
                         .strftime("%Y-%m-%d %H:%M UTC")})
