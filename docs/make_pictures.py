@@ -112,18 +112,26 @@ def main(argv: list[str] | None = None) -> None:
     check_png = args.work / "check.png"
     cli("check", "--data", str(args.data), "--img-size", str(img_size), "--png", str(check_png))
     save_small(check_png, "check.png")
-    for name in ("curves.png", "pr_curves.png", "confusion_matrix.png"):
-        save_small(run / name, name)
 
     from efficientdet_adapter import Dataset, efficientdet, parsers
     from efficientdet_adapter.checkpoint import load_model
     from efficientdet_adapter.runs import evaluate
+    from efficientdet_adapter.training.csvlog import read_metrics_csv
+    from efficientdet_adapter.training.plots import plot_run
 
-    model, class_map, config = load_model(run / "model.pt")
+    # train's model.pt, or the best.pt of a run that only trained (bench/real_data.py --keep-runs)
+    model_file = run / "model.pt" if (run / "model.pt").is_file() else run / "best.pt"
+    model, class_map, config = load_model(model_file)
     parser = parsers.RoboflowParser(args.data)
     splits = dict(zip(parser.split_names, parser.parse()))
     valid = splits["valid"]
-    metrics, _ = evaluate(model, valid, show_pbar=False)
+    metrics, valid_preds = evaluate(model, valid, show_pbar=False)
+    plots = args.work / "plots"  # the run folder's three plots, drawn again from its files
+    plots.mkdir(exist_ok=True)
+    shutil.copy(run / "metrics.csv", plots / "metrics.csv")
+    plot_run(plots, valid_preds, class_map)
+    for name in ("curves.png", "pr_curves.png", "confusion_matrix.png"):
+        save_small(plots / name, name)
 
     # four valid images with several potholes, in file order (the same ones every run)
     chosen = sorted((r for r in valid if len(r.bboxes) >= 2), key=lambda r: Path(r.filepath).name)[:4]
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     tiled_out = args.work / "tiled"
     if tiled_out.exists():
         shutil.rmtree(tiled_out)
-    cli("predict", "--checkpoint", str(run / "model.pt"), "--out", str(tiled_out),
+    cli("predict", "--checkpoint", str(model_file), "--out", str(tiled_out),
         "--tile", f"{img_size},{img_size}", "--overlap", "0.25", "--threshold", "0.4",
         str(largest.filepath))
     [tiled_png] = [p for p in sorted(tiled_out.iterdir()) if p.name == Path(largest.filepath).name]
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
 
     facts = {
         "data": args.data.name, "images": {k: len(v) for k, v in splits.items()},
-        "train": {"time_s": options.get("time"), "epochs": options["epochs"],
+        "train": {"time_s": options.get("time"),
+                  "epochs": len(read_metrics_csv(run / "metrics.csv")),
                   "img_size": img_size, "seed": options["seed"], "model": config.model_name,
                   "start": (saved["extra"].get("start") or {}).get("kind")},
         "valid_ap50": round(ap50(metrics), 3),

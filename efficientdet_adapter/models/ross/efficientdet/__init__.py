@@ -11,6 +11,7 @@ here, and its submodules have their IceVision paths (``...efficientdet.lightning
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import Any
 
@@ -53,3 +54,7 @@ def __getattr__(name: str) -> Any:
     if name in NOT_OFFERED:
         return _missing(name)
     return getattr(_efficientdet, name)
+
+
+# IceVision's notebooks print their model_type: without the file path of the machine it runs on
+sys.modules[__name__].__class__ = type(_efficientdet)
