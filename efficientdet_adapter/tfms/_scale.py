@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import albumentations as _albu
 import cv2
 import numpy as np
+
+from ..version_compat import import_quietly
+
+_albu = import_quietly("albumentations")  # without its import notices (version_compat)
 
 __all__ = ["RandomScale"]
 

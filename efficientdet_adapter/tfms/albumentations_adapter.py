@@ -35,16 +35,20 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-import albumentations as _albu
 import cv2
 import numpy as np
 
 from ..choices import AUG_PRESETS as _AUG_PRESETS
 from ..errors import ArgumentError, UsageError
+from ..version_compat import import_quietly
 from ._scale import RandomScale
 from ..images import IMAGENET_MEAN, IMAGENET_STD
 from ..bbox import BBox
 from ..records import Geometry, ImgSize, Record, normalize_img_size
+
+# albumentations imports huggingface_hub, whose tqdm.auto warns "IProgress not found" into a
+# notebook without ipywidgets (version_compat.IMPORT_NOTICES)
+_albu = import_quietly("albumentations")
 
 __all__ = [
     "Adapter",

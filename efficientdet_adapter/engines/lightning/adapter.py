@@ -178,12 +178,14 @@ class ModelAdapterMethods:
         for metric in self.metrics:
             name = getattr(metric, "name", None) or type(metric).__name__
             # finalize() is collective under DDP (every process gathers all predictions), so
-            # every process calls it, and each logs the same values.
+            # every process calls it, and each logs the same values. One value an epoch: its
+            # batch_size is 1 (inside a batch hook Lightning would infer one from the batch).
             for key, value in metric.finalize().items():
-                self.log(f"{name}/{key}", float(value), sync_dist=True)
+                self.log(f"{name}/{key}", float(value), sync_dist=True, batch_size=1)
                 for wanted, shown in self.metrics_keys_to_log_to_prog_bar:
                     if wanted == key:
-                        self.log(shown, float(value), prog_bar=True, sync_dist=True)
+                        self.log(shown, float(value), prog_bar=True, sync_dist=True,
+                                 batch_size=1)
 
 
 _ADAPTERS: dict[str, type] = {}
