@@ -102,7 +102,7 @@ def fake_bench(tmp_path, monkeypatch):
         (root / name / "train").mkdir(parents=True)
     calls, fail = [], set()
 
-    def run_one(export, setting, train_args, seed, budget_s, out):
+    def run_one(export, setting, train_args, seed, budget_s, out, keep=None):
         calls.append((export.name, setting, seed))
         if (export.name, setting, seed) in fail:
             raise KeyboardInterrupt
