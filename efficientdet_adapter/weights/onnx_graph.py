@@ -136,12 +136,14 @@ class OnnxEndToEnd(nn.Module):
         row = (same & before).sum(1)                      # opset 11 has none)
         slot = image * self.max_det + row
         flat = image * k + box
-        out_boxes = boxes.new_zeros(batch * self.max_det, 4).index_copy(
-            0, slot, boxes.reshape(-1, 4).index_select(0, flat))
-        out_scores = scores.new_zeros(batch * self.max_det).index_copy(
+        # scatter (ONNX ScatterElements), not index_copy: torch 2.4's exporter cannot export
+        # index_copy at opset 11; the slots are distinct, so both give the same tensors
+        out_boxes = boxes.new_zeros(batch * self.max_det, 4).scatter(
+            0, slot.unsqueeze(1).expand(-1, 4), boxes.reshape(-1, 4).index_select(0, flat))
+        out_scores = scores.new_zeros(batch * self.max_det).scatter(
             0, slot, scores.reshape(-1).index_select(0, flat))
         out_classes = torch.full((batch * self.max_det,), -1, dtype=torch.int64,
-                                 device=images.device).index_copy(
+                                 device=images.device).scatter(
             0, slot, index.reshape(-1).index_select(0, flat))
         counts = (image.unsqueeze(0) == torch.arange(batch, device=images.device).unsqueeze(1))
         return (out_boxes.view(batch, self.max_det, 4), out_scores.view(batch, self.max_det),

@@ -127,10 +127,13 @@ def read_file(path: str | PathLike, map_location: Any = "cpu", *,
 
 
 def _is_program(path: Path) -> bool:
-    """Whether ``path`` is a ``torch.export`` archive (a zip with ``<name>/archive_format``)."""
+    """Whether ``path`` is a ``torch.export`` archive: a zip with ``<name>/archive_format``
+    (torch 2.5 and later) or ``serialized_exported_program.json`` (torch 2.4's layout)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return any(n.endswith("/archive_format") for n in archive.namelist())
+            return any(n.endswith("/archive_format")
+                       or n.rsplit("/", 1)[-1] == "serialized_exported_program.json"
+                       for n in archive.namelist())
     except (zipfile.BadZipFile, OSError):
         return False
 
