@@ -780,7 +780,7 @@ def _demo(args) -> int:
     print_metrics(f"COCOMetric on {len(held_out)} held-out demo images "
                   f"(training took {train_s:.0f} s):", metrics, held_out)
     say(f"wrote {ckpt}, {out / 'metrics.csv'}, {_run_pictures(out)}, {results} and annotated "
-          f"PNGs in {out / 'predictions'}")
+          f"images in {out / 'predictions'}")
     print(f"total time {time.perf_counter() - start:.0f} s")
     return 0
 
