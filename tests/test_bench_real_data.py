@@ -177,3 +177,13 @@ def test_the_settings_table_covers_the_recipe_and_every_setting_parses():
     assert opts["backbone-lr-0.1"].backbone_lr_mult == 0.1
     assert opts["ema"].ema and opts["frozen-bn"].freeze_bn
     assert opts["defaults"] == b._train_options(Path("x"), [])
+
+
+def test_summary_counts_the_newest_revision_only_and_keys_carry_it():
+    b = bench()
+    runs = [{"export": "a", "setting": "x", "seed": 0, "budget_s": 600, "valid_AP50": 0.4},
+            {"export": "a", "setting": "x", "seed": 0, "budget_s": 600, "valid_AP50": 0.6,
+             "revision": 2}]
+    assert "| x | 0.600 (1) | 0.600 |" in b.summary_table(runs)
+    assert b.run_key("a", "x", [], 0, 600, 1) != b.run_key("a", "x", [], 0, 600, 2)
+    assert b.run_key("a", "x", [], 0, 600) == b.run_key("a", "x", [], 0, 600.0, b.REVISION)

@@ -23,7 +23,9 @@ casts the network's outputs up), so the losses are float32. Half-precision convo
 ``channels_last`` memory layout (in NCHW, cuDNN wraps each fp16/bf16 convolution in layout
 transposes): [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last] converts
 the network, and the steps then hand it images in
-the same layout. The engines do it by default when they train on a GPU in mixed precision. No step
+the same layout. The engines do it by default (``channels_last="auto"``, decided by
+[`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]) on a GPU in mixed
+precision and on the CPU, where oneDNN's convolutions prefer it too. No step
 reads a device value on the host (no ``.item()``, no boolean-mask indexing), so the CPU can queue
 the next step while the GPU computes.
 """
@@ -45,6 +47,7 @@ from ..records import Record
 __all__ = [
     "LOSS_KEYS",
     "batch_size",
+    "channels_last_pays",
     "eval_mode",
     "input_memory_format",
     "loss_step",
@@ -123,6 +126,19 @@ def use_channels_last(model: nn.Module, enabled: bool = True) -> nn.Module:
     fmt = torch.channels_last if enabled else torch.contiguous_format
     find_network(model).to(memory_format=fmt)
     return model
+
+
+def channels_last_pays(device_type: str, mixed_precision: bool) -> bool:
+    """Whether training in the ``channels_last`` layout is faster here: the engines'
+    ``channels_last="auto"``.
+
+    True on a GPU in mixed precision (cuDNN's half-precision convolutions want it) and on the
+    CPU (oneDNN's convolutions do; see docs/benchmarks.md for the measured steps). A GPU in
+    float32 keeps the default layout.
+    """
+    if device_type == "cpu":
+        return True
+    return device_type == "cuda" and mixed_precision
 
 
 def input_memory_format(model: nn.Module) -> torch.memory_format:

@@ -22,6 +22,7 @@ from efficientdet_adapter.efficientdet.lightning import ModelAdapter
 from efficientdet_adapter.efficientdet.prediction import predict
 from efficientdet_adapter.metrics import COCOMetric
 from efficientdet_adapter.engines.lightning.callbacks import lightning_row
+from efficientdet_adapter.engines.steps import use_channels_last
 
 SIZE = 128
 AP = "COCOMetric/AP (IoU=0.50:0.95) area=all"
@@ -127,6 +128,8 @@ def test_the_ckpt_loads_through_model_from_checkpoint_and_predicts_the_same(fitt
     assert loaded["class_map"] == demo_class_map() and loaded["img_size"] == SIZE
     assert "optimizer_states" in loaded["checkpoint"]
     light.model.eval()
+    # the fit trained in channels_last (the CPU's default); compare in the loaded model's layout
+    use_channels_last(light.model, False)
     theirs = predict(light.model, valid_ds, detection_threshold=0.0)
     ours = predict(loaded["model"], valid_ds, detection_threshold=0.0)
     assert len(ours) == len(theirs) == 4

@@ -140,7 +140,9 @@ def test_lightning_bf16_adds_no_sync_per_step(tmp_path, syncing_ops):
         ("auto", "cuda", "bf16-mixed", True),
         ("auto", "cuda", "16-mixed", True),
         ("auto", "cuda", "32-true", False),
-        ("auto", "cpu", "bf16-mixed", False),
+        ("auto", "cpu", "bf16-mixed", True),
+        ("auto", "cpu", "32-true", True),
+        ("auto", "mps", "32-true", False),
         (True, "cpu", "32-true", True),
         (False, "cuda", "16-mixed", False),
     ],
@@ -153,7 +155,8 @@ def test_lightning_channels_last_setting(setting, device, precision, expected):
 
 
 @pytest.mark.parametrize("setting, to_bf16, expected", [
-    ("auto", True, torch.contiguous_format),  # the CPU: fastai's autocast is CUDA-only
+    ("auto", True, torch.channels_last),  # the CPU, where oneDNN trains faster in that layout
+    ("auto", False, torch.channels_last),
     (True, False, torch.channels_last),
     (False, True, torch.contiguous_format),
 ])

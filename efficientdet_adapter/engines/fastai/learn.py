@@ -23,7 +23,8 @@ training BatchNorm layers inside frozen groups.
 
 Mixed precision: ``learn.to_fp16()`` / ``learn.to_bf16()`` train the network in half precision
 and, by default on a GPU, in the ``channels_last`` layout that half-precision convolutions want
-(``learner(channels_last=...)``); the losses stay float32. The optimizer (``FusedAdam``: fastai's
+(``learner(channels_last=...)``; on the CPU that layout is the default in float32 too: oneDNN's
+convolutions train faster in it); the losses stay float32. The optimizer (``FusedAdam``: fastai's
 Adam in torch's fused kernel), mixed precision and the progress bar read nothing on the host per
 step ([`steps`][efficientdet_adapter.engines.fastai.steps]).
 
@@ -58,7 +59,7 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
         "efficientdet.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
     ) from e
 
-from ..steps import predictions_from_output, split_batch, use_channels_last
+from ..steps import channels_last_pays, predictions_from_output, split_batch, use_channels_last
 from .steps import FusedAdam, MixedPrecision, ProgressCallback
 from ...errors import ArgumentError
 
@@ -101,8 +102,9 @@ class EfficientDetCallback(Callback):
     """Turns our batches into fastai's ``xb``/``yb`` (see the module docstring) and, unless the
     learner has ``train_bn=True``, keeps frozen BatchNorm layers in eval mode while training.
 
-    ``channels_last``: convert the network to that layout when a fit starts (``"auto"``: when it
-    runs on a GPU with fastai's ``MixedPrecision``, i.e. after ``to_fp16()``/``to_bf16()``).
+    ``channels_last``: convert the network to that layout when a fit starts (``"auto"``: on the
+    CPU, and on a GPU with fastai's ``MixedPrecision``, i.e. after ``to_fp16()``/``to_bf16()``;
+    see [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]).
     """
 
     order = 5  # after TrainEvalCallback (-10) sets train/eval mode, before fp16 casting (9, 10)
@@ -114,8 +116,9 @@ class EfficientDetCallback(Callback):
     def before_fit(self) -> None:
         setting = self.channels_last
         if setting == "auto":
-            on_gpu = any(p.is_cuda for p in self.learn.model.parameters())
-            setting = on_gpu and any(isinstance(cb, fp16.MixedPrecision) for cb in self.learn.cbs)
+            device = next(self.learn.model.parameters()).device.type
+            mixed = any(isinstance(cb, fp16.MixedPrecision) for cb in self.learn.cbs)
+            setting = channels_last_pays(device, mixed)
         if setting:
             use_channels_last(self.learn.model)
         if any(type(cb).__name__ == "WandbCallback" for cb in self.learn.cbs):
@@ -334,8 +337,9 @@ def learner(
             metrics, which are passed through.
         device: where fastai puts the model (default: fastai's ``default_device()``, the GPU
             when there is one).
-        channels_last: train the network in the ``channels_last`` layout; ``"auto"``: on a GPU
-            in mixed precision (``learn.to_fp16()``/``to_bf16()``), see the module docstring.
+        channels_last: train the network in the ``channels_last`` layout; ``"auto"``: on the
+            CPU and on a GPU in mixed precision (``learn.to_fp16()``/``to_bf16()``), see the
+            module docstring.
         **learner_kwargs: anything ``fastai.learner.Learner`` takes (``opt_func``, ``lr``,
             ``path``, ``wd``...). Defaults here: ``splitter=efficientdet.param_groups``,
             ``train_bn=False`` (see the module docstring), ``loss_func`` = the bench's loss,

@@ -42,7 +42,14 @@ from torch import Tensor, nn
 
 from ...predictions import Prediction
 from ...version_compat import lightning_package
-from ..steps import batch_size, loss_step, predict_step, use_channels_last, validation_step
+from ..steps import (
+    batch_size,
+    channels_last_pays,
+    loss_step,
+    predict_step,
+    use_channels_last,
+    validation_step,
+)
 
 __all__ = ["ICEVISION_LOSS_PREFIXES", "ICEVISION_PROG_BAR_KEYS", "ModelAdapter",
            "model_adapter_class"]
@@ -75,7 +82,8 @@ class ModelAdapterMethods:
             (see [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]);
             ``"auto"``: when training on a GPU in mixed
             precision (``precision="16-mixed"``/``"bf16-mixed"``), where half-precision
-            convolutions want it.
+            convolutions want it, and on the CPU (see
+            [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]).
 
     ``predict_step`` takes inference batches (``efficientdet.infer_dl``) and returns a
     ``list[Prediction]`` per batch (``detection_threshold`` sets their thresholded views).
@@ -215,7 +223,8 @@ def __getattr__(name: str) -> type:
 
 
 def _wants_channels_last(setting: bool | str, device_type: str, precision: Any) -> bool:
-    """``"auto"``: a GPU in mixed precision (see ``ModelAdapter``'s ``channels_last``)."""
+    """``"auto"``: [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]
+    for this device and precision (see ``ModelAdapter``'s ``channels_last``)."""
     if setting != "auto":
         return bool(setting)
     from ...devices import normalize_precision
@@ -225,4 +234,4 @@ def _wants_channels_last(setting: bool | str, device_type: str, precision: Any) 
         mixed = normalize_precision(str(precision)) in ("fp16", "bf16")
     except UsageError:
         mixed = False
-    return device_type == "cuda" and mixed
+    return channels_last_pays(device_type, mixed)
