@@ -50,11 +50,8 @@ class TrainOptions:
 
     ``efficientdet-adapter train``'s flags take their defaults from ``TrainOptions()`` (and
     ``demo``'s from `DEMO_OPTIONS`), so the command line and the Python API agree. The
-    defaults were chosen by ``bench/real_data.py`` on the shared real exports (docs/benchmarks.md):
-    at 240 CPU s per export and three seeds, 256 px + flips + a peak lr of 5e-3 reach
-    a mean valid AP50 of 0.36 (brain MRI) and 0.28 (game screenshots), with lr 1e-2 0.17 and 0.32
-    (one brain-MRI seed at 0.01); the former ones (384 px, IceVision's full augmentation, lr 3e-3)
-    0.001 on both.
+    defaults are the ones ``bench/real_data.py`` chose on the shared real exports; its figures
+    are in docs/benchmarks.md ("Real exports: accuracy on a CPU budget").
 
     Example:
         >>> opts = TrainOptions(epochs=3)
@@ -124,7 +121,7 @@ class TrainOptions:
 
 
 #: What ``efficientdet-adapter demo`` trains with: ``train``'s defaults for 12 epochs at a peak lr
-#: of 1e-2 (measured on 2 shared CPU cores: held-out AP50 0.84-0.88 on the synthetic shapes).
+#: of 1e-2 (its held-out AP50 is in docs/benchmarks.md, "The demo").
 DEMO_OPTIONS = TrainOptions(epochs=12, lr=1e-2)
 #: Images ``demo`` generates over train/valid/test.
 DEMO_NUM_IMAGES = 240
