@@ -69,6 +69,7 @@ SETTINGS: dict[str, list[str]] = {
     "backbone-lr-0.1": ["--backbone-lr-mult", "0.1"],
     "ema": ["--ema"],
     "frozen-bn": ["--freeze-bn"],
+    "scale-ema": ["--aug", "scale", "--ema"],  # the two best of the pothole runs of revision 2
 }
 
 

@@ -821,6 +821,29 @@ def _number(kind: type, *, low: float | None = None, high: float | None = None,
 _KIND_NAMES = {int: "an integer", float: "a number"}
 
 
+def _threads(text: str) -> int | str:
+    """``--threads``: ``auto`` or an integer of at least 1."""
+    return "auto" if text == "auto" else _number(int, low=1, hint=" (or auto)")(text)
+
+
+def _set_threads(threads: int | str) -> None:
+    """Apply ``--threads``; for ``auto``, say so when busy cores made it fewer than PyTorch's
+    default."""
+    import torch
+
+    if threads != "auto":
+        torch.set_num_threads(int(threads))
+        return
+    from .devices import auto_threads
+
+    n, default, busy = auto_threads()
+    if n < default:
+        torch.set_num_threads(n)
+        print(f"note: {busy:.1f} CPU cores are busy with other work; PyTorch runs on {n} "
+              f"thread{'s' if n > 1 else ''}, not {default} (--threads N to choose)",
+              file=sys.stderr, flush=True)
+
+
 def _img_size(text: str) -> int:
     """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
     up to ``MAX_IMG_SIZE``, checked by
@@ -906,9 +929,10 @@ def _add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> No
                    help="DataLoader worker processes (default: %(default)s)")
     g.add_argument("--seed", type=int, default=defaults.seed,
                    help="random seed (default: %(default)s)")
-    g.add_argument("--threads", type=_number(int, low=1), default=None,
-                   help="CPU threads for PyTorch (default: PyTorch's choice; 1 is faster on a "
-                        "busy machine)")
+    g.add_argument("--threads", type=_threads, default="auto",
+                   help="CPU threads for PyTorch, or auto (the default): one per core that "
+                        "other work leaves free, at most PyTorch's choice (on a busy machine "
+                        "fewer threads are much faster)")
     g.add_argument("--patience", type=_number(int, low=1), default=defaults.patience, metavar="N",
                    help="early stopping: stop after N epochs without a better validation COCO AP "
                         "(default: train every epoch)")
@@ -1196,10 +1220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             format="%(levelname)s %(name)s: %(message)s")
         if getattr(args, "check", None) is not None:
             args.check(args)
-        if getattr(args, "threads", None):
-            import torch
-
-            torch.set_num_threads(args.threads)
+        if getattr(args, "threads", None) is not None:
+            _set_threads(args.threads)
         return int(args.func(args) or 0)
     except AdapterError as e:
         prog = getattr(e, "prog", prog)

@@ -30,7 +30,8 @@ from typing import Any
 from .errors import UsageError
 
 __all__ = ["DEVICES", "PRECISIONS", "CANONICAL", "resolve_device", "normalize_precision",
-           "choose_precision", "engine_precision", "resolve_precision"]
+           "choose_precision", "engine_precision", "resolve_precision", "busy_cores",
+           "threads_for", "auto_threads"]
 
 DEVICES = ("auto", "cpu", "cuda")
 #: The command line's ``--precision`` choices (Lightning's spelling).
@@ -170,3 +171,62 @@ def resolve_precision(precision: str, device: str) -> str:
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision}: choose {', '.join(PRECISIONS)}")
     return engine_precision(choose_precision(precision, device), "lightning")
+
+
+# -- CPU threads -----------------------------------------------------------------------------
+def busy_cores(sample_s: float = 0.2) -> float | None:
+    """How many of this machine's cores other work keeps busy now: the non-idle share of
+    ``/proc/stat``'s CPU time over ``sample_s`` seconds, times the cores. ``None`` where there is
+    no ``/proc/stat`` (not Linux)."""
+    import os
+    import time
+
+    def ticks() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        if len(fields) < 4:
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle  # user..steal; guest time is inside user already
+
+    first = ticks()
+    if first is None:
+        return None
+    time.sleep(sample_s)
+    second = ticks()
+    if second is None or second[0] <= first[0]:
+        return None
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return (1.0 - idle / total) * (os.cpu_count() or 1)
+
+
+def threads_for(default: int, cores: int, busy: float | None) -> int:
+    """PyTorch's intra-op threads on ``cores`` cores of which ``busy`` are in use elsewhere: one
+    per free core, at most ``default`` (PyTorch's own choice), at least 1.
+
+    A thread per core on a busy machine makes every parallel operation wait for the thread the
+    scheduler put aside: measured on 2 cores with the test suite running (docs/benchmarks.md),
+    a training step took 20 s on 2 threads and 2.2 s on 1.
+
+    Example:
+        >>> threads_for(2, 2, 0.1), threads_for(2, 2, 1.2), threads_for(8, 16, 3.0)
+        (2, 1, 8)
+    """
+    if busy is None:
+        return default
+    return max(1, min(default, int(cores - busy + 0.5)))
+
+
+def auto_threads(sample_s: float = 0.2) -> tuple[int, int, float | None]:
+    """``(threads, pytorch_default, busy)`` for ``--threads auto``: `threads_for` this machine
+    as `busy_cores` finds it now."""
+    import os
+
+    import torch
+
+    default = torch.get_num_threads()
+    busy = busy_cores(sample_s)
+    return threads_for(default, os.cpu_count() or default, busy), default, busy

@@ -169,13 +169,14 @@ def test_summary_marks_a_setting_missing_an_export():
 def test_the_settings_table_covers_the_recipe_and_every_setting_parses():
     b = bench()
     assert list(b.SETTINGS) == ["defaults", "384px", "512px", "aug-scale", "aug-full", "lite1",
-                                "backbone-lr-0.1", "ema", "frozen-bn"]
+                                "backbone-lr-0.1", "ema", "frozen-bn", "scale-ema"]
     opts = {name: b._train_options(Path("x"), args) for name, args in b.SETTINGS.items()}
     assert opts["384px"].img_size == 384 and opts["512px"].img_size == 512
     assert opts["aug-scale"].aug == "scale" and opts["aug-full"].aug == "full"
     assert opts["lite1"].model_name == "tf_efficientdet_lite1"
     assert opts["backbone-lr-0.1"].backbone_lr_mult == 0.1
     assert opts["ema"].ema and opts["frozen-bn"].freeze_bn
+    assert opts["scale-ema"].ema and opts["scale-ema"].aug == "scale"
     assert opts["defaults"] == b._train_options(Path("x"), [])
 
 

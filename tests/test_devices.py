@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from efficientdet_adapter.devices import (
+    busy_cores,
+    threads_for,
     CANONICAL,
     choose_precision,
     engine_precision,
@@ -59,3 +61,30 @@ def test_one_device_resolver(monkeypatch):
         resolve_device("cuda")
     with pytest.raises(UsageError, match=r"^device='gpu0': 'gpu0' is not a device; use 'auto'"):
         resolve_device("gpu0", option="device")
+
+
+def test_threads_for_a_busy_machine_leave_the_busy_cores_alone():
+    assert threads_for(2, 2, None) == 2  # unknown (no /proc/stat): PyTorch's choice
+    assert threads_for(2, 2, 0.0) == 2 and threads_for(2, 2, 0.4) == 2
+    assert threads_for(2, 2, 0.6) == 1 and threads_for(2, 2, 3.9) == 1  # at least one
+    assert threads_for(4, 16, 2.0) == 4  # never more than PyTorch's choice
+    assert threads_for(16, 16, 5.2) == 11
+
+
+def test_busy_cores_sees_a_process_that_spins(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat: busy_cores returns None here")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)
+        busy = busy_cores(0.5)
+    finally:
+        spin.kill()
+        spin.wait()
+    assert busy is not None and 0.8 <= busy <= os.cpu_count()

@@ -118,7 +118,7 @@ def test_the_wandb_fix_comes_with_a_wandb_fit_not_with_an_import(monkeypatch):
 
     assert fastai_wandb._format_config_value is original  # the import changed nothing
     wandb_cb = fastai_wandb.WandbCallback.__new__(fastai_wandb.WandbCallback)
-    cb = EfficientDetCallback()
+    cb = EfficientDetCallback(channels_last=False)  # a stand-in model: no layout to change
     cb.learn = SimpleNamespace(model=torch.nn.Linear(1, 1), cbs=[cb])
     cb.before_fit()
     assert fastai_wandb._format_config_value is original  # no WandbCallback: no patch

@@ -39,13 +39,17 @@ def setup(tmp_path_factory):
     return model, train_dl(train, batch_size=BATCH), valid_dl(valid, batch_size=BATCH)
 
 
-def plain_effdet_losses(model, dl) -> list[float]:
-    """effdet's DetBenchTrain around a copy of the bare network, a hand-written SGD loop."""
-    bench = DetBenchTrain(copy.deepcopy(model.model), create_labeler=True).train()
+def plain_effdet_losses(model, dl, channels_last: bool) -> list[float]:
+    """effdet's DetBenchTrain around a copy of the bare network, a hand-written SGD loop, in the
+    memory layout asked for."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    bench = DetBenchTrain(copy.deepcopy(model.model).to(memory_format=fmt),
+                          create_labeler=True).train()
     opt = torch.optim.SGD(bench.parameters(), lr=LR, momentum=0.0)
     losses = []
     for (images, targets), _records in dl:
-        out = bench(images, {"bbox": targets["bbox"], "cls": targets["cls"]})
+        out = bench(images.contiguous(memory_format=fmt),
+                    {"bbox": targets["bbox"], "cls": targets["cls"]})
         losses.append(out["loss"].item())
         out["loss"].backward()
         opt.step()
@@ -53,7 +57,7 @@ def plain_effdet_losses(model, dl) -> list[float]:
     return losses
 
 
-def fastai_losses(model, train, valid, tmp_path) -> list[float]:
+def fastai_losses(model, train, valid, tmp_path, channels_last: bool) -> list[float]:
     from fastai.callback.core import Callback
     from fastai.optimizer import SGD
 
@@ -69,13 +73,13 @@ def fastai_losses(model, train, valid, tmp_path) -> list[float]:
 
     rec = RecordLoss()
     learn = learner([train, valid], copy.deepcopy(model), cbs=[rec], opt_func=SGD, path=tmp_path,
-                    device="cpu")  # compared with CPU loops
+                    device="cpu", channels_last=channels_last)  # compared with CPU loops
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, lr=LR)
     return rec.losses
 
 
-def lightning_losses(model, train) -> list[float]:
+def lightning_losses(model, train, channels_last: bool) -> list[float]:
     pl = lightning_or_skip()
 
     ModelAdapter = model_adapter()
@@ -95,19 +99,22 @@ def lightning_losses(model, train) -> list[float]:
     trainer = pl.Trainer(max_steps=STEPS, accelerator="cpu", logger=False, callbacks=[rec],
                          enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(SGDAdapter(copy.deepcopy(model)), train)
+    trainer.fit(SGDAdapter(copy.deepcopy(model), channels_last=channels_last), train)
     return rec.losses
 
 
-def test_three_loops_give_the_same_first_losses(setup, tmp_path):
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+def test_three_loops_give_the_same_first_losses(setup, tmp_path, channels_last):
+    """In either layout (channels_last is the engines' default on the CPU): float32 results
+    depend on the layout's summation order, so each layout is compared with its own."""
     model, train, valid = setup
-    reference = plain_effdet_losses(model, train)
+    reference = plain_effdet_losses(model, train, channels_last)
     assert len(reference) == STEPS
     # the steps change the model: a test of equal losses means something
     assert abs(reference[-1] - reference[0]) > 1e-2, reference
     got = {
-        "fastai": fastai_losses(model, train, valid, tmp_path),
-        "lightning": lightning_losses(model, train),
+        "fastai": fastai_losses(model, train, valid, tmp_path, channels_last),
+        "lightning": lightning_losses(model, train, channels_last),
     }
     print({"plain effdet": reference, **got})
     for name, losses in got.items():
