@@ -19,14 +19,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .errors import UsageError
 
-__all__ = ["ANCHOR_CHOICES", "needs_resolving", "resolve_auto_options"]
+__all__ = ["Anchors", "ANCHOR_CHOICES", "needs_resolving", "resolve_auto_options"]
 
 #: ``--anchors``: effdet's own, or fitted to the training boxes.
-ANCHOR_CHOICES = ("default", "auto")
+Anchors = Literal["default", "auto"]
+ANCHOR_CHOICES: tuple[str, ...] = get_args(Anchors)
 
 
 def needs_resolving(opts: Any) -> bool:

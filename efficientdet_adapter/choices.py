@@ -18,11 +18,14 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["AUG_PRESETS", "BACKBONE_NONE", "BACKBONE_HUB", "PACKAGED_BACKBONE_NAMES",
+from typing import Literal, get_args
+
+__all__ = ["AugPreset", "AUG_PRESETS", "BACKBONE_NONE", "BACKBONE_HUB", "PACKAGED_BACKBONE_NAMES",
            "BACKBONE_CHOICES"]
 
 #: ``--aug`` / ``aug_preset``: IceVision's aug_tfms, resize+pad+flip, scale jitter, resize+pad.
-AUG_PRESETS = ("full", "flip", "scale", "none")
+AugPreset = Literal["full", "flip", "scale", "none"]
+AUG_PRESETS: tuple[str, ...] = get_args(AugPreset)
 #: ``pretrained_backbone`` words for no pretrained backbone.
 BACKBONE_NONE = ("none", "false", "no")
 #: ``pretrained_backbone`` words for timm's hub weights (a download).

@@ -25,17 +25,18 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .errors import UsageError
 
-__all__ = ["DEVICES", "PRECISIONS", "CANONICAL", "resolve_device", "normalize_precision",
+__all__ = ["DEVICES", "Precision", "PRECISIONS", "CANONICAL", "resolve_device", "normalize_precision",
            "choose_precision", "engine_precision", "resolve_precision", "busy_cores",
            "threads_for", "auto_threads"]
 
 DEVICES = ("auto", "cpu", "cuda")
 #: The command line's ``--precision`` choices (Lightning's spelling).
-PRECISIONS = ("auto", "32", "16-mixed", "bf16-mixed")
+Precision = Literal["auto", "32", "16-mixed", "bf16-mixed"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 #: The one vocabulary: float32, mixed float16, mixed bfloat16.
 CANONICAL = ("fp32", "fp16", "bf16")
 #: Every accepted spelling -> its canonical name (``auto`` stays ``auto``).

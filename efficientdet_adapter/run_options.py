@@ -24,27 +24,32 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .arguments import positive_int
-from .auto_options import ANCHOR_CHOICES
-from .choices import AUG_PRESETS
-from .devices import PRECISIONS
-from .engines import ENGINES
+from .auto_options import Anchors
+from .choices import AugPreset
+from .devices import Precision
+from .engines import Engine
 from .errors import ArgumentError, OptionError
-from .small_boxes import SMALL_BOX_CHOICES
+from .small_boxes import SmallBoxes
 
-__all__ = ["PROGRESS_CHOICES", "OPTION_CHOICES", "IMG_SIZE_RANGE", "ANCHOR_SETTING_KEYS",
-           "check_options"]
+__all__ = ["Progress", "PROGRESS_CHOICES", "OPTION_TYPES", "OPTION_CHOICES", "IMG_SIZE_RANGE",
+           "ANCHOR_SETTING_KEYS", "check_options"]
 
 #: ``progress``: a bar in a terminal and lines otherwise, a bar, or one line per epoch
 #: (``runs.use_epoch_lines`` implements it).
-PROGRESS_CHOICES = ("auto", "bar", "lines")
-#: Each option that takes one of a list of words, and its list.
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {
-    "engine": ENGINES, "aug": AUG_PRESETS, "progress": PROGRESS_CHOICES,
-    "precision": PRECISIONS, "anchors": ANCHOR_CHOICES, "small_boxes": SMALL_BOX_CHOICES,
+Progress = Literal["auto", "bar", "lines"]
+PROGRESS_CHOICES: tuple[str, ...] = get_args(Progress)
+#: Each option that takes one of a list of words, and the ``Literal`` type of its field in
+#: ``TrainOptions`` (the type is the vocabulary's one home, beside what implements it;
+#: ``tests/test_run_options.py`` checks that every ``Literal`` field of ``TrainOptions`` is here).
+OPTION_TYPES: dict[str, Any] = {
+    "engine": Engine, "aug": AugPreset, "progress": Progress,
+    "precision": Precision, "anchors": Anchors, "small_boxes": SmallBoxes,
 }
+#: Each option's words, read from its type: argparse's ``choices`` and the checks use these.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {k: get_args(t) for k, t in OPTION_TYPES.items()}
 #: The smallest and largest side of ``img_size`` (pixels).
 IMG_SIZE_RANGE = (128, 4096)
 #: The anchor overrides ``anchor_settings`` may hold (what ``--anchors auto`` fits).

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .auto_options import Anchors
+from .choices import AugPreset
+from .devices import Precision
+from .engines import Engine
 from .errors import UsageError
+from .run_options import Progress
+from .small_boxes import SmallBoxes
+from .training.loggers import LoggerName
 from .terminal import printable
 from .prediction_files import write_predictions  # re-exported: predict's files live there
 
@@ -64,30 +71,30 @@ class TrainOptions:
     epochs: int = 10  # with ``time``: the most epochs, the budget fits the number
     batch_size: int = 8
     lr: float = 5e-3  # peak of the one-cycle schedule
-    engine: str = "fastai"  # engines.ENGINES
+    engine: Engine = "fastai"  # engines.ENGINES
     weights: str = "auto"  # auto, coco, none, a checkpoint or a run folder (see start)
     pretrained_backbone: str = "auto"  # with weights "auto": a named backbone is the start
     freeze_epochs: int = 0
     num_workers: int = 0
     seed: int = 0
-    aug: str = "flip"  # choices.AUG_PRESETS: full (IceVision's aug_tfms), flip, scale or none
+    aug: AugPreset = "flip"  # choices.AUG_PRESETS: full (IceVision's aug_tfms), flip, scale or none
     extra: dict[str, Any] = field(default_factory=dict)
     patience: int | None = None  # early stopping: epochs without a better validation AP
     ema: bool = False  # validate and save an EMA of the weights (timm's ModelEmaV3)
     ema_decay: float = 0.9998
     device: str = "auto"  # auto, cpu, cuda or cuda:N
-    precision: str = "auto"  # auto, 32, 16-mixed, bf16-mixed (see devices)
+    precision: Precision = "auto"  # auto, 32, 16-mixed, bf16-mixed (see devices)
     devices: int = 1  # processes per node (Lightning DDP when devices * num_nodes > 1)
     num_nodes: int = 1
     deterministic: bool = False  # torch.use_deterministic_algorithms (warn-only)
-    progress: str = "auto"  # auto (a bar in a terminal, else one line per epoch), bar, lines
-    anchors: str = "default"  # default (effdet's) or auto (fitted: auto_options)
+    progress: Progress = "auto"  # auto (a bar in a terminal, else one line per epoch), bar, lines
+    anchors: Anchors = "default"  # default (effdet's) or auto (fitted: auto_options)
     anchor_settings: dict[str, Any] = field(default_factory=dict)  # effdet anchor overrides
     time: float | None = None  # wall-clock budget in seconds (training.budget); None: epochs
-    small_boxes: str = "remedy"  # remedy or keep (small_boxes.SMALL_BOX_CHOICES)
+    small_boxes: SmallBoxes = "remedy"  # remedy or keep (small_boxes.SMALL_BOX_CHOICES)
     backbone_lr_mult: float = 1.0  # the backbone's peak lr is lr times this (heads and FPN: lr)
     freeze_bn: bool = False  # BatchNorm running statistics kept as loaded (affine still trained)
-    loggers: list[str] = field(default_factory=list)  # --logger (training.loggers.LOGGERS)
+    loggers: list[LoggerName] = field(default_factory=list)  # --logger (training.loggers.LOGGERS)
 
     def __post_init__(self) -> None:
         """Every field of the right type, range and vocabulary, checked when the options are

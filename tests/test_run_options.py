@@ -36,6 +36,23 @@ def test_train_flags_read_the_one_list(flag, choices):
     assert action.choices is choices
 
 
+def test_every_word_list_field_of_train_options_is_typed_by_its_one_literal():
+    """``TrainOptions``' fields that take one of a list of words are ``Literal`` types, the same
+    objects the checks and argparse's choices read (``OPTION_TYPES``), and no other field is."""
+    import dataclasses
+    import typing
+
+    from efficientdet_adapter.run_options import OPTION_TYPES
+
+    hints = typing.get_type_hints(TrainOptions)
+    literal = {f.name: hints[f.name] for f in dataclasses.fields(TrainOptions)
+               if typing.get_origin(hints[f.name]) is typing.Literal}
+    assert literal == OPTION_TYPES
+    assert all(OPTION_CHOICES[k] == typing.get_args(t) for k, t in OPTION_TYPES.items())
+    defaults = TrainOptions()
+    assert all(getattr(defaults, k) in typing.get_args(t) for k, t in literal.items())
+
+
 def test_the_aug_list_is_the_one_tfms_implements():
     from efficientdet_adapter.tfms import A
 

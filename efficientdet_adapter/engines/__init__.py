@@ -13,8 +13,11 @@
   is also IceVision's name: it converts loaders for fastai.
 """
 
-__all__ = ["ENGINES"]
+from typing import Literal, get_args
+
+__all__ = ["Engine", "ENGINES"]
 
 #: The training loops ``train --engine`` (``TrainOptions.engine``) chooses between: the
 #: subpackages beside this file. The one list: argparse's choices and ``--resume``'s checks read it.
-ENGINES = ("fastai", "lightning")
+Engine = Literal["fastai", "lightning"]
+ENGINES: tuple[str, ...] = get_args(Engine)
