@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("predictions", ["predictions", "metrics", "class_scores", "integrations",
                      "models.inference_sahi"]),
     ("files", ["parsers._cache", "parsers._paths", "parsers._files", "parsers._zip",
-               "parsers.formats", "parsers.base", "parsers.coco_write", "parsers.coco", "parsers.coco_bbox",
+               "parsers.formats", "parsers.report", "parsers.base", "parsers.coco_write", "parsers.coco", "parsers.coco_bbox",
                "parsers.csv", "parsers.voc", "parsers.yolo", "parsers.roboflow",
                "parsers.yolo_data", "parsers.via", "parsers", "writers", "compat", "demo"]),
     ("transforms", ["tfms._scale", "tfms.albumentations_adapter", "tfms", "dataset",
