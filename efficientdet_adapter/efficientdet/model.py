@@ -201,7 +201,7 @@ class EfficientDetModel(DetBenchTrain, BenchType):
         Runs in the current mode (call ``model.eval()`` first for inference). The bench-level
         call, with effdet's image info given by the caller (``img_size`` ``[B, 2]`` (W, H),
         ``img_scale`` ``[B]``; see `_targets`); the function
-        [`detect`][efficientdet_adapter.efficientdet.prediction.detect] ``(model, images)`` takes
+        [`detect`][efficientdet_adapter.efficientdet.runtime.detect] ``(model, images)`` takes
         any wrapper and fills them in.
         """
         with self._at_size(images):

@@ -44,7 +44,8 @@ from ..predictions import Prediction
 from ..records import Geometry, Record
 from ._targets import predictions_from_detections
 from .onnx_model import OnnxModel
-from .runtime import Accelerated, check_input_size, inference_device, model_device, whole_input
+from .runtime import detect  # re-exported: the model primitive lives with the runtime
+from .runtime import to_inference_device
 from .show import annotate, show_pred, show_preds  # re-exported: drawing lives in .show
 from .wrappers import find_bench
 
@@ -65,52 +66,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_MIN_SCORE = 0.0
-
-
-# -- the model ---------------------------------------------------------------------------------
-@torch.no_grad()
-def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """effdet's detections ``[B, K, 6]`` (``x1, y1, x2, y2, score, cls``) in input pixels.
-
-    The model's own post-process (top-k candidates, box decoding, clipping to the input,
-    class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
-    functions of this module do). ``model`` may be an accelerated model
-    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]), whose network then runs
-    in its faster form.
-
-    Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
-    [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated]) or an
-    [`OnnxModel`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel], checks the input
-    size and clips to the whole input. The
-    method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
-    ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
-    that pass effdet's image info themselves.
-
-    Example:
-        >>> dets = detect(model.eval(), images)   # images [B, 3, H, W] at the model's size
-        ... # doctest: +SKIP
-
-    Raises:
-        BatchError: if the images are not the size the model was built for.
-    """
-    if isinstance(model, OnnxModel):  # ONNX Runtime: the graph post-processes itself
-        return model(images)
-    bench = find_bench(model)
-    check_input_size(bench, images)
-    runner = model if isinstance(model, Accelerated) else bench
-    img_size, img_scale = whole_input(images)
-    return runner.detect(images, img_size=img_size, img_scale=img_scale)
-
-
-def _on_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
-    """Resolve ``device`` (see
-    [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]) and move the
-    model there
-    (it stays there, as in IceVision)."""
-    dev = inference_device(device, model)
-    if model_device(model) != dev:
-        model.to(dev)
-    return dev
 
 
 def _num_workers(num_workers: int | None, device: torch.device, dataset: Any,
@@ -250,7 +205,7 @@ def predict_from_dl(
     else:
         _check_in_order(infer_dl)
     position = 0  # the dataset index of the batch's first item
-    device = _on_device(model, device)
+    device = to_inference_device(model, device)
     was_training = model.training
     model.eval()
     preds: list[Prediction] = []
@@ -343,7 +298,7 @@ def predict(
             preds = [dataclasses.replace(p, class_map=class_map) for p in preds]
         return preds
 
-    dev = _on_device(model, device)
+    dev = to_inference_device(model, device)
     workers = _num_workers(num_workers, dev, dataset, batch_size)
     dl = infer_dl(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                   pin_memory=dev.type == "cuda")
@@ -377,7 +332,7 @@ def predict_dl(
 
     dataset = infer_dl.dataset
     size = int(getattr(infer_dl, "batch_size", None) or 8)
-    device = _on_device(model, None)
+    device = to_inference_device(model, None)
     samples = [dataset[i] for i in range(len(dataset))]
     preds: list[Prediction] = []
     was_training = model.training

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from ..devices import CANONICAL, choose_precision, engine_precision, resolve_device
 from ..errors import BatchError
 from ._targets import img_size_wh
+from .onnx_model import OnnxModel
 from .wrappers import find_bench
 
 __all__ = [
@@ -43,8 +44,10 @@ __all__ = [
     "PRECISIONS",
     "accelerate",
     "check_input_size",
+    "detect",
     "inference_device",
     "model_device",
+    "to_inference_device",
     "whole_input",
 ]
 
@@ -243,3 +246,48 @@ def accelerate(
                        compiled=f"{backend}:{mode or 'default'}" if do_compile else None,
                        cuda_graphs=cuda_graphs)
     return fast.eval()
+
+
+@torch.no_grad()
+def detect(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """effdet's detections ``[B, K, 6]`` (``x1, y1, x2, y2, score, cls``) in input pixels.
+
+    The model's own post-process (top-k candidates, box decoding, clipping to the input,
+    class-aware NMS). The model's mode is left unchanged: call it in eval mode (the public
+    functions of this module do). ``model`` may be an accelerated model
+    ([`accelerate`][efficientdet_adapter.efficientdet.runtime.accelerate]), whose network then runs
+    in its faster form.
+
+    Which ``detect``: this function takes a model in any wrapper (Lightning module, DDP,
+    [`Accelerated`][efficientdet_adapter.efficientdet.runtime.Accelerated]) or an
+    [`OnnxModel`][efficientdet_adapter.efficientdet.onnx_model.OnnxModel], checks the input
+    size and clips to the whole input. The
+    method ``EfficientDetModel.detect(images, img_size=None, img_scale=None)`` (and
+    ``Accelerated.detect``, the same contract) is the bench-level call it ends in, for callers
+    that pass effdet's image info themselves.
+
+    Example:
+        >>> dets = detect(model.eval(), images)   # images [B, 3, H, W] at the model's size
+        ... # doctest: +SKIP
+
+    Raises:
+        BatchError: if the images are not the size the model was built for.
+    """
+    if isinstance(model, OnnxModel):  # ONNX Runtime: the graph post-processes itself
+        return model(images)
+    bench = find_bench(model)
+    check_input_size(bench, images)
+    runner = model if isinstance(model, Accelerated) else bench
+    img_size, img_scale = whole_input(images)
+    return runner.detect(images, img_size=img_size, img_scale=img_scale)
+
+
+def to_inference_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """Resolve ``device`` (see
+    [`inference_device`][efficientdet_adapter.efficientdet.runtime.inference_device]) and move the
+    model there
+    (it stays there, as in IceVision)."""
+    dev = inference_device(device, model)
+    if model_device(model) != dev:
+        model.to(dev)
+    return dev
