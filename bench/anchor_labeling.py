@@ -41,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from efficientdet_adapter import BBox, Record  # noqa: E402
-from efficientdet_adapter.efficientdet.dataloaders import (  # noqa: E402
+from efficientdet_adapter.loop.dataloaders import (  # noqa: E402
     make_anchor_labeler,
     train_dl,
 )

@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image, ImageOps  # noqa: E402
 
 from efficientdet_adapter import BBox, ClassMap, Record  # noqa: E402
-from efficientdet_adapter.dataset import Dataset  # noqa: E402
-from efficientdet_adapter.images import open_img  # noqa: E402
+from efficientdet_adapter.records.dataset import Dataset  # noqa: E402
+from efficientdet_adapter.records.images import open_img  # noqa: E402
 from efficientdet_adapter.tfms import A  # noqa: E402
 
 NUM_IMAGES, WIDTH, HEIGHT = 256, 640, 480
@@ -138,7 +138,7 @@ def main(rounds: int = 3) -> None:
     import cv2
     import torch
 
-    from efficientdet_adapter.efficientdet.dataloaders import train_dl
+    from efficientdet_adapter.loop.dataloaders import train_dl
 
     adapter = A.Adapter([*A.aug_tfms(SIZE, presize=PRESIZE), A.Normalize()])
     reference = icevision_order_pipeline()

@@ -51,10 +51,10 @@ import numpy as np
 import torch
 from effdet import DetBenchPredict, DetBenchTrain
 
-from efficientdet_adapter.engines.steps import loss_step, use_channels_last
-from efficientdet_adapter.efficientdet.model import model as create_model
-from efficientdet_adapter.efficientdet.prediction import detect, inference_tfm, predict
-from efficientdet_adapter.efficientdet.runtime import accelerate
+from efficientdet_adapter.loop.steps import loss_step, use_channels_last
+from efficientdet_adapter.model.model import model as create_model
+from efficientdet_adapter.inference.prediction import detect, inference_tfm, predict
+from efficientdet_adapter.model.runtime import accelerate
 
 NUM_CLASSES = 5  # with the background: 4 foreground classes
 LR = 1e-4
@@ -184,7 +184,7 @@ def _write_jpegs(folder: Path, n: int, low: int, high: int) -> list[Path]:
 
 
 def bench_predict_files(model, args, device: torch.device, precision: str) -> dict:
-    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.records.dataset import Dataset
 
     workers = args.workers
     with tempfile.TemporaryDirectory() as tmp:
@@ -406,9 +406,9 @@ def bench_training_loader(model, args, device: torch.device, precisions: list[st
     """Images/s of Lightning and fastai fed by ``train_dl`` (JPEG decode + ``aug_tfms`` in
     ``--train-workers`` processes), with the labels computed by the model on the device, and
     (Lightning) by the loader workers (``train_dl(anchor_labeler=model)``)."""
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.dataloaders import train_dl
-    from efficientdet_adapter.efficientdet.model import normalize_tfm
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.loop.dataloaders import train_dl
+    from efficientdet_adapter.model.model import normalize_tfm
     from efficientdet_adapter.tfms import A
 
     size = model.config.img_size[0]

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.efficientdet.dataloaders import infer_dl
-from efficientdet_adapter.efficientdet.onnx_model import load_onnx
-from efficientdet_adapter.weights.export import export_onnx
-from efficientdet_adapter.efficientdet.model import model as build_model
-from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.loop.dataloaders import infer_dl
+from efficientdet_adapter.model.onnx_model import load_onnx
+from efficientdet_adapter.checkpoints.export import export_onnx
+from efficientdet_adapter.model.model import model as build_model
+from efficientdet_adapter.inference.prediction import inference_tfm, predict
 
 SIZES = {"tf_efficientdet_lite0": 384, "efficientdet_d0": 512}
 

@@ -48,8 +48,8 @@ def big_photo(path: Path, width: int, height: int) -> Path:
 
 def checkpoint(path: Path) -> Path:
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     cm = ClassMap(["a", "b"])
     return save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=len(cm),

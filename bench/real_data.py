@@ -166,7 +166,7 @@ def read_results(path: Path) -> list[dict]:
 def append_result(path: Path, run: dict) -> None:
     """Add ``run`` as one JSON line (the file is rewritten atomically: never half a line)."""
     sys.path.insert(0, str(ROOT))
-    from efficientdet_adapter.atomic import atomic_write_text
+    from efficientdet_adapter.base.atomic import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
@@ -253,7 +253,8 @@ def _setting(text: str) -> tuple[str, list[str]]:
 
 def _train_options(export: Path, train_args: list[str]):
     """The ``TrainOptions`` that ``efficientdet-adapter train --data EXPORT ARGS`` would use."""
-    from efficientdet_adapter.cli import _options, build_parser
+    from efficientdet_adapter.app.cli import build_parser
+    from efficientdet_adapter.app.cli.training_flags import train_options as _options
 
     args = build_parser().parse_args(
         ["train", "--data", str(export), "--out", "unused", "--progress", "lines", *train_args])
@@ -261,7 +262,7 @@ def _train_options(export: Path, train_args: list[str]):
 
 
 def _scores(model, records) -> dict[str, float | None]:
-    from efficientdet_adapter.runs import evaluate
+    from efficientdet_adapter.app.runs import evaluate
 
     if not records:
         return {m: None for m in METRICS}
@@ -275,7 +276,7 @@ def run_one(export: Path, setting: str, train_args: list[str], seed: int, budget
     ``keep``, the run folder stays as ``keep/EXPORT-SETTING-seedN`` (a run to draw from)."""
     import tempfile
 
-    from efficientdet_adapter.runs import load_splits, train_model
+    from efficientdet_adapter.app.runs import load_splits, train_model
     from efficientdet_adapter.training.csvlog import read_metrics_csv
 
     opts = _train_options(export, ["--time", str(budget_s), "--seed", str(seed), *train_args])

@@ -26,10 +26,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from efficientdet_adapter import BBox, Record
-from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.records.class_map import ClassMap
 from efficientdet_adapter.efficientdet import model as create_model
-from efficientdet_adapter.efficientdet.dataloaders import build_train_batch
-from efficientdet_adapter.engines.steps import loss_step
+from efficientdet_adapter.loop.dataloaders import build_train_batch
+from efficientdet_adapter.loop.steps import loss_step
 
 LR = 1e-4
 

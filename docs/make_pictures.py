@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from efficientdet_adapter import Dataset, efficientdet, parsers
     from efficientdet_adapter.checkpoint import load_model
-    from efficientdet_adapter.runs import evaluate
+    from efficientdet_adapter.app.runs import evaluate
     from efficientdet_adapter.training.csvlog import read_metrics_csv
     from efficientdet_adapter.training.plots import plot_run
 

@@ -5,8 +5,8 @@ The docstrings were written with Sphinx roles (``:class:`Record```, ``:func:`~.x
 autorefs' link syntax with the object's full path, resolved in the docstring's own module (and
 class), as Python would resolve the name there::
 
-    :class:`Record`               -> [`Record`][efficientdet_adapter.records.Record]
-    :func:`~.tiling.predict_tiled` -> [`predict_tiled`][efficientdet_adapter.efficientdet.tiling.predict_tiled]
+    :class:`Record`               -> [`Record`][efficientdet_adapter.records.record.Record]
+    :func:`~.tiling.predict_tiled` -> [`predict_tiled`][efficientdet_adapter.inference.tiling.predict_tiled]
 
 A name that resolves to nothing the site documents (another package's object, a private helper)
 becomes plain code (`` `Name` ``) and is listed. Run from the repository root with the site built

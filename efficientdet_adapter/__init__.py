@@ -20,11 +20,15 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import parsers
-from .parsers import Parser
-from .bbox import BBox
-from .class_map import BACKGROUND, ClassMap
-from .errors import (
+from efficientdet_adapter.base import moved as _moved
+
+_moved.install()  # the old module paths (before the folders became layers) keep working
+
+from efficientdet_adapter import parsers  # noqa: E402
+from efficientdet_adapter.parsers import Parser  # noqa: E402
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import BACKGROUND, ClassMap
+from efficientdet_adapter.base.errors import (
     AdapterError,
     ArgumentError,
     OptionError,
@@ -46,17 +50,19 @@ from .errors import (
     UsageError,
     WeightsError,
 )
-from ._icevision_names import ICEVISION_STAR
-from .predictions import Prediction
-from .records import ImgSize, Record
-from .splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
+from efficientdet_adapter._icevision_names import ICEVISION_STAR
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import ImgSize, Record
+from efficientdet_adapter.records.splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
 
 if TYPE_CHECKING:  # the names below load on first use: see _LAZY
-    from . import checkpoint, cli, demo, efficientdet, tfms, writers
-    from .checkpoint import convert_checkpoint, load_model, model_from_checkpoint, save_checkpoint
-    from .dataset import Dataset
-    from .metrics import COCOMetric, COCOMetricType, Metric
-    from .compat import (
+    from efficientdet_adapter import checkpoint, efficientdet, tfms
+    from efficientdet_adapter.app import cli, demo
+    from efficientdet_adapter.parsers import writers
+    from efficientdet_adapter.checkpoint import convert_checkpoint, load_model, model_from_checkpoint, save_checkpoint
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.metrics import COCOMetric, COCOMetricType, Metric
+    from efficientdet_adapter.compat import (
         IDMap,
         ObjectDetectionRecord,
         denormalize_imagenet,
@@ -64,8 +70,9 @@ if TYPE_CHECKING:  # the names below load on first use: see _LAZY
         get_img_size,
         normalize_imagenet,
     )
-    from .efficientdet.prediction import end2end_detect, show_pred, show_preds
-    from .visualize import (
+    from efficientdet_adapter.inference.prediction import show_pred, show_preds
+    from efficientdet_adapter.inference.single_image import end2end_detect
+    from efficientdet_adapter.pictures.draw import (
         draw_record,
         get_default_font,
         show_record,
@@ -150,25 +157,25 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "efficientdet": (".efficientdet", None),
     "tfms": (".tfms", None),
     "checkpoint": (".checkpoint", None),
-    "demo": (".demo", None),
-    "writers": (".writers", None),
-    "cli": (".cli", None),
-    "Dataset": (".dataset", "Dataset"),
+    "demo": (".app.demo", None),
+    "writers": (".parsers.writers", None),
+    "cli": (".app.cli", None),
+    "Dataset": (".records.dataset", "Dataset"),
     "COCOMetric": (".metrics", "COCOMetric"),
     "COCOMetricType": (".metrics", "COCOMetricType"),
     "Metric": (".metrics", "Metric"),
-    "show_records": (".visualize", "show_records"),
-    "show_samples": (".visualize", "show_samples"),
-    "show_record": (".visualize", "show_record"),
-    "show_sample": (".visualize", "show_sample"),
-    "draw_record": (".visualize", "draw_record"),
-    "get_default_font": (".visualize", "get_default_font"),
-    "show_pred": (".efficientdet.prediction", "show_pred"),
-    "show_preds": (".efficientdet.prediction", "show_preds"),
-    "end2end_detect": (".efficientdet.prediction", "end2end_detect"),
+    "show_records": (".pictures.draw", "show_records"),
+    "show_samples": (".pictures.draw", "show_samples"),
+    "show_record": (".pictures.draw", "show_record"),
+    "show_sample": (".pictures.draw", "show_sample"),
+    "draw_record": (".pictures.draw", "draw_record"),
+    "get_default_font": (".pictures.draw", "get_default_font"),
+    "show_pred": (".inference.prediction", "show_pred"),
+    "show_preds": (".inference.prediction", "show_preds"),
+    "end2end_detect": (".inference.single_image", "end2end_detect"),
     "models": (".models", None),
-    "save_icevision_checkpoint": (".weights.icevision", "save_icevision_checkpoint"),
-    "wandb_img_preds": (".integrations", "wandb_img_preds"),
+    "save_icevision_checkpoint": (".model.icevision", "save_icevision_checkpoint"),
+    "wandb_img_preds": (".training.integrations", "wandb_img_preds"),
     "IDMap": (".compat", "IDMap"),
     "ObjectDetectionRecord": (".compat", "ObjectDetectionRecord"),
     "denormalize_imagenet": (".compat", "denormalize_imagenet"),

@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from efficientdet_adapter.app.cli import main
 
 sys.exit(main())

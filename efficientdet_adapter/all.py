@@ -33,11 +33,11 @@ import torch.nn.functional as F
 # IceVision's all began with its imports: the modules and names they carried (np, torch, nn,
 # Path, plt, partial, typing's names, torch's optimizers, DataLoader, pl, wandb...) have one
 # home, this library's face of icevision.imports
-from .imports import *
-from . import *
-from . import __all__ as _core_names
-from . import class_map, efficientdet, models
-from .demo import write_demo_dataset
+from efficientdet_adapter.imports import *
+from efficientdet_adapter import *
+from efficientdet_adapter import __all__ as _core_names
+from efficientdet_adapter import class_map, efficientdet, models
+from efficientdet_adapter.app.demo import write_demo_dataset
 
 try:  # fastcore comes with the fastai extra: IceVision's `first`, `L`, `listify`...
     from fastcore.basics import *

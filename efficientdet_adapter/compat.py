@@ -2,7 +2,7 @@
 
 These exist so that IceVision code runs with only its imports changed; new code can use them
 too. Each one says what it calls. The pictures with IceVision's arguments (``show_record``,
-``draw_record``...) live in [`visualize`][efficientdet_adapter.visualize], IceVision's checkpoint
+``draw_record``...) live in [`visualize`][efficientdet_adapter.pictures.draw], IceVision's checkpoint
 contract in
 [`checkpoint`][efficientdet_adapter.checkpoint].
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .images import IMAGENET_MEAN, IMAGENET_STD, list_image_files
-from .parsers.voc import voc
-from .records import ImgSize, Record
-from .errors import PathNotFoundError
+from efficientdet_adapter.records.images import IMAGENET_MEAN, IMAGENET_STD, list_image_files
+from efficientdet_adapter.parsers.voc import voc
+from efficientdet_adapter.records.record import ImgSize, Record
+from efficientdet_adapter.base.errors import PathNotFoundError
 
 __all__ = [
     "IDMap",
@@ -44,7 +44,7 @@ def ObjectDetectionRecord() -> Record:  # noqa: N802 - IceVision's name for a re
 
     IceVision's custom parsers pass it as ``template_record``;
     [`Parser`][efficientdet_adapter.parsers.base.Parser] then
-    builds one [`Record`][efficientdet_adapter.records.Record] per ``record_id`` (records hold
+    builds one [`Record`][efficientdet_adapter.records.record.Record] per ``record_id`` (records hold
     boxes, labels and the image
     size, which is all an object-detection template declares).
     """
@@ -56,7 +56,7 @@ def get_image_files(
 ) -> list[Path]:
     """Image files under ``path`` (recursively by default), sorted; fastai's/IceVision's helper.
 
-    Files are listed by [`list_image_files`][efficientdet_adapter.images.list_image_files] (suffix
+    Files are listed by [`list_image_files`][efficientdet_adapter.records.images.list_image_files] (suffix
     in any
     case; names starting with ``.`` skipped; symlinked folders not followed).
 
@@ -79,7 +79,7 @@ def get_image_files(
 
 def get_img_size(filepath: str | os.PathLike) -> ImgSize:
     """The size an image has once loaded (EXIF orientation applied), from its header only."""
-    from .images import oriented_size
+    from efficientdet_adapter.records.images import oriented_size  # noqa: PLC0415
 
     width, height = oriented_size(filepath)
     return ImgSize(width=width, height=height)

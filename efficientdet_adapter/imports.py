@@ -70,11 +70,11 @@ from torch.optim.lr_scheduler import (
 from torch.utils.data import DataLoader
 from torchvision.transforms.functional import to_tensor as im2tensor
 
-from ._faces import INTERNAL, NOT_DEPENDENCY
-from ._faces import not_offered as _not_offered
-from .version_compat import import_quietly as _import_quietly
-from .version_compat import lightning_package as _lightning_package
-from .version_compat import tqdm_class as _tqdm_class
+from efficientdet_adapter.base.faces import INTERNAL, NOT_DEPENDENCY
+from efficientdet_adapter.base.faces import not_offered as _not_offered
+from efficientdet_adapter.base.version_compat import import_quietly as _import_quietly
+from efficientdet_adapter.base.version_compat import lightning_package as _lightning_package
+from efficientdet_adapter.base.version_compat import tqdm_class as _tqdm_class
 
 tqdm = _tqdm_class()  # tqdm.auto's, without its warning where ipywidgets is missing
 

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from efficientdet_adapter import COCOMetric, COCOMetricType, Dataset, parsers, tfms
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter import efficientdet
 
 

@@ -1,5 +1,5 @@
 """The Lightning package the tests build on: the one the library picks (``pytorch_lightning`` or
-``lightning.pytorch``, see ``efficientdet_adapter.version_compat``), with its ``ModelAdapter``, so
+``lightning.pytorch``, see ``efficientdet_adapter.base.version_compat``), with its ``ModelAdapter``, so
 that each test's Trainer and adapter come from one package whichever is installed."""
 
 from __future__ import annotations

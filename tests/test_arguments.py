@@ -10,9 +10,9 @@ from PIL import Image
 from efficientdet_adapter.checkpoint import model_from_checkpoint
 from efficientdet_adapter.parsers import COCOBBoxParser, VOCBBoxParser
 from efficientdet_adapter import efficientdet
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.errors import AdapterError, ArgumentError, ClassMapError, ModelConfigError
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.base.errors import AdapterError, ArgumentError, ClassMapError, ModelConfigError
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_negative_or_zero_sizes(img_size):
     ({"lr": -1e-3}, "lr=-0.001: pass a positive number"),
 ])
 def test_train_options_are_checked_when_made(kwargs, message):
-    from efficientdet_adapter.runs import TrainOptions
+    from efficientdet_adapter.app.runs import TrainOptions
 
     with pytest.raises(ArgumentError) as info:
         TrainOptions(**kwargs)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from efficientdet_adapter import atomic, cli
-from efficientdet_adapter.atomic import (atomic_save, atomic_write_text, remove_stale_temps)
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import AdapterError, SaveError
+from efficientdet_adapter.base.atomic import (atomic_save, atomic_write_text, remove_stale_temps)
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import AdapterError, SaveError
 
 
 class _FullDisk:
@@ -43,7 +43,7 @@ class _FullDisk:
 
 @pytest.fixture
 def full_disk(monkeypatch):
-    """Every file opened by :mod:`efficientdet_adapter.atomic` gets 100 bytes of room."""
+    """Every file opened by :mod:`efficientdet_adapter.base.atomic` gets 100 bytes of room."""
     real = os.fdopen
     monkeypatch.setattr(atomic.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k), 100))
 
@@ -75,7 +75,7 @@ def test_full_disk_is_a_save_error_naming_the_file_and_the_old_file_stays(tmp_pa
 
 def _tiny_checkpoint(path):
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.model.model import model
 
     m = model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=128,
               pretrained_backbone=False)
@@ -87,7 +87,7 @@ def test_a_checkpoint_on_a_full_disk_keeps_the_earlier_one(tmp_path, monkeypatch
     before = path.read_bytes()
     real = os.fdopen
     monkeypatch.setattr(atomic.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k), 4096))
-    from efficientdet_adapter.atomic import atomic_torch_save
+    from efficientdet_adapter.base.atomic import atomic_torch_save
 
     with pytest.raises(SaveError, match=r"last\.pt: cannot write it \(No space left on device\)"):
         atomic_torch_save({"w": torch.zeros(100_000)}, path)
@@ -148,15 +148,15 @@ def test_one_atomic_writer_in_the_package():
     """No module but atomic.py renames temporary files into place itself."""
     from pathlib import Path
 
-    root = Path(atomic.__file__).parent
+    root = Path(atomic.__file__).parents[1]  # the package (atomic.py sits in base/)
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if p.name != "atomic.py" and "mkstemp(" in p.read_text()]
     assert offenders == []
 
 
 def test_model_pt_on_a_full_disk_is_one_error_naming_it(tmp_path, monkeypatch):
-    from efficientdet_adapter.efficientdet.model import model
-    from efficientdet_adapter.runs import TrainOptions, save_model
+    from efficientdet_adapter.model.model import model
+    from efficientdet_adapter.app.runs import TrainOptions, save_model
 
     ckpt = _tiny_checkpoint(tmp_path / "model.pt")
     before = ckpt.read_bytes()
@@ -172,8 +172,8 @@ def test_model_pt_on_a_full_disk_is_one_error_naming_it(tmp_path, monkeypatch):
 
 
 def test_dataset_exports_and_plots_are_written_through_the_one_writer(tmp_path, full_disk):
-    from efficientdet_adapter.writers import write_coco
-    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.parsers.writers import write_coco
+    from efficientdet_adapter.records.record import Record
 
     rec = Record(record_id=0, filepath=None, width=8, height=8, class_map=ClassMap(["a"]))
     rec.img = np.zeros((8, 8, 3), np.uint8)

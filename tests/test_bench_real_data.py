@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

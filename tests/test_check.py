@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.check import best_anchor_iou, check_dataset, dhash
-from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.app.check import best_anchor_iou, check_dataset, dhash
+from efficientdet_adapter.base.errors import UsageError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-exports"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared real exports not found at {REAL}")
@@ -85,7 +85,7 @@ def test_missing_export_says_so(tmp_path):
     [(24, 24, 1.0), (12, 12, 144 / (33.6 * 16.8)), (33.6, 16.8, 1.0), (30, 4, 120 / (30 * 4 + 33.6 * 16.8 - 120))],
 )
 def test_best_anchor_iou_table(w, h, expected):
-    from efficientdet_adapter.check import _anchor_shapes
+    from efficientdet_adapter.app.check import _anchor_shapes
 
     anchors, _ = _anchor_shapes("tf_efficientdet_lite0", 128)
     assert best_anchor_iou(np.array([w]), np.array([h]), anchors)[0] == pytest.approx(expected,
@@ -132,7 +132,7 @@ def test_metin_export_small_boxes(img_size, hard):
 def test_docstring_examples_run(capsys):
     import doctest
 
-    from efficientdet_adapter import check
+    from efficientdet_adapter.app import check
 
     result = doctest.testmod(check, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0, capsys.readouterr().out[-3000:]

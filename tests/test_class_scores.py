@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from efficientdet_adapter.class_scores import ClassScore, class_scores, class_table
+from efficientdet_adapter.metrics.class_scores import ClassScore, class_scores, class_table
 from efficientdet_adapter.metrics import COCOMetric
 
 from test_metrics import make_pred, random_preds

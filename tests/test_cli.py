@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from cli_output import dependency_warnings
 from lightning_for_tests import lightning_or_skip
@@ -30,7 +30,7 @@ COCO_KEYS = ["AP (IoU=0.50:0.95) area=all", "AP (IoU=0.50) area=all",
 # `python -c` that runs the command with pytorch_lightning unimportable: an environment with
 # only the `lightning` package
 ONLY_LIGHTNING = ["-c", "import sys; sys.modules['pytorch_lightning'] = None; "
-                        "from efficientdet_adapter.cli import main; sys.exit(main(sys.argv[1:]))"]
+                        "from efficientdet_adapter.app.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 #: What a finished ``train`` or ``demo`` leaves in its folder (one epoch log, one picture set).
 RUN_FILES = ("model.pt", "best.pt", "last.pt", "metrics.csv", "curves.png", "pr_curves.png",
@@ -278,8 +278,8 @@ def test_demo_end_to_end(tmp_path):
 def tiny_ckpt(tmp_path_factory) -> Path:
     """An untrained lite0 at 128 px saved as a checkpoint (in-process: fast)."""
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     cm = ClassMap(["a", "b"])
@@ -289,7 +289,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 
 def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    from efficientdet_adapter.cli import main
+    from efficientdet_adapter.app.cli import main
 
     rc = main(list(args))
     captured = capsys.readouterr()
@@ -399,13 +399,12 @@ def test_bad_argument_is_one_line_and_exit_2(line, pattern, tiny_ckpt, tmp_path,
 
 def test_only_the_library_error_family_is_turned_into_one_line(monkeypatch, capsys):
     """A bug (any other exception) keeps its traceback; an AdapterError becomes one line."""
-    from efficientdet_adapter import cli
-    from efficientdet_adapter.errors import ParseError
+    from efficientdet_adapter.app.cli import command_line as cli  # the module whose main runs the parser
+    from efficientdet_adapter.base.errors import ParseError
 
     def boom(args):
         raise ParseError("x.json: broken; fix it\nmore detail")
 
-    monkeypatch.setattr(cli, "cmd_export", boom)
     parser = cli.build_parser
 
     def patched():
@@ -427,8 +426,8 @@ def test_only_the_library_error_family_is_turned_into_one_line(monkeypatch, caps
 
 
 def test_usage_error_is_the_one_name_of_a_usage_mistake():
-    import efficientdet_adapter.runs as runs
-    from efficientdet_adapter.errors import AdapterError, UsageError
+    import efficientdet_adapter.app.runs as runs
+    from efficientdet_adapter.base.errors import AdapterError, UsageError
 
     assert issubclass(UsageError, AdapterError)
     assert not hasattr(runs, "UserError")  # the shim of a layout that never shipped is gone
@@ -460,9 +459,9 @@ def test_predict_never_writes_over_an_input(tiny_ckpt, tmp_path, capsys):
 
 
 def test_write_predictions_refuses_to_replace_an_input(tmp_path):
-    from efficientdet_adapter.errors import UsageError
-    from efficientdet_adapter.predictions import Prediction
-    from efficientdet_adapter.runs import write_predictions
+    from efficientdet_adapter.base.errors import UsageError
+    from efficientdet_adapter.records.predictions import Prediction
+    from efficientdet_adapter.app.runs import write_predictions
 
     src = write_images(tmp_path, ("cat.png",))[0]
     before = src.read_bytes()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.cli import main
+from efficientdet_adapter.app.cli import main
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-exports"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"shared real exports not found at {REAL}")
@@ -55,8 +55,8 @@ def test_bad_arguments_are_one_line(capsys, tmp_path, args, message):
 
 def test_predict_with_tiles_writes_boxes_in_original_pixels(capsys, tmp_path):
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     ckpt = tmp_path / "model.pt"
     cm = ClassMap(["a"])

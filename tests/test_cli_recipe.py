@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.engines.core import SIGNAL_AT_STEP_ENV
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from cli_output import dependency_warnings
@@ -107,7 +107,7 @@ def test_eval_scores_the_test_split_per_class(budget_run, data):
     rows = [line.split() for line in lines[at + 2:]]
     assert [r[0] for r in rows] == ["circle", "square", "star", "triangle"]
     boxes = {r[0]: int(r[1]) for r in rows}
-    from efficientdet_adapter.runs import load_splits
+    from efficientdet_adapter.app.runs import load_splits
 
     _, _, test, _, _ = load_splits(data)
     assert sum(boxes.values()) == sum(len(r.bboxes) for r in test) > 0
@@ -143,9 +143,9 @@ def test_fitted_anchors_are_in_every_checkpoint_and_used_at_predict_and_export(b
     onnx = tmp_path / "model.onnx"
     proc = run("export", "--checkpoint", str(out / "model.pt"), "--out", str(onnx))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from efficientdet_adapter.efficientdet.onnx_model import load_onnx
-    from efficientdet_adapter.efficientdet.prediction import detect
-    from efficientdet_adapter.weights.export import OnnxDetectionHead
+    from efficientdet_adapter.model.onnx_model import load_onnx
+    from efficientdet_adapter.inference.prediction import detect
+    from efficientdet_adapter.checkpoints.export import OnnxDetectionHead
 
     model, _, _ = load_model(out / "model.pt")  # the one exported
     head = OnnxDetectionHead(model, (128, 128)).eval()
@@ -184,7 +184,7 @@ def test_resume_keeps_the_budgets_epochs(data, tmp_path):
 @pytest.mark.parametrize("text, seconds", [("600", 600), ("600s", 600), ("10m", 600),
                                            ("1h", 3600), ("1h30m", 5400), ("2.5m", 150)])
 def test_time_forms(text, seconds):
-    from efficientdet_adapter.cli import build_parser
+    from efficientdet_adapter.app.cli import build_parser
 
     args = build_parser().parse_args(["train", "--data", "x", "--time", text])
     assert args.time == seconds
@@ -210,10 +210,10 @@ def test_help_says_how_time_and_epochs_combine():
 @pytest.mark.parametrize("export, size", [("brain_mri_coco", 384), ("metin2_game_tfcsv", 512),
                                           ("pothole_yolov5", 768)])
 def test_auto_size_and_anchors_on_the_real_exports(export, size):
-    from efficientdet_adapter.auto_options import resolve_auto_options
-    from efficientdet_adapter.efficientdet.anchor_fit import (AnchorSettings, anchor_match,
+    from efficientdet_adapter.training.auto_options import resolve_auto_options
+    from efficientdet_adapter.model.anchor_fit import (AnchorSettings, anchor_match,
                                                               input_boxes)
-    from efficientdet_adapter.runs import TrainOptions, load_splits
+    from efficientdet_adapter.app.runs import TrainOptions, load_splits
 
     train, *_ = load_splits(REAL / export)
     opts = TrainOptions(img_size="auto", anchors="auto")

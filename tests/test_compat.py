@@ -19,9 +19,9 @@ from efficientdet_adapter.compat import (
     get_img_size,
     normalize_imagenet,
 )
-from efficientdet_adapter.predictions import Prediction
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.visualize import draw_record, show_record, show_records, show_samples
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.pictures.draw import draw_record, show_record, show_records, show_samples
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -220,7 +220,7 @@ def test_pictures_take_icevision_arguments(tmp_path):
     fig = show_record(record, display_label=False, figsize=(14, 10))
     assert fig.get_size_inches().tolist() == [10.0, 10.0]  # one square cell: min(14, 10)
     # IceVision's negative-samples notebook passes the module `class_map`: ignored, as there
-    import efficientdet_adapter.class_map as class_map_module
+    import efficientdet_adapter.records.class_map as class_map_module
 
     fig = show_records([record, record], ncols=2, class_map=class_map_module)
     assert [t.get_text() for t in fig.axes[0].texts] == ["cat"]

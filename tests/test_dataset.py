@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from efficientdet_adapter import BBox, ClassMap, ImageLoadError, Record
-from efficientdet_adapter.dataset import Dataset
+from efficientdet_adapter.records.dataset import Dataset
 from efficientdet_adapter.tfms import A
 
 

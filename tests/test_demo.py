@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.cli import main
-from efficientdet_adapter.demo import DEMO_CLASSES, demo_records, write_demo_dataset
+from efficientdet_adapter.app.cli import main
+from efficientdet_adapter.app.demo import DEMO_CLASSES, demo_records, write_demo_dataset
 
 NUM_IMAGES = 40
 SPLITS = (0.7, 0.2, 0.1)
@@ -140,7 +140,7 @@ def test_cli_demo_training_refuses_other_formats(tmp_path, capsys):
 
 def test_module_entry_point_points_to_the_cli(tmp_path):
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "efficientdet_adapter.demo", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "efficientdet_adapter.app.demo", str(tmp_path)],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 1
     assert "efficientdet-adapter demo --data-only --out OUT_DIR" in done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from efficientdet_adapter.devices import (
+from efficientdet_adapter.base.devices import (
     busy_cores,
     threads_for,
     CANONICAL,
@@ -15,7 +15,7 @@ from efficientdet_adapter.devices import (
     resolve_device,
     resolve_precision,
 )
-from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.base.errors import UsageError
 
 
 @pytest.mark.parametrize("spelling, canonical", [

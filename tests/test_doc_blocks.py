@@ -116,7 +116,7 @@ def reader(tmp_path_factory) -> dict:
     import torch
 
     from efficientdet_adapter import COCOMetric, Dataset, efficientdet, parsers, tfms
-    from efficientdet_adapter.demo import demo_records
+    from efficientdet_adapter.app.demo import demo_records
     from efficientdet_adapter.parsers.roboflow import write_export
 
     env = pytest.MonkeyPatch()  # the LightModel below is built on pytorch_lightning

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter import errors
+from efficientdet_adapter.base import errors
 
 ROOT = Path(__file__).resolve().parents[1] / "efficientdet_adapter"
 
@@ -20,13 +20,13 @@ BUILTINS = {"ValueError", "TypeError", "RuntimeError", "KeyError", "IndexError",
 #: (file, function) pairs where a builtin is the contract, and why.
 ALLOWED = {
     # Mapping protocol: dict(), ``in`` and ``.get`` read a KeyError as "no such key"
-    ("records.py", "__getitem__"),
-    ("predictions.py", "__getitem__"),
-    ("weights/icevision.py", "__getitem__"),
+    ("records/record.py", "__getitem__"),
+    ("records/predictions.py", "__getitem__"),
+    ("model/icevision.py", "__getitem__"),
     # IceVision's RecordCollection.get_by_record_id: callers catch KeyError
-    ("record_collection.py", "get_by_record_id"),
+    ("records/collection.py", "get_by_record_id"),
     # an invariant (M + 1 sweeps always settle), not an input check
-    ("efficientdet/batched_nms.py", "_greedy"),
+    ("model/ops/batched_nms.py", "_greedy"),
 }
 
 
@@ -77,7 +77,7 @@ def test_the_sweep_kept_the_builtins_callers_catch():
     """Errors that were plain ValueError/TypeError before are still caught as such."""
     from efficientdet_adapter import ClassMap, RandomSplitter
     from efficientdet_adapter.compat import get_image_files
-    from efficientdet_adapter.errors import ArgumentError, PathNotFoundError
+    from efficientdet_adapter.base.errors import ArgumentError, PathNotFoundError
 
     with pytest.raises(ValueError, match="sum to 1") as caught:
         RandomSplitter([0.5, 0.2])

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from efficientdet_adapter import BBox, ClassMap, Record, tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.errors import ClassMapError
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.base.errors import ClassMapError
 
 
 def test_adapter_keeps_tfms_list_and_create_tfms():

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from efficientdet_adapter import BBox, ClassMap, parsers
-from efficientdet_adapter.errors import ArgumentError, AutofixAbort, InvalidDataError, ParseError
-from efficientdet_adapter.record_components import (
+from efficientdet_adapter.base.errors import ArgumentError, AutofixAbort, InvalidDataError, ParseError
+from efficientdet_adapter.records.components import (
     BBoxesRecordComponent,
     ComponentRecord,
     FilepathRecordComponent,
     InstancesLabelsRecordComponent,
 )
-from efficientdet_adapter.records import Record
+from efficientdet_adapter.records.record import Record
 
 SUITE = Path(__file__).parent / "icevision_suite"
 MIRROR = Path("/work/.mirror/airctic+icevision/repo")
@@ -232,7 +232,7 @@ def test_open_img_gives_icevision_a_pil_image():
 
 @pytest.mark.parametrize("pad_value, fill", [(0, [0, 0, 0]), ((1, 2, 3), [1, 2, 3])])
 def test_img_pad_stack_pads_bottom_right_and_keeps_the_sizes(pad_value, fill):
-    from efficientdet_adapter.record_components import ImageRecordComponent
+    from efficientdet_adapter.records.components import ImageRecordComponent
     from efficientdet_adapter.tfms.batch import ImgPadStack
 
     records = []

@@ -111,13 +111,13 @@ def test_faces_are_the_library_objects():
     from efficientdet_adapter.data.record_collection import RecordCollection
     from efficientdet_adapter.models.ross import efficientdet as model_type
     from efficientdet_adapter.models.ross.efficientdet.lightning import ModelAdapter
-    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.records.record import Record
     from efficientdet_adapter.tfms import albumentations as A
 
     # IceVision's BaseRecord(components): a Record that lists its components
     assert issubclass(BaseRecord, Record) and BaseRecord.__name__ == "ComponentRecord"
     assert ClassMap is importlib.import_module(
-        "efficientdet_adapter.class_map").ClassMap
+        "efficientdet_adapter.records.class_map").ClassMap
     assert model_type.model is efficientdet.model and model_type.train_dl is efficientdet.train_dl
     assert model_type.set_img_size is efficientdet.set_img_size  # every name of efficientdet
     assert model_type.lightning.ModelAdapter is ModelAdapter
@@ -127,7 +127,7 @@ def test_faces_are_the_library_objects():
         "efficientdet_adapter.efficientdet.fastai").learner
     assert A.Adapter is importlib.import_module("efficientdet_adapter.tfms").A.Adapter
     assert A.HorizontalFlip.__module__.startswith("albumentations")
-    assert RecordCollection.__module__ == "efficientdet_adapter.record_collection"
+    assert RecordCollection.__module__ == "efficientdet_adapter.records.collection"
 
 
 @pytest.mark.parametrize("family", ["mmdet", "torchvision", "ultralytics", "fastai"])

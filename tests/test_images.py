@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-from efficientdet_adapter import images
-from efficientdet_adapter.errors import ImageLoadError
-from efficientdet_adapter.images import open_img, oriented_size, to_rgb, to_uint8
+from efficientdet_adapter.records import images
+from efficientdet_adapter.base.errors import ImageLoadError
+from efficientdet_adapter.records.images import open_img, oriented_size, to_rgb, to_uint8
 
 
 def _photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -213,7 +213,7 @@ def test_load_truncated_images_flag_is_not_silent(tmp_path, monkeypatch, caplog)
     path = _truncated_jpeg(tmp_path)
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     monkeypatch.setattr(images, "_warned_truncated_flag", False)
-    with caplog.at_level(logging.WARNING, logger="efficientdet_adapter.images"):
+    with caplog.at_level(logging.WARNING, logger="efficientdet_adapter.records.images"):
         img = open_img(path)
     assert img.shape == (128, 128, 3)
     assert "LOAD_TRUNCATED_IMAGES is True" in caplog.text
@@ -260,8 +260,8 @@ def test_to_rgb_refuses(arr, message):
 
 # -- a header that asks for billions of pixels ----------------------------------------------------
 def test_decompression_bomb_header_names_the_file_everywhere(tmp_path):
-    from efficientdet_adapter.errors import ParseError
-    from efficientdet_adapter.images import image_size, open_img, oriented_size
+    from efficientdet_adapter.base.errors import ParseError
+    from efficientdet_adapter.records.images import image_size, open_img, oriented_size
     from efficientdet_adapter.parsers._files import displayed_size
 
     path = write_png_header(tmp_path / "huge.png", 30000, 30000)
@@ -303,10 +303,10 @@ def test_pil_orientation_reads_the_tag(orientation):
 
 
 def test_image_extensions_have_one_home():
-    from efficientdet_adapter import cli
+    from efficientdet_adapter.inference import image_files
     from efficientdet_adapter.parsers import roboflow
 
-    assert cli.IMAGE_SUFFIXES is roboflow.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
+    assert image_files.IMAGE_EXTENSIONS is roboflow.IMAGE_EXTENSIONS is images.IMAGE_EXTENSIONS
     assert {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"} == set(
         images.IMAGE_EXTENSIONS)
 
@@ -357,7 +357,7 @@ def test_list_image_files_refuses_a_missing_folder(tmp_path):
 def test_every_lister_uses_the_same_rules(tmp_path):
     """The parsers (one folder), IceVision's get_image_files and predict's inputs (recursive)
     list the same files as the one lister."""
-    from efficientdet_adapter.cli import _image_files
+    from efficientdet_adapter.inference.image_files import image_files as _image_files
     from efficientdet_adapter.compat import get_image_files
     from efficientdet_adapter.parsers._files import list_images
 

@@ -7,10 +7,10 @@ import types
 import numpy as np
 import pytest
 
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.predictions import Prediction
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.bbox import BBox
 
 CLASS_MAP = ClassMap(["dot"])
 
@@ -46,7 +46,7 @@ def test_sahi_slices_shift_boxes_back_into_the_full_image():
 
 def test_wandb_img_preds_boxes():
     wandb = pytest.importorskip("wandb")
-    from efficientdet_adapter.integrations import wandb_img_preds
+    from efficientdet_adapter.training.integrations import wandb_img_preds
 
     img = np.zeros((40, 60, 3), np.uint8)
     truth = Record(0, None, 60, 40, labels=["dot"], label_ids=[1],
@@ -71,8 +71,8 @@ def test_wandb_img_preds_boxes():
               "keep_images=True) returns"),
 ])
 def test_wandb_img_preds_of_something_else_says_what_to_pass(preds, message):
-    from efficientdet_adapter.errors import ArgumentError
-    from efficientdet_adapter.integrations import wandb_img_preds
+    from efficientdet_adapter.base.errors import ArgumentError
+    from efficientdet_adapter.training.integrations import wandb_img_preds
 
     with pytest.raises(ArgumentError) as e:  # checked before wandb is even imported
         wandb_img_preds(preds)
@@ -86,7 +86,7 @@ def test_fastai_wandb_callback_fix_is_still_needed(monkeypatch):
     pytest.importorskip("fastai")
     import importlib
 
-    from efficientdet_adapter.integrations import fix_fastai_wandb_config
+    from efficientdet_adapter.training.integrations import fix_fastai_wandb_config
 
     fastai_wandb = importlib.import_module("fastai.callback.wandb")
     original = fastai_wandb._format_config_value
@@ -132,7 +132,7 @@ def test_missing_extras_name_the_install(monkeypatch):
     import importlib
     import sys
 
-    from efficientdet_adapter.integrations import wandb_img_preds
+    from efficientdet_adapter.training.integrations import wandb_img_preds
 
     monkeypatch.setitem(sys.modules, "wandb", None)
     with pytest.raises(ImportError, match=r"efficientdet_adapter\[wandb\]"):

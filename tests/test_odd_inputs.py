@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from efficientdet_adapter import cli
-from efficientdet_adapter.errors import ImageLoadError
-from efficientdet_adapter.images import (check_pixels, header_pixels, image_size,
+from efficientdet_adapter.app import cli
+from efficientdet_adapter.base.errors import ImageLoadError
+from efficientdet_adapter.records.images import (check_pixels, header_pixels, image_size,
                                          list_image_files, open_img)
 
 
@@ -81,9 +81,9 @@ def test_class_names_with_terminal_escapes_are_printed_escaped(tmp_path, capsys)
     import json
 
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.demo import DEMO_CLASSES, write_demo_dataset
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.app.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.model.model import model
 
     data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
     evil = "circle\x1b[2J"
@@ -114,8 +114,8 @@ def test_scale_jitter_on_images_with_a_side_of_one_or_two_pixels(width, height):
     used to round to 0 px (an OpenCV assertion); every draw now gives a 256 px sample."""
     import numpy as np
 
-    from efficientdet_adapter.bbox import BBox
-    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.records.bbox import BBox
+    from efficientdet_adapter.records.record import Record
     from efficientdet_adapter.tfms.albumentations_adapter import Adapter, aug_preset
 
     record = Record(0, None, width, height, labels=["a"], label_ids=[1],
@@ -129,7 +129,7 @@ def test_scale_jitter_on_images_with_a_side_of_one_or_two_pixels(width, height):
 def test_auto_size_and_anchors_without_a_single_box_are_refused(tmp_path, capsys):
     import json
 
-    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.app.demo import write_demo_dataset
 
     data = write_demo_dataset(tmp_path / "empty", num_images=10, seed=1)
     for split in ("train", "valid", "test"):
@@ -157,7 +157,7 @@ def test_a_fifo_in_an_export_is_named_by_the_parser_not_opened(tmp_path):
     dropped and counted as unreadable, named as a FIFO."""
     import json
 
-    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.app.demo import write_demo_dataset
     from efficientdet_adapter.parsers import RoboflowParser
 
     data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter import cli
-from efficientdet_adapter.efficientdet.show import MAX_ANNOTATED_SIDE, annotate
-from efficientdet_adapter.predictions import Prediction
+from efficientdet_adapter.app import cli
+from efficientdet_adapter.inference.image_files import DEFAULT_MAX_PIXELS, tile_count_warning
+from efficientdet_adapter.pictures.show import MAX_ANNOTATED_SIDE, annotate
+from efficientdet_adapter.records.predictions import Prediction
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +38,7 @@ def test_an_image_above_max_pixels_is_refused_before_any_work(tmp_path):
         "--max-pixels 50000 (0.05 Mpx); memory grows with the pixels (about 30 bytes each): "
         "raise --max-pixels to 60000 if the machine has the memory, or resize it"]
     assert not (tmp_path / "out").exists()
-    assert cli.DEFAULT_MAX_PIXELS == 50_000_000  # a 36-Mpx photo passes by default
+    assert DEFAULT_MAX_PIXELS == 50_000_000  # a 36-Mpx photo passes by default
 
 
 def test_control_characters_in_a_file_name_are_escaped(tmp_path):
@@ -65,25 +66,21 @@ def test_annotated_copies_are_drawn_at_a_bounded_size():
     assert annotate(pred).shape == (1000, 3000, 3)  # no bound: the image's own size
 
 
-def test_a_tile_count_above_the_limit_is_stated(tmp_path, capsys):
+def test_a_tile_count_above_the_limit_is_stated(tmp_path):
     Image.new("RGB", (1024, 768)).save(tmp_path / "big.png")
     Image.new("RGB", (64, 64)).save(tmp_path / "small.png")
-    args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
-                                          "--tile", "32"])
-    cli._warn_tile_count([tmp_path / "small.png", tmp_path / "big.png"], args)
-    err = capsys.readouterr().err
-    assert err == (f"efficientdet-adapter predict: warning: --tile 32,32 cuts {tmp_path / 'big.png'}"
-                   " (1024x768) into 1376 tiles, each predicted at the model's size (more than 400:"
-                   " slow); a larger --tile means fewer\n")
-    args = cli.build_parser().parse_args(["predict", "x", "--checkpoint", "c", "--out", "o",
-                                          "--tile", "512"])
-    cli._warn_tile_count([tmp_path / "big.png"], args)
-    assert capsys.readouterr().err == ""
+    warning = tile_count_warning([tmp_path / "small.png", tmp_path / "big.png"], (32, 32),
+                                 tile_option="--tile")
+    assert warning == (f"--tile 32,32 cuts {tmp_path / 'big.png'}"
+                       " (1024x768) into 1376 tiles, each predicted at the model's size (more than"
+                       " 400: slow); a larger --tile means fewer")
+    assert tile_count_warning([tmp_path / "big.png"], (512, 512)) is None
+    assert tile_count_warning([tmp_path / "big.png"], None) is None
 
 
 def test_a_tile_count_above_the_limit_is_refused_with_the_fix(tmp_path, capsys):
     """``--tile 16`` on one 1024 px image: 7,225 tiles, refused before the model is read."""
-    from efficientdet_adapter.efficientdet.tiling import check_tile_count
+    from efficientdet_adapter.inference.tiling import check_tile_count
 
     Image.new("RGB", (1024, 1024)).save(tmp_path / "big.png")
     (tmp_path / "model.pt").write_bytes(b"never read")

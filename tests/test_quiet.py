@@ -26,7 +26,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
 def test_every_help_answers_without_importing_torch():
     proc = _python(f"""
         import sys
-        from efficientdet_adapter.cli import build_parser, main
+        from efficientdet_adapter.app.cli import build_parser, main
         commands = [[]] + [[name] for name in ("train", "eval", "predict", "export", "demo",
                                                "check")]
         for command in commands:
@@ -56,7 +56,7 @@ def test_importing_prints_no_dependency_warning(statement):
 def test_dependency_warnings_reads_python_warning_lines():
     text = ("/venv/lib/site-packages/torch/jit/_script.py:1491: FutureWarning: `torch.jit.script` "
             "is deprecated.\n  warnings.warn(\n"
-            "/repo/efficientdet_adapter/cli.py:10: UserWarning: ours\n")
+            "/repo/efficientdet_adapter/app/cli.py:10: UserWarning: ours\n")
     assert dependency_warnings(text) == [
         "/venv/lib/site-packages/torch/jit/_script.py:1491: FutureWarning: `torch.jit.script` "
         "is deprecated."]

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from efficientdet_adapter import BBox, Record, parsers
-from efficientdet_adapter.record_collection import RecordCollection
-from efficientdet_adapter.splitters import FixedSplitter, FuncSplitter, RandomSplitter
+from efficientdet_adapter.records.collection import RecordCollection
+from efficientdet_adapter.records.splitters import FixedSplitter, FuncSplitter, RandomSplitter
 
 
 def records(n=5):

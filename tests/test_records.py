@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from efficientdet_adapter.errors import CheckpointError, ModelConfigError
-from efficientdet_adapter.records import MAX_IMG_SIZE, Geometry, ImgSize, normalize_img_size
+from efficientdet_adapter.base.errors import CheckpointError, ModelConfigError
+from efficientdet_adapter.records.record import MAX_IMG_SIZE, Geometry, ImgSize, normalize_img_size
 
 
 # -- one size type, one normaliser --------------------------------------------------------------
@@ -36,7 +36,7 @@ def test_normalize_img_size_refuses_with_the_error_asked_for(value, kwargs, erro
 
 
 def test_one_max_img_size():
-    from efficientdet_adapter.efficientdet import config
+    from efficientdet_adapter.model import config
 
     assert config.MAX_IMG_SIZE is MAX_IMG_SIZE == 4096
     assert config.normalize_img_size is normalize_img_size

@@ -8,12 +8,12 @@ import pytest
 import torch
 import yaml
 
-from efficientdet_adapter.cli import build_parser
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import UsageError
-from efficientdet_adapter.run_config import (ARGS_FILE, RUN_FOLDER_ENV, config_argv,
+from efficientdet_adapter.app.cli import build_parser
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.app.run_config import (ARGS_FILE, RUN_FOLDER_ENV, config_argv,
                                              next_run_folder, run_args)
-from efficientdet_adapter.runs import TrainOptions
+from efficientdet_adapter.app.runs import TrainOptions
 from test_cli import assert_user_error, run
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import RunLockedError, UsageError
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.base.errors import RunLockedError, UsageError
 from efficientdet_adapter.training.run_lock import LOCK_NAME, RunLock, hold_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,8 +174,8 @@ def test_second_train_into_a_held_folder_stops_and_a_killed_holder_does_not_bloc
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     cm = ClassMap(["a", "b"])

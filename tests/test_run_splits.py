@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import CheckpointError, UsageError
-from efficientdet_adapter.run_splits import RunSplit, hold_out, load_run_data, split_note
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.base.errors import CheckpointError, UsageError
+from efficientdet_adapter.training.run_splits import RunSplit, hold_out, load_run_data, split_note
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--img-size", "128", "--batch-size", "4", "--threads", "1",

@@ -6,10 +6,10 @@ import warnings
 
 import pytest
 
-from efficientdet_adapter.errors import UsageError
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.engines.steps import one_cycle_pct_start
-from efficientdet_adapter.runs import TrainOptions, check_trainable
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.loop.steps import one_cycle_pct_start
+from efficientdet_adapter.app.runs import TrainOptions, check_trainable
 
 
 def records(n: int) -> list[Record]:
@@ -61,10 +61,10 @@ def test_one_cycle_schedule_runs_every_step_without_dividing_by_zero(total_steps
 def test_check_images_reaches_the_parser_and_its_report(tmp_path, capsys):
     import json
 
-    from efficientdet_adapter.cli import build_parser
-    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.app.cli import build_parser
+    from efficientdet_adapter.app.demo import write_demo_dataset
     from efficientdet_adapter.parsers.base import SIZE_MISMATCH
-    from efficientdet_adapter.runs import load_splits
+    from efficientdet_adapter.app.runs import load_splits
 
     data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=0)
     ann = data / "train" / "_annotations.coco.json"
@@ -83,9 +83,9 @@ def test_check_images_reaches_the_parser_and_its_report(tmp_path, capsys):
 def test_metric_over_no_ground_truth_is_reported_not_a_crash(tmp_path, capsys):
     from PIL import Image
 
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
-    from efficientdet_adapter.runs import evaluate, print_metrics
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
+    from efficientdet_adapter.app.runs import evaluate, print_metrics
 
     cm = ClassMap(["a"])
     m = model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
@@ -107,8 +107,8 @@ def test_metric_over_no_ground_truth_is_reported_not_a_crash(tmp_path, capsys):
 def test_train_with_no_validation_boxes_saves_the_model_and_says_why(tmp_path, capsys):
     import json
 
-    from efficientdet_adapter.cli import main
-    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.app.cli import main
+    from efficientdet_adapter.app.demo import write_demo_dataset
 
     data = write_demo_dataset(tmp_path / "shapes", num_images=12, seed=0)
     ann = data / "valid" / "_annotations.coco.json"
@@ -132,7 +132,7 @@ def test_train_with_no_validation_boxes_saves_the_model_and_says_why(tmp_path, c
 
 
 def test_a_class_only_in_the_valid_split_is_warned_about(caplog):
-    from efficientdet_adapter.bbox import BBox
+    from efficientdet_adapter.records.bbox import BBox
 
     def rec(i, labels):
         return Record(record_id=i, filepath=None, width=64, height=64, labels=list(labels),
@@ -140,12 +140,12 @@ def test_a_class_only_in_the_valid_split_is_warned_about(caplog):
 
     train = [rec(0, ["cat"]), rec(1, ["cat", "dog"])]
     valid = [rec(2, ["owl", "cat"]), rec(3, ["emu"])]
-    with caplog.at_level("WARNING", logger="efficientdet_adapter.runs"):
+    with caplog.at_level("WARNING", logger="efficientdet_adapter.app.runs"):
         check_trainable(train, valid, TrainOptions())
     assert [r.getMessage() for r in caplog.records] == [
         "class(es) emu, owl have boxes in the valid split but none in train: the model cannot "
         "learn them (their AP will be 0); move some of their images to train"]
     caplog.clear()
-    with caplog.at_level("WARNING", logger="efficientdet_adapter.runs"):
+    with caplog.at_level("WARNING", logger="efficientdet_adapter.app.runs"):
         check_trainable(train, [rec(2, ["dog"])], TrainOptions())
     assert caplog.records == []

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.errors import ImageLoadError
-from efficientdet_adapter.images import _apply_orientation
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.size_check import (
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.base.errors import ImageLoadError
+from efficientdet_adapter.records.images import _apply_orientation
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.size_check import (
     BATCH_FIXES,
     EXIF_ROTATION,
     RESIZED,
@@ -66,7 +66,7 @@ def test_fit_record_refuses_another_aspect_ratio_naming_the_file(loaded, orienta
 
 # -- where the image is decoded for a batch ----------------------------------------------------
 def test_dataset_fits_each_item_to_its_decoded_image_and_counts_it(tmp_path, caplog):
-    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.records.dataset import Dataset
 
     img = np.zeros((40, 100, 3), np.uint8)
     img[10:30, 20:60] = 255
@@ -103,9 +103,9 @@ def test_dataset_fits_each_item_to_its_decoded_image_and_counts_it(tmp_path, cap
 
 def test_error_in_a_loader_worker_keeps_the_file_name_in_the_cli_line(tmp_path):
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.cli import _one_line
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.dataloaders import valid_dl
+    from efficientdet_adapter.app.cli.command_line import _one_line
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.loop.dataloaders import valid_dl
 
     Image.new("RGB", (64, 64)).save(tmp_path / "ok.png")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)

@@ -14,11 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.errors import OptionError
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.runs import TrainOptions
-from efficientdet_adapter.small_boxes import SMALL_BOX_CHOICES, remedy_small_boxes, small_share
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.base.errors import OptionError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.app.runs import TrainOptions
+from efficientdet_adapter.training.small_boxes import SMALL_BOX_CHOICES, remedy_small_boxes, small_share
 
 REPO = Path(__file__).resolve().parents[1]
 

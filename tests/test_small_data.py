@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.runs import TrainOptions, load_splits, train_model
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.app.runs import TrainOptions, load_splits, train_model
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from efficientdet_adapter.errors import ParseError
-from efficientdet_adapter.records import Record
-from efficientdet_adapter.splitters import (
+from efficientdet_adapter.base.errors import ParseError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.splitters import (
     DataSplitter,
     FixedSplitter,
     RandomSplitter,

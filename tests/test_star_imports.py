@@ -35,7 +35,7 @@ MODULES = sorted(_module_name(p) for p in ROOT.rglob("*.py") if _declares_all(p)
 
 def test_the_table_finds_the_modules():
     assert len(MODULES) > 100
-    assert {PACKAGE, f"{PACKAGE}.demo", f"{PACKAGE}.writers", f"{PACKAGE}.parsers"} <= set(MODULES)
+    assert {PACKAGE, f"{PACKAGE}.app.demo", f"{PACKAGE}.parsers.writers", f"{PACKAGE}.parsers"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from efficientdet_adapter import BBox, Record, tfms
-from efficientdet_adapter.errors import UsageError
-from efficientdet_adapter.records import Geometry, ImgSize
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.records.record import Geometry, ImgSize
 from efficientdet_adapter.tfms import A
 
 RANDOM_PARTS_OFF = dict(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import ArgumentError
-from efficientdet_adapter.runs import TrainOptions, load_splits, train_model
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.base.errors import ArgumentError
+from efficientdet_adapter.app.runs import TrainOptions, load_splits, train_model
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -32,7 +32,9 @@ def test_group_lrs_follow_param_groups_order():
 
 
 def test_cli_flags_reach_the_options():
-    from efficientdet_adapter.cli import RESUME_WHAT, _options, build_parser
+    from efficientdet_adapter.app.cli import build_parser
+    from efficientdet_adapter.app.cli.resume import RESUME_WHAT
+    from efficientdet_adapter.app.cli.training_flags import train_options as _options
 
     args = build_parser().parse_args(["train", "--data", "x", "--backbone-lr-mult", "0.1",
                                       "--freeze-bn"])
@@ -54,14 +56,14 @@ def tiny(tmp_path_factory):
 
 
 def bn_stats(model) -> dict[str, torch.Tensor]:
-    from efficientdet_adapter.efficientdet.wrappers import find_network
+    from efficientdet_adapter.model.wrappers import find_network
 
     return {k: v.clone() for k, v in find_network(model).state_dict().items()
             if k.endswith(("running_mean", "running_var"))}
 
 
 def fresh_model(opts, class_map):
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     # as train_model builds it: the same start (offline in the tests: the packaged backbone)
     return build_model(model_name=opts.model_name, class_map=class_map, img_size=opts.img_size,

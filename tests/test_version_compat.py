@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from efficientdet_adapter.errors import UsageError
-from efficientdet_adapter.version_compat import (
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.base.version_compat import (
     LIGHTNING_ENV,
     lightning_package,
     lightning_package_name,
@@ -103,7 +103,7 @@ FIT = textwrap.dedent("""
     import torch
     from efficientdet_adapter import Dataset, tfms
     from efficientdet_adapter import efficientdet
-    from efficientdet_adapter.demo import demo_class_map, demo_records
+    from efficientdet_adapter.app.demo import demo_class_map, demo_records
     from efficientdet_adapter.metrics import COCOMetric
 
     splits = demo_records({demo!r}, num_images=6, splits=(0.5, 0.5, 0))

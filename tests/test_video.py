@@ -15,10 +15,10 @@ import pytest
 import torch
 from PIL import Image
 
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict
-from efficientdet_adapter.video import predict_video
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.inference.prediction import inference_tfm, predict
+from efficientdet_adapter.inference.video import predict_video
 
 W, H, FRAMES, FPS = 160, 128, 6, 12.0
 NAMES = ["a", "b"]
@@ -26,7 +26,7 @@ NAMES = ["a", "b"]
 
 def tiny_model():
     """An untrained lite0 at 128 px whose class head gives scores above 0.5 (many boxes)."""
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     torch.manual_seed(0)
     model = build_model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=128)
@@ -118,7 +118,7 @@ def test_predict_video_writes_the_annotated_video_frame_results_and_labels(tmp_p
 
 
 def test_predict_video_refuses_an_unreadable_video(tmp_path):
-    from efficientdet_adapter.errors import ImageLoadError
+    from efficientdet_adapter.base.errors import ImageLoadError
 
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"not a video")

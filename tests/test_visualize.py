@@ -9,7 +9,7 @@ from PIL import Image
 
 from efficientdet_adapter import BBox, ClassMap, Record
 from efficientdet_adapter.tfms import A
-from efficientdet_adapter.visualize import (
+from efficientdet_adapter.pictures.draw import (
     PALETTE,
     color_for,
     display_image,
@@ -111,7 +111,7 @@ def test_file_name_that_is_not_utf8_still_plots(tmp_path):
     """A valid-split image named with Latin-1 bytes (``caf\\xe9.jpg``) used to crash the plot."""
     import os
 
-    from efficientdet_adapter.visualize import show_records
+    from efficientdet_adapter.pictures.draw import show_records
 
     name = os.fsdecode(b"caf\xe9.png")  # 'caf\udce9.png': a lone surrogate
     path = tmp_path / name
@@ -130,7 +130,7 @@ def test_long_roboflow_file_names_fit_their_cells_without_overlapping():
     names over each other: each title now fits its cell."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from efficientdet_adapter.visualize import show_samples
+    from efficientdet_adapter.pictures.draw import show_samples
 
     names = [f"pothole_{i}_very_long_camera_name_jpg.rf.{i:032x}.jpg" for i in range(8)]
     samples = [Record(record_id=i, filepath=f"/data/{n}", width=256, height=256,

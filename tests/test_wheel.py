@@ -62,7 +62,7 @@ def test_wheel_declares_the_command_and_what_it_imports(wheel):
     info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
     metadata = archive.read(info).decode()
     entry = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
-    assert "efficientdet-adapter = efficientdet_adapter.cli:main" in entry
+    assert "efficientdet-adapter = efficientdet_adapter.app.cli:main" in entry
     requires = [line.split(": ", 1)[1] for line in metadata.splitlines()
                 if line.startswith("Requires-Dist: ")]
     assert any(r.startswith("opencv-python-headless") for r in requires)  # cv2 is imported

@@ -15,7 +15,7 @@ from PIL import Image
 
 from efficientdet_adapter import BBox, ClassMap, Prediction, Record
 from efficientdet_adapter.parsers.voc import read_voc_xml
-from efficientdet_adapter.writers import (
+from efficientdet_adapter.parsers.writers import (
     CSV_HEADER,
     image_dir,
     write_coco,
@@ -181,9 +181,9 @@ def test_yolo_predictions_lines_with_scores(tmp_path):
 def test_export_batch_inferences_as_coco_annotations(tmp_path):
     import json
 
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.predictions import Prediction
-    from efficientdet_adapter.writers import export_batch_inferences_as_coco_annotations
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.records.predictions import Prediction
+    from efficientdet_adapter.parsers.writers import export_batch_inferences_as_coco_annotations
 
     cm = ClassMap(["can", "carton"])
     preds = [

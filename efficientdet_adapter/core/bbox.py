@@ -1,7 +1,7 @@
-"""IceVision 0.12's ``icevision.core.bbox``: [`BBox`][efficientdet_adapter.bbox.BBox]."""
+"""IceVision 0.12's ``icevision.core.bbox``: [`BBox`][efficientdet_adapter.records.bbox.BBox]."""
 
 from __future__ import annotations
 
-from ..bbox import BBox
+from efficientdet_adapter.records.bbox import BBox
 
 __all__ = ["BBox"]

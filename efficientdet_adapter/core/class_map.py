@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..class_map import BACKGROUND, ClassMap
+from efficientdet_adapter.records.class_map import BACKGROUND, ClassMap
 
 __all__ = ["BACKGROUND", "ClassMap"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._faces import not_offered
-from ..errors import AutofixAbort, InvalidDataError
-from ..parsers.base import AbortParseRecord
+from efficientdet_adapter.base.faces import not_offered
+from efficientdet_adapter.base.errors import AutofixAbort, InvalidDataError
+from efficientdet_adapter.parsers.report import AbortParseRecord
 
 __all__ = ["AbortParseRecord", "AutofixAbort", "InvalidDataError"]
 

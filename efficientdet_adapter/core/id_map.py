@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..compat import IDMap
+from efficientdet_adapter.compat import IDMap
 
 __all__ = ["IDMap"]

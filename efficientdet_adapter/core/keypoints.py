@@ -7,15 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.base.faces import KeypointsMetadata  # parsers.coco_parser subclasses it
 
 __all__ = ["KeyPoints", "KeypointConnection", "KeypointsMetadata"]
-
-
-class KeypointsMetadata:
-    """IceVision's keypoints metadata: ``labels`` names the points (kept for subclasses)."""
-
-    labels: tuple = ()
 
 
 @dataclass

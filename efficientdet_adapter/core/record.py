@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from ..errors import AutofixAbort
-from ..record_components import ComponentRecord
-from ..records import Record
+from efficientdet_adapter.base.errors import AutofixAbort
+from efficientdet_adapter.records.components import ComponentRecord
+from efficientdet_adapter.records.record import Record
 
 __all__ = ["BaseRecord", "autofix_records"]
 
@@ -19,9 +19,9 @@ BaseRecord = ComponentRecord
 
 def autofix_records(records: Iterable[Record], show_pbar: bool = True) -> list[Record]:
     """IceVision's ``autofix_records``: each record fixed in place
-    ([`Record.autofix`][efficientdet_adapter.records.Record.autofix]:
+    ([`Record.autofix`][efficientdet_adapter.records.record.Record.autofix]:
     boxes clipped to the image, those with no area left dropped); a record that cannot be fixed
-    ([`AutofixAbort`][efficientdet_adapter.errors.AutofixAbort]: a missing image file, annotation
+    ([`AutofixAbort`][efficientdet_adapter.base.errors.AutofixAbort]: a missing image file, annotation
     lists
     of different lengths) is left out, and logged. ``RecordCollection.autofix`` is the
     library's way: it fixes copies."""

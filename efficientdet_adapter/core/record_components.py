@@ -1,8 +1,8 @@
-"""IceVision 0.12's ``icevision.core.record_components``: see `efficientdet_adapter.record_components`."""
+"""IceVision 0.12's ``icevision.core.record_components``: see `efficientdet_adapter.records.components`."""
 
 from __future__ import annotations
 
-from ..record_components import (
+from efficientdet_adapter.records.components import (
     AreasRecordComponent,
     BaseLabelsRecordComponent,
     BaseMasksRecordComponent,

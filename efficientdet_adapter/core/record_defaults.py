@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import GRAYSCALE, KEYPOINTS, MASKS, not_offered
-from ..compat import ObjectDetectionRecord
+from efficientdet_adapter.base.faces import GRAYSCALE, KEYPOINTS, MASKS, not_offered
+from efficientdet_adapter.compat import ObjectDetectionRecord
 
 __all__ = ["ObjectDetectionRecord"]
 

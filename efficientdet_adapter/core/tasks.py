@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..record_components import Task, classification, common, detection
+from efficientdet_adapter.records.components import Task, classification, common, detection
 
 __all__ = ["Task", "classification", "common", "detection"]

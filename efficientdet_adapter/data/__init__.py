@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import INTERNAL, gather, merged_not_offered, not_offered
-from . import (
+from efficientdet_adapter.base.faces import INTERNAL, gather, merged_not_offered, not_offered
+from efficientdet_adapter.data import (
     convert_records_to_coco_style,
     convert_records_to_fo,
     data_splitter,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..splitters import (
+from efficientdet_adapter.records.splitters import (
     DataSplitter,
     FixedSplitter,
     FuncSplitter,

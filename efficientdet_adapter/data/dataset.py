@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..dataset import Dataset
+from efficientdet_adapter.records.dataset import Dataset
 
 __all__ = ["Dataset"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..predictions import Prediction
+from efficientdet_adapter.records.predictions import Prediction
 
 __all__ = ["Prediction"]

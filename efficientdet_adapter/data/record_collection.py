@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..record_collection import RecordCollection
+from efficientdet_adapter.records.collection import RecordCollection
 
 __all__ = ["RecordCollection"]

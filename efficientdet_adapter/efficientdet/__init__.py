@@ -11,15 +11,16 @@ import sys
 import types
 from typing import Any
 
-from ..version_compat import import_effdet_quietly
+from efficientdet_adapter.base.moved import MOVED
+from efficientdet_adapter.base.version_compat import import_effdet_quietly
 
 import_effdet_quietly()  # before the modules below import effdet
 
-from .. import weights  # the weights package (table, hub, reader, loading)
-from . import backbones  # IceVision's efficientdet.backbones.tf_lite0()
-from . import interpretation
-from . import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses
-from .dataloaders import (
+from efficientdet_adapter import weights  # the weights package (table, hub, reader, loading)
+from efficientdet_adapter.model import backbones  # IceVision's efficientdet.backbones.tf_lite0()
+from efficientdet_adapter.inference import interpretation
+from efficientdet_adapter.inference import interpretation as interp  # IceVision's efficientdet.interp.plot_top_losses
+from efficientdet_adapter.loop.dataloaders import (
     build_infer_batch,
     build_train_batch,
     build_valid_batch,
@@ -28,10 +29,10 @@ from .dataloaders import (
     train_dl,
     valid_dl,
 )
-from .onnx_model import OnnxModel, load_onnx
-from .resize import set_img_size
-from .runtime import Accelerated, accelerate
-from .model import (
+from efficientdet_adapter.model.onnx_model import OnnxModel, load_onnx
+from efficientdet_adapter.model.resize import set_img_size
+from efficientdet_adapter.model.runtime import Accelerated, accelerate
+from efficientdet_adapter.model.model import (
     EfficientDetModel,
     ModelConfig,
     ModelConfigError,
@@ -42,16 +43,15 @@ from .model import (
     normalize_tfm,
     param_groups,
 )
-from .prediction import (
-    detect_image,
-    end2end_detect,
+from efficientdet_adapter.inference.icevision_dl import predict_dl
+from efficientdet_adapter.inference.single_image import detect_image, end2end_detect
+from efficientdet_adapter.inference.prediction import (
     inference_tfm,
     predict,
-    predict_dl,
     predict_from_dl,
     show_results,
 )
-from .show import annotate, show_pred, show_preds
+from efficientdet_adapter.pictures.show import annotate, show_pred, show_preds
 
 __all__ = [
     "Accelerated",
@@ -97,7 +97,7 @@ __all__ = [
 ]
 
 _ENGINES = ("fastai", "lightning")
-#: weights/export.py imports this package's modules: its names are bound on first access
+#: the exporters (checkpoints/export.py, which pulls in torch.onnx): bound on first access
 _EXPORT = ("export_onnx", "export_torchscript", "onnx_postprocess")
 
 
@@ -105,7 +105,7 @@ def __getattr__(name: str) -> Any:
     """Import the optional engine modules (``fastai``, ``lightning``) and the exporters
     (``export_onnx``...) on first access."""
     if name in _EXPORT:
-        from ..weights import export
+        from efficientdet_adapter.checkpoints import export  # noqa: PLC0415
 
         globals().update({n: getattr(export, n) for n in _EXPORT})
         return globals()[name]
@@ -113,6 +113,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if f"efficientdet.{name}" in MOVED:  # a module that lived here (efficientdet.prediction...)
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -125,3 +127,10 @@ class _ModelType(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _ModelType
+
+# The modules that lived in this folder (efficientdet.model, .prediction, ...), under their old
+# names: registered now, so that importing an old path cannot rebind this package's attribute of
+# the same name (``efficientdet.model`` stays the function).
+for _old, _new in MOVED.items():
+    if _old.startswith("efficientdet.") and f"efficientdet_adapter.{_new}" in sys.modules:
+        sys.modules.setdefault(f"efficientdet_adapter.{_old}", sys.modules[f"efficientdet_adapter.{_new}"])

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from ..engines.fastai.learn import (
+from efficientdet_adapter.engines.fastai.learn import (
     EfficientDetCallback,
     EfficientDetLearner,
     FusedAdam,

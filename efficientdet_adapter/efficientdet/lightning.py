@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from ..engines.lightning.adapter import (
+from efficientdet_adapter.engines.lightning.adapter import (
     ICEVISION_LOSS_PREFIXES,
     ICEVISION_PROG_BAR_KEYS,
     ModelAdapterMethods,

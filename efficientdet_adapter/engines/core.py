@@ -8,11 +8,11 @@ that translate their engine's events into calls of these:
   of the weights (timm's ``ModelEmaV3``,
   warm-up on), swapped in for validation and saved in place of the raw weights.
 * [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]: a
-  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first
+  [`TrainingError`][efficientdet_adapter.base.errors.TrainingError] at the first
   NaN or infinite training loss, naming the epoch, the optimizer step, the batch of the epoch and
   the learning rate ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]),
   read without a host-device sync
-  ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]).
+  ([`StepValues`][efficientdet_adapter.loop.step_values.StepValues]).
 * [`format_epoch_line`][efficientdet_adapter.engines.core.format_epoch_line] /
   [`print_epoch_line`][efficientdet_adapter.engines.core.print_epoch_line]: one printed line per
   epoch.
@@ -46,22 +46,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..efficientdet.wrappers import find_network
-from ..errors import TrainingError
-from ..training.interrupts import (  # (re-exported here)
+from efficientdet_adapter.model.wrappers import find_network
+from efficientdet_adapter.base.errors import TrainingError
+from efficientdet_adapter.training.interrupts import (  # (re-exported here)
     SIGNAL_AT_STEP_ENV,
     STEP_SECONDS_ENV,
     signal_at_step,
 )
-from ..training.state import RunTracker, seed_epoch
-from .step_values import StepValues
+from efficientdet_adapter.training.state import RunTracker, seed_epoch
+from efficientdet_adapter.loop.step_values import StepValues
+from efficientdet_adapter.loop.steps import LOSS_KEYS
 
 __all__ = ["LOSSES", "SIGNAL_AT_STEP_ENV", "STEP_SECONDS_ENV", "freeze_bn_stats", "NonFiniteGuard",
            "RunRecorder", "StepPlace", "WeightAverage", "format_epoch_line", "non_finite_message", "print_epoch_line",
            "signal_at_step"]
 
 #: The losses effdet's bench returns, as the epoch's row names them (``train_loss``...).
-LOSSES = ("loss", "class_loss", "box_loss")
+LOSSES = LOSS_KEYS  # the one tuple: the plain steps' (loop.steps)
 
 
 # -- EMA ---------------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ class WeightAverage:
     def ensure(self, model: nn.Module) -> Any:
         """The ``ModelEmaV3`` of ``model`` (made now if need be, with loaded weights put in)."""
         if self.averaged is None:
-            from timm.utils import ModelEmaV3
+            from timm.utils import ModelEmaV3  # noqa: PLC0415
 
             self.averaged = ModelEmaV3(model, decay=self.decay, use_warmup=True)
         if self._pending is not None:
@@ -155,12 +156,12 @@ def non_finite_message(loss: float, place: StepPlace, tracker: RunTracker | None
 
 class NonFiniteGuard:
     """Stop at a NaN or infinite training loss with a
-    [`TrainingError`][efficientdet_adapter.errors.TrainingError]
+    [`TrainingError`][efficientdet_adapter.base.errors.TrainingError]
     ([`non_finite_message`][efficientdet_adapter.engines.core.non_finite_message]).
 
     On the CPU the loss is checked as soon as it is pushed, before it reaches the weights. On a
     GPU it is checked without a host-device sync
-    ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]): the error
+    ([`StepValues`][efficientdet_adapter.loop.step_values.StepValues]): the error
     may come one or a few steps later (it still names the step whose loss was not finite), and
     at the latest when the engine calls
     [`check_pending`][efficientdet_adapter.engines.core.NonFiniteGuard.check_pending] (end of the

@@ -11,7 +11,7 @@ scores boxes with pycocotools'
 How [`COCOMetric`][efficientdet_adapter.metrics.COCOMetric] builds COCO's inputs (each rule is
 tested in ``tests/test_metrics.py``):
 
-* Detections: every detection a [`Prediction`][efficientdet_adapter.predictions.Prediction] stores
+* Detections: every detection a [`Prediction`][efficientdet_adapter.records.predictions.Prediction] stores
   is scored, not
   only those above its ``detection_threshold``: COCO ranks detections by score and needs the
   low-scoring ones for the precision/recall curve. Rows with a score ``<= 0`` (effdet's zero
@@ -45,9 +45,9 @@ from enum import Enum
 
 import numpy as np
 
-from ..class_map import ClassMap
-from ..predictions import Prediction
-from ..errors import ArgumentError
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.base.errors import ArgumentError
 
 __all__ = ["Metric", "COCOMetric", "COCOMetricType", "SimpleConfusionMatrix"]
 
@@ -59,7 +59,7 @@ def __getattr__(name: str):
     """``SimpleConfusionMatrix`` lives in IceVision's path, ``metrics.confusion_matrix`` (a face,
     which this layer does not import at load): imported on first use."""
     if name == "SimpleConfusionMatrix":
-        import importlib
+        import importlib  # noqa: PLC0415
 
         return importlib.import_module(".confusion_matrix", __name__).SimpleConfusionMatrix
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -206,7 +206,7 @@ def _distributed_world_size() -> int:
 
 def _gather(items: list[_ImageItem], class_map: ClassMap | None):
     """Every rank's items (duplicates by record_id dropped) and the first class map any rank has."""
-    import torch.distributed as dist
+    import torch.distributed as dist  # noqa: PLC0415
 
     gathered: list = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, (items, class_map))
@@ -235,7 +235,7 @@ def coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pb
     images, gt_rows, dt_rows = [], [], []
     iterator = items
     if show_pbar:
-        from ..version_compat import tqdm_class
+        from efficientdet_adapter.base.version_compat import tqdm_class  # noqa: PLC0415
 
         iterator = tqdm_class()(items, desc="COCOMetric", unit="img")
     for image_id, it in enumerate(iterator, start=1):
@@ -271,8 +271,8 @@ def coco_inputs(items: Sequence[_ImageItem], class_map: ClassMap | None, show_pb
 
 def run_cocoeval(inputs: _CocoInputs, iou_thresholds: np.ndarray, iou_type: str):
     """pycocotools' ``COCOeval`` after ``evaluate()`` and ``accumulate()`` (it prints: wrap it)."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from pycocotools.coco import COCO  # noqa: PLC0415
+    from pycocotools.cocoeval import COCOeval  # noqa: PLC0415
 
     categories = [{"id": c, "name": str(c)} for c in inputs.cat_ids]
     coco_gt, coco_dt = COCO(), COCO()

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..metrics import Metric
+from efficientdet_adapter.metrics import Metric
 
 __all__ = ["Metric"]

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import efficientdet
-from ..checkpoint import model_from_checkpoint, save_icevision_checkpoint
-from . import interpretation, ross, utils
-from .interpretation import get_samples_losses, get_stats, get_weighted_sum, sort_losses
-from .utils import get_dataloaders
+from efficientdet_adapter import efficientdet
+from efficientdet_adapter.models.checkpoint import model_from_checkpoint, save_icevision_checkpoint
+from efficientdet_adapter.models import interpretation, ross, utils
+from efficientdet_adapter.models.interpretation import get_samples_losses, get_stats, get_weighted_sum, sort_losses
+from efficientdet_adapter.models.utils import get_dataloaders
 
 __all__ = [
     "efficientdet",
@@ -58,7 +58,7 @@ NOT_OFFERED: dict[str, str] = {
 
 def __getattr__(name: str) -> Any:
     if name == "inference_sahi":  # needs the optional sahi package: imported on first use
-        import importlib
+        import importlib  # noqa: PLC0415
 
         module = importlib.import_module(".inference_sahi", __name__)
         globals()[name] = module

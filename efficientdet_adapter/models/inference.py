@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._faces import INTERNAL, not_offered
+from efficientdet_adapter.base.faces import INTERNAL, not_offered
 
 __all__ = ["postprocess_bbox"]
 

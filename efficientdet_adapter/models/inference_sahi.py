@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from ..class_map import ClassMap
-from ..predictions import Prediction
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.predictions import Prediction
 
 try:
     from sahi.models.base import DetectionModel
@@ -125,11 +125,11 @@ class IceSahiModel(DetectionModel):
                 IceVision's display options (``display_label``, ``font_path``...) are ignored.
 
         Returns:
-            A [`Prediction`][efficientdet_adapter.predictions.Prediction] in the full image's
+            A [`Prediction`][efficientdet_adapter.records.predictions.Prediction] in the full image's
             pixels, which reads as IceVision's dict
             (``pred["detection"]``, ``pred["img"]``, ``pred["width"]``, ``pred["height"]``).
         """
-        from ..images import open_img, to_rgb
+        from efficientdet_adapter.records.images import open_img, to_rgb  # noqa: PLC0415
 
         for ignored in ("display_label", "display_bbox", "display_score", "font_path",
                         "font_size", "return_as_pil_img"):

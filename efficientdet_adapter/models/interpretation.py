@@ -1,7 +1,7 @@
 """IceVision's ``models.interpretation``: the per-image losses behind ``plot_top_losses``.
 
 The EfficientDet implementation lives in
-[`efficientdet.interpretation`][efficientdet_adapter.efficientdet.interpretation]
+[`efficientdet.interpretation`][efficientdet_adapter.inference.interpretation]
 (``efficientdet.interp``); this module is where IceVision's notebooks import from.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..efficientdet.interpretation import get_samples_losses, plot_top_losses, samples_losses
-from ..errors import UsageError
+from efficientdet_adapter.inference.interpretation import get_samples_losses, plot_top_losses, samples_losses
+from efficientdet_adapter.base.errors import UsageError
 
 __all__ = ["get_samples_losses", "plot_top_losses", "samples_losses", "get_stats",
            "get_weighted_sum", "sort_losses"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..dataset import Dataset
-from ..records import Record
-from ..errors import ArgumentError
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.base.errors import ArgumentError
 
 __all__ = ["get_dataloaders"]
 

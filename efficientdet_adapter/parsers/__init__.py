@@ -1,18 +1,18 @@
-"""Parsers: annotation files on disk -> lists of [`Record`][efficientdet_adapter.records.Record].
+"""Parsers: annotation files on disk -> lists of [`Record`][efficientdet_adapter.records.record.Record].
 
 IceVision users keep writing ``parsers.VOCBBoxParser(...)``, ``parsers.COCOBBoxParser(...)``.
 """
 
-from ..splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
-from .base import AbortParseRecord, Parser, ParseReport
-from .coco import COCOParser
-from .coco_bbox import COCOBBoxParser
-from .csv import CSVBBoxParser
-from .roboflow import RoboflowParser
-from .via import VIABaseParser, VIABBoxParser, VIAParseError, via
-from .voc import VOCBBoxParser, VOCParser, voc
-from .yolo import YOLOBBoxParser
-from .yolo_data import YOLODataParser
+from efficientdet_adapter.records.splitters import DataSplitter, FixedSplitter, RandomSplitter, SingleSplitSplitter
+from efficientdet_adapter.parsers.base import AbortParseRecord, Parser, ParseReport
+from efficientdet_adapter.parsers.coco import COCOParser
+from efficientdet_adapter.parsers.coco_bbox import COCOBBoxParser
+from efficientdet_adapter.parsers.csv import CSVBBoxParser
+from efficientdet_adapter.parsers.roboflow import RoboflowParser
+from efficientdet_adapter.parsers.via import VIABaseParser, VIABBoxParser, VIAParseError, via
+from efficientdet_adapter.parsers.voc import VOCBBoxParser, VOCParser, voc
+from efficientdet_adapter.parsers.yolo import YOLOBBoxParser
+from efficientdet_adapter.parsers.yolo_data import YOLODataParser
 
 __all__ = [
     "AbortParseRecord",

@@ -7,8 +7,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_bytes
-from ..errors import ParseError
+from efficientdet_adapter.base.atomic import atomic_write_bytes
+from efficientdet_adapter.base.errors import ParseError
 
 logger = logging.getLogger(__name__)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ImageLoadError, ParseError
-from ..images import list_image_files, pil_orientation, regular_file, swaps_sides
+from efficientdet_adapter.base.errors import ImageLoadError, ParseError
+from efficientdet_adapter.records.images import list_image_files, pil_orientation, regular_file, swaps_sides
 
 __all__ = ["list_images", "displayed_size"]
 
 
 def list_images(folder: Path) -> list[Path]:
     """The image files directly inside ``folder``, sorted by name (the rules of
-    [`list_image_files`][efficientdet_adapter.images.list_image_files]: any suffix case, no
+    [`list_image_files`][efficientdet_adapter.records.images.list_image_files]: any suffix case, no
     dot-files).
 
     Raises:
@@ -32,9 +32,9 @@ def displayed_size(path: Path) -> tuple[int, int]:
 
     Formats without sizes in the annotations (YOLO, images without rows in a CSV) use this, so
     that boxes relate to the pixels
-    [`Record.load_image`][efficientdet_adapter.records.Record.load_image] returns.
+    [`Record.load_image`][efficientdet_adapter.records.record.Record.load_image] returns.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
     try:
         regular_file(Path(path))  # a FIFO would block Image.open forever

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PureWindowsPath
 
-from ..errors import ParseError
+from efficientdet_adapter.base.errors import ParseError
 
 __all__ = ["safe_join", "FolderListing"]
 

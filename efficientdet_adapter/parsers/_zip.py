@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from ..errors import ParseError
+from efficientdet_adapter.base.errors import ParseError
 
 __all__ = ["safe_extract", "MAX_ZIP_BYTES", "MAX_ZIP_ENTRIES", "MAX_ZIP_RATIO"]
 
@@ -95,7 +95,7 @@ def _extraction_lock(target: Path) -> Iterator[None]:
     """An exclusive lock on ``.<target>.lock`` beside ``target`` (POSIX; elsewhere no lock: a
     lost race is then recovered after the rename, see `safe_extract`)."""
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415
     except ImportError:  # pragma: no cover - Windows
         yield
         return
@@ -212,7 +212,7 @@ def _extract(zip_path: Path, target: Path, max_bytes: int, max_entries: int,
             if target.exists():
                 target.rmdir()  # empty (checked above)
             try:
-                os.replace(partial, target)
+                os.replace(partial, target)  # noqa: TID251
             except OSError:
                 if not _already_extracted(zip_path, target):  # not a lost race: a real error
                     raise

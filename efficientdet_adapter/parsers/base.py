@@ -1,5 +1,5 @@
 """The ``Parser`` base class: annotation files -> checked, split lists of
-[`Record`][efficientdet_adapter.records.Record].
+[`Record`][efficientdet_adapter.records.record.Record].
 
 Two ways to write a parser:
 
@@ -29,17 +29,17 @@ from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..bbox import BBox
-from ..class_map import ClassMap
-from ..errors import ArgumentError, ImageLoadError, ParseError
-from ..images import pil_orientation, regular_file, swaps_sides
-from ..record_collection import RecordCollection
-from ..records import Record
-from ..size_check import fit_record
-from ..splitters import DataSplitter, RandomSplitter
-from ._cache import has_cache, load_cache, save_cache
-from ._paths import FolderListing, safe_join
-from .report import (  # re-exported: the report and its reasons live there
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ArgumentError, ImageLoadError, ParseError
+from efficientdet_adapter.records.images import pil_orientation, regular_file, swaps_sides
+from efficientdet_adapter.records.collection import RecordCollection
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.size_check import fit_record
+from efficientdet_adapter.records.splitters import DataSplitter, RandomSplitter
+from efficientdet_adapter.parsers._cache import has_cache, load_cache, save_cache
+from efficientdet_adapter.parsers._paths import FolderListing, safe_join
+from efficientdet_adapter.parsers.report import (  # re-exported: the report and its reasons live there
     MISSING_IMAGE,
     CLIPPED_BOX,
     DROPPED_BOX,
@@ -85,7 +85,7 @@ def progress(items: Iterable[T], *, total: int | None, desc: str, show: bool | N
         show = sys.stderr.isatty()
     if not show:
         return items
-    from tqdm import tqdm
+    from tqdm import tqdm  # noqa: PLC0415
 
     return tqdm(items, total=total, desc=desc, leave=False)
 
@@ -262,7 +262,7 @@ class Parser:
             autofix: clip boxes to the image, drop boxes with no area left (with their label,
                 iscrowd and area) and drop records whose image file is missing, counting each
                 fix in ``self.report``. With ``False`` the first problem raises
-                [`ParseError`][efficientdet_adapter.errors.ParseError] naming the file and the
+                [`ParseError`][efficientdet_adapter.base.errors.ParseError] naming the file and the
                 annotation.
             show_pbar: overrides the parser's ``show_pbar`` for this call.
             cache_filepath: a pickle of the splits: loaded when it exists, else written.
@@ -319,7 +319,7 @@ class Parser:
 
     def create_record(self) -> Record:
         """An empty record: a copy of ``template_record``, or a plain
-        [`Record`][efficientdet_adapter.records.Record]."""
+        [`Record`][efficientdet_adapter.records.record.Record]."""
         if self.template_record is None:
             return Record(record_id=None, filepath=None, width=0, height=0)
         return copy.deepcopy(self.template_record)
@@ -439,7 +439,7 @@ class Parser:
 
 def _header(r: Record) -> tuple[int, int, int]:
     """Stored ``width, height`` and EXIF orientation of the record's image: one header read."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
     try:
         regular_file(r.filepath)  # a FIFO would block Image.open forever

@@ -19,20 +19,20 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, get_args
 
-from ..arguments import path_arg
-from ..bbox import BBox
-from ..class_map import ClassMap, background_for
-from ..errors import ArgumentError, ClassMapError, ParseError
-from ..records import Record
-from ._paths import safe_join
-from .base import UNUSED_CATEGORY, Parser, ParseReport
-from .coco_write import (  # re-exported: the COCO writers live there
+from efficientdet_adapter.base.arguments import path_arg
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap, background_for
+from efficientdet_adapter.base.errors import ArgumentError, ClassMapError, ParseError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.parsers._paths import safe_join
+from efficientdet_adapter.parsers.base import UNUSED_CATEGORY, Parser, ParseReport
+from efficientdet_adapter.parsers.coco_write import (  # re-exported: the COCO writers live there
     coco_results,
     export_batch_inferences_as_coco_annotations,
     write_coco,
     write_coco_results,
 )
-from .formats import (
+from efficientdet_adapter.parsers.formats import (
     CocoClassIds,
     CocoOrder,
     coco_id_class_map,
@@ -109,7 +109,7 @@ def coco_categories(
 
 
 def _bbox_builder() -> tuple:
-    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.bbox.BBox] (see the
+    """``object.__new__`` and the slot setters of [`BBox`][efficientdet_adapter.records.bbox.BBox] (see the
     hot loop below)."""
     return (object.__new__, BBox.xmin.__set__, BBox.ymin.__set__, BBox.xmax.__set__,
             BBox.ymax.__set__)

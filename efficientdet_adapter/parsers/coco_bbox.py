@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..record_components import COCO_COMPONENTS, ComponentRecord
-from ..records import Record
-from .coco import COCOParser
-from .formats import CocoClassIds, CocoOrder
+from efficientdet_adapter.records.components import COCO_COMPONENTS, ComponentRecord
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.parsers.coco import COCOParser
+from efficientdet_adapter.parsers.formats import CocoClassIds, CocoOrder
 
 __all__ = ["COCOBBoxParser"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._faces import INTERNAL, KEYPOINTS, MASKS, not_offered
-from ..core.keypoints import KeypointsMetadata
-from ..parsers.coco_bbox import COCOBBoxParser
+from efficientdet_adapter.base.faces import INTERNAL, KEYPOINTS, MASKS, not_offered
+from efficientdet_adapter.base.faces import KeypointsMetadata
+from efficientdet_adapter.parsers.coco_bbox import COCOBBoxParser
 
 __all__ = ["COCOBBoxParser", "COCOKeypointsMetadata"]
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_text
-from ..class_map import ClassMap
-from ..errors import ArgumentError
-from ..predictions import Prediction
-from .formats import (
+from efficientdet_adapter.base.atomic import atomic_write_text
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ArgumentError
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.parsers.formats import (
     COCO_ANNOTATIONS_NAME,
     Splits,
     as_splits,
@@ -108,7 +108,7 @@ def write_coco_results(
     Each detection becomes ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
 
     Args:
-        predictions: one [`Prediction`][efficientdet_adapter.predictions.Prediction] per image.
+        predictions: one [`Prediction`][efficientdet_adapter.records.predictions.Prediction] per image.
         path: the JSON file to write.
         category_ids: label id -> original COCO category id (a dict, or a list indexed by label
             id), e.g. what the COCO parser kept; by default the label id itself.

@@ -14,15 +14,15 @@ import io
 import os
 from pathlib import Path
 
-from ..arguments import path_arg
-from ..atomic import atomic_write_text
-from ..bbox import BBox
-from ..class_map import ClassMap
-from ..errors import ParseError, UnsupportedFormatError
-from ..records import Record
-from ..images import list_image_files
-from .base import Parser, progress, safe_join
-from .formats import (
+from efficientdet_adapter.base.arguments import path_arg
+from efficientdet_adapter.base.atomic import atomic_write_text
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError, UnsupportedFormatError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.images import list_image_files
+from efficientdet_adapter.parsers.base import Parser, progress, safe_join
+from efficientdet_adapter.parsers.formats import (
     CSV_ANNOTATIONS_NAME,
     CSV_HEADER,
     Splits,

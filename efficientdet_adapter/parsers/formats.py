@@ -31,11 +31,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from ..atomic import atomic_save
-from ..class_map import ClassMap, background_for
-from ..errors import ArgumentError, ClassMapError, ParseError
-from ..predictions import Prediction
-from ..records import Record
+from efficientdet_adapter.base.atomic import atomic_save
+from efficientdet_adapter.records.class_map import ClassMap, background_for
+from efficientdet_adapter.base.errors import ArgumentError, ClassMapError, ParseError
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
 
 __all__ = [
     "FORMATS",
@@ -195,7 +195,7 @@ def place_image(record: Record, dest_dir: Path, taken: set[str]) -> str:
     taken.add(name)
     dest = dest_dir / name
     if src is None:
-        from PIL import Image
+        from PIL import Image  # noqa: PLC0415
 
         picture = Image.fromarray(record.img).convert("RGB")
         atomic_save(dest, lambda tmp: picture.save(tmp, format="JPEG", quality=95))

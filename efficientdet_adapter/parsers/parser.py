@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import PARSER_INTERFACE, not_offered
-from ..parsers.base import Parser
+from efficientdet_adapter.base.faces import PARSER_INTERFACE, not_offered
+from efficientdet_adapter.parsers.base import Parser
 
 __all__ = ["Parser"]
 

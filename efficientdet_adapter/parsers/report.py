@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .. import size_check as _size_check
-from ..bbox import BBox
-from ..errors import ParseError
-from ..records import Record
+from efficientdet_adapter.records import size_check as _size_check
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.base.errors import ParseError
+from efficientdet_adapter.records.record import Record
 
 __all__ = ["MISSING_IMAGE", "CLIPPED_BOX", "DROPPED_BOX", "SIZE_MISMATCH", "EXIF_ROTATION",
            "RESIZED", "UNUSED_CATEGORY", "SKIPPED_RECORD", "UNREADABLE_IMAGE", "NONFINITE_BOX",
@@ -32,6 +32,8 @@ NONFINITE_BOX = "box dropped: a coordinate is infinite or NaN"
 
 class AbortParseRecord(Exception):
     """Raise inside ``parse_fields`` to skip the current record (counted in the report)."""
+
+
 
 
 @dataclass

@@ -13,7 +13,7 @@ Detected formats (per split folder ``train``, ``valid`` or ``val``, ``test``):
 ==========  ===================================================================================
 
 TFRecord, RetinaNet CSV, classification and other exports raise
-[`UnsupportedFormatError`][efficientdet_adapter.errors.UnsupportedFormatError] saying to export COCO
+[`UnsupportedFormatError`][efficientdet_adapter.base.errors.UnsupportedFormatError] saying to export COCO
 or YOLO.
 The work itself is done by the COCO, VOC, YOLO and CSV parsers; this class finds the splits,
 builds one class map shared by all of them (the file's class order: COCO category ids, YOLO
@@ -28,16 +28,16 @@ import os
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
-from ..class_map import ClassMap, background_for
-from ..errors import ParseError, UnsupportedFormatError
-from ..records import Record
-from ..splitters import DataSplitter
-from ..images import IMAGE_EXTENSIONS
-from ._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, safe_extract
-from .base import Parser
-from .coco import COCOParser, write_coco
-from .csv import CSVBBoxParser, write_csv
-from .formats import (
+from efficientdet_adapter.records.class_map import ClassMap, background_for
+from efficientdet_adapter.base.errors import ParseError, UnsupportedFormatError
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.records.splitters import DataSplitter
+from efficientdet_adapter.records.images import IMAGE_EXTENSIONS
+from efficientdet_adapter.parsers._zip import MAX_ZIP_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, safe_extract
+from efficientdet_adapter.parsers.base import Parser
+from efficientdet_adapter.parsers.coco import COCOParser, write_coco
+from efficientdet_adapter.parsers.csv import CSVBBoxParser, write_csv
+from efficientdet_adapter.parsers.formats import (
     COCO_ANNOTATIONS_NAME,
     CSV_ANNOTATIONS_NAME,
     DARKNET_LABELS,
@@ -46,8 +46,8 @@ from .formats import (
     Splits,
     check_format,
 )
-from .voc import VOCParser, write_voc
-from .yolo import YOLOBBoxParser, read_yolo_names, write_yolo
+from efficientdet_adapter.parsers.voc import VOCParser, write_voc
+from efficientdet_adapter.parsers.yolo import YOLOBBoxParser, read_yolo_names, write_yolo
 
 __all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_TRAIN",
            "write_export"]

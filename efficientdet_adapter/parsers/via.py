@@ -14,12 +14,12 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..bbox import BBox
-from ..class_map import ClassMap
-from ..errors import ParseError
-from ..images import oriented_size
-from ..records import Record
-from .base import Parser
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError
+from efficientdet_adapter.records.images import oriented_size
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.parsers.base import Parser
 
 __all__ = ["via", "VIAParseError", "VIABaseParser", "VIABBoxParser"]
 

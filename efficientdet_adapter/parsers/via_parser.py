@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..parsers.via import VIABaseParser, VIABBoxParser, VIAParseError, via
+from efficientdet_adapter.parsers.via import VIABaseParser, VIABBoxParser, VIAParseError, via
 
 __all__ = ["via", "VIAParseError", "VIABaseParser", "VIABBoxParser"]

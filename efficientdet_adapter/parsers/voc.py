@@ -23,17 +23,17 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from ..arguments import path_arg
-from ..bbox import BBox
-from ..atomic import atomic_write_text
-from ..class_map import ClassMap
-from ..errors import ParseError
-from ..predictions import Prediction
-from ..record_components import BOX_COMPONENTS, ComponentRecord
-from ..records import Record
-from ._paths import safe_join
-from .base import Parser, progress
-from .formats import (
+from efficientdet_adapter.base.arguments import path_arg
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.base.atomic import atomic_write_text
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.components import BOX_COMPONENTS, ComponentRecord
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.parsers._paths import safe_join
+from efficientdet_adapter.parsers.base import Parser, progress
+from efficientdet_adapter.parsers.formats import (
     Splits,
     as_splits,
     box_names,

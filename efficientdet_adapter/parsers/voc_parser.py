@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import MASKS, not_offered
-from ..parsers.voc import VOCBBoxParser, voc
+from efficientdet_adapter.base.faces import MASKS, not_offered
+from efficientdet_adapter.parsers.voc import VOCBBoxParser, voc
 
 __all__ = ["voc", "VOCBBoxParser"]
 

@@ -16,16 +16,16 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..arguments import path_arg
-from ..atomic import atomic_write_text
-from ..bbox import BBox
-from ..class_map import ClassMap, background_for
-from ..errors import ArgumentError, ParseError
-from ..predictions import Prediction
-from ..records import Record
-from ._files import displayed_size, list_images
-from .base import Parser, progress
-from .formats import (
+from efficientdet_adapter.base.arguments import path_arg
+from efficientdet_adapter.base.atomic import atomic_write_text
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap, background_for
+from efficientdet_adapter.base.errors import ArgumentError, ParseError
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
+from efficientdet_adapter.parsers._files import displayed_size, list_images
+from efficientdet_adapter.parsers.base import Parser, progress
+from efficientdet_adapter.parsers.formats import (
     YOLO_DATA_FILES,
     Splits,
     as_splits,
@@ -83,7 +83,7 @@ def _name(value: object, where: str) -> str:
 def _safe_yaml(text: str, path: Path) -> object:
     """``yaml.safe_load`` without aliases: a data.yaml never needs them, and nested aliases
     (a "billion laughs") expand exponentially in anything that walks the result."""
-    import yaml
+    import yaml  # noqa: PLC0415
 
     class NoAliasLoader(yaml.SafeLoader):
         def compose_node(self, parent, index):
@@ -304,7 +304,7 @@ def write_yolo(splits: Splits, out_dir: str | Path, class_map: ClassMap | None =
     ``data.yaml`` lists ``names`` in class-map order and points at ``../<split>/images`` (the
     ``valid`` split under the key ``val``), as Roboflow writes it.
     """
-    import yaml
+    import yaml  # noqa: PLC0415
 
     named = as_splits(splits)
     class_map = resolve_class_map(named, class_map)

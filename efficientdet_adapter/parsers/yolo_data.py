@@ -27,11 +27,11 @@ import logging
 import os
 from pathlib import Path
 
-from ..class_map import ClassMap
-from ..errors import ParseError
-from .base import Parser
-from .roboflow import RoboflowParser
-from .yolo import YOLOBBoxParser, read_yolo_yaml, yolo_data_names
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError
+from efficientdet_adapter.parsers.base import Parser
+from efficientdet_adapter.parsers.roboflow import RoboflowParser
+from efficientdet_adapter.parsers.yolo import YOLOBBoxParser, read_yolo_yaml, yolo_data_names
 
 __all__ = ["YOLODataParser", "dataset_parser", "is_yolo_data_file", "yolo_data_splits"]
 

@@ -12,9 +12,9 @@ Example:
 
 from __future__ import annotations
 
-from ..dataset import Transform
-from . import albumentations_adapter as A
-from .albumentations_adapter import Adapter, Geometry, geometry
+from efficientdet_adapter.records.dataset import Transform
+from efficientdet_adapter.tfms import albumentations_adapter as A
+from efficientdet_adapter.tfms.albumentations_adapter import Adapter, Geometry, geometry
 
 __all__ = ["A", "Adapter", "Geometry", "Transform", "geometry"]
 
@@ -26,7 +26,7 @@ def __getattr__(name: str):
     """``tfms.batch``: IceVision's batch transforms (``tfms.batch.ImgPadStack``), imported on
     first use; it is one of IceVision's faces, which this layer does not import at load."""
     if name == "batch":
-        import importlib
+        import importlib  # noqa: PLC0415
 
         return importlib.import_module(".batch", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

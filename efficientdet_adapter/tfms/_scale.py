@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..version_compat import import_quietly
+from efficientdet_adapter.base.version_compat import import_quietly
 
 _albu = import_quietly("albumentations")  # without its import notices (version_compat)
 

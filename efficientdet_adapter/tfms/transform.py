@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..dataset import Transform
+from efficientdet_adapter.records.dataset import Transform
 
 __all__ = ["Transform"]

@@ -3,7 +3,7 @@
 ``state`` (best/last checkpoints, early stopping, resume state, seeding), ``csvlog``
 (``metrics.csv``), ``tensorboard_log`` (TensorBoard scalars), ``resolve_device`` and
 ``resolve_precision`` (``--device``/``--precision``, from
-[`efficientdet_adapter.devices`][efficientdet_adapter.devices]), ``plots`` (curves, PR curves,
+[`efficientdet_adapter.base.devices`][efficientdet_adapter.base.devices]), ``plots`` (curves, PR curves,
 confusion matrix, augmented
 samples). The engines' callbacks that call them live in `efficientdet_adapter.engines`.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..devices import resolve_device, resolve_precision  # light: no torch at import
+from efficientdet_adapter.base.devices import resolve_device, resolve_precision  # light: no torch at import
 
 if TYPE_CHECKING:
-    from .csvlog import MetricsCSV, read_metrics_csv
-    from .state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
+    from efficientdet_adapter.training.csvlog import MetricsCSV, read_metrics_csv
+    from efficientdet_adapter.training.state import MONITOR, RunState, RunTracker, check_run_folder, load_train_state, seed_epoch
 
 # Read on first use: these modules import torch.
 _HOMES = {"MetricsCSV": "csvlog", "read_metrics_csv": "csvlog", "MONITOR": "state",

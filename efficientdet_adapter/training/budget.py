@@ -28,9 +28,9 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-from ..errors import UsageError
+from efficientdet_adapter.base.errors import UsageError
 
-from .budget_clock import BudgetClock
+from efficientdet_adapter.training.budget_clock import BudgetClock
 
 __all__ = ["MAX_BUDGET_EPOCHS", "MEASURED_STEPS", "PROBE_SECONDS", "parse_duration", "EpochCost",
            "measure_epoch_cost", "epochs_for_budget", "BudgetPlan", "plan_budget", "apply_budget"]
@@ -138,11 +138,11 @@ def epochs_for_budget(budget_s: float, cost: EpochCost, spent_s: float = 0.0) ->
 
 
 def _autocast(device: str, precision: str):
-    import contextlib
+    import contextlib  # noqa: PLC0415
 
-    import torch
+    import torch  # noqa: PLC0415
 
-    from ..devices import engine_precision
+    from efficientdet_adapter.base.devices import engine_precision  # noqa: PLC0415
 
     dtype = engine_precision(precision, "torch")  # any spelling: fp16, 16-mixed...
     if dtype is not None:
@@ -151,7 +151,7 @@ def _autocast(device: str, precision: str):
 
 
 def _sync(device: str) -> None:
-    import torch
+    import torch  # noqa: PLC0415
 
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
@@ -174,9 +174,9 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
     were timed (at least two), up to `VALID_PROBE_BATCHES` validation batches (scaled to
     the whole loader) and two checkpoint writes, on a copy of ``model`` (left untouched). A
     loader shorter than the steps starts again from its first batch."""
-    import torch
+    import torch  # noqa: PLC0415
 
-    from ..engines.steps import loss_step, to_device, validation_step
+    from efficientdet_adapter.loop.steps import loss_step, to_device, validation_step  # noqa: PLC0415
 
     dev = torch.device(device)
     probe = copy.deepcopy(model).to(dev).train()
@@ -212,7 +212,7 @@ def measure_epoch_cost(model, train_dl, valid_dl, *, device: str = "cpu",
     valid_s = sum(valid_times) / max(1, len(valid_times)) * len(valid_dl)
     t0 = time.perf_counter()
     for _ in range(2):  # last.pt and (often) best.pt
-        torch.save({k: v.detach().cpu() for k, v in probe.state_dict().items()}, io.BytesIO())
+        torch.save({k: v.detach().cpu() for k, v in probe.state_dict().items()}, io.BytesIO())  # noqa: TID251
     save_s = time.perf_counter() - t0
     return EpochCost(step_s=sum(times) / len(times), steps_per_epoch=len(train_dl),
                      valid_s=valid_s, save_s=save_s)
@@ -246,8 +246,8 @@ def apply_budget(opts: Any, model, train_dl, valid_dl, *, started: float, device
     ``opts.freeze_epochs``, which fastai's ``fine_tune`` trains first); prints what it measured
     and planned. ``opts.epochs`` stays the cap: the clock ends the run (see
     `budget_clock`)."""
-    from ..errors import UsageError
-    from ..version_compat import import_fastai_quietly, lightning_package
+    from efficientdet_adapter.base.errors import UsageError  # noqa: PLC0415
+    from efficientdet_adapter.base.version_compat import import_fastai_quietly, lightning_package  # noqa: PLC0415
 
     if opts.devices * opts.num_nodes > 1:  # every process would fit its own epochs
         raise UsageError("--time: not for multi-device (DDP) training; give --epochs")

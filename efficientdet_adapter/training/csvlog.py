@@ -20,8 +20,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from ..errors import ArgumentError
+from efficientdet_adapter.base.atomic import atomic_write_text
+from efficientdet_adapter.base.errors import ArgumentError
 
 __all__ = ["MetricsCSV", "read_metrics_csv"]
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, get_args
 
-from ..errors import UsageError
+from efficientdet_adapter.base.errors import UsageError
 
 __all__ = ["LoggerName", "LOGGERS", "EXPERIMENT", "check_loggers", "logger_folder",
            "mlflow_key", "mlflow_tracking_uri", "wandb_project"]

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_save
+from efficientdet_adapter.base.atomic import atomic_save
 
 __all__ = ["box_iou", "confusion_matrix", "pr_curves", "plot_curves", "plot_pr_curves",
            "plot_confusion_matrix", "plot_augmented_samples", "plot_run"]
@@ -112,7 +112,7 @@ def _save(fig, path: Path) -> Path:
 
 def plot_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     """Losses (train, valid) and AP/AP50 per epoch from ``metrics.csv`` rows, as a PNG."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     fig = Figure(figsize=(10, 4), dpi=100)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
@@ -135,7 +135,7 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
 
 def plot_pr_curves(preds, class_map, path: Path) -> Path:
     """Per-class precision-recall curves at IoU 0.5, as a PNG."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     fig = Figure(figsize=(5, 4.5), dpi=100)
     ax = fig.add_subplot()
@@ -151,7 +151,7 @@ def plot_pr_curves(preds, class_map, path: Path) -> Path:
 def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
     """The [`confusion_matrix`][efficientdet_adapter.training.plots.confusion_matrix] with counts in
     the cells, as a PNG."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     m = confusion_matrix(preds, len(class_map))
     names = ["background", *class_map.foreground]
@@ -169,8 +169,8 @@ def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
 
 def plot_augmented_samples(records, opts, path: Path, n: int = 8) -> Path | None:
     """A grid of ``n`` training samples as the training transform makes them (unnormalized)."""
-    from .. import tfms
-    from ..visualize import show_samples
+    from efficientdet_adapter import tfms  # noqa: PLC0415
+    from efficientdet_adapter.pictures.draw import show_samples  # noqa: PLC0415
 
     if not records:
         return None
@@ -185,7 +185,7 @@ def plot_augmented_samples(records, opts, path: Path, n: int = 8) -> Path | None
 
 def plot_run(out: Path, preds, class_map) -> list[Path]:
     """``curves.png``, ``pr_curves.png`` and ``confusion_matrix.png`` of a finished run."""
-    from .csvlog import read_metrics_csv
+    from efficientdet_adapter.training.csvlog import read_metrics_csv  # noqa: PLC0415
 
     out = Path(out)
     written = []

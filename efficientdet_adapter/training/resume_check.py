@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
-from ..records import normalize_img_size
+from efficientdet_adapter.base.errors import CheckpointError
+from efficientdet_adapter.records.record import normalize_img_size
 
 __all__ = ["check_train_state", "check_state_fits", "check_fastai_optimizer", "class_map_change"]
 
@@ -86,7 +86,7 @@ def _tensors(path, field, value) -> Mapping[str, torch.Tensor]:
 def _check_options(path: Path, options: Any, TrainOptions: type | None) -> dict[str, Any]:  # noqa: N803
     """The saved options, made into ``TrainOptions`` (its own check, the Python API's: one home
     of what an option may hold), a refusal naming ``extra.options.<field>``."""
-    from ..errors import OptionError
+    from efficientdet_adapter.base.errors import OptionError  # noqa: PLC0415
 
     options = _mapping(path, "extra.options", options)
     if TrainOptions is None:
@@ -134,8 +134,8 @@ def check_train_state(data: Mapping[str, Any], state: Mapping[str, Any], path: s
     Raises:
         CheckpointError: one line, naming ``path`` and the field.
     """
-    from ..class_map import ClassMap
-    from ..errors import ClassMapError
+    from efficientdet_adapter.records.class_map import ClassMap  # noqa: PLC0415
+    from efficientdet_adapter.base.errors import ClassMapError  # noqa: PLC0415
 
     path = Path(path)
     extra = _mapping(path, "extra", data.get("extra"))
@@ -261,7 +261,7 @@ def check_state_fits(model: torch.nn.Module, data: Mapping[str, Any], state: Map
                      path: str | Path) -> None:
     """Refuse a ``last.pt`` whose weights or optimizer state do not fit ``model`` (the model its
     options build), naming the field and the first tensor that does not fit."""
-    from ..efficientdet.wrappers import find_network
+    from efficientdet_adapter.model.wrappers import find_network  # noqa: PLC0415
 
     path = Path(path)
     net = find_network(model)

@@ -5,11 +5,11 @@ anything there, with `filelock`: a lock the kernel holds for the process (``floc
 is released whenever the process ends, however it ends (SIGKILL, a power cut, a container
 restart) and no pid or host has to be judged afterwards. A second ``train`` into the same folder
 finds it held and stops with one line
-([`RunLockedError`][efficientdet_adapter.errors.RunLockedError])
+([`RunLockedError`][efficientdet_adapter.base.errors.RunLockedError])
 naming the folder and, from the lock file's text, the process that holds it. A lock file that
 no process holds is free, whatever it says (the pid of this very process after a restart, a pid
 now used by another program, damaged text): the next run takes it. Taking it also removes the
-temporary files that killed saves left (see `efficientdet_adapter.atomic`).
+temporary files that killed saves left (see `efficientdet_adapter.base.atomic`).
 
 The file stays in the folder after the run (empty): deleting it while another process may be
 opening it would let two runs lock two different files of the same name.
@@ -33,8 +33,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ..atomic import remove_stale_temps
-from ..errors import RunLockedError, UsageError
+from efficientdet_adapter.base.atomic import remove_stale_temps
+from efficientdet_adapter.base.errors import RunLockedError, UsageError
 
 __all__ = ["LOCK_NAME", "RunLock", "hold_run_folder"]
 

@@ -7,7 +7,7 @@ call):
 validated epoch,
 which decides whether the model improved, writes ``best.pt``, ``last.pt``, ``metrics.csv`` and
 the TensorBoard scalars (`tensorboard_log`) and says whether early stopping ends the run. Files are the library's one-file checkpoints
-([`save_checkpoint`][efficientdet_adapter.weights.checkpoint.save_checkpoint], loadable with
+([`save_checkpoint`][efficientdet_adapter.checkpoints.checkpoint.save_checkpoint], loadable with
 ``torch.load(weights_only=True)``), written to a temporary file and renamed into place, so a
 crash never leaves half a checkpoint.
 
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, UsageError
+from efficientdet_adapter.base.errors import CheckpointError, UsageError
 
 __all__ = [
     "MONITOR",
@@ -108,14 +108,14 @@ def load_train_state(path: str | Path, options_type: type | None = None
     """``(checkpoint data, train_state)`` of a ``last.pt`` (read with ``weights_only=True``),
     validated whole (`check_train_state`, its options against
     ``options_type``, e.g. ``runs.TrainOptions``)."""
-    from ..checkpoint import load_checkpoint_data
+    from efficientdet_adapter.weights.state_dict import load_checkpoint_data  # noqa: PLC0415
 
     data = load_checkpoint_data(path)
     state = (data.get("extra") or {}).get("train_state")
     if not isinstance(state, dict) or "run" not in state:
         raise CheckpointError(f"{path}: holds no training state to resume from; resume from the "
                               "last.pt of a run (model.pt and best.pt keep only the weights)")
-    from .resume_check import check_train_state
+    from efficientdet_adapter.training.resume_check import check_train_state  # noqa: PLC0415
 
     # whole, before any of it is used
     check_train_state(data, state, path, options_type, RunState().to_dict())
@@ -212,7 +212,7 @@ class RunTracker:
                  extra: dict[str, Any] | None = None, state: RunState | None = None,
                  monitor: str = MONITOR, is_writer: bool = True,
                  tensorboard: bool = True, last_row: dict[str, Any] | None = None) -> None:
-        from .csvlog import MetricsCSV
+        from efficientdet_adapter.training.csvlog import MetricsCSV  # noqa: PLC0415
 
         if patience is not None and patience < 1:
             raise UsageError(f"--patience {patience}: must be at least 1 epoch")
@@ -238,7 +238,7 @@ class RunTracker:
         """Count ``n`` optimizer steps; ``loss`` (a number or tensor) goes to TensorBoard at the
         new step count (a tensor is read on the host: the training callbacks pass numbers later,
         through [`log_step_loss`][efficientdet_adapter.training.state.RunTracker.log_step_loss], see
-        [`efficientdet_adapter.engines.step_values`][efficientdet_adapter.engines.step_values])."""
+        [`efficientdet_adapter.loop.step_values`][efficientdet_adapter.loop.step_values])."""
         self.state.step += n
         if loss is not None:
             self.log_step_loss(loss, self.state.step)
@@ -247,7 +247,7 @@ class RunTracker:
         """The training loss of optimizer step ``step`` (a number) to TensorBoard."""
         tb = self.tensorboard_log()
         if tb is not None:
-            from .tensorboard_log import STEP_LOSS
+            from efficientdet_adapter.training.tensorboard_log import STEP_LOSS  # noqa: PLC0415
 
             tb.scalar(STEP_LOSS, loss, step)
 
@@ -264,7 +264,7 @@ class RunTracker:
         """The run's `TensorBoardLog`, opened on first use (``None``
         without a run folder, off rank 0, with ``tensorboard=False`` or without tensorboard)."""
         if self._tb is None and self.tensorboard and self.out is not None and self.is_writer:
-            from .tensorboard_log import TensorBoardLog, tensorboard_available
+            from efficientdet_adapter.training.tensorboard_log import TensorBoardLog, tensorboard_available  # noqa: PLC0415
 
             if not tensorboard_available():
                 self.tensorboard = False
@@ -284,7 +284,7 @@ class RunTracker:
             self._tb = None
 
     def _save(self, model, name: str, train_state: dict[str, Any] | None = None) -> Path | None:
-        from ..weights.checkpoint import model_metadata, save_checkpoint
+        from efficientdet_adapter.checkpoints.checkpoint import model_metadata, save_checkpoint  # noqa: PLC0415
 
         if self.out is None or not self.is_writer:
             return None
@@ -328,7 +328,7 @@ class RunTracker:
         # last.pt first, holding the row: a kill before the row reaches metrics.csv loses
         # nothing (a resume writes the row from last.pt); the reverse order lost the epoch
         self._save(model, "last.pt", {**(train_state or {}), "row": logged})
-        from .interrupts import signal_after_checkpoint
+        from efficientdet_adapter.training.interrupts import signal_after_checkpoint  # noqa: PLC0415
 
         signal_after_checkpoint(st.epoch)  # the tests' hook between the two writes
         if self.csv is not None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from .._faces import gather, merged_not_offered, not_offered
-from . import utils
-from . import io
-from . import indexable_dict
-from . import torch_utils
-from . import imageio
-from . import get_files
-from . import download_utils
-from . import data_dir
-from . import capture_stdout
-from . import logger_utils
-from . import code_template
+from efficientdet_adapter.base.faces import gather, merged_not_offered, not_offered
+from efficientdet_adapter.utils import utils
+from efficientdet_adapter.utils import io
+from efficientdet_adapter.utils import indexable_dict
+from efficientdet_adapter.utils import torch_utils
+from efficientdet_adapter.utils import imageio
+from efficientdet_adapter.utils import get_files
+from efficientdet_adapter.utils import download_utils
+from efficientdet_adapter.utils import data_dir
+from efficientdet_adapter.utils import capture_stdout
+from efficientdet_adapter.utils import logger_utils
+from efficientdet_adapter.utils import code_template
 
 __all__ = gather(globals(), utils, io, indexable_dict, torch_utils, imageio, get_files, download_utils, data_dir, capture_stdout, logger_utils)
 NOT_OFFERED: dict[str, str] = merged_not_offered(utils, io, indexable_dict, torch_utils, imageio, get_files, download_utils, data_dir, capture_stdout, logger_utils)

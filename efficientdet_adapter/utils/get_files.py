@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import FILES, not_offered
-from ..compat import get_image_files
+from efficientdet_adapter.base.faces import FILES, not_offered
+from efficientdet_adapter.compat import get_image_files
 
 __all__ = ["get_image_files"]
 

@@ -1,7 +1,7 @@
 """IceVision 0.12's ``icevision.utils.imageio``: ``open_img`` gives a PIL image, as IceVision's.
 
 The library's own loader,
-[`efficientdet_adapter.images.open_img`][efficientdet_adapter.images.open_img], returns an HxWx3
+[`efficientdet_adapter.records.images.open_img`][efficientdet_adapter.records.images.open_img], returns an HxWx3
 uint8
 array (what records, datasets and the model use); IceVision's name here wraps it.
 """
@@ -15,10 +15,10 @@ import numpy as np
 
 import PIL.Image
 
-from .._faces import SHOW, not_offered
-from ..compat import get_img_size
-from ..images import open_img as open_img_array
-from ..records import ImgSize
+from efficientdet_adapter.base.faces import SHOW, not_offered
+from efficientdet_adapter.compat import get_img_size
+from efficientdet_adapter.records.images import open_img as open_img_array
+from efficientdet_adapter.records.record import ImgSize
 
 __all__ = ["ImgSize", "open_img", "get_image_size", "get_img_size", "show_img"]
 
@@ -51,7 +51,7 @@ def open_img(fn: str | Path, gray: bool = False) -> PIL.Image.Image:
 def show_img(img: Any, ax: Any = None, show: bool = False, **kwargs: Any) -> Any:
     """IceVision's ``show_img``: ``img`` (an array or PIL image) on matplotlib axes, without
     axis ticks; ``show=True`` calls ``plt.show()``. Returns the axes."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     ax = ax or plt.subplots(**({"figsize": kwargs.pop("figsize")} if "figsize" in kwargs
                                else {}))[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._faces import INTERNAL, not_offered
+from efficientdet_adapter.base.faces import INTERNAL, not_offered
 import numpy as np
 from torch import Tensor, nn
 

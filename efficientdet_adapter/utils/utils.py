@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._faces import INTERNAL, MASKS, not_offered
+from efficientdet_adapter.base.faces import INTERNAL, MASKS, not_offered
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..compat import denormalize_imagenet, normalize_imagenet
-from ..images import IMAGENET_MEAN, IMAGENET_STD
-from ..errors import ArgumentError
+from efficientdet_adapter.compat import denormalize_imagenet, normalize_imagenet
+from efficientdet_adapter.records.images import IMAGENET_MEAN, IMAGENET_STD
+from efficientdet_adapter.base.errors import ArgumentError
 
 __all__ = ["notnone", "ifnotnone", "last", "lmap", "allequal", "cleandict", "mergeds", "zipsafe",
            "np_local_seed", "pbar", "IMAGENET_STATS", "normalize", "denormalize",
@@ -63,7 +63,7 @@ def zipsafe(*its: Any) -> Iterator[tuple]:
 
 
 def pbar(iterable: Iterable, show: bool = True, total: int | None = None) -> Iterable:
-    from ..version_compat import tqdm_class
+    from efficientdet_adapter.base.version_compat import tqdm_class  # noqa: PLC0415
 
     return tqdm_class()(iterable, total=total) if show else iterable
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import DRAW_PARTS, KEYPOINTS, MASKS, not_offered
-from ..visualize import draw_record
+from efficientdet_adapter.base.faces import DRAW_PARTS, KEYPOINTS, MASKS, not_offered
+from efficientdet_adapter.pictures.draw import draw_record
 
 __all__ = ["draw_sample", "draw_record", "draw_pred"]
 

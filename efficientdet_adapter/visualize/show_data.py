@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..efficientdet.show import show_pred, show_preds
-from ..visualize import show_record, show_records, show_sample, show_samples
+from efficientdet_adapter.pictures.show import show_pred, show_preds
+from efficientdet_adapter.pictures.draw import show_record, show_records, show_sample, show_samples
 
 __all__ = ["show_sample", "show_record", "show_pred", "show_samples", "show_records", "show_preds"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import DRAW_PARTS, MASKS, not_offered
-from ..visualize import get_default_font
+from efficientdet_adapter.base.faces import DRAW_PARTS, MASKS, not_offered
+from efficientdet_adapter.pictures.draw import get_default_font
 
 __all__ = ["get_default_font"]
 

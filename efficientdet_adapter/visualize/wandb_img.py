@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._faces import INTERNAL, not_offered
-from ..integrations import wandb_img_preds
+from efficientdet_adapter.base.faces import INTERNAL, not_offered
+from efficientdet_adapter.training.integrations import wandb_img_preds
 
 __all__ = ["wandb_img_preds"]
 

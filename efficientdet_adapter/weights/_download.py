@@ -6,7 +6,7 @@ cut short (``http.client`` reads a closed connection as the end), stops at no si
 and keeps whatever a server answers with 200, a captive portal's HTML page included. It opens the
 URL with urllib's global opener, so `download` installs, for the duration of the call, an
 opener whose `_Guard` handler wraps this thread's response in `_Checked`; that
-raises a [`WeightsError`][efficientdet_adapter.errors.WeightsError] from inside the read, torch
+raises a [`WeightsError`][efficientdet_adapter.base.errors.WeightsError] from inside the read, torch
 removes
 its temporary file, and the caller's target is never written. urllib's handler chain is its
 documented extension point; the earlier opener is put back afterwards (under a lock: one guarded
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_save
-from ..errors import WeightsError
+from efficientdet_adapter.base.atomic import atomic_save
+from efficientdet_adapter.base.errors import WeightsError
 
 __all__ = ["Limits", "download"]
 
@@ -157,7 +157,7 @@ def download(url: str, target: Path, limits: Limits, *, hash_prefix: str | None 
     Raises:
         WeightsError: an HTTP error, a cut connection, a limit passed, an HTML page, another hash.
     """
-    import torch.hub
+    import torch.hub  # noqa: PLC0415
 
     def write(tmp: Path) -> None:
         try:

@@ -3,7 +3,7 @@ any file named by URL (downloaded once into a cache, safely, or read in place: `
 
 Hub downloads are tried only after a connectivity probe with a short timeout
 ([`hub_reachable`][efficientdet_adapter.weights.hub.hub_reachable]), so offline use fails within
-seconds with a [`WeightsError`][efficientdet_adapter.errors.WeightsError] that
+seconds with a [`WeightsError`][efficientdet_adapter.base.errors.WeightsError] that
 lists the other options. Set ``EFFICIENTDET_ADAPTER_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) to skip
 the probe and every download.
 
@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..errors import WeightsError
-from ._download import Limits, download
-from .packaged import LITE0_PACKAGE, LITE1_PACKAGE, LITE2_PACKAGE
+from efficientdet_adapter.base.errors import WeightsError
+from efficientdet_adapter.weights._download import Limits, download
+from efficientdet_adapter.weights.packaged import LITE0_PACKAGE, LITE1_PACKAGE, LITE2_PACKAGE
 
 __all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "TIME_LIMIT_S", "declared_offline", "hub_reachable",
            "offline_options", "hub_cache_file", "cached_download", "is_url", "cache_path",
@@ -115,7 +115,7 @@ def hub_reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
 
 
 def _hub_checkpoints() -> Path:
-    import torch
+    import torch  # noqa: PLC0415
 
     return Path(torch.hub.get_dir()) / "checkpoints"
 
@@ -176,7 +176,7 @@ def is_url(value: object) -> bool:
 
 
 def cache_dir() -> Path:
-    import torch
+    import torch  # noqa: PLC0415
 
     return Path(torch.hub.get_dir()) / "efficientdet_adapter" / "downloads"
 
@@ -283,7 +283,7 @@ def local_file(filename: str | os.PathLike, **download: Any) -> Path:
     """
     if not is_url(filename):
         return Path(filename)
-    from ..version_compat import import_quietly  # effdet's import-time notices: not the user's
+    from efficientdet_adapter.base.version_compat import import_quietly  # effdet's import-time notices: not the user's  # noqa: PLC0415
 
     params = import_quietly("effdet.config.model_config").efficientdet_model_param_dict
     if filename in {c.get("url") for c in params.values()}:

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 import torch
 
-from ..errors import CheckpointError, WeightsError
-from .hub import OFFLINE_ENV, PROBE_TIMEOUT_S, cached_download, hub_reachable, offline_options
-from .packaged import (
+from efficientdet_adapter.base.errors import CheckpointError, WeightsError
+from efficientdet_adapter.weights.hub import OFFLINE_ENV, PROBE_TIMEOUT_S, cached_download, hub_reachable, offline_options
+from efficientdet_adapter.weights.packaged import (
     PACKAGED_BACKBONES,
     classifier_state,
     map_in_order,
@@ -51,7 +51,7 @@ from .packaged import (
     package_file,
     packaged_backbone_for,
 )
-from .state_dict import read_state_dict
+from efficientdet_adapter.weights.state_dict import read_state_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -91,7 +91,7 @@ class WeightsReport:
 def _coco_state_dict(config: Any) -> tuple[dict[str, torch.Tensor], str]:
     url = config.url
     if not url:
-        from effdet.config.model_config import efficientdet_model_param_dict
+        from effdet.config.model_config import efficientdet_model_param_dict  # noqa: PLC0415
 
         with_weights = sorted(k for k, v in efficientdet_model_param_dict.items() if v.get("url"))
         raise WeightsError(
@@ -153,7 +153,7 @@ def load_detector_weights(net: "nn.Module", pretrained: Source) -> WeightsReport
 
 # --- backbone weights ---------------------------------------------------------------------------
 def _timm_features(config: Any, **kwargs: Any) -> "nn.Module":
-    import timm
+    import timm  # noqa: PLC0415
 
     return timm.create_model(
         config.backbone_name,
@@ -166,13 +166,13 @@ def _timm_features(config: Any, **kwargs: Any) -> "nn.Module":
 
 def _hub_backbone_state(config: Any) -> tuple[dict[str, torch.Tensor] | None, str]:
     """timm's pretrained backbone weights: from the HF cache, the hub, or ``None`` when offline."""
-    from timm.models import get_pretrained_cfg
+    from timm.models import get_pretrained_cfg  # noqa: PLC0415
 
     cfg = get_pretrained_cfg(config.backbone_name)
     hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if hub_id:
         try:
-            from huggingface_hub import try_to_load_from_cache
+            from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
 
             for filename in ("model.safetensors", "pytorch_model.bin"):
                 hit = try_to_load_from_cache(hub_id, filename)
@@ -206,7 +206,7 @@ def _copy_into_backbone(
 def _adapt_with_timm(
     config: Any, state: dict[str, torch.Tensor], source: str
 ) -> dict[str, torch.Tensor]:
-    import timm
+    import timm  # noqa: PLC0415
 
     name = config.backbone_name
     clf = timm.create_model(name, pretrained=False, **dict(config.backbone_args or {}))

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import CheckpointError
+from efficientdet_adapter.base.errors import CheckpointError
 
 __all__ = [
     "ONNX_FORMAT",
@@ -80,7 +80,7 @@ class _NonMaxSuppression(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, boxes: Tensor, scores: Tensor, max_out: int, iou: float) -> Tensor:
-        from torchvision.ops import nms
+        from torchvision.ops import nms  # noqa: PLC0415
 
         rows = []
         for i in range(boxes.shape[0]):
@@ -100,7 +100,7 @@ class OnnxEndToEnd(nn.Module):
 
     Args:
         head: the candidate head
-            ([`OnnxDetectionHead`][efficientdet_adapter.weights.export.OnnxDetectionHead]: network,
+            ([`OnnxDetectionHead`][efficientdet_adapter.checkpoints.export.OnnxDetectionHead]: network,
             top-k, decoding).
         mean, std: the RGB normalization, 0-1 units.
         max_det: rows per image (``D``).

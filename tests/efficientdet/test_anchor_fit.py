@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from efficientdet_adapter import BBox, Record
-from efficientdet_adapter.efficientdet.anchor_fit import (
+from efficientdet_adapter.model.anchor_fit import (
     MAX_AUTO_SIZE, MIN_AUTO_SIZE, AnchorSettings, anchor_match, choose_img_size,
     default_anchor_settings, fit_anchors, input_boxes, size_cap)
 
@@ -115,7 +115,7 @@ def test_settings_round_trip_through_effdet_kwargs():
                       "aspect_ratios": [[1.0, 1.0], [1.5, 0.667], [2.0, 0.5]]}
     assert AnchorSettings.from_effdet_kwargs(LITE0, kwargs) == s
     assert AnchorSettings.from_effdet_kwargs(LITE0, {}) == default_anchor_settings(LITE0)
-    from efficientdet_adapter.efficientdet.model import model as build
+    from efficientdet_adapter.model.model import model as build
 
     net = build(model_name=LITE0, num_classes=2, img_size=256, pretrained_backbone=False,
                 **kwargs)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from effdet.anchors import AnchorLabeler, Anchors
 
-from efficientdet_adapter.efficientdet.anchor_labels import label_anchors
+from efficientdet_adapter.model.ops.anchor_labels import label_anchors
 
 ASPECTS = [(1.0, 1.0), (1.4, 0.7), (0.7, 1.4)]
 
@@ -133,7 +133,7 @@ def test_refuses_mismatched_lists():
 def test_model_loss_equals_loss_with_effdet_labels(training):
     """The model labels in its forward with label_anchors; effdet's labels give the same loss."""
     from efficientdet_adapter.efficientdet import anchor_labeler, model as create_model
-    from efficientdet_adapter.efficientdet._targets import anchor_label_targets
+    from efficientdet_adapter.model.ops.targets import anchor_label_targets
 
     torch.manual_seed(0)
     m = create_model(model_name="tf_efficientdet_lite0", num_classes=5, img_size=128)

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from efficientdet_adapter.efficientdet import backbones
-from efficientdet_adapter.efficientdet.backbones import BACKBONES, BackboneSpec
-from efficientdet_adapter.efficientdet.model import list_models, model
+from efficientdet_adapter.model import backbones
+from efficientdet_adapter.model.backbones import BACKBONES, BackboneSpec
+from efficientdet_adapter.model.model import list_models, model
 
 ICEVISION_NAMES = (
     [f"tf_lite{i}" for i in range(4)] + [f"tf_d{i}" for i in range(8)] + ["tf_d7x"]

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torchvision.ops import batched_nms
 
-from efficientdet_adapter.efficientdet import batched_nms as bnms
-from efficientdet_adapter.efficientdet.batched_nms import nms_keep, uses_coordinate_trick
+from efficientdet_adapter.model.ops import batched_nms as bnms
+from efficientdet_adapter.model.ops.batched_nms import nms_keep, uses_coordinate_trick
 
 
 def candidates(batch, k, num_classes, seed, spread=128.0, size=40.0, negative=False):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from efficientdet_adapter import ArgumentError, BatchError, BBox, ClassMap, Record
-from efficientdet_adapter.efficientdet.dataloaders import (
+from efficientdet_adapter.loop.dataloaders import (
     build_infer_batch,
     build_train_batch,
     build_valid_batch,
@@ -256,7 +256,7 @@ def raw_records(n=4, width=160, height=120):
 
 @pytest.fixture(scope="module")
 def adapter_model():
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.model.model import model
 
     torch.manual_seed(0)
     net = model(model_name="tf_efficientdet_lite0", num_classes=len(CLASS_MAP), img_size=SIZE)
@@ -265,8 +265,8 @@ def adapter_model():
 
 def test_dataset_pipeline_with_labels_in_workers_matches_the_model(adapter_model):
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.model import normalize_tfm
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.model.model import normalize_tfm
 
     tfm = tfms.A.Adapter([*tfms.A.resize_and_pad(SIZE), normalize_tfm(adapter_model)])
     ds = Dataset(raw_records(), tfm)
@@ -288,7 +288,7 @@ def test_dataset_pipeline_with_labels_in_workers_matches_the_model(adapter_model
 
 def test_dataset_without_normalize_is_refused():
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.records.dataset import Dataset
 
     ds = Dataset(raw_records(2), tfms.A.Adapter(tfms.A.resize_and_pad(SIZE)))
     message = r"the image is uint8 \(raw pixels\).*add tfms.A.Normalize"
@@ -311,8 +311,8 @@ def test_uint8_images_are_scaled_as_icevision_did(builder):
 def test_show_batch_draws_the_target_boxes_where_they_are(tmp_path):
     from PIL import Image
 
-    from efficientdet_adapter.efficientdet.dataloaders import show_batch
-    from efficientdet_adapter.visualize import color_for
+    from efficientdet_adapter.loop.dataloaders import show_batch
+    from efficientdet_adapter.pictures.draw import color_for
 
     mean, std = (0.5,) * 3, (0.5,) * 3
     recs = [make_record("neg"), make_record("pos", [(20, 30, 100, 110)], [2])]

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from efficientdet_adapter import tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import interp, normalize_tfm
 from efficientdet_adapter.efficientdet import model as build_model
-from efficientdet_adapter.efficientdet.dataloaders import build_valid_batch
-from efficientdet_adapter.engines.steps import validation_step
+from efficientdet_adapter.loop.dataloaders import build_valid_batch
+from efficientdet_adapter.loop.steps import validation_step
 from efficientdet_adapter.models.interpretation import get_samples_losses
 
 

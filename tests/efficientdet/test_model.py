@@ -9,10 +9,10 @@ import torch
 from effdet.config.model_config import efficientdet_model_param_dict
 
 from efficientdet_adapter import ClassMap
-from efficientdet_adapter.errors import BatchError
-from efficientdet_adapter.efficientdet import backbones
-from efficientdet_adapter.efficientdet._targets import anchor_label_targets
-from efficientdet_adapter.efficientdet.model import (
+from efficientdet_adapter.base.errors import BatchError
+from efficientdet_adapter.model import backbones
+from efficientdet_adapter.model.ops.targets import anchor_label_targets
+from efficientdet_adapter.model.model import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     EfficientDetModel,

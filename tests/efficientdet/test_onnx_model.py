@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.efficientdet import inference_tfm, load_onnx, predict
-from efficientdet_adapter.errors import BatchError, CheckpointError
-from efficientdet_adapter.weights.export import export_onnx
+from efficientdet_adapter.base.errors import BatchError, CheckpointError
+from efficientdet_adapter.checkpoints.export import export_onnx
 
 pytest.importorskip("onnxruntime")
 
@@ -29,7 +29,7 @@ AP = 1e-4
 
 def tiny_model(seed: int = 0):
     """An untrained lite0 at 128 px, its class head randomized: distinct scores, many boxes."""
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     torch.manual_seed(seed)
     model = build_model(model_name="tf_efficientdet_lite0", num_classes=len(NAMES) + 1,
@@ -131,7 +131,7 @@ def test_predict_with_onnx_runtime_matches_pytorch(exported, demo):
 
 
 def test_evaluate_with_onnx_runtime_matches_pytorch(exported, demo):
-    from efficientdet_adapter.runs import evaluate, load_splits
+    from efficientdet_adapter.app.runs import evaluate, load_splits
 
     model, path = exported
     _, valid, _, _, _ = load_splits(demo)

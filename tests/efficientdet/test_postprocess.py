@@ -7,7 +7,7 @@ import torch
 from effdet.anchors import Anchors
 from effdet.bench import _batch_detection, _post_process
 
-from efficientdet_adapter.efficientdet.postprocess import detections
+from efficientdet_adapter.model.ops.postprocess import detections
 
 ASPECTS = [(1.0, 1.0), (1.4, 0.7), (0.7, 1.4)]
 LEVELS = range(3, 8)

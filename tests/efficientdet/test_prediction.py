@@ -8,20 +8,14 @@ import torch
 from PIL import Image
 
 from efficientdet_adapter import tfms
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.efficientdet.dataloaders import build_infer_batch
-from efficientdet_adapter.efficientdet.prediction import (
-    detect,
-    detect_image,
-    end2end_detect,
-    inference_tfm,
-    predict,
-    to_original,
-)
-from efficientdet_adapter.errors import BatchError
-from efficientdet_adapter.records import Record
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.loop.dataloaders import build_infer_batch
+from efficientdet_adapter.inference.prediction import detect, inference_tfm, predict, to_original
+from efficientdet_adapter.inference.single_image import detect_image, end2end_detect
+from efficientdet_adapter.base.errors import BatchError
+from efficientdet_adapter.records.record import Record
 
 IMG = 128
 CLASS_MAP = ClassMap(["box", "bar"])
@@ -42,7 +36,7 @@ def image_with_rect(width: int, height: int) -> tuple[np.ndarray, BBox]:
 
 @pytest.fixture(scope="module")
 def model():
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     torch.manual_seed(0)
     m = build_model(model_name="tf_efficientdet_lite0", num_classes=len(CLASS_MAP), img_size=IMG)
@@ -205,7 +199,7 @@ def test_annotated_image_and_figures(model, tmp_path):
         for i, (w, h) in enumerate(SHAPES[:3])
         for im, b in [image_with_rect(w, h)]
     ]
-    from efficientdet_adapter.efficientdet.prediction import show_preds, show_results
+    from efficientdet_adapter.inference.prediction import show_preds, show_results
 
     fig = show_results(model, Dataset(records, inference_tfm(model)), ncols=1,
                        save_path=tmp_path / "results.png", cell_size=2.0)

@@ -7,7 +7,7 @@ import torch
 
 from efficientdet_adapter.efficientdet import model as build_model
 from efficientdet_adapter.efficientdet import set_img_size
-from efficientdet_adapter.errors import BatchError, ModelConfigError
+from efficientdet_adapter.base.errors import BatchError, ModelConfigError
 
 
 def fresh(size, seed=0, name="tf_efficientdet_lite0"):
@@ -97,8 +97,8 @@ def test_a_batch_of_another_size_mid_epoch_names_both_sizes_and_the_fix():
 
 def _loader(records, size, tfm_size=None):
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.dataloaders import train_dl
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.loop.dataloaders import train_dl
 
     sizes = tfm_size if isinstance(tfm_size, list) else [tfm_size or size]
     datasets = [Dataset(records, tfms.A.Adapter([*tfms.A.resize_and_pad(s), tfms.A.Normalize()]))
@@ -108,7 +108,7 @@ def _loader(records, size, tfm_size=None):
 
 
 def fresh_demo(size):
-    from efficientdet_adapter.demo import demo_class_map
+    from efficientdet_adapter.app.demo import demo_class_map
 
     torch.manual_seed(0)
     return build_model(model_name="tf_efficientdet_lite0", num_classes=len(demo_class_map()),
@@ -117,13 +117,13 @@ def fresh_demo(size):
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    from efficientdet_adapter.demo import demo_records
+    from efficientdet_adapter.app.demo import demo_records
 
     return demo_records(tmp_path_factory.mktemp("demo"), num_images=4, splits=(1, 0, 0))["train"]
 
 
 def test_plain_loop_and_a_loader_that_mixes_sizes_within_an_epoch(records):
-    from efficientdet_adapter.engines.steps import loss_step
+    from efficientdet_adapter.loop.steps import loss_step
 
     model = fresh_demo(128).train()
     for batch in _loader(records, 128):  # the plain loop: one size throughout
@@ -140,10 +140,10 @@ def test_icevision_progressive_resizing_recipe_with_a_fastai_learner(records, tm
     """IceVision's notebook: fit at 128, then ``learn.dls = <256 loaders>`` and fit again."""
     from fastai.data.core import DataLoaders
 
-    from efficientdet_adapter.efficientdet.dataloaders import valid_dl
+    from efficientdet_adapter.loop.dataloaders import valid_dl
     from efficientdet_adapter.efficientdet.fastai import learner
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.dataset import Dataset
+    from efficientdet_adapter.records.dataset import Dataset
 
     def dls(size):
         tfm = tfms.A.Adapter([*tfms.A.resize_and_pad(size), tfms.A.Normalize()])

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.dataset import Dataset
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.records.dataset import Dataset
 from efficientdet_adapter.efficientdet import accelerate
-from efficientdet_adapter.efficientdet.prediction import detect, inference_tfm, predict
-from efficientdet_adapter.efficientdet.runtime import Accelerated, inference_device
-from efficientdet_adapter.errors import BatchError, UsageError
+from efficientdet_adapter.inference.prediction import detect, inference_tfm, predict
+from efficientdet_adapter.model.runtime import Accelerated, inference_device
+from efficientdet_adapter.base.errors import BatchError, UsageError
 
 IMG = 128
 CLASS_MAP = ClassMap(["box", "bar"])
@@ -21,7 +21,7 @@ SCORE_TOL = 1e-4
 
 @pytest.fixture(scope="module")
 def model():
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     torch.manual_seed(0)
     m = build_model(model_name="tf_efficientdet_lite0", num_classes=len(CLASS_MAP), img_size=IMG)
@@ -116,8 +116,8 @@ def test_predict_defaults_to_auto_and_takes_workers(model, tmp_path):
     ],
 )
 def test_num_workers_auto(monkeypatch, cuda, from_files, n, requested, expected):
-    from efficientdet_adapter.efficientdet import prediction
-    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.inference import prediction
+    from efficientdet_adapter.records.record import Record
 
     monkeypatch.setattr(prediction.os, "cpu_count", lambda: 16)
     records = [Record(i, "x.jpg" if from_files else None, 10, 10,
@@ -160,7 +160,7 @@ def test_bf16_autocast_runs_and_stays_near(model, images):
 
 
 def test_accelerated_model_predicts_and_saves_like_the_model(model, tmp_path):
-    from efficientdet_adapter.efficientdet.wrappers import find_bench, find_network
+    from efficientdet_adapter.model.wrappers import find_bench, find_network
 
     base = _fresh(model)
     fast = accelerate(base, device="cpu", compile=False)

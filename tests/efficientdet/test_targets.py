@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from efficientdet_adapter import BatchError, BBox, ClassMap, Record
-from efficientdet_adapter.efficientdet._targets import (
+from efficientdet_adapter.model.ops.targets import (
     anchor_label_targets,
     img_info,
     img_size_wh,
@@ -21,7 +21,7 @@ from efficientdet_adapter.efficientdet._targets import (
     xyxy_to_yxyx,
     yxyx_to_xyxy,
 )
-from efficientdet_adapter.efficientdet.dataloaders import build_valid_batch
+from efficientdet_adapter.loop.dataloaders import build_valid_batch
 
 CLASS_MAP = ClassMap(["a", "b", "c"])
 SIZE = 128

@@ -13,11 +13,11 @@ import torch
 from effdet.bench import DetBenchTrain
 
 from efficientdet_adapter import tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
-from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+from efficientdet_adapter.loop.dataloaders import train_dl, valid_dl
 from lightning_for_tests import lightning_or_skip, model_adapter
 
 SIZE = 128
@@ -126,7 +126,7 @@ def test_validation_and_predict_steps_move_the_batch_to_the_model():
     device, which every machine has)."""
     import torch
 
-    from efficientdet_adapter.engines.steps import to_device
+    from efficientdet_adapter.loop.steps import to_device
 
     batch = ((torch.zeros(2, 3, 8, 8), {"bbox": [torch.zeros(1, 4)], "img_size": torch.ones(2, 2),
                                         "note": "kept"}), ["r0", "r1"])

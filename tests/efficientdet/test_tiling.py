@@ -10,18 +10,18 @@ import pytest
 import torch
 from scipy import ndimage
 
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.efficientdet.anchor_sizes import anchor_sizes, smallest_anchor
-from efficientdet_adapter.efficientdet.model import EfficientDetModel
-from efficientdet_adapter.efficientdet.model import model as build_model
-from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict
-from efficientdet_adapter.efficientdet.tiling import (
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.model.anchor_sizes import anchor_sizes, smallest_anchor
+from efficientdet_adapter.model.model import EfficientDetModel
+from efficientdet_adapter.model.model import model as build_model
+from efficientdet_adapter.inference.prediction import inference_tfm, predict
+from efficientdet_adapter.inference.tiling import (
     Tile,
     merge_tiles,
     overlap_pixels,
     tile_grid,
 )
-from efficientdet_adapter.errors import BatchError
+from efficientdet_adapter.base.errors import BatchError
 
 METIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-exports" / "metin2_game_tfcsv"
 

@@ -12,13 +12,13 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner
 
 from efficientdet_adapter import tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
-from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+from efficientdet_adapter.loop.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.fastai import fastai_metrics, learner
-from efficientdet_adapter.engines.steps import validation_step
+from efficientdet_adapter.loop.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 
 SIZE = 128

@@ -17,7 +17,7 @@ from efficientdet_adapter.engines.fastai.steps import (
     MixedPrecision,
     ProgressCallback,
 )
-from efficientdet_adapter.engines.step_values import StepValues
+from efficientdet_adapter.loop.step_values import StepValues
 
 from test_fastai import data, make_learner  # noqa: F401  (its module-scoped data fixture)
 

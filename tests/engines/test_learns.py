@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from efficientdet_adapter import tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
-from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+from efficientdet_adapter.loop.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.fastai import learner
-from efficientdet_adapter.engines.steps import validation_step
+from efficientdet_adapter.loop.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 from efficientdet_adapter.parsers import RoboflowParser
 

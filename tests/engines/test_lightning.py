@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from efficientdet_adapter import Prediction, tfms
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
-from efficientdet_adapter.efficientdet.dataloaders import infer_dl, train_dl, valid_dl
-from efficientdet_adapter.engines.steps import validation_step
+from efficientdet_adapter.loop.dataloaders import infer_dl, train_dl, valid_dl
+from efficientdet_adapter.loop.steps import validation_step
 from efficientdet_adapter.metrics import COCOMetric
 from lightning_for_tests import lightning_or_skip, model_adapter
 
@@ -70,7 +70,7 @@ def warm_start(model, ds, steps=12, lr=1e-2):
     """Fit ``model`` to ``ds`` for a few steps, then re-estimate its BatchNorm statistics on ``ds``
     (effdet's momentum of 0.01 would leave them near their initial values): a model whose
     predictions on ``ds`` are good but not perfect, so that metrics over subsets of it differ."""
-    from efficientdet_adapter.engines.steps import loss_step
+    from efficientdet_adapter.loop.steps import loss_step
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
@@ -202,7 +202,7 @@ import torch
 sys.path.insert(0, {repo!r})
 sys.path.insert(0, {tests!r})
 from test_lightning import AdamWAdapter, build, valid_dl, train_dl, COCOMetric, pl
-from efficientdet_adapter.demo import demo_records
+from efficientdet_adapter.app.demo import demo_records
 
 data = demo_records({demo!r}, num_images=13, splits=(8 / 13, 5 / 13, 0))
 model, train_ds, valid_ds = build(data)

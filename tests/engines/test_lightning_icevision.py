@@ -13,16 +13,16 @@ import torch
 
 from efficientdet_adapter import tfms
 from efficientdet_adapter.checkpoint import model_from_checkpoint
-from efficientdet_adapter.dataset import Dataset
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.records.dataset import Dataset
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.efficientdet import model as create_model
 from efficientdet_adapter.efficientdet import normalize_tfm
-from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+from efficientdet_adapter.loop.dataloaders import train_dl, valid_dl
 from efficientdet_adapter.efficientdet.lightning import ModelAdapter
-from efficientdet_adapter.efficientdet.prediction import predict
+from efficientdet_adapter.inference.prediction import predict
 from efficientdet_adapter.metrics import COCOMetric
 from efficientdet_adapter.engines.lightning.callbacks import lightning_row
-from efficientdet_adapter.engines.steps import use_channels_last
+from efficientdet_adapter.loop.steps import use_channels_last
 
 SIZE = 128
 AP = "COCOMetric/AP (IoU=0.50:0.95) area=all"
@@ -141,7 +141,7 @@ def test_the_ckpt_loads_through_model_from_checkpoint_and_predicts_the_same(fitt
 
 def test_convert_raw_predictions_as_custom_adapters_call_it(fitted):
     """IceVision users' own validation_step: raw effdet output -> predictions for the metric."""
-    from efficientdet_adapter.engines.steps import validation_step
+    from efficientdet_adapter.loop.steps import validation_step
     from efficientdet_adapter.models.ross import efficientdet as model_type
 
     tr, light, ckpt, reader, valid_ds = fitted

@@ -8,8 +8,8 @@ import copy
 import pytest
 import torch
 
-from efficientdet_adapter.efficientdet.anchor_labels import label_anchors
-from efficientdet_adapter.engines.steps import (
+from efficientdet_adapter.model.ops.anchor_labels import label_anchors
+from efficientdet_adapter.loop.steps import (
     LOSS_KEYS,
     input_memory_format,
     loss_step,

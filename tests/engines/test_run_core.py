@@ -12,7 +12,7 @@ import torch
 from efficientdet_adapter.engines.core import (NonFiniteGuard, RunRecorder, StepPlace,
                                                WeightAverage, format_epoch_line,
                                                non_finite_message, signal_at_step)
-from efficientdet_adapter.errors import TrainingError
+from efficientdet_adapter.base.errors import TrainingError
 from efficientdet_adapter.training.state import RunTracker
 
 
@@ -57,7 +57,7 @@ def _model():
 
 
 def _weights(model) -> dict[str, torch.Tensor]:
-    from efficientdet_adapter.efficientdet.wrappers import find_network
+    from efficientdet_adapter.model.wrappers import find_network
 
     return {k: v.clone() for k, v in find_network(model).state_dict().items()}
 

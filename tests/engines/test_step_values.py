@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from efficientdet_adapter.errors import TrainingError
+from efficientdet_adapter.base.errors import TrainingError
 from efficientdet_adapter.training.state import RunTracker
-from efficientdet_adapter.engines.step_values import StepValues
+from efficientdet_adapter.loop.step_values import StepValues
 from lightning_for_tests import lightning_or_skip, model_adapter
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 import torch
 
-from efficientdet_adapter.demo import demo_records
+from efficientdet_adapter.app.demo import demo_records
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "icevision-samples"
 
@@ -39,7 +39,7 @@ def _coco_stand_in(torch_home: Path, fridge: Path, steps: int = 60) -> None:
     from effdet import get_efficientdet_config
 
     from efficientdet_adapter import Dataset, efficientdet, parsers, tfms
-    from efficientdet_adapter.weights.icevision import coco_class_map
+    from efficientdet_adapter.model.icevision import coco_class_map
 
     coco = coco_class_map()
     parser = parsers.VOCBBoxParser(annotations_dir=fridge / "annotations", images_dir=fridge / "images")

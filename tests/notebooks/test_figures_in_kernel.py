@@ -12,7 +12,7 @@ from kernel import execute, kernel_env
 SETUP = """\
 import numpy as np
 from efficientdet_adapter import BBox, ClassMap, Record
-from efficientdet_adapter.visualize import show_records
+from efficientdet_adapter.pictures.draw import show_records
 cm = ClassMap(["cat"])
 rec = Record(record_id=1, filepath=None, width=64, height=48, labels=["cat"], label_ids=[1],
              bboxes=[BBox.from_xyxy(4, 4, 30, 30)], class_map=cm,

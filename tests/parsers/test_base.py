@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import ParseError
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError
 from efficientdet_adapter.parsers import (
     AbortParseRecord,
     FixedSplitter,
@@ -35,7 +35,7 @@ from efficientdet_adapter.parsers.base import (
     progress,
 )
 from efficientdet_adapter.parsers._paths import FolderListing, safe_join
-from efficientdet_adapter.records import ImgSize, Record
+from efficientdet_adapter.records.record import ImgSize, Record
 
 
 def write_jpeg(path: Path, size=(64, 48), orientation: int | None = None) -> Path:

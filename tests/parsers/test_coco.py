@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.errors import ParseError
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.base.errors import ParseError
 from efficientdet_adapter.parsers import COCOParser, SingleSplitSplitter
 from efficientdet_adapter.parsers.base import (
     CLIPPED_BOX,

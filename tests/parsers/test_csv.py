@@ -9,7 +9,7 @@ from PIL import Image
 
 from efficientdet_adapter import ClassMap, ParseError, UnsupportedFormatError
 from efficientdet_adapter.parsers import CSVBBoxParser
-from efficientdet_adapter.splitters import SingleSplitSplitter
+from efficientdet_adapter.records.splitters import SingleSplitSplitter
 
 HEADER = "filename,width,height,class,xmin,ymin,xmax,ymax\n"
 

@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from efficientdet_adapter import writers
-from efficientdet_adapter.errors import AdapterError, ArgumentError
+from efficientdet_adapter.parsers import writers
+from efficientdet_adapter.base.errors import AdapterError, ArgumentError
 from efficientdet_adapter.parsers import csv, formats, roboflow
-from efficientdet_adapter.records import Record
+from efficientdet_adapter.records.record import Record
 
 
 def test_the_one_list_of_formats():
@@ -23,7 +23,7 @@ def test_the_one_list_of_formats():
 
 
 def _format_choices() -> dict[str, tuple]:
-    from efficientdet_adapter.cli import build_parser
+    from efficientdet_adapter.app.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return {name: tuple(action.choices) for name, p in sub.choices.items()

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from efficientdet_adapter import ParseError, UnsupportedFormatError
-from efficientdet_adapter.demo import demo_class_map, demo_records
+from efficientdet_adapter.app.demo import demo_class_map, demo_records
 from efficientdet_adapter.parsers import RoboflowParser
 from efficientdet_adapter.parsers.base import MISSING_IMAGE, UNUSED_CATEGORY
 from efficientdet_adapter.parsers.roboflow import detect_format
-from efficientdet_adapter.splitters import RandomSplitter
-from efficientdet_adapter.writers import write_export
+from efficientdet_adapter.records.splitters import RandomSplitter
+from efficientdet_adapter.parsers.writers import write_export
 
 NUM_IMAGES = 60  # 42 / 12 / 6 images; negatives (i % 10 == 5) in every split
 
@@ -249,8 +249,8 @@ def test_a_real_class_named_background_keeps_its_name_and_own_id(tmp_path, caplo
 
 
 def test_class_map_refusing_background_as_a_class_says_how(tmp_path):
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.errors import ClassMapError
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.base.errors import ClassMapError
 
     with pytest.raises(ClassMapError, match=r"'background' is also the name of the id-0 .*"
                                             r"background=background_for\(classes\)"):

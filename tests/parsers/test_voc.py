@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import ParseError
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ParseError
 from efficientdet_adapter.parsers import FixedSplitter, SingleSplitSplitter, VOCParser
 from efficientdet_adapter.parsers.base import CLIPPED_BOX, DROPPED_BOX, MISSING_IMAGE
 from efficientdet_adapter.parsers.voc import read_voc_xml, voc_to_xyxy

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from efficientdet_adapter import ClassMap, ParseError
-from efficientdet_adapter.splitters import SingleSplitSplitter
+from efficientdet_adapter.records.splitters import SingleSplitSplitter
 from efficientdet_adapter.parsers import YOLOBBoxParser
 from efficientdet_adapter.parsers.yolo import ORPHAN_LABEL, read_yolo_names
 

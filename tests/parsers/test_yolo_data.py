@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from efficientdet_adapter.errors import ParseError
+from efficientdet_adapter.base.errors import ParseError
 from efficientdet_adapter.parsers import RoboflowParser, YOLODataParser
 from efficientdet_adapter.parsers.yolo_data import dataset_parser
-from efficientdet_adapter.runs import load_splits
+from efficientdet_adapter.app.runs import load_splits
 
 POTHOLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-exports" / \
     "pothole_yolov5" / "data.yaml"
@@ -51,7 +51,7 @@ def test_ultralytics_data_yaml_reads_its_splits_and_names(tmp_path, names):
 
 
 def test_missing_listed_paths_fall_back_beside_the_yaml_in_one_line(tmp_path, caplog):
-    from efficientdet_adapter.demo import write_demo_dataset
+    from efficientdet_adapter.app.demo import write_demo_dataset
 
     root = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1, format="yolo")
     (root / "data.yaml").write_text("train: /mnt/data/train/images\nval: /mnt/data/valid/images"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter.errors import ParseError
+from efficientdet_adapter.base.errors import ParseError
 from efficientdet_adapter.parsers._zip import safe_extract
 
 REPO = Path(__file__).resolve().parents[2]

@@ -37,11 +37,11 @@ def test_epochs_for_budget(budget, spent, expected):
 
 @pytest.fixture(scope="module")
 def loaders(tmp_path_factory):
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.demo import write_demo_dataset
-    from efficientdet_adapter.efficientdet import dataloaders
-    from efficientdet_adapter.efficientdet.model import model as build_model
-    from efficientdet_adapter.runs import _tfms, load_splits
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.app.demo import write_demo_dataset
+    from efficientdet_adapter.loop import dataloaders
+    from efficientdet_adapter.model.model import model as build_model
+    from efficientdet_adapter.app.runs import _tfms, load_splits
 
     data = write_demo_dataset(tmp_path_factory.mktemp("d") / "shapes", num_images=20, seed=2)
     train, valid, _, class_map, _ = load_splits(data)
@@ -71,7 +71,7 @@ def test_measure_times_real_steps_on_a_copy(loaders):
 def test_the_probe_stops_after_its_seconds_or_eight_steps(loaders, monkeypatch):
     """The probe plans only the first epoch: a few seconds of steps (at least two timed), at most
     MEASURED_STEPS, cycling a short loader; two validation batches, not the whole pass."""
-    from efficientdet_adapter.engines import steps as engine_steps
+    from efficientdet_adapter.loop import steps as engine_steps
     from efficientdet_adapter.training.budget import MEASURED_STEPS, VALID_PROBE_BATCHES
 
     model, train_dl, valid_dl = loaders
@@ -106,8 +106,8 @@ def test_plan_caps_and_says_when_the_budget_is_too_short(loaders):
 def test_apply_budget_caps_the_epochs_with_the_frozen_ones(loaders, capsys):
     import time
 
-    from efficientdet_adapter.errors import UsageError
-    from efficientdet_adapter.runs import TrainOptions
+    from efficientdet_adapter.base.errors import UsageError
+    from efficientdet_adapter.app.runs import TrainOptions
 
     model, train_dl, valid_dl = loaders
     opts = TrainOptions(time=3600, epochs=5, freeze_epochs=2)
@@ -121,7 +121,7 @@ def test_apply_budget_caps_the_epochs_with_the_frozen_ones(loaders, capsys):
 
 
 def test_tracker_stops_when_the_budget_clock_is_done_and_logs_the_time_used():
-    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.records.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
     from efficientdet_adapter.training.budget_clock import BudgetClock
 
@@ -137,7 +137,7 @@ def test_tracker_stops_when_the_budget_clock_is_done_and_logs_the_time_used():
 
 
 def test_tracker_without_a_budget_never_stops_for_time():
-    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.records.class_map import ClassMap
     from efficientdet_adapter.training import RunTracker
 
     tracker = RunTracker(None, ClassMap(["a"]), tensorboard=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from lightning_for_tests import lightning_or_skip
 
@@ -23,11 +23,11 @@ AP, AR = "AP (IoU=0.50:0.95) area=all", "AR (IoU=0.50:0.95) area=all maxDets=100
 def test_two_process_ddp_run_keeps_the_metrics_and_best_checkpoint_of_one(tmp_path):
     lightning_or_skip()
     from efficientdet_adapter.checkpoint import load_model
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.dataloaders import valid_dl
-    from efficientdet_adapter.engines.steps import validation_step
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.loop.dataloaders import valid_dl
+    from efficientdet_adapter.loop.steps import validation_step
     from efficientdet_adapter.metrics import COCOMetric
-    from efficientdet_adapter.runs import _tfms, load_splits
+    from efficientdet_adapter.app.runs import _tfms, load_splits
 
     data = write_demo_dataset(tmp_path / "shapes", num_images=12, seed=2)
     out = tmp_path / "ddp"

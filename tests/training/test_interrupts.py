@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from efficientdet_adapter.training.interrupts import (SIGNAL_AFTER_CHECKPOINT_ENV,
                                                       SIGNAL_AT_STEP_ENV, Terminated,

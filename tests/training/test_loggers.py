@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.errors import UsageError
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.training.loggers import LOGGERS, check_loggers, mlflow_key
 
 from test_cli import TINY, assert_user_error, run

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.engines.core import SIGNAL_AT_STEP_ENV
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from lightning_for_tests import lightning_or_skip

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.choices import AUG_PRESETS
-from efficientdet_adapter.demo import write_demo_dataset
-from efficientdet_adapter.runs import TrainOptions
-from efficientdet_adapter.errors import CheckpointError
+from efficientdet_adapter.base.choices import AUG_PRESETS
+from efficientdet_adapter.app.demo import write_demo_dataset
+from efficientdet_adapter.app.runs import TrainOptions
+from efficientdet_adapter.base.errors import CheckpointError
 from efficientdet_adapter.training.csvlog import MetricsCSV, read_metrics_csv
 from efficientdet_adapter.training.resume_check import class_map_change
 from efficientdet_adapter.training.state import load_train_state

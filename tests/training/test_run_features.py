@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.bbox import BBox
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.engines.core import SIGNAL_AT_STEP_ENV
-from efficientdet_adapter.errors import UsageError
-from efficientdet_adapter.predictions import Prediction
-from efficientdet_adapter.records import Record
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
 from efficientdet_adapter.training import (MetricsCSV, RunTracker, check_run_folder,
                                            read_metrics_csv, resolve_device, resolve_precision)
 from efficientdet_adapter.training.plots import confusion_matrix, pr_curves
@@ -232,7 +232,7 @@ def test_ctrl_c_leaves_a_resumable_last_pt(engine, data, tmp_path):
 
 
 def test_train_help_shows_the_run_flags(capsys):
-    from efficientdet_adapter.cli import main
+    from efficientdet_adapter.app.cli import main
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -247,8 +247,9 @@ def test_train_help_shows_the_run_flags(capsys):
 def test_train_help_defaults_are_the_python_api_defaults(command, python_defaults, capsys):
     import dataclasses
 
-    from efficientdet_adapter.cli import _options, build_parser, main
-    from efficientdet_adapter.runs import DEMO_NUM_IMAGES, DEMO_OPTIONS, TrainOptions
+    from efficientdet_adapter.app.cli import build_parser, main
+    from efficientdet_adapter.app.cli.training_flags import train_options as _options
+    from efficientdet_adapter.app.runs import DEMO_NUM_IMAGES, DEMO_OPTIONS, TrainOptions
 
     expected = TrainOptions() if command == "train" else DEMO_OPTIONS
     args = build_parser().parse_args([command])
@@ -276,11 +277,11 @@ def test_train_help_defaults_are_the_python_api_defaults(command, python_default
 def test_lightning_sanity_check_never_counts_as_an_epoch_or_best(tmp_path):
     pl = lightning_or_skip()
     from efficientdet_adapter import tfms
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.demo import demo_class_map, demo_records
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.app.demo import demo_class_map, demo_records
     from efficientdet_adapter.efficientdet import model as create_model
     from efficientdet_adapter.efficientdet import normalize_tfm
-    from efficientdet_adapter.efficientdet.dataloaders import train_dl, valid_dl
+    from efficientdet_adapter.loop.dataloaders import train_dl, valid_dl
     ModelAdapter = model_adapter()
     from efficientdet_adapter.metrics import COCOMetric
     from efficientdet_adapter.engines.lightning.callbacks import LightningEMA, RunCheckpoint
@@ -313,7 +314,7 @@ def test_lightning_sanity_check_never_counts_as_an_epoch_or_best(tmp_path):
 
 # -- what is checked before any work, and the pieces the slow runs cannot reach --------------
 def test_fastai_with_more_than_one_device_points_to_lightning(tmp_path, capsys):
-    from efficientdet_adapter.cli import main
+    from efficientdet_adapter.app.cli import main
 
     (tmp_path / "data").mkdir()
     rc = main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
@@ -334,14 +335,14 @@ def test_precision_auto_on_a_gpu(monkeypatch, bf16, expected):
 @pytest.mark.parametrize("command", [["train"], ["eval", "--data", "d", "--checkpoint", "c"],
                                      ["predict", "x.jpg", "--checkpoint", "c", "--out", "o"]])
 def test_device_defaults_to_auto(command):
-    from efficientdet_adapter.cli import build_parser
+    from efficientdet_adapter.app.cli import build_parser
 
     assert build_parser().parse_args(command).device == "auto"
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.model.model import model
 
     torch.manual_seed(0)
     return model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=128,
@@ -404,7 +405,7 @@ def _lightning_loss_at(epoch_done: int, out):
 ])
 def test_non_finite_loss_names_epoch_step_lr_and_the_checkpoint_kept(loss_at, epoch_done, kept,
                                                                      tmp_path):
-    from efficientdet_adapter.errors import TrainingError
+    from efficientdet_adapter.base.errors import TrainingError
 
     with pytest.raises(TrainingError) as info:
         loss_at(epoch_done, tmp_path)
@@ -417,7 +418,7 @@ def test_non_finite_loss_names_epoch_step_lr_and_the_checkpoint_kept(loss_at, ep
 def test_the_command_line_starts_without_importing_effdet():
     """effdet's import warns about torch.jit on stderr; the CLI imports it inside
     ``_check_training_args``, which silences that warning, so a refusal stays one line."""
-    code = "import sys, efficientdet_adapter.cli; print('effdet' in sys.modules)"
+    code = "import sys, efficientdet_adapter.app.cli; print('effdet' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -427,8 +428,8 @@ def test_the_command_line_starts_without_importing_effdet():
 
 def test_aug_choices_are_the_tfms_presets():
     """``--aug`` lists ``tfms.A.AUG_PRESETS`` (the CLI keeps albumentations out of its import)."""
-    from efficientdet_adapter.cli import build_parser
-    from efficientdet_adapter.errors import UsageError
+    from efficientdet_adapter.app.cli import build_parser
+    from efficientdet_adapter.base.errors import UsageError
     from efficientdet_adapter.tfms import A
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]

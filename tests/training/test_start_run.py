@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from efficientdet_adapter.checkpoint import save_checkpoint
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.cli import main
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.app.cli import main
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.efficientdet import model
 from efficientdet_adapter.engines.core import SIGNAL_AT_STEP_ENV
 

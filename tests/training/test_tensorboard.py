@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 from efficientdet_adapter.training.tensorboard_log import TensorBoardLog, tensorboard_tag
 from lightning_for_tests import lightning_or_skip

@@ -14,8 +14,8 @@ from efficientdet_adapter.checkpoint import (
     load_model,
     save_checkpoint,
 )
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import CheckpointError
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import CheckpointError
 from lightning_for_tests import lightning_or_skip, model_adapter
 
 IMG = 128
@@ -23,7 +23,7 @@ CLASS_MAP = ClassMap(["circle", "square"])
 
 
 def build(model_name="tf_efficientdet_lite0", class_map=CLASS_MAP, img_size=IMG, seed=0):
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.model.model import model
 
     torch.manual_seed(seed)
     m = model(model_name=model_name, num_classes=len(class_map), img_size=img_size)
@@ -128,10 +128,10 @@ def test_bare_state_dict_with_wrong_class_map(tmp_path, lite):
 
 def test_lightning_model_checkpoint_file(tmp_path):
     pl = lightning_or_skip()
-    from efficientdet_adapter.bbox import BBox
-    from efficientdet_adapter.efficientdet.dataloaders import train_dl
+    from efficientdet_adapter.records.bbox import BBox
+    from efficientdet_adapter.loop.dataloaders import train_dl
     ModelAdapter = model_adapter()
-    from efficientdet_adapter.records import Record
+    from efficientdet_adapter.records.record import Record
 
     class Light(ModelAdapter):
         def configure_optimizers(self):
@@ -200,8 +200,8 @@ def test_save_refuses_what_would_not_load(tmp_path, lite):
 # -- files a user did not write ------------------------------------------------------------------
 def _tiny(tmp_path):
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     cm = ClassMap(["a", "b"])
     m = model(model_name="tf_efficientdet_lite0", num_classes=len(cm), img_size=128,
@@ -216,7 +216,7 @@ def test_crafted_huge_img_size_is_refused_before_building(tmp_path, where):
     import torch
 
     from efficientdet_adapter.checkpoint import load_model
-    from efficientdet_adapter.errors import CheckpointError
+    from efficientdet_adapter.base.errors import CheckpointError
 
     path, _, _ = _tiny(tmp_path)
     data = torch.load(path, weights_only=False)
@@ -250,9 +250,9 @@ def test_checkpoint_module_is_the_public_face_of_weights():
     """efficientdet_adapter.checkpoint offers every public name, from weights/ (the same
     objects), and no private re-exports of an internal layout (issue 20)."""
     import efficientdet_adapter.checkpoint as face
-    from efficientdet_adapter import atomic
-    from efficientdet_adapter.efficientdet.config import MAX_IMG_SIZE
-    from efficientdet_adapter.weights import checkpoint as core
+    from efficientdet_adapter.base import atomic
+    from efficientdet_adapter.model.config import MAX_IMG_SIZE
+    from efficientdet_adapter.checkpoints import checkpoint as core
     from efficientdet_adapter.weights import icevision, state_dict
 
     assert face.__all__ == ["CHECKPOINT_FORMAT", "FORMAT_VERSION", "save_checkpoint",
@@ -266,7 +266,9 @@ def test_checkpoint_module_is_the_public_face_of_weights():
         assert not hasattr(face, name), name
     assert face.save_checkpoint is core.save_checkpoint
     assert face.load_model is core.load_model
-    assert face.model_from_checkpoint is core.model_from_checkpoint
+    from efficientdet_adapter.models import checkpoint as icevision_face
+
+    assert face.model_from_checkpoint is icevision_face.model_from_checkpoint
     assert face.atomic_torch_save is atomic.atomic_torch_save
     assert face.load_checkpoint_data is state_dict.load_checkpoint_data
     assert face.save_icevision_checkpoint is icevision.save_icevision_checkpoint

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from efficientdet_adapter.demo import write_demo_dataset
+from efficientdet_adapter.app.demo import write_demo_dataset
 
 CLASSES = ["background", "circle", "square", "star", "triangle"]  # the demo data's classes
 META = {"model_name": "ross.efficientdet", "backbone_name": "tf_lite0", "img_size": 128,
@@ -62,8 +62,8 @@ def ice(model, tmp_path_factory) -> Path:
 
 
 def test_predict_on_an_icevision_file(ice, data, model, tmp_path):
-    from efficientdet_adapter.dataset import Dataset
-    from efficientdet_adapter.efficientdet.prediction import inference_tfm, predict
+    from efficientdet_adapter.records.dataset import Dataset
+    from efficientdet_adapter.inference.prediction import inference_tfm, predict
 
     images = sorted((data / "test").glob("*.jpg"))
     out = tmp_path / "preds"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from efficientdet_adapter.errors import ExportError
-from efficientdet_adapter.weights.export import (
+from efficientdet_adapter.base.errors import ExportError
+from efficientdet_adapter.checkpoints.export import (
     OnnxDetectionHead,
     export_onnx,
     export_program,
@@ -20,7 +20,7 @@ IMG = 128
 
 def tiny_model(model_name: str, num_classes: int = 3, seed: int = 0):
     """An untrained model at 128 px, its class head randomized to spread the scores a little."""
-    from efficientdet_adapter.efficientdet.model import model as build_model
+    from efficientdet_adapter.model.model import model as build_model
 
     torch.manual_seed(seed)
     model = build_model(model_name=model_name, num_classes=num_classes, img_size=IMG)
@@ -153,7 +153,7 @@ def test_torchscript_matches_network(tmp_path, model_name):
 
 
 def test_export_onnx_refuses_a_class_map_of_another_size(tmp_path):
-    from efficientdet_adapter.class_map import ClassMap
+    from efficientdet_adapter.records.class_map import ClassMap
 
     model = tiny_model("tf_efficientdet_lite0")  # 2 foreground classes
     with pytest.raises(ExportError, match=r"class_map has 3 classes besides the background; "

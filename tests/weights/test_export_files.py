@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from efficientdet_adapter import atomic, cli
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import ExportError
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import ExportError
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "efficientdet-adapter"
@@ -25,7 +25,7 @@ PREFIX = "efficientdet-adapter"
 
 def _checkpoint(path: Path) -> Path:
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.model.model import model
 
     m = model(model_name="tf_efficientdet_lite0", num_classes=3, img_size=128,
               pretrained_backbone=False)
@@ -102,7 +102,7 @@ def test_a_suffix_of_another_format_is_refused_before_any_work(tmp_path, capsys,
 
 
 def test_the_python_api_refuses_the_suffix_too(tmp_path):
-    from efficientdet_adapter.weights.export import export_program
+    from efficientdet_adapter.checkpoints.export import export_program
 
     with pytest.raises(ExportError, match=r"m\.onnx: its suffix \.onnx is the onnx format's"):
         export_program(torch.nn.Identity(), tmp_path / "m.onnx")
@@ -111,7 +111,7 @@ def test_the_python_api_refuses_the_suffix_too(tmp_path):
 @pytest.fixture
 def full_folder(tmp_path, monkeypatch):
     """A folder with 64 KiB of room: a tmpfs where mounting is allowed (root), else every file
-    :mod:`efficientdet_adapter.atomic` opens fails past 64 KiB as a full disk does."""
+    :mod:`efficientdet_adapter.base.atomic` opens fails past 64 KiB as a full disk does."""
     folder = tmp_path / "full"
     folder.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],

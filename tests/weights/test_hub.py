@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from efficientdet_adapter.weights.hub import cache_path, fetch
-from efficientdet_adapter.errors import WeightsError
+from efficientdet_adapter.base.errors import WeightsError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,8 +151,8 @@ def test_model_from_checkpoint_of_urls(server, tmp_path):
     """Two checkpoints with the same file name on two URLs load as two different models;
     file:// reads the local file."""
     from efficientdet_adapter.checkpoint import model_from_checkpoint, save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.model.model import model
 
     base, handler = server
     files = {}
@@ -232,7 +232,7 @@ def test_an_html_page_answered_with_200_is_refused(server, tmp_path, content_typ
 def test_a_url_without_a_file_name_is_named_in_the_error(server):
     """``model_from_checkpoint('http://host:port/')``: the line names the URL, not the cache."""
     from efficientdet_adapter.checkpoint import model_from_checkpoint
-    from efficientdet_adapter.errors import CheckpointError
+    from efficientdet_adapter.base.errors import CheckpointError
 
     base, handler = server
     handler.files, handler.types = {"/": b"<html>Directory listing</html>"}, {"/": "text/html"}
@@ -249,11 +249,11 @@ def test_the_cli_takes_checkpoint_urls(server, tmp_path, monkeypatch, capsys):
     (downloaded once); the export lands in the current folder under the URL's file name."""
     from PIL import Image
 
-    from efficientdet_adapter import cli
+    from efficientdet_adapter.app import cli
     from efficientdet_adapter.checkpoint import save_checkpoint
-    from efficientdet_adapter.class_map import ClassMap
-    from efficientdet_adapter.demo import DEMO_CLASSES, write_demo_dataset
-    from efficientdet_adapter.efficientdet.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+    from efficientdet_adapter.app.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.model.model import model
 
     base, handler = server
     ckpt = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=5,

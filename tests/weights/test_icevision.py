@@ -11,9 +11,9 @@ import torch
 
 from efficientdet_adapter import efficientdet
 from efficientdet_adapter.checkpoint import load_model, model_from_checkpoint, save_checkpoint
-from efficientdet_adapter.class_map import ClassMap
-from efficientdet_adapter.errors import CheckpointError
-from efficientdet_adapter.weights.icevision import (
+from efficientdet_adapter.records.class_map import ClassMap
+from efficientdet_adapter.base.errors import CheckpointError
+from efficientdet_adapter.model.icevision import (
     CLASSES as ICEVISION_COCO_CLASSES,
     COCO_CATEGORIES,
     save_icevision_checkpoint,
@@ -256,7 +256,7 @@ def test_unambiguous_img_sizes_in_meta_are_read(tmp_path, written):
 def test_class_names_that_the_model_does_not_predict_are_refused(tmp_path):
     """``classes=['a']`` for a model with two foreground classes: refused, nothing written (the
     file could never be loaded)."""
-    from efficientdet_adapter.errors import ArgumentError
+    from efficientdet_adapter.base.errors import ArgumentError
 
     model = build(num_classes=3)  # background + 2
     path = tmp_path / "x.pth"

@@ -17,7 +17,7 @@ from efficientdet_adapter.checkpoint import (
     save_checkpoint,
     save_icevision_checkpoint,
 )
-from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.records.class_map import ClassMap
 
 CLASSES = ["background", "milk_bottle", "carton"]
 
@@ -115,7 +115,7 @@ def test_load_model_always_returns_the_library_tuple(files, layout):
 
 
 def test_predict_command_reads_model_pt_once(files, loads, tmp_path, capsys):
-    from efficientdet_adapter.cli import main
+    from efficientdet_adapter.app.cli import main
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -136,7 +136,7 @@ def test_predict_command_reads_model_pt_once(files, loads, tmp_path, capsys):
 def test_one_reader_one_error_for_every_entry_point(tmp_path, content, message):
     """Weights for pretrained=, backbone files, checkpoints: the same reader, the same error
     (a CheckpointError, which is a WeightsError), the same message."""
-    from efficientdet_adapter.errors import CheckpointError, WeightsError
+    from efficientdet_adapter.base.errors import CheckpointError, WeightsError
     from efficientdet_adapter.weights.state_dict import load_checkpoint_data, read_state_dict
 
     path = tmp_path / "junk.pth"

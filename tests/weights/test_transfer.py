@@ -18,12 +18,12 @@ from effdet import EfficientDet, get_efficientdet_config
 from effdet.config.model_config import efficientdet_model_param_dict
 
 from efficientdet_adapter.checkpoint import save_checkpoint
-from efficientdet_adapter.class_map import ClassMap
+from efficientdet_adapter.records.class_map import ClassMap
 from efficientdet_adapter.efficientdet import model
-from efficientdet_adapter.errors import CheckpointError, ModelConfigError, WeightsError
-from efficientdet_adapter.start import Start, check_weights
-from efficientdet_adapter.weights.icevision import save_icevision_checkpoint
-from efficientdet_adapter.weights.transfer import transfer_class_rows
+from efficientdet_adapter.base.errors import CheckpointError, ModelConfigError, WeightsError
+from efficientdet_adapter.weights.start import Start, check_weights
+from efficientdet_adapter.model.icevision import save_icevision_checkpoint
+from efficientdet_adapter.model.transfer import transfer_class_rows
 
 NAME = "tf_efficientdet_lite0"
 ANCHORS = 9  # 3 scales x 3 aspect ratios

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from efficientdet_adapter import weights
-from efficientdet_adapter.efficientdet.model import model
+from efficientdet_adapter.model.model import model
 from efficientdet_adapter.weights import (
     LITE0_PACKAGE,
     PACKAGED_BACKBONES,
@@ -29,8 +29,8 @@ from efficientdet_adapter.weights import (
     lite0_package_file,
     read_state_dict,
 )
-from efficientdet_adapter.errors import WeightsError
-from efficientdet_adapter.images import open_img
+from efficientdet_adapter.base.errors import WeightsError
+from efficientdet_adapter.records.images import open_img
 
 LITE0 = "tf_efficientdet_lite0"
 # pretrained_backbone -> (detector, timm backbone, tensors in the package, in the detector backbone,

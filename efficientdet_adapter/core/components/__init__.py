@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import composite
-from .composite import Component, Composite, TaskComponent, TaskComposite
+from efficientdet_adapter.core.components import composite
+from efficientdet_adapter.core.components.composite import Component, Composite, TaskComponent, TaskComposite
 
 __all__ = ["Component", "Composite", "TaskComponent", "TaskComposite"]

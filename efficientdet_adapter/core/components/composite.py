@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...record_components import Component, Composite
-from ...record_components import Component as TaskComponent
-from ...record_components import ComponentRecord as TaskComposite
+from efficientdet_adapter.records.components import Component, Composite
+from efficientdet_adapter.records.components import Component as TaskComponent
+from efficientdet_adapter.records.components import ComponentRecord as TaskComposite
 
 __all__ = ["Component", "Composite", "TaskComponent", "TaskComposite"]

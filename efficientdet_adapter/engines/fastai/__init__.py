@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .learn import TorchDataLoaders
-from ...errors import ArgumentError
+from efficientdet_adapter.engines.fastai.learn import TorchDataLoaders
+from efficientdet_adapter.base.errors import ArgumentError
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 

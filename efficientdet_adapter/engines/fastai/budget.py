@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ...training.budget_clock import ONE_CYCLE, BudgetClock
-from ...training.state import RunTracker
-from ...version_compat import import_fastai_quietly
+from efficientdet_adapter.training.budget_clock import ONE_CYCLE, BudgetClock
+from efficientdet_adapter.training.state import RunTracker
+from efficientdet_adapter.base.version_compat import import_fastai_quietly
 
 import_fastai_quietly()
 

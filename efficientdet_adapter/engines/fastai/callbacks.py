@@ -20,7 +20,7 @@
   carriage returns are noise).
 
 No callback reads a loss on the host while a step runs: on a GPU the losses reach the host
-through [`StepValues`][efficientdet_adapter.engines.step_values.StepValues] (non-blocking copies
+through [`StepValues`][efficientdet_adapter.loop.step_values.StepValues] (non-blocking copies
 read when ready, all of them at
 the end of an epoch), so the CPU never waits for the GPU within an epoch.
 
@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from ...version_compat import import_fastai_quietly
+from efficientdet_adapter.base.version_compat import import_fastai_quietly
 
 try:
     import_fastai_quietly()
@@ -48,12 +48,12 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
     raise ImportError("efficientdet_adapter.engines.fastai.callbacks needs fastai: "
                       "pip install 'efficientdet_adapter[fastai]'") from e
 
-from ...efficientdet.wrappers import find_network
-from ...training.state import RunTracker, rng_state, set_rng_state
-from ..core import (LOSSES, NonFiniteGuard, RunRecorder, StepPlace, WeightAverage,
+from efficientdet_adapter.model.wrappers import find_network
+from efficientdet_adapter.training.state import RunTracker, rng_state, set_rng_state
+from efficientdet_adapter.engines.core import (LOSSES, NonFiniteGuard, RunRecorder, StepPlace, WeightAverage,
                     freeze_bn_stats, print_epoch_line)
-from ..step_values import StepValues
-from .learn import MetricColumn
+from efficientdet_adapter.loop.step_values import StepValues
+from efficientdet_adapter.engines.fastai.learn import MetricColumn
 
 __all__ = ["RunCallback", "EMACallback", "NonFiniteLossCallback", "EpochLineCallback",
            "FreezeBNStatsCallback",
@@ -129,7 +129,7 @@ class EMACallback(Callback):
 
 class NonFiniteLossCallback(Callback):
     """Stop at a NaN or infinite training loss with a
-    [`TrainingError`][efficientdet_adapter.errors.TrainingError] naming the epoch, the optimizer
+    [`TrainingError`][efficientdet_adapter.base.errors.TrainingError] naming the epoch, the optimizer
     step, the
     batch and the learning rate of that loss (see
     [`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard])."""
@@ -336,13 +336,13 @@ def load_fastai_train_state(learn, state: dict[str, Any], weights: dict[str, tor
     raw weights, optimizer (created here and checked
     against the state first, see
     `check_fastai_optimizer`), EMA."""
-    from fastcore.foundation import L
+    from fastcore.foundation import L  # noqa: PLC0415
 
     find_network(learn.model).load_state_dict(state.get("model", weights))
     if learn.opt is None:
         learn.create_opt()
     if "opt" in state:
-        from ...training.resume_check import check_fastai_optimizer
+        from efficientdet_adapter.training.resume_check import check_fastai_optimizer  # noqa: PLC0415
 
         check_fastai_optimizer(learn, state, path)
         learn.opt.load_state_dict({"state": state["opt"]["state"],

@@ -1,7 +1,7 @@
 """A training run's fit with fastai: the learner, the run callbacks, the one-cycle schedule.
 
 What ``efficientdet-adapter train`` (through
-[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs
+[`efficientdet_adapter.app.runs.train_model`][efficientdet_adapter.app.runs.train_model]) runs
 with ``--engine fastai``: a learner from [`learn`][efficientdet_adapter.engines.fastai.learn] with
 the run callbacks of
 [`callbacks`][efficientdet_adapter.engines.fastai.callbacks], ``fit_one_cycle`` (or fastai's
@@ -17,21 +17,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...devices import engine_precision
-from ...errors import UsageError
-from ...training.state import RunTracker
-from ...version_compat import import_fastai_quietly
+from efficientdet_adapter.base.devices import engine_precision
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.training.state import RunTracker
+from efficientdet_adapter.base.version_compat import import_fastai_quietly
 
 import_fastai_quietly()
 
 from fastai.callback.progress import ProgressCallback  # noqa: E402
 from fastcore.basics import noop  # noqa: E402
 
-from .callbacks import (EMACallback, EpochLineCallback, FreezeBNStatsCallback,  # noqa: E402
+from efficientdet_adapter.engines.fastai.callbacks import (EMACallback, EpochLineCallback, FreezeBNStatsCallback,  # noqa: E402
                         NonFiniteLossCallback, RunCallback, load_fastai_train_state)
-from .budget import fit_budget  # noqa: E402
-from .learn import learner  # noqa: E402
-from .loggers import logger_callbacks  # noqa: E402
+from efficientdet_adapter.engines.fastai.budget import fit_budget  # noqa: E402
+from efficientdet_adapter.engines.fastai.learn import learner  # noqa: E402
+from efficientdet_adapter.engines.fastai.loggers import logger_callbacks  # noqa: E402
 
 __all__ = ["fit_run"]
 
@@ -46,13 +46,13 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
         tracker: the run's state and files.
         resume_state: ``(train_state, weights, last.pt path)`` of the run to continue, or None.
         device: ``cpu`` or ``cuda[:N]``; precision: ``fp32``, ``fp16`` or ``bf16``
-            ([`devices`][efficientdet_adapter.devices]).
+            ([`devices`][efficientdet_adapter.base.devices]).
         lines: one printed line per epoch instead of progress bars.
 
     Raises:
         UsageError: more than one device (the fastai engine trains on one).
     """
-    from ...metrics import COCOMetric
+    from efficientdet_adapter.metrics import COCOMetric  # noqa: PLC0415
 
     if opts.devices * opts.num_nodes > 1:
         raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai engine "

@@ -1,8 +1,8 @@
 """Train an EfficientDet with fastai: ``efficientdet.fastai.learner(dls, model, metrics=...)``.
 
-A thin shell over [`steps`][efficientdet_adapter.engines.steps]: the learner is a real
+A thin shell over [`steps`][efficientdet_adapter.loop.steps]: the learner is a real
 `fastai.learner.Learner` whose
-``splitter`` is [`efficientdet.param_groups`][efficientdet_adapter.efficientdet.model.param_groups]
+``splitter`` is [`efficientdet.param_groups`][efficientdet_adapter.model.model.param_groups]
 (backbone, FPN, heads), so ``freeze``,
 ``fine_tune`` and discriminative learning rates work as in any fastai model.
 
@@ -44,7 +44,7 @@ from typing import Any
 
 from torch import nn
 
-from ...version_compat import import_fastai_quietly
+from efficientdet_adapter.base.version_compat import import_fastai_quietly
 
 try:
     import_fastai_quietly()
@@ -59,9 +59,9 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra 
         "efficientdet.fastai needs fastai: pip install 'efficientdet_adapter[fastai]'"
     ) from e
 
-from ..steps import channels_last_pays, predictions_from_output, split_batch, use_channels_last
-from .steps import FusedAdam, MixedPrecision, ProgressCallback
-from ...errors import ArgumentError
+from efficientdet_adapter.loop.steps import channels_last_pays, predictions_from_output, split_batch, use_channels_last
+from efficientdet_adapter.engines.fastai.steps import FusedAdam, MixedPrecision, ProgressCallback
+from efficientdet_adapter.base.errors import ArgumentError
 
 
 __all__ = [
@@ -104,7 +104,7 @@ class EfficientDetCallback(Callback):
 
     ``channels_last``: convert the network to that layout when a fit starts (``"auto"``: on the
     CPU, and on a GPU with fastai's ``MixedPrecision``, i.e. after ``to_fp16()``/``to_bf16()``;
-    see [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]).
+    see [`channels_last_pays`][efficientdet_adapter.loop.steps.channels_last_pays]).
     """
 
     order = 5  # after TrainEvalCallback (-10) sets train/eval mode, before fp16 casting (9, 10)
@@ -123,7 +123,7 @@ class EfficientDetCallback(Callback):
             use_channels_last(self.learn.model)
         if any(type(cb).__name__ == "WandbCallback" for cb in self.learn.cbs):
             # before WandbCallback's own before_fit (order 51) formats the run's config
-            from ...integrations import fix_fastai_wandb_config
+            from efficientdet_adapter.training.integrations import fix_fastai_wandb_config  # noqa: PLC0415
 
             fix_fastai_wandb_config()
 
@@ -203,7 +203,7 @@ def _metric_name(metric: Any) -> str:
 
 
 def _default_columns(metric: Any) -> dict[str, str | None]:
-    from ...metrics import COCOMetric
+    from efficientdet_adapter.metrics import COCOMetric  # noqa: PLC0415
 
     if not isinstance(metric, COCOMetric):
         return {_metric_name(metric): None}
@@ -278,8 +278,8 @@ class EfficientDetLearner(Learner):
     ) -> Any:
         """Predict on the first ``max_n`` images of ``dl`` (default: ``dls[ds_idx]``) and draw
         predictions beside the ground truth (see
-        [`efficientdet.show_results`][efficientdet_adapter.efficientdet.prediction.show_results])."""
-        from ...efficientdet.prediction import show_results
+        [`efficientdet.show_results`][efficientdet_adapter.inference.prediction.show_results])."""
+        from efficientdet_adapter.inference.prediction import show_results  # noqa: PLC0415
 
         dl = self.dls[ds_idx] if dl is None else dl
         return show_results(
@@ -301,13 +301,13 @@ class TorchDataLoaders(DataLoaders):
 
     def __init__(self, *loaders: Any, path: str | Path = ".", device: Any = None) -> None:
         super().__init__(*loaders, path=path)
-        import torch
+        import torch  # noqa: PLC0415
 
         self._device = None if device is None else torch.device(device)
 
     @property
     def device(self) -> Any:
-        from fastai.torch_core import default_device
+        from fastai.torch_core import default_device  # noqa: PLC0415
 
         return self._device if self._device is not None else default_device()
 
@@ -350,7 +350,7 @@ def learner(
         >>> learn = learner([train_dl, valid_dl], model, metrics=[COCOMetric()])  # doctest: +SKIP
         >>> learn.fine_tune(10, 1e-2, freeze_epochs=1)                            # doctest: +SKIP
     """
-    from ...efficientdet.model import param_groups
+    from efficientdet_adapter.model.model import param_groups  # noqa: PLC0415
 
     if not isinstance(dls, DataLoaders):
         loaders = list(dls)

@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ...training.loggers import (EXPERIMENT, logger_folder, mlflow_key, mlflow_tracking_uri,
+from efficientdet_adapter.training.loggers import (EXPERIMENT, logger_folder, mlflow_key, mlflow_tracking_uri,
                                  wandb_project)
-from ...version_compat import import_fastai_quietly
+from efficientdet_adapter.base.version_compat import import_fastai_quietly
 
 import_fastai_quietly()
 
@@ -31,7 +31,7 @@ class MLflowCallback(Callback):
     order = Recorder.order + 1  # after the Recorder has the epoch's values
 
     def __init__(self, tracking_uri: str, run_name: str, params: dict[str, Any]) -> None:
-        import mlflow
+        import mlflow  # noqa: PLC0415
 
         self.client = mlflow.MlflowClient(tracking_uri)
         found = self.client.get_experiment_by_name(EXPERIMENT)
@@ -69,18 +69,18 @@ def logger_callbacks(names: list[str], out: str | Path | None,
     for name in names:
         folder = logger_folder(out, name)
         if name == "tensorboard":
-            from fastai.callback.tensorboard import TensorBoardCallback
+            from fastai.callback.tensorboard import TensorBoardCallback  # noqa: PLC0415
 
             cbs.append(TensorBoardCallback(log_dir=str(folder), trace_model=False,
                                            log_preds=False))
         elif name == "csv":
-            from fastai.callback.progress import CSVLogger
+            from fastai.callback.progress import CSVLogger  # noqa: PLC0415
 
             folder.mkdir(parents=True, exist_ok=True)
             cbs.append(CSVLogger(fname=str(folder / "history.csv"), append=True))
         elif name == "wandb":
-            import wandb
-            from fastai.callback.wandb import WandbCallback
+            import wandb  # noqa: PLC0415
+            from fastai.callback.wandb import WandbCallback  # noqa: PLC0415
 
             folder.mkdir(parents=True, exist_ok=True)
             run = wandb.init(dir=str(out), project=wandb_project(), name=out.name,

@@ -20,7 +20,7 @@ parameter:
 * The progress bar prints the smoothed loss with ``.item()``.
   [`ProgressCallback`][efficientdet_adapter.engines.fastai.steps.ProgressCallback] prints the
   latest value that has already reached the host
-  ([`StepValues`][efficientdet_adapter.engines.step_values.StepValues]; on the CPU, the current
+  ([`StepValues`][efficientdet_adapter.loop.step_values.StepValues]; on the CPU, the current
   one).
 
 [`learner`][efficientdet_adapter.engines.fastai.learn.learner] uses all three by default.
@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ...version_compat import adamw_step, import_fastai_quietly
+from efficientdet_adapter.base.version_compat import adamw_step, import_fastai_quietly
 
 import_fastai_quietly()
 
@@ -44,8 +44,8 @@ from fastai.callback import fp16, progress
 from fastai.callback.core import CancelStepException
 from fastai.optimizer import Optimizer
 
-from ..step_values import StepValues
-from ...errors import ArgumentError, UsageError
+from efficientdet_adapter.loop.step_values import StepValues
+from efficientdet_adapter.base.errors import ArgumentError, UsageError
 
 __all__ = ["FusedAdam", "MixedPrecision", "ProgressCallback"]
 

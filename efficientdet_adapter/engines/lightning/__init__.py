@@ -9,7 +9,7 @@ __all__ = ["LightningModelAdapter"]
 
 def __getattr__(name: str) -> Any:
     if name == "LightningModelAdapter":
-        from .lightning_model_adapter import __getattr__ as build
+        from efficientdet_adapter.engines.lightning.lightning_model_adapter import __getattr__ as build  # noqa: PLC0415
 
         return build(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Train an EfficientDet with PyTorch Lightning: subclass `ModelAdapter`.
 
-A thin shell over [`steps`][efficientdet_adapter.engines.steps]. You add ``configure_optimizers``;
+A thin shell over [`steps`][efficientdet_adapter.loop.steps]. You add ``configure_optimizers``;
 the adapter runs the steps,
 logs the losses and finalizes the metrics at the end of each validation and test epoch.
 
@@ -40,9 +40,9 @@ from types import ModuleType
 
 from torch import Tensor, nn
 
-from ...predictions import Prediction
-from ...version_compat import lightning_package
-from ..steps import (
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.base.version_compat import lightning_package
+from efficientdet_adapter.loop.steps import (
     batch_size,
     channels_last_pays,
     loss_step,
@@ -79,11 +79,11 @@ class ModelAdapterMethods:
         metrics: engine-agnostic metrics (``accumulate(preds)`` / ``finalize() -> dict``), such
             as ``[COCOMetric()]``; fed in validation and test steps.
         channels_last: convert the network to the ``channels_last`` layout when the fit starts
-            (see [`use_channels_last`][efficientdet_adapter.engines.steps.use_channels_last]);
+            (see [`use_channels_last`][efficientdet_adapter.loop.steps.use_channels_last]);
             ``"auto"``: when training on a GPU in mixed
             precision (``precision="16-mixed"``/``"bf16-mixed"``), where half-precision
             convolutions want it, and on the CPU (see
-            [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]).
+            [`channels_last_pays`][efficientdet_adapter.loop.steps.channels_last_pays]).
 
     ``predict_step`` takes inference batches (``efficientdet.infer_dl``) and returns a
     ``list[Prediction]`` per batch (``detection_threshold`` sets their thresholded views).
@@ -223,12 +223,12 @@ def __getattr__(name: str) -> type:
 
 
 def _wants_channels_last(setting: bool | str, device_type: str, precision: Any) -> bool:
-    """``"auto"``: [`channels_last_pays`][efficientdet_adapter.engines.steps.channels_last_pays]
+    """``"auto"``: [`channels_last_pays`][efficientdet_adapter.loop.steps.channels_last_pays]
     for this device and precision (see ``ModelAdapter``'s ``channels_last``)."""
     if setting != "auto":
         return bool(setting)
-    from ...devices import normalize_precision
-    from ...errors import UsageError
+    from efficientdet_adapter.base.devices import normalize_precision  # noqa: PLC0415
+    from efficientdet_adapter.base.errors import UsageError  # noqa: PLC0415
 
     try:  # Lightning's own spellings too; one this library does not use ("64-true") is not mixed
         mixed = normalize_precision(str(precision)) in ("fp16", "bf16")

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ...training.budget_clock import BudgetClock, one_cycle
-from ...training.state import RunTracker
-from .callbacks import pl
+from efficientdet_adapter.training.budget_clock import BudgetClock, one_cycle
+from efficientdet_adapter.training.state import RunTracker
+from efficientdet_adapter.engines.lightning.callbacks import pl
 
 __all__ = ["BudgetOneCycleLR", "BudgetStop"]
 

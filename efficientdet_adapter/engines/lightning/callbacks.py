@@ -14,13 +14,13 @@
   weights ([`WeightAverage`][efficientdet_adapter.engines.core.WeightAverage]), validated and
   saved.
 * [`NonFiniteLoss`][efficientdet_adapter.engines.lightning.callbacks.NonFiniteLoss]: a
-  [`TrainingError`][efficientdet_adapter.errors.TrainingError] at the first NaN
+  [`TrainingError`][efficientdet_adapter.base.errors.TrainingError] at the first NaN
   or infinite training loss ([`NonFiniteGuard`][efficientdet_adapter.engines.core.NonFiniteGuard]).
 * [`EpochLine`][efficientdet_adapter.engines.lightning.callbacks.EpochLine]: one printed line per
   epoch.
 
 As with fastai, no callback reads a loss on the host while a step runs: on a GPU the losses come
-through [`StepValues`][efficientdet_adapter.engines.step_values.StepValues].
+through [`StepValues`][efficientdet_adapter.loop.step_values.StepValues].
 
 Example:
     >>> tracker = RunTracker("runs/x", class_map, patience=3)                     # doctest: +SKIP
@@ -34,16 +34,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...weights.state_dict import check_plain
-from ...errors import CheckpointError
-from ...training.state import RunTracker, rng_state
-from ...version_compat import lightning_package
-from ..core import (NonFiniteGuard, RunRecorder, StepPlace, WeightAverage, freeze_bn_stats,
+from efficientdet_adapter.weights.state_dict import check_plain
+from efficientdet_adapter.base.errors import CheckpointError
+from efficientdet_adapter.training.state import RunTracker, rng_state
+from efficientdet_adapter.base.version_compat import lightning_package
+from efficientdet_adapter.engines.core import (NonFiniteGuard, RunRecorder, StepPlace, WeightAverage, freeze_bn_stats,
                     print_epoch_line)
-from ..step_values import StepValues
+from efficientdet_adapter.loop.step_values import StepValues
 
 #: The Lightning package these callbacks are built on (``pytorch_lightning`` or
-#: ``lightning.pytorch``, see :func:`~efficientdet_adapter.version_compat.lightning_package`): use
+#: ``lightning.pytorch``, see :func:`~efficientdet_adapter.base.version_compat.lightning_package`): use
 #: its ``Trainer`` and :func:`~.adapter.model_adapter_class`.
 pl = lightning_package("efficientdet_adapter.engines.lightning.callbacks")
 

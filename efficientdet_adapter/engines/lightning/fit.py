@@ -1,7 +1,7 @@
 """A training run's fit with Lightning: the adapter with AdamW and one-cycle, the run callbacks.
 
 What ``efficientdet-adapter train --engine lightning`` (through
-[`efficientdet_adapter.runs.train_model`][efficientdet_adapter.runs.train_model]) runs: a
+[`efficientdet_adapter.app.runs.train_model`][efficientdet_adapter.app.runs.train_model]) runs: a
 ``ModelAdapter`` ([`adapter`][efficientdet_adapter.engines.lightning.adapter]) whose
 ``configure_optimizers`` is AdamW (fused on a GPU) under ``OneCycleLR``, a ``Trainer`` with the
 run callbacks of [`callbacks`][efficientdet_adapter.engines.lightning.callbacks] (DDP when ``devices
@@ -16,18 +16,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...atomic import atomic_torch_save
-from ...devices import engine_precision
-from ...errors import UsageError
-from ...training.interrupts import Terminated
-from ...training.state import RunTracker
-from ..steps import one_cycle_pct_start
-from .adapter import model_adapter_class
-from .budget import BudgetOneCycleLR, BudgetStop
-from ...efficientdet.model import param_groups
-from .callbacks import (EpochLine, FreezeBNStats, LightningEMA, NonFiniteLoss, RunCheckpoint,
+from efficientdet_adapter.base.atomic import atomic_torch_save
+from efficientdet_adapter.base.devices import engine_precision
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.training.interrupts import Terminated
+from efficientdet_adapter.training.state import RunTracker
+from efficientdet_adapter.loop.steps import one_cycle_pct_start
+from efficientdet_adapter.engines.lightning.adapter import model_adapter_class
+from efficientdet_adapter.engines.lightning.budget import BudgetOneCycleLR, BudgetStop
+from efficientdet_adapter.model.model import param_groups
+from efficientdet_adapter.engines.lightning.callbacks import (EpochLine, FreezeBNStats, LightningEMA, NonFiniteLoss, RunCheckpoint,
                         pl)
-from .loggers import lightning_loggers
+from efficientdet_adapter.engines.lightning.loggers import lightning_loggers
 
 __all__ = ["fit_run"]
 
@@ -43,7 +43,7 @@ def fit_run(model: nn.Module, train_dl: Any, valid_dl: Any, opts: Any, tracker: 
         UsageError: ``opts.freeze_epochs`` (fastai's ``fine_tune``), or a ``last.pt`` that holds
             no Lightning state.
     """
-    from ...metrics import COCOMetric
+    from efficientdet_adapter.metrics import COCOMetric  # noqa: PLC0415
 
     if opts.freeze_epochs > 0:
         raise UsageError(f"--freeze-epochs {opts.freeze_epochs}: fastai's fine_tune; with "

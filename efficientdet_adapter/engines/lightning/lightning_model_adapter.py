@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...version_compat import lightning_package
+from efficientdet_adapter.base.version_compat import lightning_package
 
 __all__ = ["LightningModelAdapter"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...training.loggers import (EXPERIMENT, logger_folder, mlflow_key, mlflow_tracking_uri,
+from efficientdet_adapter.training.loggers import (EXPERIMENT, logger_folder, mlflow_key, mlflow_tracking_uri,
                                  wandb_project)
 
 __all__ = ["lightning_loggers"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import coco_metric
-from .coco_metric import COCOMetric, COCOMetricType, create_coco_eval
+from efficientdet_adapter.metrics.coco_metric import coco_metric
+from efficientdet_adapter.metrics.coco_metric.coco_metric import COCOMetric, COCOMetricType, create_coco_eval
 
 __all__ = ["COCOMetric", "COCOMetricType", "create_coco_eval"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import confusion_matrix
-from .confusion_matrix import SimpleConfusionMatrix
+from efficientdet_adapter.metrics.confusion_matrix import confusion_matrix
+from efficientdet_adapter.metrics.confusion_matrix.confusion_matrix import SimpleConfusionMatrix
 
 __all__ = ["SimpleConfusionMatrix"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...metrics import Metric
+from efficientdet_adapter.metrics import Metric
 
 __all__ = ["SimpleConfusionMatrix"]
 
@@ -76,7 +76,7 @@ class SimpleConfusionMatrix(Metric):
 
     def plot(self, **kwargs: Any):
         """The last finalized matrix as a matplotlib figure."""
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415
 
         fig, ax = plt.subplots(figsize=kwargs.get("figsize", (6, 6)))
         ax.imshow(self.confusion_matrix, cmap="Blues")

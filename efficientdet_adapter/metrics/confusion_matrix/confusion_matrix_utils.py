@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from ...bbox import BBox
-from ...record_components import ComponentRecord as BaseRecord
+from efficientdet_adapter.records.bbox import BBox
+from efficientdet_adapter.records.components import ComponentRecord as BaseRecord
 
 __all__ = ["BBox", "BaseRecord", "pairwise_iou_record_record", "match_records",
            "get_best_score_item"]
@@ -21,7 +21,7 @@ def _boxes(record: Any) -> torch.Tensor:
 
 def pairwise_iou_record_record(target: Any, prediction: Any) -> torch.Tensor:
     """IoU of each predicted box (rows) with each target box (columns)."""
-    from torchvision.ops import box_iou
+    from torchvision.ops import box_iou  # noqa: PLC0415
 
     return box_iou(_boxes(prediction), _boxes(target))
 

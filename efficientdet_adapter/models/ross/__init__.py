@@ -2,6 +2,6 @@
 face of [`efficientdet_adapter.efficientdet`][efficientdet_adapter.efficientdet], with IceVision's
 submodule paths)."""
 
-from . import efficientdet
+from efficientdet_adapter.models.ross import efficientdet
 
 __all__ = ["efficientdet"]

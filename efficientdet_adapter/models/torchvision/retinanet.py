@@ -1,5 +1,5 @@
 """Not offered: see the package."""
 
-from . import MESSAGE
+from efficientdet_adapter.models.torchvision import MESSAGE
 
 raise ImportError(MESSAGE)

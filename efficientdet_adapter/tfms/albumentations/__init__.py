@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import tfms as _tfms
-from ..._faces import gather, not_offered
-from . import albumentations_adapter, albumentations_helpers
+from efficientdet_adapter import tfms as _tfms
+from efficientdet_adapter.base.faces import gather, not_offered
+from efficientdet_adapter.tfms.albumentations import albumentations_adapter, albumentations_helpers
 
 __all__ = sorted(set(gather(globals(), _tfms.A, albumentations_adapter, albumentations_helpers)))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import UsageError
-from ...tfms.albumentations_adapter import Adapter
+from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.tfms.albumentations_adapter import Adapter
 
 NOT_OFFERED: dict[str, str] = {}
 __all__ = ["Adapter", "AlbumentationsAdapterComponent", "AlbumentationsBBoxesComponent",

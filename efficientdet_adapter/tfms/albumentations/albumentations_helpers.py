@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...tfms.albumentations_adapter import aug_tfms, resize, resize_and_pad
+from efficientdet_adapter.tfms.albumentations_adapter import aug_tfms, resize, resize_and_pad
 
 __all__ = ["aug_tfms", "resize", "resize_and_pad", "get_transform", "get_size_without_padding"]
 NOT_OFFERED: dict[str, str] = {}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import batch_transform, img_pad_stack
-from .batch_transform import BatchTransform
-from .img_pad_stack import ImgPadStack
+from efficientdet_adapter.tfms.batch import batch_transform, img_pad_stack
+from efficientdet_adapter.tfms.batch.batch_transform import BatchTransform
+from efficientdet_adapter.tfms.batch.img_pad_stack import ImgPadStack
 
 __all__ = ["BatchTransform", "ImgPadStack"]

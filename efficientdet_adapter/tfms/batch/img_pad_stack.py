@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch_transform import BatchTransform
+from efficientdet_adapter.tfms.batch.batch_transform import BatchTransform
 
 __all__ = ["ImgPadStack"]
 
@@ -18,7 +18,7 @@ class ImgPadStack(BatchTransform):
     their ``width`` and ``height``.
 
     Example:
-        >>> from efficientdet_adapter.record_components import ComponentRecord, ImageRecordComponent
+        >>> from efficientdet_adapter.records.components import ComponentRecord, ImageRecordComponent
         >>> r = ComponentRecord((ImageRecordComponent(),)); r.set_img(np.ones((2, 4, 3)))
         >>> s = ComponentRecord((ImageRecordComponent(),)); s.set_img(np.ones((3, 2, 3)))
         >>> [x.img.shape for x in ImgPadStack(0)([r, s])], (s.height, s.width)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...._faces import FASTAI_ADAPTERS, not_offered
-from ....engines.fastai import convert_dataloader_to_fastai, convert_dataloaders_to_fastai
+from efficientdet_adapter.base.faces import FASTAI_ADAPTERS, not_offered
+from efficientdet_adapter.engines.fastai import convert_dataloader_to_fastai, convert_dataloaders_to_fastai
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ....engines.fastai import convert_dataloader_to_fastai, convert_dataloaders_to_fastai
+from efficientdet_adapter.engines.fastai import convert_dataloader_to_fastai, convert_dataloaders_to_fastai
 
 __all__ = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]

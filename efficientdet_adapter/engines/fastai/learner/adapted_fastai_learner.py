@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...._faces import FASTAI_ADAPTERS, not_offered
+from efficientdet_adapter.base.faces import FASTAI_ADAPTERS, not_offered
 __all__: list[str] = []
 
 NOT_OFFERED: dict[str, str] = {

@@ -15,15 +15,15 @@ import sys
 from importlib import import_module
 from typing import Any
 
-from .... import efficientdet as _efficientdet
-from ...._faces import BACKBONE_CONFIG, INTERNAL, gather, not_offered
-from . import backbones as _backbones
-from . import dataloaders, utils
-from . import prediction as _prediction
-from . import loss_fn as _loss_fn
-from . import model as _model
-from . import show_batch as _show_batch
-from . import show_results as _show_results
+from efficientdet_adapter import efficientdet as _efficientdet
+from efficientdet_adapter.base.faces import BACKBONE_CONFIG, INTERNAL, gather, not_offered
+from efficientdet_adapter.models.ross.efficientdet import backbones as _backbones
+from efficientdet_adapter.models.ross.efficientdet import dataloaders, utils
+from efficientdet_adapter.models.ross.efficientdet import prediction as _prediction
+from efficientdet_adapter.models.ross.efficientdet import loss_fn as _loss_fn
+from efficientdet_adapter.models.ross.efficientdet import model as _model
+from efficientdet_adapter.models.ross.efficientdet import show_batch as _show_batch
+from efficientdet_adapter.models.ross.efficientdet import show_results as _show_results
 
 # every name of efficientdet_adapter.efficientdet (fastai and lightning: below), then the
 # functions that share a submodule's name, as IceVision's package exported them

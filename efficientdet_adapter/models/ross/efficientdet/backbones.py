@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...._faces import BACKBONE, not_offered
-from ....efficientdet.backbones import (
+from efficientdet_adapter.base.faces import BACKBONE, not_offered
+from efficientdet_adapter.model.backbones import (
     d0,
     d1,
     d2,

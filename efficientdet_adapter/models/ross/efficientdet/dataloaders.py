@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ....efficientdet.dataloaders import (
+from efficientdet_adapter.loop.dataloaders import (
     build_infer_batch,
     build_train_batch,
     build_valid_batch,

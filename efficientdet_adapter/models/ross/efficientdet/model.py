@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ....efficientdet import model
+from efficientdet_adapter.efficientdet import model
 
 __all__ = ["model"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ....compat import denormalize_imagenet
-from ....engines.steps import predictions_from_output
-from ....efficientdet.prediction import end2end_detect, predict, predict_from_dl
-from ....predictions import Prediction
-from ....records import Record
+from efficientdet_adapter.compat import denormalize_imagenet
+from efficientdet_adapter.loop.steps import predictions_from_output
+from efficientdet_adapter.inference.prediction import predict, predict_from_dl
+from efficientdet_adapter.inference.single_image import end2end_detect
+from efficientdet_adapter.records.predictions import Prediction
+from efficientdet_adapter.records.record import Record
 
 __all__ = ["predict", "predict_from_dl", "convert_raw_predictions", "end2end_detect"]
 
@@ -22,7 +23,7 @@ def convert_raw_predictions(
     keep_images: bool = False,
 ) -> list[Prediction]:
     """IceVision's ``convert_raw_predictions``: effdet's ``detections`` of a ``valid_dl`` batch
-    -> one [`Prediction`][efficientdet_adapter.predictions.Prediction] per record (on the
+    -> one [`Prediction`][efficientdet_adapter.records.predictions.Prediction] per record (on the
     transformed
     image), as custom Lightning ``validation_step``\\ s call it::
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ....efficientdet import show_batch
+from efficientdet_adapter.efficientdet import show_batch
 
 __all__ = ["show_batch"]

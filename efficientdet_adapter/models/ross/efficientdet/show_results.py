@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ....efficientdet import interp, show_results
+from efficientdet_adapter.efficientdet import interp, show_results
 
 __all__ = ["show_results", "interp"]

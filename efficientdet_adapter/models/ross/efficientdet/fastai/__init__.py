@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from .....efficientdet import fastai as _real
-from . import callbacks, learner  # first: the names below then replace the submodules
+from efficientdet_adapter.efficientdet import fastai as _real
+from efficientdet_adapter.models.ross.efficientdet.fastai import callbacks, learner  # first: the names below then replace the submodules
 
 globals().update({n: getattr(_real, n) for n in _real.__all__})
 EfficientDetCallback = _real.EfficientDetCallback

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .....efficientdet.fastai import EfficientDetCallback
+from efficientdet_adapter.efficientdet.fastai import EfficientDetCallback
 
 __all__ = ["EfficientDetCallback"]

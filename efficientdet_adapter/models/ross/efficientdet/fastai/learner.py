@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .....efficientdet.fastai import learner
+from efficientdet_adapter.efficientdet.fastai import learner
 
 __all__ = ["learner"]

@@ -4,8 +4,8 @@ names."""
 
 from __future__ import annotations
 
-from .....efficientdet import lightning as _real
-from . import model_adapter
+from efficientdet_adapter.efficientdet import lightning as _real
+from efficientdet_adapter.models.ross.efficientdet.lightning import model_adapter
 
 globals().update({n: getattr(_real, n) for n in _real.__all__})
 ModelAdapter = _real.ModelAdapter

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .....efficientdet.lightning import ModelAdapter
+from efficientdet_adapter.efficientdet.lightning import ModelAdapter
 
 __all__ = ["ModelAdapter"]

@@ -1,0 +1,1 @@
+"""model.ops: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""pictures: see docs/architecture.md."""
