@@ -9,6 +9,7 @@ from efficientdet_adapter.app.cli.training_flags import TRAIN_DEFAULTS
 from efficientdet_adapter.app.cli.values import img_size_or_auto
 from efficientdet_adapter.base.errors import UsageError
 
+
 def cmd_check(args) -> int:
     from efficientdet_adapter.app.check import check_dataset  # noqa: PLC0415
 
@@ -25,6 +26,7 @@ def cmd_check(args) -> int:
     if png is not None:
         say(f"wrote {report.save_png(png)}")
     return 0
+
 
 def add_command(sub) -> None:
     """Add ``check`` to the subcommands."""

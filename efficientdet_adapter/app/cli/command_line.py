@@ -50,6 +50,7 @@ def _set_threads(threads: int | str) -> None:
               f"thread{'s' if n > 1 else ''}, not {default} (--threads N to choose)",
               file=sys.stderr, flush=True)
 
+
 def _one_line(e: BaseException) -> str:
     """The first line of the message; for an error re-raised from a DataLoader worker (whose
     first line is only "Caught ImageLoadError in DataLoader worker process 1."), the original
@@ -64,6 +65,7 @@ def _one_line(e: BaseException) -> str:
         if original:
             return original[-1].split(": ", 1)[1]
     return lines[0] if lines else type(e).__name__
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for user errors).

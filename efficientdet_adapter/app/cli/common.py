@@ -17,6 +17,7 @@ from efficientdet_adapter.parsers.formats import FORMATS
 __all__ = ["PROG", "say", "check_output_folder", "check_output_file", "checkpoint_arg", "data_arg",
            "need", "is_ddp_child", "inside", "same"]
 
+
 PROG = "efficientdet-adapter"
 
 FORMATS_OR_AUTO = ("auto", *FORMATS)  # --format of train, eval and check: auto detects it
@@ -24,18 +25,22 @@ FORMATS_OR_AUTO = ("auto", *FORMATS)  # --format of train, eval and check: auto 
 CHECKPOINT_HELP = ("a model.pt written by train or demo, a .onnx written by export, or its "
                    "http(s):// URL (downloaded once into the cache, as model_from_checkpoint does)")
 
+
 def say(text: str) -> None:
     """Print ``text`` (one or more lines) to stdout with the control characters of any file
     name in it escaped (`printable`)."""
     print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
 
+
 def same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
+
 
 def inside(path: Path, folder: Path) -> bool:
     """``path`` is ``folder`` or lies below it (after resolving links)."""
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
+
 
 def writable_folder(folder: Path, option: str) -> None:
     """Create ``folder`` (with its parents) and prove a file can be written in it."""
@@ -47,6 +52,7 @@ def writable_folder(folder: Path, option: str) -> None:
         raise UsageError(
             f"{option} {folder}: cannot write there ({e.strerror or e}); choose a writable folder"
         ) from None
+
 
 def check_output_folder(value: str | Path, option: str = "--out",
                         inputs: Iterable[Path] = (), *, create: bool = True) -> Path:
@@ -72,6 +78,7 @@ def check_output_folder(value: str | Path, option: str = "--out",
         writable_folder(out, option)
     return out
 
+
 def check_output_file(value: str | Path, option: str = "--out",
                       inputs: Iterable[Path] = ()) -> Path:
     """The output file ``value``: not a folder, not one of ``inputs``, in a writable folder."""
@@ -86,12 +93,14 @@ def check_output_file(value: str | Path, option: str = "--out",
     writable_folder(path.parent, option)
     return path
 
+
 def check_file(value: str, option: str, what: str) -> Path:
     path = Path(value)
     if not path.is_file():
         problem = "no such file" if not path.exists() else "not a file"
         raise UsageError(f"{option} {path}: {problem}; give the path of {what}")
     return path
+
 
 def checkpoint_arg(value: str) -> Path:
     """``--checkpoint``: a local file, or a URL downloaded into the cache (as the Python API); a
@@ -104,6 +113,7 @@ def checkpoint_arg(value: str) -> Path:
         need("onnxruntime", f"--checkpoint {value}", "export")
     return path
 
+
 def data_arg(value: str) -> Path:
     from efficientdet_adapter.weights.hub import is_url  # noqa: PLC0415
 
@@ -115,11 +125,13 @@ def data_arg(value: str) -> Path:
         raise UsageError(f"--data {path}: no such folder or zip file; give a dataset export (a folder, .zip or data.yaml)")
     return path
 
+
 def need(module: str, option: str, extra: str) -> None:
     """Stop with the extra to install when ``module`` (any of ``a|b``) is not installed."""
     if all(importlib.util.find_spec(name) is None for name in module.split("|")):
         raise UsageError(f"{option} needs {module.replace('|', ' or ')}, which is not installed: "
                          f"pip install 'efficientdet_adapter[{extra}]'")
+
 
 def is_ddp_child() -> bool:
     """A process that Lightning's DDP launcher started (rank > 0): it re-runs the command."""

@@ -16,7 +16,9 @@ from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.parsers.formats import FORMATS
 from efficientdet_adapter.training.interrupts import stop_on_sigterm
 
+
 MIN_DEMO_IMAGES = 10  # 7 train, 2 valid, 1 test
+
 
 def _write_demo_data(out: Path, args, start: float) -> int:
     """``demo --data-only``: the synthetic export alone, in ``--format``, summarized as parsed."""
@@ -36,6 +38,7 @@ def _write_demo_data(out: Path, args, start: float) -> int:
     print("\n".join(split_summary(splits)))
     return 0
 
+
 def cmd_demo(args) -> int:
     from efficientdet_adapter.training.run_lock import hold_run_folder  # noqa: PLC0415
 
@@ -43,6 +46,7 @@ def cmd_demo(args) -> int:
         return _demo(args)
     with stop_on_sigterm(), hold_run_folder(check_output_folder(args.out)):  # as train
         return _demo(args)
+
 
 def _demo(args) -> int:
     from efficientdet_adapter.app.demo import write_demo_dataset  # noqa: PLC0415

@@ -13,6 +13,7 @@ from efficientdet_adapter.base.devices import resolve_device
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.parsers.formats import SPLIT_NAMES
 
+
 def cmd_eval(args) -> int:
     from efficientdet_adapter.checkpoints.load import load_for_inference  # noqa: PLC0415
     from efficientdet_adapter.training.run_splits import load_run_data, split_note  # noqa: PLC0415

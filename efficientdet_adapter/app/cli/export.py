@@ -10,7 +10,9 @@ from efficientdet_adapter.app.cli.values import img_size_value, number
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.checkpoints.formats import EXPORT_SUFFIXES, check_export_suffix  # the one table
 
+
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
+
 
 def cmd_export(args) -> int:
     from efficientdet_adapter.checkpoints.load import load_for_inference  # noqa: PLC0415

@@ -10,10 +10,12 @@ from efficientdet_adapter.app.cli.common import data_arg
 from efficientdet_adapter.app.runs import TrainOptions
 from efficientdet_adapter.base.errors import UsageError
 
+
 #: ``train --resume``: options that say how to run (applied from now on), and those that say what
 #: the run trains (its own, from last.pt: given with another value, refused)
 RESUME_HOW = ("device", "precision", "num_workers", "progress", "devices", "num_nodes",
               "loggers")
+
 
 RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "epochs",
                "--batch-size": "batch_size", "--lr": "lr", "--engine": "engine",
@@ -25,15 +27,18 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
                "--backbone-lr-mult": "backbone_lr_mult", "--freeze-bn": "freeze_bn",
                "--small-boxes": "small_boxes"}
 
+
 #: What a refusal says a resume may change (RESUME_HOW's flags, --threads and --data).
 RESUME_MAY_CHANGE = ("--device, --precision, --num-workers, --progress, --devices, --num-nodes, "
                      "--threads and --data")
+
 
 def option_text(option: str, value: Any) -> str:
     """``--lr 0.005``; ``--time 3600 s`` (``no --time`` when the run has none)."""
     if option == "--time":
         return "no --time" if value is None else f"--time {value:g} s"
     return f"{option} {value}"
+
 
 def given_options(args) -> set[str]:
     """The long options written on the command line (argparse's abbreviations resolved)."""
@@ -48,6 +53,7 @@ def given_options(args) -> set[str]:
             if len(match) == 1:
                 given.add(match[0])
     return given
+
 
 def resume_args(args) -> tuple[Path, TrainOptions, Path, str]:
     """``(data, options, out, format)`` of the run that ``--resume RUN_DIR`` continues.

@@ -18,10 +18,12 @@ from efficientdet_adapter.app.runs import check_trainable, evaluate, print_metri
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.training.interrupts import stop_on_sigterm
 
+
 def cmd_train(args) -> int:
     # the run folder's lock, released however the run ends; SIGTERM ends it as Ctrl-C does
     with stop_on_sigterm(), contextlib.ExitStack() as held:
         return _train(args, held)
+
 
 def _train(args, held: contextlib.ExitStack) -> int:
     from efficientdet_adapter.training.run_splits import load_run_data  # noqa: PLC0415
@@ -86,6 +88,7 @@ def _train(args, held: contextlib.ExitStack) -> int:
           f"{run_pictures(out)}")
     print_class_scores(preds, f"{len(valid)} valid images")
     return 0
+
 
 def _numbered_run_folder() -> Path:
     """``runs/train``, ``runs/train2``...: the first free one (DDP's other ranks get rank 0's)."""

@@ -30,6 +30,7 @@ TRAIN_DEFAULTS = TrainOptions()
 
 DEMO_DEFAULTS = DEMO_OPTIONS
 
+
 def add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> None:
     """``train``'s and ``demo``'s training flags, each defaulting to the field of ``defaults``."""
     g = p.add_argument_group("training")
@@ -130,12 +131,14 @@ def add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> Non
                    metavar="N",
                    help="machines for DDP (--engine lightning) (default: %(default)s)")
 
+
 def add_check_images(p: argparse.ArgumentParser, before: str = "training") -> None:
     p.add_argument("--check-images", action="store_true",
                    help=f"open every image header before {before} and compare its size (and EXIF "
                         "rotation) with the annotation, fixing what has one fix and reporting "
                         "it (slower on large data; the same check runs anyway when an image is "
                         "loaded)")
+
 
 def check_training_args(args) -> None:
     """What argparse's types cannot see alone in ``train``/``demo``'s options."""
@@ -156,6 +159,7 @@ def check_training_args(args) -> None:
           f"--engine {args.engine}", args.engine)
     args.loggers = check_loggers(args.loggers)  # known, installed, each once
 
+
 def epochs_of(args) -> int:
     """``--epochs``, or its default: the command's, or with ``--time`` the budget's cap."""
     if args.epochs is not None:
@@ -163,6 +167,7 @@ def epochs_of(args) -> int:
     from efficientdet_adapter.training.budget import MAX_BUDGET_EPOCHS  # noqa: PLC0415
 
     return MAX_BUDGET_EPOCHS if args.time else args.default_epochs
+
 
 def train_options(args) -> TrainOptions:
     return TrainOptions(
@@ -179,6 +184,7 @@ def train_options(args) -> TrainOptions:
         loggers=list(args.loggers or []),
     )
 
+
 def check_run_options(opts: TrainOptions) -> None:
     device = resolve_device(opts.device)
     resolve_precision(opts.precision, device)
@@ -190,11 +196,13 @@ def check_run_options(opts: TrainOptions) -> None:
         raise UsageError(f"--devices {opts.devices} --num-nodes {opts.num_nodes}: the fastai "
                          "engine trains on one device; use --engine lightning for multi-GPU (DDP)")
 
+
 def epochs_text(opts: TrainOptions, resume) -> str:
     if opts.time:
         left = "--time" if resume is None else "what is left of --time"
         return f"the epochs that fit {left} {opts.time:g} s (at most {opts.epochs})"
     return f"{opts.epochs} epochs"
+
 
 def resolve_auto(opts: TrainOptions, train, quiet: bool = False) -> None:
     """``--img-size auto`` / ``--anchors auto``: chosen from the training boxes, said in a line."""
@@ -203,6 +211,7 @@ def resolve_auto(opts: TrainOptions, train, quiet: bool = False) -> None:
     for line in resolve_auto_options(opts, train):
         if not quiet:
             print(line, flush=True)
+
 
 def train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extra: dict,
                     resume: Path | None = None):
@@ -230,6 +239,7 @@ def train_and_save(train, valid, class_map, opts: TrainOptions, out: Path, extra
     ckpt = save_model(model, class_map, opts, out, extra)
     return model, ckpt, seconds, cpu
 
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) during training, with the line that says how to resume."""
 
@@ -237,10 +247,12 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.exit_code = exit_code
 
+
 def report_fixes(parser) -> None:
     report = getattr(parser, "report", None)
     if report is not None and report.total:
         print(f"parse: {report.summary()}", file=sys.stderr)
+
 
 def print_class_scores(preds, where: str) -> None:
     """The per-class AP / AP50 table (pycocotools' precision array) of ``preds``."""
@@ -248,6 +260,7 @@ def print_class_scores(preds, where: str) -> None:
 
     print(class_table(class_scores(preds), title=f"per class on {where} (COCO AP over IoU "
                                                   "0.50:0.95, and AP at IoU 0.50):"))
+
 
 def run_pictures(out: Path) -> str:
     """The pictures [`save_run`][efficientdet_adapter.app.runs.save_run] wrote, for the closing line."""

@@ -12,6 +12,7 @@ from efficientdet_adapter.base.errors import AdapterError, UsageError
 __all__ = ["ArgumentParser", "number", "threads_value", "img_size_value", "img_size_or_auto",
            "duration_value", "tile_value", "overlap_value"]
 
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's own complaints (unknown option, missing argument, bad value) become a
     [`UsageError`][efficientdet_adapter.base.errors.UsageError], so that every user error leaves `main`
@@ -21,6 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
         err = UsageError(f"{message} (see {self.prog} --help)")
         err.prog = self.prog  # type: ignore[attr-defined]
         raise err
+
 
 def number(kind: type, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, hint: str = "") -> Any:
@@ -42,11 +44,14 @@ def number(kind: type, *, low: float | None = None, high: float | None = None,
     parse.__name__ = kind.__name__  # argparse names the type in some messages
     return parse
 
+
 _KIND_NAMES = {int: "an integer", float: "a number"}
+
 
 def threads_value(text: str) -> int | str:
     """``--threads``: ``auto`` or an integer of at least 1."""
     return "auto" if text == "auto" else number(int, low=1, hint=" (or auto)")(text)
+
 
 def img_size_value(text: str) -> int:
     """``--img-size``: a positive multiple of 128 (EfficientDet's largest stride, 2**max_level)
@@ -60,9 +65,11 @@ def img_size_value(text: str) -> int:
     except AdapterError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
+
 def img_size_or_auto(text: str) -> int | str:
     """``--img-size`` of ``train``/``demo``: `img_size_value`, or ``auto``."""
     return "auto" if text.strip().lower() == "auto" else img_size_value(text)
+
 
 def duration_value(text: str) -> float:
     """``--time``: seconds, or a number with s/m/h (``10m``, ``1h``)."""
@@ -72,6 +79,7 @@ def duration_value(text: str) -> float:
         return parse_duration(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
 
 def tile_value(text: str) -> tuple[int, int]:
     """``--tile H,W`` (or ``--tile N`` for a square): a tile size in original pixels."""
@@ -86,6 +94,7 @@ def tile_value(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a tile size: give H,W in pixels, each at least 16 (e.g. 512,512)")
     return values
+
 
 def overlap_value(text: str) -> float | int:
     """``--overlap``: a fraction of the tile below 1 (0.25) or pixels (64)."""
