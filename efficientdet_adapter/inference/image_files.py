@@ -18,7 +18,7 @@ from efficientdet_adapter.records.images import IMAGE_EXTENSIONS, image_size, li
 from efficientdet_adapter.records.predictions import Prediction
 
 __all__ = ["DEFAULT_MAX_PIXELS", "TILE_WARN_COUNT", "FilePredictions", "image_files",
-           "tile_count_warning", "readable_runs", "report_skipped", "is_file_input"]
+           "tile_count_warning", "readable_runs", "report_skipped", "is_file_input", "inside"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ DEFAULT_MAX_PIXELS = 50_000_000
 TILE_WARN_COUNT = 400
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def inside(path: Path, folder: Path) -> bool:
+    """``path`` is ``folder`` or lies below it (after resolving links)."""
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
 
@@ -50,7 +51,7 @@ def image_files(inputs: Sequence[str | Path], skip: Path | None = None) -> list[
         path = Path(item)
         if path.is_dir():
             found = [p for p in list_image_files(path, recurse=True)
-                     if not (skip is not None and _inside(p, skip))]
+                     if not (skip is not None and inside(p, skip))]
             if not found:
                 raise UsageError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
             files += found

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from efficientdet_adapter.base.errors import UsageError
+from efficientdet_adapter.inference.image_files import inside  # the one path test (light)
 from efficientdet_adapter.base.terminal import printable  # the one escaper of names shown on a terminal
 from efficientdet_adapter.parsers.formats import FORMATS
 
@@ -34,12 +35,6 @@ def say(text: str) -> None:
 
 def same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
-
-
-def inside(path: Path, folder: Path) -> bool:
-    """``path`` is ``folder`` or lies below it (after resolving links)."""
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
 
 
 def writable_folder(folder: Path, option: str) -> None:
