@@ -209,8 +209,7 @@ def threads_for(default: int, cores: int, busy: float | None) -> int:
     per free core, at most ``default`` (PyTorch's own choice), at least 1.
 
     A thread per core on a busy machine makes every parallel operation wait for the thread the
-    scheduler put aside: measured on 2 cores with the test suite running (docs/benchmarks.md),
-    a training step took 20 s on 2 threads and 2.2 s on 1.
+    scheduler put aside (docs/benchmarks.md has the step times on a busy 2-core machine).
 
     Example:
         >>> threads_for(2, 2, 0.1), threads_for(2, 2, 1.2), threads_for(8, 16, 3.0)

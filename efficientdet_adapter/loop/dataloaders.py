@@ -20,9 +20,8 @@ Inference batches are ``((images, img_info), records)`` with ``img_info = {"img_
 
 Anchor labeling can run in the loader workers (``train_dl(ds, anchor_labeler=model)``): the
 losses are identical, and the model's forward skips its own labeling. It is off by default
-because on a CPU it does not pay: effdet's labeler costs 5-13 ms per image (d0 at 512, one
-thread), under 1% of a CPU training step (``bench/anchor_labeling.py``: lite0 at 256, batch 8,
-2 workers: 2.40 s per step labeling in the forward, 2.46 s in the workers, within noise). Turn
+because on a CPU it does not pay: the labeler is a small part of a CPU training step
+(``bench/anchor_labeling.py``; the figures are in docs/benchmarks.md). Turn
 it on for GPU training, where the step is far shorter and the labeler's many small kernels
 would otherwise run in the training loop.
 

@@ -200,8 +200,8 @@ def aug_tfms(
     (+-10), brightness/contrast (+-0.2), blur (3 px, a quarter of the time), pad to ``size`` in ``pad_color``.
 
     One deliberate change: the crop/resize to ``size`` runs first instead of last, so the flip,
-    rotation, colour and blur work on the final, smaller image (2.4x fewer pixels for 384 from
-    512; about 1.7 ms less per image). Colour changes are per pixel and commute with the
+    rotation, colour and blur work on the final, smaller image (fewer pixels; the saving is in
+    docs/benchmarks.md). Colour changes are per pixel and commute with the
     geometry; the blur kernel is now relative to the final size. With nothing left between
     presizing and the crop, an ``int`` presize would only add a second resampling (the crop
     region is chosen in relative coordinates), so it is skipped: same picture, one resize less.

@@ -160,8 +160,8 @@ def _sync(device: str) -> None:
 #: The most training steps :func:`measure_epoch_cost` times (after a warm-up step).
 MEASURED_STEPS = 8
 #: Seconds of training steps after which the probe stops timing (at least two steps): the
-#: probe only plans the first epoch, whose measured time then plans the rest. Eight steps on
-#: the pothole export took 34 s of a 90 s budget.
+#: probe only plans the first epoch, whose measured time then plans the rest (timings in
+#: docs/benchmarks.md).
 PROBE_SECONDS = 3.0
 #: Validation batches the probe times (their mean, times the loader's length, is its estimate).
 VALID_PROBE_BATCHES = 2

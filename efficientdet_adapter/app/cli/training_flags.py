@@ -24,8 +24,7 @@ from efficientdet_adapter.weights.packaged_table import BACKBONE_CHOICES  # read
 from efficientdet_adapter.weights.start import WEIGHTS_CHOICES, check_weights
 
 # The defaults of train's and demo's training flags have one home: runs.TrainOptions (why these
-# values: its docstring). Demo: held-out AP50 0.84 after 12 epochs on 2 shared CPU cores; with
-# IceVision's full augmentation, or a peak lr of 3e-3, 10-12 epochs reach only 0.40-0.61.
+# values: its docstring; the runs that chose them: docs/benchmarks.md).
 TRAIN_DEFAULTS = TrainOptions()
 
 DEMO_DEFAULTS = DEMO_OPTIONS
