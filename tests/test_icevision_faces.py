@@ -43,8 +43,8 @@ def test_the_table_and_the_faces_with_code_cover_icevisions_tree_once():
 
 
 def _statement_is_a_face_line(node: ast.stmt) -> bool:
-    """Whether a statement is one of those an entry can write (imports, ``__all__``,
-    ``NOT_OFFERED``, ``__getattr__``, an alias, a ``del``)."""
+    """Whether a statement is one of those an entry can write (imports, ``_GATHERED``,
+    ``__all__``, ``NOT_OFFERED``, ``__getattr__``, an alias, a ``del``)."""
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.Delete)):
         return True
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
@@ -52,6 +52,9 @@ def _statement_is_a_face_line(node: ast.stmt) -> bool:
     targets = (node.targets if isinstance(node, ast.Assign)
                else [node.target] if isinstance(node, ast.AnnAssign) else [])
     names = [t.id for t in targets if isinstance(t, ast.Name)]
+    if names == ["_GATHERED"]:
+        return isinstance(node.value, ast.Tuple) and all(
+            isinstance(e, ast.Name) for e in node.value.elts)
     if names in (["__all__"], ["NOT_OFFERED"], ["__getattr__"]):
         calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
         return calls <= {"gather", "globals", "merged_not_offered", "dict.fromkeys", "not_offered"}

@@ -19,38 +19,23 @@ from efficientdet_adapter.core import record_type
 from efficientdet_adapter.core import record_utils
 from efficientdet_adapter.core import tasks
 
-__all__ = [
-    *gather(
-        globals(),
-        bbox,
-        class_map,
-        components,
-        exceptions,
-        id_map,
-        keypoints,
-        mask,
-        record,
-        record_components,
-        record_defaults,
-        record_type,
-        record_utils,
-    ), "tasks",
-]
+_GATHERED = (
+    bbox,
+    class_map,
+    components,
+    exceptions,
+    id_map,
+    keypoints,
+    mask,
+    record,
+    record_components,
+    record_defaults,
+    record_type,
+    record_utils,
+)
+__all__ = [*gather(globals(), *_GATHERED), "tasks"]
 
 NOT_OFFERED: dict[str, str] = {
-    **merged_not_offered(
-        bbox,
-        class_map,
-        components,
-        exceptions,
-        id_map,
-        keypoints,
-        mask,
-        record,
-        record_components,
-        record_defaults,
-        record_type,
-        record_utils,
-    ),
+    **merged_not_offered(*_GATHERED),
 }
 __getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -12,16 +12,8 @@ from efficientdet_adapter.data import prediction
 from efficientdet_adapter.data import record_collection
 from efficientdet_adapter.data import convert_records_to_fo
 
-__all__ = [
-    *gather(
-        globals(),
-        convert_records_to_coco_style,
-        data_splitter,
-        dataset,
-        prediction,
-        record_collection,
-    ),
-]
+_GATHERED = (convert_records_to_coco_style, data_splitter, dataset, prediction, record_collection,)
+__all__ = [*gather(globals(), *_GATHERED)]
 
 NOT_OFFERED: dict[str, str] = {
     **merged_not_offered(convert_records_to_coco_style),

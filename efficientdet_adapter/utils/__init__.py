@@ -17,35 +17,22 @@ from efficientdet_adapter.utils import capture_stdout
 from efficientdet_adapter.utils import logger_utils
 from efficientdet_adapter.utils import code_template
 
-__all__ = [
-    *gather(
-        globals(),
-        utils,
-        io,
-        indexable_dict,
-        torch_utils,
-        imageio,
-        get_files,
-        download_utils,
-        data_dir,
-        capture_stdout,
-        logger_utils,
-    ),
-]
+_GATHERED = (
+    utils,
+    io,
+    indexable_dict,
+    torch_utils,
+    imageio,
+    get_files,
+    download_utils,
+    data_dir,
+    capture_stdout,
+    logger_utils,
+)
+__all__ = [*gather(globals(), *_GATHERED)]
 
 NOT_OFFERED: dict[str, str] = {
-    **merged_not_offered(
-        utils,
-        io,
-        indexable_dict,
-        torch_utils,
-        imageio,
-        get_files,
-        download_utils,
-        data_dir,
-        capture_stdout,
-        logger_utils,
-    ),
+    **merged_not_offered(*_GATHERED),
 }
 __getattr__ = not_offered(__name__, NOT_OFFERED)
 # IceVision's get_files was a function, not this module: NOT_OFFERED says why.
