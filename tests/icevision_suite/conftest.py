@@ -121,6 +121,11 @@ def _excluded(test_id: str, network_ok: bool) -> str | None:
     return reason
 
 
+def pytest_configure(config) -> None:
+    # IceVision's CI deselected these with -m "not cuda"; here they run (on the CPU too)
+    config.addinivalue_line("markers", "cuda: IceVision's mark for tests it ran only on a GPU")
+
+
 def pytest_pycollect_makemodule(module_path: Path, parent):
     try:
         relative = Path(module_path).resolve().relative_to(TESTS).as_posix()
