@@ -4,7 +4,8 @@ A config file is a YAML mapping whose keys are ``train``'s long option names (``
 ``img-size``) and whose values are what the flag would take. It is read into the same argparse
 namespace the command line fills: each entry becomes the flag it names, placed before the flags
 written on the command line, so argparse's own types check it and a flag given on the command line
-wins. There is no second validator.
+wins. There is no second validator. A switch reads ``true`` or ``false`` (``ema: false`` is
+``--no-ema``), so ``--no-ema`` on the command line turns off a file's ``ema: true``.
 
 Each run writes ``args.yaml`` to its folder (`write_run_args`): the data (an absolute path),
 its format and every ``train`` option, so that ``train --config RUN/args.yaml`` trains it again
@@ -79,9 +80,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _long_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """``{"--img-size": action, ...}``: the long options of ``parser``."""
+    """``{"--img-size": action, ...}``: the long options of ``parser`` (a switch by its own
+    name: ``--ema``, not ``--no-ema``)."""
     return {s: a for a in parser._actions for s in a.option_strings  # noqa: SLF001 (argparse's)
-            if s.startswith("--") and s[2:] not in _NOT_IN_CONFIG}
+            if s.startswith("--") and s[2:] not in _NOT_IN_CONFIG
+            and not (isinstance(a, argparse.BooleanOptionalAction) and s.startswith("--no-"))}
 
 
 def config_argv(parser: argparse.ArgumentParser, path: str | Path,
@@ -111,10 +114,13 @@ def config_argv(parser: argparse.ArgumentParser, path: str | Path,
                              "long option names (e.g. epochs, img_size)")
         if option in skip or value is None:
             continue
-        if action.nargs == 0:  # a switch (--ema): true sets it, false leaves the default
+        if action.nargs == 0:  # a switch: true is --ema, false --no-ema (or nothing)
             if not isinstance(value, bool):
                 raise UsageError(f"--config {path}: {key}: {value!r} is not true or false")
-            tokens += [option] if value else []
+            if value:
+                tokens.append(option)
+            elif isinstance(action, argparse.BooleanOptionalAction):
+                tokens.append(f"--no-{option[2:]}")
             continue
         values = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not isinstance(action, argparse._AppendAction):  # noqa: SLF001
