@@ -78,6 +78,22 @@ def test_run_args_are_train_options_with_the_budget_resolved(tmp_path):
     assert set(after) <= flags  # every key reads back as a flag of train
 
 
+def test_run_args_record_a_weights_file_or_folder_as_an_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    (tmp_path / "backbone.pth").write_bytes(b"weights")
+    (tmp_path / "auto").mkdir()  # a folder named as a word stays the word
+    monkeypatch.chdir(tmp_path)
+    recorded = run_args("data", "auto", TrainOptions(weights="runs/mine"))
+    assert recorded["weights"] == str(tmp_path.resolve() / "runs" / "mine")
+    assert recorded["pretrained_backbone"] == "auto" and recorded["data"] == str(
+        tmp_path.resolve() / "data")
+    recorded = run_args("data", "auto", TrainOptions(weights="auto",
+                                                      pretrained_backbone="backbone.pth"))
+    assert recorded["weights"] == "auto"
+    assert recorded["pretrained_backbone"] == str(tmp_path.resolve() / "backbone.pth")
+    assert run_args("data", "auto", TrainOptions(weights="coco"))["weights"] == "coco"
+
+
 def test_config_file_round_trip_through_args_yaml(tmp_path):
     data = write_demo_dataset(tmp_path / "shapes", num_images=12, seed=2)
     cfg = tmp_path / "my.yaml"
