@@ -28,4 +28,5 @@ def test_val_is_eval(tmp_path, command):
 @pytest.mark.parametrize("command,before", [("eval", "scoring"), ("train", "training")])
 def test_check_images_help_fits_the_command(command, before):
     text = " ".join(run(command, "--help").stdout.split())
-    assert re.search(rf"--check-images open every image header before {before} ", text), text
+    assert re.search(rf"--check-images, --no-check-images open every image header before "
+                     rf"{before} ", text), text

@@ -12,7 +12,7 @@ from efficientdet_adapter.app.cli import build_parser
 from efficientdet_adapter.app.demo import write_demo_dataset
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.app.run_config import (ARGS_FILE, RUN_FOLDER_ENV, config_argv,
-                                             next_run_folder, run_args)
+                                                 expand_config, next_run_folder, run_args)
 from efficientdet_adapter.app.runs import TrainOptions
 from test_cli import assert_user_error, run
 
@@ -26,7 +26,8 @@ def train_parser():
 @pytest.mark.parametrize("text,tokens", [
     ("epochs: 3\nimg_size: 128\n", ["--epochs", "3", "--img-size", "128"]),
     ("img-size: auto\nbatch_size: 2\n", ["--img-size", "auto", "--batch-size", "2"]),
-    ("ema: true\ndeterministic: false\npatience: null\n", ["--ema"]),
+    ("ema: true\ndeterministic: false\npatience: null\n", ["--ema", "--no-deterministic"]),
+    ("freeze-bn: false\nexist_ok: false\n", ["--no-freeze-bn"]),  # --exist-ok has no --no-
     ("lr: 0.01\ntime: 10m\n", ["--lr", "0.01", "--time", "10m"]),
     ("", []),
 ])
@@ -40,6 +41,7 @@ def test_config_entries_become_the_flags_they_name(tmp_path, text, tokens):
     ("epoch: 3\n", r"c.yaml: unknown key 'epoch'; did you mean 'epochs'\? the keys are train's"),
     ("imgsize: 3\n", r"unknown key 'imgsize'; did you mean 'img_size'\?"),
     ("config: other.yaml\n", r"unknown key 'config'"),
+    ("no_ema: true\n", r"unknown key 'no_ema'; did you mean 'ema'\?"),  # a switch by its name
     ("ema: 3\n", r"c.yaml: ema: 3 is not true or false"),
     ("epochs: [1, 2]\n", r"c.yaml: epochs: takes one value, not a list"),
     ("- epochs\n", r"c.yaml: holds a list, not a mapping"),
@@ -74,6 +76,22 @@ def test_run_args_are_train_options_with_the_budget_resolved(tmp_path):
     flags = {s[2:].replace("-", "_") for s in
              (o for a in train_parser()._actions for o in a.option_strings)}
     assert set(after) <= flags  # every key reads back as a flag of train
+
+
+def test_run_args_record_a_weights_file_or_folder_as_an_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    (tmp_path / "backbone.pth").write_bytes(b"weights")
+    (tmp_path / "auto").mkdir()  # a folder named as a word stays the word
+    monkeypatch.chdir(tmp_path)
+    recorded = run_args("data", "auto", TrainOptions(weights="runs/mine"))
+    assert recorded["weights"] == str(tmp_path.resolve() / "runs" / "mine")
+    assert recorded["pretrained_backbone"] == "auto" and recorded["data"] == str(
+        tmp_path.resolve() / "data")
+    recorded = run_args("data", "auto", TrainOptions(weights="auto",
+                                                      pretrained_backbone="backbone.pth"))
+    assert recorded["weights"] == "auto"
+    assert recorded["pretrained_backbone"] == str(tmp_path.resolve() / "backbone.pth")
+    assert run_args("data", "auto", TrainOptions(weights="coco"))["weights"] == "coco"
 
 
 def test_config_file_round_trip_through_args_yaml(tmp_path):
@@ -130,3 +148,26 @@ def test_the_config_file_shown_in_the_docs_reads(tmp_path):
     args = build_parser().parse_args(["train", *tokens])
     assert (args.img_size, args.epochs, args.lr, args.ema) == (384, 30, 0.005, True)
     assert args.loggers == ["tensorboard", "csv"]
+
+
+@pytest.mark.parametrize("written,switches", [
+    ([], (True, True, False, True)),
+    (["--no-ema", "--no-deterministic", "--freeze-bn", "--no-check-images"],
+     (False, False, True, False)),
+])
+def test_the_command_line_turns_a_files_switch_off_and_on(tmp_path, written, switches):
+    """A file's ``ema: true`` was final: a switch had no flag to turn it off."""
+    from efficientdet_adapter.app.cli.resume import given_options
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: x\nema: true\ndeterministic: true\nfreeze_bn: false\n"
+                   "check_images: true\n")
+    parser = build_parser()
+    argv = ["train", "--config", str(cfg), *written]
+    expanded = expand_config(parser, argv, parser.parse_args(argv))
+    assert expanded[:8] == ["train", "--data", "x", "--ema", "--deterministic", "--no-freeze-bn",
+                            "--check-images", "--config"]
+    args = parser.parse_args(expanded)
+    assert (args.ema, args.deterministic, args.freeze_bn, args.check_images) == switches
+    args.argv = expanded  # what --resume compares with the run: --no-ema is --ema given
+    assert {"--ema", "--deterministic", "--freeze-bn"} <= given_options(args)

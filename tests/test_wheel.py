@@ -88,3 +88,19 @@ def test_backbone_packages_licence_is_stated_as_their_files_say(n):
     docs = " ".join((REPO / "docs" / "weights.md").read_text().split())
     assert "`License: UNKNOWN` in each `METADATA`" in docs
     assert '"Apache Software License 2.0, Copyright (c) 2020, ML Illustrated"' in docs
+
+
+def test_install_page_names_every_extra_and_how_to_install_the_wheel():
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    extras = list(cfg["options.extras_require"])
+    assert {"all", "mlflow", "wandb", "export", "dev"} <= set(extras)
+    page = (REPO / "docs" / "install.md").read_text(encoding="utf-8")
+    rows = {line.split("`")[1] for line in page.splitlines() if line.startswith("| `")}
+    assert set(extras) - rows == set(), "docs/install.md's extras table lacks these"
+    assert 'python3 -m build --outdir dist .' in page
+    assert 'pip install "$(ls dist/efficientdet_adapter-*.whl)[all]"' in page
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "-m build --outdir dist ." in ci and "twine check --strict dist/*" in ci

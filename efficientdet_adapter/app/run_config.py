@@ -4,10 +4,12 @@ A config file is a YAML mapping whose keys are ``train``'s long option names (``
 ``img-size``) and whose values are what the flag would take. It is read into the same argparse
 namespace the command line fills: each entry becomes the flag it names, placed before the flags
 written on the command line, so argparse's own types check it and a flag given on the command line
-wins. There is no second validator.
+wins. There is no second validator. A switch reads ``true`` or ``false`` (``ema: false`` is
+``--no-ema``), so ``--no-ema`` on the command line turns off a file's ``ema: true``.
 
 Each run writes ``args.yaml`` to its folder (`write_run_args`): the data (an absolute path),
-its format and every ``train`` option, so that ``train --config RUN/args.yaml`` trains it again
+its format and every ``train`` option (a ``weights`` or ``pretrained_backbone`` file or folder as
+an absolute path too), so that ``train --config RUN/args.yaml`` trains it again
 (into a new folder: without ``--out``, the next ``runs/trainN``). Values that ``train`` chooses
 are written as chosen where that is what repeats the run: ``img_size: auto`` as the size picked,
 and with ``time`` the epochs the budget fitted (``time`` is then left out: the schedule is what
@@ -35,6 +37,8 @@ from typing import Any
 from efficientdet_adapter.base.atomic import atomic_write_text
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.app.runs import TrainOptions
+from efficientdet_adapter.weights.packaged_table import BACKBONE_CHOICES
+from efficientdet_adapter.weights.start import WEIGHTS_CHOICES
 
 __all__ = ["ARGS_FILE", "DEFAULT_RUN_FOLDER", "RUN_FOLDER_ENV", "config_argv",
            "expand_config", "next_run_folder", "run_args", "write_run_args"]
@@ -79,9 +83,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _long_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """``{"--img-size": action, ...}``: the long options of ``parser``."""
+    """``{"--img-size": action, ...}``: the long options of ``parser`` (a switch by its own
+    name: ``--ema``, not ``--no-ema``)."""
     return {s: a for a in parser._actions for s in a.option_strings  # noqa: SLF001 (argparse's)
-            if s.startswith("--") and s[2:] not in _NOT_IN_CONFIG}
+            if s.startswith("--") and s[2:] not in _NOT_IN_CONFIG
+            and not (isinstance(a, argparse.BooleanOptionalAction) and s.startswith("--no-"))}
 
 
 def config_argv(parser: argparse.ArgumentParser, path: str | Path,
@@ -111,10 +117,13 @@ def config_argv(parser: argparse.ArgumentParser, path: str | Path,
                              "long option names (e.g. epochs, img_size)")
         if option in skip or value is None:
             continue
-        if action.nargs == 0:  # a switch (--ema): true sets it, false leaves the default
+        if action.nargs == 0:  # a switch: true is --ema, false --no-ema (or nothing)
             if not isinstance(value, bool):
                 raise UsageError(f"--config {path}: {key}: {value!r} is not true or false")
-            tokens += [option] if value else []
+            if value:
+                tokens.append(option)
+            elif isinstance(action, argparse.BooleanOptionalAction):
+                tokens.append(f"--no-{option[2:]}")
             continue
         values = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not isinstance(action, argparse._AppendAction):  # noqa: SLF001
@@ -162,6 +171,15 @@ def next_run_folder(base: str | Path = DEFAULT_RUN_FOLDER) -> Path:
     return candidate
 
 
+def _absolute_file(value: Any, words: Sequence[str]) -> Any:
+    """``value`` as an absolute path when it names an existing file or folder, not one of
+    ``words`` (``--weights runs/mine`` reruns from any folder, as ``data`` does)."""
+    if isinstance(value, (str, os.PathLike)) and str(value).lower() not in words \
+            and Path(value).exists():
+        return str(Path(value).resolve())
+    return value
+
+
 def run_args(data: str | Path, fmt: str, opts: TrainOptions, *, fitted: bool = False,
              **flags: Any) -> dict[str, Any]:
     """The options of a run as ``train --config`` reads them (see the module docstring).
@@ -175,6 +193,8 @@ def run_args(data: str | Path, fmt: str, opts: TrainOptions, *, fitted: bool = F
     for f in dataclasses.fields(TrainOptions):
         if f.name not in _NOT_FLAGS:
             out[_FLAG_NAMES.get(f.name, f.name)] = getattr(opts, f.name)
+    for key, words in (("weights", WEIGHTS_CHOICES), ("pretrained_backbone", BACKBONE_CHOICES)):
+        out[key] = _absolute_file(out[key], words)
     if fitted and opts.time:  # the budget fitted opts.epochs: a rerun trains them
         out["time"] = None
     out.update(flags)

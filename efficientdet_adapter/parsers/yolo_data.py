@@ -7,10 +7,11 @@ last ``images`` folder of an images path replaced by ``labels`` (``train/images`
 ``train/labels``), or beside the images when the path has no ``images`` folder.
 
 Relative paths are resolved against ``path``, and ``path`` (when relative, or absent) against
-the yaml's folder. Exports often carry the paths of the machine that wrote them
-(``/mnt/data/train/images``) or Roboflow's ``../train/images``: when a listed folder does not
-exist, the same path's tail is looked for under the yaml's folder (``train/images``), and one
-warning says so. The records come from
+the yaml's folder. Roboflow writes ``../train/images`` into the ``data.yaml`` at its export's
+root: a listed ``../X`` that does not exist is read as ``X`` when that exists, silently
+(Ultralytics' rule). Exports also carry the paths of the machine that wrote them
+(``/mnt/data/train/images``): when a listed folder does not exist, the same path's tail is looked
+for under the yaml's folder (``train/images``), and one warning says so. The records come from
 [`YOLOBBoxParser`][efficientdet_adapter.parsers.yolo.YOLOBBoxParser], one per split, gathered
 by [`RoboflowParser`][efficientdet_adapter.parsers.roboflow.RoboflowParser]'s merge (one class map,
 ids 0..N-1, train first).
@@ -103,6 +104,8 @@ def yolo_data_splits(path: str | os.PathLike, data: dict
             raise ParseError(f"{path}: {key}: {listed} is a list of image files; give the images "
                              "folder instead (e.g. train/images)")
         images = Path(os.path.normpath(root / listed))
+        if not images.is_dir() and listed.startswith("../") and (root / listed[3:]).is_dir():
+            images = Path(os.path.normpath(root / listed[3:]))  # Roboflow's ../train/images
         if not images.is_dir():
             found = _beside(yaml_dir, listed)
             if found is None:

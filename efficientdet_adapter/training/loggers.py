@@ -1,9 +1,8 @@
 """``--logger tensorboard|wandb|mlflow|csv``: the experiment trackers a run reports to.
 
 Each engine reports through its own integrations (Lightning's loggers, fastai's callbacks:
-`loggers`, `loggers`);
-this module holds what both share: the names, the packages they need, and where each writes,
-inside the run folder:
+``engines/lightning/loggers.py``, ``engines/fastai/loggers.py``); this module holds what both
+share: the names, the packages they need, and where each writes, inside the run folder:
 
 ===============  ===========================================================================
 ``tensorboard``  ``RUN/tensorboard`` (event files; ``tensorboard --logdir RUN/tensorboard``)

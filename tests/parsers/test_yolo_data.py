@@ -113,3 +113,31 @@ def test_the_command_line_takes_a_data_yaml(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line.split()[:4] for line in proc.stdout.splitlines()]
     assert ["train", "2", "0", "3"] in rows and ["valid", "1", "0", "1"] in rows, proc.stdout
+
+
+def test_train_and_val_take_a_roboflow_data_yaml_without_a_warning(tmp_path):
+    """Roboflow's data.yaml lists ``../train/images`` (read as ``train/images``, as Ultralytics
+    reads it): train records the yaml in args.yaml, val scores the same test split."""
+    import json
+
+    import yaml
+
+    from efficientdet_adapter.app.demo import write_demo_dataset
+    from test_cli import TINY, run
+
+    root = write_demo_dataset(tmp_path / "shapes", num_images=12, seed=2, format="yolo")
+    data_yaml = root / "data.yaml"
+    assert yaml.safe_load(data_yaml.read_text())["train"] == "../train/images"  # Roboflow's
+    proc = run("train", "--data", str(data_yaml), *TINY, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "WARNING" not in proc.stderr and "do not exist here" not in proc.stderr
+    assert "9 train, 2 valid, 1 test images; classes ['circle', 'square', 'star', 'triangle']" \
+        in proc.stdout
+    run_dir = tmp_path / "runs" / "train"
+    assert yaml.safe_load((run_dir / "args.yaml").read_text())["data"] == str(data_yaml.resolve())
+    proc = run("val", "--data", str(data_yaml), "--checkpoint", str(run_dir / "model.pt"),
+               "--split", "test", "--out", str(tmp_path / "m.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "WARNING" not in proc.stderr and "COCOMetric on 1 test images" in proc.stdout
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert -1 <= metrics["AP (IoU=0.50) area=all"] <= 1

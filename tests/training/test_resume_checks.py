@@ -258,6 +258,8 @@ def test_data_whose_classes_changed_is_refused_with_what_changed(finished, run, 
     (["--anchors", "auto"], "--anchors auto with --resume {run}: the run trains with --anchors "
                             "default (its schedule is laid out for it); leave out --anchors" + MAY
                             + ", or start a new run with another --out"),
+    (["--ema"], "--ema with --resume {run}: the run trains with --no-ema (its schedule is laid "
+                "out for it); leave out --ema" + MAY + ", or start a new run with another --out"),
     (["--out", "elsewhere"], "--out with --resume {run}: a resumed run goes on in its own folder; "
                              "leave out --out (or start a new run with --data and --out)"),
     (["--format", "coco"], "--format with --resume {run}: goes with --data (the run's export was "

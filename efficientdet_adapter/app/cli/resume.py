@@ -34,7 +34,10 @@ RESUME_MAY_CHANGE = ("--device, --precision, --num-workers, --progress, --device
 
 
 def option_text(option: str, value: Any) -> str:
-    """``--lr 0.005``; ``--time 3600 s`` (``no --time`` when the run has none)."""
+    """``--lr 0.005``; ``--time 3600 s`` (``no --time`` when the run has none); ``--ema`` or
+    ``--no-ema`` for a switch."""
+    if isinstance(value, bool):
+        return option if value else f"--no-{option[2:]}"
     if option == "--time":
         return "no --time" if value is None else f"--time {value:g} s"
     return f"{option} {value}"
@@ -49,6 +52,8 @@ def given_options(args) -> set[str]:
             break
         if token.startswith("--"):
             name = token.split("=", 1)[0]
+            if name.startswith("--no-"):  # a switch turned off (--no-ema): the switch's option
+                name = "--" + name[5:]
             match = [o for o in known if o == name] or [o for o in known if o.startswith(name)]
             if len(match) == 1:
                 given.add(match[0])

@@ -94,7 +94,7 @@ def add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> Non
     g.add_argument("--patience", type=number(int, low=1), default=defaults.patience, metavar="N",
                    help="early stopping: stop after N epochs without a better validation COCO AP "
                         "(default: train every epoch)")
-    g.add_argument("--ema", action="store_true", default=defaults.ema,
+    g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=defaults.ema,
                    help="keep an exponential moving average of the weights (timm ModelEmaV3); "
                         "validate it and save it as the model")
     g.add_argument("--small-boxes", choices=SMALL_BOX_CHOICES, default=defaults.small_boxes,
@@ -105,10 +105,12 @@ def add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> Non
                    default=defaults.backbone_lr_mult, metavar="M",
                    help="the backbone's peak lr is --lr times M, in (0, 1]; the FPN and heads "
                         "train at --lr (default: %(default)s)")
-    g.add_argument("--freeze-bn", action="store_true", default=defaults.freeze_bn,
+    g.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction,
+                   default=defaults.freeze_bn,
                    help="keep BatchNorm's running statistics as the weights came (from the "
                         "pretrained backbone); their scale and shift still train")
-    g.add_argument("--deterministic", action="store_true", default=defaults.deterministic,
+    g.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
+                   default=defaults.deterministic,
                    help="torch.use_deterministic_algorithms (warn-only): repeatable runs, slower")
     g.add_argument("--progress", choices=PROGRESS_CHOICES, default=defaults.progress,
                    help="a progress bar, or one line per epoch; auto = a bar in a terminal, "
@@ -132,7 +134,7 @@ def add_training_args(p: argparse.ArgumentParser, defaults: TrainOptions) -> Non
 
 
 def add_check_images(p: argparse.ArgumentParser, before: str = "training") -> None:
-    p.add_argument("--check-images", action="store_true",
+    p.add_argument("--check-images", action=argparse.BooleanOptionalAction, default=False,
                    help=f"open every image header before {before} and compare its size (and EXIF "
                         "rotation) with the annotation, fixing what has one fix and reporting "
                         "it (slower on large data; the same check runs anyway when an image is "
