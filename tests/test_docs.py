@@ -231,6 +231,13 @@ def test_package_page_lists_every_top_level_name():
         "rewrite it with `python tests/test_docs.py`")
 
 
+def test_every_top_level_name_says_what_it_is():
+    """No row of the names table is a bare ``.``: each name has a docstring's first line."""
+    bare = [row.split(" | ")[0].lstrip("| ") for row in names_table().splitlines()
+            if row.endswith("| . |")]
+    assert bare == [], f"top-level names without a docstring: {bare}"
+
+
 ROLE = re.compile(r":(class|func|meth|mod|attr|data|exc|obj):`")
 
 
