@@ -137,6 +137,25 @@ def test_pages_show_their_pictures(page, pictures):
         assert png.stat().st_size < 150_000, f"{name}: {png.stat().st_size} bytes"
 
 
+#: What only a contributor needs: storing notebooks again and their code hash (the pages may name
+#: docs/make_pictures.py, which made their pictures).
+MAINTAINER_NOTES = ("EFFICIENTDET_ADAPTER_STORE_NOTEBOOKS", "tests/notebooks/kernel.py", "code_sha256")
+
+
+def test_contributor_notes_live_in_contributing_not_on_user_pages():
+    contributing = (REPO_ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    for note in ("EFFICIENTDET_ADAPTER_STORE_NOTEBOOKS", "tests/notebooks/kernel.py",
+                 "docs/make_pictures.py", "docs/sphinx_roles.py", "tests/test_doc_blocks.py"):
+        assert note in contributing, f"CONTRIBUTING.md lost {note}"
+        if "/" in note:
+            assert (REPO_ROOT / note).is_file(), f"CONTRIBUTING.md names a missing file: {note}"
+    for page in [README, *sorted(DOCS.glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        found = [note for note in MAINTAINER_NOTES if note in text]
+        assert found == [], f"{page.name} holds contributor notes {found}: move them to CONTRIBUTING.md"
+    assert "`CONTRIBUTING.md`" in README.read_text(encoding="utf-8")
+
+
 def test_readme_real_data_picture_states_its_score_and_licence():
     import json
 
