@@ -272,6 +272,22 @@ def test_site_shows_links_not_sphinx_roles(site):
     assert html.count('class="autorefs autorefs-internal"') >= 40
 
 
+@needs_mkdocs
+def test_returns_sections_render_as_one_value(site):
+    """A Returns or Yields section whose text wraps over lines is one row of the reference, not
+    a row per line (15 sections were split mid-sentence before ``returns_multiple_items``)."""
+    split = []
+    for page in sorted(site.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        for m in re.finditer(r'doc-section-title">(?:Returns|Yields):</span>.*?</table>', html, re.S):
+            if m.group(0).count('<tr class="doc-section-item">') > 1:
+                split.append(str(page.relative_to(site)))
+    assert split == []
+    html = (site / "api" / "prediction" / "index.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert re.search(r"The metadata, keyed model_name \(str\).*?\(dict\[int, int\] or None\)\.", text, re.S)
+
+
 def test_docstrings_hold_no_sphinx_roles():
     left = [f"{p.relative_to(REPO_ROOT)}:{i}" for p in sorted((REPO_ROOT / "efficientdet_adapter").rglob("*.py"))
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
