@@ -137,6 +137,25 @@ def test_pages_show_their_pictures(page, pictures):
         assert png.stat().st_size < 150_000, f"{name}: {png.stat().st_size} bytes"
 
 
+#: What only a contributor needs: storing notebooks again and their code hash (the pages may name
+#: docs/make_pictures.py, which made their pictures).
+MAINTAINER_NOTES = ("EFFICIENTDET_ADAPTER_STORE_NOTEBOOKS", "tests/notebooks/kernel.py", "code_sha256")
+
+
+def test_contributor_notes_live_in_contributing_not_on_user_pages():
+    contributing = (REPO_ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    for note in ("EFFICIENTDET_ADAPTER_STORE_NOTEBOOKS", "tests/notebooks/kernel.py",
+                 "docs/make_pictures.py", "docs/sphinx_roles.py", "tests/test_doc_blocks.py"):
+        assert note in contributing, f"CONTRIBUTING.md lost {note}"
+        if "/" in note:
+            assert (REPO_ROOT / note).is_file(), f"CONTRIBUTING.md names a missing file: {note}"
+    for page in [README, *sorted(DOCS.glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        found = [note for note in MAINTAINER_NOTES if note in text]
+        assert found == [], f"{page.name} holds contributor notes {found}: move them to CONTRIBUTING.md"
+    assert "`CONTRIBUTING.md`" in README.read_text(encoding="utf-8")
+
+
 def test_readme_real_data_picture_states_its_score_and_licence():
     import json
 
@@ -231,6 +250,13 @@ def test_package_page_lists_every_top_level_name():
         "rewrite it with `python tests/test_docs.py`")
 
 
+def test_every_top_level_name_says_what_it_is():
+    """No row of the names table is a bare ``.``: each name has a docstring's first line."""
+    bare = [row.split(" | ")[0].lstrip("| ") for row in names_table().splitlines()
+            if row.endswith("| . |")]
+    assert bare == [], f"top-level names without a docstring: {bare}"
+
+
 ROLE = re.compile(r":(class|func|meth|mod|attr|data|exc|obj):`")
 
 
@@ -246,10 +272,26 @@ def test_site_shows_links_not_sphinx_roles(site):
     assert html.count('class="autorefs autorefs-internal"') >= 40
 
 
+@needs_mkdocs
+def test_returns_sections_render_as_one_value(site):
+    """A Returns or Yields section whose text wraps over lines is one row of the reference, not
+    a row per line (15 sections were split mid-sentence before ``returns_multiple_items``)."""
+    split = []
+    for page in sorted(site.rglob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        for m in re.finditer(r'doc-section-title">(?:Returns|Yields):</span>.*?</table>', html, re.S):
+            if m.group(0).count('<tr class="doc-section-item">') > 1:
+                split.append(str(page.relative_to(site)))
+    assert split == []
+    html = (site / "api" / "prediction" / "index.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert re.search(r"The metadata, keyed model_name \(str\).*?\(dict\[int, int\] or None\)\.", text, re.S)
+
+
 def test_docstrings_hold_no_sphinx_roles():
     left = [f"{p.relative_to(REPO_ROOT)}:{i}" for p in sorted((REPO_ROOT / "efficientdet_adapter").rglob("*.py"))
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-            if ROLE.search(line) and not line.lstrip().startswith("#")]
+            if ROLE.search(line)]  # docstrings, and #: comments too
     assert not left, f"Sphinx roles left (run docs/sphinx_roles.py): {left[:5]}"
 
 

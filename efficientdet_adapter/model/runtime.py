@@ -53,8 +53,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``precision=`` values of :func:`accelerate` (the command line's ``32``, ``16-mixed``,
-#: ``bf16-mixed`` are read too; see :mod:`efficientdet_adapter.base.devices`).
+#: ``precision=`` values of ``accelerate`` (the command line's ``32``, ``16-mixed``,
+#: ``bf16-mixed`` are read too; see ``efficientdet_adapter.base.devices``).
 PRECISIONS = ("auto", *CANONICAL)
 
 def model_device(model: nn.Module) -> torch.device:

@@ -36,7 +36,7 @@ from efficientdet_adapter.parsers.formats import (
 
 __all__ = ["CSVBBoxParser", "CSV_COLUMNS", "write_csv"]
 
-#: The columns a TF Object Detection CSV must have (:data:`.formats.CSV_HEADER`, its one home).
+#: The columns a TF Object Detection CSV must have (``formats.CSV_HEADER``, its one home).
 CSV_COLUMNS = CSV_HEADER
 
 

@@ -54,7 +54,7 @@ __all__ = ["RoboflowParser", "ROBOFLOW_FORMATS", "detect_format", "CLASS_NOT_IN_
 
 logger = logging.getLogger(__name__)
 
-#: The formats of a Roboflow export that this library reads and writes (:data:`.formats.FORMATS`).
+#: The formats of a Roboflow export that this library reads and writes (``formats.FORMATS``).
 ROBOFLOW_FORMATS = FORMATS
 _SPLIT_FOLDERS = (("train",), ("valid", "val"), ("test",))
 _ALIASES = {

@@ -27,7 +27,7 @@ __all__ = ["kernel_shell", "show_in_kernel", "withdraw"]
 
 #: Figures drawn in the running cell, displayed when it ends unless it returned them.
 _PENDING: list["Figure"] = []
-#: ids of the shells whose ``post_run_cell`` event calls :func:`_flush`.
+#: ids of the shells whose ``post_run_cell`` event calls ``_flush``.
 _HOOKED: set[int] = set()
 
 

@@ -273,8 +273,8 @@ def aug_tfms(
     return [t for t in tfms if t is not None]
 
 
-#: The names :func:`aug_preset` (and the command line's ``--aug``) take: one tuple, kept in the
-#: light :mod:`efficientdet_adapter.base.choices` so that the command line reads it without albumentations.
+#: The names ``aug_preset`` (and the command line's ``--aug``) take: one tuple, kept in the
+#: light ``efficientdet_adapter.base.choices`` so that the command line reads it without albumentations.
 AUG_PRESETS = _AUG_PRESETS
 
 #: ``scale``'s range of the image's size before its random crop (EfficientDet's own training

@@ -157,7 +157,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-#: The most training steps :func:`measure_epoch_cost` times (after a warm-up step).
+#: The most training steps ``measure_epoch_cost`` times (after a warm-up step).
 MEASURED_STEPS = 8
 #: Seconds of training steps after which the probe stops timing (at least two steps): the
 #: probe only plans the first epoch, whose measured time then plans the rest (timings in

@@ -21,7 +21,8 @@ import numpy as np
 from efficientdet_adapter.base.atomic import atomic_save
 
 __all__ = ["box_iou", "confusion_matrix", "pr_curves", "plot_curves", "plot_pr_curves",
-           "plot_confusion_matrix", "plot_augmented_samples", "plot_run"]
+           "plot_confusion_matrix", "draw_confusion_matrix",
+           "plot_augmented_samples", "plot_run"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -148,23 +149,30 @@ def plot_pr_curves(preds, class_map, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
-    """The [`confusion_matrix`][efficientdet_adapter.training.plots.confusion_matrix] with counts in
-    the cells, as a PNG."""
+def draw_confusion_matrix(m: np.ndarray, names: Sequence[str]):
+    """A matplotlib ``Figure`` of the counts ``m`` (rows = truth, columns = prediction) with
+    class ``names`` (background first), wide enough for its title whatever the class count."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    m = confusion_matrix(preds, len(class_map))
-    names = ["background", *class_map.foreground]
-    fig = Figure(figsize=(1.2 + 0.7 * len(names), 1 + 0.6 * len(names)), dpi=100)
+    n = len(names)
+    fig = Figure(figsize=(max(4.0, 1.6 + 0.7 * n), max(3.4, 1.4 + 0.6 * n)), dpi=100)
     ax = fig.add_subplot()
     ax.imshow(m, cmap="Blues")
     for (i, j), v in np.ndenumerate(m):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
                 color="white" if v > m.max() / 2 else "black")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (IoU >= 0.5)")
-    return _save(fig, path)
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), names)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title("confusion matrix (IoU >= 0.5)", fontsize=10)
+    return fig
+
+
+def plot_confusion_matrix(preds, class_map, path: Path) -> Path:
+    """The [`confusion_matrix`][efficientdet_adapter.training.plots.confusion_matrix] with counts in
+    the cells, as a PNG."""
+    m = confusion_matrix(preds, len(class_map))
+    return _save(draw_confusion_matrix(m, ["background", *class_map.foreground]), path)
 
 
 def plot_augmented_samples(records, opts, path: Path, n: int = 8) -> Path | None:

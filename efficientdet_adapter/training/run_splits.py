@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 #: The share of ``train`` kept and held out when an export has no ``valid`` split.
 HOLDOUT = (0.8, 0.2)
-#: ``export``: the export's own valid split validated; ``holdout``: :func:`hold_out` drew it.
+#: ``export``: the export's own valid split validated; ``holdout``: ``hold_out`` drew it.
 SPLIT_RULES = ("export", "holdout")
 
 

@@ -273,7 +273,7 @@ class RunTracker:
             self._tb = TensorBoardLog(self.out / "tensorboard", purge_step=self.state.step + 1)
         return self._tb if self.is_writer else None
 
-    #: The ``--time`` run's :class:`~.budget_clock.BudgetClock` (``None``: no budget): the run
+    #: The ``--time`` run's ``BudgetClock`` (``None``: no budget): the run
     #: stops once its planned steps are done, and each checkpoint keeps the clock's state.
     budget: Any = None
 

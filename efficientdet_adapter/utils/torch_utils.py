@@ -10,6 +10,7 @@ __all__ = ["to_np", "tensor_to_image", "requires_grad", "model_device", "params"
 
 
 def to_np(t: Tensor) -> np.ndarray:
+    """A tensor as a numpy array (detached, on the CPU)."""
     return t.detach().cpu().numpy()
 
 
@@ -19,6 +20,7 @@ def tensor_to_image(t: Tensor) -> np.ndarray:
 
 
 def requires_grad(model: nn.Module, layer: int) -> bool:
+    """Whether the model's ``layer``-th parameter tensor (in ``parameters()`` order) trains."""
     return list(model.parameters())[layer].requires_grad
 
 
@@ -28,6 +30,7 @@ def model_device(model: nn.Module):
 
 
 def params(m: nn.Module) -> list:
+    """The module's parameters as a list."""
     return list(m.parameters())
 
 NOT_OFFERED: dict[str, str] = {

@@ -23,26 +23,32 @@ IMAGENET_STATS = (list(IMAGENET_MEAN), list(IMAGENET_STD))
 
 
 def notnone(x: Any) -> bool:
+    """``True`` unless ``x`` is ``None``."""
     return x is not None
 
 
 def ifnotnone(x: Any, f: Callable[[Any], Any]) -> Any:
+    """``f(x)``, or ``None`` when ``x`` is ``None``."""
     return f(x) if x is not None else x
 
 
 def last(x: Any) -> Any:
+    """The last item of a reversible sequence (``last([1, 2]) == 2``)."""
     return next(reversed(x))
 
 
 def lmap(f: Callable[[Any], Any], xs: Iterable[Any] | None) -> list | None:
+    """``list(map(f, xs))``, or ``None`` when ``xs`` is ``None``."""
     return list(map(f, xs)) if xs is not None else None
 
 
 def allequal(values: list) -> bool:
+    """Whether every item equals the first (``True`` for an empty list)."""
     return values.count(values[0]) == len(values) if values else True
 
 
 def cleandict(d: dict) -> dict:
+    """A copy of ``d`` without its ``None`` values."""
     return {k: v for k, v in d.items() if v is not None}
 
 
@@ -63,6 +69,7 @@ def zipsafe(*its: Any) -> Iterator[tuple]:
 
 
 def pbar(iterable: Iterable, show: bool = True, total: int | None = None) -> Iterable:
+    """``iterable`` wrapped in a tqdm progress bar, or as it is when ``show`` is false."""
     from efficientdet_adapter.base.version_compat import tqdm_class  # noqa: PLC0415
 
     return tqdm_class()(iterable, total=total) if show else iterable
@@ -80,11 +87,13 @@ def np_local_seed(seed: int) -> Iterator[None]:
 
 
 def normalize(img: np.ndarray, mean: Any, std: Any, max_pixel_value: float = 255) -> np.ndarray:
+    """``(img / max_pixel_value - mean) / std`` as float32 (an HWC image, per-channel stats)."""
     img = img.astype(np.float32) / max_pixel_value
     return (img - np.float32(mean)) / np.float32(std)
 
 
 def denormalize(img: np.ndarray, mean: Any, std: Any, max_pixel_value: float = 255) -> np.ndarray:
+    """The inverse of ``normalize``, rounded to uint8 (an HWC image, per-channel stats)."""
     return np.around((img * std + mean) * max_pixel_value).astype(np.uint8)
 
 NOT_OFFERED: dict[str, str] = {

@@ -56,7 +56,7 @@ __all__ = ["OFFLINE_ENV", "MAX_DOWNLOAD_BYTES", "TIME_LIMIT_S", "declared_offlin
 
 logger = logging.getLogger(__name__)
 
-#: The largest download :func:`fetch` accepts unless told otherwise (the largest effdet
+#: The largest download ``fetch`` accepts unless told otherwise (the largest effdet
 #: checkpoint, d7x, is about 0.3 GB).
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
 #: The longest a download may take unless told otherwise (30 minutes: 0.3 GB at 170 kB/s).

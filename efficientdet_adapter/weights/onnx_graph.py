@@ -180,9 +180,10 @@ def read_metadata(props: Mapping[str, str], where: str) -> dict:
     """The typed metadata of an exported graph from its ``metadata_props`` (a ``{key: text}``).
 
     Returns:
-        ``{"model_name": str, "library_version": str, "names": list[str], "img_size": (h, w),
-        "mean": tuple, "std": tuple, "pad_color": tuple, "max_detections": int,
-        "iou_threshold": float, "category_ids": dict[int, int] | None}``.
+        The metadata, keyed ``model_name`` (str), ``library_version`` (str), ``names``
+        (list[str]), ``img_size`` ((h, w)), ``mean``, ``std``, ``pad_color`` (tuples),
+        ``max_detections`` (int), ``iou_threshold`` (float) and ``category_ids``
+        (dict[int, int] or None).
 
     Raises:
         CheckpointError: not a graph this library exported (an older export without NMS, or

@@ -47,7 +47,7 @@ __all__ = ["WeightsChoice", "WEIGHTS_CHOICES", "START_KINDS", "RUN_DIR_FILES",
 #: The named starts; any other ``weights`` value is a checkpoint file or a run folder.
 WeightsChoice = Literal["auto", "coco", "none"]
 WEIGHTS_CHOICES: tuple[str, ...] = get_args(WeightsChoice)
-#: What a run started from, as :attr:`Start.kind` records it.
+#: What a run started from, as ``Start.kind`` records it.
 START_KINDS = ("coco", "checkpoint", "backbone", "none")
 #: The file a run folder given as ``weights`` starts from: the first of these that exists.
 RUN_DIR_FILES = ("best.pt", "model.pt", "last.pt")

@@ -46,11 +46,11 @@ __all__ = [
     "check_plain",
 ]
 
-#: ``"format"`` of a file written by :func:`~efficientdet_adapter.checkpoint.save_checkpoint`.
+#: ``"format"`` of a file written by ``save_checkpoint``.
 CHECKPOINT_FORMAT = "efficientdet_adapter.checkpoint"
 #: The newest format version this library writes and reads.
 FORMAT_VERSION = 1
-#: What :func:`checkpoint_layout` tells apart.
+#: What ``checkpoint_layout`` tells apart.
 LAYOUTS = ("adapter", "icevision", "lightning", "fastai", "state_dict")
 
 _PLAIN_SCALARS = (str, int, float, bool, type(None))

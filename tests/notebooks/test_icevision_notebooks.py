@@ -75,6 +75,23 @@ def _inference_wrote_pseudo_labels_and_a_checkpoint(root: Path) -> None:
     assert data["info"]["description"] == "Exported from IceVision"
     loaded = model_from_checkpoint(root / "coco-retinanet-checkpoint-full.pth")
     assert loaded["img_size"] == 128 and len(loaded["class_map"]) == 91
+    # the grids show boxes: the first batch's (threshold 0.33) on every image, and the last
+    # grid's (the default threshold 0.5, the saved checkpoint) on each of its images
+    assert {a["image_id"] for a in data["annotations"]} == {im["id"] for im in data["images"]}
+    _last_grid_has_boxes(loaded, root / "fridge" / "odFridgeObjects" / "images")
+
+
+def _last_grid_has_boxes(loaded: dict, images: Path) -> None:
+    from PIL import Image
+
+    from efficientdet_adapter import Dataset, efficientdet
+
+    model = loaded["model"]
+    ds = Dataset.from_images([Image.open(p) for p in sorted(images.glob("*.jpg"))],
+                             efficientdet.inference_tfm(model), class_map=loaded["class_map"])
+    preds = efficientdet.predict(model, ds, show_pbar=False)
+    assert len(preds) == 6 and all(len(p.pred.detection.scores) > 0 for p in preds), (
+        [len(p.pred.detection.scores) for p in preds])
 
 
 @pytest.mark.parametrize(

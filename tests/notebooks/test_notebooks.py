@@ -64,7 +64,7 @@ def test_tutorial_is_stored_with_pictures_and_a_training_table():
 
 #: What a stored output must not show: warnings, Lightning's adverts and paths of the machine
 #: that ran it.
-NOISE = re.compile(r"Warning:|warnings\.warn|💡 Tip|/work/|/tmp/|/home/|\.venv/|site-packages")
+NOISE = re.compile(r"Warning:|warnings\.warn|💡 Tip|/work/|/tmp/|/home/|/root/|/Users/|pytest-of-|\.venv/|site-packages")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(REPO_ROOT)) for p in NOTEBOOKS])

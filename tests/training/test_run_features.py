@@ -138,6 +138,29 @@ def test_confusion_matrix_has_simple_confusion_matrix_semantics():
     assert r1[-1] == pytest.approx(1.0) and p1[-1] == pytest.approx(0.5)  # 1 of 2 "a" is right
 
 
+@pytest.mark.parametrize("classes", [1, 2, 12])
+def test_confusion_matrix_picture_holds_its_title_and_labels(classes, tmp_path):
+    """The saved picture shows its whole title and every class name, one class or many (a
+    one-class run's figure was 2.6 inches wide and cut its title at "IoU >=")."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from efficientdet_adapter.training.plots import draw_confusion_matrix
+
+    names = ["background", *(f"class_{i}" for i in range(1, classes + 1))]
+    m = np.arange((classes + 1) ** 2).reshape(classes + 1, classes + 1)
+    fig = draw_confusion_matrix(m, names)
+    fig.tight_layout()
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    assert ax.get_title() == "confusion matrix (IoU >= 0.5)"
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    for text in texts:
+        box = text.get_window_extent()
+        assert box.x0 >= 0 and box.y0 >= 0, text.get_text()
+        assert box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, text.get_text()
+
+
 # -- real runs ---------------------------------------------------------------------------------
 def engines() -> list:
     """Both training engines, each skipped where its extra is not installed."""

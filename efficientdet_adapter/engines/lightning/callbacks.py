@@ -43,8 +43,8 @@ from efficientdet_adapter.engines.core import (NonFiniteGuard, RunRecorder, Step
 from efficientdet_adapter.loop.step_values import StepValues
 
 #: The Lightning package these callbacks are built on (``pytorch_lightning`` or
-#: ``lightning.pytorch``, see :func:`~efficientdet_adapter.base.version_compat.lightning_package`): use
-#: its ``Trainer`` and :func:`~.adapter.model_adapter_class`.
+#: ``lightning.pytorch``, see ``lightning_package``): use
+#: its ``Trainer`` and ``model_adapter_class``.
 pl = lightning_package("efficientdet_adapter.engines.lightning.callbacks")
 
 __all__ = ["RunCheckpoint", "LightningEMA", "NonFiniteLoss", "EpochLine", "FreezeBNStats",
