@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from efficientdet_adapter.app.cli.common import PROG, CHECKPOINT_HELP, check_output_file, checkpoint_arg, need, say
+from efficientdet_adapter.app.cli.common import CHECKPOINT_HELP, check_output_file, checkpoint_arg, need, say
 from efficientdet_adapter.app.cli.values import img_size_value, number
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.checkpoints.formats import EXPORT_SUFFIXES, check_export_suffix  # the one table
@@ -35,9 +35,6 @@ def cmd_export(args) -> int:
     if args.format == "onnx":
         path = export_onnx(model, out, img_size=args.img_size, opset=args.opset,
                            class_map=loaded.class_map, category_ids=loaded.category_ids)
-        say(f"wrote {path}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; outputs "
-            "boxes, scores, classes, num_detections (NMS inside); class names, size and "
-            f"normalization in its metadata. Run it: {PROG} predict IMAGES --checkpoint {path}")
     elif args.format == "torch-export":
         path = export_program(model, out, img_size=args.img_size)
     else:
