@@ -214,7 +214,8 @@ _KILLED_MID_WRITE = textwrap.dedent("""
 
 def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path):
     """SIGTERM (what docker stop sends) and SIGKILL while the new file is being written: the
-    older file under the name stays whole (the two runs side by side, to save time)."""
+    older file under the name stays whole (the two runs side by side, to save time). SIGTERM
+    also removes the temporary file and says so in one line, exit status 143."""
     ckpt = _checkpoint(tmp_path / "model.pt")
     runs = {}
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -228,8 +229,15 @@ def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path):
         for sig, (older, proc) in runs.items():
             assert proc.stdout.readline().strip() == "writing", proc.stderr.read()[-2000:]
             proc.send_signal(sig)
-            assert proc.wait(timeout=60) == -sig
+            assert proc.wait(timeout=60) == (143 if sig == signal.SIGTERM else -sig)
             assert older.read_bytes() == b"the older program"
+            if sig == signal.SIGTERM:
+                assert proc.stderr.read().strip().splitlines() == [
+                    f"{PREFIX} export: stopped by SIGTERM; {older}: the earlier file is intact"]
+                assert _hidden(older.parent) == []  # its temporary file removed
+            else:  # nothing runs after SIGKILL: the hidden temporary file is all it leaves
+                assert [p.name.startswith(".m.pt2.") for p in older.parent.iterdir()
+                        if p != older] == [True]
     finally:
         for _, proc in runs.values():
             proc.kill()
