@@ -365,7 +365,9 @@ def onnx_postprocess(
     iou_threshold: float = 0.5,
     max_det: int = 100,
 ) -> np.ndarray:
-    """effdet's ``[B, max_det, 6]`` detections from the ONNX graph's outputs (class-aware NMS).
+    """effdet's ``[B, max_det, 6]`` detections from the candidates that a torch.export program
+    (``--format torch-export``) or an ONNX file of the earlier contract gives (class-aware NMS;
+    today's ONNX graph has NMS inside).
 
     Rows are ``(x1, y1, x2, y2, score, class)`` in model-input pixels, best first; missing
     detections are zero rows, as effdet pads them.
