@@ -72,6 +72,9 @@ def test_loaders_and_end2end_arguments(model, ds, tmp_path):
         efficientdet.infer_dl(ds, batch_size="2")
     with pytest.raises(ArgumentError, match=r"^batch_size=-1 \(an int\)"):
         efficientdet.train_dl(ds, batch_size=-1)
+    with pytest.raises(ArgumentError) as info:  # the probe's call, word for word
+        efficientdet.train_dl(ds, batch_size="2")
+    assert str(info.value) == "batch_size='2' (a str): pass an int >= 1, e.g. batch_size=2"
     with pytest.raises(ArgumentError, match=r"^detection_threshold=2 \(an int\)"):
         efficientdet.predict_from_dl(model, efficientdet.infer_dl(ds, batch_size=1),
                                      detection_threshold=2)

@@ -174,3 +174,34 @@ def test_a_fifo_in_an_export_is_named_by_the_parser_not_opened(tmp_path):
     assert len(train) == 6
     assert (f"{fifo}: is a FIFO (named pipe), not an image file; remove it or give the image "
             f"files (record 0)") in str(parser.report)
+
+
+def test_eval_with_a_link_loop_among_the_split_is_one_line_not_a_score_of_the_rest(tmp_path,
+                                                                                 capsys):
+    """``eval`` skipped the unreadable image with a warning, then printed a metric "on 2 valid
+    images" over one, its predictions paired with the wrong records: now one line naming it."""
+    import json
+
+    from efficientdet_adapter.app.demo import DEMO_CLASSES, write_demo_dataset
+    from efficientdet_adapter.checkpoint import save_checkpoint
+    from efficientdet_adapter.model.model import model
+    from efficientdet_adapter.records.class_map import ClassMap
+
+    data = write_demo_dataset(tmp_path / "shapes", num_images=10, seed=1)
+    coco = json.loads((data / "valid" / "_annotations.coco.json").read_text())
+    assert len(coco["images"]) == 2
+    looped = data / "valid" / coco["images"][0]["file_name"]
+    looped.unlink()
+    os.symlink(looped.name + ".b", looped)
+    os.symlink(looped.name, str(looped) + ".b")
+    ckpt = save_checkpoint(model(model_name="tf_efficientdet_lite0", num_classes=5, img_size=128,
+                                 pretrained_backbone=False), tmp_path / "m.pt",
+                           ClassMap(list(DEMO_CLASSES)))
+    capsys.readouterr()
+    assert cli.main(["eval", "--data", str(data), "--checkpoint", str(ckpt), "--split",
+                     "valid"]) == 2
+    out, err = capsys.readouterr()
+    assert "COCOMetric" not in out
+    assert err.strip().splitlines()[-1] == (
+        f"efficientdet-adapter eval: error: {looped}: cannot be opened (Too many levels of "
+        "symbolic links; a symbolic link loop?); fix or remove the link")

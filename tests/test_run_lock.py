@@ -141,6 +141,29 @@ def test_a_holder_killed_with_sigkill_leaves_a_free_lock_and_no_temporary_file(t
     lock.release()
 
 
+def test_the_lock_is_filelocks(tmp_path):
+    """The run lock is ``filelock``'s kernel lock (issue 32): a plain ``filelock.FileLock`` on
+    the file in another process makes the run refuse, and the run's lock makes FileLock time
+    out."""
+    from filelock import FileLock, Timeout
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; from filelock import FileLock\n"
+         f"lock = FileLock({str(tmp_path / LOCK_NAME)!r}); lock.acquire()\n"
+         "print('held', flush=True); time.sleep(120)"], env=env(), stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError, match=r"another run \(process unknown\)"):
+            RunLock(tmp_path).acquire()
+    finally:
+        proc.kill()
+        proc.wait()
+    with hold_run_folder(tmp_path):
+        with pytest.raises(Timeout):
+            FileLock(str(tmp_path / LOCK_NAME), timeout=0).acquire()
+
+
 # -- train, as a user runs it ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:

@@ -131,3 +131,21 @@ def test_a_wrong_option_is_refused_naming_the_field(kwargs, field, expected, mes
 def test_valid_options_pass(kwargs):
     opts = TrainOptions(**kwargs)
     assert TrainOptions.from_dict(opts.to_dict()) == opts
+
+
+def test_every_train_option_has_a_resume_rule():
+    """``--resume RUN --time 1h`` was ignored without a word: an option that no resume rule
+    names is. Every ``train`` option is what the run trains (refused when it differs), how to
+    run (applied from now on), or one the resume reads itself."""
+    from efficientdet_adapter.app.cli.command_line import build_parser
+    from efficientdet_adapter.app.cli.resume import RESUME_HOW, RESUME_MAY_CHANGE, RESUME_WHAT
+
+    [sub] = [a for a in build_parser()._actions if a.dest == "command"]
+    own = {"--help", "--config", "--data", "--format", "--out", "--resume", "--exist-ok",
+           "--check-images", "--threads"}  # read by the resume itself (or by main)
+    unruled = [a.option_strings for a in sub.choices["train"]._actions
+               if not set(a.option_strings) & (own | set(RESUME_WHAT))
+               and a.dest not in RESUME_HOW]
+    assert unruled == []
+    how = [f"--{name.replace('_', '-')}" for name in RESUME_HOW if name != "loggers"] + ["--logger"]
+    assert all(flag in RESUME_MAY_CHANGE for flag in how)

@@ -388,13 +388,18 @@ def train_model(train_records, valid_records, class_map, opts: TrainOptions,
 
 
 def evaluate(model, records, show_pbar: bool = True, device=None) -> tuple[dict[str, float], list]:
-    """COCOMetric of ``model`` on ``records`` (boxes compared in the original images' pixels)."""
+    """COCOMetric of ``model`` on ``records`` (boxes compared in the original images' pixels).
+
+    Raises:
+        ImageLoadError: an image cannot be read (a metric over the others would score another
+            set than the one named, and pair the rest with the wrong records).
+    """
     from efficientdet_adapter.records.dataset import Dataset  # noqa: PLC0415
     from efficientdet_adapter.inference.prediction import inference_tfm, predict  # noqa: PLC0415
     from efficientdet_adapter.metrics import COCOMetric  # noqa: PLC0415
 
     preds = predict(model, Dataset(records, inference_tfm(model)), detection_threshold=0.5,
-                    show_pbar=show_pbar, device=device)
+                    show_pbar=show_pbar, device=device, skip_unreadable=False)
     # predict leaves out the ground truth of records without boxes; the metric needs it all
     # (images without boxes still count: their detections are false positives)
     preds = [p if p.ground_truth is not None else dataclasses.replace(p, ground_truth=r)

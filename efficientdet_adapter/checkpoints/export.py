@@ -312,6 +312,11 @@ def export_summary(model: nn.Module, path: str | Path, fmt: str,
         >>> export_summary(model, "m.pt2", "torch-export")                  # doctest: +SKIP
         "wrote m.pt2, a torch.export program: boxes, scores, classes = ..."
     """
+    if fmt == "onnx":  # the self-contained graph (export_onnx): not the program's contract
+        return (f"wrote {path}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; "
+                "outputs boxes, scores, classes, num_detections (NMS inside); class names, size "
+                "and normalization in its metadata. Run it: efficientdet-adapter predict IMAGES "
+                f"--checkpoint {path}")
     if fmt == "torchscript":
         return (f"wrote {path}, a TorchScript module: torch.jit.load(path)(images) gives effdet's "
                 "raw (class_outputs, box_outputs) per level (TorchScript is deprecated by torch: "
@@ -326,12 +331,9 @@ def export_summary(model: nn.Module, path: str | Path, fmt: str,
 
     norm = ("" if mean is None else f", RGB in 0..1 normalized with mean {rounded(mean)}, std "
             f"{rounded(std)}")
-    run = ("torch.export.load(path).module()(images)" if fmt == "torch-export"
-           else "onnxruntime.InferenceSession(path).run(None, {'images': images})")
-    kind = "a torch.export program" if fmt == "torch-export" else "an ONNX graph"
-    batch = f"B from 1 to {MAX_BATCH}" if fmt == "torch-export" else "any B"
-    return (f"wrote {path}, {kind}: boxes, scores, classes = {run}; images float32 "
-            f"[B, 3, {h}, {w}] (only this size; {batch}){norm}; outputs are "
+    return (f"wrote {path}, a torch.export program: boxes, scores, classes = "
+            f"torch.export.load(path).module()(images); images float32 "
+            f"[B, 3, {h}, {w}] (only this size; B from 1 to {MAX_BATCH}){norm}; outputs are "
             "candidates before NMS (boxes xyxy in input pixels): finish with "
             "efficientdet_adapter.efficientdet.onnx_postprocess(boxes, scores, classes)")
 
@@ -363,7 +365,9 @@ def onnx_postprocess(
     iou_threshold: float = 0.5,
     max_det: int = 100,
 ) -> np.ndarray:
-    """effdet's ``[B, max_det, 6]`` detections from the ONNX graph's outputs (class-aware NMS).
+    """effdet's ``[B, max_det, 6]`` detections from the candidates that a torch.export program
+    (``--format torch-export``) or an ONNX file of the earlier contract gives (class-aware NMS;
+    today's ONNX graph has NMS inside).
 
     Rows are ``(x1, y1, x2, y2, score, class)`` in model-input pixels, best first; missing
     detections are zero rows, as effdet pads them.

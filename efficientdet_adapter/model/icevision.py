@@ -136,9 +136,17 @@ def img_size_field(value: Any, where: str, field: str) -> int | tuple[int, int]:
     except CheckpointError:
         raise CheckpointError(
             f"{where}: {field}={_shown(value)} is not an image size ({_why_not(one)}); expected "
-            f"an int or [height, width], each in 1..{MAX_IMG_SIZE}; pass img_size=..."
+            f"an int or [height, width], each in 1..{MAX_IMG_SIZE}; {_fix(field, 'img_size=...')}"
         ) from None
     return size.height if isinstance(one, int) else (size.height, size.width)
+
+
+def _fix(field: str, keyword: str) -> str:
+    """How to mend ``field``: the keyword in Python, and (a field of the file's meta) the file
+    itself, which is all that the command line reads."""
+    if not field.startswith("meta."):
+        return f"pass {keyword}"
+    return f"pass {keyword} in Python, or write a valid {field} into the file"
 
 
 def _shown(value: Any) -> str:
@@ -236,7 +244,8 @@ def icevision_fields(
     field = "img_size" if img_size is not None else "meta.img_size"
     size = img_size if img_size is not None else meta.get("img_size")
     if size is None:
-        raise CheckpointError(f"{where}: the file has no meta.img_size; pass img_size=...")
+        raise CheckpointError(f"{where}: the file has no meta.img_size; "
+                              f"{_fix(field, 'img_size=...')}")
     return IceVisionFields(class_map, BACKBONES[backbone], backbone, img_size_field(size, where, field))
 
 

@@ -28,7 +28,7 @@ TINY = ["--epochs", "2", "--img-size", "128", "--batch-size", "4", "--threads", 
         "--pretrained-backbone", "none", "--progress", "lines"]
 FIX = "(the file was edited or damaged; resume from an intact last.pt or start a new run)"
 MAY = (" (a resume may change only --device, --precision, --num-workers, --progress, --devices, "
-       "--num-nodes, --threads and --data)")
+       "--num-nodes, --logger, --threads and --data)")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

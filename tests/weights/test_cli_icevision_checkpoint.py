@@ -99,6 +99,8 @@ def test_eval_and_export_on_an_icevision_file(ice, data, tmp_path):
     "command, meta, message",
     [
         ("predict", {"img_size": 10**6}, r"meta\.img_size=1000000 is not an image size"),
+        ("predict", {"img_size": "128"}, r"meta\.img_size='128' is not an image size \(a string, "
+         r"not a number\); .*or write a valid meta\.img_size into the file$"),  # no --img-size
         ("predict", {"backbone_name": "BackboneSpec"},
          r"meta\.backbone_name='BackboneSpec' is not one of efficientdet\.backbones"),
         ("eval", {"classes": "circle"}, r"meta\.classes must be a non-empty list of class names"),

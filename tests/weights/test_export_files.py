@@ -85,6 +85,27 @@ def test_the_summary_says_what_the_program_takes_and_predict_names_it(tmp_path, 
         "or give the model.pt it was exported from"]
 
 
+def test_the_onnx_summary_is_one_line_with_the_graphs_own_contract(tmp_path, monkeypatch,
+                                                                    capsys):
+    """``export --format onnx`` printed the end-to-end graph's line and then the torch.export
+    program's (float32 in, candidates before NMS) for the same file: one line now, the graph's."""
+    from efficientdet_adapter.checkpoints import export as export_module
+
+    ckpt = _checkpoint(tmp_path / "model.pt")
+
+    def fake_export_onnx(model, path, **kwargs):  # the graph is tested in test_export.py
+        Path(path).write_bytes(b"onnx")
+        return Path(path)
+
+    monkeypatch.setattr(export_module, "export_onnx", fake_export_onnx)
+    assert cli.main(["export", "--checkpoint", str(ckpt), "--format", "onnx"]) == 0
+    onnx = tmp_path / "model.onnx"
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"wrote {onnx}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; outputs "
+        "boxes, scores, classes, num_detections (NMS inside); class names, size and "
+        f"normalization in its metadata. Run it: {PREFIX} predict IMAGES --checkpoint {onnx}"]
+
+
 @pytest.mark.parametrize("fmt, name, fixed", [("torch-export", "m.onnx", "m.pt2"),
                                               ("onnx", "m.pt2", "m.onnx"),
                                               ("torchscript", "m.pt2", "m.ts")])
@@ -193,7 +214,8 @@ _KILLED_MID_WRITE = textwrap.dedent("""
 
 def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path):
     """SIGTERM (what docker stop sends) and SIGKILL while the new file is being written: the
-    older file under the name stays whole (the two runs side by side, to save time)."""
+    older file under the name stays whole (the two runs side by side, to save time). SIGTERM
+    also removes the temporary file and says so in one line, exit status 143."""
     ckpt = _checkpoint(tmp_path / "model.pt")
     runs = {}
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -207,8 +229,15 @@ def test_a_kill_mid_export_leaves_the_older_file_intact(tmp_path):
         for sig, (older, proc) in runs.items():
             assert proc.stdout.readline().strip() == "writing", proc.stderr.read()[-2000:]
             proc.send_signal(sig)
-            assert proc.wait(timeout=60) == -sig
+            assert proc.wait(timeout=60) == (143 if sig == signal.SIGTERM else -sig)
             assert older.read_bytes() == b"the older program"
+            if sig == signal.SIGTERM:
+                assert proc.stderr.read().strip().splitlines() == [
+                    f"{PREFIX} export: stopped by SIGTERM; {older}: the earlier file is intact"]
+                assert _hidden(older.parent) == []  # its temporary file removed
+            else:  # nothing runs after SIGKILL: the hidden temporary file is all it leaves
+                assert [p.name.startswith(".m.pt2.") for p in older.parent.iterdir()
+                        if p != older] == [True]
     finally:
         for _, proc in runs.values():
             proc.kill()

@@ -188,6 +188,26 @@ def _files(root: Path) -> list[str]:
     return sorted(p.name for p in root.rglob("*") if p.is_file())
 
 
+def test_downloads_are_torch_hubs(server, tmp_path, monkeypatch):
+    """``fetch`` downloads with ``torch.hub.download_url_to_file`` (issue 32), into a temporary
+    file beside the cache entry."""
+    import torch.hub
+
+    base, handler = server
+    handler.files = {"/m.pth": b"weights"}
+    calls, real = [], torch.hub.download_url_to_file
+
+    def spy(url, dst, *args, **kwargs):
+        calls.append((url, Path(dst).name))
+        return real(url, dst, *args, **kwargs)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", spy)
+    path = fetch(f"{base}/m.pth", root=tmp_path)
+    assert path.read_bytes() == b"weights"
+    [(url, name)] = calls
+    assert url == f"{base}/m.pth" and name.startswith(".m.pth.") and name.endswith(".tmp")
+
+
 def test_a_cut_download_keeps_nothing_and_the_next_call_downloads_afresh(server, tmp_path):
     base, handler = server
     body = bytes(range(256)) * 40

@@ -216,7 +216,8 @@ def test_map_location_and_pickled_objects(tmp_path):
         ({"img_size": [128, "x"]}, r"meta.img_size=\[128, 'x'\] is not an image size \(a string"),
         ({"img_size": "128"}, r"meta.img_size='128' is not an image size \(a string, not a "
                               r"number\); expected an int or \[height, width\], each in "
-                              r"1..4096; pass img_size=\.\.\.$"),
+                              r"1..4096; pass img_size=\.\.\. in Python, or write a valid "
+                              r"meta\.img_size into the file$"),
         ({"img_size": [128, 128, 3]}, r"meta.img_size=\[128, 128, 3\] is not an image size "
                                       r"\(3 values, an image shape with channels\?\)"),
         ({"img_size": True}, r"meta.img_size=True is not an image size \(a bool\)"),
@@ -240,6 +241,17 @@ def test_icevision_meta_is_validated_by_both_loaders(tmp_path, meta, message):
         with pytest.raises(CheckpointError, match=message) as err:
             load(path)
         assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_meta_without_img_size_says_both_fixes(tmp_path):
+    path = tmp_path / "nosize.pth"
+    torch.save({"meta": {"classes": CLASSES, "backbone_name": "tf_lite0"},
+                "state_dict": build().state_dict()}, path)
+    with pytest.raises(CheckpointError) as err:
+        model_from_checkpoint(path)
+    assert str(err.value) == (f"{path}: the file has no meta.img_size; pass img_size=... in "
+                              "Python, or write a valid meta.img_size into the file")
+    assert model_from_checkpoint(path, img_size=128)["img_size"] == 128
 
 
 @pytest.mark.parametrize("written", [128.0, [128], [128.0, 128.0]])

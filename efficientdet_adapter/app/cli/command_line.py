@@ -13,6 +13,7 @@ from efficientdet_adapter.app.cli.values import ArgumentParser
 from efficientdet_adapter.app.run_config import expand_config
 from efficientdet_adapter.base.errors import AdapterError
 from efficientdet_adapter.base.terminal import printable
+from efficientdet_adapter.training.interrupts import stop_on_sigterm
 
 __all__ = ["main", "build_parser"]
 
@@ -92,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.check(args)
         if getattr(args, "threads", None) is not None:
             _set_threads(args.threads)
-        return int(args.func(args) or 0)
+        with stop_on_sigterm():  # docker stop, schedulers: as Ctrl-C (temporary files go)
+            return int(args.func(args) or 0)
     except AdapterError as e:
         prog = getattr(e, "prog", prog)
         print(f"{prog}: error: {printable(_one_line(e))}", file=sys.stderr)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from efficientdet_adapter.app.cli.common import PROG, CHECKPOINT_HELP, check_output_file, checkpoint_arg, need, say
+from efficientdet_adapter.app.cli.common import CHECKPOINT_HELP, check_output_file, checkpoint_arg, need, say
 from efficientdet_adapter.app.cli.values import img_size_value, number
 from efficientdet_adapter.base.errors import UsageError
 from efficientdet_adapter.checkpoints.formats import EXPORT_SUFFIXES, check_export_suffix  # the one table
+from efficientdet_adapter.training.interrupts import Terminated
 
 
 ONNX_OPSETS = (11, 20)  # effdet's padding needs opset 11; 20 is the TorchScript exporter's last
@@ -32,16 +33,17 @@ def cmd_export(args) -> int:
                          "model.pt it was written from")
     loaded = load_for_inference(checkpoint)
     model = loaded.model
-    if args.format == "onnx":
-        path = export_onnx(model, out, img_size=args.img_size, opset=args.opset,
-                           class_map=loaded.class_map, category_ids=loaded.category_ids)
-        say(f"wrote {path}: input 'images' uint8 [B, H, W, 3] RGB, resized and padded; outputs "
-            "boxes, scores, classes, num_detections (NMS inside); class names, size and "
-            f"normalization in its metadata. Run it: {PROG} predict IMAGES --checkpoint {path}")
-    elif args.format == "torch-export":
-        path = export_program(model, out, img_size=args.img_size)
-    else:
-        path = export_torchscript(model, out)
+    try:
+        if args.format == "onnx":
+            path = export_onnx(model, out, img_size=args.img_size, opset=args.opset,
+                               class_map=loaded.class_map, category_ids=loaded.category_ids)
+        elif args.format == "torch-export":
+            path = export_program(model, out, img_size=args.img_size)
+        else:
+            path = export_torchscript(model, out)
+    except Terminated:  # SIGTERM mid-write: the temporary file is gone, the name untouched
+        kept = "the earlier file is intact" if out.exists() else "nothing was written"
+        raise Terminated(f"stopped by SIGTERM; {out}: {kept}") from None
     say(export_summary(model, path, args.format, args.img_size))
     return 0
 

@@ -30,7 +30,7 @@ RESUME_WHAT = {"--model": "model_name", "--img-size": "img_size", "--epochs": "e
 
 #: What a refusal says a resume may change (RESUME_HOW's flags, --threads and --data).
 RESUME_MAY_CHANGE = ("--device, --precision, --num-workers, --progress, --devices, --num-nodes, "
-                     "--threads and --data")
+                     "--logger, --threads and --data")
 
 
 def option_text(option: str, value: Any) -> str:
