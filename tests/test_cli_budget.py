@@ -19,7 +19,7 @@ from efficientdet_adapter.training.budget_clock import one_cycle
 from efficientdet_adapter.training.csvlog import read_metrics_csv
 
 REPO = Path(__file__).resolve().parents[1]
-BUDGET = 45  # seconds: an epoch of 7 half-second steps and its validation, ~10% of it
+BUDGET = 30  # seconds: an epoch of 7 half-second steps and its validation, ~15% of it
 LR = 5e-3
 TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress", "lines",
         "--lr", str(LR)]

@@ -25,7 +25,7 @@ REAL = REPO.parent / "shared" / "data" / "real-exports"
 needs_real = pytest.mark.skipif(not REAL.is_dir(),
                                 reason=f"shared real exports not found at {REAL}")
 TINY = ["--img-size", "128", "--batch-size", "4", "--threads", "1", "--progress", "lines"]
-BUDGET = 40  # seconds
+BUDGET = 20  # seconds
 MARGIN = 20  # seconds: one epoch past a plan the machine's load made wrong, and the start-up
 
 
