@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.records.components import (
     AreasRecordComponent,
     BaseLabelsRecordComponent,
@@ -37,6 +36,3 @@ __all__: list[str] = [
     "RecordIDRecordComponent", "ScoresRecordComponent", "SemanticMaskRecordComponent",
     "SizeRecordComponent"
 ]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.records.splitters import (
     DataSplitter,
     FixedSplitter,
@@ -16,6 +15,3 @@ from efficientdet_adapter.records.splitters import (
 __all__: list[str] = [
     "DataSplitter", "SingleSplitSplitter", "RandomSplitter", "FixedSplitter", "FuncSplitter"
 ]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

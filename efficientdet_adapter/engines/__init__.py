@@ -17,10 +17,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.base.choices import ENGINES, Engine
 
 __all__: list[str] = ["Engine", "ENGINES"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

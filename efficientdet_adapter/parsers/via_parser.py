@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.parsers.via import VIABaseParser, VIABBoxParser, VIAParseError, via
 
 __all__: list[str] = ["via", "VIAParseError", "VIABaseParser", "VIABBoxParser"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

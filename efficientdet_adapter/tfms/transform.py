@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.records.dataset import Transform
 
 __all__: list[str] = ["Transform"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

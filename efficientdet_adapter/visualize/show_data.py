@@ -4,13 +4,9 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.pictures.show import show_pred, show_preds
 from efficientdet_adapter.pictures.draw import show_record, show_records, show_sample, show_samples
 
 __all__: list[str] = [
     "show_sample", "show_record", "show_pred", "show_samples", "show_records", "show_preds"
 ]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

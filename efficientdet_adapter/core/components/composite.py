@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.records.components import (
     Component,
     Composite,
@@ -13,6 +12,3 @@ from efficientdet_adapter.records.components import (
 )
 
 __all__: list[str] = ["Component", "Composite", "TaskComponent", "TaskComposite"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -4,9 +4,5 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 
 __all__: list[str] = []
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

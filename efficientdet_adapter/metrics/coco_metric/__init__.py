@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.metrics.coco_metric.coco_metric import (
     COCOMetric,
     COCOMetricType,
@@ -13,6 +12,3 @@ from efficientdet_adapter.metrics.coco_metric.coco_metric import (
 from efficientdet_adapter.metrics.coco_metric import coco_metric
 
 __all__: list[str] = ["COCOMetric", "COCOMetricType", "create_coco_eval"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

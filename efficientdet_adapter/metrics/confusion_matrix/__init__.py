@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.metrics.confusion_matrix.confusion_matrix import SimpleConfusionMatrix
 from efficientdet_adapter.metrics.confusion_matrix import confusion_matrix
 
 __all__: list[str] = ["SimpleConfusionMatrix"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -6,10 +6,6 @@ submodule paths)."""
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.models.ross import efficientdet
 
 __all__: list[str] = ["efficientdet"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

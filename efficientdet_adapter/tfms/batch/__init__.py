@@ -4,13 +4,9 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.tfms.batch.batch_transform import BatchTransform
 from efficientdet_adapter.tfms.batch.img_pad_stack import ImgPadStack
 from efficientdet_adapter.tfms.batch import batch_transform
 from efficientdet_adapter.tfms.batch import img_pad_stack
 
 __all__: list[str] = ["BatchTransform", "ImgPadStack"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

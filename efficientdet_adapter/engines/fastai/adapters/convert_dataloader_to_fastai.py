@@ -4,13 +4,9 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.engines.fastai import (
     convert_dataloader_to_fastai,
     convert_dataloaders_to_fastai,
 )
 
 __all__: list[str] = ["convert_dataloader_to_fastai", "convert_dataloaders_to_fastai"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.loop.dataloaders import (
     build_infer_batch,
     build_train_batch,
@@ -18,6 +17,3 @@ __all__: list[str] = [
     "build_train_batch", "build_valid_batch", "build_infer_batch", "train_dl", "valid_dl",
     "infer_dl"
 ]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)

@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-from efficientdet_adapter.base.faces import not_offered
 from efficientdet_adapter.efficientdet import interp, show_results
 
 __all__: list[str] = ["show_results", "interp"]
-
-NOT_OFFERED: dict[str, str] = {}
-__getattr__ = not_offered(__name__, NOT_OFFERED)
