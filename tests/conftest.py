@@ -18,21 +18,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "data" / "icevision-samples"
 
 
-def _runs_long(item: pytest.Item) -> bool:
-    return item.get_closest_marker("slow") is not None or "notebooks" in item.path.parts
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Files that hold long tests (``slow``, the notebooks) run first, each file's tests still
-    together and in order: with ``-n 2`` the long ones then start early instead of leaving one
-    worker busy at the end while the other waits."""
-    by_file: dict[Path, list[pytest.Item]] = {}
-    for item in items:
-        by_file.setdefault(item.path, []).append(item)
-    files = sorted(by_file.values(), key=lambda group: not any(map(_runs_long, group)))
-    items[:] = [item for group in files for item in group]
-
-
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     """``../shared/data/icevision-samples`` (real COCO, VOC, fridge, VIA files); skips if absent."""
